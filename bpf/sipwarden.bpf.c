@@ -1,0 +1,818 @@
+// SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+/*
+ * sipwarden XDP data plane.
+ *
+ * Per packet: parse Ethernet (up to two VLAN tags), IPv4/IPv6 (IHL and
+ * extension headers honoured, fragments recognised), UDP/TCP; drop a
+ * blocklisted source unless it is allowlisted; classify SIP on the configured
+ * ports by its first line; apply the per-source token buckets; copy passed SIP
+ * messages to the ring buffer; count media sent to endpoints the agent expects
+ * and post one notice when a watched endpoint sees a packet.
+ */
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/udp.h>
+#include <linux/tcp.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "sipwarden.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* ---- maps: one place, one line each ------------------------------------ */
+
+/* Runtime settings written by the agent and sipwardenctl. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sw_config);
+} sw_config SEC(".maps");
+
+/* Per-port role: SIP over UDP and/or TCP. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SW_PORTS);
+	__type(key, __u32);
+	__type(value, __u32);
+} sw_ports SEC(".maps");
+
+/* Per-CPU counters for every verdict and parse outcome. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sw_stats);
+} sw_stats SEC(".maps");
+
+/* Sources that are never dropped nor rate limited. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, SW_ALLOW_ENTRIES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct sw_lpm_v4);
+	__type(value, struct sw_allow_entry);
+} sw_allow_v4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, SW_ALLOW_ENTRIES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct sw_lpm_v6);
+	__type(value, struct sw_allow_entry);
+} sw_allow_v6 SEC(".maps");
+
+/* Blocked sources with expiry, reason and hit counter. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, SW_BLOCK_ENTRIES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct sw_lpm_v4);
+	__type(value, struct sw_block_entry);
+} sw_block_v4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, SW_BLOCK_ENTRIES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct sw_lpm_v6);
+	__type(value, struct sw_block_entry);
+} sw_block_v6 SEC(".maps");
+
+/* Per-source message counters and token buckets. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, SW_SRC_ENTRIES);
+	__type(key, struct sw_src_key);
+	__type(value, struct sw_src_state);
+} sw_src SEC(".maps");
+
+/* Expected media endpoints installed by the agent from SDP and MGCP. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SW_MEDIA_ENTRIES);
+	__type(key, struct sw_media_key);
+	__type(value, struct sw_media_entry);
+} sw_media SEC(".maps");
+
+/* SIP messages and media notices for the agent. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, SW_RINGBUF_BYTES);
+} sw_events SEC(".maps");
+
+/* Per-CPU scratch space where a SIP record is assembled before output. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sw_sip_record);
+} sw_scratch SEC(".maps");
+
+/* ---- helpers ------------------------------------------------------------ */
+
+#define VLAN_HDR_LEN 4
+#define IP_MF 0x2000
+#define IP_OFFSET 0x1fff
+#define SIP_MIN_LEN 12    /* "ACK x SIP/2.0" minus a few: anything shorter is not SIP */
+#define SIP_LINE_SCAN 256 /* first-line bytes searched for CRLF */
+/* Largest L4 offset we follow; keeps packet-pointer ranges provable. */
+#define SW_MAX_L4_OFF 0x3fff
+
+/* What the L2/L3 parser learned: scalars only, so it can be handed to a
+ * global function (verified once, whatever path led to it). */
+struct meta {
+	__u64 now;
+	__u32 l4_off;      /* offset of the L4 header from data */
+	__u32 payload_off; /* offset of the L4 payload */
+	__u32 payload_len; /* L4 payload length as the headers declare it */
+	__u16 sport, dport;
+	__u16 vlan_id;
+	__u8 family;
+	__u8 l4proto;
+	__u8 frag_first;
+	__u8 frag_later;
+	__u8 has_vlan;
+	__u8 _pad[5];
+	__u8 saddr[16];
+	__u8 daddr[16];
+};
+
+/* Per-packet handles that are not part of the parse result. */
+struct env {
+	struct sw_stats *st;
+	struct sw_config *cfg;
+};
+
+static __always_inline void map_v4(__u8 *dst, __be32 a)
+{
+	__builtin_memset(dst, 0, 10);
+	dst[10] = 0xff;
+	dst[11] = 0xff;
+	__builtin_memcpy(dst + 12, &a, 4);
+}
+
+static __always_inline int malformed(struct env *e)
+{
+	e->st->malformed++;
+	if (e->cfg->flags & SW_CFG_DROP_MALFORMED) {
+		e->st->drop_malformed++;
+		return XDP_DROP;
+	}
+	e->st->pass_other++;
+	return XDP_PASS;
+}
+
+/* Ethernet and up to two VLAN tags: the L3 ethertype and its offset. */
+static __always_inline int parse_eth(void *data, void *end, struct meta *m, __u32 *off,
+				     __u16 *proto)
+{
+	struct ethhdr *eth = data;
+
+	if ((void *)(eth + 1) > end)
+		return -1;
+	__u16 type = bpf_ntohs(eth->h_proto);
+	__u32 o = sizeof(*eth);
+#pragma unroll
+	for (int i = 0; i < SW_MAX_VLAN_TAGS; i++) {
+		if (type != ETH_P_8021Q && type != ETH_P_8021AD)
+			break;
+		__be16 *tag = data + o;
+		if ((void *)(tag + 2) > end)
+			return -1;
+		if (!m->has_vlan) {
+			m->vlan_id = bpf_ntohs(tag[0]) & 0x0fff;
+			m->has_vlan = 1;
+		}
+		type = bpf_ntohs(tag[1]);
+		o += VLAN_HDR_LEN;
+	}
+	*off = o;
+	*proto = type;
+	return 0;
+}
+
+static __always_inline int parse_ipv4(void *data, void *end, struct meta *m, __u32 off)
+{
+	struct iphdr *ip = data + off;
+
+	if ((void *)(ip + 1) > end)
+		return -1;
+	__u32 ihl = ip->ihl * 4;
+	if (ip->version != 4 || ihl < sizeof(*ip))
+		return -1;
+	__u32 tot = bpf_ntohs(ip->tot_len);
+	if (tot < ihl || data + off + tot > end)
+		return -1;
+	m->family = 4;
+	map_v4(m->saddr, ip->saddr);
+	map_v4(m->daddr, ip->daddr);
+	m->l4proto = ip->protocol;
+	__u16 frag = bpf_ntohs(ip->frag_off);
+	if (frag & IP_OFFSET)
+		m->frag_later = 1;
+	else if (frag & IP_MF)
+		m->frag_first = 1;
+	m->l4_off = off + ihl;
+	m->payload_len = tot - ihl; /* L4 bytes; the L4 parser refines it */
+	return 0;
+}
+
+static __always_inline int parse_ipv6(void *data, void *end, struct meta *m, __u32 off)
+{
+	struct ipv6hdr *ip6 = data + off;
+
+	if ((void *)(ip6 + 1) > end)
+		return -1;
+	if (ip6->version != 6)
+		return -1;
+	__u32 plen = bpf_ntohs(ip6->payload_len);
+	__u32 o = off + sizeof(*ip6);
+	if (data + o + plen > end)
+		return -1;
+	m->family = 6;
+	__builtin_memcpy(m->saddr, &ip6->saddr, 16);
+	__builtin_memcpy(m->daddr, &ip6->daddr, 16);
+	__u8 nh = ip6->nexthdr;
+	__u32 stop = o + plen;
+#pragma unroll
+	for (int i = 0; i < SW_MAX_IPV6_EXT; i++) {
+		if (nh == IPPROTO_HOPOPTS || nh == IPPROTO_ROUTING || nh == IPPROTO_DSTOPTS) {
+			__u8 *h = data + o;
+			if ((void *)(h + 2) > end)
+				return -1;
+			nh = h[0];
+			o += (h[1] + 1) * 8;
+		} else if (nh == IPPROTO_FRAGMENT) {
+			__u8 *h = data + o;
+			if ((void *)(h + 8) > end)
+				return -1;
+			__u16 fo = ((__u16)h[2] << 8) | h[3];
+			if (fo & 0xfff8)
+				m->frag_later = 1;
+			else if (fo & 1)
+				m->frag_first = 1;
+			nh = h[0];
+			o += 8;
+		} else if (nh == IPPROTO_AH) {
+			__u8 *h = data + o;
+			if ((void *)(h + 2) > end)
+				return -1;
+			nh = h[0];
+			o += (h[1] + 2) * 4;
+		} else {
+			break;
+		}
+		if (o > stop)
+			return -1;
+	}
+	m->l4proto = nh;
+	m->l4_off = o;
+	m->payload_len = stop - o;
+	return 0;
+}
+
+/* Blocklist lookup: 1 when the source is blocked now. Expired entries are
+ * deleted and the lookup repeated, so a covering prefix still applies. */
+static __always_inline int blocked(struct meta *m, struct env *env)
+{
+	struct sw_block_entry *e = 0;
+
+#pragma unroll
+	for (int i = 0; i < 2; i++) {
+		if (m->family == 4) {
+			struct sw_lpm_v4 k = {.prefixlen = 32};
+			__builtin_memcpy(k.addr, m->saddr + 12, 4);
+			e = bpf_map_lookup_elem(&sw_block_v4, &k);
+			if (!e)
+				return 0;
+			if (!e->expires_ns || e->expires_ns > m->now)
+				break;
+			k.prefixlen = e->prefixlen;
+			bpf_map_delete_elem(&sw_block_v4, &k);
+		} else {
+			struct sw_lpm_v6 k = {.prefixlen = 128};
+			__builtin_memcpy(k.addr, m->saddr, 16);
+			e = bpf_map_lookup_elem(&sw_block_v6, &k);
+			if (!e)
+				return 0;
+			if (!e->expires_ns || e->expires_ns > m->now)
+				break;
+			k.prefixlen = e->prefixlen;
+			bpf_map_delete_elem(&sw_block_v6, &k);
+		}
+		env->st->block_expired++;
+		e = 0;
+	}
+	if (!e)
+		return 0;
+	__sync_fetch_and_add(&e->hits, 1);
+	return 1;
+}
+
+/* Allowlist lookup, made only when a drop is about to happen. */
+static __always_inline int allowed(struct meta *m, struct env *env)
+{
+	struct sw_allow_entry *a;
+
+	if (m->family == 4) {
+		struct sw_lpm_v4 k = {.prefixlen = 32};
+		__builtin_memcpy(k.addr, m->saddr + 12, 4);
+		a = bpf_map_lookup_elem(&sw_allow_v4, &k);
+	} else {
+		struct sw_lpm_v6 k = {.prefixlen = 128};
+		__builtin_memcpy(k.addr, m->saddr, 16);
+		a = bpf_map_lookup_elem(&sw_allow_v6, &k);
+	}
+	if (!a)
+		return 0;
+	__sync_fetch_and_add(&a->hits, 1);
+	env->st->pass_allowed++;
+	return 1;
+}
+
+static __always_inline int is_upper(__u8 c)
+{
+	return c >= 'A' && c <= 'Z';
+}
+
+/* Token characters of RFC 3261 (method names). */
+static __always_inline int is_token(__u8 c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+	       c == '-' || c == '.' || c == '!' || c == '%' || c == '*' || c == '_' || c == '+' ||
+	       c == '`' || c == '\'' || c == '~';
+}
+
+#define W4(a, b, c, d) ((__u32)(a) | ((__u32)(b) << 8) | ((__u32)(c) << 16) | ((__u32)(d) << 24))
+
+/* Method from the first bytes; tok_len is the token length found before SP. */
+static __always_inline int method_class(const __u8 *s, __u32 tok_len)
+{
+	__u32 w = W4(s[0], s[1], s[2], s[3]);
+
+	switch (tok_len) {
+	case 3:
+		if (w == W4('A', 'C', 'K', ' '))
+			return SW_CLASS_ACK;
+		if (w == W4('B', 'Y', 'E', ' '))
+			return SW_CLASS_BYE;
+		break;
+	case 4:
+		if (w == W4('I', 'N', 'F', 'O'))
+			return SW_CLASS_INFO;
+		break;
+	case 5:
+		if (w == W4('P', 'R', 'A', 'C') && s[4] == 'K')
+			return SW_CLASS_PRACK;
+		if (w == W4('R', 'E', 'F', 'E') && s[4] == 'R')
+			return SW_CLASS_REFER;
+		break;
+	case 6:
+		if (w == W4('I', 'N', 'V', 'I') && s[4] == 'T' && s[5] == 'E')
+			return SW_CLASS_INVITE;
+		if (w == W4('C', 'A', 'N', 'C') && s[4] == 'E' && s[5] == 'L')
+			return SW_CLASS_CANCEL;
+		if (w == W4('N', 'O', 'T', 'I') && s[4] == 'F' && s[5] == 'Y')
+			return SW_CLASS_NOTIFY;
+		if (w == W4('U', 'P', 'D', 'A') && s[4] == 'T' && s[5] == 'E')
+			return SW_CLASS_UPDATE;
+		break;
+	case 7:
+		if (w == W4('O', 'P', 'T', 'I') && s[4] == 'O' && s[5] == 'N' && s[6] == 'S')
+			return SW_CLASS_OPTIONS;
+		if (w == W4('P', 'U', 'B', 'L') && s[4] == 'I' && s[5] == 'S' && s[6] == 'H')
+			return SW_CLASS_PUBLISH;
+		if (w == W4('M', 'E', 'S', 'S') && s[4] == 'A' && s[5] == 'G' && s[6] == 'E')
+			return SW_CLASS_MESSAGE;
+		break;
+	case 8:
+		if (w == W4('R', 'E', 'G', 'I') && s[4] == 'S' && s[5] == 'T' && s[6] == 'E' &&
+		    s[7] == 'R')
+			return SW_CLASS_REGISTER;
+		break;
+	case 9:
+		if (w == W4('S', 'U', 'B', 'S') && s[4] == 'C' && s[5] == 'R' && s[6] == 'I' &&
+		    s[7] == 'B' && s[8] == 'E')
+			return SW_CLASS_SUBSCRIBE;
+		break;
+	}
+	return SW_CLASS_OTHER_REQUEST;
+}
+
+enum first_line { FL_NOT_SIP = 0, FL_SIP = 1, FL_KEEPALIVE = 2 };
+#define FL_RESULT(fl, cls, status) ((fl) | ((cls) << 8) | ((status) << 16))
+
+/*
+ * Classifies the first line of the L4 payload at offset off (n bytes belong to
+ * the message). A request is `token SP ... SP SIP/2.0 CRLF`, a response
+ * `SIP/2.0 SP 3DIGIT SP`; anything else, a first line cut short included, is
+ * not SIP. A global function, so the verifier checks its loops once instead of
+ * once per caller state. Returns FL_RESULT(first_line, class, status).
+ */
+__noinline int sw_first_line(struct xdp_md *ctx, __u32 off, __u32 n)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+
+	if (!ctx || off > SW_MAX_L4_OFF)
+		return FL_NOT_SIP;
+	__u8 *s = data + off;
+	if (s + 2 <= (__u8 *)end && n >= 2 && s[0] == '\r' && s[1] == '\n')
+		return FL_KEEPALIVE;
+	if (n < SIP_MIN_LEN || s + SIP_MIN_LEN > (__u8 *)end)
+		return FL_NOT_SIP;
+
+	/* Response: "SIP/2.0 NNN " */
+	if (W4(s[0], s[1], s[2], s[3]) == W4('S', 'I', 'P', '/') && s[4] == '2' && s[5] == '.' &&
+	    s[6] == '0' && s[7] == ' ') {
+		__u8 a = s[8], b = s[9], c = s[10];
+		if (a < '1' || a > '6' || b < '0' || b > '9' || c < '0' || c > '9' || s[11] != ' ')
+			return FL_NOT_SIP;
+		__u32 status = (a - '0') * 100 + (b - '0') * 10 + (c - '0');
+		return FL_RESULT(FL_SIP, SW_CLASS_RESP_1XX + (a - '1'), status);
+	}
+
+	/* Request: token, SP, then " SIP/2.0" right before the first CRLF. */
+	if (!is_upper(s[0]))
+		return FL_NOT_SIP;
+	__u32 tok = 0;
+	__u32 i;
+	for (i = 1; i < 16; i++) {
+		__u8 *c = s + i;
+		if (i >= n || (void *)(c + 1) > end)
+			return FL_NOT_SIP;
+		if (*c == ' ') {
+			tok = i;
+			break;
+		}
+		if (!is_token(*c))
+			return FL_NOT_SIP;
+	}
+	if (!tok)
+		return FL_NOT_SIP;
+	__u32 cls = method_class(s, tok);
+	/* Find the first CR; it must follow " SIP/2.0" and precede LF. */
+	__u32 cr = 0;
+	for (i = SIP_MIN_LEN - 4; i < SIP_LINE_SCAN; i++) {
+		__u8 *c = s + i;
+		if (i + 2 > n || (void *)(c + 2) > end)
+			return FL_NOT_SIP;
+		if (c[0] == '\r') {
+			if (c[1] != '\n')
+				return FL_NOT_SIP;
+			cr = i;
+			break;
+		}
+	}
+	if (cr < tok + 9 || cr > SIP_LINE_SCAN)
+		return FL_NOT_SIP;
+	__u8 *v = s + (cr - 8);
+	if ((void *)(v + 8) > end)
+		return FL_NOT_SIP;
+	if (v[0] != ' ' || v[1] != 'S' || v[2] != 'I' || v[3] != 'P' || v[4] != '/' || v[5] != '2' ||
+	    v[6] != '.' || v[7] != '0')
+		return FL_NOT_SIP;
+	return FL_RESULT(FL_SIP, cls, 0);
+}
+
+static __always_inline int bucket_of(__u8 cls)
+{
+	if (cls == SW_CLASS_INVITE)
+		return SW_BUCKET_INVITE;
+	if (cls == SW_CLASS_REGISTER)
+		return SW_BUCKET_REGISTER;
+	return SW_BUCKET_OTHER;
+}
+
+/*
+ * Per-source accounting and the token bucket (GCRA form: one timestamp per
+ * bucket). Returns 1 when the message exceeds its bucket.
+ */
+static __always_inline int account_source(struct meta *m, struct env *env, __u8 cls)
+{
+	struct sw_src_key key;
+	struct sw_src_state *s;
+
+	__builtin_memcpy(key.addr, m->saddr, 16);
+	s = bpf_map_lookup_elem(&sw_src, &key);
+	if (!s) {
+		struct sw_src_state init = {};
+		init.first_ns = m->now;
+		bpf_map_update_elem(&sw_src, &key, &init, BPF_NOEXIST);
+		s = bpf_map_lookup_elem(&sw_src, &key);
+		if (!s)
+			return 0;
+	}
+	s->last_ns = m->now;
+	__u32 idx = cls;
+	barrier_var(idx);
+	if (idx < SW_CLASS_MAX)
+		__sync_fetch_and_add(&s->msgs[idx], 1);
+	__sync_fetch_and_add(&s->bytes, m->payload_len);
+
+	if (!SW_CLASS_IS_REQUEST(cls))
+		return 0;
+	__u32 b = bucket_of(cls);
+	barrier_var(b);
+	if (b >= SW_BUCKET_MAX)
+		return 0;
+	struct sw_rate *r = &env->cfg->limits[b];
+	__u32 rate = r->rate;
+	if (!rate)
+		return 0;
+	__u64 interval = 1000000000ULL / rate;
+	__u64 burst = r->burst ? r->burst : 1;
+	__u64 tat = s->tat_ns[b];
+	if (tat < m->now)
+		tat = m->now;
+	/* Conforming while the backlog stays within burst - 1 intervals. */
+	if (tat - m->now > (burst - 1) * interval) {
+		__sync_fetch_and_add(&s->rate_dropped[b], 1);
+		return 1;
+	}
+	s->tat_ns[b] = tat + interval;
+	return 0;
+}
+
+static __always_inline void fill_hdr(struct meta *m, struct sw_record_hdr *h, __u32 ifindex)
+{
+	h->ts_ns = m->now;
+	h->ifindex = ifindex;
+	h->sport = m->sport;
+	h->dport = m->dport;
+	h->family = m->family;
+	h->transport = m->l4proto;
+	h->vlan_id = m->vlan_id;
+	h->flags = (m->has_vlan ? SW_RECF_VLAN : 0) | (m->frag_first ? SW_RECF_FRAGMENT : 0);
+	h->_pad = 0;
+	__builtin_memcpy(h->saddr, m->saddr, 16);
+	__builtin_memcpy(h->daddr, m->daddr, 16);
+}
+
+/* Copies a passed SIP message, up to snap_len bytes, to the ring buffer. */
+static __always_inline void copy_sip(struct xdp_md *ctx, struct meta *m, struct env *env,
+				     __u8 cls, __u16 status)
+{
+	__u32 zero = 0;
+	struct sw_sip_record *rec;
+
+	if (env->cfg->flags & SW_CFG_NO_COPY)
+		return;
+	rec = bpf_map_lookup_elem(&sw_scratch, &zero);
+	if (!rec)
+		return;
+	__u32 snap = env->cfg->snap_len;
+	if (!snap || snap > SW_SNAP_MAX)
+		snap = SW_SNAP_DEFAULT;
+	__u32 len = m->payload_len;
+	/* What is really in the frame (a first fragment carries less). */
+	__u32 buf = bpf_xdp_get_buff_len(ctx);
+	__u32 avail = buf > m->payload_off ? buf - m->payload_off : 0;
+	if (len > avail)
+		len = avail;
+	if (len > snap) {
+		len = snap;
+		env->st->rb_truncated++;
+	}
+	barrier_var(len);
+	if (len > SW_SNAP_MAX || len == 0)
+		return;
+	fill_hdr(m, &rec->hdr, ctx->ingress_ifindex);
+	rec->hdr.kind = SW_REC_SIP;
+	rec->hdr.caplen = len;
+	rec->hdr.orig_len = m->payload_len;
+	rec->hdr.msg_class = cls;
+	rec->hdr.verdict = SW_VERDICT_PASS;
+	rec->hdr.status = status;
+	if (len < m->payload_len)
+		rec->hdr.flags |= SW_RECF_TRUNCATED;
+	if (bpf_xdp_load_bytes(ctx, m->payload_off, rec->payload, len) < 0)
+		return;
+	if (bpf_ringbuf_output(&sw_events, rec, sizeof(rec->hdr) + len, 0) < 0)
+		env->st->rb_lost++;
+	else
+		env->st->rb_records++;
+}
+
+/* Media to an expected endpoint: count it; post one notice when watched. */
+static __always_inline void media(struct xdp_md *ctx, struct meta *m, struct env *env)
+{
+	struct sw_media_key k = {.port = m->dport, .proto = IPPROTO_UDP};
+	struct sw_media_entry *me;
+
+	__builtin_memcpy(k.addr, m->daddr, 16);
+	me = bpf_map_lookup_elem(&sw_media, &k);
+	if (!me)
+		return;
+	env->st->media_packets++;
+	__u64 pkts = __sync_fetch_and_add(&me->packets, 1) + 1;
+	__sync_fetch_and_add(&me->bytes, m->payload_len);
+	if (!me->first_ns)
+		me->first_ns = m->now;
+	me->last_ns = m->now;
+	if ((me->flags & (SW_MEDIA_WATCH | SW_MEDIA_NOTIFIED)) != SW_MEDIA_WATCH)
+		return;
+	/* Exactly one notice per watch, whichever CPU gets here first. */
+	__u32 old = __sync_fetch_and_or(&me->flags, SW_MEDIA_NOTIFIED);
+	if (old & SW_MEDIA_NOTIFIED)
+		return;
+	struct {
+		struct sw_record_hdr hdr;
+		struct sw_media_notice n;
+	} *r = bpf_ringbuf_reserve(&sw_events, sizeof(*r), 0);
+	if (!r) {
+		env->st->rb_lost++;
+		return;
+	}
+	fill_hdr(m, &r->hdr, ctx->ingress_ifindex);
+	r->hdr.kind = SW_REC_MEDIA;
+	r->hdr.caplen = sizeof(r->n);
+	r->hdr.orig_len = m->payload_len;
+	r->hdr.msg_class = SW_CLASS_NONE;
+	r->hdr.verdict = SW_VERDICT_PASS;
+	r->hdr.status = 0;
+	r->n.dialog_id = me->dialog_id;
+	r->n.packets = pkts;
+	r->n.ssrc = 0;
+	r->n.seq = 0;
+	r->n.payload_type = 0;
+	r->n.is_rtp = 0;
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	__u32 off = m->payload_off;
+	if (off > SW_MAX_L4_OFF)
+		off = SW_MAX_L4_OFF;
+	__u8 *rtp = data + off;
+	if ((void *)(rtp + 12) <= end && (rtp[0] >> 6) == 2) {
+		r->n.is_rtp = 1;
+		r->n.payload_type = rtp[1] & 0x7f;
+		r->n.seq = ((__u16)rtp[2] << 8) | rtp[3];
+		r->n.ssrc = ((__u32)rtp[8] << 24) | ((__u32)rtp[9] << 16) | ((__u32)rtp[10] << 8) |
+			    rtp[11];
+	} else {
+		env->st->rtp_not_rtp++;
+	}
+	bpf_ringbuf_submit(r, 0);
+	env->st->media_notices++;
+	env->st->rb_records++;
+}
+
+/* Looks up the port roles of a segment's two ports. */
+static __always_inline __u32 port_roles(__u16 a, __u16 b)
+{
+	__u32 ka = a, kb = b;
+	__u32 *fa = bpf_map_lookup_elem(&sw_ports, &ka);
+	__u32 *fb = bpf_map_lookup_elem(&sw_ports, &kb);
+	return (fa ? *fa : 0) | (fb ? *fb : 0);
+}
+
+/*
+ * Everything after L3: blocklist, fragments, UDP/TCP, SIP classification,
+ * token buckets, ring-buffer copy, media. A global function, verified once
+ * for all the L2/L3 paths that lead here.
+ */
+__noinline int sw_l4(struct xdp_md *ctx, struct meta *m)
+{
+	__u32 zero = 0;
+	struct env env;
+
+	env.st = bpf_map_lookup_elem(&sw_stats, &zero);
+	env.cfg = bpf_map_lookup_elem(&sw_config, &zero);
+	if (!ctx || !m || !env.st || !env.cfg)
+		return XDP_PASS;
+	m->now = bpf_ktime_get_boot_ns();
+
+	if (blocked(m, &env) && !allowed(m, &env)) {
+		env.st->drop_blocked++;
+		return XDP_DROP;
+	}
+	if (m->frag_later) {
+		env.st->frag_later++;
+		env.st->pass_other++;
+		return XDP_PASS;
+	}
+	if (m->frag_first)
+		env.st->frag_first++;
+
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	__u32 l4 = m->l4_off;
+	if (l4 > SW_MAX_L4_OFF)
+		return malformed(&env);
+
+	if (m->l4proto == IPPROTO_UDP) {
+		struct udphdr *uh = data + l4;
+		barrier_var(uh);
+		if ((void *)(uh + 1) > end)
+			return malformed(&env);
+		__u32 ulen = bpf_ntohs(uh->len);
+		/* A first fragment carries only part of the datagram. */
+		if (ulen < sizeof(*uh) || (!m->frag_first && ulen > m->payload_len))
+			return malformed(&env);
+		m->sport = bpf_ntohs(uh->source);
+		m->dport = bpf_ntohs(uh->dest);
+		m->payload_off = l4 + sizeof(*uh);
+		m->payload_len = ulen - sizeof(*uh);
+		if (!(port_roles(m->sport, m->dport) & SW_PORT_SIP_UDP)) {
+			media(ctx, m, &env);
+			env.st->pass_other++;
+			return XDP_PASS;
+		}
+	} else if (m->l4proto == IPPROTO_TCP) {
+		struct tcphdr *th = data + l4;
+		barrier_var(th);
+		if ((void *)(th + 1) > end)
+			return malformed(&env);
+		__u32 doff = th->doff * 4;
+		if (doff < sizeof(*th) || doff > m->payload_len)
+			return malformed(&env);
+		m->sport = bpf_ntohs(th->source);
+		m->dport = bpf_ntohs(th->dest);
+		m->payload_off = l4 + doff;
+		m->payload_len -= doff;
+		if (!(port_roles(m->sport, m->dport) & SW_PORT_SIP_TCP) || m->payload_len == 0) {
+			env.st->pass_other++;
+			return XDP_PASS;
+		}
+	} else {
+		env.st->pass_other++;
+		return XDP_PASS;
+	}
+
+	int res = sw_first_line(ctx, m->payload_off, m->payload_len);
+	int fl = res & 0xff;
+	__u8 cls = (res >> 8) & 0xff;
+	__u16 status = (res >> 16) & 0xffff;
+	if (fl == FL_KEEPALIVE) {
+		env.st->sip_port_keepalive++;
+		env.st->pass_other++;
+		return XDP_PASS;
+	}
+	if (fl != FL_SIP) {
+		if (m->l4proto == IPPROTO_TCP) {
+			/* The rest of a message that began in an earlier segment. */
+			env.st->tcp_continuation++;
+			env.st->pass_other++;
+			return XDP_PASS;
+		}
+		env.st->sip_port_not_sip++;
+		return malformed(&env);
+	}
+	if (m->l4proto == IPPROTO_TCP)
+		env.st->sip_tcp++;
+	else
+		env.st->sip_udp++;
+	if (SW_CLASS_IS_REQUEST(cls))
+		env.st->sip_requests++;
+	else
+		env.st->sip_responses++;
+
+	if (account_source(m, &env, cls) && !allowed(m, &env)) {
+		env.st->drop_rate++;
+		return XDP_DROP;
+	}
+	copy_sip(ctx, m, &env, cls, status);
+	env.st->pass_sip++;
+	return XDP_PASS;
+}
+
+SEC("xdp")
+int sw_xdp(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	__u32 zero = 0;
+	struct meta m = {};
+	struct env env;
+	__u32 off;
+	__u16 proto;
+
+	env.st = bpf_map_lookup_elem(&sw_stats, &zero);
+	env.cfg = bpf_map_lookup_elem(&sw_config, &zero);
+	if (!env.st || !env.cfg)
+		return XDP_PASS;
+	env.st->rx_packets++;
+
+	if (parse_eth(data, end, &m, &off, &proto) < 0)
+		return malformed(&env);
+	if (m.has_vlan)
+		env.st->vlan++;
+	if (proto == ETH_P_IP) {
+		env.st->ipv4++;
+		if (parse_ipv4(data, end, &m, off) < 0)
+			return malformed(&env);
+	} else if (proto == ETH_P_IPV6) {
+		env.st->ipv6++;
+		if (parse_ipv6(data, end, &m, off) < 0)
+			return malformed(&env);
+	} else {
+		env.st->pass_non_ip++;
+		return XDP_PASS;
+	}
+	return sw_l4(ctx, &m);
+}
