@@ -6,13 +6,13 @@
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 SEC("xdp")
-int sw_bare_pass(struct xdp_md *ctx)
+int sw_bare_pass(struct xdp_md *ctx __attribute__((unused)))
 {
 	return XDP_PASS;
 }
 
 SEC("xdp")
-int sw_bare_drop(struct xdp_md *ctx)
+int sw_bare_drop(struct xdp_md *ctx __attribute__((unused)))
 {
 	return XDP_DROP;
 }

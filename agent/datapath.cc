@@ -1,0 +1,244 @@
+#include "datapath.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/if_link.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "sipwarden.skel.h"
+#include "sipwarden/absl_compat.h"
+#include "sipwarden/status_macros.h"
+
+#ifndef BPF_FS_MAGIC
+#define BPF_FS_MAGIC 0xcafe4a11
+#endif
+
+namespace sw {
+
+absl::StatusOr<XdpMode> ParseXdpMode(std::string_view text) {
+  if (text == "auto") return XdpMode::kAuto;
+  if (text == "native" || text == "drv") return XdpMode::kNative;
+  if (text == "generic" || text == "skb") return XdpMode::kGeneric;
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown XDP mode '", AV(text), "' (auto, native or generic)"));
+}
+
+std::string_view XdpModeName(XdpMode mode) {
+  switch (mode) {
+    case XdpMode::kAuto: return "auto";
+    case XdpMode::kNative: return "native";
+    case XdpMode::kGeneric: return "generic";
+  }
+  return "?";
+}
+
+namespace {
+
+bool IsBpffs(const std::string& dir) {
+  struct statfs fs;
+  return statfs(dir.c_str(), &fs) == 0 && static_cast<uint32_t>(fs.f_type) == BPF_FS_MAGIC;
+}
+
+absl::Status MkdirP(const std::string& dir) {
+  std::string cur;
+  for (size_t i = 0; i <= dir.size(); ++i) {
+    if (i == dir.size() || (dir[i] == '/' && i > 0)) {
+      cur = dir.substr(0, i);
+      if (mkdir(cur.c_str(), 0700) != 0 && errno != EEXIST) {
+        return ErrnoStatus(errno, absl::StrCat("mkdir ", cur));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+std::string ParentDir(const std::string& path) {
+  const auto slash = path.find_last_of('/');
+  if (slash == std::string::npos || slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+}  // namespace
+
+absl::Status EnsureBpffs(const std::string& dir) {
+  SW_RETURN_IF_ERROR(MkdirP(dir));
+  if (IsBpffs(dir)) return absl::OkStatus();
+  if (mount("bpf", dir.c_str(), "bpf", 0, "mode=0700") != 0) {
+    return ErrnoStatus(errno, absl::StrCat("mount bpffs at ", dir));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status WriteDefaultConfig(Maps& maps) {
+  sw_config cfg{};
+  cfg.snap_len = SW_SNAP_DEFAULT;
+  SW_RETURN_IF_ERROR(maps.WriteConfig(cfg));
+  for (uint16_t port : {5060, 5080}) {
+    SW_RETURN_IF_ERROR(maps.SetPortFlags(port, SW_PORT_SIP_UDP | SW_PORT_SIP_TCP));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<Datapath>> Datapath::Load(const DatapathOptions& options) {
+  auto dp = std::unique_ptr<Datapath>(new Datapath());
+  dp->pin_dir_ = options.pin_dir;
+  dp->skel_ = sipwarden__open();
+  if (!dp->skel_) return ErrnoStatus(errno, "open BPF skeleton");
+  const uint32_t rb = options.ringbuf_bytes;
+  if (rb < 4096 || (rb & (rb - 1)) != 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("ring buffer size ", rb, " is not a power of two of at least 4096"));
+  }
+  if (bpf_map__set_max_entries(dp->skel_->maps.sw_events, rb) != 0) {
+    return ErrnoStatus(errno, "size ring buffer");
+  }
+
+  if (!dp->pin_dir_.empty()) {
+    // The pin directory must be on a bpffs; /sys/fs/bpf is mounted if missing.
+    if (!IsBpffs(dp->pin_dir_)) {
+      const std::string parent = ParentDir(dp->pin_dir_);
+      if (!IsBpffs(parent)) {
+        if (parent == "/sys/fs/bpf") {
+          SW_RETURN_IF_ERROR(EnsureBpffs(parent));
+        } else {
+          return absl::FailedPreconditionError(absl::StrCat(
+              "pin directory ", dp->pin_dir_, " is not on a BPF filesystem (mount -t bpf bpf ",
+              parent, ")"));
+        }
+      }
+      SW_RETURN_IF_ERROR(MkdirP(dp->pin_dir_));
+    }
+    bpf_map* map;
+    bpf_object__for_each_map(map, dp->skel_->obj) {
+      const char* name = bpf_map__name(map);
+      if (name[0] == '.') continue;  // .rodata and friends
+      const std::string path = absl::StrCat(dp->pin_dir_, "/", name);
+      if (access(path.c_str(), F_OK) == 0) dp->reused_pins_ = true;
+      if (bpf_map__set_pin_path(map, path.c_str()) != 0) {
+        return ErrnoStatus(errno, absl::StrCat("set pin path ", path));
+      }
+    }
+  }
+  if (int err = sipwarden__load(dp->skel_); err != 0) {
+    return ErrnoStatus(-err, dp->reused_pins_
+                                 ? absl::StrCat("load BPF program (maps pinned in ", dp->pin_dir_,
+                                                " may be from an incompatible version: remove them)")
+                                 : std::string("load BPF program"));
+  }
+  MapFds fds;
+  auto& m = dp->skel_->maps;
+  fds.config = bpf_map__fd(m.sw_config);
+  fds.ports = bpf_map__fd(m.sw_ports);
+  fds.stats = bpf_map__fd(m.sw_stats);
+  fds.allow_v4 = bpf_map__fd(m.sw_allow_v4);
+  fds.allow_v6 = bpf_map__fd(m.sw_allow_v6);
+  fds.block_v4 = bpf_map__fd(m.sw_block_v4);
+  fds.block_v6 = bpf_map__fd(m.sw_block_v6);
+  fds.src = bpf_map__fd(m.sw_src);
+  fds.media = bpf_map__fd(m.sw_media);
+  fds.events = bpf_map__fd(m.sw_events);
+  dp->maps_ = Maps::Borrow(fds);
+  if (!dp->reused_pins_) {
+    SW_RETURN_IF_ERROR(WriteDefaultConfig(dp->maps_));
+  } else {
+    // Reused state: keep it, but an all-zero config (never written) gets defaults.
+    SW_ASSIGN_OR_RETURN(auto cfg, dp->maps_.ReadConfig());
+    if (cfg.abi_version == 0) SW_RETURN_IF_ERROR(WriteDefaultConfig(dp->maps_));
+  }
+  return dp;
+}
+
+Datapath::~Datapath() {
+  maps_ = Maps::Borrow(MapFds{});
+  if (skel_) sipwarden__destroy(skel_);
+}
+
+int Datapath::prog_fd() const { return bpf_program__fd(skel_->progs.sw_xdp); }
+
+absl::Status Datapath::Attach(int ifindex, XdpMode mode) {
+  if (ifindex <= 0) return absl::InvalidArgumentError("bad interface index");
+  auto try_attach = [&](uint32_t flags) { return bpf_xdp_attach(ifindex, prog_fd(), flags, nullptr); };
+  int err;
+  if (mode == XdpMode::kNative || mode == XdpMode::kAuto) {
+    err = try_attach(XDP_FLAGS_DRV_MODE);
+    if (err == 0) {
+      ifindex_ = ifindex;
+      attached_mode_ = XdpMode::kNative;
+      attach_flags_ = XDP_FLAGS_DRV_MODE;
+      return absl::OkStatus();
+    }
+    if (mode == XdpMode::kNative) return ErrnoStatus(-err, "attach XDP in native mode");
+  }
+  err = try_attach(XDP_FLAGS_SKB_MODE);
+  if (err != 0) return ErrnoStatus(-err, "attach XDP in generic mode");
+  ifindex_ = ifindex;
+  attached_mode_ = XdpMode::kGeneric;
+  attach_flags_ = XDP_FLAGS_SKB_MODE;
+  return absl::OkStatus();
+}
+
+absl::Status Datapath::Detach() {
+  if (!ifindex_) return absl::OkStatus();
+  LIBBPF_OPTS(bpf_xdp_attach_opts, opts, .old_prog_fd = prog_fd());
+  const int err = bpf_xdp_detach(ifindex_, attach_flags_ | XDP_FLAGS_REPLACE, &opts);
+  ifindex_ = 0;
+  // ENOENT/EEXIST: the interface is gone, or another program replaced ours.
+  if (err != 0 && err != -ENOENT && err != -EEXIST && err != -ENODEV) {
+    return ErrnoStatus(-err, "detach XDP");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Datapath::Unpin() {
+  if (pin_dir_.empty()) return absl::OkStatus();
+  bpf_map* map;
+  bpf_object__for_each_map(map, skel_->obj) {
+    if (!bpf_map__pin_path(map)) continue;
+    if (bpf_map__unpin(map, nullptr) != 0 && errno != ENOENT) {
+      return ErrnoStatus(errno, absl::StrCat("unpin ", bpf_map__name(map)));
+    }
+  }
+  rmdir(pin_dir_.c_str());  // only succeeds when empty, which is what we want
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<RingReader>> RingReader::Create(int map_fd, Callback cb) {
+  auto r = std::unique_ptr<RingReader>(new RingReader());
+  r->cb_ = std::move(cb);
+  r->rb_ = ring_buffer__new(map_fd, &RingReader::Trampoline, r.get(), nullptr);
+  if (!r->rb_) return ErrnoStatus(errno, "open ring buffer");
+  return r;
+}
+
+RingReader::~RingReader() {
+  if (rb_) ring_buffer__free(rb_);
+}
+
+int RingReader::Trampoline(void* ctx, void* data, size_t size) {
+  auto* self = static_cast<RingReader*>(ctx);
+  self->cb_(std::span<const uint8_t>(static_cast<const uint8_t*>(data), size));
+  return 0;
+}
+
+absl::StatusOr<int> RingReader::Poll(int timeout_ms) {
+  const int n = ring_buffer__poll(rb_, timeout_ms);
+  if (n < 0 && n != -EINTR) return ErrnoStatus(-n, "poll ring buffer");
+  return n < 0 ? 0 : n;
+}
+
+absl::StatusOr<int> RingReader::Drain() {
+  const int n = ring_buffer__consume(rb_);
+  if (n < 0) return ErrnoStatus(-n, "consume ring buffer");
+  return n;
+}
+
+int RingReader::epoll_fd() const { return ring_buffer__epoll_fd(rb_); }
+
+}  // namespace sw

@@ -1,0 +1,90 @@
+// The XDP data plane's lifecycle in one class: open the embedded skeleton,
+// reuse or create pinned maps, load, attach (native or generic), detach,
+// unpin. RAII for the skeleton; attachment is explicit because an operator
+// may want the program to outlive the agent.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "maps.h"
+
+struct sipwarden;  // generated skeleton
+struct ring_buffer;
+
+namespace sw {
+
+enum class XdpMode { kAuto, kNative, kGeneric };
+absl::StatusOr<XdpMode> ParseXdpMode(std::string_view text);
+std::string_view XdpModeName(XdpMode mode);
+
+struct DatapathOptions {
+  std::string pin_dir;  // empty: do not pin (tests, benchmarks)
+  uint32_t ringbuf_bytes = SW_RINGBUF_BYTES;  // power of two, >= page size
+};
+
+class Datapath {
+ public:
+  // Opens and loads the program. With a pin directory, maps already pinned
+  // there (by an earlier agent) are reused, state and all; the others are
+  // created and pinned. Fresh maps get the default configuration.
+  static absl::StatusOr<std::unique_ptr<Datapath>> Load(const DatapathOptions& options);
+  ~Datapath();
+
+  // Attaches to ifindex. kAuto tries native first, then generic.
+  absl::Status Attach(int ifindex, XdpMode mode);
+  // Detaches if this object attached the program (and it is still ours).
+  absl::Status Detach();
+  // Removes the pins (and the pin directory if it ends up empty).
+  absl::Status Unpin();
+
+  Maps& maps() { return maps_; }
+  int prog_fd() const;
+  sipwarden* skel() { return skel_; }
+  bool reused_pins() const { return reused_pins_; }
+  XdpMode attached_mode() const { return attached_mode_; }
+  int attached_ifindex() const { return ifindex_; }
+
+ private:
+  Datapath() = default;
+  sipwarden* skel_ = nullptr;
+  Maps maps_ = Maps::Borrow(MapFds{});
+  std::string pin_dir_;
+  bool reused_pins_ = false;
+  int ifindex_ = 0;
+  XdpMode attached_mode_ = XdpMode::kAuto;
+  uint32_t attach_flags_ = 0;
+};
+
+// Writes the default settings: SIP on UDP and TCP 5060 and 5080, default
+// snap length, no rate limits.
+absl::Status WriteDefaultConfig(Maps& maps);
+
+// Consumes ring-buffer records; the callback sees each record's bytes.
+class RingReader {
+ public:
+  using Callback = std::function<void(std::span<const uint8_t>)>;
+  static absl::StatusOr<std::unique_ptr<RingReader>> Create(int map_fd, Callback cb);
+  ~RingReader();
+  // Waits up to timeout_ms for records; returns how many were consumed.
+  absl::StatusOr<int> Poll(int timeout_ms);
+  // Consumes what is there without waiting.
+  absl::StatusOr<int> Drain();
+  // An fd that becomes readable when records arrive (for a poll loop).
+  int epoll_fd() const;
+
+ private:
+  RingReader() = default;
+  static int Trampoline(void* ctx, void* data, size_t size);
+  ring_buffer* rb_ = nullptr;
+  Callback cb_;
+};
+
+// Mounts bpffs at dir if dir is not on one already (creating dir).
+absl::Status EnsureBpffs(const std::string& dir);
+
+}  // namespace sw

@@ -1,0 +1,253 @@
+// sipwarden-agent: loads the XDP data plane onto an interface, pins its maps,
+// and reports what the kernel hands up through the ring buffer.
+#include <net/if.h>
+#include <poll.h>
+#include <signal.h>
+
+#include <atomic>
+#include <cstdarg>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include <bpf/libbpf.h>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "cli.h"
+#include "datapath.h"
+#include "sipwarden/record.h"
+#include "sipwarden/status_macros.h"
+
+ABSL_FLAG(std::string, iface, "", "Interface to protect (required)");
+ABSL_FLAG(std::string, xdp_mode, "auto", "XDP attach mode: auto, native or generic");
+ABSL_FLAG(std::string, pin_dir, sw::kDefaultPinDir, "bpffs directory where maps are pinned");
+ABSL_FLAG(bool, keep_attached, false,
+          "On exit leave the program attached and the maps pinned for the next agent");
+ABSL_FLAG(std::string, records_out, "-", "Where ring-buffer records go as JSON lines (- = stdout)");
+ABSL_FLAG(std::string, sip_ports, "5060,5080", "SIP ports (UDP and TCP), comma separated");
+ABSL_FLAG(uint32_t, snap_len, SW_SNAP_DEFAULT, "SIP bytes copied to userspace per message");
+ABSL_FLAG(uint32_t, ringbuf_bytes, SW_RINGBUF_BYTES, "Ring buffer size (power of two)");
+ABSL_FLAG(uint32_t, invite_rate, 0, "Per-source INVITE limit, messages/s (0 = none)");
+ABSL_FLAG(uint32_t, invite_burst, 0, "Per-source INVITE burst (default: one second's worth)");
+ABSL_FLAG(uint32_t, register_rate, 0, "Per-source REGISTER limit, messages/s (0 = none)");
+ABSL_FLAG(uint32_t, register_burst, 0, "Per-source REGISTER burst");
+ABSL_FLAG(uint32_t, other_rate, 0, "Per-source limit for other requests, messages/s (0 = none)");
+ABSL_FLAG(uint32_t, other_burst, 0, "Per-source burst for other requests");
+ABSL_FLAG(bool, drop_malformed, false, "Drop malformed packets instead of passing them");
+ABSL_FLAG(uint32_t, stats_interval, 0, "Print kernel counters to stderr every N seconds (0 = off)");
+ABSL_FLAG(bool, verbose, false, "Show libbpf's informational messages");
+ABSL_FLAG(bool, version, false, "Print the version and exit");
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+
+void OnSignal(int) { g_stop = true; }
+
+int LibbpfLog(enum libbpf_print_level level, const char* fmt, va_list args) {
+  if (level == LIBBPF_DEBUG) return 0;
+  if (level == LIBBPF_INFO && !absl::GetFlag(FLAGS_verbose)) return 0;
+  std::fprintf(stderr, "libbpf: ");
+  return std::vfprintf(stderr, fmt, args);
+}
+
+absl::StatusOr<std::vector<uint16_t>> ParsePorts(const std::string& text) {
+  std::vector<uint16_t> ports;
+  for (absl::string_view p : absl::StrSplit(text, ',', absl::SkipWhitespace())) {
+    uint32_t v;
+    if (!absl::SimpleAtoi(p, &v) || v == 0 || v > 65535) {
+      return absl::InvalidArgumentError(absl::StrCat("bad port '", p, "' in --sip_ports"));
+    }
+    ports.push_back(static_cast<uint16_t>(v));
+  }
+  if (ports.empty()) return absl::InvalidArgumentError("--sip_ports is empty");
+  return ports;
+}
+
+absl::Status ApplySettings(sw::Maps& maps, const std::vector<uint16_t>& ports) {
+  SW_ASSIGN_OR_RETURN(sw_config cfg, maps.ReadConfig());
+  cfg.snap_len = absl::GetFlag(FLAGS_snap_len);
+  if (cfg.snap_len == 0 || cfg.snap_len > SW_SNAP_MAX) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--snap_len must be within 1..", SW_SNAP_MAX));
+  }
+  auto set = [&](int b, uint32_t rate, uint32_t burst) {
+    cfg.limits[b].rate = rate;
+    cfg.limits[b].burst = burst ? burst : (rate ? rate : 0);
+  };
+  set(SW_BUCKET_INVITE, absl::GetFlag(FLAGS_invite_rate), absl::GetFlag(FLAGS_invite_burst));
+  set(SW_BUCKET_REGISTER, absl::GetFlag(FLAGS_register_rate),
+      absl::GetFlag(FLAGS_register_burst));
+  set(SW_BUCKET_OTHER, absl::GetFlag(FLAGS_other_rate), absl::GetFlag(FLAGS_other_burst));
+  if (absl::GetFlag(FLAGS_drop_malformed)) {
+    cfg.flags |= SW_CFG_DROP_MALFORMED;
+  } else {
+    cfg.flags &= ~SW_CFG_DROP_MALFORMED;
+  }
+  SW_RETURN_IF_ERROR(maps.WriteConfig(cfg));
+  // The port table is replaced wholesale: clear the old SIP ports first.
+  for (uint32_t p = 1; p < SW_PORTS; ++p) {
+    SW_ASSIGN_OR_RETURN(uint32_t flags, maps.PortFlags(static_cast<uint16_t>(p)));
+    if (flags) SW_RETURN_IF_ERROR(maps.SetPortFlags(static_cast<uint16_t>(p), 0));
+  }
+  for (uint16_t p : ports) {
+    SW_RETURN_IF_ERROR(maps.SetPortFlags(p, SW_PORT_SIP_UDP | SW_PORT_SIP_TCP));
+  }
+  return absl::OkStatus();
+}
+
+void PrintStats(const sw::Maps& maps) {
+  auto st = maps.ReadStats();
+  if (!st.ok()) return;
+  std::string line = "stats:";
+#define SW_PRINT(name) absl::StrAppend(&line, " " #name "=", st->name);
+  SW_STATS_FIELDS(SW_PRINT)
+#undef SW_PRINT
+  std::cerr << line << "\n";
+}
+
+int Run() {
+  const std::string iface = absl::GetFlag(FLAGS_iface);
+  if (iface.empty()) {
+    std::cerr << "sipwarden-agent: --iface is required (see --help)\n";
+    return 2;
+  }
+  const int ifindex = static_cast<int>(if_nametoindex(iface.c_str()));
+  if (ifindex == 0) {
+    std::cerr << "sipwarden-agent: no interface named '" << iface << "'\n";
+    return 2;
+  }
+  auto mode = sw::ParseXdpMode(absl::GetFlag(FLAGS_xdp_mode));
+  auto ports = ParsePorts(absl::GetFlag(FLAGS_sip_ports));
+  for (const absl::Status& s : {mode.status(), ports.status()}) {
+    if (!s.ok()) {
+      std::cerr << "sipwarden-agent: " << s.message() << "\n";
+      return 2;
+    }
+  }
+
+  std::ofstream file_out;
+  std::ostream* out = &std::cout;
+  const std::string records_out = absl::GetFlag(FLAGS_records_out);
+  if (records_out != "-") {
+    file_out.open(records_out, std::ios::app);
+    if (!file_out) {
+      std::cerr << "sipwarden-agent: cannot open " << records_out << " for writing\n";
+      return 2;
+    }
+    out = &file_out;
+  }
+
+  libbpf_set_print(LibbpfLog);
+  sw::DatapathOptions opts;
+  opts.pin_dir = absl::GetFlag(FLAGS_pin_dir);
+  opts.ringbuf_bytes = absl::GetFlag(FLAGS_ringbuf_bytes);
+  auto dp = sw::Datapath::Load(opts);
+  if (!dp.ok()) {
+    std::cerr << "sipwarden-agent: " << dp.status().message() << "\n";
+    return 1;
+  }
+  std::cerr << "sipwarden-agent: loaded; maps " << ((*dp)->reused_pins() ? "adopted from " : "pinned at ")
+            << opts.pin_dir << "\n";
+  if (auto s = ApplySettings((*dp)->maps(), *ports); !s.ok()) {
+    std::cerr << "sipwarden-agent: " << s.message() << "\n";
+    if (!(*dp)->reused_pins()) (void)(*dp)->Unpin();
+    return 2;
+  }
+  if (auto s = (*dp)->Attach(ifindex, *mode); !s.ok()) {
+    std::cerr << "sipwarden-agent: " << s.message() << " on " << iface << "\n";
+    if (!(*dp)->reused_pins()) (void)(*dp)->Unpin();
+    return 1;
+  }
+  std::cerr << "sipwarden-agent: attached to " << iface << " (ifindex " << ifindex << ") in "
+            << sw::XdpModeName((*dp)->attached_mode()) << " mode\n";
+
+  const int64_t boot_to_unix = sw::BootToUnixOffsetNs();
+  uint64_t bad_records = 0;
+  auto reader = sw::RingReader::Create(
+      (*dp)->maps().fds().events, [&](std::span<const uint8_t> data) {
+        auto rec = sw::DecodeRecord(data);
+        if (!rec.ok()) {
+          if (bad_records++ < 10) std::cerr << "sipwarden-agent: " << rec.status().message() << "\n";
+          return;
+        }
+        *out << sw::RecordToJson(*rec, boot_to_unix) << "\n";
+      });
+  if (!reader.ok()) {
+    std::cerr << "sipwarden-agent: " << reader.status().message() << "\n";
+    return 1;
+  }
+
+  struct sigaction sa = {};
+  sa.sa_handler = OnSignal;
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+
+  const uint64_t stats_every = absl::GetFlag(FLAGS_stats_interval) * 1000000000ull;
+  uint64_t next_stats = sw::BootNs() + stats_every;
+  uint64_t next_expire = sw::BootNs() + 1000000000ull;
+  int rc = 0;
+  while (!g_stop) {
+    auto n = (*reader)->Poll(200);
+    if (!n.ok()) {
+      std::cerr << "sipwarden-agent: " << n.status().message() << "\n";
+      rc = 1;
+      break;
+    }
+    if (*n > 0) out->flush();
+    const uint64_t now = sw::BootNs();
+    if (now >= next_expire) {
+      // The kernel drops expired entries when they are hit; this catches the rest.
+      (void)(*dp)->maps().BlockExpire();
+      next_expire = now + 1000000000ull;
+    }
+    if (stats_every && now >= next_stats) {
+      PrintStats((*dp)->maps());
+      next_stats = now + stats_every;
+    }
+  }
+  (void)(*reader)->Drain();
+  out->flush();
+
+  if (absl::GetFlag(FLAGS_keep_attached)) {
+    std::cerr << "sipwarden-agent: leaving the program attached to " << iface
+              << " and the maps pinned at " << opts.pin_dir << "\n";
+    return rc;
+  }
+  if (auto s = (*dp)->Detach(); !s.ok()) {
+    std::cerr << "sipwarden-agent: " << s.message() << "\n";
+    rc = 1;
+  }
+  if (auto s = (*dp)->Unpin(); !s.ok()) {
+    std::cerr << "sipwarden-agent: " << s.message() << "\n";
+    rc = 1;
+  }
+  std::cerr << "sipwarden-agent: detached from " << iface << " and unpinned; bye\n";
+  return rc;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "Protects a SIP host: loads the sipwarden XDP program on an interface, pins its maps and\n"
+      "prints the SIP messages the kernel passes up as JSON lines.\n\n"
+      "  sipwarden-agent --iface eth0 [--xdp-mode auto|native|generic] [--pin-dir DIR]\n\n"
+      "Flags may be written with dashes or underscores (--pin-dir or --pin_dir).\n"
+      "Stop with SIGINT or SIGTERM: the program is detached and the maps unpinned, unless\n"
+      "--keep_attached is given.");
+  sw::NormalizeFlagNames(argc, argv);
+  absl::ParseCommandLine(argc, argv);
+  if (absl::GetFlag(FLAGS_version)) {
+    std::cout << "sipwarden-agent " << SW_VERSION << "\n";
+    return 0;
+  }
+  return Run();
+}

@@ -1,0 +1,117 @@
+// Typed access to sipwarden's BPF maps, either those of a loaded skeleton or
+// those pinned under a pin directory by a running (or departed) agent. Every
+// method validates its input before touching a map: a bad request changes
+// nothing.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "sipwarden.h"
+#include "sipwarden/ip.h"
+
+namespace sw {
+
+// Default pin directory for the maps.
+inline constexpr char kDefaultPinDir[] = "/sys/fs/bpf/sipwarden";
+
+// The map names, as pinned (and as in bpf/sipwarden.bpf.c).
+inline constexpr const char* kMapNames[] = {
+    "sw_config", "sw_ports", "sw_stats", "sw_allow_v4", "sw_allow_v6", "sw_block_v4",
+    "sw_block_v6", "sw_src", "sw_media", "sw_events"};
+
+// CLOCK_BOOTTIME now, the clock the kernel stamps and expires with.
+uint64_t BootNs();
+// Offset that turns a CLOCK_BOOTTIME stamp into Unix time (ns).
+int64_t BootToUnixOffsetNs();
+
+struct BlockEntry {
+  IpPrefix prefix;
+  sw_block_entry value{};
+};
+
+struct AllowEntry {
+  IpPrefix prefix;
+  sw_allow_entry value{};
+};
+
+struct SourceEntry {
+  IpAddress addr;
+  sw_src_state value{};
+};
+
+// File descriptors of the maps. Owned or borrowed, see Maps.
+struct MapFds {
+  int config = -1, ports = -1, stats = -1, allow_v4 = -1, allow_v6 = -1, block_v4 = -1,
+      block_v6 = -1, src = -1, media = -1, events = -1;
+};
+
+class Maps {
+ public:
+  // Opens the maps pinned in pin_dir; the fds are owned and closed with this.
+  static absl::StatusOr<Maps> OpenPinned(const std::string& pin_dir);
+  // Uses fds owned by someone else (a loaded skeleton).
+  static Maps Borrow(const MapFds& fds);
+
+  Maps(Maps&& other) noexcept;
+  Maps& operator=(Maps&& other) noexcept;
+  Maps(const Maps&) = delete;
+  Maps& operator=(const Maps&) = delete;
+  ~Maps();
+
+  const MapFds& fds() const { return fds_; }
+
+  // Blocklist. ttl of zero (or infinite) means no expiry.
+  absl::Status BlockAdd(const IpPrefix& prefix, absl::Duration ttl, uint32_t reason);
+  absl::Status BlockDel(const IpPrefix& prefix);
+  absl::StatusOr<std::vector<BlockEntry>> BlockList() const;
+  // Deletes entries whose expiry has passed; returns how many.
+  absl::StatusOr<int> BlockExpire();
+
+  // Allowlist.
+  absl::Status AllowAdd(const IpPrefix& prefix);
+  absl::Status AllowDel(const IpPrefix& prefix);
+  absl::StatusOr<std::vector<AllowEntry>> AllowList() const;
+
+  // Counters summed over CPUs.
+  absl::StatusOr<sw_stats> ReadStats() const;
+
+  absl::StatusOr<sw_config> ReadConfig() const;
+  absl::Status WriteConfig(const sw_config& cfg);
+  // Sets the role flags (SW_PORT_*) of one port.
+  absl::Status SetPortFlags(uint16_t port, uint32_t flags);
+  absl::StatusOr<uint32_t> PortFlags(uint16_t port) const;
+
+  // Per-source state.
+  absl::StatusOr<std::optional<sw_src_state>> Source(const IpAddress& addr) const;
+  absl::StatusOr<std::vector<SourceEntry>> Sources() const;
+
+  // Expected media.
+  absl::Status MediaPut(const sw_media_key& key, const sw_media_entry& value);
+  absl::Status MediaDel(const sw_media_key& key);
+  absl::StatusOr<std::optional<sw_media_entry>> Media(const sw_media_key& key) const;
+
+  // Empties every map and zeroes counters and config (tests use this).
+  absl::Status ResetAll();
+
+ private:
+  explicit Maps(const MapFds& fds, bool owned) : fds_(fds), owned_(owned) {}
+  void Close();
+  MapFds fds_;
+  bool owned_ = false;
+};
+
+// A media key for addr:port (UDP).
+sw_media_key MediaKey(const IpAddress& addr, uint16_t port);
+
+// Number of possible CPUs (the per-CPU value count).
+int PossibleCpus();
+
+// Turns errno into a status with context.
+absl::Status ErrnoStatus(int err, std::string_view what);
+
+}  // namespace sw

@@ -1,0 +1,44 @@
+// IP addresses and prefixes as the data plane stores them: 16 bytes, IPv4 as
+// IPv4-mapped IPv6 (::ffff:a.b.c.d).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+
+namespace sw {
+
+struct IpAddress {
+  std::array<uint8_t, 16> bytes{};  // IPv4-mapped for IPv4
+  bool is_v4() const;
+  // The four IPv4 bytes (only meaningful when is_v4()).
+  std::array<uint8_t, 4> v4() const;
+
+  static IpAddress FromV4(const uint8_t b[4]);
+  static IpAddress FromV6(const uint8_t b[16]);
+  // From the 16-byte form used in sipwarden.h (mapped or native IPv6).
+  static IpAddress FromMapped(const uint8_t b[16]);
+  // "192.0.2.1", "2001:db8::1", "[2001:db8::1]"; anything else is an error.
+  static absl::StatusOr<IpAddress> Parse(std::string_view text);
+
+  std::string ToString() const;  // dotted quad for IPv4, RFC 5952 for IPv6
+  friend bool operator==(const IpAddress&, const IpAddress&) = default;
+  friend auto operator<=>(const IpAddress&, const IpAddress&) = default;
+};
+
+struct IpPrefix {
+  IpAddress addr;  // host bits cleared
+  int length = 0;  // 0..32 for IPv4, 0..128 for IPv6
+
+  // "192.0.2.0/24", "2001:db8::/32", or a bare address (a /32 or /128).
+  // Host bits set below the prefix length are an error, not silently cleared.
+  static absl::StatusOr<IpPrefix> Parse(std::string_view text);
+  bool Contains(const IpAddress& a) const;
+  std::string ToString() const;
+  friend bool operator==(const IpPrefix&, const IpPrefix&) = default;
+};
+
+}  // namespace sw

@@ -1,0 +1,117 @@
+#include "sipwarden/ip.h"
+
+#include <arpa/inet.h>
+
+#include <cstring>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "sipwarden/absl_compat.h"
+
+namespace sw {
+namespace {
+constexpr uint8_t kMappedPrefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+}  // namespace
+
+bool IpAddress::is_v4() const { return std::memcmp(bytes.data(), kMappedPrefix, 12) == 0; }
+
+std::array<uint8_t, 4> IpAddress::v4() const {
+  return {bytes[12], bytes[13], bytes[14], bytes[15]};
+}
+
+IpAddress IpAddress::FromV4(const uint8_t b[4]) {
+  IpAddress a;
+  std::memcpy(a.bytes.data(), kMappedPrefix, 12);
+  std::memcpy(a.bytes.data() + 12, b, 4);
+  return a;
+}
+
+IpAddress IpAddress::FromV6(const uint8_t b[16]) {
+  IpAddress a;
+  std::memcpy(a.bytes.data(), b, 16);
+  return a;
+}
+
+IpAddress IpAddress::FromMapped(const uint8_t b[16]) { return FromV6(b); }
+
+absl::StatusOr<IpAddress> IpAddress::Parse(std::string_view text) {
+  if (text.size() >= 2 && text.front() == '[' && text.back() == ']') {
+    text = text.substr(1, text.size() - 2);
+  }
+  if (text.empty() || text.size() > INET6_ADDRSTRLEN) {
+    return absl::InvalidArgumentError(absl::StrCat("not an IP address: '", AV(text), "'"));
+  }
+  std::string s(text);
+  uint8_t buf[16];
+  if (s.find(':') == std::string::npos) {
+    if (inet_pton(AF_INET, s.c_str(), buf) == 1) return FromV4(buf);
+  } else if (inet_pton(AF_INET6, s.c_str(), buf) == 1) {
+    return FromV6(buf);
+  }
+  return absl::InvalidArgumentError(absl::StrCat("not an IP address: '", AV(text), "'"));
+}
+
+std::string IpAddress::ToString() const {
+  char out[INET6_ADDRSTRLEN];
+  if (is_v4()) {
+    inet_ntop(AF_INET, bytes.data() + 12, out, sizeof(out));
+  } else {
+    inet_ntop(AF_INET6, bytes.data(), out, sizeof(out));
+  }
+  return out;
+}
+
+absl::StatusOr<IpPrefix> IpPrefix::Parse(std::string_view text) {
+  std::string_view addr_text = text;
+  std::string_view len_text;
+  if (auto slash = text.find('/'); slash != std::string_view::npos) {
+    addr_text = text.substr(0, slash);
+    len_text = text.substr(slash + 1);
+    if (len_text.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat("missing prefix length in '", AV(text), "'"));
+    }
+  }
+  auto addr = IpAddress::Parse(addr_text);
+  if (!addr.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("not an IP prefix: '", AV(text), "'"));
+  }
+  const int max_len = addr->is_v4() ? 32 : 128;
+  int len = max_len;
+  if (!len_text.empty()) {
+    for (char c : len_text) {
+      if (c < '0' || c > '9') {
+        return absl::InvalidArgumentError(absl::StrCat("bad prefix length in '", AV(text), "'"));
+      }
+    }
+    if (!absl::SimpleAtoi(AV(len_text), &len) || len < 0 || len > max_len) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("prefix length out of range 0..", max_len, " in '", AV(text), "'"));
+    }
+  }
+  IpPrefix p;
+  p.addr = *addr;
+  p.length = len;
+  // Host bits below the prefix must be zero.
+  const int offset = addr->is_v4() ? 96 : 0;
+  for (int bit = offset + len; bit < 128; ++bit) {
+    if (p.addr.bytes[bit / 8] & (0x80 >> (bit % 8))) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("host bits set in '", AV(text), "' (did you mean a network address?)"));
+    }
+  }
+  return p;
+}
+
+bool IpPrefix::Contains(const IpAddress& a) const {
+  if (a.is_v4() != addr.is_v4()) return false;
+  const int bits = (addr.is_v4() ? 96 : 0) + length;
+  for (int bit = 0; bit < bits; ++bit) {
+    const uint8_t mask = 0x80 >> (bit % 8);
+    if ((a.bytes[bit / 8] & mask) != (addr.bytes[bit / 8] & mask)) return false;
+  }
+  return true;
+}
+
+std::string IpPrefix::ToString() const { return absl::StrCat(addr.ToString(), "/", length); }
+
+}  // namespace sw
