@@ -328,7 +328,8 @@ absl::Status Maps::WriteConfig(const sw_config& in) {
                                                    " exceeds the maximum ", SW_SNAP_MAX));
   }
   for (int b = 0; b < SW_BUCKET_MAX; ++b) {
-    if (cfg.limits[b].rate && !cfg.limits[b].burst) cfg.limits[b].burst = 1;
+    // No burst given: allow one second's worth.
+    if (cfg.limits[b].rate && !cfg.limits[b].burst) cfg.limits[b].burst = cfg.limits[b].rate;
     if (cfg.limits[b].rate > 1000000000u) {
       return absl::InvalidArgumentError("rate above 1e9 messages per second");
     }

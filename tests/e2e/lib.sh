@@ -1,0 +1,89 @@
+# Shared helpers for the e2e tests: namespaces, a private bpffs, waiting and
+# cleanup. Every test creates its own namespaces (named sw-e2e-*) and removes
+# them, whatever happens, from an EXIT trap.
+set -euo pipefail
+
+E2E_TAG="${E2E_TAG:-$$}"
+E2E_NETNS=()
+E2E_PIDS=()
+E2E_MOUNTS=()
+E2E_DIRS=()
+
+e2e_log() { echo "[e2e $(date +%T.%N | cut -c1-12)] $*" >&2; }
+e2e_fail() { e2e_log "FAIL: $*"; exit 1; }
+
+e2e_require_root() {
+  [ "$(id -u)" -eq 0 ] || { echo "this test needs root" >&2; exit 77; }
+}
+
+# Stops what the test started and removes what it made.
+e2e_teardown() {
+  for pid in "${E2E_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${E2E_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  for ns in "${E2E_NETNS[@]}"; do ip netns del "$ns" 2>/dev/null || true; done
+  for m in "${E2E_MOUNTS[@]}"; do umount "$m" 2>/dev/null || true; done
+  for d in "${E2E_DIRS[@]}"; do rm -rf "$d" 2>/dev/null || true; done
+  E2E_PIDS=() E2E_NETNS=() E2E_MOUNTS=() E2E_DIRS=()
+}
+
+# Ends a passing test: tears down, then checks nothing of ours is left.
+e2e_finish() {
+  local made=("${E2E_NETNS[@]}")
+  e2e_teardown
+  for ns in "${made[@]}"; do
+    ip netns list | grep -qw "$ns" && e2e_fail "namespace $ns left behind"
+  done
+  e2e_log "PASS"
+}
+trap 'rc=$?; e2e_teardown; exit $rc' EXIT
+
+# e2e_netns NAME: creates a namespace with loopback up.
+e2e_netns() {
+  ip netns add "$1"
+  E2E_NETNS+=("$1")
+  ip -n "$1" link set lo up
+}
+
+# e2e_veth NS_A IF_A ADDR_A NS_B IF_B ADDR_B [ADDR6_A ADDR6_B]: joins two namespaces.
+e2e_veth() {
+  ip link add "$2" netns "$1" type veth peer name "$5" netns "$4"
+  ip -n "$1" addr add "$3" dev "$2"
+  ip -n "$4" addr add "$6" dev "$5"
+  if [ $# -ge 8 ]; then
+    ip -n "$1" addr add "$7" dev "$2" nodad
+    ip -n "$4" addr add "$8" dev "$5" nodad
+  fi
+  ip -n "$1" link set "$2" up
+  ip -n "$4" link set "$5" up
+}
+
+# e2e_bpffs: mounts a private bpffs outside /sys (ip netns exec remounts /sys)
+# at $E2E_BPFFS. Not for $(...): cleanup lists must live in this shell.
+e2e_bpffs() {
+  E2E_BPFFS="/run/sw-e2e-bpffs-$E2E_TAG"
+  mkdir -p "$E2E_BPFFS"
+  mount -t bpf bpf "$E2E_BPFFS"
+  E2E_MOUNTS+=("$E2E_BPFFS")
+  E2E_DIRS+=("$E2E_BPFFS")
+}
+
+# e2e_tmpdir: a scratch directory at $E2E_TMP.
+e2e_tmpdir() {
+  E2E_TMP=$(mktemp -d /tmp/sw-e2e.XXXXXX)
+  E2E_DIRS+=("$E2E_TMP")
+}
+
+# e2e_wait_for SECONDS CMD...: polls CMD every 0.1 s until it succeeds.
+e2e_wait_for() {
+  local deadline=$(( $(date +%s%N) + $1 * 1000000000 ))
+  shift
+  until "$@" >/dev/null 2>&1; do
+    [ "$(date +%s%N)" -lt "$deadline" ] || return 1
+    sleep 0.1
+  done
+}
+
+# e2e_json_field JSON_LINE FIELD: the numeric value of a top-level field.
+e2e_json_field() {
+  grep -o "\"$2\":[0-9]*" <<<"$1" | head -1 | cut -d: -f2
+}

@@ -1,0 +1,63 @@
+#include "sipwarden/ip.h"
+
+#include <gtest/gtest.h>
+
+namespace sw {
+namespace {
+
+TEST(IpAddress, ParsesAndFormatsBothFamilies) {
+  auto v4 = IpAddress::Parse("192.0.2.33");
+  ASSERT_TRUE(v4.ok());
+  EXPECT_TRUE(v4->is_v4());
+  EXPECT_EQ(v4->ToString(), "192.0.2.33");
+  EXPECT_EQ(v4->bytes[10], 0xff);
+  auto v6 = IpAddress::Parse("[2001:DB8:0:0:0:0:0:1]");
+  ASSERT_TRUE(v6.ok());
+  EXPECT_FALSE(v6->is_v4());
+  EXPECT_EQ(v6->ToString(), "2001:db8::1");
+}
+
+TEST(IpAddress, RejectsGarbage) {
+  for (const char* bad : {"", "1.2.3", "1.2.3.256", "example.com", "2001:db8::g", "[1.2.3.4",
+                          "1.2.3.4 ", "::ffff:1.2.3.4.5"}) {
+    EXPECT_FALSE(IpAddress::Parse(bad).ok()) << bad;
+  }
+}
+
+TEST(IpPrefix, ParsesLengthsAndBareAddresses) {
+  auto p = IpPrefix::Parse("198.51.100.0/24");
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(p->length, 24);
+  EXPECT_EQ(p->ToString(), "198.51.100.0/24");
+  auto host = IpPrefix::Parse("198.51.100.7");
+  ASSERT_TRUE(host.ok());
+  EXPECT_EQ(host->length, 32);
+  auto v6 = IpPrefix::Parse("2001:db8::/32");
+  ASSERT_TRUE(v6.ok());
+  EXPECT_EQ(v6->length, 32);
+  EXPECT_EQ(IpPrefix::Parse("::1")->length, 128);
+  EXPECT_EQ(IpPrefix::Parse("0.0.0.0/0")->length, 0);
+}
+
+TEST(IpPrefix, RejectsBadLengthsAndHostBits) {
+  for (const char* bad : {"10.0.0.0/33", "10.0.0.0/", "10.0.0.0/-1", "10.0.0.0/8x", "10.0.0.1/8",
+                          "2001:db8::1/32", "2001:db8::/129", "/24", "10.0.0.0/ 8"}) {
+    auto p = IpPrefix::Parse(bad);
+    EXPECT_FALSE(p.ok()) << bad;
+  }
+  EXPECT_NE(IpPrefix::Parse("10.0.0.1/8").status().message().find("host bits"), std::string::npos);
+}
+
+TEST(IpPrefix, Contains) {
+  auto p = *IpPrefix::Parse("10.1.0.0/16");
+  EXPECT_TRUE(p.Contains(*IpAddress::Parse("10.1.200.3")));
+  EXPECT_FALSE(p.Contains(*IpAddress::Parse("10.2.0.1")));
+  EXPECT_FALSE(p.Contains(*IpAddress::Parse("2001:db8::1")));
+  auto v6 = *IpPrefix::Parse("2001:db8::/32");
+  EXPECT_TRUE(v6.Contains(*IpAddress::Parse("2001:db8:ffff::1")));
+  EXPECT_FALSE(v6.Contains(*IpAddress::Parse("2001:db9::1")));
+  EXPECT_FALSE(v6.Contains(*IpAddress::Parse("10.1.0.1")));
+}
+
+}  // namespace
+}  // namespace sw

@@ -1,0 +1,103 @@
+#include "sipwarden/record.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <vector>
+
+namespace sw {
+namespace {
+
+std::vector<uint8_t> SipRecordBytes(std::string_view payload, uint32_t orig_len) {
+  sw_record_hdr h{};
+  h.ts_ns = 1'500'000'000;
+  h.ifindex = 3;
+  h.kind = SW_REC_SIP;
+  h.caplen = static_cast<uint16_t>(payload.size());
+  h.orig_len = orig_len;
+  h.sport = 5062;
+  h.dport = 5060;
+  h.family = 4;
+  h.transport = SW_TRANSPORT_UDP;
+  h.msg_class = SW_CLASS_INVITE;
+  const IpAddress s = *IpAddress::Parse("192.0.2.1"), d = *IpAddress::Parse("192.0.2.2");
+  std::memcpy(h.saddr, s.bytes.data(), 16);
+  std::memcpy(h.daddr, d.bytes.data(), 16);
+  if (payload.size() < orig_len) h.flags |= SW_RECF_TRUNCATED;
+  std::vector<uint8_t> out(sizeof(h) + payload.size());
+  std::memcpy(out.data(), &h, sizeof(h));
+  std::memcpy(out.data() + sizeof(h), payload.data(), payload.size());
+  return out;
+}
+
+TEST(Record, DecodesSipRecord) {
+  const std::string msg = "INVITE sip:bob@example.com SIP/2.0\r\nVia: x\r\n\r\n";
+  auto bytes = SipRecordBytes(msg, msg.size());
+  auto r = DecodeRecord(bytes);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->payload, msg);
+  EXPECT_EQ(r->src.ToString(), "192.0.2.1");
+  EXPECT_EQ(r->dst.ToString(), "192.0.2.2");
+  const std::string json = RecordToJson(*r, 1'700'000'000'000'000'000);
+  EXPECT_NE(json.find(R"("class":"INVITE")"), std::string::npos) << json;
+  EXPECT_NE(json.find(R"("first_line":"INVITE sip:bob@example.com SIP/2.0")"), std::string::npos);
+  EXPECT_NE(json.find(R"("ts":"2023-11-14T22:13:21.500000Z")"), std::string::npos) << json;
+  EXPECT_EQ(json.find("truncated"), std::string::npos);
+}
+
+TEST(Record, MarksTruncation) {
+  auto bytes = SipRecordBytes("OPTIONS sip:x SIP/2.0\r\n", 3000);
+  auto r = DecodeRecord(bytes);
+  ASSERT_TRUE(r.ok());
+  EXPECT_NE(RecordToJson(*r, 0).find(R"("truncated":true)"), std::string::npos);
+}
+
+TEST(Record, RejectsInconsistentRecords) {
+  auto bytes = SipRecordBytes("abc", 3);
+  // Shorter than the header.
+  EXPECT_FALSE(DecodeRecord(std::span(bytes.data(), sizeof(sw_record_hdr) - 1)).ok());
+  // caplen larger than the bytes present.
+  EXPECT_FALSE(DecodeRecord(std::span(bytes.data(), bytes.size() - 1)).ok());
+  // Unknown kind and family.
+  auto bad_kind = bytes;
+  reinterpret_cast<sw_record_hdr*>(bad_kind.data())->kind = 99;
+  EXPECT_FALSE(DecodeRecord(bad_kind).ok());
+  auto bad_family = bytes;
+  reinterpret_cast<sw_record_hdr*>(bad_family.data())->family = 5;
+  EXPECT_FALSE(DecodeRecord(bad_family).ok());
+  // caplen above orig_len.
+  auto bad_len = bytes;
+  reinterpret_cast<sw_record_hdr*>(bad_len.data())->orig_len = 1;
+  EXPECT_FALSE(DecodeRecord(bad_len).ok());
+}
+
+TEST(Record, MediaNotice) {
+  std::vector<uint8_t> bytes(sizeof(sw_record_hdr) + sizeof(sw_media_notice));
+  auto* h = reinterpret_cast<sw_record_hdr*>(bytes.data());
+  h->kind = SW_REC_MEDIA;
+  h->family = 6;
+  h->caplen = sizeof(sw_media_notice);
+  auto* n = reinterpret_cast<sw_media_notice*>(bytes.data() + sizeof(sw_record_hdr));
+  n->dialog_id = 77;
+  n->ssrc = 0xdeadbeef;
+  n->is_rtp = 1;
+  auto r = DecodeRecord(bytes);
+  ASSERT_TRUE(r.ok());
+  const std::string json = RecordToJson(*r, 0);
+  EXPECT_NE(json.find(R"("dialog_id":77)"), std::string::npos) << json;
+  EXPECT_NE(json.find(R"("ssrc":3735928559)"), std::string::npos) << json;
+}
+
+TEST(Names, ReasonsRoundTrip) {
+  for (uint32_t i = 0; i < SW_REASON_MAX; ++i) {
+    auto back = ReasonFromName(ReasonName(i));
+    ASSERT_TRUE(back.ok());
+    EXPECT_EQ(*back, i);
+  }
+  EXPECT_FALSE(ReasonFromName("because").ok());
+  EXPECT_EQ(ClassName(SW_CLASS_RESP_4XX), "4xx");
+  EXPECT_EQ(ClassName(SW_CLASS_MAX), "invalid");
+}
+
+}  // namespace
+}  // namespace sw

@@ -1,0 +1,297 @@
+// sipwardenctl: the operator's view of a host's kernel state — blocklist,
+// allowlist, counters, per-source state and settings — through the maps a
+// sipwarden-agent pinned.
+#include <cstdio>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/time.h"
+#include "cli.h"
+#include "maps.h"
+#include "sipwarden/absl_compat.h"
+#include "sipwarden/json.h"
+#include "sipwarden/record.h"
+#include "sipwarden/status_macros.h"
+
+ABSL_FLAG(std::string, pin_dir, sw::kDefaultPinDir, "bpffs directory holding the agent's maps");
+ABSL_FLAG(std::string, ttl, "1h", "Block lifetime (e.g. 30s, 10m, 2h, 7d; 0 or forever = no expiry)");
+ABSL_FLAG(std::string, reason, "manual", "Why a prefix is blocked (manual, flood, scan, ...)");
+ABSL_FLAG(bool, json, false, "Print lists and counters as JSON lines");
+ABSL_FLAG(int, top, 20, "sources: how many sources to show");
+ABSL_FLAG(bool, version, false, "Print the version and exit");
+
+namespace {
+
+constexpr char kUsage[] =
+    "Inspects and changes the kernel state of a sipwarden-protected host.\n\n"
+    "  sipwardenctl block add PREFIX [--ttl DUR] [--reason TEXT]\n"
+    "  sipwardenctl block del PREFIX\n"
+    "  sipwardenctl block list [--json]\n"
+    "  sipwardenctl allow add|del PREFIX\n"
+    "  sipwardenctl allow list [--json]\n"
+    "  sipwardenctl stats [--json]\n"
+    "  sipwardenctl sources [--top N] [--json]\n"
+    "  sipwardenctl config show\n"
+    "  sipwardenctl config set KEY VALUE   (invite-rate, invite-burst, register-rate,\n"
+    "        register-burst, other-rate, other-burst, snap-len, drop-malformed 0|1)\n\n"
+    "PREFIX is an IPv4 or IPv6 address or prefix (192.0.2.7, 198.51.100.0/24, 2001:db8::/32).\n"
+    "Common flags: --pin-dir DIR (default /sys/fs/bpf/sipwarden). Flags may use dashes or\n"
+    "underscores and may come before or after the verb.";
+
+absl::StatusOr<absl::Duration> ParseTtl(std::string_view text) {
+  if (text == "0" || text == "forever" || text == "never") return absl::ZeroDuration();
+  absl::Duration d;
+  if (!text.empty() && text.back() == 'd') {
+    double days;
+    if (absl::SimpleAtod(sw::AV(text.substr(0, text.size() - 1)), &days) && days > 0) {
+      return absl::Hours(24) * days;
+    }
+  } else if (absl::ParseDuration(sw::AV(text), &d) && d > absl::ZeroDuration() &&
+             d != absl::InfiniteDuration()) {
+    return d;
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "bad --ttl '", sw::AV(text), "' (examples: 30s, 10m, 2h, 7d, forever)"));
+}
+
+std::string FormatLeft(uint64_t expires_ns, uint64_t now) {
+  if (!expires_ns) return "forever";
+  if (expires_ns <= now) return "expired";
+  return absl::FormatDuration(absl::Seconds((expires_ns - now) / 1000000000ull));
+}
+
+// Opens the pinned maps; called only once the command line has been checked.
+absl::StatusOr<sw::Maps> OpenMaps() { return sw::Maps::OpenPinned(absl::GetFlag(FLAGS_pin_dir)); }
+
+absl::Status Block(const std::vector<std::string>& args) {
+  const std::string verb = args.size() > 1 ? args[1] : "";
+  if (verb == "add" || verb == "del") {
+    if (args.size() != 3) return absl::InvalidArgumentError(absl::StrCat("usage: block ", verb, " PREFIX"));
+    SW_ASSIGN_OR_RETURN(auto prefix, sw::IpPrefix::Parse(args[2]));
+    SW_ASSIGN_OR_RETURN(auto ttl, ParseTtl(absl::GetFlag(FLAGS_ttl)));
+    SW_ASSIGN_OR_RETURN(uint32_t reason, sw::ReasonFromName(absl::GetFlag(FLAGS_reason)));
+    SW_ASSIGN_OR_RETURN(auto maps, OpenMaps());
+    if (verb == "del") {
+      SW_RETURN_IF_ERROR(maps.BlockDel(prefix));
+      std::cout << "unblocked " << prefix.ToString() << "\n";
+      return absl::OkStatus();
+    }
+    SW_RETURN_IF_ERROR(maps.BlockAdd(prefix, ttl, reason));
+    std::cout << "blocked " << prefix.ToString() << " for "
+              << (ttl == absl::ZeroDuration() ? "ever" : absl::FormatDuration(ttl)) << " ("
+              << sw::ReasonName(reason) << ")\n";
+    return absl::OkStatus();
+  }
+  if (verb == "list") {
+    SW_ASSIGN_OR_RETURN(auto maps, OpenMaps());
+    SW_ASSIGN_OR_RETURN(auto entries, maps.BlockList());
+    const uint64_t now = sw::BootNs();
+    if (absl::GetFlag(FLAGS_json)) {
+      const int64_t off = sw::BootToUnixOffsetNs();
+      for (const auto& e : entries) {
+        sw::JsonWriter w;
+        w.BeginObject().Field("prefix", e.prefix.ToString()).Field("reason", sw::ReasonName(e.value.reason));
+        w.Field("added", sw::FormatRfc3339(static_cast<int64_t>(e.value.added_ns) + off));
+        if (e.value.expires_ns) {
+          w.Field("expires", sw::FormatRfc3339(static_cast<int64_t>(e.value.expires_ns) + off));
+        } else {
+          w.Key("expires").Null();
+        }
+        w.Field("expired", e.value.expires_ns != 0 && e.value.expires_ns <= now);
+        w.Field("hits", static_cast<uint64_t>(e.value.hits)).EndObject();
+        std::cout << w.str() << "\n";
+      }
+      return absl::OkStatus();
+    }
+    std::cout << absl::StrFormat("%-43s %-18s %-12s %s\n", "PREFIX", "REASON", "EXPIRES IN", "HITS");
+    for (const auto& e : entries) {
+      std::cout << absl::StrFormat("%-43s %-18s %-12s %d\n", e.prefix.ToString(),
+                                   sw::AV(sw::ReasonName(e.value.reason)),
+                                   FormatLeft(e.value.expires_ns, now), e.value.hits);
+    }
+    return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError("usage: block add|del|list ...");
+}
+
+absl::Status Allow(const std::vector<std::string>& args) {
+  const std::string verb = args.size() > 1 ? args[1] : "";
+  if (verb == "add" || verb == "del") {
+    if (args.size() != 3) return absl::InvalidArgumentError(absl::StrCat("usage: allow ", verb, " PREFIX"));
+    SW_ASSIGN_OR_RETURN(auto prefix, sw::IpPrefix::Parse(args[2]));
+    SW_ASSIGN_OR_RETURN(auto maps, OpenMaps());
+    if (verb == "add") {
+      SW_RETURN_IF_ERROR(maps.AllowAdd(prefix));
+      std::cout << "allowed " << prefix.ToString() << " (never dropped, never rate limited)\n";
+    } else {
+      SW_RETURN_IF_ERROR(maps.AllowDel(prefix));
+      std::cout << "removed " << prefix.ToString() << " from the allowlist\n";
+    }
+    return absl::OkStatus();
+  }
+  if (verb == "list") {
+    SW_ASSIGN_OR_RETURN(auto maps, OpenMaps());
+    SW_ASSIGN_OR_RETURN(auto entries, maps.AllowList());
+    for (const auto& e : entries) {
+      if (absl::GetFlag(FLAGS_json)) {
+        sw::JsonWriter w;
+        w.BeginObject().Field("prefix", e.prefix.ToString()).Field("hits", static_cast<uint64_t>(e.value.hits)).EndObject();
+        std::cout << w.str() << "\n";
+      } else {
+        std::cout << absl::StrFormat("%-43s hits=%d\n", e.prefix.ToString(), e.value.hits);
+      }
+    }
+    return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError("usage: allow add|del|list ...");
+}
+
+absl::Status Stats() {
+  SW_ASSIGN_OR_RETURN(auto maps, OpenMaps());
+  SW_ASSIGN_OR_RETURN(sw_stats st, maps.ReadStats());
+  if (absl::GetFlag(FLAGS_json)) {
+    sw::JsonWriter w;
+    w.BeginObject();
+#define SW_FIELD(name) w.Field(#name, static_cast<uint64_t>(st.name));
+    SW_STATS_FIELDS(SW_FIELD)
+#undef SW_FIELD
+    w.EndObject();
+    std::cout << w.str() << "\n";
+    return absl::OkStatus();
+  }
+#define SW_LINE(name) std::cout << absl::StrFormat("%-20s %d\n", #name, st.name);
+  SW_STATS_FIELDS(SW_LINE)
+#undef SW_LINE
+  return absl::OkStatus();
+}
+
+absl::Status Sources() {
+  SW_ASSIGN_OR_RETURN(auto maps, OpenMaps());
+  SW_ASSIGN_OR_RETURN(auto sources, maps.Sources());
+  auto total = [](const sw_src_state& s) {
+    uint64_t n = 0;
+    for (uint64_t m : s.msgs) n += m;
+    return n;
+  };
+  std::sort(sources.begin(), sources.end(),
+            [&](const auto& a, const auto& b) { return total(a.value) > total(b.value); });
+  const size_t top = static_cast<size_t>(std::max(0, absl::GetFlag(FLAGS_top)));
+  if (sources.size() > top) sources.resize(top);
+  const uint64_t now = sw::BootNs();
+  for (const auto& s : sources) {
+    if (absl::GetFlag(FLAGS_json)) {
+      sw::JsonWriter w;
+      w.BeginObject().Field("src_ip", s.addr.ToString()).Field("messages", total(s.value));
+      w.Key("by_class").BeginObject();
+      for (int c = 0; c < SW_CLASS_MAX; ++c) {
+        if (s.value.msgs[c]) w.Field(sw::ClassName(c), static_cast<uint64_t>(s.value.msgs[c]));
+      }
+      w.EndObject();
+      w.Field("rate_dropped_invite", static_cast<uint64_t>(s.value.rate_dropped[SW_BUCKET_INVITE]));
+      w.Field("rate_dropped_register", static_cast<uint64_t>(s.value.rate_dropped[SW_BUCKET_REGISTER]));
+      w.Field("rate_dropped_other", static_cast<uint64_t>(s.value.rate_dropped[SW_BUCKET_OTHER]));
+      w.Field("last_seen_s_ago", static_cast<double>(now - s.value.last_ns) / 1e9).EndObject();
+      std::cout << w.str() << "\n";
+      continue;
+    }
+    std::string classes;
+    for (int c = 0; c < SW_CLASS_MAX; ++c) {
+      if (s.value.msgs[c]) absl::StrAppend(&classes, " ", sw::AV(sw::ClassName(c)), "=", s.value.msgs[c]);
+    }
+    const uint64_t dropped = s.value.rate_dropped[0] + s.value.rate_dropped[1] + s.value.rate_dropped[2];
+    std::cout << absl::StrFormat("%-40s msgs=%d rate_dropped=%d%s\n", s.addr.ToString(),
+                                 total(s.value), dropped, classes);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Config(const std::vector<std::string>& args) {
+  const std::string verb = args.size() > 1 ? args[1] : "show";
+  if (verb == "show") {
+    SW_ASSIGN_OR_RETURN(auto maps, OpenMaps());
+    SW_ASSIGN_OR_RETURN(sw_config cfg, maps.ReadConfig());
+    static const char* kBuckets[] = {"invite", "register", "other"};
+    std::cout << "snap-len " << cfg.snap_len << "\n"
+              << "drop-malformed " << ((cfg.flags & SW_CFG_DROP_MALFORMED) ? 1 : 0) << "\n";
+    for (int b = 0; b < SW_BUCKET_MAX; ++b) {
+      std::cout << kBuckets[b] << "-rate " << cfg.limits[b].rate << "\n"
+                << kBuckets[b] << "-burst " << cfg.limits[b].burst << "\n";
+    }
+    std::string ports;
+    for (uint32_t p = 1; p < SW_PORTS; ++p) {
+      SW_ASSIGN_OR_RETURN(uint32_t f, maps.PortFlags(static_cast<uint16_t>(p)));
+      if (f) absl::StrAppend(&ports, ports.empty() ? "" : ",", p);
+    }
+    std::cout << "sip-ports " << ports << "\n";
+    return absl::OkStatus();
+  }
+  if (verb != "set" || args.size() != 4) {
+    return absl::InvalidArgumentError("usage: config show | config set KEY VALUE");
+  }
+  const std::string& key = args[2];
+  uint32_t v;
+  if (!absl::SimpleAtoi(args[3], &v)) {
+    return absl::InvalidArgumentError(absl::StrCat("value '", args[3], "' is not a number"));
+  }
+  SW_ASSIGN_OR_RETURN(auto maps, OpenMaps());
+  SW_ASSIGN_OR_RETURN(sw_config cfg, maps.ReadConfig());
+  if (key == "invite-rate") cfg.limits[SW_BUCKET_INVITE].rate = v;
+  else if (key == "invite-burst") cfg.limits[SW_BUCKET_INVITE].burst = v;
+  else if (key == "register-rate") cfg.limits[SW_BUCKET_REGISTER].rate = v;
+  else if (key == "register-burst") cfg.limits[SW_BUCKET_REGISTER].burst = v;
+  else if (key == "other-rate") cfg.limits[SW_BUCKET_OTHER].rate = v;
+  else if (key == "other-burst") cfg.limits[SW_BUCKET_OTHER].burst = v;
+  else if (key == "snap-len") {
+    if (v == 0 || v > SW_SNAP_MAX) {
+      return absl::InvalidArgumentError(absl::StrCat("snap-len must be within 1..", SW_SNAP_MAX));
+    }
+    cfg.snap_len = v;
+  } else if (key == "drop-malformed") {
+    if (v > 1) return absl::InvalidArgumentError("drop-malformed is 0 or 1");
+    cfg.flags = v ? (cfg.flags | SW_CFG_DROP_MALFORMED) : (cfg.flags & ~SW_CFG_DROP_MALFORMED);
+  } else {
+    return absl::InvalidArgumentError(absl::StrCat("unknown setting '", key, "'"));
+  }
+  SW_RETURN_IF_ERROR(maps.WriteConfig(cfg));
+  std::cout << key << " " << v << "\n";
+  return absl::OkStatus();
+}
+
+absl::Status Dispatch(const std::vector<std::string>& args) {
+  if (args.empty()) return absl::InvalidArgumentError("no command given (see --help)");
+  const std::string& cmd = args[0];
+  if (cmd != "block" && cmd != "allow" && cmd != "stats" && cmd != "sources" && cmd != "config") {
+    return absl::InvalidArgumentError(absl::StrCat("unknown command '", cmd, "' (see --help)"));
+  }
+  if (cmd == "block") return Block(args);
+  if (cmd == "allow") return Allow(args);
+  if (cmd == "stats") return Stats();
+  if (cmd == "sources") return Sources();
+  return Config(args);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(kUsage);
+  sw::NormalizeFlagNames(argc, argv);
+  std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
+  if (absl::GetFlag(FLAGS_version)) {
+    std::cout << "sipwardenctl " << SW_VERSION << "\n";
+    return 0;
+  }
+  std::vector<std::string> args(rest.begin() + 1, rest.end());
+  if (auto st = Dispatch(args); !st.ok()) {
+    std::cerr << "sipwardenctl: " << st.message() << "\n";
+    return absl::IsInvalidArgument(st) ? 2 : 1;
+  }
+  return 0;
+}

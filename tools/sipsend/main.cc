@@ -1,0 +1,199 @@
+// sw-sipsend: a small, bounded SIP traffic source for tests, the demo and the
+// lab. Sends COUNT copies of a SIP request (built in, or read from a file)
+// to HOST:PORT over UDP or TCP, at a fixed rate, and stops by itself.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "cli.h"
+#include "sipwarden/ip.h"
+
+ABSL_FLAG(std::string, to, "", "Destination HOST:PORT or [IPv6]:PORT (required)");
+ABSL_FLAG(std::string, transport, "udp", "udp or tcp");
+ABSL_FLAG(std::string, method, "OPTIONS", "Request method of the built-in message");
+ABSL_FLAG(std::string, user, "100", "Target user of the built-in message");
+ABSL_FLAG(std::string, user_agent, "sw-sipsend", "User-Agent of the built-in message");
+ABSL_FLAG(std::string, message_file, "", "Send this file's bytes instead (LF line ends become CRLF)");
+ABSL_FLAG(uint64_t, count, 1, "Messages to send (at most 10000000)");
+ABSL_FLAG(double, rate, 100, "Messages per second (0 = as fast as possible)");
+ABSL_FLAG(double, max_seconds, 30, "Stop after this long whatever the count");
+ABSL_FLAG(uint32_t, src_port, 0, "Local source port (0 = any)");
+ABSL_FLAG(bool, version, false, "Print the version and exit");
+
+namespace {
+
+struct Target {
+  sockaddr_storage addr{};
+  socklen_t len = 0;
+  std::string host;
+  uint16_t port = 0;
+};
+
+bool ParseTarget(const std::string& text, Target& t) {
+  std::string host;
+  std::string port;
+  if (!text.empty() && text[0] == '[') {
+    const auto close = text.find(']');
+    if (close == std::string::npos || close + 1 >= text.size() || text[close + 1] != ':') return false;
+    host = text.substr(1, close - 1);
+    port = text.substr(close + 2);
+  } else {
+    const auto colon = text.rfind(':');
+    if (colon == std::string::npos) return false;
+    host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+  }
+  uint32_t p;
+  if (!absl::SimpleAtoi(port, &p) || p == 0 || p > 65535) return false;
+  auto ip = sw::IpAddress::Parse(host);
+  if (!ip.ok()) return false;
+  t.host = host;
+  t.port = static_cast<uint16_t>(p);
+  if (ip->is_v4()) {
+    auto* a = reinterpret_cast<sockaddr_in*>(&t.addr);
+    a->sin_family = AF_INET;
+    a->sin_port = htons(t.port);
+    std::memcpy(&a->sin_addr, ip->bytes.data() + 12, 4);
+    t.len = sizeof(*a);
+  } else {
+    auto* a = reinterpret_cast<sockaddr_in6*>(&t.addr);
+    a->sin6_family = AF_INET6;
+    a->sin6_port = htons(t.port);
+    std::memcpy(&a->sin6_addr, ip->bytes.data(), 16);
+    t.len = sizeof(*a);
+  }
+  return true;
+}
+
+std::string BuiltIn(const Target& t, const std::string& transport, uint64_t n) {
+  const std::string method = absl::GetFlag(FLAGS_method);
+  const std::string host = t.addr.ss_family == AF_INET6 ? absl::StrCat("[", t.host, "]") : t.host;
+  const std::string uri = absl::StrCat("sip:", absl::GetFlag(FLAGS_user), "@", host);
+  std::string m = absl::StrCat(method, " ", uri, " SIP/2.0\r\n");
+  absl::StrAppend(&m, "Via: SIP/2.0/", transport == "tcp" ? "TCP" : "UDP",
+                  " sw-sipsend.invalid;branch=z9hG4bK-sw-", n, "\r\n");
+  absl::StrAppend(&m, "Max-Forwards: 70\r\n");
+  absl::StrAppend(&m, "From: <sip:sender@sw-sipsend.invalid>;tag=sw", n, "\r\n");
+  absl::StrAppend(&m, "To: <", uri, ">\r\n");
+  absl::StrAppend(&m, "Call-ID: sw-sipsend-", getpid(), "-", n, "\r\n");
+  absl::StrAppend(&m, "CSeq: 1 ", method, "\r\n");
+  absl::StrAppend(&m, "Contact: <sip:sender@sw-sipsend.invalid>\r\n");
+  absl::StrAppend(&m, "User-Agent: ", absl::GetFlag(FLAGS_user_agent), "\r\n");
+  absl::StrAppend(&m, "Content-Length: 0\r\n\r\n");
+  return m;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "Sends a bounded number of SIP requests to HOST:PORT at a fixed rate, then stops.\n\n"
+      "  sw-sipsend --to 10.0.0.1:5060 [--method INVITE] [--count 100] [--rate 50]\n"
+      "             [--transport udp|tcp] [--message-file F]\n\n"
+      "For tests and labs: send only to loopback or to hosts in your own network namespaces.");
+  sw::NormalizeFlagNames(argc, argv);
+  absl::ParseCommandLine(argc, argv);
+  if (absl::GetFlag(FLAGS_version)) {
+    std::cout << "sw-sipsend " << SW_VERSION << "\n";
+    return 0;
+  }
+  Target t;
+  if (!ParseTarget(absl::GetFlag(FLAGS_to), t)) {
+    std::cerr << "sw-sipsend: --to must be HOST:PORT or [IPv6]:PORT with a numeric address\n";
+    return 2;
+  }
+  const std::string transport = absl::GetFlag(FLAGS_transport);
+  if (transport != "udp" && transport != "tcp") {
+    std::cerr << "sw-sipsend: --transport is udp or tcp\n";
+    return 2;
+  }
+  const uint64_t count = absl::GetFlag(FLAGS_count);
+  const double rate = absl::GetFlag(FLAGS_rate);
+  const double max_seconds = absl::GetFlag(FLAGS_max_seconds);
+  if (count == 0 || count > 10000000 || rate < 0 || max_seconds <= 0 || max_seconds > 3600) {
+    std::cerr << "sw-sipsend: --count must be 1..10000000, --rate >= 0, --max-seconds 0..3600\n";
+    return 2;
+  }
+  std::string fixed;
+  if (const std::string f = absl::GetFlag(FLAGS_message_file); !f.empty()) {
+    std::ifstream in(f, std::ios::binary);
+    if (!in) {
+      std::cerr << "sw-sipsend: cannot read " << f << "\n";
+      return 2;
+    }
+    std::stringstream ss;
+    ss << in.rdbuf();
+    fixed = ss.str();
+    if (fixed.find("\r\n") == std::string::npos) fixed = absl::StrReplaceAll(fixed, {{"\n", "\r\n"}});
+  }
+
+  const int fd = socket(t.addr.ss_family, transport == "tcp" ? SOCK_STREAM : SOCK_DGRAM, 0);
+  if (fd < 0) {
+    std::cerr << "sw-sipsend: socket: " << std::strerror(errno) << "\n";
+    return 1;
+  }
+  if (const uint32_t sp = absl::GetFlag(FLAGS_src_port); sp) {
+    const int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    sockaddr_storage local{};
+    local.ss_family = t.addr.ss_family;
+    if (local.ss_family == AF_INET) {
+      reinterpret_cast<sockaddr_in*>(&local)->sin_port = htons(static_cast<uint16_t>(sp));
+    } else {
+      reinterpret_cast<sockaddr_in6*>(&local)->sin6_port = htons(static_cast<uint16_t>(sp));
+    }
+    if (bind(fd, reinterpret_cast<sockaddr*>(&local), t.len) != 0) {
+      std::cerr << "sw-sipsend: bind port " << sp << ": " << std::strerror(errno) << "\n";
+      return 1;
+    }
+  }
+  // UDP stays unconnected so ICMP port-unreachable replies do not fail later sends.
+  if (transport == "tcp" && connect(fd, reinterpret_cast<sockaddr*>(&t.addr), t.len) != 0) {
+    std::cerr << "sw-sipsend: connect " << absl::GetFlag(FLAGS_to) << ": " << std::strerror(errno) << "\n";
+    return 1;
+  }
+
+  using Clock = std::chrono::steady_clock;
+  const auto start = Clock::now();
+  const auto deadline = start + std::chrono::duration<double>(max_seconds);
+  uint64_t sent = 0, errors = 0;
+  for (uint64_t n = 0; n < count; ++n) {
+    if (rate > 0) {
+      const auto due = start + std::chrono::duration<double>(static_cast<double>(n) / rate);
+      if (due > deadline) break;
+      std::this_thread::sleep_until(due);
+    }
+    if (Clock::now() >= deadline) break;
+    const std::string msg = fixed.empty() ? BuiltIn(t, transport, n) : fixed;
+    const ssize_t n_out = sendto(fd, msg.data(), msg.size(), MSG_NOSIGNAL,
+                                 transport == "tcp" ? nullptr : reinterpret_cast<sockaddr*>(&t.addr),
+                                 transport == "tcp" ? 0 : t.len);
+    if (n_out == static_cast<ssize_t>(msg.size())) {
+      ++sent;
+    } else {
+      ++errors;
+      if (transport == "tcp") break;
+    }
+  }
+  close(fd);
+  const double secs = std::chrono::duration<double>(Clock::now() - start).count();
+  std::cerr << "sw-sipsend: sent " << sent << " of " << count << " to " << absl::GetFlag(FLAGS_to)
+            << " over " << transport << " in " << secs << " s (" << errors << " send errors)\n";
+  return sent > 0 ? 0 : 1;
+}
