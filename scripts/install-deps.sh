@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs everything sipwarden needs to build, test and run on Debian 12.
+# Safe to re-run: apt skips what is already there.
+set -euo pipefail
+[ "$(id -u)" -eq 0 ] || { echo "install-deps.sh: run as root" >&2; exit 1; }
+export DEBIAN_FRONTEND=noninteractive
+PACKAGES=(
+  # toolchain
+  build-essential cmake ninja-build pkg-config git clang-14 llvm-14 libclang-rt-14-dev
+  # kernel side
+  libbpf-dev bpftool libelf-dev zlib1g-dev linux-libc-dev iproute2
+  # libraries
+  libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev libpcap-dev libyaml-cpp-dev
+  libsqlite3-dev libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
+  # benchmark baselines and test oracles
+  libosip2-dev tshark
+)
+if [ "${SW_SKIP_APT_UPDATE:-0}" != 1 ]; then
+  echo "install-deps: apt-get update" >&2
+  apt-get update -qq
+fi
+echo "install-deps: installing ${#PACKAGES[@]} packages (already installed ones are skipped)" >&2
+apt-get install -y -qq --no-install-recommends "${PACKAGES[@]}" >/dev/null
