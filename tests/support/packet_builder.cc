@@ -58,7 +58,9 @@ PacketBuilder& PacketBuilder::Udp(uint16_t s, uint16_t d) { l4_ = 17; sport_ = s
 PacketBuilder& PacketBuilder::Tcp(uint16_t s, uint16_t d, uint8_t doff) {
   l4_ = 6; sport_ = s; dport_ = d; tcp_doff_ = doff; return *this;
 }
-PacketBuilder& PacketBuilder::Proto(uint8_t p) { l4_ = p; return *this; }
+PacketBuilder& PacketBuilder::TcpSeq(uint32_t seq) { tcp_seq_ = seq; return *this; }
+PacketBuilder& PacketBuilder::TcpFlags(uint8_t flags) { tcp_flags_ = flags; return *this; }
+PacketBuilder& PacketBuilder::Proto(uint8_t p) { l4_ = p; raw_l4_ = true; return *this; }
 PacketBuilder& PacketBuilder::EtherType(uint16_t t) { ethertype_ = t; return *this; }
 PacketBuilder& PacketBuilder::Payload(std::string_view b) { payload_.append(b); return *this; }
 PacketBuilder& PacketBuilder::SetIhl(uint8_t v) { ihl_ = v; return *this; }
@@ -73,7 +75,9 @@ std::string PacketBuilder::BuildString() const {
   std::string b;
   // L4 first, so that lengths are known.
   std::string l4;
-  if (l4_ == 17) {
+  if (raw_l4_) {
+    l4 = payload_;
+  } else if (l4_ == 17) {
     l4.assign(8, '\0');
     Put16(l4, 0, sport_);
     Put16(l4, 2, dport_);
@@ -83,10 +87,15 @@ std::string PacketBuilder::BuildString() const {
     l4.assign(tcp_doff_ * 4u, '\0');
     Put16(l4, 0, sport_);
     Put16(l4, 2, dport_);
-    l4[4] = 0; l4[5] = 0; l4[6] = 0; l4[7] = 1;  // seq 1
+    if (l4.size() >= 8) {
+      l4[4] = static_cast<char>(tcp_seq_ >> 24);
+      l4[5] = static_cast<char>(tcp_seq_ >> 16);
+      l4[6] = static_cast<char>(tcp_seq_ >> 8);
+      l4[7] = static_cast<char>(tcp_seq_);
+    }
     if (l4.size() > 12) {
       l4[12] = static_cast<char>(tcp_doff_ << 4);
-      l4[13] = 0x18;  // PSH ACK
+      l4[13] = static_cast<char>(tcp_flags_);
       Put16(l4, 14, 65535);
     }
     l4 += payload_;
@@ -109,7 +118,7 @@ std::string PacketBuilder::BuildString() const {
     std::memcpy(&l3[12], src_, 4);
     std::memcpy(&l3[16], dst_, 4);
     Put16(l3, 10, Checksum(l3, 0, hlen));
-    if (l4_ == 17 && !frag_) {
+    if (l4_ == 17 && !raw_l4_ && !frag_) {
       // UDP checksum over the pseudo-header (a zero checksum is also legal).
       uint32_t sum = 0;
       for (int i = 0; i < 8; i += 2) sum += (l3[12 + i] & 0xff) << 8 | (l3[13 + i] & 0xff);
@@ -145,7 +154,7 @@ std::string PacketBuilder::BuildString() const {
     l3[7] = 64;
     std::memcpy(&l3[8], src_, 16);
     std::memcpy(&l3[24], dst_, 16);
-    if (l4_ == 17 && !frag_) {
+    if (l4_ == 17 && !raw_l4_ && !frag_) {
       uint32_t sum = 0;
       for (int i = 0; i < 32; i += 2) sum += (l3[8 + i] & 0xff) << 8 | (l3[9 + i] & 0xff);
       sum += 17 + static_cast<uint32_t>(l4.size());

@@ -27,7 +27,11 @@ class PacketBuilder {
   PacketBuilder& Fragment(uint16_t offset, bool more_fragments, uint32_t id = 0x1234);
   PacketBuilder& Udp(uint16_t sport, uint16_t dport);
   PacketBuilder& Tcp(uint16_t sport, uint16_t dport, uint8_t doff_words = 5);
-  // Another L3 protocol number with no header of ours (e.g. 47 GRE).
+  // TCP sequence number (default 1) and flags (default PSH|ACK).
+  PacketBuilder& TcpSeq(uint32_t seq);
+  PacketBuilder& TcpFlags(uint8_t flags);
+  // An IP protocol number whose header, if any, is in Payload() (e.g. 47 GRE,
+  // or 17 for the later pieces of a fragmented datagram).
   PacketBuilder& Proto(uint8_t proto);
   PacketBuilder& EtherType(uint16_t type);  // non-IP frame
   PacketBuilder& Payload(std::string_view bytes);
@@ -58,8 +62,11 @@ class PacketBuilder {
   bool frag_more_ = false;
   uint32_t frag_id_ = 0;
   int l4_ = -1;  // IPPROTO number
+  bool raw_l4_ = false;  // Proto(): no L4 header of ours
   uint16_t sport_ = 0, dport_ = 0;
   uint8_t tcp_doff_ = 5;
+  uint32_t tcp_seq_ = 1;
+  uint8_t tcp_flags_ = 0x18;
   std::string payload_;
   std::optional<uint8_t> ihl_, ip_version_;
   std::optional<uint16_t> ip_total_len_, ip6_plen_, udp_len_;
