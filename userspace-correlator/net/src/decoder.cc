@@ -268,9 +268,13 @@ class Decoder::TcpStreams {
     if (it == map_.end()) {
       if (flags & kRst) return;
       if (payload.empty() && !(flags & kSyn)) return;
-      if (!sip_port && !payload.empty() && !LooksLikeSipStart(payload)) {
-        ++stats_.tcp_not_sip;
-        return;
+      // Other ports: followed from the first segment that starts a SIP message.
+      if (!sip_port) {
+        if (payload.empty()) return;
+        if (!LooksLikeSipStart(payload)) {
+          ++stats_.tcp_not_sip;
+          return;
+        }
       }
       while (map_.size() >= limits_.max_tcp_streams) {
         Erase(map_.find(lru_.front()));

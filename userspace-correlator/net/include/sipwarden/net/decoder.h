@@ -87,7 +87,7 @@ struct DecoderStats {
   uint64_t tcp_messages = 0;
   uint64_t tcp_framing_errors = 0;   // bad Content-Length, oversized headers
   uint64_t tcp_resyncs = 0;          // bytes skipped to find the next message
-  uint64_t tcp_not_sip = 0;          // streams ignored: not SIP
+  uint64_t tcp_not_sip = 0;          // segments of flows on other ports that are not SIP
 };
 
 class Decoder {
