@@ -137,7 +137,8 @@ struct meta {
 	__u8 frag_first;
 	__u8 frag_later;
 	__u8 has_vlan;
-	__u8 _pad[5];
+	__u8 allowed; /* the allowlist overrode a drop of this packet */
+	__u8 _pad[4];
 	__u8 saddr[16];
 	__u8 daddr[16];
 };
@@ -156,10 +157,14 @@ static __always_inline void map_v4(__u8 *dst, __be32 a)
 	__builtin_memcpy(dst + 12, &a, 4);
 }
 
-static __always_inline int malformed(struct env *e)
+static __always_inline int allowed(struct meta *m, struct env *env);
+
+/* m: the parse result once the source is known (an allowlisted source is
+ * never dropped), else NULL. */
+static __always_inline int malformed(struct env *e, struct meta *m)
 {
 	e->st->malformed++;
-	if (e->cfg->flags & SW_CFG_DROP_MALFORMED) {
+	if ((e->cfg->flags & SW_CFG_DROP_MALFORMED) && !(m && allowed(m, e))) {
 		e->st->drop_malformed++;
 		return XDP_DROP;
 	}
@@ -276,9 +281,10 @@ static __always_inline int parse_ipv6(void *data, void *end, struct meta *m, __u
 	return 0;
 }
 
-/* Blocklist lookup: 1 when the source is blocked now. Expired entries are
- * deleted and the lookup repeated, so a covering prefix still applies. */
-static __always_inline int blocked(struct meta *m, struct env *env)
+/* Blocklist lookup: the entry blocking the source now, or NULL. Expired
+ * entries are deleted and the lookup repeated, so a covering prefix still
+ * applies. */
+static __always_inline struct sw_block_entry *blocked(struct meta *m, struct env *env)
 {
 	struct sw_block_entry *e = 0;
 
@@ -308,10 +314,7 @@ static __always_inline int blocked(struct meta *m, struct env *env)
 		env->st->block_expired++;
 		e = 0;
 	}
-	if (!e)
-		return 0;
-	__sync_fetch_and_add(&e->hits, 1);
-	return 1;
+	return e;
 }
 
 /* Allowlist lookup, made only when a drop is about to happen. */
@@ -319,6 +322,8 @@ static __always_inline int allowed(struct meta *m, struct env *env)
 {
 	struct sw_allow_entry *a;
 
+	if (m->allowed)
+		return 1; /* counted once per packet */
 	if (m->family == 4) {
 		struct sw_lpm_v4 k = {.prefixlen = 32};
 		__builtin_memcpy(k.addr, m->saddr + 12, 4);
@@ -332,6 +337,7 @@ static __always_inline int allowed(struct meta *m, struct env *env)
 		return 0;
 	__sync_fetch_and_add(&a->hits, 1);
 	env->st->pass_allowed++;
+	m->allowed = 1;
 	return 1;
 }
 
@@ -458,7 +464,7 @@ __noinline int sw_first_line(struct xdp_md *ctx, __u32 off, __u32 n)
 	__u32 cls = method_class(s, tok);
 	/* Find the first CR; it must follow " SIP/2.0" and precede LF. */
 	__u32 cr = 0;
-	for (i = SIP_MIN_LEN - 4; i < SIP_LINE_SCAN; i++) {
+	for (i = tok + 1; i < SIP_LINE_SCAN; i++) {
 		__u8 *c = s + i;
 		if (i + 2 > n || (void *)(c + 2) > end)
 			return FL_NOT_SIP;
@@ -491,7 +497,8 @@ static __always_inline int bucket_of(__u8 cls)
 
 /*
  * Per-source accounting and the token bucket (GCRA form: one timestamp per
- * bucket). Returns 1 when the message exceeds its bucket.
+ * bucket). Returns 1 when the message exceeds its bucket and is to be dropped
+ * (an allowlisted source never is).
  */
 static __always_inline int account_source(struct meta *m, struct env *env, __u8 cls)
 {
@@ -532,6 +539,8 @@ static __always_inline int account_source(struct meta *m, struct env *env, __u8 
 		tat = m->now;
 	/* Conforming while the backlog stays within burst - 1 intervals. */
 	if (tat - m->now > (burst - 1) * interval) {
+		if (allowed(m, env))
+			return 0;
 		__sync_fetch_and_add(&s->rate_dropped[b], 1);
 		return 1;
 	}
@@ -587,7 +596,7 @@ static __always_inline void copy_sip(struct xdp_md *ctx, struct meta *m, struct 
 	rec->hdr.caplen = len;
 	rec->hdr.orig_len = m->payload_len;
 	rec->hdr.msg_class = cls;
-	rec->hdr.verdict = SW_VERDICT_PASS;
+	rec->hdr.verdict = m->allowed ? SW_VERDICT_PASS_ALLOWED : SW_VERDICT_PASS;
 	rec->hdr.status = status;
 	if (len < m->payload_len)
 		rec->hdr.flags |= SW_RECF_TRUNCATED;
@@ -626,6 +635,8 @@ static __always_inline void media(struct xdp_md *ctx, struct meta *m, struct env
 		struct sw_media_notice n;
 	} *r = bpf_ringbuf_reserve(&sw_events, sizeof(*r), 0);
 	if (!r) {
+		/* Not posted: re-arm, so the next packet tries again. */
+		__sync_fetch_and_and(&me->flags, ~(__u32)SW_MEDIA_NOTIFIED);
 		env->st->rb_lost++;
 		return;
 	}
@@ -648,7 +659,7 @@ static __always_inline void media(struct xdp_md *ctx, struct meta *m, struct env
 	if (off > SW_MAX_L4_OFF)
 		off = SW_MAX_L4_OFF;
 	__u8 *rtp = data + off;
-	if ((void *)(rtp + 12) <= end && (rtp[0] >> 6) == 2) {
+	if (m->payload_len >= 12 && (void *)(rtp + 12) <= end && (rtp[0] >> 6) == 2) {
 		r->n.is_rtp = 1;
 		r->n.payload_type = rtp[1] & 0x7f;
 		r->n.seq = ((__u16)rtp[2] << 8) | rtp[3];
@@ -687,7 +698,9 @@ __noinline int sw_l4(struct xdp_md *ctx, struct meta *m)
 		return XDP_PASS;
 	m->now = bpf_ktime_get_boot_ns();
 
-	if (blocked(m, &env) && !allowed(m, &env)) {
+	struct sw_block_entry *be = blocked(m, &env);
+	if (be && !allowed(m, &env)) {
+		__sync_fetch_and_add(&be->hits, 1); /* hits count drops only */
 		env.st->drop_blocked++;
 		return XDP_DROP;
 	}
@@ -703,17 +716,17 @@ __noinline int sw_l4(struct xdp_md *ctx, struct meta *m)
 	void *end = (void *)(long)ctx->data_end;
 	__u32 l4 = m->l4_off;
 	if (l4 > SW_MAX_L4_OFF)
-		return malformed(&env);
+		return malformed(&env, m);
 
 	if (m->l4proto == IPPROTO_UDP) {
 		struct udphdr *uh = data + l4;
 		barrier_var(uh);
 		if ((void *)(uh + 1) > end)
-			return malformed(&env);
+			return malformed(&env, m);
 		__u32 ulen = bpf_ntohs(uh->len);
 		/* A first fragment carries only part of the datagram. */
 		if (ulen < sizeof(*uh) || (!m->frag_first && ulen > m->payload_len))
-			return malformed(&env);
+			return malformed(&env, m);
 		m->sport = bpf_ntohs(uh->source);
 		m->dport = bpf_ntohs(uh->dest);
 		m->payload_off = l4 + sizeof(*uh);
@@ -727,10 +740,10 @@ __noinline int sw_l4(struct xdp_md *ctx, struct meta *m)
 		struct tcphdr *th = data + l4;
 		barrier_var(th);
 		if ((void *)(th + 1) > end)
-			return malformed(&env);
+			return malformed(&env, m);
 		__u32 doff = th->doff * 4;
 		if (doff < sizeof(*th) || doff > m->payload_len)
-			return malformed(&env);
+			return malformed(&env, m);
 		m->sport = bpf_ntohs(th->source);
 		m->dport = bpf_ntohs(th->dest);
 		m->payload_off = l4 + doff;
@@ -761,7 +774,7 @@ __noinline int sw_l4(struct xdp_md *ctx, struct meta *m)
 			return XDP_PASS;
 		}
 		env.st->sip_port_not_sip++;
-		return malformed(&env);
+		return malformed(&env, m);
 	}
 	if (m->l4proto == IPPROTO_TCP)
 		env.st->sip_tcp++;
@@ -772,7 +785,7 @@ __noinline int sw_l4(struct xdp_md *ctx, struct meta *m)
 	else
 		env.st->sip_responses++;
 
-	if (account_source(m, &env, cls) && !allowed(m, &env)) {
+	if (account_source(m, &env, cls)) {
 		env.st->drop_rate++;
 		return XDP_DROP;
 	}
@@ -799,17 +812,17 @@ int sw_xdp(struct xdp_md *ctx)
 	env.st->rx_packets++;
 
 	if (parse_eth(data, end, &m, &off, &proto) < 0)
-		return malformed(&env);
+		return malformed(&env, 0);
 	if (m.has_vlan)
 		env.st->vlan++;
 	if (proto == ETH_P_IP) {
 		env.st->ipv4++;
 		if (parse_ipv4(data, end, &m, off) < 0)
-			return malformed(&env);
+			return malformed(&env, 0);
 	} else if (proto == ETH_P_IPV6) {
 		env.st->ipv6++;
 		if (parse_ipv6(data, end, &m, off) < 0)
-			return malformed(&env);
+			return malformed(&env, 0);
 	} else {
 		env.st->pass_non_ip++;
 		return XDP_PASS;

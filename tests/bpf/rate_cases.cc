@@ -1,0 +1,297 @@
+// Per-source accounting and token buckets. The test run reads the real boot
+// clock, so rates are 1/s: refill during a test is negligible.
+#include <gtest/gtest.h>
+
+#include "absl/strings/str_cat.h"
+#include "tables.h"
+
+namespace sw::bpftest {
+namespace {
+
+const char* Src2(int family) { return family == 4 ? "192.0.2.11" : "2001:db8::11"; }
+
+// The source's per-class message counts and per-bucket rate drops.
+void ExpectSource(Harness& h, std::string_view src,
+                  const std::vector<std::pair<uint8_t, uint64_t>>& msgs,
+                  const std::vector<std::pair<int, uint64_t>>& rate_dropped) {
+  auto s = SourceState(h, src);
+  ASSERT_TRUE(s.has_value()) << "no sw_src entry for " << src;
+  for (int c = 0; c < SW_CLASS_MAX; ++c) {
+    uint64_t want = 0;
+    for (const auto& [cls, n] : msgs) want += cls == c ? n : 0;
+    EXPECT_EQ(s->msgs[c], want) << "msgs[" << ClassName(c) << "]";
+  }
+  for (int b = 0; b < SW_BUCKET_MAX; ++b) {
+    uint64_t want = 0;
+    for (const auto& [bucket, n] : rate_dropped) want += bucket == b ? n : 0;
+    EXPECT_EQ(s->rate_dropped[b], want) << "rate_dropped[" << b << "]";
+  }
+}
+
+}  // namespace
+
+std::vector<Case> RateCases() {
+  std::vector<Case> t;
+  for (int fam : {4, 6}) {
+    const std::string p = Fam(fam) + "/";
+    const std::string src = Src(fam);
+    auto udp = [fam](std::string msg, const char* from = nullptr) {
+      return FrameFrom(fam, from ? from : Src(fam), Dst(fam)).Udp(5060, 5060).Payload(msg).Build();
+    };
+    const auto invite = udp(SipRequest("INVITE"));
+    const auto reg = udp(SipRequest("REGISTER"));
+    const auto options = udp(SipRequest("OPTIONS"));
+    const auto bye = udp(SipRequest("BYE"));
+    const auto ok = udp(SipResponse(200));
+    const auto invite2 = udp(SipRequest("INVITE"), Src2(fam));
+    const auto tcp_invite = Frame(fam).Tcp(40000, 5060).Payload(SipRequest("INVITE")).Build();
+    const StatList udp_req = Cat(Seen(fam), {{"sip_udp", 1}, {"sip_requests", 1}});
+    const StatList rate_drop = Cat(udp_req, {{"drop_rate", 1}});
+    const StatList passed = Cat(Seen(fam), SipPassed(false, true));
+
+    t.push_back({.name = p + "invite_burst_passes",
+                 .packet = invite,
+                 .setup = [](Harness& h) { SetLimit(h, SW_BUCKET_INVITE, 1, 3); },
+                 .retval = XDP_PASS,
+                 .stats = Times(passed, 3),
+                 .check =
+                     [src](Harness& h, const RunResult& r) {
+                       EXPECT_EQ(r.records.size(), 3u);
+                       ExpectSource(h, src, {{SW_CLASS_INVITE, 3}}, {});
+                       auto s = SourceState(h, src);
+                       ASSERT_TRUE(s.has_value());
+                       // GCRA: three conforming messages push the theoretical
+                       // arrival time three intervals past the first arrival.
+                       EXPECT_GE(s->tat_ns[SW_BUCKET_INVITE], s->first_ns + 3000000000ull);
+                       EXPECT_LE(s->tat_ns[SW_BUCKET_INVITE], r.t_after + 3000000000ull);
+                       EXPECT_EQ(s->tat_ns[SW_BUCKET_REGISTER], 0u);
+                     },
+                 .repeat = 3});
+    t.push_back({.name = p + "invite_over_burst_dropped",
+                 .packet = invite,
+                 .setup =
+                     [invite](Harness& h) {
+                       SetLimit(h, SW_BUCKET_INVITE, 1, 3);
+                       Send(h, invite, 3, XDP_PASS);
+                     },
+                 .retval = XDP_DROP,
+                 .stats = rate_drop,
+                 .check =
+                     [src](Harness& h, const RunResult&) {
+                       ExpectSource(h, src, {{SW_CLASS_INVITE, 4}}, {{SW_BUCKET_INVITE, 1}});
+                     }});
+    t.push_back({.name = p + "invite_burst_then_drop_in_one_run",
+                 .packet = invite,
+                 .setup = [](Harness& h) { SetLimit(h, SW_BUCKET_INVITE, 1, 3); },
+                 .retval = XDP_DROP,
+                 .stats = Cat(Times(passed, 3), Times(rate_drop, 2)),
+                 .check =
+                     [src](Harness& h, const RunResult& r) {
+                       EXPECT_EQ(r.records.size(), 3u);
+                       ExpectSource(h, src, {{SW_CLASS_INVITE, 5}}, {{SW_BUCKET_INVITE, 2}});
+                     },
+                 .repeat = 5});
+    t.push_back({.name = p + "burst_1_second_dropped",
+                 .packet = invite,
+                 .setup = [](Harness& h) { SetLimit(h, SW_BUCKET_INVITE, 1, 1); },
+                 .retval = XDP_DROP,
+                 .stats = Cat(passed, rate_drop),
+                 .repeat = 2});
+    t.push_back({.name = p + "register_over_burst_dropped",
+                 .packet = reg,
+                 .setup =
+                     [reg](Harness& h) {
+                       SetLimit(h, SW_BUCKET_REGISTER, 1, 2);
+                       Send(h, reg, 2, XDP_PASS);
+                     },
+                 .retval = XDP_DROP,
+                 .stats = rate_drop,
+                 .check =
+                     [src](Harness& h, const RunResult&) {
+                       ExpectSource(h, src, {{SW_CLASS_REGISTER, 3}}, {{SW_BUCKET_REGISTER, 1}});
+                     }});
+    t.push_back({.name = p + "other_bucket_shared_by_other_methods",
+                 .packet = bye,
+                 .setup =
+                     [options](Harness& h) {
+                       SetLimit(h, SW_BUCKET_OTHER, 1, 2);
+                       Send(h, options, 2, XDP_PASS);
+                     },
+                 .retval = XDP_DROP,
+                 .stats = rate_drop,
+                 .check =
+                     [src](Harness& h, const RunResult&) {
+                       ExpectSource(h, src, {{SW_CLASS_OPTIONS, 2}, {SW_CLASS_BYE, 1}},
+                                    {{SW_BUCKET_OTHER, 1}});
+                     }});
+    t.push_back({.name = p + "register_not_limited_by_invite_bucket",
+                 .packet = reg,
+                 .setup =
+                     [invite](Harness& h) {
+                       SetLimit(h, SW_BUCKET_INVITE, 1, 1);
+                       SetLimit(h, SW_BUCKET_REGISTER, 1, 1);
+                       Send(h, invite, 1, XDP_PASS);
+                       Send(h, invite, 1, XDP_DROP);
+                     },
+                 .retval = XDP_PASS,
+                 .stats = passed,
+                 .check =
+                     [src](Harness& h, const RunResult&) {
+                       ExpectSource(h, src, {{SW_CLASS_INVITE, 2}, {SW_CLASS_REGISTER, 1}},
+                                    {{SW_BUCKET_INVITE, 1}});
+                     }});
+    t.push_back({.name = p + "other_unlimited_while_invite_limited",
+                 .packet = options,
+                 .setup =
+                     [invite](Harness& h) {
+                       SetLimit(h, SW_BUCKET_INVITE, 1, 1);
+                       Send(h, invite, 1, XDP_PASS);
+                       Send(h, invite, 1, XDP_DROP);
+                     },
+                 .retval = XDP_PASS,
+                 .stats = Times(passed, 10),
+                 .repeat = 10});
+    t.push_back({.name = p + "responses_never_limited",
+                 .packet = ok,
+                 .setup =
+                     [invite, options](Harness& h) {
+                       for (int b = 0; b < SW_BUCKET_MAX; ++b) SetLimit(h, b, 1, 1);
+                       Send(h, invite, 1, XDP_PASS);
+                       Send(h, options, 1, XDP_PASS);
+                     },
+                 .retval = XDP_PASS,
+                 .stats = Times(Cat(Seen(fam), SipPassed(false, false)), 10),
+                 .check =
+                     [src](Harness& h, const RunResult& r) {
+                       EXPECT_EQ(r.records.size(), 10u);
+                       ExpectSource(
+                           h, src,
+                           {{SW_CLASS_INVITE, 1}, {SW_CLASS_OPTIONS, 1}, {SW_CLASS_RESP_2XX, 10}},
+                           {});
+                     },
+                 .repeat = 10});
+    t.push_back({.name = p + "other_source_has_own_bucket",
+                 .packet = invite2,
+                 .setup =
+                     [invite](Harness& h) {
+                       SetLimit(h, SW_BUCKET_INVITE, 1, 1);
+                       Send(h, invite, 1, XDP_PASS);
+                       Send(h, invite, 1, XDP_DROP);
+                     },
+                 .retval = XDP_PASS,
+                 .stats = passed,
+                 .check =
+                     [src, fam](Harness& h, const RunResult&) {
+                       ExpectSource(h, src, {{SW_CLASS_INVITE, 2}}, {{SW_BUCKET_INVITE, 1}});
+                       ExpectSource(h, Src2(fam), {{SW_CLASS_INVITE, 1}}, {});
+                     }});
+    t.push_back({.name = p + "tcp_shares_the_source_bucket",
+                 .packet = tcp_invite,
+                 .setup =
+                     [invite](Harness& h) {
+                       SetLimit(h, SW_BUCKET_INVITE, 1, 1);
+                       Send(h, invite, 1, XDP_PASS);
+                     },
+                 .retval = XDP_DROP,
+                 .stats = Cat(Seen(fam), {{"sip_tcp", 1}, {"sip_requests", 1}, {"drop_rate", 1}})});
+    t.push_back({.name = p + "rate_zero_is_unlimited",
+                 .packet = invite,
+                 .retval = XDP_PASS,
+                 .stats = Times(passed, 50),
+                 .check =
+                     [src](Harness& h, const RunResult&) {
+                       ExpectSource(h, src, {{SW_CLASS_INVITE, 50}}, {});
+                     },
+                 .repeat = 50});
+    t.push_back({.name = p + "allowlisted_never_rate_limited",
+                 .packet = invite,
+                 .setup =
+                     [invite, src](Harness& h) {
+                       Allow(h, src);
+                       SetLimit(h, SW_BUCKET_INVITE, 1, 1);
+                       Send(h, invite, 1, XDP_PASS);
+                     },
+                 .retval = XDP_PASS,
+                 .stats = Times(Cat(passed, {{"pass_allowed", 1}}), 3),
+                 .check =
+                     [src, fam](Harness& h, const RunResult& r) {
+                       ASSERT_EQ(r.records.size(), 3u);
+                       const std::string msg = SipRequest("INVITE");
+                       for (const auto& x : r.records) {
+                         ExpectSipRecord(r, x,
+                                         {.cls = SW_CLASS_INVITE,
+                                          .family = fam,
+                                          .payload = msg,
+                                          .verdict = SW_VERDICT_PASS_ALLOWED});
+                       }
+                       // Nothing was dropped, so nothing is counted as dropped.
+                       ExpectSource(h, src, {{SW_CLASS_INVITE, 4}}, {});
+                       auto a = AllowEntryOf(h, src);
+                       ASSERT_TRUE(a.has_value());
+                       EXPECT_EQ(a->hits, 3u);
+                     },
+                 .repeat = 3});
+    t.push_back({.name = p + "allowlisted_blocked_and_over_limit_counted_once",
+                 .packet = invite,
+                 .setup =
+                     [invite, src](Harness& h) {
+                       Allow(h, src);
+                       Block(h, src, 0);
+                       SetLimit(h, SW_BUCKET_INVITE, 1, 1);
+                       Send(h, invite, 1, XDP_PASS);
+                     },
+                 .retval = XDP_PASS,
+                 .stats = Cat(passed, {{"pass_allowed", 1}}),
+                 .check =
+                     [src, fam](Harness& h, const RunResult& r) {
+                       ASSERT_EQ(r.records.size(), 1u);
+                       ExpectSipRecord(r, r.records[0],
+                                       {.cls = SW_CLASS_INVITE,
+                                        .family = fam,
+                                        .payload = SipRequest("INVITE"),
+                                        .verdict = SW_VERDICT_PASS_ALLOWED});
+                       ExpectSource(h, src, {{SW_CLASS_INVITE, 2}}, {});
+                       auto a = AllowEntryOf(h, src);
+                       ASSERT_TRUE(a.has_value());
+                       EXPECT_EQ(a->hits, 2u);  // one per packet: the setup's and the row's
+                       auto b = BlockEntryOf(h, src);
+                       ASSERT_TRUE(b.has_value());
+                       EXPECT_EQ(b->hits, 0u);
+                     }});
+    t.push_back({.name = p + "per_class_counters",
+                 .packet = udp(SipResponse(486, "Busy Here")),
+                 .setup =
+                     [=](Harness& h) {
+                       for (const char* m : {"INVITE", "ACK", "BYE", "CANCEL", "REGISTER",
+                                             "NEWMETHOD", "NEWMETHOD"}) {
+                         Send(h, udp(SipRequest(m)), 1, XDP_PASS);
+                       }
+                       Send(h, ok, 1, XDP_PASS);
+                       Send(h, udp(SipResponse(180, "Ringing")), 1, XDP_PASS);
+                     },
+                 .retval = XDP_PASS,
+                 .stats = Cat(Seen(fam), SipPassed(false, false)),
+                 .check =
+                     [src](Harness& h, const RunResult& r) {
+                       ExpectSource(h, src,
+                                    {{SW_CLASS_INVITE, 1},
+                                     {SW_CLASS_ACK, 1},
+                                     {SW_CLASS_BYE, 1},
+                                     {SW_CLASS_CANCEL, 1},
+                                     {SW_CLASS_REGISTER, 1},
+                                     {SW_CLASS_OTHER_REQUEST, 2},
+                                     {SW_CLASS_RESP_2XX, 1},
+                                     {SW_CLASS_RESP_1XX, 1},
+                                     {SW_CLASS_RESP_4XX, 1}},
+                                    {});
+                       auto s = SourceState(h, src);
+                       ASSERT_TRUE(s.has_value());
+                       EXPECT_LT(s->first_ns, r.t_before);
+                       EXPECT_GE(s->last_ns, r.t_before);
+                       EXPECT_LE(s->last_ns, r.t_after);
+                     }});
+  }
+  return t;
+}
+
+}  // namespace sw::bpftest
