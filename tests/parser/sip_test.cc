@@ -1,0 +1,618 @@
+// Table and unit tests of the SIP message parser, URIs and text helpers.
+#include <ostream>
+#include <set>
+#include <string>
+
+#include "gtest/gtest.h"
+#include "sipwarden/sip/sip_message.h"
+#include "sipwarden/sip/text.h"
+#include "sipwarden/sip/uri.h"
+
+namespace sw::sip {
+namespace {
+
+// A well-formed INVITE with `extra` header lines (each ending in CRLF)
+// inserted before Content-Length, and `body`.
+std::string Invite(const std::string& extra = "", const std::string& body = "") {
+  return "INVITE sip:bob@example.com SIP/2.0\r\n"
+         "Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK776asdhds\r\n"
+         "Max-Forwards: 70\r\n"
+         "To: Bob <sip:bob@example.com>\r\n"
+         "From: Alice <sip:alice@example.org>;tag=1928301774\r\n"
+         "Call-ID: a84b4c76e66710@pc33.example.org\r\n"
+         "CSeq: 314159 INVITE\r\n" +
+         extra + "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+}
+
+// --- URIs --------------------------------------------------------------------
+
+TEST(UriTest, SipUriParts) {
+  auto u = ParseUri("sips:alice:secret@atlanta.example.com:5061;transport=tcp;lr?subject=x&h=y");
+  ASSERT_TRUE(u.ok()) << u.error().ToString();
+  EXPECT_EQ(u->scheme, UriScheme::kSips);
+  EXPECT_EQ(u->user, "alice");
+  EXPECT_TRUE(u->has_password);
+  EXPECT_EQ(u->password, "secret");
+  EXPECT_EQ(u->host(), "atlanta.example.com");
+  EXPECT_EQ(u->hostport.type, HostType::kHostname);
+  EXPECT_EQ(u->hostport.port, 5061);
+  EXPECT_EQ(u->params, ";transport=tcp;lr");
+  EXPECT_EQ(u->Param("TRANSPORT"), "tcp");
+  EXPECT_EQ(u->Param("lr"), "");
+  EXPECT_FALSE(u->Param("maddr").has_value());
+  EXPECT_EQ(u->headers, "subject=x&h=y");
+}
+
+TEST(UriTest, HostForms) {
+  auto v4 = ParseUri("sip:192.0.2.4:5070");
+  ASSERT_TRUE(v4.ok());
+  EXPECT_EQ(v4->hostport.type, HostType::kIpv4);
+  EXPECT_TRUE(v4->hostport.ip_valid);
+  EXPECT_EQ(v4->hostport.ip.ToString(), "192.0.2.4");
+  EXPECT_TRUE(v4->user.empty());
+
+  auto v6 = ParseUri("sip:user@[2001:db8::1]:5060;maddr=[2001:db8::2]");
+  ASSERT_TRUE(v6.ok()) << v6.error().ToString();
+  EXPECT_EQ(v6->hostport.type, HostType::kIpv6);
+  EXPECT_EQ(v6->host(), "2001:db8::1");
+  EXPECT_EQ(v6->hostport.port, 5060);
+  EXPECT_EQ(v6->Param("maddr"), "[2001:db8::2]");
+
+  auto name = ParseUri("sip:host-1.example.com");
+  ASSERT_TRUE(name.ok());
+  EXPECT_EQ(name->hostport.type, HostType::kHostname);
+  EXPECT_FALSE(name->hostport.has_port);
+}
+
+TEST(UriTest, TelAndOtherSchemes) {
+  auto tel = ParseUri("tel:+1-212-555-0100;phone-context=example.com");
+  ASSERT_TRUE(tel.ok());
+  EXPECT_EQ(tel->scheme, UriScheme::kTel);
+  EXPECT_EQ(tel->user, "+1-212-555-0100");
+  EXPECT_EQ(tel->Param("phone-context"), "example.com");
+
+  auto other = ParseUri("urn:service:sos");
+  ASSERT_TRUE(other.ok());
+  EXPECT_EQ(other->scheme, UriScheme::kOther);
+  EXPECT_EQ(other->scheme_text, "urn");
+  EXPECT_EQ(other->opaque, "service:sos");
+}
+
+TEST(UriTest, Rejections) {
+  struct Case {
+    const char* uri;
+    Reason reason;
+  } cases[] = {
+      {"", Reason::kBadUri},
+      {"sip:", Reason::kBadUri},
+      {"nocolon", Reason::kBadUri},
+      {"1sip:host", Reason::kBadUri},
+      {"sip:host:", Reason::kBadUri},
+      {"sip:host:99999", Reason::kValueOutOfRange},
+      {"sip:host:5x", Reason::kBadUri},
+      {"sip:@host", Reason::kBadUri},
+      {"sip:us er@host", Reason::kBadUri},
+      {"sip:user@host;;lr", Reason::kBadUri},
+      {"sip:user@host;=x", Reason::kBadUri},
+      {"sip:user@host?", Reason::kBadUri},
+      {"sip:user@[2001:db8::1", Reason::kBadUri},
+      {"sip:user@[example.com]", Reason::kBadUri},
+      {"sip:user%4@host", Reason::kBadUri},
+      {"tel:", Reason::kBadUri},
+      {"http:", Reason::kBadUri},
+      {"http://a b", Reason::kBadUri},
+  };
+  for (const Case& c : cases) {
+    auto u = ParseUri(c.uri);
+    ASSERT_FALSE(u.ok()) << c.uri;
+    EXPECT_EQ(u.reason(), c.reason) << c.uri << ": " << u.error().ToString();
+  }
+}
+
+TEST(UriTest, TooManyParams) {
+  std::string uri = "sip:h";
+  for (int i = 0; i < 40; ++i) uri += ";p" + std::to_string(i);
+  auto u = ParseUri(uri);
+  ASSERT_FALSE(u.ok());
+  EXPECT_EQ(u.reason(), Reason::kTooManyParams);
+  EXPECT_EQ(u.error().category(), ReasonCategory::kLimit);
+}
+
+TEST(UriTest, IpLiterals) {
+  struct Case {
+    const char* text;
+    const char* canonical;  // nullptr: invalid
+  } cases[] = {
+      {"192.0.2.1", "192.0.2.1"},
+      {"255.255.255.255", "255.255.255.255"},
+      {"256.0.0.1", nullptr},
+      {"1.2.3", nullptr},
+      {"1.2.3.4.5", nullptr},
+      {"::", "::"},
+      {"::1", "::1"},
+      {"2001:db8::", "2001:db8::"},
+      {"2001:db8:0:0:0:0:0:1", "2001:db8::1"},
+      {"::ffff:192.0.2.1", "192.0.2.1"},
+      {"2001:db8::192.0.2.1", "2001:db8::c000:201"},
+      {"2001:db8:::192.0.2.1", nullptr},
+      {"1:2:3:4:5:6:7:8:9", nullptr},
+      {"1::2::3", nullptr},
+      {"12345::", nullptr},
+      {"1:", nullptr},
+      {":1", nullptr},
+      {"g::1", nullptr},
+  };
+  for (const Case& c : cases) {
+    IpAddress ip;
+    const bool ok = ParseIpLiteral(c.text, &ip);
+    if (c.canonical == nullptr) {
+      EXPECT_FALSE(ok) << c.text;
+    } else {
+      ASSERT_TRUE(ok) << c.text;
+      EXPECT_EQ(ip.ToString(), c.canonical) << c.text;
+    }
+  }
+}
+
+TEST(UriTest, HostPort) {
+  auto hp = ParseHostPort("[2001:db8::1]:5061");
+  ASSERT_TRUE(hp.ok());
+  EXPECT_EQ(hp->host, "2001:db8::1");
+  EXPECT_EQ(hp->port, 5061);
+  EXPECT_FALSE(ParseHostPort("host:").ok());
+  EXPECT_FALSE(ParseHostPort("host x").ok());
+}
+
+// --- Text helpers -------------------------------------------------------------
+
+TEST(TextTest, SplitListRespectsQuotesAndBrackets) {
+  std::vector<std::string> got;
+  Reason r =
+      SplitList(R"("a, b" <sip:x@y;p=1,2>;q=1 , <sip:z> ,plain)", 10, [&](std::string_view e) {
+        got.emplace_back(e);
+        return true;
+      });
+  EXPECT_EQ(r, Reason::kOk);
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[0], R"("a, b" <sip:x@y;p=1,2>;q=1)");
+  EXPECT_EQ(got[1], "<sip:z>");
+  EXPECT_EQ(got[2], "plain");
+
+  EXPECT_EQ(SplitList("\"open, x", 10, [](std::string_view) { return true; }),
+            Reason::kUnterminatedQuote);
+  EXPECT_EQ(SplitList("a>b", 10, [](std::string_view) { return true; }), Reason::kBadHeaderValue);
+  EXPECT_EQ(SplitList("a,b,c", 2, [](std::string_view) { return true; }), Reason::kTooManyValues);
+}
+
+TEST(TextTest, Params) {
+  std::string_view p = ";tag = abc ;\r\n lr; q=0.5;name=\"quoted \\\" ;value\"";
+  EXPECT_EQ(FindParam(p, "TAG"), "abc");
+  EXPECT_EQ(FindParam(p, "lr"), "");
+  EXPECT_EQ(FindParam(p, "q"), "0.5");
+  EXPECT_EQ(FindParam(p, "name"), "quoted \\\" ;value");
+  EXPECT_FALSE(FindParam(p, "missing").has_value());
+  EXPECT_EQ(ForEachParam(";;", [](const Param&) { return true; }), Reason::kBadParam);
+  EXPECT_EQ(ForEachParam(";a=", [](const Param&) { return true; }), Reason::kBadParam);
+  EXPECT_EQ(ForEachParam("junk", [](const Param&) { return true; }), Reason::kBadParam);
+  EXPECT_EQ(ForEachParam(";a=\"x", [](const Param&) { return true; }), Reason::kUnterminatedQuote);
+}
+
+TEST(TextTest, UnquoteAndDecode) {
+  EXPECT_EQ(Unquote("\"a\\\"b\\\\c\""), "a\"b\\c");
+  EXPECT_EQ(PercentDecode("a%20b%2"), "a b%2");
+  EXPECT_EQ(PercentDecode("%zz%41"), "%zzA");
+  EXPECT_TRUE(EqualsIgnoreCase("Call-ID", "call-id"));
+  EXPECT_FALSE(EqualsIgnoreCase("Call-ID", "call-i"));
+  EXPECT_EQ(TrimLws(" \r\n x y\t"), "x y");
+}
+
+// --- Header names -------------------------------------------------------------
+
+TEST(HeaderTest, CompactForms) {
+  struct Case {
+    char c;
+    HeaderId id;
+  } cases[] = {
+      {'a', HeaderId::kAcceptContact},   {'b', HeaderId::kReferredBy},
+      {'c', HeaderId::kContentType},     {'d', HeaderId::kRequestDisposition},
+      {'e', HeaderId::kContentEncoding}, {'f', HeaderId::kFrom},
+      {'i', HeaderId::kCallId},          {'j', HeaderId::kRejectContact},
+      {'k', HeaderId::kSupported},       {'l', HeaderId::kContentLength},
+      {'m', HeaderId::kContact},         {'n', HeaderId::kIdentityInfo},
+      {'o', HeaderId::kEvent},           {'r', HeaderId::kReferTo},
+      {'s', HeaderId::kSubject},         {'t', HeaderId::kTo},
+      {'u', HeaderId::kAllowEvents},     {'v', HeaderId::kVia},
+      {'x', HeaderId::kSessionExpires},  {'y', HeaderId::kIdentity},
+  };
+  for (const Case& c : cases) {
+    EXPECT_EQ(HeaderIdFromName(std::string(1, c.c)), c.id) << c.c;
+    EXPECT_EQ(HeaderIdFromName(std::string(1, static_cast<char>(c.c - 32))), c.id) << c.c;
+    EXPECT_EQ(HeaderIdFromName(HeaderName(c.id)), c.id) << HeaderName(c.id);
+  }
+  EXPECT_EQ(HeaderIdFromName("g"), HeaderId::kOther);
+  EXPECT_EQ(HeaderIdFromName("cAlL-iD"), HeaderId::kCallId);
+  EXPECT_EQ(HeaderIdFromName("WWW-Authenticate"), HeaderId::kWwwAuthenticate);
+  EXPECT_EQ(HeaderIdFromName("X-Custom"), HeaderId::kOther);
+  EXPECT_EQ(HeaderIdFromName(""), HeaderId::kOther);
+  EXPECT_TRUE(IsListHeader(HeaderId::kVia));
+  EXPECT_FALSE(IsListHeader(HeaderId::kAuthorization));
+  EXPECT_FALSE(IsListHeader(HeaderId::kDate));
+  for (int i = 1; i < static_cast<int>(HeaderId::kCount); ++i) {
+    const HeaderId id = static_cast<HeaderId>(i);
+    EXPECT_EQ(HeaderIdFromName(HeaderName(id)), id) << i;
+  }
+}
+
+TEST(HeaderTest, MethodNames) {
+  for (int i = 1; i <= static_cast<int>(Method::kPublish); ++i) {
+    const Method m = static_cast<Method>(i);
+    EXPECT_EQ(MethodFromString(MethodName(m)), m);
+  }
+  EXPECT_EQ(MethodFromString("invite"), Method::kUnknown);
+}
+
+// --- Messages -----------------------------------------------------------------
+
+TEST(SipTest, BasicInvite) {
+  const std::string body = "v=0\r\n";
+  const std::string data = Invite("Content-Type: application/sdp\r\nUser-Agent: X/1\r\n", body);
+  auto r = ParseSip(data);
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  EXPECT_TRUE(r->is_request);
+  EXPECT_EQ(r->method_id, Method::kInvite);
+  EXPECT_EQ(r->request_uri.user, "bob");
+  EXPECT_EQ(r->version, "SIP/2.0");
+  EXPECT_EQ(r->from.display_name, "Alice");
+  EXPECT_EQ(r->from.tag, "1928301774");
+  EXPECT_TRUE(r->to.tag.empty());
+  EXPECT_EQ(r->cseq.method_id, Method::kInvite);
+  EXPECT_EQ(r->vias.at(0).sent_by.port, 5060);
+  EXPECT_EQ(r->user_agent, "X/1");
+  EXPECT_EQ(r->body, body);
+  EXPECT_EQ(r->size, data.size());
+  EXPECT_TRUE(r->HasSdpBody());
+  EXPECT_EQ(r->warnings, 0u);
+}
+
+TEST(SipTest, Response) {
+  auto r = ParseSip(
+      "SIP/2.0 486 Busy Here\r\nVia: SIP/2.0/TCP "
+      "h;branch=z9hG4bKx;received=192.0.2.9;rport=5062\r\n"
+      "To: <sip:b@h>;tag=t\r\nFrom: <sip:a@h>;tag=f\r\nCall-ID: c\r\nCSeq: 2 BYE\r\n"
+      "Server: S/2\r\nl: 0\r\n\r\n");
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  EXPECT_FALSE(r->is_request);
+  EXPECT_EQ(r->status_code, 486);
+  EXPECT_EQ(r->reason_phrase, "Busy Here");
+  EXPECT_EQ(r->cseq.method_id, Method::kBye);  // no method check for responses
+  EXPECT_EQ(r->vias[0].received, "192.0.2.9");
+  EXPECT_EQ(r->vias[0].rport, 5062);
+  EXPECT_EQ(r->server, "S/2");
+}
+
+TEST(SipTest, FoldingAndMultipleValues) {
+  const std::string data = Invite(
+      "Contact: <sip:a@h1>;q=0.1,\r\n \"x, y\" <sip:b@h2>\r\n"
+      "m: sip:c@h3;expires=5\r\n"
+      "Supported: timer,\r\n\t100rel\r\n"
+      "k: path\r\n"
+      "Route: <sip:p1;lr>, <sip:p2;lr>\r\n"
+      "Subject: first line\r\n   second line\r\n");
+  auto r = ParseSip(data);
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  ASSERT_EQ(r->contacts.size(), 3u);
+  EXPECT_EQ(r->contacts[1].display_name, "x, y");
+  EXPECT_EQ(r->contacts[1].uri.host(), "h2");
+  EXPECT_EQ(FindParam(r->contacts[2].params, "expires"), "5");
+  auto sup = r->Values(HeaderId::kSupported);
+  ASSERT_EQ(sup.size(), 3u);
+  EXPECT_EQ(sup[1], "100rel");
+  EXPECT_EQ(r->routes.size(), 2u);
+  const Header* subject = r->Find(HeaderId::kSubject);
+  ASSERT_NE(subject, nullptr);
+  EXPECT_EQ(subject->value.substr(0, 10), "first line");
+  EXPECT_EQ(subject->value.substr(subject->value.size() - 11), "second line");
+}
+
+TEST(SipTest, LenientLineEnds) {
+  std::string lf = Invite();
+  std::string cr = Invite();
+  for (size_t p = lf.find("\r\n"); p != std::string::npos; p = lf.find("\r\n")) lf.erase(p, 1);
+  for (size_t p = cr.find("\r\n"); p != std::string::npos; p = cr.find("\r\n")) cr.erase(p + 1, 1);
+  for (const std::string& d : {lf, cr}) {
+    auto r = ParseSip(d);
+    ASSERT_TRUE(r.ok()) << r.error().ToString();
+    EXPECT_TRUE(r->has_warning(SipWarning::kNonCrlfLineEnd));
+    EXPECT_EQ(r->call_id, "a84b4c76e66710@pc33.example.org");
+  }
+}
+
+TEST(SipTest, Authorization) {
+  auto r = ParseSip(
+      Invite("Authorization: Digest username=\"alice\", realm=\"atlanta.com\",\r\n"
+             " nonce=\"84a4cc6f3082121f32b42a2187831a9e\", uri=\"sip:bob@example.com\",\r\n"
+             " response=\"7587245234b3434cc3412213e5f113a5432\"\r\n"));
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  ASSERT_TRUE(r->authorization.has_value());
+  EXPECT_EQ(r->authorization->scheme, "Digest");
+  EXPECT_EQ(r->authorization->username, "alice");
+  EXPECT_EQ(r->authorization->realm, "atlanta.com");
+  EXPECT_EQ(r->authorization->uri, "sip:bob@example.com");
+
+  auto bad = ParseSip(Invite("Authorization: Digest ,,,\r\n"));
+  ASSERT_TRUE(bad.ok());
+  EXPECT_TRUE(bad->has_warning(SipWarning::kBadAuthorization));
+}
+
+TEST(SipTest, ContactStarAndExpires) {
+  auto r = ParseSip(
+      "REGISTER sip:example.com SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKa\r\n"
+      "To: <sip:a@example.com>\r\nFrom: <sip:a@example.com>;tag=1\r\nCall-ID: x\r\n"
+      "CSeq: 3 REGISTER\r\nContact: *\r\nExpires: 99999999999\r\nContent-Length: 0\r\n\r\n");
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  EXPECT_TRUE(r->contact_star);
+  EXPECT_TRUE(r->contacts.empty());
+  EXPECT_EQ(r->expires, 0xffffffffu);
+  EXPECT_TRUE(r->has_warning(SipWarning::kValueOutOfRange));
+}
+
+struct RejectCase {
+  const char* name;
+  std::string data;
+  Reason reason;
+};
+
+void PrintTo(const RejectCase& c, std::ostream* os) { *os << c.name; }
+
+class SipRejectTest : public ::testing::TestWithParam<RejectCase> {};
+
+TEST_P(SipRejectTest, Rejects) {
+  auto r = ParseSip(GetParam().data);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.reason(), GetParam().reason) << r.error().ToString();
+  EXPECT_LE(r.error().offset, GetParam().data.size());
+  EXPECT_FALSE(r.status().ok());
+}
+
+std::string Replace(std::string s, const std::string& from, const std::string& to) {
+  const size_t p = s.find(from);
+  if (p != std::string::npos) s.replace(p, from.size(), to);
+  return s;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, SipRejectTest,
+    ::testing::Values(
+        RejectCase{"empty", "", Reason::kEmpty},
+        RejectCase{"only_crlf", "\r\n\r\n", Reason::kEmpty},
+        RejectCase{"garbage", "hello", Reason::kBadStartLine},
+        RejectCase{"bad_method", "INV@TE sip:a@b SIP/2.0\r\n\r\n", Reason::kBadMethod},
+        RejectCase{"status_two_digits", "SIP/2.0 20 OK\r\n\r\n", Reason::kBadStatusLine},
+        RejectCase{"status_099", "SIP/2.0 099 Odd\r\n\r\n", Reason::kValueOutOfRange},
+        RejectCase{"status_700", "SIP/2.0 700 Odd\r\n\r\n", Reason::kValueOutOfRange},
+        RejectCase{"bad_version_text", "SIP/2.x 200 OK\r\n\r\n", Reason::kBadStatusLine},
+        RejectCase{"version_3", Replace(Invite(), "SIP/2.0\r\n", "SIP/3.0\r\n"),
+                   Reason::kBadVersion},
+        RejectCase{"no_colon", Invite("NoColonHere\r\n"), Reason::kBadHeaderName},
+        RejectCase{"space_in_name", Invite("Bad Name: x\r\n"), Reason::kBadHeaderName},
+        RejectCase{"leading_fold", Replace(Invite(), "SIP/2.0\r\nVia", "SIP/2.0\r\n Via"),
+                   Reason::kBadHeaderLine},
+        RejectCase{"bad_via", Invite("Via: SIP/2.0 192.0.2.1\r\n"), Reason::kBadVia},
+        RejectCase{"via_no_host", Invite("Via: SIP/2.0/UDP ;branch=x\r\n"), Reason::kBadVia},
+        RejectCase{"via_port", Invite("Via: SIP/2.0/UDP h:70000\r\n"), Reason::kValueOutOfRange},
+        RejectCase{"cseq_text", Replace(Invite(), "CSeq: 314159", "CSeq: x"), Reason::kBadCSeq},
+        RejectCase{"cseq_no_method", Replace(Invite(), "CSeq: 314159 INVITE", "CSeq: 1"),
+                   Reason::kBadCSeq},
+        RejectCase{"cseq_2_31", Replace(Invite(), "CSeq: 314159", "CSeq: 2147483648"),
+                   Reason::kValueOutOfRange},
+        RejectCase{"callid_space", Replace(Invite(), "Call-ID: a84b", "Call-ID: a b"),
+                   Reason::kBadCallId},
+        RejectCase{"max_forwards_text", Replace(Invite(), "Max-Forwards: 70", "Max-Forwards: x"),
+                   Reason::kBadMaxForwards},
+        RejectCase{"max_forwards_256", Replace(Invite(), "Max-Forwards: 70", "Max-Forwards: 256"),
+                   Reason::kValueOutOfRange},
+        RejectCase{"duplicate_from", Invite("f: <sip:x@y>;tag=2\r\n"), Reason::kDuplicateHeader},
+        RejectCase{"two_content_lengths", Invite("l: 0\r\n"), Reason::kMultipleContentLength},
+        RejectCase{"content_length_text",
+                   Replace(Invite(), "Content-Length: 0", "Content-Length: ten"),
+                   Reason::kBadContentLength},
+        RejectCase{"content_length_long",
+                   Replace(Invite(), "Content-Length: 0", "Content-Length: 10"),
+                   Reason::kContentLengthMismatch},
+        RejectCase{
+            "missing_via",
+            Replace(Invite(), "Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK776asdhds\r\n", ""),
+            Reason::kMissingHeader},
+        RejectCase{"cseq_mismatch", Replace(Invite(), "314159 INVITE", "314159 BYE"),
+                   Reason::kCSeqMethodMismatch},
+        RejectCase{"bad_to", Replace(Invite(), "To: Bob <sip:bob@example.com>", "To: Bob <x>"),
+                   Reason::kBadUri},
+        RejectCase{"to_unclosed", Replace(Invite(), "To: Bob <sip:bob@example.com>", "To: <sip:b"),
+                   Reason::kBadNameAddr},
+        RejectCase{"to_junk_params",
+                   Replace(Invite(), "To: Bob <sip:bob@example.com>", "To: <sip:b@h> junk"),
+                   Reason::kBadParam},
+        RejectCase{"contact_empty_element", Invite("Contact: <sip:a@b>,,<sip:c@d>\r\n"),
+                   Reason::kBadNameAddr},
+        RejectCase{"request_uri_headers",
+                   Replace(Invite(), "sip:bob@example.com SIP", "sip:bob@example.com?x=y SIP"),
+                   Reason::kBadRequestUri},
+        RejectCase{"nul_in_start_line", std::string("INVITE sip:a@b\0 SIP/2.0\r\n\r\n", 27),
+                   Reason::kBadStartLine}),
+    [](const ::testing::TestParamInfo<RejectCase>& i) { return std::string(i.param.name); });
+
+// --- Limits -------------------------------------------------------------------
+
+TEST(SipLimitTest, MessageTooLarge) {
+  SipParseOptions o;
+  o.limits.max_message_size = 100;
+  auto r = ParseSip(Invite(), o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.reason(), Reason::kMessageTooLarge);
+  EXPECT_EQ(r.error().category(), ReasonCategory::kLimit);
+}
+
+TEST(SipLimitTest, TooManyHeaders) {
+  std::string extra;
+  for (int i = 0; i < 200; ++i) extra += "X-H" + std::to_string(i) + ": v\r\n";
+  auto r = ParseSip(Invite(extra));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.reason(), Reason::kTooManyHeaders);
+}
+
+TEST(SipLimitTest, HeaderTooLong) {
+  auto r = ParseSip(Invite("X-Long: " + std::string(9000, 'a') + "\r\n"));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.reason(), Reason::kHeaderTooLong);
+  // Folded continuation lines count toward the same header.
+  std::string folded = "X-Folded: a";
+  for (int i = 0; i < 2000; ++i) folded += "\r\n bbbb";
+  auto f = ParseSip(Invite(folded + "\r\n"));
+  ASSERT_FALSE(f.ok());
+  EXPECT_EQ(f.reason(), Reason::kHeaderTooLong);
+}
+
+TEST(SipLimitTest, TooManyVias) {
+  std::string extra;
+  for (int i = 0; i < 10; ++i)
+    extra += "v: SIP/2.0/UDP h" + std::to_string(i) + ", SIP/2.0/UDP g\r\n";
+  SipParseOptions o;
+  o.limits.max_vias = 15;
+  auto r = ParseSip(Invite(extra), o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.reason(), Reason::kTooManyVias);
+  o.limits.max_vias = 21;
+  EXPECT_TRUE(ParseSip(Invite(extra), o).ok());
+}
+
+TEST(SipLimitTest, TooManyContactsAndParams) {
+  std::string contacts = "Contact: <sip:a@b>";
+  for (int i = 0; i < 70; ++i) contacts += ", <sip:a@b>";
+  auto r = ParseSip(Invite(contacts + "\r\n"));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.reason(), Reason::kTooManyValues);
+
+  std::string params = "Contact: <sip:a@b>";
+  for (int i = 0; i < 40; ++i) params += ";p" + std::to_string(i) + "=1";
+  auto p = ParseSip(Invite(params + "\r\n"));
+  ASSERT_FALSE(p.ok());
+  EXPECT_EQ(p.reason(), Reason::kTooManyParams);
+}
+
+// --- Framing ------------------------------------------------------------------
+
+TEST(SipFramingTest, StreamNeedsMore) {
+  SipParseOptions o;
+  o.framing = Framing::kStream;
+  const std::string full = Invite("", "hello");
+  for (size_t cut : {size_t{1}, size_t{20}, full.size() - 10, full.size() - 1}) {
+    auto r = ParseSip(std::string_view(full).substr(0, cut), o);
+    ASSERT_FALSE(r.ok()) << cut;
+    EXPECT_EQ(r.reason(), Reason::kIncomplete) << cut << " " << r.error().ToString();
+    EXPECT_EQ(r.error().category(), ReasonCategory::kIncomplete);
+  }
+  auto whole = ParseSip(full, o);
+  ASSERT_TRUE(whole.ok()) << whole.error().ToString();
+  EXPECT_EQ(whole->body, "hello");
+}
+
+TEST(SipFramingTest, StreamBackToBack) {
+  SipParseOptions o;
+  o.framing = Framing::kStream;
+  const std::string a = Invite("", "abc");
+  const std::string b = Invite("", "");
+  const std::string both = "\r\n" + a + b;
+  auto r1 = ParseSip(both, o);
+  ASSERT_TRUE(r1.ok()) << r1.error().ToString();
+  EXPECT_TRUE(r1->has_warning(SipWarning::kLeadingCrlf));
+  EXPECT_EQ(r1->size, a.size() + 2);
+  EXPECT_FALSE(r1->has_warning(SipWarning::kTrailingBytes));
+  auto r2 = ParseSip(std::string_view(both).substr(r1->size), o);
+  ASSERT_TRUE(r2.ok()) << r2.error().ToString();
+  EXPECT_EQ(r2->size, b.size());
+}
+
+TEST(SipFramingTest, StreamRequiresContentLength) {
+  SipParseOptions o;
+  o.framing = Framing::kStream;
+  auto r = ParseSip(Replace(Invite(), "Content-Length: 0\r\n", ""), o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.reason(), Reason::kMissingContentLength);
+  EXPECT_EQ(r.error().category(), ReasonCategory::kFraming);
+}
+
+TEST(SipFramingTest, StreamTooLarge) {
+  SipParseOptions o;
+  o.framing = Framing::kStream;
+  o.limits.max_message_size = 300;
+  auto r = ParseSip(Invite("", std::string(1000, 'x')), o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.reason(), Reason::kMessageTooLarge);
+  auto endless = ParseSip(Invite(std::string(400, 'X') + ": y\r\n"), o);
+  ASSERT_FALSE(endless.ok());
+  EXPECT_EQ(endless.error().category(), ReasonCategory::kLimit);
+}
+
+TEST(SipFramingTest, DatagramWithoutContentLength) {
+  auto r = ParseSip(Replace(Invite(), "Content-Length: 0\r\n", "") + "body");
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  EXPECT_EQ(r->body, "body");
+  EXPECT_TRUE(r->has_warning(SipWarning::kNoContentLength));
+}
+
+TEST(SipFramingTest, ParseIntoReusesMessage) {
+  SipMessage m;
+  ASSERT_EQ(ParseSipInto(Invite("Contact: <sip:a@b>\r\n"), {}, &m).reason, Reason::kOk);
+  EXPECT_EQ(m.contacts.size(), 1u);
+  const std::string second = Invite();
+  ASSERT_EQ(ParseSipInto(second, {}, &m).reason, Reason::kOk);
+  EXPECT_TRUE(m.contacts.empty());
+  EXPECT_EQ(m.headers.size(), 7u);
+  EXPECT_EQ(ParseSipInto("junk", {}, &m).reason, Reason::kBadStartLine);
+}
+
+TEST(SipPartsTest, ViaAndNameAddr) {
+  auto via =
+      ParseVia("SIP / 2.0 / TLS [2001:db8::1] : 5061 ; branch=z9hG4bK1 ; rport ; maddr=224.2.0.1");
+  ASSERT_TRUE(via.ok()) << via.error().ToString();
+  EXPECT_EQ(via->transport, "TLS");
+  EXPECT_EQ(via->sent_by.host, "2001:db8::1");
+  EXPECT_EQ(via->sent_by.port, 5061);
+  EXPECT_TRUE(via->has_rport);
+  EXPECT_FALSE(via->rport.has_value());
+  EXPECT_EQ(via->maddr, "224.2.0.1");
+
+  auto na = ParseNameAddr("  \"A \\\"B\\\"\" <sips:a@b.example;transport=tls>;tag=xyz;foo  ");
+  ASSERT_TRUE(na.ok()) << na.error().ToString();
+  EXPECT_TRUE(na->bracketed);
+  EXPECT_EQ(Unquote(na->display_name), "A \"B\"");
+  EXPECT_EQ(na->uri.scheme, UriScheme::kSips);
+  EXPECT_EQ(na->tag, "xyz");
+  EXPECT_EQ(na->params, ";tag=xyz;foo");
+
+  auto spec = ParseNameAddr("sip:a@b;tag=1");
+  ASSERT_TRUE(spec.ok());
+  EXPECT_FALSE(spec->bracketed);
+  EXPECT_TRUE(spec->uri.params.empty());
+  EXPECT_EQ(spec->tag, "1");
+  EXPECT_FALSE(ParseNameAddr("sip:a@b?x=y").ok());
+  EXPECT_FALSE(ParseNameAddr("\"unterminated <sip:a@b>").ok());
+}
+
+TEST(ReasonTest, NamesAreUniqueAndCategorised) {
+  std::set<std::string_view> names;
+  for (int i = 0; i <= static_cast<int>(Reason::kMissingSdpField); ++i) {
+    const Reason r = static_cast<Reason>(i);
+    EXPECT_TRUE(names.insert(ReasonName(r)).second) << ReasonName(r);
+    EXPECT_NE(ReasonName(r), "unknown");
+    EXPECT_EQ(CategoryOf(r) == ReasonCategory::kNone, r == Reason::kOk);
+  }
+  ParseError e{Reason::kValueOutOfRange, "CSeq", 12};
+  EXPECT_EQ(e.ToString(), "value_out_of_range (CSeq) at byte 12");
+  EXPECT_EQ(e.ToStatus().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ((ParseError{Reason::kTooManyVias, "", 0}).ToStatus().code(),
+            absl::StatusCode::kResourceExhausted);
+}
+
+}  // namespace
+}  // namespace sw::sip

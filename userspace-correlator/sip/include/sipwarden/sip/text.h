@@ -1,0 +1,62 @@
+// Text helpers shared by the SIP, SDP and MGCP parsers and useful to their
+// callers: case-insensitive comparison, LWS trimming, comma-separated list
+// splitting that respects quoted strings and <...>, ";name=value" parameter
+// lookup, and the (allocating, off the hot path) unquoting and %-decoding.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "absl/functional/function_ref.h"
+#include "sipwarden/sip/result.h"
+
+namespace sw::sip {
+
+// ASCII case-insensitive equality.
+bool EqualsIgnoreCase(std::string_view a, std::string_view b);
+bool StartsWithIgnoreCase(std::string_view s, std::string_view prefix);
+
+// RFC 3261 token character: alphanum and - . ! % * _ + ` ' ~
+bool IsTokenChar(char c);
+bool IsToken(std::string_view s);  // non-empty and only token characters
+
+// Strips leading and trailing LWS (SP, HT, CR, LF: inside a folded header
+// value the line breaks are whitespace).
+std::string_view TrimLws(std::string_view s);
+
+// Calls fn for each element of a comma-separated header value, trimmed of
+// LWS. Commas inside "quoted strings" (with \-escapes) and <...> do not
+// split. fn returns false to stop early. Returns kOk, kUnterminatedQuote,
+// kBadHeaderValue (unbalanced < >), or kTooManyValues once more than
+// max_elements elements were seen. Empty elements are passed as empty views.
+Reason SplitList(std::string_view value, size_t max_elements,
+                 absl::FunctionRef<bool(std::string_view)> fn);
+
+// One ";name[=value]" parameter. value keeps its quotes if it was quoted.
+struct Param {
+  std::string_view name;
+  std::string_view value;
+  bool has_value = false;
+};
+
+// Calls fn for each parameter of a parameter list such as ";tag=1 ; lr" (the
+// text that follows a URI or a Via sent-by). LWS around ';' and '=' is
+// allowed, as in header parameters. Returns kOk, kBadParam (empty name, bad
+// character, missing value after '=') or kUnterminatedQuote.
+Reason ForEachParam(std::string_view params, absl::FunctionRef<bool(const Param&)> fn);
+
+// The value of the first parameter called name (ASCII case-insensitive):
+// nullopt when absent, an empty view for a parameter without a value.
+// Surrounding quotes are removed (escapes are left; see Unquote).
+std::optional<std::string_view> FindParam(std::string_view params, std::string_view name);
+
+// The contents of a quoted string with \-escapes resolved; the argument may
+// include or omit the surrounding quotes. Allocates.
+std::string Unquote(std::string_view quoted);
+
+// Resolves %HH escapes (URIs). Malformed escapes are copied as they are.
+std::string PercentDecode(std::string_view s);
+
+}  // namespace sw::sip

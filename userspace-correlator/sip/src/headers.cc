@@ -1,0 +1,250 @@
+// The header name table: long names, compact forms, list-ness.
+#include <array>
+
+#include "scan.h"
+#include "sipwarden/sip/sip_message.h"
+#include "sipwarden/sip/text.h"
+
+namespace sw::sip {
+namespace {
+
+struct HeaderInfo {
+  HeaderId id;
+  std::string_view name;
+  char compact;  // 0 if none
+  bool list;
+};
+
+// Sorted by the lower-case first letter of the long name (see kFirstIndex).
+constexpr HeaderInfo kHeaders[] = {
+    {HeaderId::kAccept, "Accept", 0, true},
+    {HeaderId::kAcceptContact, "Accept-Contact", 'a', true},
+    {HeaderId::kAcceptEncoding, "Accept-Encoding", 0, true},
+    {HeaderId::kAcceptLanguage, "Accept-Language", 0, true},
+    {HeaderId::kAlertInfo, "Alert-Info", 0, true},
+    {HeaderId::kAllow, "Allow", 0, true},
+    {HeaderId::kAllowEvents, "Allow-Events", 'u', true},
+    {HeaderId::kAuthorization, "Authorization", 0, false},
+    {HeaderId::kCallId, "Call-ID", 'i', false},
+    {HeaderId::kCallInfo, "Call-Info", 0, true},
+    {HeaderId::kContact, "Contact", 'm', true},
+    {HeaderId::kContentDisposition, "Content-Disposition", 0, false},
+    {HeaderId::kContentEncoding, "Content-Encoding", 'e', true},
+    {HeaderId::kContentLanguage, "Content-Language", 0, true},
+    {HeaderId::kContentLength, "Content-Length", 'l', false},
+    {HeaderId::kContentType, "Content-Type", 'c', false},
+    {HeaderId::kCSeq, "CSeq", 0, false},
+    {HeaderId::kDate, "Date", 0, false},
+    {HeaderId::kErrorInfo, "Error-Info", 0, true},
+    {HeaderId::kEvent, "Event", 'o', false},
+    {HeaderId::kExpires, "Expires", 0, false},
+    {HeaderId::kFrom, "From", 'f', false},
+    {HeaderId::kIdentity, "Identity", 'y', false},
+    {HeaderId::kIdentityInfo, "Identity-Info", 'n', false},
+    {HeaderId::kInReplyTo, "In-Reply-To", 0, true},
+    {HeaderId::kMaxForwards, "Max-Forwards", 0, false},
+    {HeaderId::kMimeVersion, "MIME-Version", 0, false},
+    {HeaderId::kMinExpires, "Min-Expires", 0, false},
+    {HeaderId::kOrganization, "Organization", 0, false},
+    {HeaderId::kPAssertedIdentity, "P-Asserted-Identity", 0, true},
+    {HeaderId::kPPreferredIdentity, "P-Preferred-Identity", 0, true},
+    {HeaderId::kPath, "Path", 0, true},
+    {HeaderId::kPriority, "Priority", 0, false},
+    {HeaderId::kPrivacy, "Privacy", 0, false},
+    {HeaderId::kProxyAuthenticate, "Proxy-Authenticate", 0, false},
+    {HeaderId::kProxyAuthorization, "Proxy-Authorization", 0, false},
+    {HeaderId::kProxyRequire, "Proxy-Require", 0, true},
+    {HeaderId::kRAck, "RAck", 0, false},
+    {HeaderId::kReason, "Reason", 0, true},
+    {HeaderId::kRecordRoute, "Record-Route", 0, true},
+    {HeaderId::kReferTo, "Refer-To", 'r', false},
+    {HeaderId::kReferredBy, "Referred-By", 'b', false},
+    {HeaderId::kRejectContact, "Reject-Contact", 'j', true},
+    {HeaderId::kReplaces, "Replaces", 0, false},
+    {HeaderId::kReplyTo, "Reply-To", 0, false},
+    {HeaderId::kRequestDisposition, "Request-Disposition", 'd', true},
+    {HeaderId::kRequire, "Require", 0, true},
+    {HeaderId::kRetryAfter, "Retry-After", 0, false},
+    {HeaderId::kRoute, "Route", 0, true},
+    {HeaderId::kRSeq, "RSeq", 0, false},
+    {HeaderId::kServer, "Server", 0, false},
+    {HeaderId::kSessionExpires, "Session-Expires", 'x', false},
+    {HeaderId::kSubject, "Subject", 's', false},
+    {HeaderId::kSubscriptionState, "Subscription-State", 0, false},
+    {HeaderId::kSupported, "Supported", 'k', true},
+    {HeaderId::kTimestamp, "Timestamp", 0, false},
+    {HeaderId::kTo, "To", 't', false},
+    {HeaderId::kUnsupported, "Unsupported", 0, true},
+    {HeaderId::kUserAgent, "User-Agent", 0, false},
+    {HeaderId::kVia, "Via", 'v', true},
+    {HeaderId::kWarning, "Warning", 0, true},
+    {HeaderId::kWwwAuthenticate, "WWW-Authenticate", 0, false},
+};
+constexpr size_t kNumHeaders = sizeof(kHeaders) / sizeof(kHeaders[0]);
+
+struct Indexes {
+  uint8_t first[27];     // per letter a..z, then the end
+  HeaderId compact[26];  // per letter a..z
+  std::array<uint8_t, static_cast<size_t>(HeaderId::kCount)> by_id;  // into kHeaders
+};
+
+constexpr Indexes MakeIndexes() {
+  Indexes x{};
+  for (int l = 0; l <= 26; ++l) x.first[l] = static_cast<uint8_t>(kNumHeaders);
+  for (int l = 0; l < 26; ++l) x.compact[l] = HeaderId::kOther;
+  for (size_t k = 0; k < x.by_id.size(); ++k) x.by_id[k] = static_cast<uint8_t>(kNumHeaders);
+  for (size_t k = kNumHeaders; k-- > 0;) {
+    const int l = internal::ToLower(kHeaders[k].name[0]) - 'a';
+    x.first[l] = static_cast<uint8_t>(k);
+    if (kHeaders[k].compact != 0) x.compact[kHeaders[k].compact - 'a'] = kHeaders[k].id;
+    x.by_id[static_cast<size_t>(kHeaders[k].id)] = static_cast<uint8_t>(k);
+  }
+  // Letters without headers start where the next letter does.
+  for (int l = 25; l >= 0; --l) {
+    if (x.first[l] == kNumHeaders) x.first[l] = x.first[l + 1];
+  }
+  return x;
+}
+constexpr Indexes kIndexes = MakeIndexes();
+
+}  // namespace
+
+HeaderId HeaderIdFromName(std::string_view name) {
+  if (name.empty()) return HeaderId::kOther;
+  const char c = internal::ToLower(name[0]);
+  if (c < 'a' || c > 'z') return HeaderId::kOther;
+  const int l = c - 'a';
+  if (name.size() == 1) return kIndexes.compact[l];
+  for (size_t k = kIndexes.first[l]; k < kNumHeaders; ++k) {
+    const HeaderInfo& h = kHeaders[k];
+    if (internal::ToLower(h.name[0]) != c) break;
+    if (h.name.size() == name.size() && EqualsIgnoreCase(h.name, name)) return h.id;
+  }
+  return HeaderId::kOther;
+}
+
+std::string_view HeaderName(HeaderId id) {
+  const size_t k = static_cast<size_t>(id);
+  if (k >= kIndexes.by_id.size() || kIndexes.by_id[k] >= kNumHeaders) return "";
+  return kHeaders[kIndexes.by_id[k]].name;
+}
+
+bool IsListHeader(HeaderId id) {
+  const size_t k = static_cast<size_t>(id);
+  if (k >= kIndexes.by_id.size() || kIndexes.by_id[k] >= kNumHeaders) return false;
+  return kHeaders[kIndexes.by_id[k]].list;
+}
+
+Method MethodFromString(std::string_view s) {
+  switch (s.size()) {
+    case 3:
+      if (s == "ACK") return Method::kAck;
+      if (s == "BYE") return Method::kBye;
+      break;
+    case 4:
+      if (s == "INFO") return Method::kInfo;
+      break;
+    case 5:
+      if (s == "PRACK") return Method::kPrack;
+      if (s == "REFER") return Method::kRefer;
+      break;
+    case 6:
+      if (s == "INVITE") return Method::kInvite;
+      if (s == "CANCEL") return Method::kCancel;
+      if (s == "NOTIFY") return Method::kNotify;
+      if (s == "UPDATE") return Method::kUpdate;
+      break;
+    case 7:
+      if (s == "OPTIONS") return Method::kOptions;
+      if (s == "MESSAGE") return Method::kMessage;
+      if (s == "PUBLISH") return Method::kPublish;
+      break;
+    case 8:
+      if (s == "REGISTER") return Method::kRegister;
+      break;
+    case 9:
+      if (s == "SUBSCRIBE") return Method::kSubscribe;
+      break;
+    default:
+      break;
+  }
+  return Method::kUnknown;
+}
+
+std::string_view MethodName(Method m) {
+  switch (m) {
+    case Method::kUnknown:
+      return "";
+    case Method::kInvite:
+      return "INVITE";
+    case Method::kAck:
+      return "ACK";
+    case Method::kBye:
+      return "BYE";
+    case Method::kCancel:
+      return "CANCEL";
+    case Method::kRegister:
+      return "REGISTER";
+    case Method::kOptions:
+      return "OPTIONS";
+    case Method::kInfo:
+      return "INFO";
+    case Method::kPrack:
+      return "PRACK";
+    case Method::kSubscribe:
+      return "SUBSCRIBE";
+    case Method::kNotify:
+      return "NOTIFY";
+    case Method::kUpdate:
+      return "UPDATE";
+    case Method::kMessage:
+      return "MESSAGE";
+    case Method::kRefer:
+      return "REFER";
+    case Method::kPublish:
+      return "PUBLISH";
+  }
+  return "";
+}
+
+std::string_view WarningName(SipWarning w) {
+  switch (w) {
+    case SipWarning::kNonCrlfLineEnd:
+      return "non_crlf_line_end";
+    case SipWarning::kNoHeaderTerminator:
+      return "no_header_terminator";
+    case SipWarning::kTrailingBytes:
+      return "trailing_bytes";
+    case SipWarning::kNoContentLength:
+      return "no_content_length";
+    case SipWarning::kLeadingCrlf:
+      return "leading_crlf";
+    case SipWarning::kViaBranchMissing:
+      return "via_branch_missing";
+    case SipWarning::kViaBranchNotRfc3261:
+      return "via_branch_not_rfc3261";
+    case SipWarning::kBroadcastVia:
+      return "broadcast_via";
+    case SipWarning::kMaxForwardsZero:
+      return "max_forwards_zero";
+    case SipWarning::kUnknownUriScheme:
+      return "unknown_uri_scheme";
+    case SipWarning::kUriHeadersInContact:
+      return "uri_headers_in_contact";
+    case SipWarning::kBadDate:
+      return "bad_date";
+    case SipWarning::kInvalidIpv6Reference:
+      return "invalid_ipv6_reference";
+    case SipWarning::kBracketedReceived:
+      return "bracketed_received";
+    case SipWarning::kValueOutOfRange:
+      return "value_out_of_range";
+    case SipWarning::kBadAuthorization:
+      return "bad_authorization";
+    case SipWarning::kNulByte:
+      return "nul_byte";
+  }
+  return "unknown";
+}
+
+}  // namespace sw::sip

@@ -1,0 +1,123 @@
+// Internal scanning helpers: character classes of RFC 3261 section 25.1 and
+// a fault record that remembers the first error and where it happened.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "sipwarden/sip/result.h"
+
+namespace sw::sip::internal {
+
+enum CharClass : uint16_t {
+  kToken = 1 << 0,       // token
+  kUnreserved = 1 << 1,  // alphanum / mark
+  kUser = 1 << 2,        // unreserved / user-unreserved (escapes checked apart)
+  kPassword = 1 << 3,    // unreserved / & = + $ ,
+  kParamChar = 1 << 4,   // unreserved / [ ] / : & + $
+  kHnvChar = 1 << 5,     // unreserved / [ ] / ? : + $
+  kHostChar = 1 << 6,    // alphanum - . _
+  kWord = 1 << 7,        // Call-ID word
+  kGenValue = 1 << 8,    // token / host (incl. [v6] and ':')
+  kHex = 1 << 9,
+  kDigit = 1 << 10,
+  kAlpha = 1 << 11,
+  kSchemeChar = 1 << 12,  // ALPHA DIGIT + - .
+  kUric = 1 << 13,        // printable, not SP < > " (lenient absoluteURI)
+};
+
+constexpr bool InSet(char c, std::string_view set) { return set.find(c) != std::string_view::npos; }
+
+constexpr uint16_t ClassesOf(unsigned char u) {
+  const char c = static_cast<char>(u);
+  const bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+  const bool digit = c >= '0' && c <= '9';
+  const bool alnum = alpha || digit;
+  const bool unreserved = alnum || InSet(c, "-_.!~*'()");
+  uint16_t m = 0;
+  if (alnum || InSet(c, "-.!%*_+`'~")) m |= kToken;
+  if (unreserved) m |= kUnreserved;
+  if (unreserved || InSet(c, "&=+$,;?/")) m |= kUser;
+  if (unreserved || InSet(c, "&=+$,")) m |= kPassword;
+  if (unreserved || InSet(c, "[]/:&+$")) m |= kParamChar;
+  if (unreserved || InSet(c, "[]/?:+$")) m |= kHnvChar;
+  if (alnum || InSet(c, "-._")) m |= kHostChar;
+  if (alnum || InSet(c, "-.!%*_+`'~()<>:\\\"/[]?{}")) m |= kWord;
+  if (alnum || InSet(c, "-.!%*_+`'~:[]")) m |= kGenValue;
+  if (digit || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')) m |= kHex;
+  if (digit) m |= kDigit;
+  if (alpha) m |= kAlpha;
+  if (alnum || InSet(c, "+-.")) m |= kSchemeChar;
+  if (u > 0x20 && u < 0x7f && !InSet(c, "<>\"")) m |= kUric;
+  return m;
+}
+
+struct CharTable {
+  uint16_t v[256];
+};
+constexpr CharTable MakeCharTable() {
+  CharTable t{};
+  for (int i = 0; i < 256; ++i) t.v[i] = ClassesOf(static_cast<unsigned char>(i));
+  return t;
+}
+inline constexpr CharTable kCharTable = MakeCharTable();
+
+constexpr bool Is(char c, uint16_t cls) {
+  return (kCharTable.v[static_cast<unsigned char>(c)] & cls) != 0;
+}
+constexpr bool IsWsp(char c) { return c == ' ' || c == '\t'; }
+constexpr bool IsLwsChar(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+constexpr int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+constexpr char ToLower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
+
+inline size_t SkipLws(std::string_view s, size_t i) {
+  while (i < s.size() && IsLwsChar(s[i])) ++i;
+  return i;
+}
+inline size_t SkipClass(std::string_view s, size_t i, uint16_t cls) {
+  while (i < s.size() && Is(s[i], cls)) ++i;
+  return i;
+}
+
+// Characters of cls, or %HH escapes. Returns false on a malformed escape.
+bool AllOfEscaped(std::string_view s, uint16_t cls);
+
+// Parses an unsigned decimal (leading zeros allowed, any length). Returns
+// false if s is empty or has a non-digit; sets *overflow, and leaves *out at
+// max, when the value exceeds max.
+bool ParseDecimal(std::string_view s, uint64_t max, uint64_t* out, bool* overflow);
+
+// The first fault seen while parsing, with a pointer into the input.
+struct Fault {
+  Reason reason = Reason::kOk;
+  std::string_view what;
+  const char* at = nullptr;
+
+  // Records the fault unless one is already recorded; always returns false
+  // so that `return f->Set(...)` reads as a failed parse.
+  bool Set(Reason r, std::string_view w, const char* p) {
+    if (reason == Reason::kOk) {
+      reason = r;
+      what = w;
+      at = p;
+    }
+    return false;
+  }
+  bool ok() const { return reason == Reason::kOk; }
+  ParseError ToError(const char* base) const {
+    size_t off = (at != nullptr && at >= base) ? static_cast<size_t>(at - base) : 0;
+    return ParseError{reason, what, off};
+  }
+};
+
+// Scans a quoted string starting at s[i] == '"'. On success returns the
+// index after the closing quote; on failure returns std::string_view::npos.
+size_t ScanQuoted(std::string_view s, size_t i);
+
+}  // namespace sw::sip::internal

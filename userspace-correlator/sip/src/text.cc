@@ -1,0 +1,192 @@
+#include "sipwarden/sip/text.h"
+
+#include "scan.h"
+
+namespace sw::sip {
+namespace internal {
+
+bool AllOfEscaped(std::string_view s, uint16_t cls) {
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%') {
+      if (i + 2 >= s.size() || HexValue(s[i + 1]) < 0 || HexValue(s[i + 2]) < 0) return false;
+      i += 2;
+    } else if (!Is(s[i], cls)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool ParseDecimal(std::string_view s, uint64_t max, uint64_t* out, bool* overflow) {
+  *overflow = false;
+  if (s.empty()) return false;
+  uint64_t v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+    if (!*overflow) {
+      const uint64_t d = static_cast<uint64_t>(c - '0');
+      if (v > (max - d) / 10) {
+        *overflow = true;
+        v = max;
+      } else {
+        v = v * 10 + d;
+      }
+    }
+  }
+  *out = v;
+  return true;
+}
+
+size_t ScanQuoted(std::string_view s, size_t i) {
+  // s[i] == '"'
+  for (size_t j = i + 1; j < s.size(); ++j) {
+    const char c = s[j];
+    if (c == '\\') {
+      // quoted-pair: \ followed by any octet but CR and LF
+      if (j + 1 >= s.size() || s[j + 1] == '\r' || s[j + 1] == '\n') return std::string_view::npos;
+      ++j;
+    } else if (c == '"') {
+      return j + 1;
+    }
+  }
+  return std::string_view::npos;
+}
+
+}  // namespace internal
+
+using internal::Is;
+using internal::IsLwsChar;
+using internal::SkipLws;
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (internal::ToLower(a[i]) != internal::ToLower(b[i])) return false;
+  }
+  return true;
+}
+
+bool StartsWithIgnoreCase(std::string_view s, std::string_view prefix) {
+  return s.size() >= prefix.size() && EqualsIgnoreCase(s.substr(0, prefix.size()), prefix);
+}
+
+bool IsTokenChar(char c) { return Is(c, internal::kToken); }
+
+bool IsToken(std::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    if (!Is(c, internal::kToken)) return false;
+  }
+  return true;
+}
+
+std::string_view TrimLws(std::string_view s) {
+  size_t b = 0;
+  size_t e = s.size();
+  while (b < e && IsLwsChar(s[b])) ++b;
+  while (e > b && IsLwsChar(s[e - 1])) --e;
+  return s.substr(b, e - b);
+}
+
+Reason SplitList(std::string_view value, size_t max_elements,
+                 absl::FunctionRef<bool(std::string_view)> fn) {
+  size_t start = 0;
+  size_t count = 0;
+  int angle = 0;
+  size_t i = 0;
+  while (true) {
+    if (i >= value.size() || (value[i] == ',' && angle == 0)) {
+      if (++count > max_elements) return Reason::kTooManyValues;
+      if (!fn(TrimLws(value.substr(start, i - start)))) return Reason::kOk;
+      if (i >= value.size()) break;
+      start = ++i;
+      continue;
+    }
+    const char c = value[i];
+    if (c == '"') {
+      size_t end = internal::ScanQuoted(value, i);
+      if (end == std::string_view::npos) return Reason::kUnterminatedQuote;
+      i = end;
+      continue;
+    }
+    if (c == '<') {
+      ++angle;
+    } else if (c == '>') {
+      if (--angle < 0) return Reason::kBadHeaderValue;
+    }
+    ++i;
+  }
+  return angle == 0 ? Reason::kOk : Reason::kBadHeaderValue;
+}
+
+Reason ForEachParam(std::string_view s, absl::FunctionRef<bool(const Param&)> fn) {
+  size_t i = SkipLws(s, 0);
+  while (i < s.size()) {
+    if (s[i] != ';') return Reason::kBadParam;
+    i = SkipLws(s, i + 1);
+    const size_t name_begin = i;
+    i = internal::SkipClass(s, i, internal::kToken);
+    if (i == name_begin) return Reason::kBadParam;
+    Param p;
+    p.name = s.substr(name_begin, i - name_begin);
+    i = SkipLws(s, i);
+    if (i < s.size() && s[i] == '=') {
+      i = SkipLws(s, i + 1);
+      const size_t value_begin = i;
+      if (i < s.size() && s[i] == '"') {
+        const size_t end = internal::ScanQuoted(s, i);
+        if (end == std::string_view::npos) return Reason::kUnterminatedQuote;
+        i = end;
+      } else {
+        i = internal::SkipClass(s, i, internal::kGenValue);
+      }
+      if (i == value_begin) return Reason::kBadParam;
+      p.value = s.substr(value_begin, i - value_begin);
+      p.has_value = true;
+      i = SkipLws(s, i);
+    }
+    if (!fn(p)) return Reason::kOk;
+  }
+  return Reason::kOk;
+}
+
+std::optional<std::string_view> FindParam(std::string_view params, std::string_view name) {
+  std::optional<std::string_view> found;
+  ForEachParam(params, [&](const Param& p) {
+    if (!EqualsIgnoreCase(p.name, name)) return true;
+    std::string_view v = p.value;
+    if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
+    found = v;
+    return false;
+  });
+  return found;
+}
+
+std::string Unquote(std::string_view q) {
+  if (q.size() >= 2 && q.front() == '"' && q.back() == '"') q = q.substr(1, q.size() - 2);
+  std::string out;
+  out.reserve(q.size());
+  for (size_t i = 0; i < q.size(); ++i) {
+    if (q[i] == '\\' && i + 1 < q.size()) ++i;
+    out.push_back(q[i]);
+  }
+  return out;
+}
+
+std::string PercentDecode(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && internal::HexValue(s[i + 1]) >= 0 &&
+        internal::HexValue(s[i + 2]) >= 0) {
+      out.push_back(
+          static_cast<char>(internal::HexValue(s[i + 1]) * 16 + internal::HexValue(s[i + 2])));
+      i += 2;
+    } else {
+      out.push_back(s[i]);
+    }
+  }
+  return out;
+}
+
+}  // namespace sw::sip

@@ -1,0 +1,23 @@
+// Internal entry points of the URI parser, reporting into a Fault so that
+// callers inside a message can give byte offsets relative to the message.
+#pragma once
+
+#include <string_view>
+
+#include "scan.h"
+#include "sipwarden/sip/uri.h"
+
+namespace sw::sip::internal {
+
+// Scans a host (hostname, IPv4, or "[IPv6]") at s[i]. Returns the index
+// after it, or npos after recording `bad` in f.
+size_t ScanHost(std::string_view s, size_t i, HostPort* hp, Fault* f, Reason bad,
+                std::string_view what);
+
+// Parses the digits of a port. Records `bad` (empty, non-digit) or
+// kValueOutOfRange in f.
+bool ParsePort(std::string_view digits, HostPort* hp, Fault* f, Reason bad, std::string_view what);
+
+bool ParseUriInto(std::string_view text, const UriLimits& limits, Uri* u, Fault* f, Reason bad);
+
+}  // namespace sw::sip::internal
