@@ -79,6 +79,7 @@ absl::Status EnsureBpffs(const std::string& dir) {
 absl::Status WriteDefaultConfig(Maps& maps) {
   sw_config cfg{};
   cfg.snap_len = SW_SNAP_DEFAULT;
+  cfg.rb_wakeup_bytes = kDefaultRingWakeupBytes;
   SW_RETURN_IF_ERROR(maps.WriteConfig(cfg));
   for (uint16_t port : {5060, 5080}) {
     SW_RETURN_IF_ERROR(maps.SetPortFlags(port, SW_PORT_SIP_UDP | SW_PORT_SIP_TCP));

@@ -60,8 +60,13 @@ class Datapath {
   uint32_t attach_flags_ = 0;
 };
 
+// Ring-buffer bytes that wake the agent (sw_config.rb_wakeup_bytes); below
+// that the agent's poll timeout (kRingPollMs) picks records up.
+inline constexpr uint32_t kDefaultRingWakeupBytes = 64 * 1024;
+inline constexpr int kRingPollMs = 10;
+
 // Writes the default settings: SIP on UDP and TCP 5060 and 5080, default
-// snap length, no rate limits.
+// snap length, no rate limits, batched ring-buffer wake-ups.
 absl::Status WriteDefaultConfig(Maps& maps);
 
 // Consumes ring-buffer records; the callback sees each record's bytes.

@@ -136,7 +136,11 @@ struct sw_config {
 	__u32 snap_len; /* SIP bytes copied per message, 1..SW_SNAP_MAX; 0 = default */
 	struct sw_rate limits[SW_BUCKET_MAX];
 	__u32 abi_version;
-	__u32 _pad;
+	/* Ring-buffer wake-ups: 0 = the kernel's adaptive default (wake the
+	 * reader whenever it has caught up: costly at high rates); N = wake it
+	 * only once N bytes are waiting, the reader polls with a short timeout
+	 * for the rest. */
+	__u32 rb_wakeup_bytes;
 };
 
 /* ---- per-CPU statistics (array map, one entry, key 0) ------------------- */
