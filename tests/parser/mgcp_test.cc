@@ -165,7 +165,8 @@ TEST(MgcpTest, Limits) {
   auto m = ParseMgcp(many);
   ASSERT_FALSE(m.ok());
   EXPECT_EQ(m.reason(), Reason::kTooManyParams);
-  auto longline = ParseMgcp("RQNT 1 a@b MGCP 1.0\r\nS: " + std::string(5000, 'x') + "\r\n");
+  const std::string too_long = "RQNT 1 a@b MGCP 1.0\r\nS: " + std::string(5000, 'x') + "\r\n";
+  auto longline = ParseMgcp(too_long);
   ASSERT_FALSE(longline.ok());
   EXPECT_EQ(longline.reason(), Reason::kHeaderTooLong);
   MgcpLimits small;

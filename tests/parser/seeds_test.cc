@@ -122,7 +122,7 @@ TEST(SeedsTest, SdpSeeds) {
       EXPECT_FALSE(s->origin.username.empty()) << p;
     }
     RunAll(data);
-    for (size_t n = 0; n < data.size(); n += 5) (void)ParseSdp(data.substr(0, n));
+    for (size_t n = 0; n < data.size(); n += 5) (void)ParseSdp(std::string_view(data).substr(0, n));
   }
   EXPECT_EQ(files, 6u);
 }

@@ -328,10 +328,11 @@ TEST(SipTest, LenientLineEnds) {
 }
 
 TEST(SipTest, Authorization) {
-  auto r = ParseSip(
-      Invite("Authorization: Digest username=\"alice\", realm=\"atlanta.com\",\r\n"
-             " nonce=\"84a4cc6f3082121f32b42a2187831a9e\", uri=\"sip:bob@example.com\",\r\n"
-             " response=\"7587245234b3434cc3412213e5f113a5432\"\r\n"));
+  const std::string data = Invite(
+      "Authorization: Digest username=\"alice\", realm=\"atlanta.com\",\r\n"
+      " nonce=\"84a4cc6f3082121f32b42a2187831a9e\", uri=\"sip:bob@example.com\",\r\n"
+      " response=\"7587245234b3434cc3412213e5f113a5432\"\r\n");
+  auto r = ParseSip(data);
   ASSERT_TRUE(r.ok()) << r.error().ToString();
   ASSERT_TRUE(r->authorization.has_value());
   EXPECT_EQ(r->authorization->scheme, "Digest");
@@ -339,7 +340,8 @@ TEST(SipTest, Authorization) {
   EXPECT_EQ(r->authorization->realm, "atlanta.com");
   EXPECT_EQ(r->authorization->uri, "sip:bob@example.com");
 
-  auto bad = ParseSip(Invite("Authorization: Digest ,,,\r\n"));
+  const std::string d1 = Invite("Authorization: Digest ,,,\r\n");
+  auto bad = ParseSip(d1);
   ASSERT_TRUE(bad.ok());
   EXPECT_TRUE(bad->has_warning(SipWarning::kBadAuthorization));
 }
@@ -446,7 +448,8 @@ INSTANTIATE_TEST_SUITE_P(
 TEST(SipLimitTest, MessageTooLarge) {
   SipParseOptions o;
   o.limits.max_message_size = 100;
-  auto r = ParseSip(Invite(), o);
+  const std::string d2 = Invite();
+  auto r = ParseSip(d2, o);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.reason(), Reason::kMessageTooLarge);
   EXPECT_EQ(r.error().category(), ReasonCategory::kLimit);
@@ -455,19 +458,22 @@ TEST(SipLimitTest, MessageTooLarge) {
 TEST(SipLimitTest, TooManyHeaders) {
   std::string extra;
   for (int i = 0; i < 200; ++i) extra += "X-H" + std::to_string(i) + ": v\r\n";
-  auto r = ParseSip(Invite(extra));
+  const std::string d3 = Invite(extra);
+  auto r = ParseSip(d3);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.reason(), Reason::kTooManyHeaders);
 }
 
 TEST(SipLimitTest, HeaderTooLong) {
-  auto r = ParseSip(Invite("X-Long: " + std::string(9000, 'a') + "\r\n"));
+  const std::string d4 = Invite("X-Long: " + std::string(9000, 'a') + "\r\n");
+  auto r = ParseSip(d4);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.reason(), Reason::kHeaderTooLong);
   // Folded continuation lines count toward the same header.
   std::string folded = "X-Folded: a";
   for (int i = 0; i < 2000; ++i) folded += "\r\n bbbb";
-  auto f = ParseSip(Invite(folded + "\r\n"));
+  const std::string d5 = Invite(folded + "\r\n");
+  auto f = ParseSip(d5);
   ASSERT_FALSE(f.ok());
   EXPECT_EQ(f.reason(), Reason::kHeaderTooLong);
 }
@@ -478,23 +484,26 @@ TEST(SipLimitTest, TooManyVias) {
     extra += "v: SIP/2.0/UDP h" + std::to_string(i) + ", SIP/2.0/UDP g\r\n";
   SipParseOptions o;
   o.limits.max_vias = 15;
-  auto r = ParseSip(Invite(extra), o);
+  const std::string d6 = Invite(extra);
+  auto r = ParseSip(d6, o);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.reason(), Reason::kTooManyVias);
   o.limits.max_vias = 21;
-  EXPECT_TRUE(ParseSip(Invite(extra), o).ok());
+  EXPECT_TRUE(ParseSip(d6, o).ok());
 }
 
 TEST(SipLimitTest, TooManyContactsAndParams) {
   std::string contacts = "Contact: <sip:a@b>";
   for (int i = 0; i < 70; ++i) contacts += ", <sip:a@b>";
-  auto r = ParseSip(Invite(contacts + "\r\n"));
+  const std::string d8 = Invite(contacts + "\r\n");
+  auto r = ParseSip(d8);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.reason(), Reason::kTooManyValues);
 
   std::string params = "Contact: <sip:a@b>";
   for (int i = 0; i < 40; ++i) params += ";p" + std::to_string(i) + "=1";
-  auto p = ParseSip(Invite(params + "\r\n"));
+  const std::string d9 = Invite(params + "\r\n");
+  auto p = ParseSip(d9);
   ASSERT_FALSE(p.ok());
   EXPECT_EQ(p.reason(), Reason::kTooManyParams);
 }
@@ -535,7 +544,8 @@ TEST(SipFramingTest, StreamBackToBack) {
 TEST(SipFramingTest, StreamRequiresContentLength) {
   SipParseOptions o;
   o.framing = Framing::kStream;
-  auto r = ParseSip(Replace(Invite(), "Content-Length: 0\r\n", ""), o);
+  const std::string d10 = Replace(Invite(), "Content-Length: 0\r\n", "");
+  auto r = ParseSip(d10, o);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.reason(), Reason::kMissingContentLength);
   EXPECT_EQ(r.error().category(), ReasonCategory::kFraming);
@@ -545,16 +555,19 @@ TEST(SipFramingTest, StreamTooLarge) {
   SipParseOptions o;
   o.framing = Framing::kStream;
   o.limits.max_message_size = 300;
-  auto r = ParseSip(Invite("", std::string(1000, 'x')), o);
+  const std::string d11 = Invite("", std::string(1000, 'x'));
+  auto r = ParseSip(d11, o);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.reason(), Reason::kMessageTooLarge);
-  auto endless = ParseSip(Invite(std::string(400, 'X') + ": y\r\n"), o);
+  const std::string d12 = Invite(std::string(400, 'X') + ": y\r\n");
+  auto endless = ParseSip(d12, o);
   ASSERT_FALSE(endless.ok());
   EXPECT_EQ(endless.error().category(), ReasonCategory::kLimit);
 }
 
 TEST(SipFramingTest, DatagramWithoutContentLength) {
-  auto r = ParseSip(Replace(Invite(), "Content-Length: 0\r\n", "") + "body");
+  const std::string d13 = Replace(Invite(), "Content-Length: 0\r\n", "") + "body";
+  auto r = ParseSip(d13);
   ASSERT_TRUE(r.ok()) << r.error().ToString();
   EXPECT_EQ(r->body, "body");
   EXPECT_TRUE(r->has_warning(SipWarning::kNoContentLength));
@@ -562,7 +575,8 @@ TEST(SipFramingTest, DatagramWithoutContentLength) {
 
 TEST(SipFramingTest, ParseIntoReusesMessage) {
   SipMessage m;
-  ASSERT_EQ(ParseSipInto(Invite("Contact: <sip:a@b>\r\n"), {}, &m).reason, Reason::kOk);
+  const std::string first = Invite("Contact: <sip:a@b>\r\n");
+  ASSERT_EQ(ParseSipInto(first, {}, &m).reason, Reason::kOk);
   EXPECT_EQ(m.contacts.size(), 1u);
   const std::string second = Invite();
   ASSERT_EQ(ParseSipInto(second, {}, &m).reason, Reason::kOk);

@@ -95,5 +95,7 @@ struct MgcpMessage {
 // kBadMgcpLine, kBadMgcpVerb, kBadMgcpTransactionId, kBadMgcpEndpoint,
 // kBadVersion, kBadMgcpParam, kValueOutOfRange (transaction id).
 ParseResult<MgcpMessage> ParseMgcp(std::string_view data, const MgcpLimits& limits = {});
+template <TemporaryString S>
+ParseResult<MgcpMessage> ParseMgcp(S&& data, const MgcpLimits& limits = {}) = delete;
 
 }  // namespace sw::sip

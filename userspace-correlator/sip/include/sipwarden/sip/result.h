@@ -3,6 +3,7 @@
 // abort on input, and never read outside the buffer they were given.
 #pragma once
 
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -108,6 +109,13 @@ struct ParseError {
   // RESOURCE_EXHAUSTED for limits, OUT_OF_RANGE for incomplete input.
   absl::Status ToStatus() const;
 };
+
+// Parsers return views into their input. Handing one a temporary
+// std::string would leave every view dangling, so each parser deletes that
+// overload: `ParseSip(MakeString())` does not compile; bind the string to a
+// variable that outlives the result.
+template <typename S>
+concept TemporaryString = std::same_as<S, std::string>;
 
 namespace internal {
 [[noreturn]] void DieOnBadAccess(const ParseError& e);

@@ -116,6 +116,8 @@ struct SdpSession {
 // kBadSdpOrigin, kBadSdpConnection, kBadSdpMedia, kMissingSdpField, and the
 // limits (kMessageTooLarge, kTooManyLines, kTooManyMedia, kTooManyValues).
 ParseResult<SdpSession> ParseSdp(std::string_view text, const SdpLimits& limits = {});
+template <TemporaryString S>
+ParseResult<SdpSession> ParseSdp(S&& text, const SdpLimits& limits = {}) = delete;
 
 // "<nettype> <addrtype> <address>[/ttl[/count]]" (the value of a c= line).
 ParseResult<SdpConnection> ParseSdpConnection(std::string_view value);

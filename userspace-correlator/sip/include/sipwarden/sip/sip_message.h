@@ -267,9 +267,17 @@ ParseResult<SipMessage> ParseSip(std::string_view data, const SipParseOptions& o
 // The same into a caller-owned message (cleared first, allocations reused).
 // Returns a ParseError whose reason is kOk on success.
 ParseError ParseSipInto(std::string_view data, const SipParseOptions& options, SipMessage* out);
+template <TemporaryString S>
+ParseResult<SipMessage> ParseSip(S&& data, const SipParseOptions& options = {}) = delete;
+template <TemporaryString S>
+ParseError ParseSipInto(S&& data, const SipParseOptions& options, SipMessage* out) = delete;
 
 // The parts used by ParseSip, for callers holding a single header value.
 ParseResult<NameAddr> ParseNameAddr(std::string_view value, const SipLimits& limits = {});
 ParseResult<Via> ParseVia(std::string_view value, const SipLimits& limits = {});
+template <TemporaryString S>
+ParseResult<NameAddr> ParseNameAddr(S&& value, const SipLimits& limits = {}) = delete;
+template <TemporaryString S>
+ParseResult<Via> ParseVia(S&& value, const SipLimits& limits = {}) = delete;
 
 }  // namespace sw::sip

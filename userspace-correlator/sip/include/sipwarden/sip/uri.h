@@ -62,6 +62,8 @@ struct UriLimits {
 // other scheme is kept as scheme + opaque text (it must still be free of
 // whitespace, controls, '<', '>' and '"'). Errors: kBadUri, kTooManyParams.
 ParseResult<Uri> ParseUri(std::string_view text, const UriLimits& limits = {});
+template <TemporaryString S>
+ParseResult<Uri> ParseUri(S&& text, const UriLimits& limits = {}) = delete;
 
 // "host", "host:port", "192.0.2.1:5060", "[2001:db8::1]:5060". Errors:
 // kBadUri (bad host or port characters), kValueOutOfRange (port > 65535).
