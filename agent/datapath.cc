@@ -229,9 +229,14 @@ int RingReader::Trampoline(void* ctx, void* data, size_t size) {
 }
 
 absl::StatusOr<int> RingReader::Poll(int timeout_ms) {
-  const int n = ring_buffer__poll(rb_, timeout_ms);
+  int n = ring_buffer__poll(rb_, timeout_ms);
   if (n < 0 && n != -EINTR) return ErrnoStatus(-n, "poll ring buffer");
-  return n < 0 ? 0 : n;
+  if (n < 0) n = 0;
+  // ring_buffer__poll consumes only rings that signalled; records written
+  // without a wake-up (BPF_RB_NO_WAKEUP) are collected here.
+  const int more = ring_buffer__consume(rb_);
+  if (more < 0) return ErrnoStatus(-more, "consume ring buffer");
+  return n + more;
 }
 
 absl::StatusOr<int> RingReader::Drain() {

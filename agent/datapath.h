@@ -75,7 +75,8 @@ class RingReader {
   using Callback = std::function<void(std::span<const uint8_t>)>;
   static absl::StatusOr<std::unique_ptr<RingReader>> Create(int map_fd, Callback cb);
   ~RingReader();
-  // Waits up to timeout_ms for records; returns how many were consumed.
+  // Waits up to timeout_ms for a wake-up, then consumes whatever is there
+  // (records written without a wake-up too); returns how many.
   absl::StatusOr<int> Poll(int timeout_ms);
   // Consumes what is there without waiting.
   absl::StatusOr<int> Drain();

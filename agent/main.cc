@@ -22,18 +22,31 @@
 #include "absl/strings/str_split.h"
 #include "cli.h"
 #include "datapath.h"
+#include "offline.h"
+#include "outputs.h"
+#include "sipwarden/events/pipeline.h"
 #include "sipwarden/record.h"
 #include "sipwarden/status_macros.h"
 
-ABSL_FLAG(std::string, iface, "", "Interface to protect (required)");
+ABSL_FLAG(std::string, iface, "", "Interface to protect (required unless --read-pcap)");
+ABSL_FLAG(std::string, read_pcap, "",
+          "Offline: analyse this pcap/pcapng file through the same pipeline, then exit");
+ABSL_FLAG(std::string, events_out, "",
+          "Where SIP/MGCP/RTP events and call records go as JSON lines (- = stdout)");
+ABSL_FLAG(bool, quiet, false, "No progress messages on stderr");
 ABSL_FLAG(std::string, xdp_mode, "auto", "XDP attach mode: auto, native or generic");
 ABSL_FLAG(std::string, pin_dir, sw::kDefaultPinDir, "bpffs directory where maps are pinned");
 ABSL_FLAG(bool, keep_attached, false,
           "On exit leave the program attached and the maps pinned for the next agent");
-ABSL_FLAG(std::string, records_out, "-", "Where ring-buffer records go as JSON lines (- = stdout)");
+ABSL_FLAG(std::string, records_out, "",
+          "Where raw ring-buffer records go as JSON lines (- = stdout; default: stdout "
+          "unless --events-out is given)");
 ABSL_FLAG(std::string, sip_ports, "5060,5080", "SIP ports (UDP and TCP), comma separated");
 ABSL_FLAG(uint32_t, snap_len, SW_SNAP_DEFAULT, "SIP bytes copied to userspace per message");
 ABSL_FLAG(uint32_t, ringbuf_bytes, SW_RINGBUF_BYTES, "Ring buffer size (power of two)");
+ABSL_FLAG(uint32_t, ringbuf_wakeup_bytes, sw::kDefaultRingWakeupBytes,
+          "Wake the agent once this many ring-buffer bytes wait (0 = on every record when "
+          "idle); below that the agent polls every 10 ms");
 ABSL_FLAG(uint32_t, invite_rate, 0, "Per-source INVITE limit, messages/s (0 = none)");
 ABSL_FLAG(uint32_t, invite_burst, 0, "Per-source INVITE burst (default: one second's worth)");
 ABSL_FLAG(uint32_t, register_rate, 0, "Per-source REGISTER limit, messages/s (0 = none)");
@@ -74,6 +87,7 @@ absl::StatusOr<std::vector<uint16_t>> ParsePorts(const std::string& text) {
 absl::Status ApplySettings(sw::Maps& maps, const std::vector<uint16_t>& ports) {
   SW_ASSIGN_OR_RETURN(sw_config cfg, maps.ReadConfig());
   cfg.snap_len = absl::GetFlag(FLAGS_snap_len);
+  cfg.rb_wakeup_bytes = absl::GetFlag(FLAGS_ringbuf_wakeup_bytes);
   if (cfg.snap_len == 0 || cfg.snap_len > SW_SNAP_MAX) {
     return absl::InvalidArgumentError(
         absl::StrCat("--snap_len must be within 1..", SW_SNAP_MAX));
@@ -114,6 +128,14 @@ void PrintStats(const sw::Maps& maps) {
 }
 
 int Run() {
+  if (const std::string pcap = absl::GetFlag(FLAGS_read_pcap); !pcap.empty()) {
+    sw::OfflineOptions o;
+    o.pcap = pcap;
+    o.events_out = absl::GetFlag(FLAGS_events_out);
+    if (o.events_out.empty()) o.events_out = "-";
+    o.quiet = absl::GetFlag(FLAGS_quiet);
+    return sw::RunOffline(o);
+  }
   const std::string iface = absl::GetFlag(FLAGS_iface);
   if (iface.empty()) {
     std::cerr << "sipwarden-agent: --iface is required (see --help)\n";
@@ -133,17 +155,25 @@ int Run() {
     }
   }
 
-  std::ofstream file_out;
-  std::ostream* out = &std::cout;
-  const std::string records_out = absl::GetFlag(FLAGS_records_out);
-  if (records_out != "-") {
-    file_out.open(records_out, std::ios::app);
-    if (!file_out) {
-      std::cerr << "sipwarden-agent: cannot open " << records_out << " for writing\n";
+  const std::string events_where = absl::GetFlag(FLAGS_events_out);
+  std::string records_where = absl::GetFlag(FLAGS_records_out);
+  if (records_where.empty() && events_where.empty()) records_where = "-";
+  auto records_out = sw::JsonLinesOut::Open(records_where);
+  auto events_out = sw::JsonLinesOut::Open(events_where);
+  for (const absl::Status& s : {records_out.status(), events_out.status()}) {
+    if (!s.ok()) {
+      std::cerr << "sipwarden-agent: " << s.message() << "\n";
       return 2;
     }
-    out = &file_out;
   }
+  sw::JsonLinesOut& records = **records_out;
+  sw::JsonLinesOut& events = **events_out;
+  sw::ev::PipelineSinks sinks;
+  sinks.sip = [&](const sw::ev::SipEvent& e) { events.Write(sw::ev::ToJson(e)); };
+  sinks.mgcp = [&](const sw::ev::MgcpEvent& e) { events.Write(sw::ev::ToJson(e)); };
+  sinks.rtp = [&](const sw::ev::RtpEvent& e) { events.Write(sw::ev::ToJson(e)); };
+  sinks.call = [&](const sw::ev::CallRecord& c) { events.Write(sw::ev::ToJson(c)); };
+  sw::ev::Pipeline pipeline(std::move(sinks));
 
   libbpf_set_print(LibbpfLog);
   sw::DatapathOptions opts;
@@ -178,7 +208,18 @@ int Run() {
           if (bad_records++ < 10) std::cerr << "sipwarden-agent: " << rec.status().message() << "\n";
           return;
         }
-        *out << sw::RecordToJson(*rec, boot_to_unix) << "\n";
+        if (records.enabled()) records.Write(sw::RecordToJson(*rec, boot_to_unix));
+        if (events.enabled() && rec->hdr.kind == SW_REC_SIP) {
+          sw::ev::Flow flow;
+          flow.ts_ns = static_cast<int64_t>(rec->hdr.ts_ns) + boot_to_unix;
+          flow.src = rec->src;
+          flow.dst = rec->dst;
+          flow.sport = rec->hdr.sport;
+          flow.dport = rec->hdr.dport;
+          flow.transport =
+              rec->hdr.transport == SW_TRANSPORT_TCP ? sw::ev::Transport::kTcp : sw::ev::Transport::kUdp;
+          pipeline.OnSipBytes(flow, rec->payload);
+        }
       });
   if (!reader.ok()) {
     std::cerr << "sipwarden-agent: " << reader.status().message() << "\n";
@@ -195,14 +236,18 @@ int Run() {
   uint64_t next_expire = sw::BootNs() + 1000000000ull;
   int rc = 0;
   while (!g_stop) {
-    auto n = (*reader)->Poll(200);
+    auto n = (*reader)->Poll(sw::kRingPollMs);
     if (!n.ok()) {
       std::cerr << "sipwarden-agent: " << n.status().message() << "\n";
       rc = 1;
       break;
     }
-    if (*n > 0) out->flush();
     const uint64_t now = sw::BootNs();
+    if (*n > 0) {
+      records.Flush();
+      events.Flush();
+    }
+    pipeline.Advance(static_cast<int64_t>(now) + boot_to_unix);
     if (now >= next_expire) {
       // The kernel drops expired entries when they are hit; this catches the rest.
       (void)(*dp)->maps().BlockExpire();
@@ -214,7 +259,9 @@ int Run() {
     }
   }
   (void)(*reader)->Drain();
-  out->flush();
+  pipeline.Flush();
+  records.Flush();
+  events.Flush();
 
   if (absl::GetFlag(FLAGS_keep_attached)) {
     std::cerr << "sipwarden-agent: leaving the program attached to " << iface
@@ -239,7 +286,9 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "Protects a SIP host: loads the sipwarden XDP program on an interface, pins its maps and\n"
       "prints the SIP messages the kernel passes up as JSON lines.\n\n"
-      "  sipwarden-agent --iface eth0 [--xdp-mode auto|native|generic] [--pin-dir DIR]\n\n"
+      "  sipwarden-agent --iface eth0 [--xdp-mode auto|native|generic] [--pin-dir DIR]\n"
+      "                  [--events-out PATH|-] [--records-out PATH|-]\n"
+      "  sipwarden-agent --read-pcap FILE [--events-out PATH|-]     (offline)\n\n"
       "Flags may be written with dashes or underscores (--pin-dir or --pin_dir).\n"
       "Stop with SIGINT or SIGTERM: the program is detached and the maps unpinned, unless\n"
       "--keep_attached is given.");

@@ -1,0 +1,98 @@
+#include "offline.h"
+
+#include <chrono>
+#include <iostream>
+
+#include "absl/strings/str_cat.h"
+#include "outputs.h"
+#include "pcap_source.h"
+#include "sipwarden/events/pipeline.h"
+#include "sipwarden/json.h"
+
+namespace sw {
+
+int RunOffline(const OfflineOptions& options) {
+  auto src = PcapSource::Open(options.pcap);
+  if (!src.ok()) {
+    std::cerr << "sipwarden-agent: " << src.status().message() << "\n";
+    return 2;
+  }
+  auto events = JsonLinesOut::Open(options.events_out);
+  if (!events.ok()) {
+    std::cerr << "sipwarden-agent: " << events.status().message() << "\n";
+    return 2;
+  }
+  JsonLinesOut& out = **events;
+
+  ev::PipelineSinks sinks;
+  uint64_t sip = 0, calls = 0, rejected = 0, rtp = 0;
+  sinks.sip = [&](const ev::SipEvent& e) {
+    ++sip;
+    out.Write(ev::ToJson(e));
+  };
+  sinks.mgcp = [&](const ev::MgcpEvent& e) { out.Write(ev::ToJson(e)); };
+  sinks.rtp = [&](const ev::RtpEvent& e) {
+    ++rtp;
+    out.Write(ev::ToJson(e));
+  };
+  sinks.call = [&](const ev::CallRecord& c) {
+    ++calls;
+    out.Write(ev::ToJson(c));
+  };
+  sinks.rejected = [&](const ev::Rejection& r) {
+    ++rejected;
+    if (!options.quiet && rejected <= 20) {
+      std::cerr << "sipwarden-agent: " << r.protocol << " message from " << r.flow.src.ToString()
+                << ":" << r.flow.sport << " rejected: " << r.error.ToString() << " ["
+                << r.first_line << "]\n";
+    }
+  };
+  ev::Pipeline pipeline(std::move(sinks));
+  net::Decoder decoder({}, [&](const net::AppMessage& m) { pipeline.OnMessage(m); });
+
+  if (!options.quiet) {
+    std::cerr << "sipwarden-agent: reading " << options.pcap << " (link type " << (*src)->dlt()
+              << ")\n";
+  }
+  const auto started = std::chrono::steady_clock::now();
+  auto last_progress = started;
+  CapturedFrame frame;
+  int rc = 0;
+  uint64_t frames = 0;
+  while (true) {
+    auto more = (*src)->Next(&frame);
+    if (!more.ok()) {
+      std::cerr << "sipwarden-agent: " << more.status().message()
+                << " (the packets before it were processed)\n";
+      rc = 1;
+      break;
+    }
+    if (!*more) break;
+    ++frames;
+    decoder.Frame((*src)->link_type(), frame.ts_ns, frame.data);
+    if (!options.quiet && (frames & 0xffff) == 0) {
+      const auto now = std::chrono::steady_clock::now();
+      if (now - last_progress > std::chrono::seconds(2)) {
+        last_progress = now;
+        std::cerr << "sipwarden-agent: " << frames << " packets, " << sip << " SIP messages, "
+                  << calls << " calls so far\n";
+      }
+    }
+  }
+  pipeline.Flush();
+  out.Flush();
+  if (!options.quiet) {
+    const double secs =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    const auto& ds = decoder.stats();
+    const auto& ps = pipeline.stats();
+    std::cerr << "sipwarden-agent: " << frames << " packets in " << secs << " s: " << sip
+              << " SIP messages (" << ps.sip_rejected << " rejected), " << calls << " calls, "
+              << ps.rtp << " RTP and " << ps.rtcp << " RTCP packets to known endpoints, "
+              << ds.tcp_messages << " messages from TCP streams, " << ds.reassembled
+              << " datagrams reassembled\n";
+  }
+  return rc;
+}
+
+}  // namespace sw

@@ -1,0 +1,125 @@
+// The event generator (paper section 5.1): application messages in (from the
+// frame decoder, the kernel's ring buffer or a HEP mirror), typed events out.
+// SIP is parsed with its SDP; calls are threaded into call records; media to
+// endpoints that SDP announced is recognised as RTP/RTCP and reported when a
+// stream starts and when it flows after its call has ended. Event time only.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include "sipwarden/events/call_tracker.h"
+#include "sipwarden/events/event.h"
+#include "sipwarden/net/decoder.h"
+#include "sipwarden/sip/result.h"
+#include "sipwarden/sip/sdp.h"
+#include "sipwarden/sip/sip_message.h"
+
+namespace sw::ev {
+
+// A message that looked like SIP (or MGCP) but was refused by the parser.
+struct Rejection {
+  Flow flow;
+  std::string protocol;  // "sip", "sdp", "mgcp"
+  sip::ParseError error;
+  std::string first_line;
+};
+
+struct PipelineSinks {
+  std::function<void(const SipEvent&)> sip;
+  std::function<void(const MgcpEvent&)> mgcp;
+  std::function<void(const RtpEvent&)> rtp;
+  std::function<void(const CallRecord&)> call;
+  std::function<void(const Rejection&)> rejected;
+};
+
+struct PipelineOptions {
+  // Ports on which every UDP datagram is taken for SIP (and parse failures
+  // reported); elsewhere only datagrams that start like SIP are.
+  std::function<bool(uint16_t)> sip_port = [](uint16_t p) {
+    return p == 5060 || p == 5061 || p == 5080;
+  };
+  std::function<bool(uint16_t)> mgcp_port = [](uint16_t p) { return p == 2427 || p == 2727; };
+  CallTrackerLimits calls;
+  size_t max_media_endpoints = 262144;
+  int64_t media_linger_ns = 60'000'000'000;  // keep ended calls' endpoints this long
+  sip::SipLimits sip_limits;
+};
+
+struct PipelineStats {
+  uint64_t messages = 0;
+  uint64_t sip = 0;
+  uint64_t sip_rejected = 0;
+  uint64_t sdp_rejected = 0;
+  uint64_t mgcp = 0;
+  uint64_t mgcp_rejected = 0;
+  uint64_t rtp = 0;
+  uint64_t rtcp = 0;
+  uint64_t rtp_after_end = 0;  // media packets to endpoints of ended calls
+  uint64_t other = 0;          // neither SIP, MGCP nor expected media
+  uint64_t media_evicted = 0;
+  std::map<std::string, uint64_t> rejected_by_reason;
+};
+
+class Pipeline {
+ public:
+  Pipeline(PipelineSinks sinks, PipelineOptions options = {});
+  ~Pipeline();
+
+  // One application message (UDP payload or framed TCP message).
+  void OnMessage(const net::AppMessage& m);
+  // One SIP message with its flow (kernel ring buffer, HEP).
+  void OnSipBytes(const Flow& flow, std::string_view bytes);
+  // Runs timers up to now (event time).
+  void Advance(int64_t now_ns);
+  // End of input: reports open calls.
+  void Flush();
+
+  const PipelineStats& stats() const { return stats_; }
+  const CallTracker& calls() const { return *calls_; }
+
+ private:
+  struct MediaKey {
+    IpAddress addr;
+    uint16_t port;
+    bool operator==(const MediaKey&) const = default;
+  };
+  struct MediaKeyHash {
+    size_t operator()(const MediaKey& k) const;
+  };
+  struct MediaState {
+    std::string call_id;
+    int64_t ended_ns = 0;  // 0 while the call is open
+    uint32_t last_ssrc = 0;
+    bool seen = false;
+    bool reported_after_end = false;
+    int64_t last_ns = 0;
+  };
+
+  void HandleSip(const Flow& flow, std::string_view bytes, bool must_be_sip);
+  void HandleMedia(const Flow& flow, std::string_view payload);
+  void LearnMedia(const SipEvent& e);
+  void OnCallRecord(const CallRecord& c);
+  void Reject(const Flow& flow, std::string_view protocol, const sip::ParseError& err,
+              std::string_view bytes);
+
+  PipelineSinks sinks_;
+  PipelineOptions options_;
+  PipelineStats stats_;
+  std::unique_ptr<CallTracker> calls_;
+  std::unordered_map<MediaKey, MediaState, MediaKeyHash> media_;
+  sip::SipMessage scratch_;  // reused between messages
+  int64_t last_sweep_ = 0;
+};
+
+// Event from a parsed SIP message (and its SDP body, if any).
+SipEvent MakeSipEvent(const sip::SipMessage& m, const Flow& flow);
+SdpSummary SummarizeSdp(const sip::SdpSession& s);
+// Transport of a decoded message.
+Transport TransportOf(const net::AppMessage& m);
+
+}  // namespace sw::ev

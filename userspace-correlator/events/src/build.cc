@@ -1,0 +1,79 @@
+// SipMessage (views into a packet) to SipEvent (owned strings).
+#include <string>
+
+#include "sipwarden/events/pipeline.h"
+#include "sipwarden/sip/text.h"
+
+namespace sw::ev {
+namespace {
+
+Party MakeParty(const sip::NameAddr& na) {
+  Party p;
+  p.uri = std::string(na.uri.raw);
+  p.user = std::string(na.uri.user);
+  p.host = std::string(na.uri.host());
+  p.tag = std::string(na.tag);
+  p.display = na.display_quoted ? sip::Unquote(na.display_name) : std::string(na.display_name);
+  return p;
+}
+
+}  // namespace
+
+Transport TransportOf(const net::AppMessage& m) {
+  return m.transport == 6 ? Transport::kTcp : Transport::kUdp;
+}
+
+SdpSummary SummarizeSdp(const sip::SdpSession& s) {
+  SdpSummary out;
+  out.owner = std::string(s.origin.username);
+  out.session = std::string(s.session_name);
+  if (s.connection) out.conn = std::string(s.connection->address);
+  for (size_t i = 0; i < s.media.size(); ++i) {
+    const auto& m = s.media[i];
+    SdpMedia sm;
+    sm.type = std::string(m.type);
+    sm.port = m.port;
+    sm.proto = std::string(m.proto);
+    if (const auto* c = s.ConnectionFor(i)) sm.conn = std::string(c->address);
+    sm.payload_types.assign(m.payload_types.begin(), m.payload_types.end());
+    out.media.push_back(std::move(sm));
+  }
+  return out;
+}
+
+SipEvent MakeSipEvent(const sip::SipMessage& m, const Flow& flow) {
+  SipEvent e;
+  e.flow = flow;
+  e.is_request = m.is_request;
+  if (m.is_request) {
+    e.method = std::string(m.method);
+    e.request_uri = std::string(m.request_uri.raw);
+    e.request_user = std::string(m.request_uri.user);
+  } else {
+    e.status = m.status_code;
+    e.reason = std::string(m.reason_phrase);
+    e.method = std::string(m.cseq.method);
+  }
+  e.call_id = std::string(m.call_id);
+  e.cseq = m.cseq.seq;
+  e.cseq_method = std::string(m.cseq.method);
+  e.from = MakeParty(m.from);
+  e.to = MakeParty(m.to);
+  e.via_hosts.reserve(m.vias.size());
+  for (const auto& v : m.vias) e.via_hosts.emplace_back(v.sent_by.host);
+  if (!m.vias.empty()) e.via_branch = std::string(m.vias.front().branch);
+  if (!m.contacts.empty()) e.contact = std::string(m.contacts.front().uri.raw);
+  e.user_agent = std::string(m.is_request || m.server.empty() ? m.user_agent : m.server);
+  if (m.authorization) {
+    e.has_auth = true;
+    e.auth_user = std::string(m.authorization->username);
+  }
+  if (m.expires) {
+    e.has_expires = true;
+    e.expires = *m.expires;
+  }
+  e.warnings = m.warnings;
+  return e;
+}
+
+}  // namespace sw::ev

@@ -1,0 +1,228 @@
+#include "sipwarden/events/call_tracker.h"
+
+#include <algorithm>
+#include <vector>
+
+namespace sw::ev {
+
+Disposition DispositionForStatus(int status, bool cancelled) {
+  if (status == 487 || cancelled) return Disposition::kCancelled;
+  if (status == 486 || status == 600) return Disposition::kBusy;
+  if (status == 408 || status == 480) return Disposition::kNoAnswer;
+  if (status >= 500 && status < 600) return Disposition::kFailed;
+  return Disposition::kRejected;  // 3xx, other 4xx, 603/604/606
+}
+
+CallTracker::CallTracker(Sink sink, CallTrackerLimits limits)
+    : sink_(std::move(sink)), limits_(limits) {}
+
+void CallTracker::AddMedia(Call& c, const SipEvent& e) {
+  if (!e.sdp) return;
+  for (const auto& m : e.sdp->media) {
+    const bool known = std::any_of(c.rec.media.begin(), c.rec.media.end(), [&](const SdpMedia& x) {
+      return x.conn == m.conn && x.port == m.port && x.type == m.type;
+    });
+    if (!known && c.rec.media.size() < 32) c.rec.media.push_back(m);
+  }
+}
+
+void CallTracker::Touch(Map::iterator it, int64_t ts) {
+  it->second.last_ns = std::max(it->second.last_ns, ts);
+  lru_.splice(lru_.end(), lru_, it->second.lru);
+}
+
+void CallTracker::Erase(Map::iterator it) {
+  lru_.erase(it->second.lru);
+  calls_.erase(it);
+}
+
+void CallTracker::Finish(Call& c, int64_t end_ns, Disposition d, std::string_view ended_by) {
+  if (c.state == State::kDone) return;
+  c.rec.end_ns = std::max(end_ns, c.rec.start_ns);
+  c.rec.disposition = d;
+  c.rec.ended_by = std::string(ended_by);
+  c.rec.duration_s = static_cast<double>(c.rec.end_ns - c.rec.start_ns) / 1e9;
+  c.rec.billable_s =
+      c.rec.answer_ns ? static_cast<double>(c.rec.end_ns - c.rec.answer_ns) / 1e9 : 0.0;
+  c.state = State::kDone;
+  c.state_ns = end_ns;
+  ++stats_.calls_ended;
+  sink_(c.rec);
+}
+
+void CallTracker::OnSip(const SipEvent& e) {
+  const int64_t ts = e.flow.ts_ns;
+  if (e.call_id.empty()) return;
+  auto it = calls_.find(e.call_id);
+
+  if (e.is_request && e.method == "INVITE") {
+    if (it == calls_.end()) {
+      if (!e.to.tag.empty()) {  // a re-INVITE of a dialog we never saw start
+        ++stats_.unknown_dialog;
+        return;
+      }
+      while (calls_.size() >= limits_.max_calls && !lru_.empty()) {
+        auto old = calls_.find(lru_.front());
+        Finish(old->second, old->second.last_ns, Disposition::kFailed, "evicted");
+        ++stats_.evicted;
+        Erase(old);
+      }
+      lru_.push_back(e.call_id);
+      it = calls_.emplace(e.call_id, Call{}).first;
+      Call& c = it->second;
+      c.lru = std::prev(lru_.end());
+      c.rec.call_id = e.call_id;
+      c.rec.caller = e.from;
+      c.rec.callee = e.to;
+      if (c.rec.callee.user.empty()) c.rec.callee.user = e.request_user;
+      c.rec.contact = e.contact;
+      c.rec.caller_ip = e.flow.src;
+      c.rec.user_agent = e.user_agent;
+      c.rec.start_ns = ts;
+      c.invite_cseq = e.cseq;
+      c.state = State::kTrying;
+      c.state_ns = ts;
+      c.last_ns = ts;
+      AddMedia(c, e);
+      ++stats_.calls_started;
+      return;
+    }
+    Call& c = it->second;
+    Touch(it, ts);
+    if (e.cseq == c.invite_cseq) {
+      ++stats_.retransmissions;
+      return;
+    }
+    if (c.state == State::kChallenged && e.cseq > c.invite_cseq) {
+      // The caller answers the challenge with credentials: same call, new transaction.
+      c.invite_cseq = e.cseq;
+      c.state = State::kTrying;
+      c.state_ns = ts;
+      AddMedia(c, e);
+      return;
+    }
+    if (c.state == State::kConfirmed) AddMedia(c, e);  // re-INVITE: media may move
+    return;
+  }
+
+  if (it == calls_.end()) {
+    if (e.is_request && (e.method == "BYE" || e.method == "CANCEL")) ++stats_.unknown_dialog;
+    return;
+  }
+  Call& c = it->second;
+  Touch(it, ts);
+  if (c.state == State::kDone) {
+    ++stats_.retransmissions;  // BYE or 200 retransmitted after the end
+    return;
+  }
+
+  if (e.is_request) {
+    if (e.method == "CANCEL") {
+      c.cancelled = true;
+    } else if (e.method == "BYE") {
+      if (c.state == State::kConfirmed) {
+        Finish(c, ts, Disposition::kAnswered, "bye");
+      } else {
+        // BYE before any answer: the caller gave up (or an attacker tore it down).
+        Finish(c, ts, Disposition::kCancelled, "bye");
+      }
+    }
+    return;
+  }
+
+  // Responses: only those to the call's INVITE transaction shape the record.
+  if (e.cseq_method != "INVITE" || e.cseq != c.invite_cseq) return;
+  if (e.status < 200) {
+    if (c.state == State::kTrying) {
+      c.state = State::kEarly;
+      c.state_ns = ts;
+    }
+    return;
+  }
+  if (e.status < 300) {
+    if (c.state != State::kConfirmed) {
+      c.rec.answer_ns = ts;
+      c.rec.setup_ms = (ts - c.rec.start_ns) / 1'000'000;
+      c.rec.status = e.status;
+      c.state = State::kConfirmed;
+      c.state_ns = ts;
+      if (c.rec.callee.tag.empty()) c.rec.callee.tag = e.to.tag;
+    }
+    AddMedia(c, e);
+    return;
+  }
+  if (c.state == State::kConfirmed) return;  // a forked branch failing after the answer
+  c.rec.status = e.status;
+  c.rec.setup_ms = (ts - c.rec.start_ns) / 1'000'000;
+  if (e.status == 401 || e.status == 407) {
+    c.state = State::kChallenged;
+    c.state_ns = ts;
+    return;
+  }
+  Finish(c, ts, DispositionForStatus(e.status, c.cancelled), "response");
+}
+
+void CallTracker::OnMedia(const std::string& call_id, int64_t ts) {
+  auto it = calls_.find(call_id);
+  if (it == calls_.end() || it->second.state != State::kConfirmed) return;
+  Touch(it, ts);
+}
+
+void CallTracker::Advance(int64_t now) {
+  // A full scan costs O(open calls); do it at most once per event-time second.
+  if (now - last_advance_ < 1'000'000'000) return;
+  last_advance_ = now;
+  std::vector<std::string> gone;
+  for (auto& [id, c] : calls_) {
+    const int64_t in_state = now - c.state_ns;
+    switch (c.state) {
+      case State::kTrying:
+        if (in_state > limits_.no_response_timeout_ns) {
+          Finish(c, c.last_ns, c.cancelled ? Disposition::kCancelled : Disposition::kNoAnswer,
+                 "timeout");
+        }
+        break;
+      case State::kEarly:
+        if (in_state > limits_.provisional_timeout_ns) {
+          Finish(c, c.last_ns, c.cancelled ? Disposition::kCancelled : Disposition::kNoAnswer,
+                 "timeout");
+        }
+        break;
+      case State::kChallenged:
+        if (in_state > limits_.challenge_timeout_ns) {
+          Finish(c, c.state_ns, Disposition::kRejected, "timeout");
+        }
+        break;
+      case State::kConfirmed:
+        if (now - c.last_ns > limits_.idle_call_timeout_ns) {
+          Finish(c, c.last_ns, Disposition::kAnswered, "timeout");
+        }
+        break;
+      case State::kDone:
+        if (in_state > limits_.linger_ns) gone.push_back(id);
+        break;
+    }
+  }
+  for (const auto& id : gone) Erase(calls_.find(id));
+}
+
+void CallTracker::Flush() {
+  // Report in start order so output is deterministic.
+  std::vector<Call*> open;
+  for (auto& [id, c] : calls_) {
+    if (c.state != State::kDone) open.push_back(&c);
+  }
+  std::sort(open.begin(), open.end(),
+            [](const Call* a, const Call* b) { return a->rec.start_ns < b->rec.start_ns; });
+  for (Call* c : open) {
+    Disposition d = Disposition::kNoAnswer;
+    if (c->state == State::kConfirmed) d = Disposition::kAnswered;
+    if (c->state == State::kChallenged) d = Disposition::kRejected;
+    if (c->cancelled && c->state != State::kConfirmed) d = Disposition::kCancelled;
+    Finish(*c, c->last_ns, d, "end_of_input");
+  }
+  calls_.clear();
+  lru_.clear();
+}
+
+}  // namespace sw::ev
