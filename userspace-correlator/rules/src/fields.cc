@@ -1,0 +1,442 @@
+#include "fields.h"
+
+#include <array>
+#include <cstring>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "sipwarden/absl_compat.h"
+#include "sipwarden/record.h"
+
+namespace sw::rules::internal {
+namespace {
+
+constexpr FieldInfo kInfos[] = {
+#define SW_FIELD_INFO(id, name, kind, types) {name, ValueKind::kind, static_cast<uint8_t>(types)},
+    SW_RULE_FIELDS(SW_FIELD_INFO)
+#undef SW_FIELD_INFO
+    {"field.*", ValueKind::kString, kBitSyn},
+};
+
+Value Str(std::string_view s) {
+  Value v;
+  v.present = !s.empty();
+  v.kind = ValueKind::kString;
+  v.s = s;
+  return v;
+}
+
+Value Int(int64_t i, bool present = true) {
+  Value v;
+  v.present = present;
+  v.kind = ValueKind::kInt;
+  v.i = i;
+  return v;
+}
+
+Value Dbl(double d) {
+  Value v;
+  v.present = true;
+  v.kind = ValueKind::kDouble;
+  v.d = d;
+  return v;
+}
+
+Value Bool(bool b) {
+  Value v;
+  v.present = true;
+  v.kind = ValueKind::kBool;
+  v.i = b ? 1 : 0;
+  return v;
+}
+
+Value Ip(const IpAddress& a) {
+  Value v;
+  v.present = true;
+  v.kind = ValueKind::kIp;
+  v.ip = a;
+  return v;
+}
+
+const Value kAbsent{};
+
+// The medium rules call "the" media endpoint: the first audio medium, else the first.
+const ev::SdpMedia* MainMedium(const std::vector<ev::SdpMedia>& media) {
+  for (const auto& m : media) {
+    if (m.type == "audio" && m.port != 0) return &m;
+  }
+  for (const auto& m : media) {
+    if (m.port != 0) return &m;
+  }
+  return nullptr;
+}
+
+std::string_view ConnOf(const ev::SdpMedia& m, std::string_view session_conn) {
+  return m.conn.empty() ? session_conn : std::string_view(m.conn);
+}
+
+void AppendEndpoint(std::string_view conn, uint16_t port, std::string& out) {
+  if (conn.find(':') != std::string_view::npos) {
+    out.push_back('[');
+    out.append(conn);
+    out.push_back(']');
+  } else {
+    out.append(conn);
+  }
+  out.push_back(':');
+  absl::StrAppend(&out, port);
+}
+
+Value MediaList(const std::vector<ev::SdpMedia>& media, std::string_view session_conn,
+                std::string* scratch) {
+  scratch->clear();
+  for (const auto& m : media) {
+    const std::string_view conn = ConnOf(m, session_conn);
+    if (m.port == 0 || conn.empty()) continue;
+    if (!scratch->empty()) scratch->push_back(' ');
+    AppendEndpoint(conn, m.port, *scratch);
+  }
+  return Str(*scratch);
+}
+
+Value MediaIp(const std::vector<ev::SdpMedia>& media, std::string_view session_conn) {
+  const ev::SdpMedia* m = MainMedium(media);
+  if (m == nullptr) return kAbsent;
+  auto ip = IpAddress::Parse(ConnOf(*m, session_conn));
+  if (!ip.ok()) return kAbsent;
+  return Ip(*ip);
+}
+
+Value MediaPort(const std::vector<ev::SdpMedia>& media) {
+  const ev::SdpMedia* m = MainMedium(media);
+  if (m == nullptr) return kAbsent;
+  return Int(m->port);
+}
+
+Value FlowValue(const ev::Flow& f, FieldId id) {
+  switch (id) {
+    case FieldId::kSrcIp: return Ip(f.src);
+    case FieldId::kDstIp: return Ip(f.dst);
+    case FieldId::kSrcPort: return Int(f.sport);
+    case FieldId::kDstPort: return Int(f.dport);
+    case FieldId::kTransport: return Str(ev::TransportName(f.transport));
+    default: return kAbsent;
+  }
+}
+
+Value SipValue(const ev::SipEvent& e, FieldId id, std::string* scratch) {
+  static const std::vector<ev::SdpMedia> kNoMedia;
+  const auto& media = e.sdp ? e.sdp->media : kNoMedia;
+  const std::string_view sconn = e.sdp ? std::string_view(e.sdp->conn) : std::string_view();
+  switch (id) {
+    case FieldId::kMethod: return e.is_request ? Str(e.method) : kAbsent;
+    case FieldId::kRequest: return Bool(e.is_request);
+    case FieldId::kStatus: return Int(e.status, !e.is_request);
+    case FieldId::kStatusClass: return Int(e.status / 100, !e.is_request);
+    case FieldId::kReasonPhrase: return Str(e.reason);
+    case FieldId::kRequestUri: return Str(e.request_uri);
+    case FieldId::kRequestUser: return Str(e.request_user);
+    case FieldId::kCallId: return Str(e.call_id);
+    case FieldId::kCseq: return Int(e.cseq);
+    case FieldId::kCseqMethod: return Str(e.cseq_method);
+    case FieldId::kFromUri: return Str(e.from.uri);
+    case FieldId::kFromUser: return Str(e.from.user);
+    case FieldId::kFromHost: return Str(e.from.host);
+    case FieldId::kFromTag: return Str(e.from.tag);
+    case FieldId::kFromDisplay: return Str(e.from.display);
+    case FieldId::kToUri: return Str(e.to.uri);
+    case FieldId::kToUser: return Str(e.to.user);
+    case FieldId::kToHost: return Str(e.to.host);
+    case FieldId::kToTag: return Str(e.to.tag);
+    case FieldId::kToDisplay: return Str(e.to.display);
+    case FieldId::kViaHost:
+      return e.via_hosts.empty() ? kAbsent : Str(e.via_hosts.front());
+    case FieldId::kViaHosts: {
+      Value v;
+      v.present = !e.via_hosts.empty();
+      v.kind = ValueKind::kList;
+      v.list = &e.via_hosts;
+      return v;
+    }
+    case FieldId::kViaBranch: return Str(e.via_branch);
+    case FieldId::kContact: return Str(e.contact);
+    case FieldId::kUserAgent: return Str(e.user_agent);
+    case FieldId::kAuthUser: return Str(e.auth_user);
+    case FieldId::kHasAuth: return Bool(e.has_auth);
+    case FieldId::kExpires: return Int(e.expires, e.has_expires);
+    case FieldId::kWarnings: return Int(e.warnings);
+    case FieldId::kHasSdp: return Bool(e.sdp.has_value());
+    case FieldId::kSdpOwner: return e.sdp ? Str(e.sdp->owner) : kAbsent;
+    case FieldId::kSdpSession: return e.sdp ? Str(e.sdp->session) : kAbsent;
+    case FieldId::kSdpConn: return e.sdp ? Str(e.sdp->conn) : kAbsent;
+    case FieldId::kMediaIp: return MediaIp(media, sconn);
+    case FieldId::kMediaPort: return MediaPort(media);
+    case FieldId::kMedia: return MediaList(media, sconn, scratch);
+    default: return FlowValue(e.flow, id);
+  }
+}
+
+Value MgcpValue(const ev::MgcpEvent& e, FieldId id, std::string* scratch) {
+  static const std::vector<ev::SdpMedia> kNoMedia;
+  const auto& media = e.sdp ? e.sdp->media : kNoMedia;
+  const std::string_view sconn = e.sdp ? std::string_view(e.sdp->conn) : std::string_view();
+  switch (id) {
+    case FieldId::kVerb: return Str(e.verb);
+    case FieldId::kRequest: return Bool(e.is_command);
+    case FieldId::kStatus: return Int(e.status, !e.is_command);
+    case FieldId::kStatusClass: return Int(e.status / 100, !e.is_command);
+    case FieldId::kTransactionId: return Str(e.transaction_id);
+    case FieldId::kEndpoint: return Str(e.endpoint);
+    case FieldId::kCallId: return Str(e.call_id);
+    case FieldId::kConnectionId: return Str(e.connection_id);
+    case FieldId::kHasSdp: return Bool(e.sdp.has_value());
+    case FieldId::kSdpOwner: return e.sdp ? Str(e.sdp->owner) : kAbsent;
+    case FieldId::kSdpSession: return e.sdp ? Str(e.sdp->session) : kAbsent;
+    case FieldId::kSdpConn: return e.sdp ? Str(e.sdp->conn) : kAbsent;
+    case FieldId::kMediaIp: return MediaIp(media, sconn);
+    case FieldId::kMediaPort: return MediaPort(media);
+    case FieldId::kMedia: return MediaList(media, sconn, scratch);
+    default: return FlowValue(e.flow, id);
+  }
+}
+
+Value RtpValue(const ev::RtpEvent& e, FieldId id) {
+  switch (id) {
+    case FieldId::kSsrc: return Int(e.ssrc);
+    case FieldId::kRtpSeq: return Int(e.seq);
+    case FieldId::kPayloadType: return Int(e.payload_type);
+    case FieldId::kRtcp: return Bool(e.rtcp);
+    case FieldId::kReason: return Str(e.reason);
+    default: return FlowValue(e.flow, id);
+  }
+}
+
+Value CallValue(const ev::CallRecord& c, FieldId id, std::string* scratch) {
+  switch (id) {
+    case FieldId::kSrcIp:
+    case FieldId::kCallerIp: return Ip(c.caller_ip);
+    case FieldId::kCallId: return Str(c.call_id);
+    case FieldId::kStatus: return Int(c.status, c.status != 0);
+    case FieldId::kStatusClass: return Int(c.status / 100, c.status != 0);
+    case FieldId::kContact: return Str(c.contact);
+    case FieldId::kUserAgent: return Str(c.user_agent);
+    case FieldId::kCallerUri: return Str(c.caller.uri);
+    case FieldId::kCallerUser: return Str(c.caller.user);
+    case FieldId::kCallerHost: return Str(c.caller.host);
+    case FieldId::kCalleeUri: return Str(c.callee.uri);
+    case FieldId::kCalleeUser: return Str(c.callee.user);
+    case FieldId::kCalleeHost: return Str(c.callee.host);
+    case FieldId::kDisposition: return Str(ev::DispositionName(c.disposition));
+    case FieldId::kEndedBy: return Str(c.ended_by);
+    case FieldId::kDuration: return Dbl(c.duration_s);
+    case FieldId::kBillable: return Dbl(c.billable_s);
+    case FieldId::kSetupMs: return Int(c.setup_ms, c.setup_ms >= 0);
+    case FieldId::kMediaIp: return MediaIp(c.media, "");
+    case FieldId::kMediaPort: return MediaPort(c.media);
+    case FieldId::kMedia: return MediaList(c.media, "", scratch);
+    default: return kAbsent;
+  }
+}
+
+bool IsFlowField(FieldId id) {
+  return id == FieldId::kSrcIp || id == FieldId::kDstIp || id == FieldId::kSrcPort ||
+         id == FieldId::kDstPort || id == FieldId::kTransport;
+}
+
+}  // namespace
+
+std::string_view KindName(ValueKind k) {
+  switch (k) {
+    case ValueKind::kString: return "text";
+    case ValueKind::kInt: return "integer";
+    case ValueKind::kDouble: return "number";
+    case ValueKind::kIp: return "address";
+    case ValueKind::kBool: return "boolean";
+    case ValueKind::kList: return "list";
+  }
+  return "text";
+}
+
+const FieldInfo& Info(FieldId id) { return kInfos[static_cast<int>(id)]; }
+
+std::optional<FieldId> FieldByName(std::string_view name) {
+  for (size_t i = 0; i < static_cast<size_t>(FieldId::kCustom); ++i) {
+    if (kInfos[i].name == name) return static_cast<FieldId>(i);
+  }
+  return std::nullopt;
+}
+
+std::string FieldNameList() {
+  std::string out;
+  for (size_t i = 0; i < static_cast<size_t>(FieldId::kCustom); ++i) {
+    absl::StrAppend(&out, i ? ", " : "", AV(kInfos[i].name));
+  }
+  absl::StrAppend(&out, ", field.NAME");
+  return out;
+}
+
+Value ParseText(std::string_view text, ValueKind kind) {
+  switch (kind) {
+    case ValueKind::kString: return Str(text);
+    case ValueKind::kList: {
+      Value v = Str(text);
+      v.kind = ValueKind::kString;  // carried lists are text: matched as one string
+      return v;
+    }
+    case ValueKind::kInt: {
+      int64_t i;
+      if (!absl::SimpleAtoi(AV(text), &i)) return kAbsent;
+      return Int(i);
+    }
+    case ValueKind::kDouble: {
+      double d;
+      if (!absl::SimpleAtod(AV(text), &d)) return kAbsent;
+      return Dbl(d);
+    }
+    case ValueKind::kBool:
+      if (text == "true" || text == "1") return Bool(true);
+      if (text == "false" || text == "0") return Bool(false);
+      return kAbsent;
+    case ValueKind::kIp: {
+      auto ip = IpAddress::Parse(text);
+      if (!ip.ok()) return kAbsent;
+      return Ip(*ip);
+    }
+  }
+  return kAbsent;
+}
+
+Value GetValue(const EventView& e, const FieldRef& f, std::string* scratch) {
+  switch (f.id) {
+    case FieldId::kType: return Str(EventTypeName(e.type));
+    case FieldId::kTs: return Int(e.ts);
+    default: break;
+  }
+  switch (e.type) {
+    case EventType::kSip: return SipValue(*e.sip, f.id, scratch);
+    case EventType::kMgcp: return MgcpValue(*e.mgcp, f.id, scratch);
+    case EventType::kRtp: return RtpValue(*e.rtp, f.id);
+    case EventType::kCall: return CallValue(*e.call, f.id, scratch);
+    case EventType::kSynthetic: {
+      const SyntheticEvent& s = *e.syn;
+      if (f.id == FieldId::kName) return Str(s.name);
+      if (IsFlowField(f.id) && s.has_flow) return FlowValue(s.flow, f.id);
+      const std::string* text = s.Find(f.name());
+      if (text == nullptr) return kAbsent;
+      return ParseText(*text, f.kind());
+    }
+  }
+  return kAbsent;
+}
+
+void AppendIp(const IpAddress& a, std::string& out) {
+  if (a.is_v4()) {
+    const auto b = a.v4();
+    char buf[16];
+    char* p = buf;
+    for (int i = 0; i < 4; ++i) {
+      unsigned v = b[i];
+      if (v >= 100) *p++ = static_cast<char>('0' + v / 100);
+      if (v >= 10) *p++ = static_cast<char>('0' + (v / 10) % 10);
+      *p++ = static_cast<char>('0' + v % 10);
+      if (i < 3) *p++ = '.';
+    }
+    out.append(buf, p - buf);
+    return;
+  }
+  out += a.ToString();
+}
+
+void AppendText(const Value& v, ValueKind kind, std::string& out) {
+  if (!v.present) return;
+  switch (v.kind) {
+    case ValueKind::kString: out.append(v.s); return;
+    case ValueKind::kInt: absl::StrAppend(&out, v.i); return;
+    case ValueKind::kDouble: absl::StrAppend(&out, v.d); return;
+    case ValueKind::kBool: out += v.i ? "true" : "false"; return;
+    case ValueKind::kIp: AppendIp(v.ip, out); return;
+    case ValueKind::kList:
+      for (size_t i = 0; i < v.list->size(); ++i) {
+        if (i) out.push_back(' ');
+        out += (*v.list)[i];
+      }
+      return;
+  }
+  (void)kind;
+}
+
+void AppendKeyBytes(const Value& v, ValueKind kind, std::string& out) {
+  if (!v.present) {
+    out.push_back('\0');
+    return;
+  }
+  out.push_back('\1');
+  switch (v.kind) {
+    case ValueKind::kIp: out.append(reinterpret_cast<const char*>(v.ip.bytes.data()), 16); return;
+    case ValueKind::kInt:
+    case ValueKind::kBool: {
+      char b[8];
+      std::memcpy(b, &v.i, 8);
+      out.append(b, 8);
+      return;
+    }
+    case ValueKind::kDouble: {
+      char b[8];
+      std::memcpy(b, &v.d, 8);
+      out.append(b, 8);
+      return;
+    }
+    case ValueKind::kString: {
+      const uint32_t n = static_cast<uint32_t>(v.s.size());
+      char b[4];
+      std::memcpy(b, &n, 4);
+      out.append(b, 4);
+      out.append(v.s);
+      return;
+    }
+    case ValueKind::kList: {
+      std::string text;
+      AppendText(v, kind, text);
+      const uint32_t n = static_cast<uint32_t>(text.size());
+      char b[4];
+      std::memcpy(b, &n, 4);
+      out.append(b, 4);
+      out.append(text);
+      return;
+    }
+  }
+}
+
+bool ParseEndpoint(std::string_view text, IpAddress* addr, uint16_t* port) {
+  std::string_view host;
+  std::string_view p;
+  if (!text.empty() && text.front() == '[') {
+    const size_t close = text.find(']');
+    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
+      return false;
+    }
+    host = text.substr(1, close - 1);
+    p = text.substr(close + 2);
+  } else {
+    const size_t colon = text.rfind(':');
+    if (colon == std::string_view::npos) return false;
+    host = text.substr(0, colon);
+    p = text.substr(colon + 1);
+  }
+  uint32_t n;
+  if (!absl::SimpleAtoi(AV(p), &n) || n == 0 || n > 65535) return false;
+  auto ip = IpAddress::Parse(host);
+  if (!ip.ok()) return false;
+  *addr = *ip;
+  *port = static_cast<uint16_t>(n);
+  return true;
+}
+
+int MethodIndex(std::string_view method) {
+  for (int i = 0; i < kMethodCount; ++i) {
+    if (kMethods[i] == method) return i;
+  }
+  return kClassReqOther;
+}
+
+}  // namespace sw::rules::internal
