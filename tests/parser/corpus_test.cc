@@ -234,8 +234,9 @@ const std::map<std::string, Expectation>& Rfc4475() {
       {"lwsstart.dat", Rejects(C::kSyntax, R::kBadStartLine)},
       {"trws.dat", Rejects(C::kSyntax, R::kBadStartLine)},
       {"escruri.dat", Rejects(C::kSyntax, R::kBadRequestUri)},
-      // "See RFC" cases: a non-GMT Date is tolerated and flagged; the other
-      // three are rejected, as RFC 4475 calls reasonable.
+      // "See RFC" cases: a non-GMT Date and unquoted non-token display names
+      // are tolerated and flagged; a bare URI with headers and an addr-spec
+      // with spaces are rejected, as RFC 4475 calls reasonable.
       {"baddate.dat", Parses({W::kBadDate},
                              [](const SipMessage& m) {
                                EXPECT_EQ(m.method_id, Method::kInvite);
@@ -243,7 +244,15 @@ const std::map<std::string, Expectation>& Rfc4475() {
                              })},
       {"regbadct.dat", Rejects(C::kSyntax, R::kBadNameAddr)},
       {"badaspec.dat", Rejects(C::kSyntax, R::kBadUri)},
-      {"baddn.dat", Rejects(C::kSyntax, R::kBadNameAddr)},
+      {"baddn.dat", Parses({W::kNonTokenDisplayName, W::kNoHeaderTerminator},
+                           [](const SipMessage& m) {
+                             // Liberal, as RFC 4475 allows: the names are kept, and flagged.
+                             EXPECT_EQ(m.from.display_name, "Bell, Alexander");
+                             EXPECT_EQ(m.from.uri.user, "a.g.bell");
+                             EXPECT_EQ(m.from.tag, "43");
+                             EXPECT_EQ(m.to.display_name, "Watson, Thomas");
+                             EXPECT_EQ(m.to.uri.host(), "example.org");
+                           })},
       {"badvers.dat", Rejects(C::kVersion, R::kBadVersion)},
       {"mismatch01.dat", Rejects(C::kSemantic, R::kCSeqMethodMismatch)},
       {"mismatch02.dat", Rejects(C::kSemantic, R::kCSeqMethodMismatch)},

@@ -610,6 +610,16 @@ TEST(SipPartsTest, ViaAndNameAddr) {
   EXPECT_TRUE(spec->uri.params.empty());
   EXPECT_EQ(spec->tag, "1");
   EXPECT_FALSE(ParseNameAddr("sip:a@b?x=y").ok());
+  EXPECT_FALSE(ParseNameAddr("Bell, Alexander").ok());
+  auto odd = ParseNameAddr("\\\"arik\\\" <sip:816666@voip.example.net>;tag=6433ef9");
+  ASSERT_TRUE(odd.ok()) << odd.error().ToString();
+  EXPECT_EQ(odd->display_name, "\\\"arik\\\"");
+  EXPECT_EQ(odd->tag, "6433ef9");
+  // An unbracketed Contact whose parameter quotes a '<' stays an addr-spec.
+  auto instance = ParseNameAddr("sip:a@192.0.2.1;+sip.instance=\"<urn:uuid:1>\";expires=60");
+  ASSERT_TRUE(instance.ok()) << instance.error().ToString();
+  EXPECT_FALSE(instance->bracketed);
+  EXPECT_EQ(FindParam(instance->params, "+sip.instance"), "<urn:uuid:1>");
   EXPECT_FALSE(ParseNameAddr("\"unterminated <sip:a@b>").ok());
 }
 

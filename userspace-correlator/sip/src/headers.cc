@@ -243,6 +243,8 @@ std::string_view WarningName(SipWarning w) {
       return "bad_authorization";
     case SipWarning::kNulByte:
       return "nul_byte";
+    case SipWarning::kNonTokenDisplayName:
+      return "non_token_display_name";
   }
   return "unknown";
 }

@@ -21,8 +21,8 @@ void AddWarning(uint32_t* w, SipWarning x) { *w |= static_cast<uint32_t>(x); }
 // Header values
 
 // name-addr / addr-spec with header parameters. `what` names the header.
-bool ParseNameAddrInto(std::string_view v, const SipLimits& limits, NameAddr* na, Fault* f,
-                       std::string_view what) {
+bool ParseNameAddrInto(std::string_view v, const SipLimits& limits, NameAddr* na,
+                       uint32_t* warnings, Fault* f, std::string_view what) {
   *na = NameAddr{};
   na->raw = v;
   if (v.empty()) return f->Set(Reason::kBadNameAddr, what, v.data());
@@ -61,6 +61,29 @@ bool ParseNameAddrInto(std::string_view v, const SipLimits& limits, NameAddr* na
   UriLimits ul;
   ul.max_params = limits.max_params;
   std::string_view rest;
+  if (!name_addr) {
+    size_t end = 0;
+    while (end < v.size() && v[end] != ';' && !IsLwsChar(v[end])) ++end;
+    const std::string_view uri = v.substr(0, end);
+    Fault spec;
+    // RFC 3261 section 20: a URI with ',', '?' or ';' must be inside <>.
+    if (uri.find_first_of(",?") != npos) {
+      spec.Set(Reason::kBadNameAddr, what, v.data() + uri.find_first_of(",?"));
+    } else if (internal::ParseUriInto(uri, ul, &na->uri, &spec, Reason::kBadUri)) {
+      rest = v.substr(end);
+    }
+    if (!spec.ok()) {
+      // Not an addr-spec. RFC 4475 section 3.1.2.15 lets a parser be liberal
+      // with an unquoted display name of non-token characters ("Bell,
+      // Alexander <sip:...>"): take everything before '<' as the name.
+      const size_t lt = v.find('<');
+      if (lt == npos || lt == 0) return f->Set(spec.reason, spec.what, spec.at);
+      na->display_name = TrimLws(v.substr(0, lt));
+      AddWarning(warnings, SipWarning::kNonTokenDisplayName);
+      name_addr = true;
+      i = lt;
+    }
+  }
   if (name_addr) {
     const size_t close = v.find('>', i);
     if (close == npos) return f->Set(Reason::kBadNameAddr, what, v.data() + i);
@@ -69,16 +92,6 @@ bool ParseNameAddrInto(std::string_view v, const SipLimits& limits, NameAddr* na
       return false;
     }
     rest = v.substr(close + 1);
-  } else {
-    size_t end = 0;
-    while (end < v.size() && v[end] != ';' && !IsLwsChar(v[end])) ++end;
-    std::string_view uri = v.substr(0, end);
-    // RFC 3261 section 20: a URI with ',', '?' or ';' must be inside <>.
-    if (uri.find_first_of(",?") != npos) {
-      return f->Set(Reason::kBadNameAddr, what, v.data() + uri.find_first_of(",?"));
-    }
-    if (!internal::ParseUriInto(uri, ul, &na->uri, f, Reason::kBadUri)) return false;
-    rest = v.substr(end);
   }
   rest = TrimLws(rest);
   size_t count = 0;
@@ -468,7 +481,7 @@ bool SipParser::ParseHeaderValue(const Header& h) {
           return true;
         }
         NameAddr na;
-        if (!ParseNameAddrInto(e, lim_, &na, f_, what)) return false;
+        if (!ParseNameAddrInto(e, lim_, &na, &m_->warnings, f_, what)) return false;
         if (h.id == HeaderId::kContact) {
           m_->contacts.push_back(na);
         } else if (h.id == HeaderId::kRoute) {
@@ -482,9 +495,11 @@ bool SipParser::ParseHeaderValue(const Header& h) {
       return f_->ok();
     }
     case HeaderId::kFrom:
-      return Once(&seen_from_, "From", h) && ParseNameAddrInto(v, lim_, &m_->from, f_, "From");
+      return Once(&seen_from_, "From", h) &&
+             ParseNameAddrInto(v, lim_, &m_->from, &m_->warnings, f_, "From");
     case HeaderId::kTo:
-      return Once(&seen_to_, "To", h) && ParseNameAddrInto(v, lim_, &m_->to, f_, "To");
+      return Once(&seen_to_, "To", h) &&
+             ParseNameAddrInto(v, lim_, &m_->to, &m_->warnings, f_, "To");
     case HeaderId::kCallId:
       if (!Once(&seen_call_id_, "Call-ID", h)) return false;
       if (!ValidCallId(v)) return f_->Set(Reason::kBadCallId, "Call-ID", v.data());
@@ -765,7 +780,10 @@ ParseResult<NameAddr> ParseNameAddr(std::string_view value, const SipLimits& lim
   NameAddr na;
   Fault f;
   value = TrimLws(value);
-  if (!ParseNameAddrInto(value, limits, &na, &f, "name-addr")) return f.ToError(value.data());
+  uint32_t warnings = 0;
+  if (!ParseNameAddrInto(value, limits, &na, &warnings, &f, "name-addr")) {
+    return f.ToError(value.data());
+  }
   return na;
 }
 

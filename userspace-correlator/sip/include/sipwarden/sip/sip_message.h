@@ -187,6 +187,7 @@ enum class SipWarning : uint32_t {
   kValueOutOfRange = 1u << 14,       // Expires or a similar value saturated
   kBadAuthorization = 1u << 15,      // Authorization header not in auth-param syntax
   kNulByte = 1u << 16,               // a NUL octet in the header section
+  kNonTokenDisplayName = 1u << 17,   // unquoted display name with non-token characters
 };
 std::string_view WarningName(SipWarning w);
 
