@@ -6,16 +6,36 @@
 
 namespace sw {
 
-// Abseil flag names are C++ identifiers; users type --pin-dir. Rewrites
-// "--pin-dir=x" to "--pin_dir=x" (names only, never values) in place.
-inline void NormalizeFlagNames(int argc, char** argv) {
-  for (int i = 1; i < argc; ++i) {
-    char* a = argv[i];
-    if (a[0] != '-' || a[1] != '-' || a[2] == '\0') continue;
-    for (char* p = a + 2; *p && *p != '='; ++p) {
-      if (*p == '-') *p = '_';
+// Abseil flag names are C++ identifiers, but users type --pin-dir, and
+// "--events-out -" (abseil would take the lone "-" for a mistake). Returns
+// an argv with dashes in flag names turned into underscores (names only,
+// never values) and "--flag -" joined into "--flag=-". The strings live as
+// long as the returned object.
+class NormalizedArgs {
+ public:
+  NormalizedArgs(int argc, char** argv) {
+    for (int i = 0; i < argc; ++i) {
+      std::string a = argv[i];
+      if (i > 0 && a.size() > 2 && a[0] == '-' && a[1] == '-') {
+        for (size_t k = 2; k < a.size() && a[k] != '='; ++k) {
+          if (a[k] == '-') a[k] = '_';
+        }
+        if (a.find('=') == std::string::npos && i + 1 < argc && std::string(argv[i + 1]) == "-") {
+          a += "=-";
+          ++i;
+        }
+      }
+      storage_.push_back(std::move(a));
     }
+    for (auto& s : storage_) ptrs_.push_back(s.data());
+    ptrs_.push_back(nullptr);
   }
-}
+  int argc() const { return static_cast<int>(storage_.size()); }
+  char** argv() { return ptrs_.data(); }
+
+ private:
+  std::vector<std::string> storage_;
+  std::vector<char*> ptrs_;
+};
 
 }  // namespace sw

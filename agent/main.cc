@@ -292,8 +292,8 @@ int main(int argc, char** argv) {
       "Flags may be written with dashes or underscores (--pin-dir or --pin_dir).\n"
       "Stop with SIGINT or SIGTERM: the program is detached and the maps unpinned, unless\n"
       "--keep_attached is given.");
-  sw::NormalizeFlagNames(argc, argv);
-  absl::ParseCommandLine(argc, argv);
+  sw::NormalizedArgs normalized(argc, argv);
+  absl::ParseCommandLine(normalized.argc(), normalized.argv());
   if (absl::GetFlag(FLAGS_version)) {
     std::cout << "sipwarden-agent " << SW_VERSION << "\n";
     return 0;

@@ -568,8 +568,8 @@ int main(int argc, char** argv) {
   };
   usage.contains_helpshort_flags = usage.contains_help_flags;
   absl::SetFlagsUsageConfig(usage);
-  sw::NormalizeFlagNames(argc, argv);
-  absl::ParseCommandLine(argc, argv);
+  sw::NormalizedArgs normalized(argc, argv);
+  absl::ParseCommandLine(normalized.argc(), normalized.argv());
   if (absl::GetFlag(FLAGS_version)) {
     std::cout << "sw-bench-xdp " << SW_VERSION << "\n";
     return 0;

@@ -282,8 +282,8 @@ absl::Status Dispatch(const std::vector<std::string>& args) {
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(kUsage);
-  sw::NormalizeFlagNames(argc, argv);
-  std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
+  sw::NormalizedArgs normalized(argc, argv);
+  std::vector<char*> rest = absl::ParseCommandLine(normalized.argc(), normalized.argv());
   if (absl::GetFlag(FLAGS_version)) {
     std::cout << "sipwardenctl " << SW_VERSION << "\n";
     return 0;

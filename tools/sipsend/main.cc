@@ -107,8 +107,8 @@ int main(int argc, char** argv) {
       "  sw-sipsend --to 10.0.0.1:5060 [--method INVITE] [--count 100] [--rate 50]\n"
       "             [--transport udp|tcp] [--message-file F]\n\n"
       "For tests and labs: send only to loopback or to hosts in your own network namespaces.");
-  sw::NormalizeFlagNames(argc, argv);
-  absl::ParseCommandLine(argc, argv);
+  sw::NormalizedArgs normalized(argc, argv);
+  absl::ParseCommandLine(normalized.argc(), normalized.argv());
   if (absl::GetFlag(FLAGS_version)) {
     std::cout << "sw-sipsend " << SW_VERSION << "\n";
     return 0;

@@ -76,4 +76,35 @@ SipEvent MakeSipEvent(const sip::SipMessage& m, const Flow& flow) {
   return e;
 }
 
+MgcpEvent MakeMgcpEvent(const sip::MgcpMessage& m, const Flow& flow) {
+  MgcpEvent e;
+  e.flow = flow;
+  e.is_command = m.is_command;
+  if (m.is_command) {
+    e.verb = std::string(m.verb);
+  } else {
+    e.status = m.response_code;
+  }
+  e.transaction_id = std::to_string(m.transaction_id);
+  e.endpoint = std::string(m.endpoint);
+  e.call_id = std::string(m.call_id);
+  e.connection_id = std::string(m.connection_id);
+  return e;
+}
+
+bool LooksLikeMgcp(std::string_view b) {
+  auto is_digit = [](char c) { return c >= '0' && c <= '9'; };
+  if (b.size() < 8) return false;
+  if (is_digit(b[0]) && is_digit(b[1]) && is_digit(b[2]) && b[3] == ' ') {
+    return is_digit(b[4]);  // response: code SP transaction-id
+  }
+  for (int i = 0; i < 4; ++i) {
+    if (b[i] < 'A' || b[i] > 'Z') return false;
+  }
+  if (b[4] != ' ' || !is_digit(b[5])) return false;
+  const size_t eol = b.find('\n');
+  const std::string_view line = b.substr(0, eol == std::string_view::npos ? b.size() : eol);
+  return line.find(" MGCP ") != std::string_view::npos;
+}
+
 }  // namespace sw::ev

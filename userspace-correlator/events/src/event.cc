@@ -128,6 +128,7 @@ std::string ToJson(const RtpEvent& e) {
     w.Field("payload_type", static_cast<uint32_t>(e.payload_type));
   }
   w.Field("reason", e.reason);
+  if (!e.owner.empty()) w.Field("owner", e.owner);
   w.EndObject();
   return w.Take();
 }

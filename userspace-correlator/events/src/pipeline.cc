@@ -2,6 +2,8 @@
 
 #include <vector>
 
+#include "sipwarden/sip/rtp.h"
+
 namespace sw::ev {
 namespace {
 
@@ -49,6 +51,11 @@ void Pipeline::OnMessage(const net::AppMessage& m) {
   flow.transport = TransportOf(m);
   if (m.ts_ns - last_sweep_ >= 1'000'000'000) Advance(m.ts_ns);
 
+  const bool mgcp_port = options_.mgcp_port(m.sport) || options_.mgcp_port(m.dport);
+  if (m.transport == 17 && (mgcp_port || LooksLikeMgcp(m.payload))) {
+    HandleMgcp(flow, m.payload, mgcp_port);
+    return;
+  }
   const bool sip_port = options_.sip_port(m.sport) || options_.sip_port(m.dport);
   if (m.transport == 6 || sip_port || net::LooksLikeSipStart(m.payload)) {
     // TCP messages come framed as SIP by the decoder; UDP on a SIP port is
@@ -89,7 +96,7 @@ void Pipeline::HandleSip(const Flow& flow, std::string_view bytes, bool must_be_
     auto sdp = sip::ParseSdp(scratch_.body);
     if (sdp.ok()) {
       e.sdp = SummarizeSdp(*sdp);
-      LearnMedia(e);
+      LearnEndpoints(e.sdp->media, e.call_id);
     } else {
       ++stats_.sdp_rejected;
       Reject(flow, "sdp", sdp.error(), scratch_.body);
@@ -99,14 +106,12 @@ void Pipeline::HandleSip(const Flow& flow, std::string_view bytes, bool must_be_
   calls_->OnSip(e);
 }
 
-void Pipeline::LearnMedia(const SipEvent& e) {
-  for (const auto& m : e.sdp->media) {
+void Pipeline::LearnEndpoints(const std::vector<SdpMedia>& media, const std::string& owner) {
+  for (const auto& m : media) {
     if (m.port == 0 || m.conn.empty()) continue;  // a rejected stream
-    IpAddress addr;
-    auto parsed = IpAddress::Parse(m.conn);
-    if (!parsed.ok()) continue;  // a host name: cannot match packets
-    addr = *parsed;
-    MediaKey key{addr, m.port};
+    auto addr = IpAddress::Parse(m.conn);
+    if (!addr.ok()) continue;  // a host name: cannot match packets
+    MediaKey key{*addr, m.port};
     auto it = media_.find(key);
     if (it == media_.end()) {
       if (media_.size() >= options_.max_media_endpoints) {
@@ -116,66 +121,132 @@ void Pipeline::LearnMedia(const SipEvent& e) {
       it = media_.emplace(key, MediaState{}).first;
     }
     // An endpoint reused by a new call belongs to that call from now on.
-    if (it->second.call_id != e.call_id) {
+    if (it->second.owner != owner) {
       it->second = MediaState{};
-      it->second.call_id = e.call_id;
+      it->second.owner = owner;
     }
   }
 }
 
-void Pipeline::OnCallRecord(const CallRecord& c) {
-  for (const auto& m : c.media) {
+void Pipeline::EndEndpoints(const std::vector<SdpMedia>& media, const std::string& owner,
+                            int64_t ts) {
+  for (const auto& m : media) {
     auto addr = IpAddress::Parse(m.conn);
     if (!addr.ok()) continue;
     auto it = media_.find(MediaKey{*addr, m.port});
-    if (it != media_.end() && it->second.call_id == c.call_id) it->second.ended_ns = c.end_ns;
+    if (it != media_.end() && it->second.owner == owner) it->second.ended_ns = ts;
   }
+}
+
+void Pipeline::HandleMgcp(const Flow& flow, std::string_view bytes, bool must_be_mgcp) {
+  auto msg = sip::ParseMgcp(bytes);
+  if (!msg.ok()) {
+    if (!must_be_mgcp) {
+      ++stats_.other;
+      return;
+    }
+    ++stats_.mgcp_rejected;
+    Reject(flow, "mgcp", msg.error(), bytes);
+    return;
+  }
+  ++stats_.mgcp;
+  MgcpEvent e = MakeMgcpEvent(*msg, flow);
+  if (!msg->sdp.empty()) {
+    auto sdp = sip::ParseSdp(msg->sdp);
+    if (sdp.ok()) {
+      e.sdp = SummarizeSdp(*sdp);
+    } else {
+      ++stats_.sdp_rejected;
+      Reject(flow, "sdp", sdp.error(), msg->sdp);
+    }
+  }
+  // Media of a connection: learned from the SDP of CRCX/MDCX commands and
+  // their responses (keyed by the connection id the response assigns), ended
+  // by DLCX, so media at a gateway after DLCX is reported.
+  if (e.sdp && !e.connection_id.empty()) {
+    const std::string owner = "mgcp:" + e.connection_id;
+    LearnEndpoints(e.sdp->media, owner);
+    auto& known = mgcp_media_[e.connection_id];
+    for (const auto& m : e.sdp->media) known.push_back(m);
+    if (known.size() > 16) known.erase(known.begin(), known.end() - 16);
+  }
+  if (e.is_command && e.verb == "DLCX") {
+    auto end_connection = [&](const std::string& id) {
+      auto it = mgcp_media_.find(id);
+      if (it == mgcp_media_.end()) return;
+      EndEndpoints(it->second, "mgcp:" + id, flow.ts_ns);
+      mgcp_media_.erase(it);
+    };
+    if (!e.connection_id.empty()) {
+      end_connection(e.connection_id);
+    } else {
+      // DLCX without I: all connections of the endpoint (or call): end every
+      // connection we learned for this endpoint's media.
+      std::vector<std::string> ids;
+      for (const auto& [id, media] : mgcp_media_) ids.push_back(id);
+      for (const auto& id : ids) end_connection(id);
+    }
+  }
+  if (mgcp_media_.size() > options_.max_media_endpoints) {
+    ++stats_.media_evicted;
+    mgcp_media_.erase(mgcp_media_.begin());
+  }
+  if (sinks_.mgcp) sinks_.mgcp(e);
+}
+
+void Pipeline::OnCallRecord(const CallRecord& c) {
+  EndEndpoints(c.media, c.call_id, c.end_ns);
   if (sinks_.call) sinks_.call(c);
 }
 
 void Pipeline::HandleMedia(const Flow& flow, std::string_view p) {
   auto it = media_.find(MediaKey{flow.dst, flow.dport});
-  if (it == media_.end() || p.size() < 8 || (static_cast<uint8_t>(p[0]) >> 6) != 2) {
+  if (it == media_.end()) {
     ++stats_.other;
     return;
   }
-  MediaState& ms = it->second;
-  const auto* u = reinterpret_cast<const uint8_t*>(p.data());
-  const uint8_t pt = u[1];
+  const std::span<const uint8_t> bytes(reinterpret_cast<const uint8_t*>(p.data()), p.size());
   RtpEvent ev;
   ev.flow = flow;
-  // RTCP packet types 200..204 (SR, RR, SDES, BYE, APP) sit where RTP keeps
-  // marker and payload type (RFC 5761 section 4).
-  if (pt >= 200 && pt <= 204) {
+  if (sip::LooksLikeRtcp(bytes)) {
+    auto rtcp = sip::ParseRtcp(bytes);
+    if (!rtcp.ok() || rtcp->packets.empty()) {
+      ++stats_.other;
+      return;
+    }
     ++stats_.rtcp;
     ev.rtcp = true;
-    ev.ssrc = static_cast<uint32_t>(u[4]) << 24 | u[5] << 16 | u[6] << 8 | u[7];
+    ev.ssrc = rtcp->packets.front().ssrc;
   } else {
-    if (p.size() < 12) {
+    auto rtp = sip::ParseRtp(bytes);
+    if (!rtp.ok()) {
       ++stats_.other;
       return;
     }
     ++stats_.rtp;
-    ev.payload_type = pt & 0x7f;
-    ev.seq = static_cast<uint16_t>(u[2] << 8 | u[3]);
-    ev.timestamp = static_cast<uint32_t>(u[4]) << 24 | u[5] << 16 | u[6] << 8 | u[7];
-    ev.ssrc = static_cast<uint32_t>(u[8]) << 24 | u[9] << 16 | u[10] << 8 | u[11];
+    ev.payload_type = rtp->payload_type;
+    ev.seq = rtp->sequence;
+    ev.timestamp = rtp->timestamp;
+    ev.ssrc = rtp->ssrc;
   }
+  MediaState& ms = it->second;
   ms.last_ns = flow.ts_ns;
   if (ms.ended_ns) {
     ++stats_.rtp_after_end;
     if (!ms.reported_after_end && !ev.rtcp) {
       ms.reported_after_end = true;
       ev.reason = "media_after_end";
+      ev.owner = ms.owner;
       if (sinks_.rtp) sinks_.rtp(ev);
     }
     return;
   }
-  calls_->OnMedia(ms.call_id, flow.ts_ns);
+  calls_->OnMedia(ms.owner, flow.ts_ns);
   if (!ev.rtcp && (!ms.seen || ms.last_ssrc != ev.ssrc)) {
     ms.seen = true;
     ms.last_ssrc = ev.ssrc;
     ev.reason = "stream_start";
+    ev.owner = ms.owner;
     if (sinks_.rtp) sinks_.rtp(ev);
   }
 }

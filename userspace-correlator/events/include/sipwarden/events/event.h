@@ -90,7 +90,8 @@ struct RtpEvent {
   uint32_t timestamp = 0;
   uint8_t payload_type = 0;
   bool rtcp = false;
-  std::string reason;  // "media", "watched_media", ...
+  std::string reason;  // "stream_start", "media_after_end", "watched_media"
+  std::string owner;   // the Call-ID, or "mgcp:" + connection id, the media belongs to
 };
 
 enum class Disposition : uint8_t { kAnswered, kBusy, kNoAnswer, kCancelled, kFailed, kRejected };

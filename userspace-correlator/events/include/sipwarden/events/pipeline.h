@@ -15,6 +15,7 @@
 #include "sipwarden/events/call_tracker.h"
 #include "sipwarden/events/event.h"
 #include "sipwarden/net/decoder.h"
+#include "sipwarden/sip/mgcp.h"
 #include "sipwarden/sip/result.h"
 #include "sipwarden/sip/sdp.h"
 #include "sipwarden/sip/sip_message.h"
@@ -92,7 +93,7 @@ class Pipeline {
     size_t operator()(const MediaKey& k) const;
   };
   struct MediaState {
-    std::string call_id;
+    std::string owner;  // a Call-ID, or "mgcp:" + connection id
     int64_t ended_ns = 0;  // 0 while the call is open
     uint32_t last_ssrc = 0;
     bool seen = false;
@@ -101,8 +102,12 @@ class Pipeline {
   };
 
   void HandleSip(const Flow& flow, std::string_view bytes, bool must_be_sip);
+  void HandleMgcp(const Flow& flow, std::string_view bytes, bool must_be_mgcp);
+  // Media endpoints announced in SDP, owned by a call or an MGCP connection.
+  void LearnEndpoints(const std::vector<SdpMedia>& media, const std::string& owner);
+  // The owner's endpoints see no more legitimate media from ts on.
+  void EndEndpoints(const std::vector<SdpMedia>& media, const std::string& owner, int64_t ts);
   void HandleMedia(const Flow& flow, std::string_view payload);
-  void LearnMedia(const SipEvent& e);
   void OnCallRecord(const CallRecord& c);
   void Reject(const Flow& flow, std::string_view protocol, const sip::ParseError& err,
               std::string_view bytes);
@@ -113,11 +118,17 @@ class Pipeline {
   std::unique_ptr<CallTracker> calls_;
   std::unordered_map<MediaKey, MediaState, MediaKeyHash> media_;
   sip::SipMessage scratch_;  // reused between messages
+  // MGCP connections' media, by connection id, until DLCX.
+  std::unordered_map<std::string, std::vector<SdpMedia>> mgcp_media_;
   int64_t last_sweep_ = 0;
 };
 
 // Event from a parsed SIP message (and its SDP body, if any).
 SipEvent MakeSipEvent(const sip::SipMessage& m, const Flow& flow);
+MgcpEvent MakeMgcpEvent(const sip::MgcpMessage& m, const Flow& flow);
+// Whether bytes start like an MGCP command ("CRCX 1234 ep MGCP 1.0") or
+// response ("200 1234 OK").
+bool LooksLikeMgcp(std::string_view bytes);
 SdpSummary SummarizeSdp(const sip::SdpSession& s);
 // Transport of a decoded message.
 Transport TransportOf(const net::AppMessage& m);

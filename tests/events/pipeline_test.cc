@@ -1,0 +1,133 @@
+// The pipeline on crafted messages: SIP with SDP teaches media endpoints,
+// media after BYE and after an MGCP DLCX is reported once, MGCP commands and
+// responses become events, and noise on SIP ports is counted, not crashed on.
+#include "sipwarden/events/pipeline.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "packet_builder.h"
+
+namespace sw::ev {
+namespace {
+
+constexpr int64_t kSec = 1'000'000'000;
+
+class PipelineTest : public ::testing::Test {
+ protected:
+  PipelineTest() {
+    PipelineSinks s;
+    s.sip = [this](const SipEvent& e) { sip.push_back(e); };
+    s.mgcp = [this](const MgcpEvent& e) { mgcp.push_back(e); };
+    s.rtp = [this](const RtpEvent& e) { rtp.push_back(e); };
+    s.call = [this](const CallRecord& c) { calls.push_back(c); };
+    s.rejected = [this](const Rejection& r) { rejected.push_back(r); };
+    p = std::make_unique<Pipeline>(std::move(s));
+  }
+  void Udp(int64_t ts, const char* src, uint16_t sport, const char* dst, uint16_t dport,
+           const std::string& payload) {
+    net::AppMessage m;
+    m.ts_ns = ts;
+    m.src = *IpAddress::Parse(src);
+    m.dst = *IpAddress::Parse(dst);
+    m.sport = sport;
+    m.dport = dport;
+    m.transport = 17;
+    m.payload = payload;
+    p->OnMessage(m);
+  }
+  static std::string Sdp(const char* ip, int port) {
+    return std::string("v=0\r\no=- 1 1 IN IP4 ") + ip + "\r\ns=call\r\nc=IN IP4 " + ip +
+           "\r\nt=0 0\r\nm=audio " + std::to_string(port) + " RTP/AVP 0 8\r\n";
+  }
+
+  std::vector<SipEvent> sip;
+  std::vector<MgcpEvent> mgcp;
+  std::vector<RtpEvent> rtp;
+  std::vector<CallRecord> calls;
+  std::vector<Rejection> rejected;
+  std::unique_ptr<Pipeline> p;
+};
+
+std::string WithToTag(std::string m) {
+  const size_t at = m.find("To: Bob <sip:bob@example.com>");
+  m.insert(m.find("\r\n", at), ";tag=b1");
+  return m;
+}
+
+TEST_F(PipelineTest, MediaAfterByeIsReportedOnce) {
+  const int64_t t0 = 1000 * kSec;
+  Udp(t0, "192.0.2.10", 5060, "192.0.2.1", 5060,
+      test::SipRequest("INVITE", "sip:bob@example.com", Sdp("192.0.2.10", 40000)));
+  std::string ok = test::SipResponse(200);
+  ok.replace(ok.find("Content-Length: 0"), 17,
+             "Content-Type: application/sdp\r\nContent-Length: " +
+                 std::to_string(Sdp("192.0.2.20", 50000).size()));
+  ok += Sdp("192.0.2.20", 50000);
+  Udp(t0 + kSec, "192.0.2.1", 5060, "192.0.2.10", 5060, ok);
+  ASSERT_EQ(sip.size(), 2u);
+  ASSERT_TRUE(sip[1].sdp.has_value());
+  const std::string media = test::RtpPacket(0x1234, 1, 0);
+  Udp(t0 + 2 * kSec, "192.0.2.20", 50000, "192.0.2.10", 40000, media);
+  Udp(t0 + 3 * kSec, "192.0.2.10", 40000, "192.0.2.20", 50000, test::RtpPacket(0x99, 7, 0));
+  ASSERT_EQ(rtp.size(), 2u);
+  EXPECT_EQ(rtp[0].reason, "stream_start");
+  EXPECT_EQ(rtp[0].owner, "a84b4c76e66710@pc33.example.com");
+  Udp(t0 + 60 * kSec, "192.0.2.10", 5060, "192.0.2.1", 5060,
+      WithToTag(test::SipRequest("BYE")));
+  ASSERT_EQ(calls.size(), 1u);
+  EXPECT_EQ(calls[0].disposition, Disposition::kAnswered);
+  EXPECT_EQ(calls[0].ended_by, "bye");
+  // The peer keeps sending media after the BYE: one report, whatever the count.
+  for (int i = 0; i < 5; ++i) {
+    Udp(t0 + 61 * kSec + i, "192.0.2.20", 50000, "192.0.2.10", 40000, test::RtpPacket(0x1234, 2 + i, 0));
+  }
+  ASSERT_EQ(rtp.size(), 3u);
+  EXPECT_EQ(rtp[2].reason, "media_after_end");
+  EXPECT_EQ(rtp[2].ssrc, 0x1234u);
+  EXPECT_EQ(p->stats().rtp_after_end, 5u);
+}
+
+TEST_F(PipelineTest, MgcpEventsAndMediaAfterDlcx) {
+  const int64_t t0 = 2000 * kSec;
+  Udp(t0, "198.51.100.1", 2727, "198.51.100.9", 2427,
+      "CRCX 1201 aaln/1@gw.example.net MGCP 1.0\r\nC: A3C47F21456789F0\r\nL: p:10, a:PCMU\r\n"
+      "M: recvonly\r\n");
+  Udp(t0 + kSec / 10, "198.51.100.9", 2427, "198.51.100.1", 2727,
+      "200 1201 OK\r\nI: FDE234C8\r\n\r\n" + Sdp("198.51.100.9", 3456));
+  ASSERT_EQ(mgcp.size(), 2u);
+  EXPECT_TRUE(mgcp[0].is_command);
+  EXPECT_EQ(mgcp[0].verb, "CRCX");
+  EXPECT_EQ(mgcp[0].transaction_id, "1201");
+  EXPECT_EQ(mgcp[0].endpoint, "aaln/1@gw.example.net");
+  EXPECT_EQ(mgcp[0].call_id, "A3C47F21456789F0");
+  EXPECT_EQ(mgcp[1].status, 200);
+  EXPECT_EQ(mgcp[1].connection_id, "FDE234C8");
+  ASSERT_TRUE(mgcp[1].sdp.has_value());
+  Udp(t0 + kSec, "203.0.113.5", 9000, "198.51.100.9", 3456, test::RtpPacket(7, 1, 0));
+  ASSERT_EQ(rtp.size(), 1u);
+  EXPECT_EQ(rtp[0].owner, "mgcp:FDE234C8");
+  Udp(t0 + 30 * kSec, "198.51.100.1", 2727, "198.51.100.9", 2427,
+      "DLCX 1210 aaln/1@gw.example.net MGCP 1.0\r\nC: A3C47F21456789F0\r\nI: FDE234C8\r\n");
+  Udp(t0 + 31 * kSec, "203.0.113.5", 9000, "198.51.100.9", 3456, test::RtpPacket(7, 2, 0));
+  ASSERT_EQ(rtp.size(), 2u);
+  EXPECT_EQ(rtp[1].reason, "media_after_end");
+  EXPECT_EQ(rtp[1].owner, "mgcp:FDE234C8");
+}
+
+TEST_F(PipelineTest, NoiseOnSipPortsIsCountedAndRejectedWithReasons) {
+  Udp(kSec, "192.0.2.1", 5060, "192.0.2.2", 5060, "\r\n\r\n");           // keep-alive
+  Udp(kSec, "192.0.2.1", 5060, "192.0.2.2", 5060, "hello");               // junk
+  Udp(kSec, "192.0.2.1", 5060, "192.0.2.2", 5060, "INVITE sip:x SIP/2.0\r\nVia: \r\n\r\n");
+  Udp(kSec, "192.0.2.1", 40000, "192.0.2.2", 40002, "random media-less bytes");
+  EXPECT_TRUE(sip.empty());
+  EXPECT_EQ(rejected.size(), 2u);
+  EXPECT_EQ(p->stats().sip_rejected, 2u);
+  EXPECT_EQ(p->stats().other, 1u);
+  for (const auto& r : rejected) EXPECT_NE(r.error.reason, sip::Reason::kOk);
+}
+
+}  // namespace
+}  // namespace sw::ev
