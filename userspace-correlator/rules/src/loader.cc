@@ -76,6 +76,11 @@ std::string Hint(std::string_view word, const std::vector<std::string_view>& can
       best = c;
     }
   }
+  if (best.empty()) {  // "flooding" for "flood"
+    for (auto c : candidates) {
+      if (c.size() >= 3 && absl::StartsWith(AV(word), AV(c)) && c.size() > best.size()) best = c;
+    }
+  }
   if (best.empty()) return "";
   return absl::StrCat(" (did you mean '", AV(best), "'?)");
 }
@@ -1372,6 +1377,26 @@ bool Loader::CompileAction(const YAML::Node& n, Source source, CompiledRule& rul
 
 // ---- rules ----
 
+// A node's content independent of layout, comments, flow or block style and
+// key order.
+std::string Canonical(const YAML::Node& n) {
+  if (n.IsScalar()) return absl::StrCat("s", n.Scalar().size(), ":", n.Scalar());
+  if (n.IsSequence()) {
+    std::string out = "[";
+    for (const auto& e : n) absl::StrAppend(&out, Canonical(e), ",");
+    return out + "]";
+  }
+  if (n.IsMap()) {
+    std::vector<std::string> items;
+    for (auto it = n.begin(); it != n.end(); ++it) {
+      items.push_back(absl::StrCat(Canonical(it->first), "=", Canonical(it->second)));
+    }
+    std::sort(items.begin(), items.end());
+    return absl::StrCat("{", absl::StrJoin(items, ","), "}");
+  }
+  return "~";
+}
+
 RuleType TypeFromName(std::string_view s, bool* ok) {
   std::string norm;
   for (char c : s) {
@@ -1625,10 +1650,8 @@ std::unique_ptr<CompiledRule> Loader::LoadRule(const YAML::Node& n) {
       (t == RuleType::kPair && !rule->capture.empty()) ||
       (threshold && !rule->lists[1].actions.empty());
 
-  // The fingerprint: the rule as written (normalised) and the defaults it inherits.
-  YAML::Emitter em;
-  em << n;
-  rule->fingerprint = absl::StrCat(em.c_str(), "|", rule->max_keys, "|", defaults_.alarm_suppress_ns,
+  // The fingerprint: the rule's content (not its layout) and the defaults it inherits.
+  rule->fingerprint = absl::StrCat(Canonical(n), "|", rule->max_keys, "|", defaults_.alarm_suppress_ns,
                                    "|", defaults_.alarm_update_every_ns, "|", defaults_.sliding);
   if (errors_->size() != errors_before || !enabled) return nullptr;
   return rule;
