@@ -19,6 +19,7 @@
 #include "sipwarden/absl_compat.h"
 #include "sipwarden/json.h"
 #include "sipwarden/record.h"
+#include "sipwarden/rules/ruleset.h"
 #include "sipwarden/status_macros.h"
 
 ABSL_FLAG(std::string, pin_dir, sw::kDefaultPinDir, "bpffs directory holding the agent's maps");
@@ -41,7 +42,8 @@ constexpr char kUsage[] =
     "  sipwardenctl sources [--top N] [--json]\n"
     "  sipwardenctl config show\n"
     "  sipwardenctl config set KEY VALUE   (invite-rate, invite-burst, register-rate,\n"
-    "        register-burst, other-rate, other-burst, snap-len, drop-malformed 0|1)\n\n"
+    "        register-burst, other-rate, other-burst, snap-len, drop-malformed 0|1)\n"
+    "  sipwardenctl rules check FILE   (prints FILE:LINE:COL: message per error)\n\n"
     "PREFIX is an IPv4 or IPv6 address or prefix (192.0.2.7, 198.51.100.0/24, 2001:db8::/32).\n"
     "Common flags: --pin-dir DIR (default /sys/fs/bpf/sipwarden). Flags may use dashes or\n"
     "underscores and may come before or after the verb.";
@@ -265,16 +267,34 @@ absl::Status Config(const std::vector<std::string>& args) {
   return absl::OkStatus();
 }
 
+// Checks a rule file without touching any map: every error as FILE:LINE:COL.
+absl::Status Rules(const std::vector<std::string>& args) {
+  if (args.size() != 3 || args[1] != "check") {
+    return absl::InvalidArgumentError("usage: rules check FILE");
+  }
+  std::vector<sw::rules::ConfigError> errors;
+  auto rules = sw::rules::LoadRuleFile(args[2], &errors);
+  if (!rules.ok()) {
+    for (const auto& e : errors) std::cerr << e.ToString() << "\n";
+    return absl::FailedPreconditionError(absl::StrCat(
+        args[2], ": ", errors.size(), errors.size() == 1 ? " error" : " errors"));
+  }
+  std::cout << args[2] << ": OK, " << (*rules)->Summary() << "\n";
+  return absl::OkStatus();
+}
+
 absl::Status Dispatch(const std::vector<std::string>& args) {
   if (args.empty()) return absl::InvalidArgumentError("no command given (see --help)");
   const std::string& cmd = args[0];
-  if (cmd != "block" && cmd != "allow" && cmd != "stats" && cmd != "sources" && cmd != "config") {
+  if (cmd != "block" && cmd != "allow" && cmd != "stats" && cmd != "sources" && cmd != "config" &&
+      cmd != "rules") {
     return absl::InvalidArgumentError(absl::StrCat("unknown command '", cmd, "' (see --help)"));
   }
   if (cmd == "block") return Block(args);
   if (cmd == "allow") return Allow(args);
   if (cmd == "stats") return Stats();
   if (cmd == "sources") return Sources();
+  if (cmd == "rules") return Rules(args);
   return Config(args);
 }
 
