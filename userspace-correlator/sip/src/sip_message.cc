@@ -292,15 +292,12 @@ class SipParser {
 };
 
 size_t SipParser::LineEnd(size_t i, size_t limit, size_t* next) {
-  const char* p = d_.data() + i;
-  const char* end = d_.data() + limit;
-  while (p < end) {
-    const char c = *p;
-    if (c == '\r' || c == '\n') break;
-    if (c == '\0') AddWarning(&m_->warnings, SipWarning::kNulByte);
-    ++p;
-  }
-  if (p >= end) return npos;
+  const char* b = d_.data() + i;
+  const size_t n = limit - i;
+  const char* lf = static_cast<const char*>(std::memchr(b, '\n', n));
+  const char* cr = static_cast<const char*>(std::memchr(b, '\r', lf != nullptr ? lf - b : n));
+  const char* p = cr != nullptr ? cr : lf;
+  if (p == nullptr) return npos;
   const size_t e = static_cast<size_t>(p - d_.data());
   if (*p == '\r' && e + 1 < d_.size() && d_[e + 1] == '\n') {
     *next = e + 2;
@@ -673,6 +670,9 @@ bool SipParser::Run() {
   size_t body_start = 0;
   bool terminated = false;
   if (!SplitHeaders(next, limit, &body_start, &terminated)) return false;
+  if (std::memchr(d_.data(), '\0', body_start) != nullptr) {
+    AddWarning(&m_->warnings, SipWarning::kNulByte);
+  }
   for (const Header& h : m_->headers) {
     if (!ParseHeaderValue(h)) return false;
   }
