@@ -266,7 +266,8 @@ struct SipMessage {
 // message starts and kIncomplete asks for more bytes.
 ParseResult<SipMessage> ParseSip(std::string_view data, const SipParseOptions& options = {});
 // The same into a caller-owned message (cleared first, allocations reused).
-// Returns a ParseError whose reason is kOk on success.
+// Returns a ParseError whose reason is kOk on success; after a failure the
+// message holds whatever was parsed before the fault and should not be used.
 ParseError ParseSipInto(std::string_view data, const SipParseOptions& options, SipMessage* out);
 template <TemporaryString S>
 ParseResult<SipMessage> ParseSip(S&& data, const SipParseOptions& options = {}) = delete;
