@@ -58,6 +58,7 @@ struct Condition {
   Op op = Op::kEq;
   bool negate = false;
   bool nocase = false;
+  bool implied = false;  // guaranteed by the dispatch class: not evaluated
   std::vector<std::string> strs;             // kEq (few), kPrefix, kSuffix, kContains
   absl::flat_hash_set<std::string> str_set;  // kEq with many operands
   std::vector<IpPrefix> prefixes;            // kEq on addresses
@@ -181,6 +182,7 @@ struct CompiledRule {
 
   Pattern match, match2;
   std::vector<FieldRef> key, key2, distinct;
+  int key_spec = -1, key2_spec = -1;  // RuleSetData::key_specs
   bool has_context = false, has_context2 = false;
   CtxExpr context, context2;
   bool cont = true, cont2 = true;
@@ -212,6 +214,7 @@ struct RuleSetData {
   std::string file;
   std::vector<std::unique_ptr<CompiledRule>> rules;
   absl::flat_hash_map<std::string, int> synthetic_names;  // interned emitted/matched names
+  std::vector<std::vector<FieldRef>> key_specs;           // distinct key field lists
   int class_count = kClassSynBase;
   // Per dispatch class: (rule index, pattern bits 1 = match, 2 = match2), in file order.
   std::vector<std::vector<std::pair<uint32_t, uint8_t>>> dispatch;

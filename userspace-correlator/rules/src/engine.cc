@@ -60,17 +60,35 @@ class Ring {
   size_t head_ = 0, n_ = 0;
 };
 
-// Per-key state of an operation (SEC's event correlation operation).
+// Per-key state of an operation (SEC's event correlation operation). Slots
+// are reused: Reset() keeps the snapshot's string capacity, so a warm table
+// opens operations without allocating.
 struct OpState {
   int64_t start = 0;   // window start (threshold rules), operation start otherwise
   int64_t start2 = 0;  // SingleWith2Thresholds: start of the second window
   uint64_t count = 0;  // events the operation took
   uint64_t count2 = 0;  // events in the current second window (fixed windows)
   uint8_t phase = 0;    // 0: counting; 1: fired (ignoring / watching for the end)
+  bool has_snap = false;
   AlarmHandle alarm;
   std::unique_ptr<Ring> times;
   std::unique_ptr<absl::flat_hash_map<uint64_t, int64_t>> distinct;  // value hash -> last seen
-  std::unique_ptr<Snapshot> snap;
+  std::unique_ptr<Snapshot> snap;  // kept (with its strings) when the slot is reused
+  const Snapshot* first() const { return has_snap ? snap.get() : nullptr; }
+  Snapshot* TakeSnapshot() {
+    if (!snap) snap = std::make_unique<Snapshot>();
+    has_snap = true;
+    return snap.get();
+  }
+  void Reset() {
+    start = start2 = 0;
+    count = count2 = 0;
+    phase = 0;
+    has_snap = false;
+    alarm = AlarmHandle{};
+    times.reset();
+    distinct.reset();
+  }
 };
 
 struct AlarmState {
@@ -79,6 +97,7 @@ struct AlarmState {
   int64_t first_ns = 0, last_ns = 0, last_emit_ns = 0;
   int64_t suppress_ns = 0, update_every_ns = 0;
   std::unique_ptr<Alarm> alarm;  // as last reported
+  void Reset() { *this = AlarmState{}; }
 };
 
 struct ContextState {
@@ -86,6 +105,11 @@ struct ContextState {
   int32_t list = -1;
   std::unique_ptr<Snapshot> snap;
   std::string op_key;  // the creating operation's key (what its alarms cover)
+  void Reset() {
+    rule = list = -1;
+    snap.reset();
+    op_key.clear();
+  }
 };
 
 struct RuleRuntime {
@@ -118,6 +142,15 @@ struct TimerLater {
     return a.at != b.at ? a.at > b.at : a.seq > b.seq;
   }
 };
+
+// Timers armed "now + D" for one of the rule set's durations D come due in
+// the order they were armed (the clock never goes back): a FIFO per D keeps
+// them sorted at O(1) a timer. Everything else goes to a heap.
+struct TimerFifo {
+  int64_t duration = 0;
+  std::deque<Timer> q;
+};
+constexpr size_t kMaxFifos = 32;
 
 struct PendingScript {
   uint32_t rule;
@@ -205,6 +238,22 @@ class EngineCore {
   bool TestText(const Condition& c, std::string_view s);
   bool EvalCtx(const CtxExpr& x, const ActCtx& c);
   void BuildKey(const std::vector<FieldRef>& fields, const EventView& e, std::string& out);
+  // The key of the event for one of the rule set's key specs, built and hashed
+  // once per event however many rules use it.
+  struct CachedKey {
+    uint64_t event = 0;
+    std::string bytes;
+    size_t hash = 0;
+  };
+  const CachedKey& Key(int spec, const EventView& e) {
+    CachedKey& k = keys_[spec];
+    if (k.event != event_seq_) {
+      BuildKey(data().key_specs[spec], e, k.bytes);
+      k.hash = KeyedTable<OpState>::Hash(k.bytes);
+      k.event = event_seq_;
+    }
+    return k;
+  }
 
   // Actions.
   void RunList(uint32_t ri, int list, ActCtx& c);
@@ -219,15 +268,46 @@ class EngineCore {
   void Render(const Template& t, const ActCtx& c, std::string& out);
   void RenderField(const FieldRef& f, const ActCtx& c, std::string& out);
   Value FieldValue(const FieldRef& f, const ActCtx& c, std::string& text);
-  std::unique_ptr<Snapshot> Capture(const CompiledRule& r, const ActCtx& c);
+  void Capture(const CompiledRule& r, const ActCtx& c, Snapshot* s);
+  std::unique_ptr<Snapshot> Capture(const CompiledRule& r, const ActCtx& c) {
+    auto s = std::make_unique<Snapshot>();
+    Capture(r, c, s.get());
+    return s;
+  }
   std::string EventJson(const ActCtx& c, const CompiledRule& r);
   bool Target(const Action& a, ActCtx& c, IpPrefix* out);
 
   // Timers.
   void Push(int64_t at, uint32_t rule, uint32_t slot, uint32_t gen, TimerKind kind) {
-    heap_.push_back({at, seq_++, rule, slot, gen, kind});
+    const Timer t{at, seq_++, rule, slot, gen, kind};
+    next_due_ = std::min(next_due_, at);
+    const int64_t d = at - clock_;
+    for (auto& f : fifos_) {
+      if (f.duration != d) continue;
+      if (f.q.empty() || f.q.back().at <= at) {
+        f.q.push_back(t);
+        return;
+      }
+      break;
+    }
+    heap_.push_back(t);
     std::push_heap(heap_.begin(), heap_.end(), TimerLater());
   }
+  // The earliest timer: its FIFO's index, -1 for the heap, -2 when none.
+  int NextTimer() const {
+    int src = heap_.empty() ? -2 : -1;
+    const Timer* best = heap_.empty() ? nullptr : &heap_.front();
+    for (size_t i = 0; i < fifos_.size(); ++i) {
+      if (fifos_[i].q.empty()) continue;
+      const Timer& t = fifos_[i].q.front();
+      if (best == nullptr || TimerLater()(*best, t)) {
+        best = &t;
+        src = static_cast<int>(i);
+      }
+    }
+    return src;
+  }
+  void BuildFifos();
   template <typename V>
   void Arm(KeyedTable<V>& t, uint32_t slot, int64_t at, uint32_t rule, TimerKind kind) {
     auto& e = t.at(slot);
@@ -261,8 +341,13 @@ class EngineCore {
   std::vector<std::unique_ptr<RuleRuntime>> rules_;
   KeyedTable<ContextState> contexts_;
   std::vector<Timer> heap_;
+  std::vector<TimerFifo> fifos_;
+  int64_t next_due_ = kNever;  // no timer is due before this
   uint64_t seq_ = 0;
   std::deque<Queued> queue_;
+  std::vector<SyntheticEvent> spare_;
+  std::vector<CachedKey> keys_;
+  uint64_t event_seq_ = 0;
   absl::flat_hash_map<uint64_t, PendingScript> pending_;
   int max_depth_ = 16;
   size_t max_pending_ = 256;
@@ -321,6 +406,8 @@ void EngineCore::Install(std::shared_ptr<const RuleSet> rules, bool reload) {
   }
   rules_ = std::move(next);
   set_ = std::move(rules);
+  keys_.assign(data().key_specs.size(), CachedKey{});
+  BuildFifos();
   const Limits& lim = data().limits;
   max_depth_ = lim.max_synthetic_depth ? lim.max_synthetic_depth : options_.max_synthetic_depth;
   max_pending_ = lim.max_pending_scripts ? lim.max_pending_scripts : options_.max_pending_scripts;
@@ -360,6 +447,7 @@ void EngineCore::Install(std::shared_ptr<const RuleSet> rules, bool reload) {
     }
   }
   heap_.clear();
+  next_due_ = kNever;
   for (uint32_t i = 0; i < rules_.size(); ++i) {
     RuleRuntime& rt = *rules_[i];
     rt.ops.ForEachSlot([&](uint32_t s, auto& e) {
@@ -383,6 +471,35 @@ void EngineCore::Install(std::shared_ptr<const RuleSet> rules, bool reload) {
     e.timer_at = kNever;
     Arm(contexts_, s, e.deadline, 0, TimerKind::kContext);
   });
+}
+
+void EngineCore::BuildFifos() {
+  std::vector<int64_t> durations;
+  auto add = [&](int64_t d) {
+    if (d > 0 && std::find(durations.begin(), durations.end(), d) == durations.end()) {
+      durations.push_back(d);
+    }
+  };
+  for (const auto& r : data().rules) {
+    add(r->window_ns);
+    add(r->window2_ns);
+    for (const auto& l : r->lists) {
+      for (const auto& a : l.actions) {
+        add(a.suppress_ns);
+        add(a.lifetime_ns);
+      }
+    }
+  }
+  if (durations.size() > kMaxFifos) durations.resize(kMaxFifos);
+  // Timers already queued move to the heap (a reload re-arms them all anyway).
+  for (auto& f : fifos_) {
+    for (const auto& t : f.q) {
+      heap_.push_back(t);
+      std::push_heap(heap_.begin(), heap_.end(), TimerLater());
+    }
+  }
+  fifos_.clear();
+  for (int64_t d : durations) fifos_.push_back(TimerFifo{d, {}});
 }
 
 void EngineCore::Start(int64_t t) {
@@ -444,6 +561,7 @@ int EngineCore::ClassOf(const EventView& v, int name_id) const {
 }
 
 void EngineCore::Dispatch(const EventView& v, int cls, int depth) {
+  ++event_seq_;
   for (const auto& [ri, bits] : data().dispatch[cls]) {
     if (Handle(ri, v, bits, depth)) break;
   }
@@ -460,16 +578,33 @@ void EngineCore::Drain() {
     v.flow = q.ev.has_flow ? &q.ev.flow : nullptr;
     ++stats_.synthetic;
     Dispatch(v, ClassOf(v, q.name_id), q.ev.depth);
+    if (spare_.size() < 64) spare_.push_back(std::move(q.ev));
   }
 }
 
 void EngineCore::RunTimers(int64_t now) {
+  if (now <= next_due_) return;  // timers fire once the clock passes them
   timer_target_ = now;
   for (auto& rt : rules_) rt->catchup = 0;
-  while (!heap_.empty() && heap_.front().at < now) {
-    std::pop_heap(heap_.begin(), heap_.end(), TimerLater());
-    const Timer tm = heap_.back();
-    heap_.pop_back();
+  for (;;) {
+    const int src = NextTimer();
+    if (src == -2) {
+      next_due_ = kNever;
+      break;
+    }
+    next_due_ = src == -1 ? heap_.front().at : fifos_[src].q.front().at;
+    Timer tm;
+    if (src == -1) {
+      if (heap_.front().at >= now) break;  // next_due_ holds it
+      std::pop_heap(heap_.begin(), heap_.end(), TimerLater());
+      tm = heap_.back();
+      heap_.pop_back();
+    } else {
+      auto& q = fifos_[src].q;
+      if (q.front().at >= now) break;
+      tm = q.front();
+      q.pop_front();
+    }
     switch (tm.kind) {
       case TimerKind::kOp: {
         if (tm.rule >= rules_.size() || !Due(rules_[tm.rule]->ops, tm)) continue;
@@ -554,6 +689,7 @@ bool EngineCore::TestText(const Condition& c, std::string_view s) {
 }
 
 bool EngineCore::EvalCond(const Condition& c, const EventView& e, const Snapshot* first) {
+  if (c.implied) return true;  // the dispatch class already guarantees it
   const Value v = GetValue(e, c.field, &scratch_);
   bool r = false;
   switch (c.op) {
@@ -715,9 +851,10 @@ bool EngineCore::HandleSuppress(uint32_t ri, const EventView& e, int depth) {
   c.rule = r.name;
   if (r.has_context && !EvalCtx(r.context, c)) return false;
   ++rt.stats.matched;
-  BuildKey(r.key, e, key_);
-  uint32_t slot = rt.ops.Find(key_);
-  if (slot != kNoSlot) {
+  const CachedKey& key = Key(r.key_spec, e);
+  bool inserted, evicted;
+  const uint32_t slot = rt.ops.FindOrInsert(key.bytes, key.hash, &inserted, &evicted);
+  if (!inserted) {
     OpState& op = rt.ops.at(slot).value;
     ++op.count;
     ++rt.stats.absorbed;
@@ -725,8 +862,6 @@ bool EngineCore::HandleSuppress(uint32_t ri, const EventView& e, int depth) {
     BumpAlarm(ri, op.alarm, 1);
     return true;
   }
-  bool evicted;
-  slot = rt.ops.Insert(key_, &evicted);
   if (evicted) {
     ++rt.stats.evicted;
     ++stats_.operations_evicted;
@@ -754,12 +889,11 @@ bool EngineCore::HandleThreshold(uint32_t ri, const EventView& e, int depth) {
   c.rule = r.name;
   if (r.has_context && !EvalCtx(r.context, c)) return false;
   ++rt.stats.matched;
-  BuildKey(r.key, e, key_);
-  uint32_t slot = rt.ops.Find(key_);
+  const CachedKey& key = Key(r.key_spec, e);
   const bool two = r.type == RuleType::kSingleWith2Thresholds;
-  if (slot == kNoSlot) {
-    bool evicted;
-    slot = rt.ops.Insert(key_, &evicted);
+  bool inserted, evicted;
+  const uint32_t slot = rt.ops.FindOrInsert(key.bytes, key.hash, &inserted, &evicted);
+  if (inserted) {
     if (evicted) {
       ++rt.stats.evicted;
       ++stats_.operations_evicted;
@@ -772,7 +906,7 @@ bool EngineCore::HandleThreshold(uint32_t ri, const EventView& e, int depth) {
     } else if (r.sliding) {
       op.times = std::make_unique<Ring>(r.threshold);
     }
-    if (r.needs_snapshot) op.snap = Capture(r, c);
+    if (r.needs_snapshot) Capture(r, c, op.TakeSnapshot());
     Arm(rt.ops, slot, clock_ + r.window_ns, ri, TimerKind::kOp);
   } else {
     rt.ops.Touch(slot);
@@ -846,15 +980,15 @@ bool EngineCore::HandlePair2(uint32_t ri, const EventView& e, int depth) {
   const CompiledRule& r = *rt.rule;
   if (rt.ops.size() == 0) return false;
   if (!r.match2.uses_first && !Matches(r.match2, e, nullptr)) return false;
-  BuildKey(r.key2, e, key_);
-  const uint32_t slot = rt.ops.Find(key_);
+  const CachedKey& key = Key(r.key2_spec, e);
+  const uint32_t slot = rt.ops.Find(key.bytes, key.hash);
   if (slot == kNoSlot) return false;
   auto& entry = rt.ops.at(slot);
   OpState& op = entry.value;
-  if (r.match2.uses_first && !Matches(r.match2, e, op.snap.get())) return false;
+  if (r.match2.uses_first && !Matches(r.match2, e, op.first())) return false;
   ActCtx c;
   c.live = &e;
-  c.first = op.snap.get();
+  c.first = op.first();
   c.ts = clock_;
   c.depth = depth;
   c.rule = r.name;
@@ -880,9 +1014,10 @@ bool EngineCore::HandlePair1(uint32_t ri, const EventView& e, int depth) {
   c.rule = r.name;
   if (r.has_context && !EvalCtx(r.context, c)) return false;
   ++rt.stats.matched;
-  BuildKey(r.key, e, key_);
-  uint32_t slot = rt.ops.Find(key_);
-  if (slot != kNoSlot) {  // a running operation takes repeats of its first event
+  const CachedKey& key = Key(r.key_spec, e);
+  bool inserted, evicted;
+  const uint32_t slot = rt.ops.FindOrInsert(key.bytes, key.hash, &inserted, &evicted);
+  if (!inserted) {  // a running operation takes repeats of its first event
     OpState& op = rt.ops.at(slot).value;
     ++op.count;
     ++rt.stats.absorbed;
@@ -890,8 +1025,6 @@ bool EngineCore::HandlePair1(uint32_t ri, const EventView& e, int depth) {
     BumpAlarm(ri, op.alarm, 1);
     return true;
   }
-  bool evicted;
-  slot = rt.ops.Insert(key_, &evicted);
   if (evicted) {
     ++rt.stats.evicted;
     ++stats_.operations_evicted;
@@ -901,7 +1034,7 @@ bool EngineCore::HandlePair1(uint32_t ri, const EventView& e, int depth) {
   OpState& op = entry.value;
   op.start = clock_;
   op.count = 1;
-  if (r.needs_snapshot) op.snap = Capture(r, c);
+  if (r.needs_snapshot) Capture(r, c, op.TakeSnapshot());
   if (r.window_ns > 0) Arm(rt.ops, slot, clock_ + r.window_ns, ri, TimerKind::kOp);
   if (r.type == RuleType::kPair && !r.lists[0].actions.empty()) {
     c.op_key = entry.key;
@@ -968,7 +1101,7 @@ void EngineCore::OnOpTimer(uint32_t ri, uint32_t slot, int64_t at) {
   auto run_end = [&](int list) {
     // The list may emit events but never touches this table; erase afterwards.
     ActCtx c;
-    c.snap = op.snap.get();
+    c.snap = op.first();
     c.ts = at;
     c.count = op.count;
     c.op_key = entry.key;
@@ -1123,8 +1256,9 @@ void EngineCore::Render(const Template& t, const ActCtx& c, std::string& out) {
   }
 }
 
-std::unique_ptr<Snapshot> EngineCore::Capture(const CompiledRule& r, const ActCtx& c) {
-  auto s = std::make_unique<Snapshot>();
+void EngineCore::Capture(const CompiledRule& r, const ActCtx& c, Snapshot* s) {
+  s->name.clear();
+  s->has_flow = false;
   if (c.live) {
     const EventView& e = *c.live;
     s->type = e.type;
@@ -1140,16 +1274,16 @@ std::unique_ptr<Snapshot> EngineCore::Capture(const CompiledRule& r, const ActCt
     if (e.syn) s->name = e.syn->name;
     s->values.resize(r.capture.size());
     for (size_t i = 0; i < r.capture.size(); ++i) {
+      s->values[i].clear();
       AppendText(GetValue(e, r.capture[i], &scratch2_), r.capture[i].kind(), s->values[i]);
     }
   } else if (c.snap) {
-    *s = *c.snap;
+    if (c.snap != s) *s = *c.snap;
     s->values.resize(r.capture.size());
   } else {
     s->ts = c.ts;
-    s->values.resize(r.capture.size());
+    s->values.assign(r.capture.size(), std::string());
   }
-  return s;
 }
 
 void EngineCore::DoAlarm(uint32_t ri, const ActionList& list, const Action& a, ActCtx& c) {
@@ -1324,11 +1458,16 @@ void EngineCore::DoEmit(const Action& a, ActCtx& c) {
     return;
   }
   Queued q;
+  if (!spare_.empty()) {  // reuse an event's strings
+    q.ev = std::move(spare_.back());
+    spare_.pop_back();
+  }
   q.name_id = a.name_id;
   SyntheticEvent& s = q.ev;
   s.ts_ns = c.ts;
   s.name = a.name;
   s.depth = c.depth + 1;
+  s.has_flow = false;
   const ev::Flow* flow = nullptr;
   if (a.flow_from_first) {
     if (c.first && c.first->has_flow) flow = &c.first->flow;
@@ -1342,11 +1481,11 @@ void EngineCore::DoEmit(const Action& a, ActCtx& c) {
     s.flow = *flow;
     s.flow.ts_ns = c.ts;
   }
-  s.fields.reserve(a.fields.size());
-  for (const auto& [name, t] : a.fields) {
-    std::string v;
-    Render(t, c, v);
-    s.fields.emplace_back(name, std::move(v));
+  s.fields.resize(a.fields.size());
+  for (size_t i = 0; i < a.fields.size(); ++i) {
+    s.fields[i].first = a.fields[i].first;
+    s.fields[i].second.clear();
+    Render(a.fields[i].second, c, s.fields[i].second);
   }
   if (sinks_.synthetic) sinks_.synthetic(s);
   queue_.push_back(std::move(q));

@@ -207,6 +207,7 @@ Value RtpValue(const ev::RtpEvent& e, FieldId id) {
     case FieldId::kPayloadType: return Int(e.payload_type);
     case FieldId::kRtcp: return Bool(e.rtcp);
     case FieldId::kReason: return Str(e.reason);
+    case FieldId::kOwner: return Str(e.owner);  // a Call-ID or "mgcp:" + connection id
     default: return FlowValue(e.flow, id);
   }
 }
@@ -432,11 +433,25 @@ bool ParseEndpoint(std::string_view text, IpAddress* addr, uint16_t* port) {
   return true;
 }
 
-int MethodIndex(std::string_view method) {
-  for (int i = 0; i < kMethodCount; ++i) {
-    if (kMethods[i] == method) return i;
+int MethodIndex(std::string_view m) {
+  // By first letter, then one comparison: this runs for every request.
+  if (m.empty()) return kClassReqOther;
+  int i = -1;
+  switch (m[0]) {
+    case 'I': i = m.size() == 6 ? 0 : 10; break;  // INVITE, INFO
+    case 'A': i = 1; break;
+    case 'B': i = 2; break;
+    case 'C': i = 3; break;
+    case 'R': i = m.size() == 8 ? 4 : 11; break;  // REGISTER, REFER
+    case 'O': i = 5; break;
+    case 'P': i = m.size() == 5 ? 6 : 9; break;  // PRACK, PUBLISH
+    case 'S': i = 7; break;
+    case 'N': i = 8; break;
+    case 'M': i = 12; break;
+    case 'U': i = 13; break;
+    default: return kClassReqOther;
   }
-  return kClassReqOther;
+  return kMethods[i] == m ? i : kClassReqOther;
 }
 
 }  // namespace sw::rules::internal

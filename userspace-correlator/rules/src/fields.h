@@ -83,6 +83,7 @@ std::string_view KindName(ValueKind k);
   X(kPayloadType, "payload_type", kInt, kBitRtp | kBitSyn)                  \
   X(kRtcp, "rtcp", kBool, kBitRtp | kBitSyn)                                \
   X(kReason, "reason", kString, kBitRtp | kBitSyn)                          \
+  X(kOwner, "owner", kString, kBitRtp | kBitSyn)                            \
   X(kCallerUri, "caller_uri", kString, kBitCall | kBitSyn)                  \
   X(kCallerUser, "caller_user", kString, kBitCall | kBitSyn)                \
   X(kCallerHost, "caller_host", kString, kBitCall | kBitSyn)                \

@@ -1,6 +1,7 @@
 // A bounded table of per-key state: a hash index over stable slots, LRU order
-// for eviction, and a deadline per slot for the engine's timer heap. Keys are
-// byte strings; looking one up does not allocate.
+// for eviction, and a deadline per slot for the engine's timers. Keys are
+// byte strings; looking one up does not allocate. V has Reset(): freed slots
+// are reset (keeping what capacity V wants to keep) and reused.
 #pragma once
 
 #include <cstdint>
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/hash/hash.h"
 #include "sipwarden/absl_compat.h"
 
 namespace sw::rules::internal {
@@ -23,6 +25,7 @@ class KeyedTable {
  public:
   struct Entry {
     std::string key;
+    size_t hash = 0;  // of key, kept for Erase
     uint32_t gen = 0;  // changes whenever the slot is freed: stale timers see it
     uint32_t prev = kNoSlot, next = kNoSlot;  // LRU links, most recent at head
     bool live = false;
@@ -33,8 +36,13 @@ class KeyedTable {
 
   explicit KeyedTable(size_t max = 1) : max_(max ? max : 1) {}
 
-  uint32_t Find(std::string_view key) const {
-    auto it = index_.find(AV(key));
+  // The index's hash of a key: callers that look one key up in several
+  // tables hash it once.
+  static size_t Hash(std::string_view key) { return absl::Hash<absl::string_view>{}(AV(key)); }
+
+  uint32_t Find(std::string_view key) const { return Find(key, Hash(key)); }
+  uint32_t Find(std::string_view key, size_t hash) const {
+    auto it = index_.find(AV(key), hash);
     return it == index_.end() ? kNoSlot : it->second;
   }
 
@@ -46,21 +54,27 @@ class KeyedTable {
       Erase(tail_);
       *evicted = true;
     }
-    uint32_t slot;
-    if (!free_.empty()) {
-      slot = free_.back();
-      free_.pop_back();
-    } else {
-      slot = static_cast<uint32_t>(entries_.size());
-      entries_.emplace_back();
+    const uint32_t slot = Allocate(key, Hash(key));
+    index_.emplace(AV(entries_[slot].key), slot);
+    LinkHead(slot);
+    return slot;
+  }
+
+  // Find, or Insert when absent (*inserted). hash is Hash(key).
+  uint32_t FindOrInsert(std::string_view key, size_t hash, bool* inserted, bool* evicted) {
+    *evicted = false;
+    if (index_.size() >= max_) {  // may evict: the two-step way
+      const uint32_t found = Find(key, hash);
+      *inserted = found == kNoSlot;
+      return found != kNoSlot ? found : Insert(key, evicted);
     }
-    Entry& e = entries_[slot];
-    e.key.assign(key.data(), key.size());
-    e.live = true;
-    e.deadline = kNever;
-    e.timer_at = kNever;
-    e.value = V{};
-    index_.emplace(AV(e.key), slot);
+    uint32_t slot = kNoSlot;
+    auto it = index_.lazy_emplace(AV(key), [&](const auto& ctor) {
+      slot = Allocate(key, hash);
+      ctor(AV(entries_[slot].key), slot);
+    });
+    *inserted = slot != kNoSlot;
+    if (!*inserted) return it->second;
     LinkHead(slot);
     return slot;
   }
@@ -68,11 +82,11 @@ class KeyedTable {
   void Erase(uint32_t slot) {
     Entry& e = entries_[slot];
     if (!e.live) return;
-    index_.erase(AV(e.key));
+    index_.erase(index_.find(AV(e.key), e.hash));
     Unlink(slot);
     e.live = false;
     ++e.gen;
-    e.value = V{};
+    e.value.Reset();
     e.deadline = kNever;
     e.timer_at = kNever;
     free_.push_back(slot);
@@ -122,6 +136,26 @@ class KeyedTable {
       tail_ = e.prev;
     }
     e.prev = e.next = kNoSlot;
+  }
+
+  // A fresh slot holding key, not yet indexed or linked.
+  uint32_t Allocate(std::string_view key, size_t hash) {
+    uint32_t slot;
+    if (!free_.empty()) {
+      slot = free_.back();
+      free_.pop_back();
+    } else {
+      slot = static_cast<uint32_t>(entries_.size());
+      entries_.emplace_back();
+    }
+    Entry& e = entries_[slot];
+    e.key.assign(key.data(), key.size());
+    e.hash = hash;
+    e.live = true;
+    e.deadline = kNever;
+    e.timer_at = kNever;
+    e.value.Reset();
+    return slot;
   }
 
   size_t max_;

@@ -818,7 +818,18 @@ void Loader::Dispatch(Pattern* p, const Expr& top) {
       default: break;
     }
   }
-  // Fields exist on synthetic events too (carried), except where the type is pinned.
+  // Top-level conditions the dispatch class guarantees are not evaluated.
+  for (const auto& kid : top.kids) {
+    if (kid.kind != Expr::Kind::kLeaf) continue;
+    Condition& c = p->conds[kid.leaf];
+    if (c.negate || c.nocase || c.op != Op::kEq || !c.str_set.empty()) continue;
+    if (c.field.id == FieldId::kType || c.field.id == FieldId::kName) c.implied = true;
+    if (c.field.id == FieldId::kMethod && !(types & kBitSyn) &&
+        std::none_of(c.strs.begin(), c.strs.end(),
+                     [](const std::string& m) { return MethodIndex(m) == kClassReqOther; })) {
+      c.implied = true;
+    }
+  }
   p->classes.clear();
   if (types & kBitSip) {
     if (!responses_only) {
@@ -1706,6 +1717,22 @@ std::unique_ptr<RuleSetData> Loader::Load(std::string_view text) {
   all.insert(matched_names_.begin(), matched_names_.end());
   for (const auto& name : all) data->synthetic_names.emplace(name, id++);
   data->class_count = kClassSynBase + id;
+  auto spec = [&](const std::vector<FieldRef>& fields) {
+    for (size_t i = 0; i < data->key_specs.size(); ++i) {
+      const auto& k = data->key_specs[i];
+      if (k.size() == fields.size() &&
+          std::equal(k.begin(), k.end(), fields.begin(),
+                     [](const FieldRef& a, const FieldRef& b) { return a.SameField(b); })) {
+        return static_cast<int>(i);
+      }
+    }
+    data->key_specs.push_back(fields);
+    return static_cast<int>(data->key_specs.size() - 1);
+  };
+  for (auto& r : data->rules) {
+    r->key_spec = spec(r->key);
+    r->key2_spec = spec(r->key2);
+  }
   data->dispatch.assign(data->class_count, {});
   for (size_t r = 0; r < data->rules.size(); ++r) {
     CompiledRule& rule = *data->rules[r];
