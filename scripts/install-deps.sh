@@ -14,6 +14,8 @@ PACKAGES=(
   libsqlite3-dev libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   # benchmark baselines and test oracles
   libosip2-dev tshark
+  # the lab (tools/lab/lab): real SIP peers, attack tools, its helpers
+  kamailio sip-tester sipvicious jq procps tcpdump python3
 )
 if [ "${SW_SKIP_APT_UPDATE:-0}" != 1 ]; then
   echo "install-deps: apt-get update" >&2
