@@ -33,6 +33,9 @@ ABSL_FLAG(std::string, read_pcap, "",
           "Offline: analyse this pcap/pcapng file through the same pipeline, then exit");
 ABSL_FLAG(std::string, events_out, "",
           "Where SIP/MGCP/RTP events and call records go as JSON lines (- = stdout)");
+ABSL_FLAG(std::string, alarms_out, "", "Where alarms go as JSON lines (- = stdout)");
+ABSL_FLAG(std::string, rules, "",
+          "Rule file (default: the ruleset built into the agent, rules/default.yaml)");
 ABSL_FLAG(bool, quiet, false, "No progress messages on stderr");
 ABSL_FLAG(std::string, xdp_mode, "auto", "XDP attach mode: auto, native or generic");
 ABSL_FLAG(std::string, pin_dir, sw::kDefaultPinDir, "bpffs directory where maps are pinned");
@@ -132,7 +135,9 @@ int Run() {
     sw::OfflineOptions o;
     o.pcap = pcap;
     o.events_out = absl::GetFlag(FLAGS_events_out);
-    if (o.events_out.empty()) o.events_out = "-";
+    o.alarms_out = absl::GetFlag(FLAGS_alarms_out);
+    o.rules = absl::GetFlag(FLAGS_rules);
+    if (o.events_out.empty() && o.alarms_out.empty()) o.events_out = "-";
     o.quiet = absl::GetFlag(FLAGS_quiet);
     return sw::RunOffline(o);
   }
@@ -288,7 +293,8 @@ int main(int argc, char** argv) {
       "prints the SIP messages the kernel passes up as JSON lines.\n\n"
       "  sipwarden-agent --iface eth0 [--xdp-mode auto|native|generic] [--pin-dir DIR]\n"
       "                  [--events-out PATH|-] [--records-out PATH|-]\n"
-      "  sipwarden-agent --read-pcap FILE [--events-out PATH|-]     (offline)\n\n"
+      "  sipwarden-agent --read-pcap FILE [--rules FILE] [--alarms-out PATH|-]\n"
+      "                  [--events-out PATH|-]     (offline)\n\n"
       "Flags may be written with dashes or underscores (--pin-dir or --pin_dir).\n"
       "Stop with SIGINT or SIGTERM: the program is detached and the maps unpinned, unless\n"
       "--keep_attached is given.");

@@ -2,8 +2,11 @@
 
 #include <chrono>
 #include <iostream>
+#include <memory>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "correlate.h"
 #include "outputs.h"
 #include "pcap_source.h"
 #include "sipwarden/events/pipeline.h"
@@ -12,6 +15,18 @@
 namespace sw {
 
 int RunOffline(const OfflineOptions& options) {
+  // The rules first: a bad rule file is refused before anything is written.
+  std::shared_ptr<const rules::RuleSet> ruleset;
+  if (!options.alarms_out.empty() || !options.rules.empty()) {
+    std::vector<rules::ConfigError> errors;
+    auto loaded = LoadAgentRules(options.rules, &errors);
+    if (!loaded.ok()) {
+      for (const auto& e : errors) std::cerr << "sipwarden-agent: " << e.ToString() << "\n";
+      if (errors.empty()) std::cerr << "sipwarden-agent: " << loaded.status().message() << "\n";
+      return 2;
+    }
+    ruleset = *std::move(loaded);
+  }
   auto src = PcapSource::Open(options.pcap);
   if (!src.ok()) {
     std::cerr << "sipwarden-agent: " << src.status().message() << "\n";
@@ -23,6 +38,13 @@ int RunOffline(const OfflineOptions& options) {
     return 2;
   }
   JsonLinesOut& out = **events;
+  auto alarms = JsonLinesOut::Open(options.alarms_out);
+  if (!alarms.ok()) {
+    std::cerr << "sipwarden-agent: " << alarms.status().message() << "\n";
+    return 2;
+  }
+  std::unique_ptr<Correlator> correlator;
+  if (ruleset) correlator = std::make_unique<Correlator>(ruleset, **alarms);
 
   ev::PipelineSinks sinks;
   uint64_t sip = 0, calls = 0, rejected = 0, rtp = 0;
@@ -47,12 +69,17 @@ int RunOffline(const OfflineOptions& options) {
                 << r.first_line << "]\n";
     }
   };
-  ev::Pipeline pipeline(std::move(sinks));
+  ev::Pipeline pipeline(correlator ? correlator->Tee(std::move(sinks)) : std::move(sinks));
   net::Decoder decoder({}, [&](const net::AppMessage& m) { pipeline.OnMessage(m); });
 
   if (!options.quiet) {
     std::cerr << "sipwarden-agent: reading " << options.pcap << " (link type " << (*src)->dlt()
-              << ")\n";
+              << ")";
+    if (ruleset) {
+      std::cerr << " with " << (options.rules.empty() ? "the default rules" : options.rules) << ": "
+                << ruleset->Summary();
+    }
+    std::cerr << "\n";
   }
   const auto started = std::chrono::steady_clock::now();
   auto last_progress = started;
@@ -69,6 +96,7 @@ int RunOffline(const OfflineOptions& options) {
     }
     if (!*more) break;
     ++frames;
+    if (correlator) correlator->Advance(frame.ts_ns);  // time passes with every packet
     decoder.Frame((*src)->link_type(), frame.ts_ns, frame.data);
     if (!options.quiet && (frames & 0xffff) == 0) {
       const auto now = std::chrono::steady_clock::now();
@@ -81,6 +109,7 @@ int RunOffline(const OfflineOptions& options) {
   }
   pipeline.Flush();
   out.Flush();
+  if (correlator) correlator->Finish(kOfflineDrainNs);
   if (!options.quiet) {
     const double secs =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
@@ -91,6 +120,7 @@ int RunOffline(const OfflineOptions& options) {
               << ps.rtp << " RTP and " << ps.rtcp << " RTCP packets to known endpoints, "
               << ds.tcp_messages << " messages from TCP streams, " << ds.reassembled
               << " datagrams reassembled\n";
+    if (correlator) std::cerr << "sipwarden-agent: " << correlator->Summary() << "\n";
   }
   return rc;
 }

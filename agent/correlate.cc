@@ -1,0 +1,104 @@
+#include "correlate.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "sipwarden/rules/alarm.h"
+
+namespace sw {
+
+absl::StatusOr<std::shared_ptr<const rules::RuleSet>> LoadAgentRules(
+    const std::string& path, std::vector<rules::ConfigError>* errors) {
+  if (path.empty()) return rules::LoadRuleText(DefaultRulesYaml(), kDefaultRulesName, errors);
+  return rules::LoadRuleFile(path, errors);
+}
+
+Correlator::Correlator(std::shared_ptr<const rules::RuleSet> rules, JsonLinesOut& alarms,
+                       VerdictSinks verdicts)
+    : out_(alarms), verdicts_(std::move(verdicts)) {
+  rules::EngineSinks sinks;
+  sinks.alarm = [this](const rules::Alarm& a) { OnAlarm(a); };
+  sinks.block = [this](const rules::BlockVerdict& v) {
+    ++blocks_;
+    blocked_.insert(v.prefix.ToString());
+    if (verdicts_.block) verdicts_.block(v);
+  };
+  sinks.rate_limit = [this](const rules::RateLimitVerdict& v) {
+    ++rate_limits_;
+    limited_.insert(v.prefix.ToString());
+    if (verdicts_.rate_limit) verdicts_.rate_limit(v);
+  };
+  sinks.watch = [this](const rules::WatchVerdict& v) {
+    ++watches_;
+    if (verdicts_.watch) verdicts_.watch(v);
+  };
+  engine_ = std::make_unique<rules::Engine>(std::move(rules), std::move(sinks));
+}
+
+void Correlator::OnAlarm(const rules::Alarm& a) {
+  if (a.update) {
+    ++updates_;
+  } else {
+    ++alarms_;
+    ++by_category_[a.category];
+  }
+  out_.Write(rules::ToJson(a));
+}
+
+ev::PipelineSinks Correlator::Tee(ev::PipelineSinks next) {
+  ev::PipelineSinks s;
+  s.sip = [this, n = std::move(next.sip)](const ev::SipEvent& e) {
+    if (n) n(e);
+    engine_->OnSip(e);
+  };
+  s.mgcp = [this, n = std::move(next.mgcp)](const ev::MgcpEvent& e) {
+    if (n) n(e);
+    engine_->OnMgcp(e);
+  };
+  s.rtp = [this, n = std::move(next.rtp)](const ev::RtpEvent& e) {
+    if (n) n(e);
+    engine_->OnRtp(e);
+  };
+  s.call = [this, n = std::move(next.call)](const ev::CallRecord& c) {
+    if (n) n(c);
+    engine_->OnCall(c);
+  };
+  s.rejected = std::move(next.rejected);
+  return s;
+}
+
+void Correlator::Advance(int64_t now_ns) { engine_->Advance(now_ns); }
+
+void Correlator::Finish(int64_t drain_ns) {
+  engine_->Advance(engine_->now() + drain_ns);
+  out_.Flush();
+}
+
+std::string Correlator::Summary() const {
+  std::string s = absl::StrCat(alarms_, alarms_ == 1 ? " alarm" : " alarms");
+  if (!by_category_.empty()) {
+    absl::StrAppend(&s, " (",
+                    absl::StrJoin(by_category_, ", ",
+                                  [](std::string* o, const auto& kv) {
+                                    absl::StrAppend(o, kv.first, " ", kv.second);
+                                  }),
+                    ")");
+  }
+  absl::StrAppend(&s, ", ", updates_, updates_ == 1 ? " update" : " updates");
+  absl::StrAppend(&s, "; ", blocks_, blocks_ == 1 ? " block" : " blocks");
+  if (!blocked_.empty()) {
+    constexpr size_t kListed = 20;  // a summary, not a dump
+    std::vector<std::string> listed(blocked_.begin(), blocked_.end());
+    const size_t more = listed.size() > kListed ? listed.size() - kListed : 0;
+    listed.resize(listed.size() - more);
+    absl::StrAppend(&s, " of ", blocked_.size(), blocked_.size() == 1 ? " prefix (" : " prefixes (",
+                    absl::StrJoin(listed, " "), more ? absl::StrCat(" and ", more, " more") : "",
+                    ")");
+  }
+  absl::StrAppend(&s, "; ", rate_limits_, rate_limits_ == 1 ? " rate limit" : " rate limits");
+  absl::StrAppend(&s, "; ", watches_, watches_ == 1 ? " media watch" : " media watches");
+  return s;
+}
+
+}  // namespace sw
