@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <sstream>
 
 #include "rules_test_util.h"
 #include "sipwarden/rules/alarm.h"
@@ -248,6 +249,46 @@ TEST(Loader, EverythingLoads) {
   auto from_file = LoadRuleFile(path);
   ASSERT_TRUE(from_file.ok()) << from_file.status();
   std::remove(path.c_str());
+}
+
+// Every complete example in docs/rules.md loads (rule lists are wrapped in a
+// file); fragments (a match: or context: line) are skipped.
+TEST(Docs, ExamplesLoad) {
+  std::ifstream in(SW_RULES_DOC);
+  ASSERT_TRUE(in) << SW_RULES_DOC;
+  std::string line, block;
+  bool in_yaml = false;
+  int checked = 0, first_line = 0, n = 0;
+  while (std::getline(in, line)) {
+    ++n;
+    if (!in_yaml && line == "```yaml") {
+      in_yaml = true;
+      block.clear();
+      first_line = n + 1;
+      continue;
+    }
+    if (!in_yaml) continue;
+    if (line != "```") {
+      block += line + "\n";
+      continue;
+    }
+    in_yaml = false;
+    std::string file;
+    if (block.rfind("version:", 0) == 0 || block.rfind("rules:", 0) == 0) {
+      file = block;
+    } else if (block.find("- name:") != std::string::npos) {
+      file = "rules:\n";
+      std::istringstream lines(block);
+      for (std::string l; std::getline(lines, l);) file += "  " + l + "\n";
+    } else {
+      continue;
+    }
+    std::vector<ConfigError> errors;
+    auto rs = LoadRuleText(file, "docs/rules.md", &errors);
+    EXPECT_TRUE(rs.ok()) << "example at docs/rules.md:" << first_line << ": " << rs.status();
+    ++checked;
+  }
+  EXPECT_GE(checked, 10);
 }
 
 TEST(AlarmJson, EveShape) {
