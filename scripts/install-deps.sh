@@ -10,7 +10,7 @@ PACKAGES=(
   # kernel side
   libbpf-dev bpftool libelf-dev zlib1g-dev linux-libc-dev iproute2
   # libraries
-  libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev libpcap-dev libyaml-cpp-dev
+  libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev libpcap-dev libyaml-cpp-dev libre2-dev
   libsqlite3-dev libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   # benchmark baselines and test oracles
   libosip2-dev tshark
