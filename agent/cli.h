@@ -4,7 +4,25 @@
 #include <string>
 #include <vector>
 
+#include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/string_view.h"
+
 namespace sw {
+
+// Sets the usage text and makes --help list the program's own flags (by
+// default Abseil lists only flags defined in a file named like the binary,
+// and ours are not), leaving Abseil's internal flags to --helpfull.
+inline void SetUsage(const char* usage) {
+  absl::SetProgramUsageMessage(usage);
+  absl::FlagsUsageConfig config;
+  config.contains_help_flags = [](absl::string_view file) {
+    return file.find("/absl/") == absl::string_view::npos;
+  };
+  config.contains_helpshort_flags = config.contains_help_flags;
+  config.version_string = [] { return std::string(SW_VERSION) + "\n"; };
+  absl::SetFlagsUsageConfig(config);
+}
 
 // Abseil flag names are C++ identifiers, but users type --pin-dir, and
 // "--events-out -" (abseil would take the lone "-" for a mistake). Returns

@@ -163,38 +163,35 @@ Datapath::~Datapath() {
 
 int Datapath::prog_fd() const { return bpf_program__fd(skel_->progs.sw_xdp); }
 
-absl::Status Datapath::Attach(int ifindex, XdpMode mode) {
+absl::StatusOr<XdpMode> Datapath::Attach(int ifindex, XdpMode mode) {
   if (ifindex <= 0) return absl::InvalidArgumentError("bad interface index");
   auto try_attach = [&](uint32_t flags) { return bpf_xdp_attach(ifindex, prog_fd(), flags, nullptr); };
-  int err;
   if (mode == XdpMode::kNative || mode == XdpMode::kAuto) {
-    err = try_attach(XDP_FLAGS_DRV_MODE);
+    const int err = try_attach(XDP_FLAGS_DRV_MODE);
     if (err == 0) {
-      ifindex_ = ifindex;
-      attached_mode_ = XdpMode::kNative;
-      attach_flags_ = XDP_FLAGS_DRV_MODE;
-      return absl::OkStatus();
+      attached_.push_back({ifindex, XDP_FLAGS_DRV_MODE});
+      return XdpMode::kNative;
     }
     if (mode == XdpMode::kNative) return ErrnoStatus(-err, "attach XDP in native mode");
   }
-  err = try_attach(XDP_FLAGS_SKB_MODE);
+  const int err = try_attach(XDP_FLAGS_SKB_MODE);
   if (err != 0) return ErrnoStatus(-err, "attach XDP in generic mode");
-  ifindex_ = ifindex;
-  attached_mode_ = XdpMode::kGeneric;
-  attach_flags_ = XDP_FLAGS_SKB_MODE;
-  return absl::OkStatus();
+  attached_.push_back({ifindex, XDP_FLAGS_SKB_MODE});
+  return XdpMode::kGeneric;
 }
 
 absl::Status Datapath::Detach() {
-  if (!ifindex_) return absl::OkStatus();
-  LIBBPF_OPTS(bpf_xdp_attach_opts, opts, .old_prog_fd = prog_fd());
-  const int err = bpf_xdp_detach(ifindex_, attach_flags_ | XDP_FLAGS_REPLACE, &opts);
-  ifindex_ = 0;
-  // ENOENT/EEXIST: the interface is gone, or another program replaced ours.
-  if (err != 0 && err != -ENOENT && err != -EEXIST && err != -ENODEV) {
-    return ErrnoStatus(-err, "detach XDP");
+  absl::Status result;
+  for (const Attachment& a : attached_) {
+    LIBBPF_OPTS(bpf_xdp_attach_opts, opts, .old_prog_fd = prog_fd());
+    const int err = bpf_xdp_detach(a.ifindex, a.flags | XDP_FLAGS_REPLACE, &opts);
+    // ENOENT/EEXIST/ENODEV: the interface is gone, or another program replaced ours.
+    if (err != 0 && err != -ENOENT && err != -EEXIST && err != -ENODEV && result.ok()) {
+      result = ErrnoStatus(-err, absl::StrCat("detach XDP from ifindex ", a.ifindex));
+    }
   }
-  return absl::OkStatus();
+  attached_.clear();
+  return result;
 }
 
 absl::Status Datapath::Unpin() {

@@ -9,6 +9,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "maps.h"
@@ -35,9 +36,11 @@ class Datapath {
   static absl::StatusOr<std::unique_ptr<Datapath>> Load(const DatapathOptions& options);
   ~Datapath();
 
-  // Attaches to ifindex. kAuto tries native first, then generic.
-  absl::Status Attach(int ifindex, XdpMode mode);
-  // Detaches if this object attached the program (and it is still ours).
+  // Attaches to ifindex (call once per interface). kAuto tries native
+  // first, then generic. Returns the mode used.
+  absl::StatusOr<XdpMode> Attach(int ifindex, XdpMode mode);
+  // Detaches from every interface this object attached to (where the
+  // program attached is still ours).
   absl::Status Detach();
   // Removes the pins (and the pin directory if it ends up empty).
   absl::Status Unpin();
@@ -46,8 +49,6 @@ class Datapath {
   int prog_fd() const;
   sipwarden* skel() { return skel_; }
   bool reused_pins() const { return reused_pins_; }
-  XdpMode attached_mode() const { return attached_mode_; }
-  int attached_ifindex() const { return ifindex_; }
 
  private:
   Datapath() = default;
@@ -55,9 +56,11 @@ class Datapath {
   Maps maps_ = Maps::Borrow(MapFds{});
   std::string pin_dir_;
   bool reused_pins_ = false;
-  int ifindex_ = 0;
-  XdpMode attached_mode_ = XdpMode::kAuto;
-  uint32_t attach_flags_ = 0;
+  struct Attachment {
+    int ifindex;
+    uint32_t flags;  // XDP_FLAGS_DRV_MODE or XDP_FLAGS_SKB_MODE
+  };
+  std::vector<Attachment> attached_;
 };
 
 // Ring-buffer bytes that wake the agent (sw_config.rb_wakeup_bytes); below

@@ -28,7 +28,8 @@
 #include "sipwarden/record.h"
 #include "sipwarden/status_macros.h"
 
-ABSL_FLAG(std::string, iface, "", "Interface to protect (required unless --read-pcap)");
+ABSL_FLAG(std::string, iface, "",
+          "Interface(s) to protect, comma separated (required unless --read-pcap)");
 ABSL_FLAG(std::string, read_pcap, "",
           "Offline: analyse this pcap/pcapng file through the same pipeline, then exit");
 ABSL_FLAG(std::string, events_out, "",
@@ -146,10 +147,15 @@ int Run() {
     std::cerr << "sipwarden-agent: --iface is required (see --help)\n";
     return 2;
   }
-  const int ifindex = static_cast<int>(if_nametoindex(iface.c_str()));
-  if (ifindex == 0) {
-    std::cerr << "sipwarden-agent: no interface named '" << iface << "'\n";
-    return 2;
+  std::vector<std::pair<std::string, int>> ifaces;  // name, ifindex
+  for (absl::string_view name : absl::StrSplit(iface, ',', absl::SkipWhitespace())) {
+    const std::string n(name);
+    const int ifindex = static_cast<int>(if_nametoindex(n.c_str()));
+    if (ifindex == 0) {
+      std::cerr << "sipwarden-agent: no interface named '" << n << "'\n";
+      return 2;
+    }
+    ifaces.emplace_back(n, ifindex);
   }
   auto mode = sw::ParseXdpMode(absl::GetFlag(FLAGS_xdp_mode));
   auto ports = ParsePorts(absl::GetFlag(FLAGS_sip_ports));
@@ -196,14 +202,17 @@ int Run() {
     if (!(*dp)->reused_pins()) (void)(*dp)->Unpin();
     return 2;
   }
-  if (auto s = (*dp)->Attach(ifindex, *mode); !s.ok()) {
-    std::cerr << "sipwarden-agent: " << s.message() << " on " << iface << "\n";
-    if (!(*dp)->reused_pins()) (void)(*dp)->Unpin();
-    return 1;
+  for (const auto& [name, ifindex] : ifaces) {
+    auto used = (*dp)->Attach(ifindex, *mode);
+    if (!used.ok()) {
+      std::cerr << "sipwarden-agent: " << used.status().message() << " on " << name << "\n";
+      (void)(*dp)->Detach();
+      if (!(*dp)->reused_pins()) (void)(*dp)->Unpin();
+      return 1;
+    }
+    std::cerr << "sipwarden-agent: attached to " << name << " (ifindex " << ifindex << ") in "
+              << sw::XdpModeName(*used) << " mode\n";
   }
-  std::cerr << "sipwarden-agent: attached to " << iface << " (ifindex " << ifindex << ") in "
-            << sw::XdpModeName((*dp)->attached_mode()) << " mode\n";
-
   const int64_t boot_to_unix = sw::BootToUnixOffsetNs();
   uint64_t bad_records = 0;
   auto reader = sw::RingReader::Create(
@@ -288,7 +297,7 @@ int Run() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
+  sw::SetUsage(
       "Protects a SIP host: loads the sipwarden XDP program on an interface, pins its maps and\n"
       "prints the SIP messages the kernel passes up as JSON lines.\n\n"
       "  sipwarden-agent --iface eth0 [--xdp-mode auto|native|generic] [--pin-dir DIR]\n"

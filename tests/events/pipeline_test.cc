@@ -80,9 +80,14 @@ TEST_F(PipelineTest, MediaAfterByeIsReportedOnce) {
   ASSERT_EQ(calls.size(), 1u);
   EXPECT_EQ(calls[0].disposition, Disposition::kAnswered);
   EXPECT_EQ(calls[0].ended_by, "bye");
+  // Packets in flight when the BYE passed are no attack.
+  Udp(t0 + 60 * kSec + kSec / 5, "192.0.2.20", 50000, "192.0.2.10", 40000,
+      test::RtpPacket(0x1234, 2, 0));
+  EXPECT_EQ(rtp.size(), 2u);
   // The peer keeps sending media after the BYE: one report, whatever the count.
   for (int i = 0; i < 5; ++i) {
-    Udp(t0 + 61 * kSec + i, "192.0.2.20", 50000, "192.0.2.10", 40000, test::RtpPacket(0x1234, 2 + i, 0));
+    Udp(t0 + 62 * kSec + i, "192.0.2.20", 50000, "192.0.2.10", 40000,
+        test::RtpPacket(0x1234, 3 + i, 0));
   }
   ASSERT_EQ(rtp.size(), 3u);
   EXPECT_EQ(rtp[2].reason, "media_after_end");
@@ -111,7 +116,7 @@ TEST_F(PipelineTest, MgcpEventsAndMediaAfterDlcx) {
   EXPECT_EQ(rtp[0].owner, "mgcp:FDE234C8");
   Udp(t0 + 30 * kSec, "198.51.100.1", 2727, "198.51.100.9", 2427,
       "DLCX 1210 aaln/1@gw.example.net MGCP 1.0\r\nC: A3C47F21456789F0\r\nI: FDE234C8\r\n");
-  Udp(t0 + 31 * kSec, "203.0.113.5", 9000, "198.51.100.9", 3456, test::RtpPacket(7, 2, 0));
+  Udp(t0 + 32 * kSec, "203.0.113.5", 9000, "198.51.100.9", 3456, test::RtpPacket(7, 2, 0));
   ASSERT_EQ(rtp.size(), 2u);
   EXPECT_EQ(rtp[1].reason, "media_after_end");
   EXPECT_EQ(rtp[1].owner, "mgcp:FDE234C8");

@@ -554,7 +554,7 @@ absl::Status Bench::Run() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
+  sw::SetUsage(
       "Measures the sipwarden XDP program, in ns per packet, on its main paths (non-SIP UDP\n"
       "pass, SIP INVITE copied to the ring buffer, blocklist drop, rate-limit drop), each\n"
       "beside a bare XDP_PASS or XDP_DROP program on the same packet, with\n"

@@ -301,7 +301,7 @@ absl::Status Dispatch(const std::vector<std::string>& args) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(kUsage);
+  sw::SetUsage(kUsage);
   sw::NormalizedArgs normalized(argc, argv);
   std::vector<char*> rest = absl::ParseCommandLine(normalized.argc(), normalized.argv());
   if (absl::GetFlag(FLAGS_version)) {

@@ -102,7 +102,7 @@ std::string BuiltIn(const Target& t, const std::string& transport, uint64_t n) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
+  sw::SetUsage(
       "Sends a bounded number of SIP requests to HOST:PORT at a fixed rate, then stops.\n\n"
       "  sw-sipsend --to 10.0.0.1:5060 [--method INVITE] [--count 100] [--rate 50]\n"
       "             [--transport udp|tcp] [--message-file F]\n\n"

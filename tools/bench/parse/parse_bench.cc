@@ -28,6 +28,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
+#include "cli.h"
 #include "pcap_source.h"
 #include "sipwarden/json.h"
 #include "sipwarden/net/decoder.h"
@@ -169,10 +170,11 @@ void SilenceOsip() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
+  sw::SetUsage(
       "SIP/SDP parse benchmark: sw_sip beside libosip2 on the corpus messages.\n"
       "Prints one JSON line per figure; progress on stderr.");
-  absl::ParseCommandLine(argc, argv);
+  sw::NormalizedArgs normalized(argc, argv);
+  absl::ParseCommandLine(normalized.argc(), normalized.argv());
   if (absl::GetFlag(FLAGS_version)) {
     std::cout << "sw-bench-parse " << SW_VERSION << "\n";
     return 0;

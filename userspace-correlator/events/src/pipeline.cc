@@ -231,6 +231,7 @@ void Pipeline::HandleMedia(const Flow& flow, std::string_view p) {
   }
   MediaState& ms = it->second;
   ms.last_ns = flow.ts_ns;
+  if (ms.ended_ns && flow.ts_ns - ms.ended_ns <= options_.media_after_end_grace_ns) return;
   if (ms.ended_ns) {
     ++stats_.rtp_after_end;
     if (!ms.reported_after_end && !ev.rtcp) {

@@ -48,6 +48,9 @@ struct PipelineOptions {
   CallTrackerLimits calls;
   size_t max_media_endpoints = 262144;
   int64_t media_linger_ns = 60'000'000'000;  // keep ended calls' endpoints this long
+  // Media within this time after the end (BYE, DLCX) is still in flight, not
+  // an attack: only later packets count as media after the end.
+  int64_t media_after_end_grace_ns = 1'000'000'000;
   sip::SipLimits sip_limits;
 };
 
