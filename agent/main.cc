@@ -21,9 +21,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "cli.h"
+#include "correlate.h"
 #include "datapath.h"
+#include "hep_listener.h"
 #include "offline.h"
 #include "outputs.h"
+#include "sipwarden/events/dedup.h"
 #include "sipwarden/events/pipeline.h"
 #include "sipwarden/record.h"
 #include "sipwarden/status_macros.h"
@@ -38,6 +41,8 @@ ABSL_FLAG(std::string, alarms_out, "", "Where alarms go as JSON lines (- = stdou
 ABSL_FLAG(std::string, rules, "",
           "Rule file (default: the ruleset built into the agent, rules/default.yaml)");
 ABSL_FLAG(bool, quiet, false, "No progress messages on stderr");
+ABSL_FLAG(std::string, hep_listen, "",
+          "Receive HEPv3 mirrors (Kamailio siptrace) on HOST:PORT (UDP); empty = off");
 ABSL_FLAG(std::string, xdp_mode, "auto", "XDP attach mode: auto, native or generic");
 ABSL_FLAG(std::string, pin_dir, sw::kDefaultPinDir, "bpffs directory where maps are pinned");
 ABSL_FLAG(bool, keep_attached, false,
@@ -65,8 +70,10 @@ ABSL_FLAG(bool, version, false, "Print the version and exit");
 namespace {
 
 std::atomic<bool> g_stop{false};
+std::atomic<bool> g_reload{false};
 
 void OnSignal(int) { g_stop = true; }
+void OnHangup(int) { g_reload = true; }
 
 int LibbpfLog(enum libbpf_print_level level, const char* fmt, va_list args) {
   if (level == LIBBPF_DEBUG) return 0;
@@ -179,12 +186,29 @@ int Run() {
   }
   sw::JsonLinesOut& records = **records_out;
   sw::JsonLinesOut& events = **events_out;
-  sw::ev::PipelineSinks sinks;
-  sinks.sip = [&](const sw::ev::SipEvent& e) { events.Write(sw::ev::ToJson(e)); };
-  sinks.mgcp = [&](const sw::ev::MgcpEvent& e) { events.Write(sw::ev::ToJson(e)); };
-  sinks.rtp = [&](const sw::ev::RtpEvent& e) { events.Write(sw::ev::ToJson(e)); };
-  sinks.call = [&](const sw::ev::CallRecord& c) { events.Write(sw::ev::ToJson(c)); };
-  sw::ev::Pipeline pipeline(std::move(sinks));
+  auto alarms_out = sw::JsonLinesOut::Open(absl::GetFlag(FLAGS_alarms_out));
+  if (!alarms_out.ok()) {
+    std::cerr << "sipwarden-agent: " << alarms_out.status().message() << "\n";
+    return 2;
+  }
+  const std::string rules_path = absl::GetFlag(FLAGS_rules);
+  std::vector<sw::rules::ConfigError> rule_errors;
+  auto ruleset = sw::LoadAgentRules(rules_path, &rule_errors);
+  if (!ruleset.ok()) {
+    for (const auto& e : rule_errors) std::cerr << e.ToString() << "\n";
+    std::cerr << "sipwarden-agent: " << ruleset.status().message() << "\n";
+    return 2;
+  }
+  std::unique_ptr<sw::HepListener> hep;
+  if (const std::string where = absl::GetFlag(FLAGS_hep_listen); !where.empty()) {
+    auto l = sw::HepListener::Open(where);
+    if (!l.ok()) {
+      std::cerr << "sipwarden-agent: " << l.status().message() << "\n";
+      return 2;
+    }
+    hep = std::move(*l);
+    std::cerr << "sipwarden-agent: receiving HEPv3 mirrors on " << where << "\n";
+  }
 
   libbpf_set_print(LibbpfLog);
   sw::DatapathOptions opts;
@@ -214,6 +238,51 @@ int Run() {
               << sw::XdpModeName(*used) << " mode\n";
   }
   const int64_t boot_to_unix = sw::BootToUnixOffsetNs();
+  sw::Maps& maps = (*dp)->maps();
+  // Verdicts into the kernel: an allowlisted source is never blocked,
+  // whatever a rule says.
+  sw::VerdictSinks verdicts;
+  verdicts.block = [&](const sw::rules::BlockVerdict& v) {
+    auto allowed = maps.IsAllowed(v.prefix.addr);
+    if (allowed.ok() && *allowed) {
+      std::cerr << "sipwarden-agent: rule " << v.rule << " wanted " << v.prefix.ToString()
+                << " blocked; it is allowlisted\n";
+      return;
+    }
+    auto reason = sw::ReasonFromName(v.reason);
+    auto st = maps.BlockAdd(v.prefix, absl::Nanoseconds(v.ttl_ns),
+                            reason.ok() ? *reason : SW_REASON_ANOMALY);
+    std::cerr << "sipwarden-agent: " << (st.ok() ? "blocked " : "could not block ")
+              << v.prefix.ToString() << " (" << v.rule << ")"
+              << (st.ok() ? "" : absl::StrCat(": ", st.message())) << "\n";
+  };
+  verdicts.watch = [&](const sw::rules::WatchVerdict& v) {
+    for (const auto& ep : v.endpoints) {
+      sw_media_entry m{};
+      m.dialog_id = std::hash<std::string>{}(v.call_id);
+      m.flags = SW_MEDIA_WATCH;
+      m.watch_since_ns = sw::BootNs();
+      (void)maps.MediaPut(sw::MediaKey(ep.addr, ep.port), m);
+    }
+  };
+  verdicts.rate_limit = [&](const sw::rules::RateLimitVerdict& v) {
+    // The kernel's token buckets are per source with global rates; per-source
+    // rates from rules are not applied yet.
+    std::cerr << "sipwarden-agent: rule " << v.rule << " asked for a rate limit on "
+              << v.prefix.ToString() << " (not applied: global per-source limits only)\n";
+  };
+  sw::Correlator correlator(*ruleset, **alarms_out, std::move(verdicts));
+  sw::ev::PipelineSinks sinks;
+  sinks.sip = [&](const sw::ev::SipEvent& e) { events.Write(sw::ev::ToJson(e)); };
+  sinks.mgcp = [&](const sw::ev::MgcpEvent& e) { events.Write(sw::ev::ToJson(e)); };
+  sinks.rtp = [&](const sw::ev::RtpEvent& e) { events.Write(sw::ev::ToJson(e)); };
+  sinks.call = [&](const sw::ev::CallRecord& c) { events.Write(sw::ev::ToJson(c)); };
+  sw::ev::Pipeline pipeline(correlator.Tee(std::move(sinks)));
+  sw::ev::Deduper dedup;
+  uint64_t alarms_flushed = 0;
+  auto feed_sip = [&](const sw::ev::Flow& flow, std::string_view bytes) {
+    if (!dedup.Seen(flow, bytes)) pipeline.OnSipBytes(flow, bytes);
+  };
   uint64_t bad_records = 0;
   auto reader = sw::RingReader::Create(
       (*dp)->maps().fds().events, [&](std::span<const uint8_t> data) {
@@ -223,7 +292,21 @@ int Run() {
           return;
         }
         if (records.enabled()) records.Write(sw::RecordToJson(*rec, boot_to_unix));
-        if (events.enabled() && rec->hdr.kind == SW_REC_SIP) {
+        if (rec->hdr.kind == SW_REC_MEDIA) {
+          sw::ev::RtpEvent e;
+          e.flow.ts_ns = static_cast<int64_t>(rec->hdr.ts_ns) + boot_to_unix;
+          e.flow.src = rec->src;
+          e.flow.dst = rec->dst;
+          e.flow.sport = rec->hdr.sport;
+          e.flow.dport = rec->hdr.dport;
+          e.ssrc = rec->media.ssrc;
+          e.seq = rec->media.seq;
+          e.payload_type = rec->media.payload_type;
+          e.reason = "watched_media";
+          events.Write(sw::ev::ToJson(e));
+          correlator.engine().OnRtp(e);
+        }
+        if (rec->hdr.kind == SW_REC_SIP) {
           sw::ev::Flow flow;
           flow.ts_ns = static_cast<int64_t>(rec->hdr.ts_ns) + boot_to_unix;
           flow.src = rec->src;
@@ -232,7 +315,7 @@ int Run() {
           flow.dport = rec->hdr.dport;
           flow.transport =
               rec->hdr.transport == SW_TRANSPORT_TCP ? sw::ev::Transport::kTcp : sw::ev::Transport::kUdp;
-          pipeline.OnSipBytes(flow, rec->payload);
+          feed_sip(flow, rec->payload);
         }
       });
   if (!reader.ok()) {
@@ -244,6 +327,9 @@ int Run() {
   sa.sa_handler = OnSignal;
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
+  struct sigaction hup = {};
+  hup.sa_handler = OnHangup;
+  sigaction(SIGHUP, &hup, nullptr);
 
   const uint64_t stats_every = absl::GetFlag(FLAGS_stats_interval) * 1000000000ull;
   uint64_t next_stats = sw::BootNs() + stats_every;
@@ -257,11 +343,42 @@ int Run() {
       break;
     }
     const uint64_t now = sw::BootNs();
-    if (*n > 0) {
-      records.Flush();
-      events.Flush();
+    int work = *n;
+    if (hep) {
+      work += hep->Drain([&](const sw::net::HepPacket& p) {
+        if (p.proto_type != static_cast<uint8_t>(sw::net::HepProto::kSip)) return;
+        sw::ev::Flow flow;
+        flow.ts_ns = p.ts_ns;
+        flow.src = p.src;
+        flow.dst = p.dst;
+        flow.sport = p.sport;
+        flow.dport = p.dport;
+        flow.transport = sw::ev::Transport::kHep;
+        feed_sip(flow, p.payload);
+      });
+    }
+    if (g_reload.exchange(false)) {
+      std::vector<sw::rules::ConfigError> errors;
+      auto fresh = sw::LoadAgentRules(rules_path, &errors);
+      if (fresh.ok()) {
+        correlator.engine().Reload(*fresh);
+        std::cerr << "sipwarden-agent: rules reloaded (" << correlator.engine().stats().rules_kept
+                  << " kept their state)\n";
+      } else {
+        for (const auto& e : errors) std::cerr << e.ToString() << "\n";
+        std::cerr << "sipwarden-agent: rules not reloaded, the old ones stay: "
+                  << fresh.status().message() << "\n";
+      }
     }
     pipeline.Advance(static_cast<int64_t>(now) + boot_to_unix);
+    correlator.Advance(static_cast<int64_t>(now) + boot_to_unix);
+    if (work > 0 || correlator.alarms() != alarms_flushed) {
+      // Timers may raise alarms without new input: flush those too.
+      alarms_flushed = correlator.alarms();
+      records.Flush();
+      events.Flush();
+      (**alarms_out).Flush();
+    }
     if (now >= next_expire) {
       // The kernel drops expired entries when they are hit; this catches the rest.
       (void)(*dp)->maps().BlockExpire();
@@ -276,6 +393,8 @@ int Run() {
   pipeline.Flush();
   records.Flush();
   events.Flush();
+  (**alarms_out).Flush();
+  std::cerr << "sipwarden-agent: " << correlator.Summary() << "\n";
 
   if (absl::GetFlag(FLAGS_keep_attached)) {
     std::cerr << "sipwarden-agent: leaving the program attached to " << iface

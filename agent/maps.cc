@@ -296,6 +296,21 @@ absl::StatusOr<std::vector<AllowEntry>> Maps::AllowList() const {
   return out;
 }
 
+absl::StatusOr<bool> Maps::IsAllowed(const IpAddress& addr) const {
+  sw_allow_entry v{};
+  int rc;
+  if (addr.is_v4()) {
+    const auto k = KeyV4(IpPrefix{addr, 32});
+    rc = bpf_map_lookup_elem(fds_.allow_v4, &k, &v);
+  } else {
+    const auto k = KeyV6(IpPrefix{addr, 128});
+    rc = bpf_map_lookup_elem(fds_.allow_v6, &k, &v);
+  }
+  if (rc == 0) return true;
+  if (errno == ENOENT) return false;
+  return ErrnoStatus(errno, "allowlist lookup");
+}
+
 absl::StatusOr<sw_stats> Maps::ReadStats() const {
   std::vector<sw_stats> per_cpu(PossibleCpus());
   const uint32_t key = 0;

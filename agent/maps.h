@@ -76,6 +76,8 @@ class Maps {
   absl::Status AllowAdd(const IpPrefix& prefix);
   absl::Status AllowDel(const IpPrefix& prefix);
   absl::StatusOr<std::vector<AllowEntry>> AllowList() const;
+  // Whether an allowlist prefix covers addr (longest-prefix match).
+  absl::StatusOr<bool> IsAllowed(const IpAddress& addr) const;
 
   // Counters summed over CPUs.
   absl::StatusOr<sw_stats> ReadStats() const;

@@ -34,6 +34,7 @@ ABSL_FLAG(uint64_t, count, 1, "Messages to send (at most 10000000)");
 ABSL_FLAG(double, rate, 100, "Messages per second (0 = as fast as possible)");
 ABSL_FLAG(double, max_seconds, 30, "Stop after this long whatever the count");
 ABSL_FLAG(uint32_t, src_port, 0, "Local source port (0 = any)");
+ABSL_FLAG(std::string, src_ip, "", "Local source address (one of this host's; empty = any)");
 ABSL_FLAG(bool, version, false, "Print the version and exit");
 
 namespace {
@@ -148,18 +149,34 @@ int main(int argc, char** argv) {
     std::cerr << "sw-sipsend: socket: " << std::strerror(errno) << "\n";
     return 1;
   }
-  if (const uint32_t sp = absl::GetFlag(FLAGS_src_port); sp) {
+  const uint32_t sp = absl::GetFlag(FLAGS_src_port);
+  const std::string src_ip = absl::GetFlag(FLAGS_src_ip);
+  if (sp || !src_ip.empty()) {
     const int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
     sockaddr_storage local{};
     local.ss_family = t.addr.ss_family;
+    sw::IpAddress bind_ip;
+    if (!src_ip.empty()) {
+      auto parsed = sw::IpAddress::Parse(src_ip);
+      if (!parsed.ok() || parsed->is_v4() != (t.addr.ss_family == AF_INET)) {
+        std::cerr << "sw-sipsend: --src-ip must be an address of the destination's family\n";
+        return 2;
+      }
+      bind_ip = *parsed;
+    }
     if (local.ss_family == AF_INET) {
-      reinterpret_cast<sockaddr_in*>(&local)->sin_port = htons(static_cast<uint16_t>(sp));
+      auto* a = reinterpret_cast<sockaddr_in*>(&local);
+      a->sin_port = htons(static_cast<uint16_t>(sp));
+      if (!src_ip.empty()) std::memcpy(&a->sin_addr, bind_ip.bytes.data() + 12, 4);
     } else {
-      reinterpret_cast<sockaddr_in6*>(&local)->sin6_port = htons(static_cast<uint16_t>(sp));
+      auto* a = reinterpret_cast<sockaddr_in6*>(&local);
+      a->sin6_port = htons(static_cast<uint16_t>(sp));
+      if (!src_ip.empty()) std::memcpy(&a->sin6_addr, bind_ip.bytes.data(), 16);
     }
     if (bind(fd, reinterpret_cast<sockaddr*>(&local), t.len) != 0) {
-      std::cerr << "sw-sipsend: bind port " << sp << ": " << std::strerror(errno) << "\n";
+      std::cerr << "sw-sipsend: bind " << (src_ip.empty() ? "*" : src_ip) << ":" << sp << ": "
+                << std::strerror(errno) << "\n";
       return 1;
     }
   }
