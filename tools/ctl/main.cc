@@ -222,7 +222,8 @@ absl::Status Config(const std::vector<std::string>& args) {
     SW_ASSIGN_OR_RETURN(sw_config cfg, maps.ReadConfig());
     static const char* kBuckets[] = {"invite", "register", "other"};
     std::cout << "snap-len " << cfg.snap_len << "\n"
-              << "drop-malformed " << ((cfg.flags & SW_CFG_DROP_MALFORMED) ? 1 : 0) << "\n";
+              << "drop-malformed " << ((cfg.flags & SW_CFG_DROP_MALFORMED) ? 1 : 0) << "\n"
+              << "ringbuf-wakeup-bytes " << cfg.rb_wakeup_bytes << "\n";
     for (int b = 0; b < SW_BUCKET_MAX; ++b) {
       std::cout << kBuckets[b] << "-rate " << cfg.limits[b].rate << "\n"
                 << kBuckets[b] << "-burst " << cfg.limits[b].burst << "\n";
@@ -256,6 +257,8 @@ absl::Status Config(const std::vector<std::string>& args) {
       return absl::InvalidArgumentError(absl::StrCat("snap-len must be within 1..", SW_SNAP_MAX));
     }
     cfg.snap_len = v;
+  } else if (key == "ringbuf-wakeup-bytes") {
+    cfg.rb_wakeup_bytes = v;
   } else if (key == "drop-malformed") {
     if (v > 1) return absl::InvalidArgumentError("drop-malformed is 0 or 1");
     cfg.flags = v ? (cfg.flags | SW_CFG_DROP_MALFORMED) : (cfg.flags & ~SW_CFG_DROP_MALFORMED);
