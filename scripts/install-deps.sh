@@ -13,7 +13,7 @@ PACKAGES=(
   libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev libpcap-dev libyaml-cpp-dev libre2-dev
   libsqlite3-dev libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   # benchmark baselines and test oracles
-  libosip2-dev tshark
+  libosip2-dev tshark sec
   # the lab (tools/lab/lab): real SIP peers, attack tools, its helpers
   kamailio sip-tester sipvicious jq procps tcpdump python3
 )

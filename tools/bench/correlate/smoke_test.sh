@@ -1,0 +1,52 @@
+#!/bin/bash
+# Smoke test for sw-bench-correlate: a tiny stream and a short SEC budget exit
+# 0 and print each expected figure as a JSON line with a numeric value. Timing
+# is not checked. Without sec installed, the SEC figures must say
+# "sec_skipped" (our side is still checked).
+# Usage: smoke_test.sh path/to/sw-bench-correlate
+set -euo pipefail
+
+bench=${1:?usage: smoke_test.sh path/to/sw-bench-correlate}
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+if ! "$bench" --events 20000 --sec-seconds 3 --rounds 1 --dialogs 2000 >"$out"; then
+  cat "$out"
+  echo "smoke_test: sw-bench-correlate failed" >&2
+  exit 1
+fi
+cat "$out"
+
+if command -v sec >/dev/null 2>&1; then
+  sec_baseline=sec
+else
+  echo "smoke_test: sec is not installed; expecting the SEC figures to be skipped" >&2
+  sec_baseline=sec_skipped
+fi
+# metric:baseline
+metrics=(
+  events_per_s_default_ruleset:aim_min_events_per_s
+  events_per_s_sec_rules:$sec_baseline
+  events_per_s_pair_rules:$sec_baseline
+  events_per_s_threshold_rules:$sec_baseline
+  bytes_per_open_dialog:none
+  alarms_default_ruleset:none
+  alarms_sec_rules:$sec_baseline
+)
+num='-?[0-9.]+(e[-+]?[0-9]+)?'
+rc=0
+for mb in "${metrics[@]}"; do
+  m=${mb%%:*}
+  b=${mb#*:}
+  re="^\\{\"bench\":\"correlate\",\"metric\":\"$m\",\"value\":$num,\"unit\":\"[a-z/]+\","
+  re+="\"baseline\":\"$b\",\"baseline_value\":$num,\"ratio\":($num|null)\\}$"
+  if ! grep -Eq "$re" "$out"; then
+    echo "smoke_test: no well-formed line for metric $m (baseline $b)" >&2
+    rc=1
+  fi
+done
+lines=$(wc -l <"$out")
+if [[ $lines -ne ${#metrics[@]} ]]; then
+  echo "smoke_test: expected ${#metrics[@]} lines on stdout, got $lines" >&2
+  rc=1
+fi
+exit $rc
