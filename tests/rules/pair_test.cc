@@ -110,6 +110,32 @@ TEST(PairWithWindow, ManyOpenDialogsPairByKey) {
   EXPECT_EQ(missing, static_cast<size_t>(kCalls / 2));
 }
 
+TEST(Bounds, AFloodOfShortLivedKeysKeepsMemoryBounded) {
+  Harness h(R"(
+rules:
+  - name: p
+    type: Pair
+    match: {method: INVITE}
+    key: [call_id]
+    match2: {method: CANCEL}
+    window: 60s
+    max_keys: 100
+    actions2: [{emit: {name: cancelled, copy: [call_id]}}]
+)");
+  // 300k distinct Call-IDs in 3 s: all but the last 100 are evicted, and the
+  // timers they left behind are dropped in bulk.
+  for (int i = 0; i < 300000; ++i) {
+    h.Feed(Sip("INVITE").Call("flood-" + std::to_string(i)).At(kT0 + int64_t{i} * 10000));
+  }
+  EXPECT_EQ(h.Stats("p").evicted, 299900u);
+  EXPECT_GT(h.engine->stats().timer_compactions, 0u);
+  h.Feed(Sip("CANCEL").Call("flood-299999").At(kT0 + 4 * kS));
+  h.Feed(Sip("CANCEL").Call("flood-0").At(kT0 + 4 * kS));
+  EXPECT_EQ(h.SyntheticNames(), std::vector<std::string>{"cancelled"});
+  h.Advance(kT0 + 100 * kS);
+  EXPECT_EQ(h.Stats("p").open, 0u);
+}
+
 TEST(Pair, CancelFromAPartyOtherThanTheCaller) {
   Harness h(R"(
 rules:

@@ -79,6 +79,7 @@ struct Pattern {
   Expr root;
   std::vector<Condition> conds;
   bool uses_first = false;  // has eq_first/ne_first conditions
+  bool flat = false;        // root is an And of conds in order: evaluated as a loop
   std::vector<int> classes;  // dispatch classes this pattern can match (not synthetic ones)
   bool syn_all = false;      // every synthetic event
   std::vector<std::string> syn_names;  // synthetic events of these names

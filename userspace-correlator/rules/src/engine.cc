@@ -123,6 +123,7 @@ struct RuleRuntime {
   int64_t next_calendar = kNever;  // the scheduled instant
   uint32_t calendar_gen = 0;
   size_t catchup = 0;
+  uint64_t catchup_run = 0;
   RuleStats stats;
 };
 
@@ -281,10 +282,16 @@ class EngineCore {
   void Push(int64_t at, uint32_t rule, uint32_t slot, uint32_t gen, TimerKind kind) {
     const Timer t{at, seq_++, rule, slot, gen, kind};
     next_due_ = std::min(next_due_, at);
+    if ((seq_ & 4095) == 0) MaybeCompactTimers();
     const int64_t d = at - clock_;
-    for (auto& f : fifos_) {
+    for (size_t i = 0; i < fifos_.size(); ++i) {
+      TimerFifo& f = fifos_[i];
       if (f.duration != d) continue;
       if (f.q.empty() || f.q.back().at <= at) {
+        if (f.q.empty()) {
+          front_at_[i] = t.at;
+          front_seq_[i] = t.seq;
+        }
         f.q.push_back(t);
         return;
       }
@@ -296,18 +303,29 @@ class EngineCore {
   // The earliest timer: its FIFO's index, -1 for the heap, -2 when none.
   int NextTimer() const {
     int src = heap_.empty() ? -2 : -1;
-    const Timer* best = heap_.empty() ? nullptr : &heap_.front();
-    for (size_t i = 0; i < fifos_.size(); ++i) {
-      if (fifos_[i].q.empty()) continue;
-      const Timer& t = fifos_[i].q.front();
-      if (best == nullptr || TimerLater()(*best, t)) {
-        best = &t;
+    int64_t at = heap_.empty() ? kNever : heap_.front().at;
+    uint64_t seq = heap_.empty() ? 0 : heap_.front().seq;
+    for (size_t i = 0; i < front_at_.size(); ++i) {  // kNever for an empty FIFO
+      if (front_at_[i] < at || (front_at_[i] == at && front_at_[i] != kNever && front_seq_[i] < seq)) {
+        at = front_at_[i];
+        seq = front_seq_[i];
         src = static_cast<int>(i);
       }
     }
     return src;
   }
+  void PopFifo(int i) {
+    auto& q = fifos_[i].q;
+    q.pop_front();
+    front_at_[i] = q.empty() ? kNever : q.front().at;
+    front_seq_[i] = q.empty() ? 0 : q.front().seq;
+  }
   void BuildFifos();
+  // Timers of operations that ended early stay queued until their deadline;
+  // under a flood of short-lived keys they are dropped here so that memory
+  // stays proportional to the live state.
+  bool TimerLive(const Timer& t) const;
+  void MaybeCompactTimers();
   template <typename V>
   void Arm(KeyedTable<V>& t, uint32_t slot, int64_t at, uint32_t rule, TimerKind kind) {
     auto& e = t.at(slot);
@@ -342,6 +360,9 @@ class EngineCore {
   KeyedTable<ContextState> contexts_;
   std::vector<Timer> heap_;
   std::vector<TimerFifo> fifos_;
+  std::vector<int64_t> front_at_;    // each FIFO's first deadline (kNever: empty)
+  std::vector<uint64_t> front_seq_;
+  uint64_t timer_run_ = 0;
   int64_t next_due_ = kNever;  // no timer is due before this
   uint64_t seq_ = 0;
   std::deque<Queued> queue_;
@@ -500,6 +521,39 @@ void EngineCore::BuildFifos() {
   }
   fifos_.clear();
   for (int64_t d : durations) fifos_.push_back(TimerFifo{d, {}});
+  front_at_.assign(fifos_.size(), kNever);
+  front_seq_.assign(fifos_.size(), 0);
+}
+
+bool EngineCore::TimerLive(const Timer& t) const {
+  auto live = [&](const auto& table) {
+    return table.Valid(t.slot, t.gen) && table.at(t.slot).timer_at == t.at;
+  };
+  switch (t.kind) {
+    case TimerKind::kOp: return t.rule < rules_.size() && live(rules_[t.rule]->ops);
+    case TimerKind::kAlarm: return t.rule < rules_.size() && live(rules_[t.rule]->alarms);
+    case TimerKind::kContext: return live(contexts_);
+    case TimerKind::kCalendar:
+      return t.rule < rules_.size() && rules_[t.rule]->calendar_gen == t.gen;
+  }
+  return false;
+}
+
+void EngineCore::MaybeCompactTimers() {
+  size_t queued = heap_.size(), live = contexts_.size();
+  for (const auto& f : fifos_) queued += f.q.size();
+  for (const auto& rt : rules_) live += rt->ops.size() + rt->alarms.size() + 1;
+  if (queued <= std::max<size_t>(1 << 16, 4 * live)) return;
+  auto stale = [&](const Timer& t) { return !TimerLive(t); };
+  heap_.erase(std::remove_if(heap_.begin(), heap_.end(), stale), heap_.end());
+  std::make_heap(heap_.begin(), heap_.end(), TimerLater());
+  for (size_t i = 0; i < fifos_.size(); ++i) {
+    auto& q = fifos_[i].q;
+    q.erase(std::remove_if(q.begin(), q.end(), stale), q.end());
+    front_at_[i] = q.empty() ? kNever : q.front().at;
+    front_seq_[i] = q.empty() ? 0 : q.front().seq;
+  }
+  ++stats_.timer_compactions;
 }
 
 void EngineCore::Start(int64_t t) {
@@ -585,7 +639,7 @@ void EngineCore::Drain() {
 void EngineCore::RunTimers(int64_t now) {
   if (now <= next_due_) return;  // timers fire once the clock passes them
   timer_target_ = now;
-  for (auto& rt : rules_) rt->catchup = 0;
+  ++timer_run_;  // resets the calendar catch-up counts
   for (;;) {
     const int src = NextTimer();
     if (src == -2) {
@@ -603,7 +657,7 @@ void EngineCore::RunTimers(int64_t now) {
       auto& q = fifos_[src].q;
       if (q.front().at >= now) break;
       tm = q.front();
-      q.pop_front();
+      PopFifo(src);
     }
     switch (tm.kind) {
       case TimerKind::kOp: {
@@ -771,6 +825,12 @@ bool EngineCore::Eval(const Pattern& p, const Expr& x, const EventView& e, const
 }
 
 bool EngineCore::Matches(const Pattern& p, const EventView& e, const Snapshot* first) {
+  if (p.flat) {  // the common shape: conditions that must all hold
+    for (const auto& c : p.conds) {
+      if (!EvalCond(c, e, first)) return false;
+    }
+    return true;
+  }
   return Eval(p, p.root, e, first);
 }
 
@@ -1180,6 +1240,10 @@ void EngineCore::OnCalendar(uint32_t ri, int64_t at) {
     RunList(ri, 0, c);
   }
   int64_t next = r.calendar.Next(at);
+  if (rt.catchup_run != timer_run_) {
+    rt.catchup_run = timer_run_;
+    rt.catchup = 0;
+  }
   if (next <= timer_target_ && ++rt.catchup >= options_.max_calendar_catchup) {
     // The clock jumped far: skip to the first schedule not yet due.
     ++stats_.calendar_skipped;

@@ -830,6 +830,10 @@ void Loader::Dispatch(Pattern* p, const Expr& top) {
       c.implied = true;
     }
   }
+  p->flat = top.kind == Expr::Kind::kAnd && top.kids.size() == p->conds.size() &&
+            std::all_of(top.kids.begin(), top.kids.end(),
+                        [&](const Expr& k) { return k.kind == Expr::Kind::kLeaf; });
+  for (size_t i = 0; p->flat && i < top.kids.size(); ++i) p->flat = top.kids[i].leaf == static_cast<int>(i);
   p->classes.clear();
   if (types & kBitSip) {
     if (!responses_only) {

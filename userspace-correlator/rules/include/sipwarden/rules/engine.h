@@ -86,6 +86,7 @@ struct EngineStats {
   uint64_t synthetic = 0;        // synthetic events processed (emitted or injected)
   uint64_t late_events = 0;      // timestamps behind the clock (counted at the clock)
   uint64_t timers = 0;           // deadlines reached
+  uint64_t timer_compactions = 0;  // queued timers of ended operations dropped in bulk
   uint64_t alarms = 0;
   uint64_t alarm_updates = 0;
   uint64_t blocks = 0;
