@@ -79,7 +79,7 @@ rules:
     time: "30 2 * * 1"
     actions: [{emit: {name: monday, fields: {at: "${time}"}}}]
 )");
-  h.Advance(kT0);  // Sunday
+  h.Advance(kT0);                    // Sunday
   h.Advance(kT0 + 15 * 86400 * kS);  // 2001-09-24T01:46:40Z
   EXPECT_EQ(h.synthetic.size(), 2u);
   h.Advance(kT0 + 15 * 86400 * kS + 3600 * kS);

@@ -52,7 +52,8 @@ void ExpectErrors(std::string_view yaml, const std::vector<Expected>& expected) 
       }
     }
     EXPECT_TRUE(found) << "expected bad.yaml:" << line << ":" << col << ": ..." << x.message
-                       << "\ngot:\n" << all;
+                       << "\ngot:\n"
+                       << all;
   }
 }
 
@@ -88,11 +89,13 @@ TEST(Loader, ReportsEveryErrorWithItsLineAndColumn) {
       - alarm: {signature: s, category: flooding}
 )yaml";
   ExpectErrors(kBad, {
-                         {"SingleWithTreshold", "unknown rule type 'SingleWithTreshold' (did you "
-                                                "mean 'SingleWithThreshold'?)"},
+                         {"SingleWithTreshold",
+                          "unknown rule type 'SingleWithTreshold' (did you "
+                          "mean 'SingleWithThreshold'?)"},
                          {"usr_agent", "unknown field 'usr_agent' (did you mean 'user_agent'?)"},
                          {"\"sipvicious(\"", "bad regular expression 'sipvicious(': missing )"},
-                         {"name: no-threshold", "rule 'no-threshold' (SingleWithThreshold) needs 'threshold'"},
+                         {"name: no-threshold",
+                          "rule 'no-threshold' (SingleWithThreshold) needs 'threshold'"},
                          {"10 parsecs", "bad duration '10 parsecs' for window"},
                          {"flooding", "unknown category 'flooding' (did you mean 'flood'?)"},
                      });

@@ -102,7 +102,8 @@ TEST(PairWithWindow, ManyOpenDialogsPairByKey) {
   constexpr int kCalls = 20000;
   for (int i = 0; i < kCalls; ++i) h.Feed(Sip("200").Call("c" + std::to_string(i)).At(kT0 + i));
   EXPECT_EQ(h.Stats("await-ack").open, static_cast<size_t>(kCalls));
-  for (int i = kCalls - 1; i >= 0; i -= 2) h.Feed(Sip("ACK").Call("c" + std::to_string(i)).At(kT0 + kCalls));
+  for (int i = kCalls - 1; i >= 0; i -= 2)
+    h.Feed(Sip("ACK").Call("c" + std::to_string(i)).At(kT0 + kCalls));
   h.Advance(kT0 + 10 * kS);
   size_t acked = 0, missing = 0;
   for (const auto& s : h.synthetic) (s.name == "acked" ? acked : missing)++;
@@ -184,7 +185,9 @@ rules:
     window: 4h
     actions2:
       - watch_media:
-          media: "${first.field.caller_media_ip}:${first.field.caller_media_port} ${first.field.callee_media_ip}:${first.field.callee_media_port}"
+          # A folded line: the break becomes the space between the endpoints.
+          media: "${first.field.caller_media_ip}:${first.field.caller_media_port}
+                  ${first.field.callee_media_ip}:${first.field.callee_media_port}"
           ttl: 30s
       - emit:
           name: invite-ok-bye
@@ -205,7 +208,8 @@ rules:
     window: 10s
     actions2:
       - alarm:
-          signature: "BYE attack: media to ${dst_ip}:${dst_port} after a BYE from ${first.field.bye_from}"
+          signature: "BYE attack: media to ${dst_ip}:${dst_port} after a BYE from
+            ${first.field.bye_from}"
           category: teardown
           severity: 1
 )";
@@ -213,7 +217,11 @@ rules:
 void ByeCall(Harness& h) {
   h.Feed(Sip("INVITE").Call("bye-1").Src("192.0.2.10").Media("192.0.2.10", 40000).At(kT0));
   h.Feed(Sip("180").Call("bye-1").At(kT0 + 1 * kS));
-  h.Feed(Sip("200").Call("bye-1").Src("192.0.2.20").Dst("192.0.2.10").Media("192.0.2.20", 50000)
+  h.Feed(Sip("200")
+             .Call("bye-1")
+             .Src("192.0.2.20")
+             .Dst("192.0.2.10")
+             .Media("192.0.2.20", 50000)
              .At(kT0 + 3 * kS));
   h.Feed(Sip("ACK").Call("bye-1").At(kT0 + 3 * kS + 10 * kMs));
   h.Feed(Sip("BYE").Call("bye-1").Src("203.0.113.66").At(kT0 + 60 * kS));  // forged

@@ -4,7 +4,6 @@
 #include "sipwarden/rules/process_executor.h"
 
 #include <gtest/gtest.h>
-
 #include <unistd.h>
 
 #include <chrono>
@@ -69,8 +68,7 @@ TEST(ProcessExecutor, TimeoutKillsTheWholeGroup) {
   std::remove(marker.c_str());
   const auto start = Clock::now();
   // A background child that would outlive the shell and write the marker.
-  ASSERT_TRUE(ex.Submit(
-      Req(1, "(sleep 2; touch " + marker + ") & sleep 30", "", 200 * kMs)));
+  ASSERT_TRUE(ex.Submit(Req(1, "(sleep 2; touch " + marker + ") & sleep 30", "", 200 * kMs)));
   auto r = RunAll(ex);
   const auto took = Clock::now() - start;
   ASSERT_EQ(r.size(), 1u);

@@ -4,9 +4,9 @@
 // JSON line: {"bench":"rules_engine","metric":"events_per_s",...}.
 //
 //   sw_rules_bench [passes] [calls_per_pass] [rules.yaml]
-#include <algorithm>
 #include <time.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -86,7 +86,8 @@ rules:
       - emit:
           name: invite-ok
           copy: [call_id]
-          fields: {caller: "${first.src_ip}", caller_media: "${first.media}", callee_media: "${media}"}
+          fields: {caller: "${first.src_ip}", caller_media: "${first.media}",
+                   callee_media: "${media}"}
   - name: await-ack
     type: PairWithWindow
     match: {name: invite-ok}
@@ -132,8 +133,20 @@ rules:
 // a parser would fill them: the engine then sees events that are hot in the
 // cache, like in the agent. The fill cost is measured alone and subtracted.
 enum Kind : uint8_t {
-  kInvite, k100, k180, k200Invite, kAck, kBye, k200Bye,
-  kRegister, k401, kRegisterAuth, k200Register, kOptions, k404, kKinds
+  kInvite,
+  k100,
+  k180,
+  k200Invite,
+  kAck,
+  kBye,
+  k200Bye,
+  kRegister,
+  k401,
+  kRegisterAuth,
+  k200Register,
+  kOptions,
+  k404,
+  kKinds
 };
 
 struct Compact {
@@ -159,8 +172,8 @@ Gen Generate(int calls) {
     const uint32_t caller = static_cast<uint32_t>(i % 60000);
     const int64_t t = i * dt;
     auto add = [&](int64_t off, Kind k, uint32_t who = UINT32_MAX) {
-      g.events.push_back({(t + off) % g.period, static_cast<uint32_t>(i),
-                          who == UINT32_MAX ? caller : who, k});
+      g.events.push_back(
+          {(t + off) % g.period, static_cast<uint32_t>(i), who == UINT32_MAX ? caller : who, k});
     };
     add(0, kInvite);
     add(10 * kMs, k100);
@@ -194,14 +207,18 @@ class Filler {
                        k == kRegisterAuth || k == kOptions;
       e.is_request = req;
       const char* method = (k == kInvite || k == k100 || k == k180 || k == k200Invite) ? "INVITE"
-                           : k == kAck                                              ? "ACK"
-                           : (k == kBye || k == k200Bye)                            ? "BYE"
-                           : (k == kOptions || k == k404)                           ? "OPTIONS"
-                                                                                    : "REGISTER";
+                           : k == kAck                                                 ? "ACK"
+                           : (k == kBye || k == k200Bye)                               ? "BYE"
+                           : (k == kOptions || k == k404)                              ? "OPTIONS"
+                                                                                       : "REGISTER";
       e.method = method;
       e.cseq_method = method;
-      e.status = k == k100 ? 100 : k == k180 ? 180 : k == k401 ? 401 : k == k404 ? 404
-                 : (k == k200Invite || k == k200Bye || k == k200Register) ? 200 : 0;
+      e.status = k == k100                                                ? 100
+                 : k == k180                                              ? 180
+                 : k == k401                                              ? 401
+                 : k == k404                                              ? 404
+                 : (k == k200Invite || k == k200Bye || k == k200Register) ? 200
+                                                                          : 0;
       e.cseq = 1;
       e.from.tag = "f1";
       e.user_agent = k == kOptions ? "friendly-scanner" : "Linphone/5.0";
@@ -322,7 +339,6 @@ int main(int argc, char** argv) {
       "{\"bench\":\"rules_engine\",\"metric\":\"events_per_s\",\"value\":%.0f,\"unit\":"
       "\"events/s\",\"rules\":%zu,\"max_open_operations\":%zu,\"best_pass\":%.0f,"
       "\"with_fill\":%.0f}\n",
-      rate, (*rules)->size(), max_open, best,
-      static_cast<double>(total) / (engine_s + 2 * fill_s));
+      rate, (*rules)->size(), max_open, best, static_cast<double>(total) / (engine_s + 2 * fill_s));
   return 0;
 }

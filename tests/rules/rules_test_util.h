@@ -31,8 +31,8 @@ struct Sip {
     e.flow.sport = 5060;
     e.flow.dport = 5060;
     e.flow.ts_ns = kT0;
-    const bool response = !method_or_status.empty() && method_or_status[0] >= '0' &&
-                          method_or_status[0] <= '9';
+    const bool response =
+        !method_or_status.empty() && method_or_status[0] >= '0' && method_or_status[0] <= '9';
     e.is_request = !response;
     if (response) {
       e.status = std::stoi(std::string(method_or_status));
@@ -47,7 +47,10 @@ struct Sip {
     From("alice");
     To("bob");
   }
-  Sip& At(int64_t ts) { e.flow.ts_ns = ts; return *this; }
+  Sip& At(int64_t ts) {
+    e.flow.ts_ns = ts;
+    return *this;
+  }
   Sip& Src(std::string_view ip, uint16_t port = 5060) {
     e.flow.src = Ip(ip);
     e.flow.sport = port;
@@ -58,7 +61,10 @@ struct Sip {
     e.flow.dport = port;
     return *this;
   }
-  Sip& Call(std::string_view id) { e.call_id = std::string(id); return *this; }
+  Sip& Call(std::string_view id) {
+    e.call_id = std::string(id);
+    return *this;
+  }
   Sip& CseqMethod(std::string_view m) {
     e.cseq_method = std::string(m);
     if (!e.is_request) e.method = e.cseq_method;
@@ -80,7 +86,10 @@ struct Sip {
     e.request_uri = e.to.uri;
     return *this;
   }
-  Sip& UA(std::string_view ua) { e.user_agent = std::string(ua); return *this; }
+  Sip& UA(std::string_view ua) {
+    e.user_agent = std::string(ua);
+    return *this;
+  }
   Sip& Auth(std::string_view user) {
     e.auth_user = std::string(user);
     e.has_auth = true;
@@ -112,7 +121,8 @@ inline ev::RtpEvent Rtp(int64_t ts, std::string_view src, uint16_t sport, std::s
   return r;
 }
 
-inline ev::MgcpEvent Mgcp(std::string_view verb, int64_t ts, std::string_view endpoint = "aaln/1@gw") {
+inline ev::MgcpEvent Mgcp(std::string_view verb, int64_t ts,
+                          std::string_view endpoint = "aaln/1@gw") {
   ev::MgcpEvent m;
   m.flow.ts_ns = ts;
   m.flow.src = Ip("192.0.2.50");

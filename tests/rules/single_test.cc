@@ -71,19 +71,19 @@ rules:
   auto r = [](int status) {
     return Sip(std::to_string(status)).Src("10.1.2.3").To("0049123").From("alice");
   };
-  h.Feed(r(401));                           // yes (no UA)
-  h.Feed(r(503).UA("mybot/1"));             // yes
-  h.Feed(r(404));                           // status no
-  h.Feed(r(403).UA("phone"));               // any: no
-  h.Feed(r(407).Src("192.0.2.1"));          // address no
-  h.Feed(r(407).To("0044777"));             // yes: not_in is exact
-  h.Feed(r(407).To("0044"));                // not_in exact: no
-  h.Feed(r(407).To("bob"));                 // prefix no
-  h.Feed(r(407).From("0049123"));           // from == to: no
+  h.Feed(r(401));                                    // yes (no UA)
+  h.Feed(r(503).UA("mybot/1"));                      // yes
+  h.Feed(r(404));                                    // status no
+  h.Feed(r(403).UA("phone"));                        // any: no
+  h.Feed(r(407).Src("192.0.2.1"));                   // address no
+  h.Feed(r(407).To("0044777"));                      // yes: not_in is exact
+  h.Feed(r(407).To("0044"));                         // not_in exact: no
+  h.Feed(r(407).To("bob"));                          // prefix no
+  h.Feed(r(407).From("0049123"));                    // from == to: no
   h.Feed(Sip("401").Src("2001:db8::5").To("+331"));  // IPv6 prefix yes
   auto cseq = r(401);
   cseq.e.cseq = 11;
-  h.Feed(cseq);                             // range no
+  h.Feed(cseq);  // range no
   ASSERT_EQ(h.alarms.size(), 4u);
   EXPECT_EQ(h.alarms[0].signature, "x 401 0049123");
   EXPECT_EQ(h.alarms[1].signature, "x 503 0049123");
@@ -250,7 +250,7 @@ TEST(Contexts, ExpiryRunsActionsWithTheCreatorsFieldsAtTheExpiryTime) {
   h.Feed(Sip("INVITE").Call("c1").From("alice").At(kT0));
   h.Feed(Sip("INVITE").Call("c2").From("carol").At(kT0 + kS));
   h.Feed(Sip("ACK").Call("c2").At(kT0 + 2 * kS));  // deleted: no expiry action
-  h.Advance(kT0 + 5 * kS);                          // exactly at the end: still alive
+  h.Advance(kT0 + 5 * kS);                         // exactly at the end: still alive
   EXPECT_TRUE(h.synthetic.empty());
   EXPECT_TRUE(h.engine->HasContext("await-ack:c1"));
   h.Advance(kT0 + 5 * kS + 1);

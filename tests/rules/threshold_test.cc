@@ -17,7 +17,8 @@ rules:
     key: [src_ip]
     window: 10s
     threshold: 3
-    window_type: )") + std::string(window_type) + R"(
+    window_type: )") +
+         std::string(window_type) + R"(
     actions:
       - emit: {name: flood, fields: {n: "${count}", src: "${src_ip}"}}
 )" + std::string(extra);
@@ -169,7 +170,7 @@ TEST(TwoThresholds, ContinuingStormDoesNotEnd) {
 TEST(TwoThresholds, FixedSecondWindows) {
   Harness h(Storm("fixed"));
   for (int i = 0; i < 10; ++i) h.Feed(Sip("REGISTER").At(kT0 + i * 100 * kMs));
-  ASSERT_EQ(h.synthetic.size(), 1u);  // at 0.4 s; second windows (0.4,2.4], (2.4,4.4], ...
+  ASSERT_EQ(h.synthetic.size(), 1u);         // at 0.4 s; second windows (0.4,2.4], (2.4,4.4], ...
   h.Feed(Sip("REGISTER").At(kT0 + 3 * kS));  // (2.4, 4.4] holds one: the storm ends at 4.4 s
   h.Advance(kT0 + 10 * kS);
   ASSERT_EQ(h.SyntheticNames(), (std::vector<std::string>{"storm", "storm-over"}));
@@ -195,7 +196,7 @@ rules:
   };
   for (int i = 0; i < 20; ++i) h.Feed(nf(kT0 + i * kS, "100"));  // one user, many times
   for (int i = 0; i < 3; ++i) h.Feed(nf(kT0 + 20 * kS, "10" + std::to_string(i + 1)));
-  EXPECT_TRUE(h.alarms.empty());  // 4 distinct users
+  EXPECT_TRUE(h.alarms.empty());                    // 4 distinct users
   h.Feed(nf(kT0 + 21 * kS, "101", "203.0.113.6"));  // another source
   EXPECT_TRUE(h.alarms.empty());
   h.Feed(nf(kT0 + 22 * kS, "105"));

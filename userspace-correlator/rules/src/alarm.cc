@@ -10,16 +10,19 @@ namespace sw::rules {
 namespace {
 
 constexpr std::array<std::string_view, 14> kCategories = {
-    "flood",    "scan", "enumeration", "bruteforce",        "teardown", "handshake", "cancel",
-    "spit", "toll-fraud", "gateway",  "scanner-signature", "anomaly",  "honeypot",  "audit-missing"};
+    "flood",    "scan",         "enumeration", "bruteforce", "teardown",          "handshake",
+    "cancel",   "spit",         "toll-fraud",  "gateway",    "scanner-signature", "anomaly",
+    "honeypot", "audit-missing"};
 
 std::string_view ProtoName(ev::Transport t) {
   switch (t) {
     case ev::Transport::kTcp:
     case ev::Transport::kTls:
-    case ev::Transport::kWs: return "TCP";
+    case ev::Transport::kWs:
+      return "TCP";
     case ev::Transport::kUdp:
-    case ev::Transport::kHep: return "UDP";
+    case ev::Transport::kHep:
+      return "UDP";
   }
   return "UDP";
 }
@@ -38,9 +41,12 @@ bool IsAlarmCategory(std::string_view name) {
 
 std::string_view AlarmOutcomeName(AlarmOutcome o) {
   switch (o) {
-    case AlarmOutcome::kAllowed: return "allowed";
-    case AlarmOutcome::kBlocked: return "blocked";
-    case AlarmOutcome::kWatched: return "watched";
+    case AlarmOutcome::kAllowed:
+      return "allowed";
+    case AlarmOutcome::kBlocked:
+      return "blocked";
+    case AlarmOutcome::kWatched:
+      return "watched";
   }
   return "allowed";
 }

@@ -34,15 +34,15 @@ std::string_view RuleTypeName(RuleType t);  // SEC's names
 // ---- conditions ----
 
 enum class Op : uint8_t {
-  kEq,        // strings/addresses/numbers: any of the operands (in, a list, a scalar)
+  kEq,  // strings/addresses/numbers: any of the operands (in, a list, a scalar)
   kPrefix,
   kSuffix,
   kContains,
   kRegex,
-  kRange,     // numbers: any of the ranges
+  kRange,  // numbers: any of the ranges
   kExists,
-  kEqField,   // same value as another field of the event
-  kEqFirst,   // same value as a field of the Pair operation's first event
+  kEqField,  // same value as another field of the event
+  kEqFirst,  // same value as a field of the Pair operation's first event
 };
 
 struct Range {
@@ -58,13 +58,13 @@ struct Condition {
   Op op = Op::kEq;
   bool negate = false;
   bool nocase = false;
-  bool implied = false;  // guaranteed by the dispatch class: not evaluated
+  bool implied = false;                      // guaranteed by the dispatch class: not evaluated
   std::vector<std::string> strs;             // kEq (few), kPrefix, kSuffix, kContains
   absl::flat_hash_set<std::string> str_set;  // kEq with many operands
   std::vector<IpPrefix> prefixes;            // kEq on addresses
   std::vector<Range> ranges;                 // kEq/kRange on numbers
   std::unique_ptr<RE2> re;
-  FieldRef other;                            // kEqField, kEqFirst
+  FieldRef other;  // kEqField, kEqFirst
 };
 
 // And/Or/Not over conditions (leaf: index into Pattern::conds).
@@ -78,8 +78,8 @@ struct Expr {
 struct Pattern {
   Expr root;
   std::vector<Condition> conds;
-  bool uses_first = false;  // has eq_first/ne_first conditions
-  bool flat = false;        // root is an And of conds in order: evaluated as a loop
+  bool uses_first = false;   // has eq_first/ne_first conditions
+  bool flat = false;         // root is an And of conds in order: evaluated as a loop
   std::vector<int> classes;  // dispatch classes this pattern can match (not synthetic ones)
   bool syn_all = false;      // every synthetic event
   std::vector<std::string> syn_names;  // synthetic events of these names
@@ -206,7 +206,7 @@ struct CompiledRule {
 };
 
 struct Limits {
-  size_t max_contexts = 0;         // 0: the engine's option
+  size_t max_contexts = 0;  // 0: the engine's option
   size_t max_pending_scripts = 0;
   int max_synthetic_depth = 0;
 };

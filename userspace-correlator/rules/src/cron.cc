@@ -44,8 +44,8 @@ absl::Status ParseField(std::string_view text, int lo, int hi, std::string_view 
       }
     }
     if (a < lo || b > hi || a > b) {
-      return absl::InvalidArgumentError(absl::StrCat(AV(what), " '", AV(p), "' outside ", lo,
-                                                     "..", hi));
+      return absl::InvalidArgumentError(
+          absl::StrCat(AV(what), " '", AV(p), "' outside ", lo, "..", hi));
     }
     for (int v = a; v <= b; v += step) *bits |= uint64_t{1} << v;
   }
@@ -57,9 +57,9 @@ absl::Status ParseField(std::string_view text, int lo, int hi, std::string_view 
 absl::Status ParseCron(std::string_view spec, Calendar* out) {
   std::vector<absl::string_view> f = absl::StrSplit(AV(spec), ' ', absl::SkipWhitespace());
   if (f.size() != 5) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "calendar time '", AV(spec),
-        "' needs five fields: minute hour day-of-month month day-of-week"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("calendar time '", AV(spec),
+                     "' needs five fields: minute hour day-of-month month day-of-week"));
   }
   uint64_t bits;
   bool star;

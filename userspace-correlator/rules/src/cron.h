@@ -16,9 +16,9 @@ struct Calendar {
   int64_t every_ns = 0;
   uint64_t minutes = 0;  // bit m: minute m
   uint32_t hours = 0;
-  uint32_t doms = 0;     // bits 1..31
-  uint32_t months = 0;   // bits 1..12
-  uint32_t dows = 0;     // bits 0..6, Sunday = 0
+  uint32_t doms = 0;    // bits 1..31
+  uint32_t months = 0;  // bits 1..12
+  uint32_t dows = 0;    // bits 0..6, Sunday = 0
   bool dom_star = true, dow_star = true;
   absl::TimeZone tz = absl::UTCTimeZone();
 

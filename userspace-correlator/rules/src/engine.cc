@@ -27,7 +27,7 @@ struct Snapshot {
   int64_t ts = 0;
   bool has_flow = false;
   ev::Flow flow;
-  std::string name;  // synthetic events
+  std::string name;                 // synthetic events
   std::vector<std::string> values;  // by capture slot
 };
 
@@ -64,9 +64,9 @@ class Ring {
 // are reused: Reset() keeps the snapshot's string capacity, so a warm table
 // opens operations without allocating.
 struct OpState {
-  int64_t start = 0;   // window start (threshold rules), operation start otherwise
-  int64_t start2 = 0;  // SingleWith2Thresholds: start of the second window
-  uint64_t count = 0;  // events the operation took
+  int64_t start = 0;    // window start (threshold rules), operation start otherwise
+  int64_t start2 = 0;   // SingleWith2Thresholds: start of the second window
+  uint64_t count = 0;   // events the operation took
   uint64_t count2 = 0;  // events in the current second window (fixed windows)
   uint8_t phase = 0;    // 0: counting; 1: fired (ignoring / watching for the end)
   bool has_snap = false;
@@ -306,7 +306,8 @@ class EngineCore {
     int64_t at = heap_.empty() ? kNever : heap_.front().at;
     uint64_t seq = heap_.empty() ? 0 : heap_.front().seq;
     for (size_t i = 0; i < front_at_.size(); ++i) {  // kNever for an empty FIFO
-      if (front_at_[i] < at || (front_at_[i] == at && front_at_[i] != kNever && front_seq_[i] < seq)) {
+      if (front_at_[i] < at ||
+          (front_at_[i] == at && front_at_[i] != kNever && front_seq_[i] < seq)) {
         at = front_at_[i];
         seq = front_seq_[i];
         src = static_cast<int>(i);
@@ -360,7 +361,7 @@ class EngineCore {
   KeyedTable<ContextState> contexts_;
   std::vector<Timer> heap_;
   std::vector<TimerFifo> fifos_;
-  std::vector<int64_t> front_at_;    // each FIFO's first deadline (kNever: empty)
+  std::vector<int64_t> front_at_;  // each FIFO's first deadline (kNever: empty)
   std::vector<uint64_t> front_seq_;
   uint64_t timer_run_ = 0;
   int64_t next_due_ = kNever;  // no timer is due before this
@@ -530,9 +531,12 @@ bool EngineCore::TimerLive(const Timer& t) const {
     return table.Valid(t.slot, t.gen) && table.at(t.slot).timer_at == t.at;
   };
   switch (t.kind) {
-    case TimerKind::kOp: return t.rule < rules_.size() && live(rules_[t.rule]->ops);
-    case TimerKind::kAlarm: return t.rule < rules_.size() && live(rules_[t.rule]->alarms);
-    case TimerKind::kContext: return live(contexts_);
+    case TimerKind::kOp:
+      return t.rule < rules_.size() && live(rules_[t.rule]->ops);
+    case TimerKind::kAlarm:
+      return t.rule < rules_.size() && live(rules_[t.rule]->alarms);
+    case TimerKind::kContext:
+      return live(contexts_);
     case TimerKind::kCalendar:
       return t.rule < rules_.size() && rules_[t.rule]->calendar_gen == t.gen;
   }
@@ -568,7 +572,8 @@ void EngineCore::ArmCalendar(uint32_t ri, int64_t after) {
   rt.next_calendar = rt.rule->calendar.Next(after);
   ++rt.calendar_gen;
   // Fires once the clock reaches the scheduled instant.
-  if (rt.next_calendar != kNever) Push(rt.next_calendar - 1, ri, 0, rt.calendar_gen, TimerKind::kCalendar);
+  if (rt.next_calendar != kNever)
+    Push(rt.next_calendar - 1, ri, 0, rt.calendar_gen, TimerKind::kCalendar);
 }
 
 void EngineCore::Ingest(EventView& v, int depth, int name_id) {
@@ -600,9 +605,12 @@ int EngineCore::ClassOf(const EventView& v, int name_id) const {
     case EventType::kSip:
       if (v.sip->is_request) return MethodIndex(v.sip->method);
       return kClassResp + std::clamp(v.sip->status / 100, 1, 6) - 1;
-    case EventType::kMgcp: return kClassMgcp;
-    case EventType::kRtp: return kClassRtp;
-    case EventType::kCall: return kClassCall;
+    case EventType::kMgcp:
+      return kClassMgcp;
+    case EventType::kRtp:
+      return kClassRtp;
+    case EventType::kCall:
+      return kClassCall;
     case EventType::kSynthetic: {
       if (name_id < 0) {
         auto it = data().synthetic_names.find(AV(v.syn->name));
@@ -737,8 +745,10 @@ bool EngineCore::TestText(const Condition& c, std::string_view s) {
         if (absl::StrContains(AV(s), x)) return true;
       }
       return false;
-    case Op::kRegex: return RE2::PartialMatch(re2::StringPiece(s.data(), s.size()), *c.re);
-    default: return false;
+    case Op::kRegex:
+      return RE2::PartialMatch(re2::StringPiece(s.data(), s.size()), *c.re);
+    default:
+      return false;
   }
 }
 
@@ -747,7 +757,9 @@ bool EngineCore::EvalCond(const Condition& c, const EventView& e, const Snapshot
   const Value v = GetValue(e, c.field, &scratch_);
   bool r = false;
   switch (c.op) {
-    case Op::kExists: r = v.present; break;
+    case Op::kExists:
+      r = v.present;
+      break;
     case Op::kEqField: {
       if (!v.present) break;
       const Value o = GetValue(e, c.other, &scratch2_);
@@ -772,7 +784,9 @@ bool EngineCore::EvalCond(const Condition& c, const EventView& e, const Snapshot
     default:
       if (!v.present) break;
       switch (v.kind) {
-        case ValueKind::kString: r = TestText(c, v.s); break;
+        case ValueKind::kString:
+          r = TestText(c, v.s);
+          break;
         case ValueKind::kList:
           for (const auto& s : *v.list) {
             if (TestText(c, s)) {
@@ -808,7 +822,8 @@ bool EngineCore::EvalCond(const Condition& c, const EventView& e, const Snapshot
 
 bool EngineCore::Eval(const Pattern& p, const Expr& x, const EventView& e, const Snapshot* first) {
   switch (x.kind) {
-    case Expr::Kind::kLeaf: return EvalCond(p.conds[x.leaf], e, first);
+    case Expr::Kind::kLeaf:
+      return EvalCond(p.conds[x.leaf], e, first);
     case Expr::Kind::kAnd:
       for (const auto& k : x.kids) {
         if (!Eval(p, k, e, first)) return false;
@@ -819,7 +834,8 @@ bool EngineCore::Eval(const Pattern& p, const Expr& x, const EventView& e, const
         if (Eval(p, k, e, first)) return true;
       }
       return false;
-    case Expr::Kind::kNot: return x.kids.empty() || !Eval(p, x.kids[0], e, first);
+    case Expr::Kind::kNot:
+      return x.kids.empty() || !Eval(p, x.kids[0], e, first);
   }
   return false;
 }
@@ -840,7 +856,8 @@ bool EngineCore::EvalCtx(const CtxExpr& x, const ActCtx& c) {
       ctx_name_.clear();
       Render(x.name, c, ctx_name_);
       return contexts_.Find(ctx_name_) != kNoSlot;
-    case CtxExpr::Kind::kNot: return !EvalCtx(x.kids[0], c);
+    case CtxExpr::Kind::kNot:
+      return !EvalCtx(x.kids[0], c);
     case CtxExpr::Kind::kAnd:
       for (const auto& k : x.kids) {
         if (!EvalCtx(k, c)) return false;
@@ -866,18 +883,23 @@ void EngineCore::BuildKey(const std::vector<FieldRef>& fields, const EventView& 
 bool EngineCore::Handle(uint32_t ri, const EventView& e, uint8_t bits, int depth) {
   const CompiledRule& r = *rules_[ri]->rule;
   switch (r.type) {
-    case RuleType::kSingle: return HandleSingle(ri, e, depth) && !r.cont;
-    case RuleType::kSingleWithSuppress: return HandleSuppress(ri, e, depth) && !r.cont;
+    case RuleType::kSingle:
+      return HandleSingle(ri, e, depth) && !r.cont;
+    case RuleType::kSingleWithSuppress:
+      return HandleSuppress(ri, e, depth) && !r.cont;
     case RuleType::kSingleWithThreshold:
-    case RuleType::kSingleWith2Thresholds: return HandleThreshold(ri, e, depth) && !r.cont;
+    case RuleType::kSingleWith2Thresholds:
+      return HandleThreshold(ri, e, depth) && !r.cont;
     case RuleType::kPair:
     case RuleType::kPairWithWindow:
       // An event that completes an operation is not also taken as a first event.
       if ((bits & 2) && HandlePair2(ri, e, depth)) return !r.cont2;
       if (bits & 1) return HandlePair1(ri, e, depth) && !r.cont;
       return false;
-    case RuleType::kSingleWithScript: return HandleScript(ri, e, depth) && !r.cont;
-    case RuleType::kCalendar: return false;
+    case RuleType::kSingleWithScript:
+      return HandleScript(ri, e, depth) && !r.cont;
+    case RuleType::kCalendar:
+      return false;
   }
   return false;
 }
@@ -1171,14 +1193,19 @@ void EngineCore::OnOpTimer(uint32_t ri, uint32_t slot, int64_t at) {
   };
   switch (r.type) {
     case RuleType::kSingleWithSuppress:
-    case RuleType::kPair: rt.ops.Erase(slot); return;
+    case RuleType::kPair:
+      rt.ops.Erase(slot);
+      return;
     case RuleType::kPairWithWindow:
       run_end(0);
       rt.ops.Erase(slot);
       return;
     case RuleType::kSingleWithThreshold:
-    case RuleType::kSingleWith2Thresholds: break;
-    default: rt.ops.Erase(slot); return;
+    case RuleType::kSingleWith2Thresholds:
+      break;
+    default:
+      rt.ops.Erase(slot);
+      return;
   }
   if (op.phase == 0) {
     // The window ended below the threshold: fixed windows end; sliding ones
@@ -1266,15 +1293,25 @@ void EngineCore::RunList(uint32_t ri, int list, ActCtx& c) {
 
 void EngineCore::Execute(uint32_t ri, const ActionList& list, const Action& a, ActCtx& c) {
   switch (a.kind) {
-    case ActionKind::kAlarm: DoAlarm(ri, list, a, c); return;
+    case ActionKind::kAlarm:
+      DoAlarm(ri, list, a, c);
+      return;
     case ActionKind::kBlock:
     case ActionKind::kRateLimit:
-    case ActionKind::kWatch: DoVerdict(ri, a, c); return;
-    case ActionKind::kEmit: DoEmit(a, c); return;
+    case ActionKind::kWatch:
+      DoVerdict(ri, a, c);
+      return;
+    case ActionKind::kEmit:
+      DoEmit(a, c);
+      return;
     case ActionKind::kCreateContext:
     case ActionKind::kSetContext:
-    case ActionKind::kDeleteContext: DoContext(ri, a, c); return;
-    case ActionKind::kScript: DoScript(ri, a, c); return;
+    case ActionKind::kDeleteContext:
+      DoContext(ri, a, c);
+      return;
+    case ActionKind::kScript:
+      DoScript(ri, a, c);
+      return;
   }
 }
 
@@ -1311,11 +1348,21 @@ void EngineCore::RenderField(const FieldRef& f, const ActCtx& c, std::string& ou
 void EngineCore::Render(const Template& t, const ActCtx& c, std::string& out) {
   for (const auto& s : t.segs) {
     switch (s.kind) {
-      case Segment::Kind::kLiteral: out += s.literal; break;
-      case Segment::Kind::kField: RenderField(s.field, c, out); break;
-      case Segment::Kind::kCount: absl::StrAppend(&out, c.count); break;
-      case Segment::Kind::kRule: out += c.rule; break;
-      case Segment::Kind::kTime: out += FormatRfc3339(c.ts); break;
+      case Segment::Kind::kLiteral:
+        out += s.literal;
+        break;
+      case Segment::Kind::kField:
+        RenderField(s.field, c, out);
+        break;
+      case Segment::Kind::kCount:
+        absl::StrAppend(&out, c.count);
+        break;
+      case Segment::Kind::kRule:
+        out += c.rule;
+        break;
+      case Segment::Kind::kTime:
+        out += FormatRfc3339(c.ts);
+        break;
     }
   }
 }
@@ -1593,11 +1640,16 @@ std::string EngineCore::EventJson(const ActCtx& c, const CompiledRule& r) {
   if (c.live) {
     const EventView& e = *c.live;
     switch (e.type) {
-      case EventType::kSip: return ev::ToJson(*e.sip);
-      case EventType::kMgcp: return ev::ToJson(*e.mgcp);
-      case EventType::kRtp: return ev::ToJson(*e.rtp);
-      case EventType::kCall: return ev::ToJson(*e.call);
-      case EventType::kSynthetic: return ToJson(*e.syn);
+      case EventType::kSip:
+        return ev::ToJson(*e.sip);
+      case EventType::kMgcp:
+        return ev::ToJson(*e.mgcp);
+      case EventType::kRtp:
+        return ev::ToJson(*e.rtp);
+      case EventType::kCall:
+        return ev::ToJson(*e.call);
+      case EventType::kSynthetic:
+        return ToJson(*e.syn);
     }
   }
   JsonWriter w;

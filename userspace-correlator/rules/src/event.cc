@@ -7,11 +7,16 @@ namespace sw::rules {
 
 std::string_view EventTypeName(EventType t) {
   switch (t) {
-    case EventType::kSip: return "sip";
-    case EventType::kMgcp: return "mgcp";
-    case EventType::kRtp: return "rtp";
-    case EventType::kCall: return "call";
-    case EventType::kSynthetic: return "synthetic";
+    case EventType::kSip:
+      return "sip";
+    case EventType::kMgcp:
+      return "mgcp";
+    case EventType::kRtp:
+      return "rtp";
+    case EventType::kCall:
+      return "call";
+    case EventType::kSynthetic:
+      return "synthetic";
   }
   return "sip";
 }

@@ -15,7 +15,7 @@ constexpr FieldInfo kInfos[] = {
 #define SW_FIELD_INFO(id, name, kind, types) {name, ValueKind::kind, static_cast<uint8_t>(types)},
     SW_RULE_FIELDS(SW_FIELD_INFO)
 #undef SW_FIELD_INFO
-    {"field.*", ValueKind::kString, kBitSyn},
+        {"field.*", ValueKind::kString, kBitSyn},
 };
 
 Value Str(std::string_view s) {
@@ -115,12 +115,18 @@ Value MediaPort(const std::vector<ev::SdpMedia>& media) {
 
 Value FlowValue(const ev::Flow& f, FieldId id) {
   switch (id) {
-    case FieldId::kSrcIp: return Ip(f.src);
-    case FieldId::kDstIp: return Ip(f.dst);
-    case FieldId::kSrcPort: return Int(f.sport);
-    case FieldId::kDstPort: return Int(f.dport);
-    case FieldId::kTransport: return Str(ev::TransportName(f.transport));
-    default: return kAbsent;
+    case FieldId::kSrcIp:
+      return Ip(f.src);
+    case FieldId::kDstIp:
+      return Ip(f.dst);
+    case FieldId::kSrcPort:
+      return Int(f.sport);
+    case FieldId::kDstPort:
+      return Int(f.dport);
+    case FieldId::kTransport:
+      return Str(ev::TransportName(f.transport));
+    default:
+      return kAbsent;
   }
 }
 
@@ -129,26 +135,46 @@ Value SipValue(const ev::SipEvent& e, FieldId id, std::string* scratch) {
   const auto& media = e.sdp ? e.sdp->media : kNoMedia;
   const std::string_view sconn = e.sdp ? std::string_view(e.sdp->conn) : std::string_view();
   switch (id) {
-    case FieldId::kMethod: return e.is_request ? Str(e.method) : kAbsent;
-    case FieldId::kRequest: return Bool(e.is_request);
-    case FieldId::kStatus: return Int(e.status, !e.is_request);
-    case FieldId::kStatusClass: return Int(e.status / 100, !e.is_request);
-    case FieldId::kReasonPhrase: return Str(e.reason);
-    case FieldId::kRequestUri: return Str(e.request_uri);
-    case FieldId::kRequestUser: return Str(e.request_user);
-    case FieldId::kCallId: return Str(e.call_id);
-    case FieldId::kCseq: return Int(e.cseq);
-    case FieldId::kCseqMethod: return Str(e.cseq_method);
-    case FieldId::kFromUri: return Str(e.from.uri);
-    case FieldId::kFromUser: return Str(e.from.user);
-    case FieldId::kFromHost: return Str(e.from.host);
-    case FieldId::kFromTag: return Str(e.from.tag);
-    case FieldId::kFromDisplay: return Str(e.from.display);
-    case FieldId::kToUri: return Str(e.to.uri);
-    case FieldId::kToUser: return Str(e.to.user);
-    case FieldId::kToHost: return Str(e.to.host);
-    case FieldId::kToTag: return Str(e.to.tag);
-    case FieldId::kToDisplay: return Str(e.to.display);
+    case FieldId::kMethod:
+      return e.is_request ? Str(e.method) : kAbsent;
+    case FieldId::kRequest:
+      return Bool(e.is_request);
+    case FieldId::kStatus:
+      return Int(e.status, !e.is_request);
+    case FieldId::kStatusClass:
+      return Int(e.status / 100, !e.is_request);
+    case FieldId::kReasonPhrase:
+      return Str(e.reason);
+    case FieldId::kRequestUri:
+      return Str(e.request_uri);
+    case FieldId::kRequestUser:
+      return Str(e.request_user);
+    case FieldId::kCallId:
+      return Str(e.call_id);
+    case FieldId::kCseq:
+      return Int(e.cseq);
+    case FieldId::kCseqMethod:
+      return Str(e.cseq_method);
+    case FieldId::kFromUri:
+      return Str(e.from.uri);
+    case FieldId::kFromUser:
+      return Str(e.from.user);
+    case FieldId::kFromHost:
+      return Str(e.from.host);
+    case FieldId::kFromTag:
+      return Str(e.from.tag);
+    case FieldId::kFromDisplay:
+      return Str(e.from.display);
+    case FieldId::kToUri:
+      return Str(e.to.uri);
+    case FieldId::kToUser:
+      return Str(e.to.user);
+    case FieldId::kToHost:
+      return Str(e.to.host);
+    case FieldId::kToTag:
+      return Str(e.to.tag);
+    case FieldId::kToDisplay:
+      return Str(e.to.display);
     case FieldId::kViaHost:
       return e.via_hosts.empty() ? kAbsent : Str(e.via_hosts.front());
     case FieldId::kViaHosts: {
@@ -158,21 +184,36 @@ Value SipValue(const ev::SipEvent& e, FieldId id, std::string* scratch) {
       v.list = &e.via_hosts;
       return v;
     }
-    case FieldId::kViaBranch: return Str(e.via_branch);
-    case FieldId::kContact: return Str(e.contact);
-    case FieldId::kUserAgent: return Str(e.user_agent);
-    case FieldId::kAuthUser: return Str(e.auth_user);
-    case FieldId::kHasAuth: return Bool(e.has_auth);
-    case FieldId::kExpires: return Int(e.expires, e.has_expires);
-    case FieldId::kWarnings: return Int(e.warnings);
-    case FieldId::kHasSdp: return Bool(e.sdp.has_value());
-    case FieldId::kSdpOwner: return e.sdp ? Str(e.sdp->owner) : kAbsent;
-    case FieldId::kSdpSession: return e.sdp ? Str(e.sdp->session) : kAbsent;
-    case FieldId::kSdpConn: return e.sdp ? Str(e.sdp->conn) : kAbsent;
-    case FieldId::kMediaIp: return MediaIp(media, sconn);
-    case FieldId::kMediaPort: return MediaPort(media);
-    case FieldId::kMedia: return MediaList(media, sconn, scratch);
-    default: return FlowValue(e.flow, id);
+    case FieldId::kViaBranch:
+      return Str(e.via_branch);
+    case FieldId::kContact:
+      return Str(e.contact);
+    case FieldId::kUserAgent:
+      return Str(e.user_agent);
+    case FieldId::kAuthUser:
+      return Str(e.auth_user);
+    case FieldId::kHasAuth:
+      return Bool(e.has_auth);
+    case FieldId::kExpires:
+      return Int(e.expires, e.has_expires);
+    case FieldId::kWarnings:
+      return Int(e.warnings);
+    case FieldId::kHasSdp:
+      return Bool(e.sdp.has_value());
+    case FieldId::kSdpOwner:
+      return e.sdp ? Str(e.sdp->owner) : kAbsent;
+    case FieldId::kSdpSession:
+      return e.sdp ? Str(e.sdp->session) : kAbsent;
+    case FieldId::kSdpConn:
+      return e.sdp ? Str(e.sdp->conn) : kAbsent;
+    case FieldId::kMediaIp:
+      return MediaIp(media, sconn);
+    case FieldId::kMediaPort:
+      return MediaPort(media);
+    case FieldId::kMedia:
+      return MediaList(media, sconn, scratch);
+    default:
+      return FlowValue(e.flow, id);
   }
 }
 
@@ -181,61 +222,105 @@ Value MgcpValue(const ev::MgcpEvent& e, FieldId id, std::string* scratch) {
   const auto& media = e.sdp ? e.sdp->media : kNoMedia;
   const std::string_view sconn = e.sdp ? std::string_view(e.sdp->conn) : std::string_view();
   switch (id) {
-    case FieldId::kVerb: return Str(e.verb);
-    case FieldId::kRequest: return Bool(e.is_command);
-    case FieldId::kStatus: return Int(e.status, !e.is_command);
-    case FieldId::kStatusClass: return Int(e.status / 100, !e.is_command);
-    case FieldId::kTransactionId: return Str(e.transaction_id);
-    case FieldId::kEndpoint: return Str(e.endpoint);
-    case FieldId::kCallId: return Str(e.call_id);
-    case FieldId::kConnectionId: return Str(e.connection_id);
-    case FieldId::kHasSdp: return Bool(e.sdp.has_value());
-    case FieldId::kSdpOwner: return e.sdp ? Str(e.sdp->owner) : kAbsent;
-    case FieldId::kSdpSession: return e.sdp ? Str(e.sdp->session) : kAbsent;
-    case FieldId::kSdpConn: return e.sdp ? Str(e.sdp->conn) : kAbsent;
-    case FieldId::kMediaIp: return MediaIp(media, sconn);
-    case FieldId::kMediaPort: return MediaPort(media);
-    case FieldId::kMedia: return MediaList(media, sconn, scratch);
-    default: return FlowValue(e.flow, id);
+    case FieldId::kVerb:
+      return Str(e.verb);
+    case FieldId::kRequest:
+      return Bool(e.is_command);
+    case FieldId::kStatus:
+      return Int(e.status, !e.is_command);
+    case FieldId::kStatusClass:
+      return Int(e.status / 100, !e.is_command);
+    case FieldId::kTransactionId:
+      return Str(e.transaction_id);
+    case FieldId::kEndpoint:
+      return Str(e.endpoint);
+    case FieldId::kCallId:
+      return Str(e.call_id);
+    case FieldId::kConnectionId:
+      return Str(e.connection_id);
+    case FieldId::kHasSdp:
+      return Bool(e.sdp.has_value());
+    case FieldId::kSdpOwner:
+      return e.sdp ? Str(e.sdp->owner) : kAbsent;
+    case FieldId::kSdpSession:
+      return e.sdp ? Str(e.sdp->session) : kAbsent;
+    case FieldId::kSdpConn:
+      return e.sdp ? Str(e.sdp->conn) : kAbsent;
+    case FieldId::kMediaIp:
+      return MediaIp(media, sconn);
+    case FieldId::kMediaPort:
+      return MediaPort(media);
+    case FieldId::kMedia:
+      return MediaList(media, sconn, scratch);
+    default:
+      return FlowValue(e.flow, id);
   }
 }
 
 Value RtpValue(const ev::RtpEvent& e, FieldId id) {
   switch (id) {
-    case FieldId::kSsrc: return Int(e.ssrc);
-    case FieldId::kRtpSeq: return Int(e.seq);
-    case FieldId::kPayloadType: return Int(e.payload_type);
-    case FieldId::kRtcp: return Bool(e.rtcp);
-    case FieldId::kReason: return Str(e.reason);
-    case FieldId::kOwner: return Str(e.owner);  // a Call-ID or "mgcp:" + connection id
-    default: return FlowValue(e.flow, id);
+    case FieldId::kSsrc:
+      return Int(e.ssrc);
+    case FieldId::kRtpSeq:
+      return Int(e.seq);
+    case FieldId::kPayloadType:
+      return Int(e.payload_type);
+    case FieldId::kRtcp:
+      return Bool(e.rtcp);
+    case FieldId::kReason:
+      return Str(e.reason);
+    case FieldId::kOwner:
+      return Str(e.owner);  // a Call-ID or "mgcp:" + connection id
+    default:
+      return FlowValue(e.flow, id);
   }
 }
 
 Value CallValue(const ev::CallRecord& c, FieldId id, std::string* scratch) {
   switch (id) {
     case FieldId::kSrcIp:
-    case FieldId::kCallerIp: return Ip(c.caller_ip);
-    case FieldId::kCallId: return Str(c.call_id);
-    case FieldId::kStatus: return Int(c.status, c.status != 0);
-    case FieldId::kStatusClass: return Int(c.status / 100, c.status != 0);
-    case FieldId::kContact: return Str(c.contact);
-    case FieldId::kUserAgent: return Str(c.user_agent);
-    case FieldId::kCallerUri: return Str(c.caller.uri);
-    case FieldId::kCallerUser: return Str(c.caller.user);
-    case FieldId::kCallerHost: return Str(c.caller.host);
-    case FieldId::kCalleeUri: return Str(c.callee.uri);
-    case FieldId::kCalleeUser: return Str(c.callee.user);
-    case FieldId::kCalleeHost: return Str(c.callee.host);
-    case FieldId::kDisposition: return Str(ev::DispositionName(c.disposition));
-    case FieldId::kEndedBy: return Str(c.ended_by);
-    case FieldId::kDuration: return Dbl(c.duration_s);
-    case FieldId::kBillable: return Dbl(c.billable_s);
-    case FieldId::kSetupMs: return Int(c.setup_ms, c.setup_ms >= 0);
-    case FieldId::kMediaIp: return MediaIp(c.media, "");
-    case FieldId::kMediaPort: return MediaPort(c.media);
-    case FieldId::kMedia: return MediaList(c.media, "", scratch);
-    default: return kAbsent;
+    case FieldId::kCallerIp:
+      return Ip(c.caller_ip);
+    case FieldId::kCallId:
+      return Str(c.call_id);
+    case FieldId::kStatus:
+      return Int(c.status, c.status != 0);
+    case FieldId::kStatusClass:
+      return Int(c.status / 100, c.status != 0);
+    case FieldId::kContact:
+      return Str(c.contact);
+    case FieldId::kUserAgent:
+      return Str(c.user_agent);
+    case FieldId::kCallerUri:
+      return Str(c.caller.uri);
+    case FieldId::kCallerUser:
+      return Str(c.caller.user);
+    case FieldId::kCallerHost:
+      return Str(c.caller.host);
+    case FieldId::kCalleeUri:
+      return Str(c.callee.uri);
+    case FieldId::kCalleeUser:
+      return Str(c.callee.user);
+    case FieldId::kCalleeHost:
+      return Str(c.callee.host);
+    case FieldId::kDisposition:
+      return Str(ev::DispositionName(c.disposition));
+    case FieldId::kEndedBy:
+      return Str(c.ended_by);
+    case FieldId::kDuration:
+      return Dbl(c.duration_s);
+    case FieldId::kBillable:
+      return Dbl(c.billable_s);
+    case FieldId::kSetupMs:
+      return Int(c.setup_ms, c.setup_ms >= 0);
+    case FieldId::kMediaIp:
+      return MediaIp(c.media, "");
+    case FieldId::kMediaPort:
+      return MediaPort(c.media);
+    case FieldId::kMedia:
+      return MediaList(c.media, "", scratch);
+    default:
+      return kAbsent;
   }
 }
 
@@ -248,12 +333,18 @@ bool IsFlowField(FieldId id) {
 
 std::string_view KindName(ValueKind k) {
   switch (k) {
-    case ValueKind::kString: return "text";
-    case ValueKind::kInt: return "integer";
-    case ValueKind::kDouble: return "number";
-    case ValueKind::kIp: return "address";
-    case ValueKind::kBool: return "boolean";
-    case ValueKind::kList: return "list";
+    case ValueKind::kString:
+      return "text";
+    case ValueKind::kInt:
+      return "integer";
+    case ValueKind::kDouble:
+      return "number";
+    case ValueKind::kIp:
+      return "address";
+    case ValueKind::kBool:
+      return "boolean";
+    case ValueKind::kList:
+      return "list";
   }
   return "text";
 }
@@ -278,7 +369,8 @@ std::string FieldNameList() {
 
 Value ParseText(std::string_view text, ValueKind kind) {
   switch (kind) {
-    case ValueKind::kString: return Str(text);
+    case ValueKind::kString:
+      return Str(text);
     case ValueKind::kList: {
       Value v = Str(text);
       v.kind = ValueKind::kString;  // carried lists are text: matched as one string
@@ -309,15 +401,22 @@ Value ParseText(std::string_view text, ValueKind kind) {
 
 Value GetValue(const EventView& e, const FieldRef& f, std::string* scratch) {
   switch (f.id) {
-    case FieldId::kType: return Str(EventTypeName(e.type));
-    case FieldId::kTs: return Int(e.ts);
-    default: break;
+    case FieldId::kType:
+      return Str(EventTypeName(e.type));
+    case FieldId::kTs:
+      return Int(e.ts);
+    default:
+      break;
   }
   switch (e.type) {
-    case EventType::kSip: return SipValue(*e.sip, f.id, scratch);
-    case EventType::kMgcp: return MgcpValue(*e.mgcp, f.id, scratch);
-    case EventType::kRtp: return RtpValue(*e.rtp, f.id);
-    case EventType::kCall: return CallValue(*e.call, f.id, scratch);
+    case EventType::kSip:
+      return SipValue(*e.sip, f.id, scratch);
+    case EventType::kMgcp:
+      return MgcpValue(*e.mgcp, f.id, scratch);
+    case EventType::kRtp:
+      return RtpValue(*e.rtp, f.id);
+    case EventType::kCall:
+      return CallValue(*e.call, f.id, scratch);
     case EventType::kSynthetic: {
       const SyntheticEvent& s = *e.syn;
       if (f.id == FieldId::kName) return Str(s.name);
@@ -351,11 +450,21 @@ void AppendIp(const IpAddress& a, std::string& out) {
 void AppendText(const Value& v, ValueKind kind, std::string& out) {
   if (!v.present) return;
   switch (v.kind) {
-    case ValueKind::kString: out.append(v.s); return;
-    case ValueKind::kInt: absl::StrAppend(&out, v.i); return;
-    case ValueKind::kDouble: absl::StrAppend(&out, v.d); return;
-    case ValueKind::kBool: out += v.i ? "true" : "false"; return;
-    case ValueKind::kIp: AppendIp(v.ip, out); return;
+    case ValueKind::kString:
+      out.append(v.s);
+      return;
+    case ValueKind::kInt:
+      absl::StrAppend(&out, v.i);
+      return;
+    case ValueKind::kDouble:
+      absl::StrAppend(&out, v.d);
+      return;
+    case ValueKind::kBool:
+      out += v.i ? "true" : "false";
+      return;
+    case ValueKind::kIp:
+      AppendIp(v.ip, out);
+      return;
     case ValueKind::kList:
       for (size_t i = 0; i < v.list->size(); ++i) {
         if (i) out.push_back(' ');
@@ -373,7 +482,9 @@ void AppendKeyBytes(const Value& v, ValueKind kind, std::string& out) {
   }
   out.push_back('\1');
   switch (v.kind) {
-    case ValueKind::kIp: out.append(reinterpret_cast<const char*>(v.ip.bytes.data()), 16); return;
+    case ValueKind::kIp:
+      out.append(reinterpret_cast<const char*>(v.ip.bytes.data()), 16);
+      return;
     case ValueKind::kInt:
     case ValueKind::kBool: {
       char b[8];
@@ -438,18 +549,41 @@ int MethodIndex(std::string_view m) {
   if (m.empty()) return kClassReqOther;
   int i = -1;
   switch (m[0]) {
-    case 'I': i = m.size() == 6 ? 0 : 10; break;  // INVITE, INFO
-    case 'A': i = 1; break;
-    case 'B': i = 2; break;
-    case 'C': i = 3; break;
-    case 'R': i = m.size() == 8 ? 4 : 11; break;  // REGISTER, REFER
-    case 'O': i = 5; break;
-    case 'P': i = m.size() == 5 ? 6 : 9; break;  // PRACK, PUBLISH
-    case 'S': i = 7; break;
-    case 'N': i = 8; break;
-    case 'M': i = 12; break;
-    case 'U': i = 13; break;
-    default: return kClassReqOther;
+    case 'I':
+      i = m.size() == 6 ? 0 : 10;
+      break;  // INVITE, INFO
+    case 'A':
+      i = 1;
+      break;
+    case 'B':
+      i = 2;
+      break;
+    case 'C':
+      i = 3;
+      break;
+    case 'R':
+      i = m.size() == 8 ? 4 : 11;
+      break;  // REGISTER, REFER
+    case 'O':
+      i = 5;
+      break;
+    case 'P':
+      i = m.size() == 5 ? 6 : 9;
+      break;  // PRACK, PUBLISH
+    case 'S':
+      i = 7;
+      break;
+    case 'N':
+      i = 8;
+      break;
+    case 'M':
+      i = 12;
+      break;
+    case 'U':
+      i = 13;
+      break;
+    default:
+      return kClassReqOther;
   }
   return kMethods[i] == m ? i : kClassReqOther;
 }

@@ -29,79 +29,79 @@ enum class ValueKind : uint8_t { kString, kInt, kDouble, kIp, kBool, kList };
 std::string_view KindName(ValueKind k);
 
 // X(id, name, kind, event type bits)
-#define SW_RULE_FIELDS(X)                                                   \
-  X(kType, "type", kString, kBitAll)                                        \
-  X(kName, "name", kString, kBitSyn)                                        \
-  X(kTs, "ts", kInt, kBitAll)                                               \
-  X(kSrcIp, "src_ip", kIp, kBitSip | kBitMgcp | kBitRtp | kBitCall | kBitSyn) \
-  X(kDstIp, "dst_ip", kIp, kBitSip | kBitMgcp | kBitRtp | kBitSyn)           \
-  X(kSrcPort, "src_port", kInt, kBitSip | kBitMgcp | kBitRtp | kBitSyn)      \
-  X(kDstPort, "dst_port", kInt, kBitSip | kBitMgcp | kBitRtp | kBitSyn)      \
-  X(kTransport, "transport", kString, kBitSip | kBitMgcp | kBitRtp | kBitSyn) \
-  X(kMethod, "method", kString, kBitSip | kBitSyn)                          \
-  X(kRequest, "request", kBool, kBitSip | kBitMgcp | kBitSyn)               \
-  X(kStatus, "status", kInt, kBitSip | kBitMgcp | kBitCall | kBitSyn)       \
+#define SW_RULE_FIELDS(X)                                                        \
+  X(kType, "type", kString, kBitAll)                                             \
+  X(kName, "name", kString, kBitSyn)                                             \
+  X(kTs, "ts", kInt, kBitAll)                                                    \
+  X(kSrcIp, "src_ip", kIp, kBitSip | kBitMgcp | kBitRtp | kBitCall | kBitSyn)    \
+  X(kDstIp, "dst_ip", kIp, kBitSip | kBitMgcp | kBitRtp | kBitSyn)               \
+  X(kSrcPort, "src_port", kInt, kBitSip | kBitMgcp | kBitRtp | kBitSyn)          \
+  X(kDstPort, "dst_port", kInt, kBitSip | kBitMgcp | kBitRtp | kBitSyn)          \
+  X(kTransport, "transport", kString, kBitSip | kBitMgcp | kBitRtp | kBitSyn)    \
+  X(kMethod, "method", kString, kBitSip | kBitSyn)                               \
+  X(kRequest, "request", kBool, kBitSip | kBitMgcp | kBitSyn)                    \
+  X(kStatus, "status", kInt, kBitSip | kBitMgcp | kBitCall | kBitSyn)            \
   X(kStatusClass, "status_class", kInt, kBitSip | kBitMgcp | kBitCall | kBitSyn) \
-  X(kReasonPhrase, "reason_phrase", kString, kBitSip | kBitSyn)             \
-  X(kRequestUri, "request_uri", kString, kBitSip | kBitSyn)                 \
-  X(kRequestUser, "request_user", kString, kBitSip | kBitSyn)               \
-  X(kCallId, "call_id", kString, kBitSip | kBitMgcp | kBitCall | kBitSyn)   \
-  X(kCseq, "cseq", kInt, kBitSip | kBitSyn)                                 \
-  X(kCseqMethod, "cseq_method", kString, kBitSip | kBitSyn)                 \
-  X(kFromUri, "from_uri", kString, kBitSip | kBitSyn)                       \
-  X(kFromUser, "from_user", kString, kBitSip | kBitSyn)                     \
-  X(kFromHost, "from_host", kString, kBitSip | kBitSyn)                     \
-  X(kFromTag, "from_tag", kString, kBitSip | kBitSyn)                       \
-  X(kFromDisplay, "from_display", kString, kBitSip | kBitSyn)               \
-  X(kToUri, "to_uri", kString, kBitSip | kBitSyn)                           \
-  X(kToUser, "to_user", kString, kBitSip | kBitSyn)                         \
-  X(kToHost, "to_host", kString, kBitSip | kBitSyn)                         \
-  X(kToTag, "to_tag", kString, kBitSip | kBitSyn)                           \
-  X(kToDisplay, "to_display", kString, kBitSip | kBitSyn)                   \
-  X(kViaHost, "via_host", kString, kBitSip | kBitSyn)                       \
-  X(kViaHosts, "via_hosts", kList, kBitSip | kBitSyn)                       \
-  X(kViaBranch, "via_branch", kString, kBitSip | kBitSyn)                   \
-  X(kContact, "contact", kString, kBitSip | kBitCall | kBitSyn)             \
-  X(kUserAgent, "user_agent", kString, kBitSip | kBitCall | kBitSyn)        \
-  X(kAuthUser, "auth_user", kString, kBitSip | kBitSyn)                     \
-  X(kHasAuth, "has_auth", kBool, kBitSip | kBitSyn)                         \
-  X(kExpires, "expires", kInt, kBitSip | kBitSyn)                           \
-  X(kWarnings, "warnings", kInt, kBitSip | kBitSyn)                         \
-  X(kHasSdp, "has_sdp", kBool, kBitSip | kBitMgcp | kBitSyn)                \
-  X(kSdpOwner, "sdp_owner", kString, kBitSip | kBitMgcp | kBitSyn)          \
-  X(kSdpSession, "sdp_session", kString, kBitSip | kBitMgcp | kBitSyn)      \
-  X(kSdpConn, "sdp_conn", kString, kBitSip | kBitMgcp | kBitSyn)            \
-  X(kMediaIp, "media_ip", kIp, kBitSip | kBitMgcp | kBitCall | kBitSyn)     \
-  X(kMediaPort, "media_port", kInt, kBitSip | kBitMgcp | kBitCall | kBitSyn) \
-  X(kMedia, "media", kString, kBitSip | kBitMgcp | kBitCall | kBitSyn)      \
-  X(kVerb, "verb", kString, kBitMgcp | kBitSyn)                             \
-  X(kTransactionId, "transaction_id", kString, kBitMgcp | kBitSyn)          \
-  X(kEndpoint, "endpoint", kString, kBitMgcp | kBitSyn)                     \
-  X(kConnectionId, "connection_id", kString, kBitMgcp | kBitSyn)            \
-  X(kSsrc, "ssrc", kInt, kBitRtp | kBitSyn)                                 \
-  X(kRtpSeq, "rtp_seq", kInt, kBitRtp | kBitSyn)                            \
-  X(kPayloadType, "payload_type", kInt, kBitRtp | kBitSyn)                  \
-  X(kRtcp, "rtcp", kBool, kBitRtp | kBitSyn)                                \
-  X(kReason, "reason", kString, kBitRtp | kBitSyn)                          \
-  X(kOwner, "owner", kString, kBitRtp | kBitSyn)                            \
-  X(kCallerUri, "caller_uri", kString, kBitCall | kBitSyn)                  \
-  X(kCallerUser, "caller_user", kString, kBitCall | kBitSyn)                \
-  X(kCallerHost, "caller_host", kString, kBitCall | kBitSyn)                \
-  X(kCalleeUri, "callee_uri", kString, kBitCall | kBitSyn)                  \
-  X(kCalleeUser, "callee_user", kString, kBitCall | kBitSyn)                \
-  X(kCalleeHost, "callee_host", kString, kBitCall | kBitSyn)                \
-  X(kCallerIp, "caller_ip", kIp, kBitCall | kBitSyn)                        \
-  X(kDisposition, "disposition", kString, kBitCall | kBitSyn)               \
-  X(kEndedBy, "ended_by", kString, kBitCall | kBitSyn)                      \
-  X(kDuration, "duration", kDouble, kBitCall | kBitSyn)                     \
-  X(kBillable, "billable", kDouble, kBitCall | kBitSyn)                     \
+  X(kReasonPhrase, "reason_phrase", kString, kBitSip | kBitSyn)                  \
+  X(kRequestUri, "request_uri", kString, kBitSip | kBitSyn)                      \
+  X(kRequestUser, "request_user", kString, kBitSip | kBitSyn)                    \
+  X(kCallId, "call_id", kString, kBitSip | kBitMgcp | kBitCall | kBitSyn)        \
+  X(kCseq, "cseq", kInt, kBitSip | kBitSyn)                                      \
+  X(kCseqMethod, "cseq_method", kString, kBitSip | kBitSyn)                      \
+  X(kFromUri, "from_uri", kString, kBitSip | kBitSyn)                            \
+  X(kFromUser, "from_user", kString, kBitSip | kBitSyn)                          \
+  X(kFromHost, "from_host", kString, kBitSip | kBitSyn)                          \
+  X(kFromTag, "from_tag", kString, kBitSip | kBitSyn)                            \
+  X(kFromDisplay, "from_display", kString, kBitSip | kBitSyn)                    \
+  X(kToUri, "to_uri", kString, kBitSip | kBitSyn)                                \
+  X(kToUser, "to_user", kString, kBitSip | kBitSyn)                              \
+  X(kToHost, "to_host", kString, kBitSip | kBitSyn)                              \
+  X(kToTag, "to_tag", kString, kBitSip | kBitSyn)                                \
+  X(kToDisplay, "to_display", kString, kBitSip | kBitSyn)                        \
+  X(kViaHost, "via_host", kString, kBitSip | kBitSyn)                            \
+  X(kViaHosts, "via_hosts", kList, kBitSip | kBitSyn)                            \
+  X(kViaBranch, "via_branch", kString, kBitSip | kBitSyn)                        \
+  X(kContact, "contact", kString, kBitSip | kBitCall | kBitSyn)                  \
+  X(kUserAgent, "user_agent", kString, kBitSip | kBitCall | kBitSyn)             \
+  X(kAuthUser, "auth_user", kString, kBitSip | kBitSyn)                          \
+  X(kHasAuth, "has_auth", kBool, kBitSip | kBitSyn)                              \
+  X(kExpires, "expires", kInt, kBitSip | kBitSyn)                                \
+  X(kWarnings, "warnings", kInt, kBitSip | kBitSyn)                              \
+  X(kHasSdp, "has_sdp", kBool, kBitSip | kBitMgcp | kBitSyn)                     \
+  X(kSdpOwner, "sdp_owner", kString, kBitSip | kBitMgcp | kBitSyn)               \
+  X(kSdpSession, "sdp_session", kString, kBitSip | kBitMgcp | kBitSyn)           \
+  X(kSdpConn, "sdp_conn", kString, kBitSip | kBitMgcp | kBitSyn)                 \
+  X(kMediaIp, "media_ip", kIp, kBitSip | kBitMgcp | kBitCall | kBitSyn)          \
+  X(kMediaPort, "media_port", kInt, kBitSip | kBitMgcp | kBitCall | kBitSyn)     \
+  X(kMedia, "media", kString, kBitSip | kBitMgcp | kBitCall | kBitSyn)           \
+  X(kVerb, "verb", kString, kBitMgcp | kBitSyn)                                  \
+  X(kTransactionId, "transaction_id", kString, kBitMgcp | kBitSyn)               \
+  X(kEndpoint, "endpoint", kString, kBitMgcp | kBitSyn)                          \
+  X(kConnectionId, "connection_id", kString, kBitMgcp | kBitSyn)                 \
+  X(kSsrc, "ssrc", kInt, kBitRtp | kBitSyn)                                      \
+  X(kRtpSeq, "rtp_seq", kInt, kBitRtp | kBitSyn)                                 \
+  X(kPayloadType, "payload_type", kInt, kBitRtp | kBitSyn)                       \
+  X(kRtcp, "rtcp", kBool, kBitRtp | kBitSyn)                                     \
+  X(kReason, "reason", kString, kBitRtp | kBitSyn)                               \
+  X(kOwner, "owner", kString, kBitRtp | kBitSyn)                                 \
+  X(kCallerUri, "caller_uri", kString, kBitCall | kBitSyn)                       \
+  X(kCallerUser, "caller_user", kString, kBitCall | kBitSyn)                     \
+  X(kCallerHost, "caller_host", kString, kBitCall | kBitSyn)                     \
+  X(kCalleeUri, "callee_uri", kString, kBitCall | kBitSyn)                       \
+  X(kCalleeUser, "callee_user", kString, kBitCall | kBitSyn)                     \
+  X(kCalleeHost, "callee_host", kString, kBitCall | kBitSyn)                     \
+  X(kCallerIp, "caller_ip", kIp, kBitCall | kBitSyn)                             \
+  X(kDisposition, "disposition", kString, kBitCall | kBitSyn)                    \
+  X(kEndedBy, "ended_by", kString, kBitCall | kBitSyn)                           \
+  X(kDuration, "duration", kDouble, kBitCall | kBitSyn)                          \
+  X(kBillable, "billable", kDouble, kBitCall | kBitSyn)                          \
   X(kSetupMs, "setup_ms", kInt, kBitCall | kBitSyn)
 
 enum class FieldId : uint8_t {
 #define SW_FIELD_ENUM(id, name, kind, types) id,
   SW_RULE_FIELDS(SW_FIELD_ENUM)
 #undef SW_FIELD_ENUM
-  kCustom,  // a field a synthetic event carries under a free name (field.NAME)
+      kCustom,  // a field a synthetic event carries under a free name (field.NAME)
 };
 
 struct FieldInfo {
@@ -166,11 +166,11 @@ bool ParseEndpoint(std::string_view text, IpAddress* addr, uint16_t* port);
 // Dispatch classes: SIP requests by method, SIP responses by status class,
 // then MGCP, RTP, call records, and synthetic events by interned name.
 inline constexpr std::string_view kMethods[] = {
-    "INVITE", "ACK",    "BYE",     "CANCEL",  "REGISTER", "OPTIONS", "PRACK",
-    "SUBSCRIBE", "NOTIFY", "PUBLISH", "INFO", "REFER",    "MESSAGE", "UPDATE"};
+    "INVITE",    "ACK",    "BYE",     "CANCEL", "REGISTER", "OPTIONS", "PRACK",
+    "SUBSCRIBE", "NOTIFY", "PUBLISH", "INFO",   "REFER",    "MESSAGE", "UPDATE"};
 inline constexpr int kMethodCount = sizeof(kMethods) / sizeof(kMethods[0]);
-inline constexpr int kClassReqOther = kMethodCount;       // other request methods
-inline constexpr int kClassResp = kMethodCount + 1;       // + status class 1..6 - 1
+inline constexpr int kClassReqOther = kMethodCount;  // other request methods
+inline constexpr int kClassResp = kMethodCount + 1;  // + status class 1..6 - 1
 inline constexpr int kClassMgcp = kClassResp + 6;
 inline constexpr int kClassRtp = kClassMgcp + 1;
 inline constexpr int kClassCall = kClassRtp + 1;

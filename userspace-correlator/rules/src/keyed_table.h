@@ -25,7 +25,7 @@ class KeyedTable {
  public:
   struct Entry {
     std::string key;
-    size_t hash = 0;  // of key, kept for Erase
+    size_t hash = 0;   // of key, kept for Erase
     uint32_t gen = 0;  // changes whenever the slot is freed: stale timers see it
     uint32_t prev = kNoSlot, next = kNoSlot;  // LRU links, most recent at head
     bool live = false;

@@ -31,24 +31,36 @@ namespace internal {
 
 std::string_view RuleTypeName(RuleType t) {
   switch (t) {
-    case RuleType::kSingle: return "Single";
-    case RuleType::kSingleWithSuppress: return "SingleWithSuppress";
-    case RuleType::kSingleWithThreshold: return "SingleWithThreshold";
-    case RuleType::kSingleWith2Thresholds: return "SingleWith2Thresholds";
-    case RuleType::kPair: return "Pair";
-    case RuleType::kPairWithWindow: return "PairWithWindow";
-    case RuleType::kCalendar: return "Calendar";
-    case RuleType::kSingleWithScript: return "SingleWithScript";
+    case RuleType::kSingle:
+      return "Single";
+    case RuleType::kSingleWithSuppress:
+      return "SingleWithSuppress";
+    case RuleType::kSingleWithThreshold:
+      return "SingleWithThreshold";
+    case RuleType::kSingleWith2Thresholds:
+      return "SingleWith2Thresholds";
+    case RuleType::kPair:
+      return "Pair";
+    case RuleType::kPairWithWindow:
+      return "PairWithWindow";
+    case RuleType::kCalendar:
+      return "Calendar";
+    case RuleType::kSingleWithScript:
+      return "SingleWithScript";
   }
   return "Single";
 }
 
 namespace {
 
-constexpr RuleType kAllTypes[] = {
-    RuleType::kSingle,         RuleType::kSingleWithSuppress, RuleType::kSingleWithThreshold,
-    RuleType::kSingleWith2Thresholds, RuleType::kPair,        RuleType::kPairWithWindow,
-    RuleType::kCalendar,       RuleType::kSingleWithScript};
+constexpr RuleType kAllTypes[] = {RuleType::kSingle,
+                                  RuleType::kSingleWithSuppress,
+                                  RuleType::kSingleWithThreshold,
+                                  RuleType::kSingleWith2Thresholds,
+                                  RuleType::kPair,
+                                  RuleType::kPairWithWindow,
+                                  RuleType::kCalendar,
+                                  RuleType::kSingleWithScript};
 
 constexpr int64_t kSecond = 1'000'000'000;
 
@@ -114,7 +126,8 @@ struct TemplateCtx {
 
 class Loader {
  public:
-  Loader(std::string file, std::vector<ConfigError>* errors) : file_(std::move(file)), errors_(errors) {}
+  Loader(std::string file, std::vector<ConfigError>* errors)
+      : file_(std::move(file)), errors_(errors) {}
 
   std::unique_ptr<RuleSetData> Load(std::string_view text);
 
@@ -166,8 +179,7 @@ class Loader {
 
   // Actions.
   int CompileList(const YAML::Node& n, Source source, CompiledRule& rule);
-  bool CompileAction(const YAML::Node& n, Source source, CompiledRule& rule,
-                     Action* out);
+  bool CompileAction(const YAML::Node& n, Source source, CompiledRule& rule, Action* out);
 
   static int Slot(CompiledRule& rule, const FieldRef& f);
 
@@ -203,12 +215,10 @@ void Loader::CheckKeys(const std::vector<Item>& items, const std::vector<std::st
                        std::string_view what) {
   for (const auto& it : items) {
     if (std::find(allowed.begin(), allowed.end(), it.key) == allowed.end()) {
-      Error(it.key_node, absl::StrCat("unknown key '", it.key, "' in ", AV(what),
-                                      Hint(it.key, allowed), " (allowed: ",
-                                      absl::StrJoin(allowed, ", ", [](std::string* o, auto s) {
-                                        o->append(s);
-                                      }),
-                                      ")"));
+      Error(it.key_node,
+            absl::StrCat(
+                "unknown key '", it.key, "' in ", AV(what), Hint(it.key, allowed), " (allowed: ",
+                absl::StrJoin(allowed, ", ", [](std::string* o, auto s) { o->append(s); }), ")"));
     }
   }
 }
@@ -239,13 +249,20 @@ bool Loader::Duration(const YAML::Node& n, std::string_view what, bool allow_zer
   const std::string_view unit = t.substr(i);
   double v;
   double mult = -1;
-  if (unit.empty() || unit == "s") mult = 1e9;
-  else if (unit == "ms") mult = 1e6;
-  else if (unit == "us") mult = 1e3;
-  else if (unit == "ns") mult = 1;
-  else if (unit == "m") mult = 60e9;
-  else if (unit == "h") mult = 3600e9;
-  else if (unit == "d") mult = 86400e9;
+  if (unit.empty() || unit == "s")
+    mult = 1e9;
+  else if (unit == "ms")
+    mult = 1e6;
+  else if (unit == "us")
+    mult = 1e3;
+  else if (unit == "ns")
+    mult = 1;
+  else if (unit == "m")
+    mult = 60e9;
+  else if (unit == "h")
+    mult = 3600e9;
+  else if (unit == "d")
+    mult = 86400e9;
   if (num.empty() || mult < 0 || !absl::SimpleAtod(AV(num), &v) || !std::isfinite(v) ||
       v * mult > 9e18 || v < 0 || (!allow_zero && v * mult < 1)) {
     Error(n, absl::StrCat("bad duration '", s, "' for ", AV(what),
@@ -263,8 +280,8 @@ bool Loader::Uint(const YAML::Node& n, std::string_view what, uint64_t lo, uint6
   if (!Scalar(n, what, &s)) return false;
   uint64_t v;
   if (!absl::SimpleAtoi(s, &v) || v < lo || v > hi) {
-    Error(n, absl::StrCat("bad ", AV(what), " '", s, "' (a whole number within ", lo, "..", hi,
-                          ")"));
+    Error(n,
+          absl::StrCat("bad ", AV(what), " '", s, "' (a whole number within ", lo, "..", hi, ")"));
     return false;
   }
   *out = v;
@@ -301,8 +318,7 @@ bool Loader::Bool(const YAML::Node& n, std::string_view what, bool* out) {
 void Loader::LoadDefaults(const YAML::Node& n) {
   std::vector<Item> items;
   if (!Items(n, "defaults", &items)) return;
-  CheckKeys(items, {"max_keys", "alarm_suppress", "alarm_update_every", "window_type"},
-            "defaults");
+  CheckKeys(items, {"max_keys", "alarm_suppress", "alarm_update_every", "window_type"}, "defaults");
   uint64_t u;
   int64_t d;
   if (auto* it = Find(items, "max_keys"); it && Uint(it->value, "max_keys", 1, 1u << 30, &u)) {
@@ -414,8 +430,9 @@ bool Loader::ParseFieldList(const YAML::Node& n, std::string_view what,
 
 // Numbers for a numeric field: "404", "4xx" (status), "2.5".
 bool ParseNumberOperand(std::string_view s, FieldId field, Range* r) {
-  if ((field == FieldId::kStatus) && s.size() == 3 && std::isdigit(static_cast<unsigned char>(s[0])) &&
-      (s[1] == 'x' || s[1] == 'X') && (s[2] == 'x' || s[2] == 'X')) {
+  if ((field == FieldId::kStatus) && s.size() == 3 &&
+      std::isdigit(static_cast<unsigned char>(s[0])) && (s[1] == 'x' || s[1] == 'X') &&
+      (s[2] == 'x' || s[2] == 'X')) {
     const double base = (s[0] - '0') * 100;
     *r = {base, base + 99, false, false};
     return true;
@@ -434,8 +451,7 @@ bool Loader::Operand(const YAML::Node& n, const FieldRef& f, Condition* c) {
     case ValueKind::kList:
       if (f.id == FieldId::kType && s != "sip" && s != "mgcp" && s != "rtp" && s != "call" &&
           s != "synthetic") {
-        Error(n, absl::StrCat("unknown event type '", s,
-                              "' (sip, mgcp, rtp, call or synthetic)"));
+        Error(n, absl::StrCat("unknown event type '", s, "' (sip, mgcp, rtp, call or synthetic)"));
         return false;
       }
       c->strs.push_back(c->nocase ? absl::AsciiStrToLower(s) : s);
@@ -529,15 +545,15 @@ bool Loader::CompileField(const Item& item, CompiledRule& rule, bool second, Pat
   if (auto* nc = Find(ops, "nocase")) {
     if (!Bool(nc->value, "nocase", &nocase)) return false;
     if (!text) {
-      Error(nc->key_node, absl::StrCat("nocase applies to text fields; ", item.key, " is ",
-                                       AV(KindName(kind))));
+      Error(nc->key_node,
+            absl::StrCat("nocase applies to text fields; ", item.key, " is ", AV(KindName(kind))));
       return false;
     }
   }
   static const std::vector<std::string_view> kOps = {
-      "eq",     "ne",    "in",  "not_in", "prefix", "suffix",   "contains", "regex",
-      "not_regex", "lt", "le",  "gt",     "ge",     "range",    "exists",   "eq_field",
-      "ne_field", "eq_first", "ne_first", "nocase"};
+      "eq",     "ne",        "in",       "not_in",   "prefix",   "suffix", "contains",
+      "regex",  "not_regex", "lt",       "le",       "gt",       "ge",     "range",
+      "exists", "eq_field",  "ne_field", "eq_first", "ne_first", "nocase"};
   bool ok = true;
   if (ops.empty()) {
     Error(v, absl::StrCat("no condition given for ", item.key));
@@ -613,8 +629,8 @@ bool Loader::CompileField(const Item& item, CompiledRule& rule, bool second, Pat
       }
     } else if (o == "lt" || o == "le" || o == "gt" || o == "ge" || o == "range") {
       if (!numeric) {
-        Error(op.key_node, absl::StrCat("'", o, "' applies to numeric fields; ", item.key,
-                                        " is ", AV(KindName(kind))));
+        Error(op.key_node, absl::StrCat("'", o, "' applies to numeric fields; ", item.key, " is ",
+                                        AV(KindName(kind))));
         ok = false;
         continue;
       }
@@ -815,7 +831,8 @@ void Loader::Dispatch(Pattern* p, const Expr& top) {
           any_name = false;
         }
         break;
-      default: break;
+      default:
+        break;
     }
   }
   // Top-level conditions the dispatch class guarantees are not evaluated.
@@ -833,7 +850,8 @@ void Loader::Dispatch(Pattern* p, const Expr& top) {
   p->flat = top.kind == Expr::Kind::kAnd && top.kids.size() == p->conds.size() &&
             std::all_of(top.kids.begin(), top.kids.end(),
                         [&](const Expr& k) { return k.kind == Expr::Kind::kLeaf; });
-  for (size_t i = 0; p->flat && i < top.kids.size(); ++i) p->flat = top.kids[i].leaf == static_cast<int>(i);
+  for (size_t i = 0; p->flat && i < top.kids.size(); ++i)
+    p->flat = top.kids[i].leaf == static_cast<int>(i);
   p->classes.clear();
   if (types & kBitSip) {
     if (!responses_only) {
@@ -882,16 +900,16 @@ int Loader::Slot(CompiledRule& rule, const FieldRef& f) {
 
 bool Loader::CompileFieldForCtx(FieldRef& f, const YAML::Node& where, const TemplateCtx& ctx) {
   if (ctx.source == Source::kNone) {
-    Error(where, absl::StrCat("'", AV(f.name()),
-                              "': Calendar rules have no event, so no event fields"));
+    Error(where,
+          absl::StrCat("'", AV(f.name()), "': Calendar rules have no event, so no event fields"));
     return false;
   }
   if (f.first || ctx.source == Source::kSnapshot) f.slot = Slot(*ctx.rule, f);
   return true;
 }
 
-bool Loader::CompileTemplate(const YAML::Node& where, std::string_view text,
-                             const TemplateCtx& ctx, Template* out) {
+bool Loader::CompileTemplate(const YAML::Node& where, std::string_view text, const TemplateCtx& ctx,
+                             Template* out) {
   out->text = std::string(text);
   out->segs.clear();
   std::string lit;
@@ -1098,8 +1116,9 @@ int Loader::CompileList(const YAML::Node& n, Source source, CompiledRule& rule) 
       if (category.empty()) category = a.category;
     }
   }
-  list.outcome = blocks ? AlarmOutcome::kBlocked
-                        : watches ? AlarmOutcome::kWatched : AlarmOutcome::kAllowed;
+  list.outcome = blocks    ? AlarmOutcome::kBlocked
+                 : watches ? AlarmOutcome::kWatched
+                           : AlarmOutcome::kAllowed;
   for (auto& a : list.actions) {
     if ((a.kind == ActionKind::kBlock) && a.reason.empty()) {
       a.reason = category.empty() ? "anomaly" : category;
@@ -1108,18 +1127,18 @@ int Loader::CompileList(const YAML::Node& n, Source source, CompiledRule& rule) 
   return index;
 }
 
-bool Loader::CompileAction(const YAML::Node& n, Source source, CompiledRule& rule,
-                           Action* out) {
+bool Loader::CompileAction(const YAML::Node& n, Source source, CompiledRule& rule, Action* out) {
   static const std::vector<std::string_view> kActions = {
-      "alarm", "block", "rate_limit", "watch_media", "emit", "create_context", "set_context",
-      "delete_context", "script"};
+      "alarm",          "block",       "rate_limit",     "watch_media", "emit",
+      "create_context", "set_context", "delete_context", "script"};
   // yaml-cpp nodes are references: assigning one to another rewrites the
   // document, so every node here is bound once.
   const bool single_key_map = n.IsMap() && n.size() == 1;
   if (!n.IsScalar() && !single_key_map) {
-    Error(n, "an action is one of: - alarm: {...}, - block: {...}, - rate_limit: {...}, "
-             "- watch_media: {...}, - emit: {...}, - create_context: {...}, "
-             "- set_context: {...}, - delete_context: NAME, - script: {...}");
+    Error(n,
+          "an action is one of: - alarm: {...}, - block: {...}, - rate_limit: {...}, "
+          "- watch_media: {...}, - emit: {...}, - create_context: {...}, "
+          "- set_context: {...}, - delete_context: NAME, - script: {...}");
     return false;
   }
   const YAML::Node where = n.IsScalar() ? n : n.begin()->first;
@@ -1203,11 +1222,10 @@ bool Loader::CompileAction(const YAML::Node& n, Source source, CompiledRule& rul
       if (Scalar(it->value, "category", &c)) {
         if (!IsAlarmCategory(c)) {
           std::vector<std::string_view> cats(AlarmCategories().begin(), AlarmCategories().end());
-          Error(it->value, absl::StrCat("unknown category '", c, "'", Hint(c, cats), " (one of: ",
-                                        absl::StrJoin(cats, ", ", [](std::string* o, auto s) {
-                                          o->append(s);
-                                        }),
-                                        ")"));
+          Error(it->value,
+                absl::StrCat(
+                    "unknown category '", c, "'", Hint(c, cats), " (one of: ",
+                    absl::StrJoin(cats, ", ", [](std::string* o, auto s) { o->append(s); }), ")"));
           ok = false;
         }
         a.category = c;
@@ -1240,8 +1258,8 @@ bool Loader::CompileAction(const YAML::Node& n, Source source, CompiledRule& rul
       }
     }
     if (source != Source::kNone) {
-      static constexpr std::string_view kSip[6] = {"call_id", "from_uri", "to_uri",
-                                                   "user_agent", "method", "status"};
+      static constexpr std::string_view kSip[6] = {"call_id",    "from_uri", "to_uri",
+                                                   "user_agent", "method",   "status"};
       for (int i = 0; i < 6; ++i) a.sip[i] = field(kSip[i]);
     }
   } else if (kind == "block") {
@@ -1297,12 +1315,12 @@ bool Loader::CompileAction(const YAML::Node& n, Source source, CompiledRule& rul
     if (const Item* it = need("name")) {
       if (Scalar(it->value, "name", &a.name)) {
         const bool good = !a.name.empty() && std::all_of(a.name.begin(), a.name.end(), [](char c) {
-          return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' ||
-                 c == '.' || c == ':';
+          return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.' ||
+                 c == ':';
         });
         if (!good) {
-          Error(it->value, absl::StrCat("bad event name '", a.name,
-                                        "' (letters, digits, _ - . and :)"));
+          Error(it->value,
+                absl::StrCat("bad event name '", a.name, "' (letters, digits, _ - . and :)"));
           ok = false;
         }
         emitted_names_.insert(a.name);
@@ -1314,8 +1332,7 @@ bool Loader::CompileAction(const YAML::Node& n, Source source, CompiledRule& rul
       auto one = [&](const YAML::Node& e) {
         std::string s;
         FieldRef f;
-        if (!Scalar(e, "copy", &s) ||
-            !ParseFieldRef(s, e, source == Source::kLiveAndFirst, &f)) {
+        if (!Scalar(e, "copy", &s) || !ParseFieldRef(s, e, source == Source::kLiveAndFirst, &f)) {
           ok = false;
           return;
         }
@@ -1435,11 +1452,10 @@ std::unique_ptr<CompiledRule> Loader::LoadRule(const YAML::Node& n) {
   rule->line = n.Mark().line + 1;
   if (const Item* it = Find(items, "name")) {
     if (Scalar(it->value, "name", &rule->name)) {
-      const bool good = !rule->name.empty() &&
-                        std::all_of(rule->name.begin(), rule->name.end(), [](char c) {
-                          return std::isalnum(static_cast<unsigned char>(c)) || c == '_' ||
-                                 c == '-' || c == '.';
-                        });
+      const bool good =
+          !rule->name.empty() && std::all_of(rule->name.begin(), rule->name.end(), [](char c) {
+            return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
+          });
       if (!good) Error(it->value, "a rule name uses letters, digits, _ - and .");
     }
   } else {
@@ -1448,9 +1464,10 @@ std::unique_ptr<CompiledRule> Loader::LoadRule(const YAML::Node& n) {
   const std::string label = rule->name.empty() ? std::string("rule") : "rule '" + rule->name + "'";
   const Item* type_item = Find(items, "type");
   if (type_item == nullptr) {
-    Error(n, absl::StrCat(label, " needs a 'type' (Single, SingleWithSuppress, "
-                                 "SingleWithThreshold, SingleWith2Thresholds, Pair, "
-                                 "PairWithWindow, Calendar, SingleWithScript)"));
+    Error(n, absl::StrCat(label,
+                          " needs a 'type' (Single, SingleWithSuppress, "
+                          "SingleWithThreshold, SingleWith2Thresholds, Pair, "
+                          "PairWithWindow, Calendar, SingleWithScript)"));
     return nullptr;
   }
   std::string type_name;
@@ -1469,21 +1486,25 @@ std::unique_ptr<CompiledRule> Loader::LoadRule(const YAML::Node& n) {
   }
   const RuleType t = rule->type;
   const bool pair = t == RuleType::kPair || t == RuleType::kPairWithWindow;
-  const bool threshold = t == RuleType::kSingleWithThreshold || t == RuleType::kSingleWith2Thresholds;
-  std::vector<std::string_view> allowed = {"name", "type", "description", "enabled", "context",
-                                           "actions"};
+  const bool threshold =
+      t == RuleType::kSingleWithThreshold || t == RuleType::kSingleWith2Thresholds;
+  std::vector<std::string_view> allowed = {"name",    "type",    "description",
+                                           "enabled", "context", "actions"};
   if (t != RuleType::kCalendar) {
     allowed.insert(allowed.end(), {"match", "key", "continue", "max_keys"});
   }
   if (t == RuleType::kSingleWithSuppress || threshold || pair) allowed.push_back("window");
-  if (threshold) allowed.insert(allowed.end(), {"threshold", "window_type", "distinct", "actions2"});
-  if (t == RuleType::kSingleWith2Thresholds) allowed.insert(allowed.end(), {"window2", "threshold2"});
+  if (threshold)
+    allowed.insert(allowed.end(), {"threshold", "window_type", "distinct", "actions2"});
+  if (t == RuleType::kSingleWith2Thresholds)
+    allowed.insert(allowed.end(), {"window2", "threshold2"});
   if (pair) allowed.insert(allowed.end(), {"match2", "key2", "context2", "continue2", "actions2"});
   if (t == RuleType::kCalendar) allowed.insert(allowed.end(), {"time", "every", "timezone"});
   if (t == RuleType::kSingleWithScript) allowed.insert(allowed.end(), {"script", "actions2"});
   CheckKeys(items, allowed, absl::StrCat(label, " (", AV(RuleTypeName(t)), ")"));
 
-  if (const Item* it = Find(items, "description")) Scalar(it->value, "description", &rule->description);
+  if (const Item* it = Find(items, "description"))
+    Scalar(it->value, "description", &rule->description);
   bool enabled = true;
   if (const Item* it = Find(items, "enabled")) Bool(it->value, "enabled", &enabled);
   if (const Item* it = Find(items, "continue")) Bool(it->value, "continue", &rule->cont);
@@ -1517,8 +1538,8 @@ std::unique_ptr<CompiledRule> Loader::LoadRule(const YAML::Node& n) {
     if (const Item* it = Find(items, "key2")) {
       ParseFieldList(it->value, "key2", &rule->key2);
       if (rule->key2.size() != rule->key.size()) {
-        Error(it->value, absl::StrCat("key2 must list as many fields as key (", rule->key.size(),
-                                      ")"));
+        Error(it->value,
+              absl::StrCat("key2 must list as many fields as key (", rule->key.size(), ")"));
       }
     } else {
       rule->key2 = rule->key;
@@ -1526,10 +1547,10 @@ std::unique_ptr<CompiledRule> Loader::LoadRule(const YAML::Node& n) {
   }
   if (const Item* it = Find(items, "context")) {
     rule->has_context = true;
-    CompileContext(it->value,
-                   TemplateCtx{t == RuleType::kCalendar ? Source::kNone : Source::kLive,
-                               rule.get()},
-                   &rule->context);
+    CompileContext(
+        it->value,
+        TemplateCtx{t == RuleType::kCalendar ? Source::kNone : Source::kLive, rule.get()},
+        &rule->context);
   }
   if (const Item* it = Find(items, "context2")) {
     rule->has_context2 = true;
@@ -1540,7 +1561,8 @@ std::unique_ptr<CompiledRule> Loader::LoadRule(const YAML::Node& n) {
   if (t == RuleType::kSingleWithSuppress || threshold || t == RuleType::kPairWithWindow) {
     if (const Item* it = require("window")) Duration(it->value, "window", false, &rule->window_ns);
   } else if (t == RuleType::kPair) {
-    if (const Item* it = Find(items, "window")) Duration(it->value, "window", true, &rule->window_ns);
+    if (const Item* it = Find(items, "window"))
+      Duration(it->value, "window", true, &rule->window_ns);
   }
   if (threshold) {
     if (const Item* it = require("threshold")) {
@@ -1573,8 +1595,9 @@ std::unique_ptr<CompiledRule> Loader::LoadRule(const YAML::Node& n) {
     const Item* time = Find(items, "time");
     const Item* every = Find(items, "every");
     if ((time == nullptr) == (every == nullptr)) {
-      Error(n, absl::StrCat(label, " (Calendar) needs either 'time' (cron: minute hour "
-                                   "day-of-month month day-of-week) or 'every' (a duration)"));
+      Error(n, absl::StrCat(label,
+                            " (Calendar) needs either 'time' (cron: minute hour "
+                            "day-of-month month day-of-week) or 'every' (a duration)"));
     } else if (time) {
       std::string s;
       if (Scalar(time->value, "time", &s)) {
@@ -1616,7 +1639,8 @@ std::unique_ptr<CompiledRule> Loader::LoadRule(const YAML::Node& n) {
             Error(it->value, "script needs a 'command'");
           } else {
             std::string c;
-            if (Scalar(cmd->value, "command", &c)) CompileTemplate(cmd->value, c, live, &rule->script);
+            if (Scalar(cmd->value, "command", &c))
+              CompileTemplate(cmd->value, c, live, &rule->script);
           }
           if (const Item* to = Find(s, "timeout")) {
             Duration(to->value, "timeout", false, &rule->script_timeout_ns);
@@ -1630,15 +1654,24 @@ std::unique_ptr<CompiledRule> Loader::LoadRule(const YAML::Node& n) {
   Source s0 = Source::kLive, s1 = Source::kLive;
   switch (t) {
     case RuleType::kSingleWithThreshold:
-    case RuleType::kSingleWith2Thresholds: s1 = Source::kSnapshot; break;
-    case RuleType::kPair: s1 = Source::kLiveAndFirst; break;
+    case RuleType::kSingleWith2Thresholds:
+      s1 = Source::kSnapshot;
+      break;
+    case RuleType::kPair:
+      s1 = Source::kLiveAndFirst;
+      break;
     case RuleType::kPairWithWindow:
       s0 = Source::kSnapshot;
       s1 = Source::kLiveAndFirst;
       break;
-    case RuleType::kCalendar: s0 = Source::kNone; break;
-    case RuleType::kSingleWithScript: s0 = s1 = Source::kSnapshot; break;
-    default: break;
+    case RuleType::kCalendar:
+      s0 = Source::kNone;
+      break;
+    case RuleType::kSingleWithScript:
+      s0 = s1 = Source::kSnapshot;
+      break;
+    default:
+      break;
   }
   const Item* a0 = Find(items, "actions");
   const Item* a1 = Find(items, "actions2");
@@ -1660,14 +1693,14 @@ std::unique_ptr<CompiledRule> Loader::LoadRule(const YAML::Node& n) {
   fill(a0, 0, s0);
   fill(a1, 1, s1);
 
-  rule->needs_snapshot =
-      t == RuleType::kPairWithWindow || t == RuleType::kSingleWithScript ||
-      (t == RuleType::kPair && !rule->capture.empty()) ||
-      (threshold && !rule->lists[1].actions.empty());
+  rule->needs_snapshot = t == RuleType::kPairWithWindow || t == RuleType::kSingleWithScript ||
+                         (t == RuleType::kPair && !rule->capture.empty()) ||
+                         (threshold && !rule->lists[1].actions.empty());
 
   // The fingerprint: the rule's content (not its layout) and the defaults it inherits.
-  rule->fingerprint = absl::StrCat(Canonical(n), "|", rule->max_keys, "|", defaults_.alarm_suppress_ns,
-                                   "|", defaults_.alarm_update_every_ns, "|", defaults_.sliding);
+  rule->fingerprint =
+      absl::StrCat(Canonical(n), "|", rule->max_keys, "|", defaults_.alarm_suppress_ns, "|",
+                   defaults_.alarm_update_every_ns, "|", defaults_.sliding);
   if (errors_->size() != errors_before || !enabled) return nullptr;
   return rule;
 }
@@ -1709,8 +1742,8 @@ std::unique_ptr<RuleSetData> Loader::Load(std::string_view text) {
     auto rule = LoadRule(n);
     if (rule == nullptr) continue;
     if (auto [it, fresh] = lines.emplace(rule->name, rule->line); !fresh) {
-      Error(n, absl::StrCat("rule '", rule->name, "' is defined twice (first at line ",
-                            it->second, ")"));
+      Error(n, absl::StrCat("rule '", rule->name, "' is defined twice (first at line ", it->second,
+                            ")"));
       continue;
     }
     data->rules.push_back(std::move(rule));
@@ -1825,9 +1858,8 @@ absl::StatusOr<std::shared_ptr<const RuleSet>> LoadRuleText(std::string_view yam
   if (n > 0 || data == nullptr) {
     if (n == 0) errs->push_back({std::string(file_name), 0, 0, "cannot load"});
     const ConfigError& first = (*errs)[before];
-    return absl::InvalidArgumentError(
-        absl::StrCat(first.ToString(),
-                     n > 1 ? absl::StrCat(" (and ", n - 1, " more errors)") : std::string()));
+    return absl::InvalidArgumentError(absl::StrCat(
+        first.ToString(), n > 1 ? absl::StrCat(" (and ", n - 1, " more errors)") : std::string()));
   }
   return std::shared_ptr<const RuleSet>(std::make_shared<RuleSet>(std::move(data)));
 }

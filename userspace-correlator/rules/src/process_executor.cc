@@ -59,8 +59,7 @@ bool ProcessExecutor::Submit(ScriptRequest request) {
   // EPIPE (MSG_NOSIGNAL) instead of SIGPIPE in the agent.
   int in[2] = {-1, -1};
   int out[2] = {-1, -1};
-  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, in) != 0 ||
-      pipe2(out, O_CLOEXEC) != 0) {
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, in) != 0 || pipe2(out, O_CLOEXEC) != 0) {
     for (int fd : {in[0], in[1], out[0], out[1]}) {
       if (fd >= 0) close(fd);
     }
@@ -84,8 +83,8 @@ bool ProcessExecutor::Submit(ScriptRequest request) {
   posix_spawnattr_setsigmask(&attr, &none);
   posix_spawnattr_setsigdefault(&attr, &defaults);
   posix_spawnattr_setpgroup(&attr, 0);  // its own group: a timeout kills all it started
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-                                      POSIX_SPAWN_SETSIGDEF);
+  posix_spawnattr_setflags(&attr,
+                           POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
   std::string dash_c = "-c";
   char* argv[] = {options_.shell.data(), dash_c.data(), p.req.command.data(), nullptr};
   pid_t pid;
@@ -113,8 +112,8 @@ bool ProcessExecutor::Submit(ScriptRequest request) {
 
 void ProcessExecutor::FeedInput(Proc& p) {
   while (p.in_fd >= 0 && p.written < p.req.input.size()) {
-    const ssize_t n = send(p.in_fd, p.req.input.data() + p.written,
-                           p.req.input.size() - p.written, MSG_NOSIGNAL | MSG_DONTWAIT);
+    const ssize_t n = send(p.in_fd, p.req.input.data() + p.written, p.req.input.size() - p.written,
+                           MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n > 0) {
       p.written += static_cast<size_t>(n);
       continue;

@@ -23,10 +23,10 @@ enum class AlarmOutcome : uint8_t { kAllowed, kBlocked, kWatched };
 std::string_view AlarmOutcomeName(AlarmOutcome o);  // "allowed", "blocked", "watched"
 
 struct Alarm {
-  uint64_t id = 0;        // per engine, increasing; updates repeat the id
-  int64_t ts_ns = 0;      // event time of this emission
-  int64_t first_ns = 0;   // when this alarm was first raised
-  bool update = false;    // a later report of an alarm already raised (count grew)
+  uint64_t id = 0;       // per engine, increasing; updates repeat the id
+  int64_t ts_ns = 0;     // event time of this emission
+  int64_t first_ns = 0;  // when this alarm was first raised
+  bool update = false;   // a later report of an alarm already raised (count grew)
   std::string signature;
   std::string category;
   int severity = 2;  // 1 (high) .. 3 (low)

@@ -38,11 +38,11 @@ struct ScriptRequest {
 
 struct ScriptResult {
   uint64_t id = 0;
-  int exit_code = -1;   // -1 when it did not exit normally
-  int signal = 0;       // terminating signal, if any
+  int exit_code = -1;  // -1 when it did not exit normally
+  int signal = 0;      // terminating signal, if any
   bool timed_out = false;
   bool start_failed = false;
-  std::string output;   // first bytes of stdout
+  std::string output;  // first bytes of stdout
   bool ok() const { return exit_code == 0 && !timed_out && !start_failed; }
 };
 
@@ -66,33 +66,33 @@ struct EngineSinks {
 struct EngineOptions {
   size_t max_contexts = 200000;
   size_t max_pending_scripts = 256;
-  int max_synthetic_depth = 16;       // chains longer than this are cut
-  size_t max_calendar_catchup = 1440; // fires per rule per clock jump; the rest are skipped
+  int max_synthetic_depth = 16;        // chains longer than this are cut
+  size_t max_calendar_catchup = 1440;  // fires per rule per clock jump; the rest are skipped
 };
 
 struct RuleStats {
   std::string name;
-  uint64_t matched = 0;      // events that matched a pattern (and the context)
-  uint64_t fired = 0;        // action lists run
-  uint64_t operations = 0;   // operations started (keys opened)
-  uint64_t absorbed = 0;     // events taken by a running operation without action
-  uint64_t evicted = 0;      // operations dropped for space
-  uint64_t alarms = 0;       // new alarms (updates not counted)
-  size_t open = 0;           // operations open now
+  uint64_t matched = 0;     // events that matched a pattern (and the context)
+  uint64_t fired = 0;       // action lists run
+  uint64_t operations = 0;  // operations started (keys opened)
+  uint64_t absorbed = 0;    // events taken by a running operation without action
+  uint64_t evicted = 0;     // operations dropped for space
+  uint64_t alarms = 0;      // new alarms (updates not counted)
+  size_t open = 0;          // operations open now
 };
 
 struct EngineStats {
-  uint64_t events = 0;           // typed events in
-  uint64_t synthetic = 0;        // synthetic events processed (emitted or injected)
-  uint64_t late_events = 0;      // timestamps behind the clock (counted at the clock)
-  uint64_t timers = 0;           // deadlines reached
+  uint64_t events = 0;             // typed events in
+  uint64_t synthetic = 0;          // synthetic events processed (emitted or injected)
+  uint64_t late_events = 0;        // timestamps behind the clock (counted at the clock)
+  uint64_t timers = 0;             // deadlines reached
   uint64_t timer_compactions = 0;  // queued timers of ended operations dropped in bulk
   uint64_t alarms = 0;
   uint64_t alarm_updates = 0;
   uint64_t blocks = 0;
   uint64_t rate_limits = 0;
   uint64_t watches = 0;
-  uint64_t bad_targets = 0;      // block/limit/watch whose address did not parse
+  uint64_t bad_targets = 0;  // block/limit/watch whose address did not parse
   uint64_t contexts_created = 0;
   uint64_t contexts_expired = 0;
   uint64_t contexts_deleted = 0;
@@ -101,12 +101,12 @@ struct EngineStats {
   uint64_t alarm_states_evicted = 0;
   uint64_t synthetic_dropped = 0;  // cut by max_synthetic_depth
   uint64_t scripts_submitted = 0;
-  uint64_t scripts_refused = 0;    // executor busy, no executor, or too many pending
+  uint64_t scripts_refused = 0;  // executor busy, no executor, or too many pending
   uint64_t scripts_done = 0;
   uint64_t calendar_fired = 0;
   uint64_t calendar_skipped = 0;
   uint64_t reloads = 0;
-  uint64_t rules_kept = 0;         // at the last reload
+  uint64_t rules_kept = 0;  // at the last reload
 };
 
 namespace internal {

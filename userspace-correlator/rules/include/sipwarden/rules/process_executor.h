@@ -19,7 +19,7 @@ namespace sw::rules {
 
 struct ProcessExecutorOptions {
   size_t max_concurrent = 4;
-  size_t max_output = 4096;                 // stdout bytes kept per script
+  size_t max_output = 4096;                     // stdout bytes kept per script
   int64_t default_timeout_ns = 10'000'000'000;  // when the request has none
   std::string shell = "/bin/sh";
 };
