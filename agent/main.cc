@@ -251,7 +251,7 @@ int Run() {
     }
     auto reason = sw::ReasonFromName(v.reason);
     auto st = maps.BlockAdd(v.prefix, absl::Nanoseconds(v.ttl_ns),
-                            reason.ok() ? *reason : SW_REASON_ANOMALY);
+                            reason.ok() ? *reason : static_cast<uint32_t>(SW_REASON_ANOMALY));
     std::cerr << "sipwarden-agent: " << (st.ok() ? "blocked " : "could not block ")
               << v.prefix.ToString() << " (" << v.rule << ")"
               << (st.ok() ? "" : absl::StrCat(": ", st.message())) << "\n";
