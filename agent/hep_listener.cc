@@ -10,60 +10,18 @@
 #include <cstring>
 #include <vector>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "maps.h"
 
 namespace sw {
-
-absl::Status ParseHostPort(const std::string& text, IpAddress* addr, uint16_t* port) {
-  std::string host, port_text;
-  if (!text.empty() && text[0] == '[') {
-    const auto close = text.find(']');
-    if (close == std::string::npos || close + 1 >= text.size() || text[close + 1] != ':') {
-      return absl::InvalidArgumentError(absl::StrCat("bad address '", text, "' ([IPv6]:PORT)"));
-    }
-    host = text.substr(1, close - 1);
-    port_text = text.substr(close + 2);
-  } else {
-    const auto colon = text.rfind(':');
-    if (colon == std::string::npos) {
-      return absl::InvalidArgumentError(absl::StrCat("bad address '", text, "' (HOST:PORT)"));
-    }
-    host = text.substr(0, colon);
-    port_text = text.substr(colon + 1);
-  }
-  uint32_t p;
-  if (!absl::SimpleAtoi(port_text, &p) || p > 65535) {
-    return absl::InvalidArgumentError(absl::StrCat("bad port in '", text, "'"));
-  }
-  auto ip = IpAddress::Parse(host);
-  if (!ip.ok()) return absl::InvalidArgumentError(absl::StrCat("bad address in '", text, "'"));
-  *addr = *ip;
-  *port = static_cast<uint16_t>(p);
-  return absl::OkStatus();
-}
 
 absl::StatusOr<std::unique_ptr<HepListener>> HepListener::Open(const std::string& listen) {
   IpAddress addr;
   uint16_t port;
   if (auto st = ParseHostPort(listen, &addr, &port); !st.ok()) return st;
   auto l = std::unique_ptr<HepListener>(new HepListener());
-  sockaddr_storage ss{};
-  socklen_t len;
-  if (addr.is_v4()) {
-    auto* a = reinterpret_cast<sockaddr_in*>(&ss);
-    a->sin_family = AF_INET;
-    a->sin_port = htons(port);
-    std::memcpy(&a->sin_addr, addr.bytes.data() + 12, 4);
-    len = sizeof(*a);
-  } else {
-    auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
-    a->sin6_family = AF_INET6;
-    a->sin6_port = htons(port);
-    std::memcpy(&a->sin6_addr, addr.bytes.data(), 16);
-    len = sizeof(*a);
-  }
+  sockaddr_storage ss;
+  const socklen_t len = ToSockaddr(addr, port, &ss);
   l->fd_ = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (l->fd_ < 0) return ErrnoStatus(errno, "HEP socket");
   const int rcvbuf = 8 << 20;

@@ -35,7 +35,4 @@ class HepListener {
   uint64_t bad_ = 0;
 };
 
-// Splits "HOST:PORT" / "[V6]:PORT" into a numeric address and port.
-absl::Status ParseHostPort(const std::string& text, IpAddress* addr, uint16_t* port);
-
 }  // namespace sw

@@ -1,5 +1,7 @@
 #include "sipwarden/ip.h"
 
+#include <netinet/in.h>
+
 #include <gtest/gtest.h>
 
 namespace sw {
@@ -57,6 +59,30 @@ TEST(IpPrefix, Contains) {
   EXPECT_TRUE(v6.Contains(*IpAddress::Parse("2001:db8:ffff::1")));
   EXPECT_FALSE(v6.Contains(*IpAddress::Parse("2001:db9::1")));
   EXPECT_FALSE(v6.Contains(*IpAddress::Parse("10.1.0.1")));
+}
+
+}  // namespace
+}  // namespace sw
+
+namespace sw {
+namespace {
+
+TEST(ParseHostPort, NumericHostsOnly) {
+  IpAddress a;
+  uint16_t p = 0;
+  ASSERT_TRUE(ParseHostPort("192.0.2.1:5060", &a, &p).ok());
+  EXPECT_EQ(a.ToString(), "192.0.2.1");
+  EXPECT_EQ(p, 5060);
+  ASSERT_TRUE(ParseHostPort("[2001:db8::1]:0", &a, &p).ok());
+  EXPECT_EQ(a.ToString(), "2001:db8::1");
+  EXPECT_EQ(p, 0);
+  for (const char* bad : {"", "192.0.2.1", "localhost:5060", "192.0.2.1:65536", "[::1:5060",
+                          "::1:5060", "192.0.2.1:x"}) {
+    EXPECT_FALSE(ParseHostPort(bad, &a, &p).ok()) << bad;
+  }
+  sockaddr_storage ss;
+  EXPECT_EQ(ToSockaddr(*IpAddress::Parse("::1"), 9, &ss), sizeof(sockaddr_in6));
+  EXPECT_EQ(ss.ss_family, AF_INET6);
 }
 
 }  // namespace

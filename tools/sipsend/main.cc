@@ -47,38 +47,10 @@ struct Target {
 };
 
 bool ParseTarget(const std::string& text, Target& t) {
-  std::string host;
-  std::string port;
-  if (!text.empty() && text[0] == '[') {
-    const auto close = text.find(']');
-    if (close == std::string::npos || close + 1 >= text.size() || text[close + 1] != ':') return false;
-    host = text.substr(1, close - 1);
-    port = text.substr(close + 2);
-  } else {
-    const auto colon = text.rfind(':');
-    if (colon == std::string::npos) return false;
-    host = text.substr(0, colon);
-    port = text.substr(colon + 1);
-  }
-  uint32_t p;
-  if (!absl::SimpleAtoi(port, &p) || p == 0 || p > 65535) return false;
-  auto ip = sw::IpAddress::Parse(host);
-  if (!ip.ok()) return false;
-  t.host = host;
-  t.port = static_cast<uint16_t>(p);
-  if (ip->is_v4()) {
-    auto* a = reinterpret_cast<sockaddr_in*>(&t.addr);
-    a->sin_family = AF_INET;
-    a->sin_port = htons(t.port);
-    std::memcpy(&a->sin_addr, ip->bytes.data() + 12, 4);
-    t.len = sizeof(*a);
-  } else {
-    auto* a = reinterpret_cast<sockaddr_in6*>(&t.addr);
-    a->sin6_family = AF_INET6;
-    a->sin6_port = htons(t.port);
-    std::memcpy(&a->sin6_addr, ip->bytes.data(), 16);
-    t.len = sizeof(*a);
-  }
+  sw::IpAddress ip;
+  if (!sw::ParseHostPort(text, &ip, &t.port).ok() || t.port == 0) return false;
+  t.host = ip.ToString();
+  t.len = sw::ToSockaddr(ip, t.port, &t.addr);
   return true;
 }
 

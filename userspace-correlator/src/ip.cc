@@ -1,6 +1,7 @@
 #include "sipwarden/ip.h"
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include <cstring>
 
@@ -110,6 +111,53 @@ bool IpPrefix::Contains(const IpAddress& a) const {
     if ((a.bytes[bit / 8] & mask) != (addr.bytes[bit / 8] & mask)) return false;
   }
   return true;
+}
+
+absl::Status ParseHostPort(std::string_view text, IpAddress* addr, uint16_t* port) {
+  std::string_view host, port_text;
+  if (!text.empty() && text[0] == '[') {
+    const auto close = text.find(']');
+    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
+      return absl::InvalidArgumentError(absl::StrCat("bad address '", AV(text), "' ([IPv6]:PORT)"));
+    }
+    host = text.substr(1, close - 1);
+    port_text = text.substr(close + 2);
+  } else {
+    const auto colon = text.rfind(':');
+    if (colon == std::string_view::npos) {
+      return absl::InvalidArgumentError(absl::StrCat("bad address '", AV(text), "' (HOST:PORT)"));
+    }
+    host = text.substr(0, colon);
+    port_text = text.substr(colon + 1);
+    if (host.find(':') != std::string_view::npos) {  // IPv6 needs brackets to be unambiguous
+      return absl::InvalidArgumentError(absl::StrCat("bad address '", AV(text), "' ([IPv6]:PORT)"));
+    }
+  }
+  uint32_t p;
+  if (!absl::SimpleAtoi(AV(port_text), &p) || p > 65535) {
+    return absl::InvalidArgumentError(absl::StrCat("bad port in '", AV(text), "'"));
+  }
+  auto ip = IpAddress::Parse(host);
+  if (!ip.ok()) return absl::InvalidArgumentError(absl::StrCat("bad address in '", AV(text), "'"));
+  *addr = *ip;
+  *port = static_cast<uint16_t>(p);
+  return absl::OkStatus();
+}
+
+socklen_t ToSockaddr(const IpAddress& addr, uint16_t port, sockaddr_storage* out) {
+  *out = sockaddr_storage{};
+  if (addr.is_v4()) {
+    auto* a = reinterpret_cast<sockaddr_in*>(out);
+    a->sin_family = AF_INET;
+    a->sin_port = htons(port);
+    std::memcpy(&a->sin_addr, addr.bytes.data() + 12, 4);
+    return sizeof(*a);
+  }
+  auto* a = reinterpret_cast<sockaddr_in6*>(out);
+  a->sin6_family = AF_INET6;
+  a->sin6_port = htons(port);
+  std::memcpy(&a->sin6_addr, addr.bytes.data(), 16);
+  return sizeof(*a);
 }
 
 std::string IpPrefix::ToString() const { return absl::StrCat(addr.ToString(), "/", length); }

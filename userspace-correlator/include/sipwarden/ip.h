@@ -2,6 +2,8 @@
 // IPv4-mapped IPv6 (::ffff:a.b.c.d).
 #pragma once
 
+#include <sys/socket.h>
+
 #include <array>
 #include <cstdint>
 #include <string>
@@ -40,5 +42,11 @@ struct IpPrefix {
   std::string ToString() const;
   friend bool operator==(const IpPrefix&, const IpPrefix&) = default;
 };
+
+// "HOST:PORT" or "[IPv6]:PORT" with a numeric host; port 0..65535.
+absl::Status ParseHostPort(std::string_view text, IpAddress* addr, uint16_t* port);
+
+// Fills a sockaddr_in or sockaddr_in6 for addr:port; returns its length.
+socklen_t ToSockaddr(const IpAddress& addr, uint16_t port, sockaddr_storage* out);
 
 }  // namespace sw
