@@ -65,6 +65,7 @@ ev::PipelineSinks Correlator::Tee(ev::PipelineSinks next) {
     engine_->OnCall(c);
   };
   s.rejected = std::move(next.rejected);
+  s.media_endpoint = std::move(next.media_endpoint);
   return s;
 }
 

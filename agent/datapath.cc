@@ -145,6 +145,7 @@ absl::StatusOr<std::unique_ptr<Datapath>> Datapath::Load(const DatapathOptions& 
   fds.src = bpf_map__fd(m.sw_src);
   fds.media = bpf_map__fd(m.sw_media);
   fds.events = bpf_map__fd(m.sw_events);
+  fds.src_limit = bpf_map__fd(m.sw_src_limit);
   dp->maps_ = Maps::Borrow(fds);
   if (!dp->reused_pins_) {
     SW_RETURN_IF_ERROR(WriteDefaultConfig(dp->maps_));

@@ -24,6 +24,7 @@
 #include "correlate.h"
 #include "datapath.h"
 #include "hep_listener.h"
+#include "media_mirror.h"
 #include "offline.h"
 #include "outputs.h"
 #include "sipwarden/events/dedup.h"
@@ -62,6 +63,8 @@ ABSL_FLAG(uint32_t, register_rate, 0, "Per-source REGISTER limit, messages/s (0 
 ABSL_FLAG(uint32_t, register_burst, 0, "Per-source REGISTER burst");
 ABSL_FLAG(uint32_t, other_rate, 0, "Per-source limit for other requests, messages/s (0 = none)");
 ABSL_FLAG(uint32_t, other_burst, 0, "Per-source burst for other requests");
+ABSL_FLAG(absl::Duration, max_block_ttl, absl::ZeroDuration(),
+          "Cap on the TTL of blocks and rate limits that rules ask for (0 = the rules' own)");
 ABSL_FLAG(bool, drop_malformed, false, "Drop malformed packets instead of passing them");
 ABSL_FLAG(uint32_t, stats_interval, 0, "Print kernel counters to stderr every N seconds (0 = off)");
 ABSL_FLAG(bool, verbose, false, "Show libbpf's informational messages");
@@ -242,34 +245,46 @@ int Run() {
   // Verdicts into the kernel: an allowlisted source is never blocked,
   // whatever a rule says.
   sw::VerdictSinks verdicts;
-  verdicts.block = [&](const sw::rules::BlockVerdict& v) {
-    auto allowed = maps.IsAllowed(v.prefix.addr);
-    if (allowed.ok() && *allowed) {
-      std::cerr << "sipwarden-agent: rule " << v.rule << " wanted " << v.prefix.ToString()
-                << " blocked; it is allowlisted\n";
-      return;
+  const absl::Duration max_ttl = absl::GetFlag(FLAGS_max_block_ttl);
+  auto capped = [&](int64_t ttl_ns) {
+    absl::Duration ttl = absl::Nanoseconds(ttl_ns);
+    if (max_ttl > absl::ZeroDuration() && (ttl == absl::ZeroDuration() || ttl > max_ttl)) {
+      ttl = max_ttl;
     }
+    return ttl;
+  };
+  auto allowlisted = [&](const sw::IpPrefix& p, const std::string& rule, const char* what) {
+    auto allowed = maps.IsAllowed(p.addr);
+    if (!allowed.ok() || !*allowed) return false;
+    std::cerr << "sipwarden-agent: rule " << rule << " wanted " << p.ToString() << " " << what
+              << "; it is allowlisted\n";
+    return true;
+  };
+  sw::MediaMirror media(maps);
+  verdicts.block = [&](const sw::rules::BlockVerdict& v) {
+    if (allowlisted(v.prefix, v.rule, "blocked")) return;
     auto reason = sw::ReasonFromName(v.reason);
-    auto st = maps.BlockAdd(v.prefix, absl::Nanoseconds(v.ttl_ns),
+    auto st = maps.BlockAdd(v.prefix, capped(v.ttl_ns),
                             reason.ok() ? *reason : static_cast<uint32_t>(SW_REASON_ANOMALY));
     std::cerr << "sipwarden-agent: " << (st.ok() ? "blocked " : "could not block ")
-              << v.prefix.ToString() << " (" << v.rule << ")"
+              << v.prefix.ToString() << " for " << capped(v.ttl_ns) << " (" << v.rule << ")"
               << (st.ok() ? "" : absl::StrCat(": ", st.message())) << "\n";
   };
-  verdicts.watch = [&](const sw::rules::WatchVerdict& v) {
-    for (const auto& ep : v.endpoints) {
-      sw_media_entry m{};
-      m.dialog_id = std::hash<std::string>{}(v.call_id);
-      m.flags = SW_MEDIA_WATCH;
-      m.watch_since_ns = sw::BootNs();
-      (void)maps.MediaPut(sw::MediaKey(ep.addr, ep.port), m);
-    }
-  };
+  verdicts.watch = [&](const sw::rules::WatchVerdict& v) { media.OnWatch(v); };
   verdicts.rate_limit = [&](const sw::rules::RateLimitVerdict& v) {
-    // The kernel's token buckets are per source with global rates; per-source
-    // rates from rules are not applied yet.
-    std::cerr << "sipwarden-agent: rule " << v.rule << " asked for a rate limit on "
-              << v.prefix.ToString() << " (not applied: global per-source limits only)\n";
+    if (allowlisted(v.prefix, v.rule, "rate-limited")) return;
+    const int host_len = v.prefix.addr.is_v4() ? 32 : 128;
+    if (v.prefix.length != host_len) {
+      std::cerr << "sipwarden-agent: rule " << v.rule << " asked for a rate limit on "
+                << v.prefix.ToString() << "; limits apply to single sources only\n";
+      return;
+    }
+    const uint32_t rate = v.rate < 1 ? 1u : static_cast<uint32_t>(v.rate);
+    auto st = maps.SrcLimitSet(v.prefix.addr, rate, v.burst, capped(v.ttl_ns), SW_REASON_FLOOD);
+    std::cerr << "sipwarden-agent: "
+              << (st.ok() ? "rate-limited " : "could not rate-limit ") << v.prefix.addr.ToString()
+              << " to " << rate << "/s for " << capped(v.ttl_ns) << " (" << v.rule << ")"
+              << (st.ok() ? "" : absl::StrCat(": ", st.message())) << "\n";
   };
   sw::Correlator correlator(*ruleset, **alarms_out, std::move(verdicts));
   sw::ev::PipelineSinks sinks;
@@ -277,6 +292,7 @@ int Run() {
   sinks.mgcp = [&](const sw::ev::MgcpEvent& e) { events.Write(sw::ev::ToJson(e)); };
   sinks.rtp = [&](const sw::ev::RtpEvent& e) { events.Write(sw::ev::ToJson(e)); };
   sinks.call = [&](const sw::ev::CallRecord& c) { events.Write(sw::ev::ToJson(c)); };
+  sinks.media_endpoint = [&](const sw::ev::MediaEndpointChange& c) { media.OnEndpoint(c); };
   sw::ev::Pipeline pipeline(correlator.Tee(std::move(sinks)));
   sw::ev::Deduper dedup;
   uint64_t alarms_flushed = 0;
@@ -302,7 +318,7 @@ int Run() {
           e.ssrc = rec->media.ssrc;
           e.seq = rec->media.seq;
           e.payload_type = rec->media.payload_type;
-          e.reason = "watched_media";
+          media.Describe(rec->dst, rec->hdr.dport, &e);
           events.Write(sw::ev::ToJson(e));
           correlator.engine().OnRtp(e);
         }
@@ -381,9 +397,11 @@ int Run() {
     }
     if (now >= next_expire) {
       // The kernel drops expired entries when they are hit; this catches the rest.
-      (void)(*dp)->maps().BlockExpire();
+      (void)maps.BlockExpire();
+      (void)maps.SrcLimitExpire();
       next_expire = now + 1000000000ull;
     }
+    media.Expire(now);
     if (stats_every && now >= next_stats) {
       PrintStats((*dp)->maps());
       next_stats = now + stats_every;

@@ -142,8 +142,8 @@ absl::StatusOr<Maps> Maps::OpenPinned(const std::string& pin_dir) {
   }
   Maps maps(MapFds{}, true);  // closes whatever was opened if a later open fails
   MapFds& f = maps.fds_;
-  int* slots[] = {&f.config,   &f.ports,    &f.stats, &f.allow_v4, &f.allow_v6,
-                  &f.block_v4, &f.block_v6, &f.src,   &f.media,    &f.events};
+  int* slots[] = {&f.config,   &f.ports,    &f.stats, &f.allow_v4, &f.allow_v6, &f.block_v4,
+                  &f.block_v6, &f.src,      &f.media, &f.events,   &f.src_limit};
   static_assert(std::size(kMapNames) == std::size(slots));
   for (size_t i = 0; i < std::size(kMapNames); ++i) {
     const std::string path = absl::StrCat(pin_dir, "/", kMapNames[i]);
@@ -176,7 +176,7 @@ Maps::~Maps() { Close(); }
 void Maps::Close() {
   if (!owned_) return;
   for (int fd : {fds_.config, fds_.ports, fds_.stats, fds_.allow_v4, fds_.allow_v6, fds_.block_v4,
-                 fds_.block_v6, fds_.src, fds_.media, fds_.events}) {
+                 fds_.block_v6, fds_.src, fds_.media, fds_.events, fds_.src_limit}) {
     if (fd >= 0) close(fd);
   }
   fds_ = MapFds{};
@@ -398,6 +398,96 @@ absl::StatusOr<std::vector<SourceEntry>> Maps::Sources() const {
   return out;
 }
 
+namespace {
+
+sw_src_key SrcKey(const IpAddress& addr) {
+  sw_src_key k{};
+  std::memcpy(k.addr, addr.bytes.data(), 16);
+  return k;
+}
+
+}  // namespace
+
+absl::Status Maps::SrcLimitSet(const IpAddress& addr, uint32_t rate, uint32_t burst,
+                               absl::Duration ttl, uint32_t reason) {
+  if (rate == 0 || rate > 1000000000u) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("source rate limit must be 1..1e9 messages/s, not ", rate));
+  }
+  if (reason >= SW_REASON_MAX) {
+    return absl::InvalidArgumentError(absl::StrCat("unknown reason code ", reason));
+  }
+  if (ttl < absl::ZeroDuration()) return absl::InvalidArgumentError("negative TTL");
+  const uint64_t now = BootNs();
+  sw_src_limit v{};
+  v.rate = rate;
+  v.burst = burst ? burst : rate;
+  v.reason = reason;
+  v.added_ns = now;
+  v.expires_ns = (ttl == absl::ZeroDuration() || ttl == absl::InfiniteDuration())
+                     ? 0
+                     : now + static_cast<uint64_t>(absl::ToInt64Nanoseconds(ttl));
+  const sw_src_key k = SrcKey(addr);
+  // A limit set again keeps its bucket state and drop count.
+  sw_src_limit old{};
+  if (bpf_map_lookup_elem(fds_.src_limit, &k, &old) == 0) {
+    v.tat_ns = old.tat_ns;
+    v.dropped = old.dropped;
+    v.added_ns = old.added_ns;
+  }
+  if (bpf_map_update_elem(fds_.src_limit, &k, &v, BPF_ANY) != 0) {
+    return ErrnoStatus(errno, absl::StrCat("write sw_src_limit for ", addr.ToString()));
+  }
+  SW_ASSIGN_OR_RETURN(sw_config cfg, ReadConfig());
+  if (!(cfg.flags & SW_CFG_SRC_LIMITS)) {
+    cfg.flags |= SW_CFG_SRC_LIMITS;
+    SW_RETURN_IF_ERROR(WriteConfig(cfg));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Maps::SrcLimitDel(const IpAddress& addr) {
+  const sw_src_key k = SrcKey(addr);
+  if (bpf_map_delete_elem(fds_.src_limit, &k) != 0) {
+    if (errno == ENOENT) {
+      return absl::NotFoundError(absl::StrCat("no rate limit for ", addr.ToString()));
+    }
+    return ErrnoStatus(errno, "delete sw_src_limit");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<SrcLimitEntry>> Maps::SrcLimits() const {
+  std::vector<SrcLimitEntry> out;
+  SW_RETURN_IF_ERROR(ForEachKey<sw_src_key>(fds_.src_limit, [&](const sw_src_key& k) {
+    sw_src_limit v{};
+    if (bpf_map_lookup_elem(fds_.src_limit, &k, &v) == 0) {
+      out.push_back(SrcLimitEntry{IpAddress::FromMapped(k.addr), v});
+    }
+    return true;
+  }));
+  return out;
+}
+
+absl::StatusOr<int> Maps::SrcLimitExpire() {
+  SW_ASSIGN_OR_RETURN(std::vector<SrcLimitEntry> all, SrcLimits());
+  const uint64_t now = BootNs();
+  int deleted = 0;
+  for (const SrcLimitEntry& e : all) {
+    if (e.value.expires_ns == 0 || e.value.expires_ns > now) continue;
+    const sw_src_key k = SrcKey(e.addr);
+    if (bpf_map_delete_elem(fds_.src_limit, &k) == 0) ++deleted;
+  }
+  if (static_cast<size_t>(deleted) == all.size()) {
+    SW_ASSIGN_OR_RETURN(sw_config cfg, ReadConfig());
+    if (cfg.flags & SW_CFG_SRC_LIMITS) {
+      cfg.flags &= ~SW_CFG_SRC_LIMITS;
+      SW_RETURN_IF_ERROR(WriteConfig(cfg));
+    }
+  }
+  return deleted;
+}
+
 absl::Status Maps::MediaPut(const sw_media_key& key, const sw_media_entry& value) {
   if (bpf_map_update_elem(fds_.media, &key, &value, BPF_ANY) != 0) {
     return ErrnoStatus(errno, "write sw_media");
@@ -428,6 +518,7 @@ absl::Status Maps::ResetAll() {
   SW_RETURN_IF_ERROR(ClearMap<sw_lpm_v6>(fds_.block_v6));
   SW_RETURN_IF_ERROR(ClearMap<sw_src_key>(fds_.src));
   SW_RETURN_IF_ERROR(ClearMap<sw_media_key>(fds_.media));
+  SW_RETURN_IF_ERROR(ClearMap<sw_src_key>(fds_.src_limit));
   std::vector<sw_stats> zeros(PossibleCpus());
   const uint32_t key = 0;
   if (bpf_map_update_elem(fds_.stats, &key, zeros.data(), BPF_ANY) != 0) {

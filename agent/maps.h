@@ -22,7 +22,7 @@ inline constexpr char kDefaultPinDir[] = "/sys/fs/bpf/sipwarden";
 // The map names, as pinned (and as in bpf/sipwarden.bpf.c).
 inline constexpr const char* kMapNames[] = {
     "sw_config", "sw_ports", "sw_stats", "sw_allow_v4", "sw_allow_v6", "sw_block_v4",
-    "sw_block_v6", "sw_src", "sw_media", "sw_events"};
+    "sw_block_v6", "sw_src", "sw_media", "sw_events", "sw_src_limit"};
 
 // CLOCK_BOOTTIME now, the clock the kernel stamps and expires with.
 uint64_t BootNs();
@@ -44,10 +44,15 @@ struct SourceEntry {
   sw_src_state value{};
 };
 
+struct SrcLimitEntry {
+  IpAddress addr;
+  sw_src_limit value{};
+};
+
 // File descriptors of the maps. Owned or borrowed, see Maps.
 struct MapFds {
   int config = -1, ports = -1, stats = -1, allow_v4 = -1, allow_v6 = -1, block_v4 = -1,
-      block_v6 = -1, src = -1, media = -1, events = -1;
+      block_v6 = -1, src = -1, media = -1, events = -1, src_limit = -1;
 };
 
 class Maps {
@@ -91,6 +96,18 @@ class Maps {
   // Per-source state.
   absl::StatusOr<std::optional<sw_src_state>> Source(const IpAddress& addr) const;
   absl::StatusOr<std::vector<SourceEntry>> Sources() const;
+
+  // Rate limits for single sources (one bucket over all their requests, on
+  // top of the global per-class buckets). rate >= 1 message/s; burst 0 means
+  // one second's worth; ttl of zero (or infinite) means no expiry. Setting
+  // one also tells the kernel to look limits up (SW_CFG_SRC_LIMITS).
+  absl::Status SrcLimitSet(const IpAddress& addr, uint32_t rate, uint32_t burst,
+                           absl::Duration ttl, uint32_t reason);
+  absl::Status SrcLimitDel(const IpAddress& addr);
+  absl::StatusOr<std::vector<SrcLimitEntry>> SrcLimits() const;
+  // Deletes expired limits; once none is left the kernel stops looking.
+  // Returns how many were deleted.
+  absl::StatusOr<int> SrcLimitExpire();
 
   // Expected media.
   absl::Status MediaPut(const sw_media_key& key, const sw_media_entry& value);

@@ -91,6 +91,14 @@ struct {
 	__type(value, struct sw_src_state);
 } sw_src SEC(".maps");
 
+/* Per-source rate limits set by rules through the agent. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SW_SRC_LIMIT_ENTRIES);
+	__type(key, struct sw_src_key);
+	__type(value, struct sw_src_limit);
+} sw_src_limit SEC(".maps");
+
 /* Expected media endpoints installed by the agent from SDP and MGCP. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -517,10 +525,52 @@ static __always_inline int bucket_of(__u8 cls)
 	return SW_BUCKET_OTHER;
 }
 
+/* One GCRA step: 1 when a message at now exceeds the bucket (rate/s, burst
+ * deep) whose theoretical arrival time is *tat; otherwise the message is
+ * taken from the bucket and 0 returned. */
+static __always_inline int gcra_exceeds(__u64 *tat_p, __u64 now, __u32 rate, __u32 burst_cfg)
+{
+	__u64 interval = 1000000000ULL / rate;
+	__u64 burst = burst_cfg ? burst_cfg : 1;
+	__u64 tat = *tat_p;
+
+	if (tat < now)
+		tat = now;
+	/* Conforming while the backlog stays within burst - 1 intervals. */
+	if (tat - now > (burst - 1) * interval)
+		return 1;
+	*tat_p = tat + interval;
+	return 0;
+}
+
+/* A rate limit a rule set on this one source: 1 when the request exceeds
+ * it. Expired limits are removed on the next hit. */
+static __always_inline int over_source_limit(struct meta *m, struct env *env,
+					     struct sw_src_key *key)
+{
+	struct sw_src_limit *l = bpf_map_lookup_elem(&sw_src_limit, key);
+
+	if (!l || !l->rate)
+		return 0;
+	const __u64 now = now_ns(m);
+	if (l->expires_ns && l->expires_ns <= now) {
+		bpf_map_delete_elem(&sw_src_limit, key);
+		env->st->src_limit_expired++;
+		return 0;
+	}
+	if (!gcra_exceeds(&l->tat_ns, now, l->rate, l->burst))
+		return 0;
+	l->dropped++;
+	return 1;
+}
+
+enum { SW_SRC_OK = 0, SW_SRC_OVER_RATE = 1, SW_SRC_OVER_LIMIT = 2 };
+
 /*
- * Per-source accounting and the token bucket (GCRA form: one timestamp per
- * bucket). Returns 1 when the message exceeds its bucket and is to be dropped
- * (an allowlisted source never is).
+ * Per-source accounting and the token buckets (GCRA form: one timestamp per
+ * bucket): the global per-class buckets, then a limit set for this source.
+ * Returns SW_SRC_OVER_* when the message is to be dropped (an allowlisted
+ * source never is).
  */
 static __always_inline int account_source(struct meta *m, struct env *env, __u8 cls)
 {
@@ -535,7 +585,7 @@ static __always_inline int account_source(struct meta *m, struct env *env, __u8 
 		bpf_map_update_elem(&sw_src, &key, &init, BPF_NOEXIST);
 		s = bpf_map_lookup_elem(&sw_src, &key);
 		if (!s)
-			return 0;
+			return SW_SRC_OK;
 	}
 	s->last_ns = now_ns(m);
 	__u32 idx = cls;
@@ -547,30 +597,24 @@ static __always_inline int account_source(struct meta *m, struct env *env, __u8 
 	s->bytes += m->payload_len;
 
 	if (!SW_CLASS_IS_REQUEST(cls))
-		return 0;
+		return SW_SRC_OK;
 	__u32 b = bucket_of(cls);
 	barrier_var(b);
 	if (b >= SW_BUCKET_MAX)
-		return 0;
+		return SW_SRC_OK;
 	struct sw_rate *r = &env->cfg->limits[b];
-	__u32 rate = r->rate;
-	if (!rate)
-		return 0;
-	__u64 interval = 1000000000ULL / rate;
-	__u64 burst = r->burst ? r->burst : 1;
-	__u64 tat = s->tat_ns[b];
-	const __u64 now = now_ns(m);
-	if (tat < now)
-		tat = now;
-	/* Conforming while the backlog stays within burst - 1 intervals. */
-	if (tat - now > (burst - 1) * interval) {
+	if (r->rate && gcra_exceeds(&s->tat_ns[b], now_ns(m), r->rate, r->burst)) {
 		if (allowed(m, env))
-			return 0;
+			return SW_SRC_OK;
 		s->rate_dropped[b]++;
-		return 1;
+		return SW_SRC_OVER_RATE;
 	}
-	s->tat_ns[b] = tat + interval;
-	return 0;
+	if ((env->cfg->flags & SW_CFG_SRC_LIMITS) && over_source_limit(m, env, &key)) {
+		if (allowed(m, env))
+			return SW_SRC_OK;
+		return SW_SRC_OVER_LIMIT;
+	}
+	return SW_SRC_OK;
 }
 
 static __always_inline void fill_hdr(struct meta *m, struct sw_record_hdr *h, __u32 ifindex)
@@ -665,6 +709,10 @@ static __always_inline void media(struct xdp_md *ctx, struct meta *m, struct env
 		me->first_ns = now_ns(m);
 	me->last_ns = now_ns(m);
 	if ((me->flags & (SW_MEDIA_WATCH | SW_MEDIA_NOTIFIED)) != SW_MEDIA_WATCH)
+		return;
+	/* Media still in flight when the watch was set (a BYE's grace) is not
+	 * reported: only packets from watch_since_ns on. */
+	if (me->watch_since_ns > now_ns(m))
 		return;
 	/* Exactly one notice per watch, whichever CPU gets here first. */
 	__u32 old = __sync_fetch_and_or(&me->flags, SW_MEDIA_NOTIFIED);
@@ -824,8 +872,12 @@ __noinline int sw_l4(struct xdp_md *ctx, struct meta *m)
 	else
 		env.st->sip_responses++;
 
-	if (account_source(m, &env, cls)) {
+	switch (account_source(m, &env, cls)) {
+	case SW_SRC_OVER_RATE:
 		env.st->drop_rate++;
+		return XDP_DROP;
+	case SW_SRC_OVER_LIMIT:
+		env.st->drop_src_limit++;
 		return XDP_DROP;
 	}
 	copy_sip(ctx, m, &env, cls, status);

@@ -34,6 +34,9 @@
 #endif
 #ifndef SW_MEDIA_ENTRIES
 #define SW_MEDIA_ENTRIES 131072 /* expected media endpoints */
+
+/* Sizes: per-source rate limits set by rules (hash). */
+#define SW_SRC_LIMIT_ENTRIES 65536
 #endif
 #ifndef SW_RINGBUF_BYTES
 #define SW_RINGBUF_BYTES (16u << 20) /* default; the agent may resize before load */
@@ -129,6 +132,7 @@ struct sw_rate {
 enum sw_config_flags {
 	SW_CFG_DROP_MALFORMED = 1u << 0, /* malformed packets: drop instead of pass */
 	SW_CFG_NO_COPY = 1u << 1,        /* do not copy SIP to the ring buffer */
+	SW_CFG_SRC_LIMITS = 1u << 2,     /* sw_src_limit may hold entries: look them up */
 };
 
 struct sw_config {
@@ -173,7 +177,9 @@ struct sw_config {
 	X(rb_truncated)        /* SIP messages longer than snap_len */          \
 	X(media_packets)       /* packets to an expected media endpoint */      \
 	X(media_notices)       /* watch notices posted */                       \
-	X(rtp_not_rtp)         /* media endpoint hit by a non-RTP payload */
+	X(rtp_not_rtp)         /* media endpoint hit by a non-RTP payload */    \
+	X(drop_src_limit)      /* over a rate limit set for this one source */  \
+	X(src_limit_expired)   /* expired per-source limits removed */
 
 #define SW_STATS_DECL(name) __u64 name;
 struct sw_stats {
@@ -219,6 +225,21 @@ struct sw_src_state {
 	__u64 bytes;
 };
 
+/* ---- per-source rate limits set by rules (hash keyed by sw_src_key) ----- */
+/* One token bucket over all requests from the source, applied after the
+ * global per-class buckets of sw_config. The kernel only looks entries up
+ * while sw_config.flags has SW_CFG_SRC_LIMITS. */
+struct sw_src_limit {
+	__u64 expires_ns; /* CLOCK_BOOTTIME; 0 = never */
+	__u64 added_ns;
+	__u64 tat_ns;     /* GCRA theoretical arrival time */
+	__u64 dropped;    /* requests dropped by this limit */
+	__u32 rate;       /* requests per second, >= 1 */
+	__u32 burst;      /* bucket depth, >= 1 */
+	__u32 reason;     /* enum sw_block_reason */
+	__u32 _pad;
+};
+
 /* ---- expected media (hash keyed by the receiving endpoint) -------------- */
 enum sw_media_flags {
 	SW_MEDIA_WATCH = 1u << 0,    /* post a notice on the next packet */
@@ -238,7 +259,7 @@ struct sw_media_entry {
 	__u64 bytes;
 	__u64 first_ns;
 	__u64 last_ns;
-	__u64 watch_since_ns; /* set by userspace with SW_MEDIA_WATCH */
+	__u64 watch_since_ns; /* SW_MEDIA_WATCH: report packets from this time on */
 	__u32 flags;          /* enum sw_media_flags */
 	__u32 _pad;
 };

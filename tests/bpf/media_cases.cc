@@ -175,6 +175,26 @@ std::vector<Case> MediaCases() {
                          ExpectNotice(r, r.records[0], fam, n);
                          ExpectEntry(h, fam, r, 2, 2 * len, notified, true);
                        }});
+      t.push_back({.name = p + "watch_grace_not_over_silent",
+                   .packet = pkt,
+                   .setup =
+                       [fam](Harness& h) {
+                         // A BYE's grace: the watch reports packets from 1 min on.
+                         sw_media_entry e{};
+                         e.dialog_id = kDialog;
+                         e.flags = SW_MEDIA_WATCH;
+                         e.watch_since_ns = BootNs() + 60'000'000'000ull;
+                         ASSERT_TRUE(
+                             h.maps().MediaPut(MediaKey(Addr(Dst(fam)), kMediaPort), e).ok());
+                       },
+                   .retval = XDP_PASS,
+                   .stats = Times(counted, 3),
+                   .check =
+                       [=](Harness& h, const RunResult& r) {
+                         EXPECT_TRUE(r.records.empty());
+                         ExpectEntry(h, fam, r, 3, 3 * len, SW_MEDIA_WATCH);
+                       },
+                   .repeat = 3});
       t.push_back({.name = p + "notified_without_watch_silent",
                    .packet = pkt,
                    .setup = [fam](Harness& h) { PutMedia(h, fam, SW_MEDIA_NOTIFIED); },

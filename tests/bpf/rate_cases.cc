@@ -2,7 +2,10 @@
 // clock, so rates are 1/s: refill during a test is negligible.
 #include <gtest/gtest.h>
 
+#include <optional>
+
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "tables.h"
 
 namespace sw::bpftest {
@@ -26,6 +29,25 @@ void ExpectSource(Harness& h, std::string_view src,
     for (const auto& [bucket, n] : rate_dropped) want += bucket == b ? n : 0;
     EXPECT_EQ(s->rate_dropped[b], want) << "rate_dropped[" << b << "]";
   }
+}
+
+// A rule's rate limit on one source, as the agent sets it.
+void SetSourceLimit(Harness& h, std::string_view src, uint32_t rate, uint32_t burst,
+                    absl::Duration ttl = absl::ZeroDuration()) {
+  auto addr = IpAddress::Parse(src);
+  ASSERT_TRUE(addr.ok()) << addr.status();
+  auto st = h.maps().SrcLimitSet(*addr, rate, burst, ttl, SW_REASON_FLOOD);
+  ASSERT_TRUE(st.ok()) << st;
+}
+
+std::optional<sw_src_limit> SourceLimit(Harness& h, std::string_view src) {
+  auto all = h.maps().SrcLimits();
+  EXPECT_TRUE(all.ok()) << all.status();
+  if (!all.ok()) return std::nullopt;
+  for (const auto& e : *all) {
+    if (e.addr.ToString() == src) return e.value;
+  }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -258,6 +280,109 @@ std::vector<Case> RateCases() {
                        ASSERT_TRUE(b.has_value());
                        EXPECT_EQ(b->hits, 0u);
                      }});
+    // Limits that rules set on single sources: one bucket over every request.
+    const StatList limit_drop = Cat(udp_req, {{"drop_src_limit", 1}});
+    t.push_back({.name = p + "source_limit_burst_then_drop",
+                 .packet = invite,
+                 .setup = [src](Harness& h) { SetSourceLimit(h, src, 1, 2); },
+                 .retval = XDP_DROP,
+                 .stats = Cat(Times(passed, 2), limit_drop),
+                 .check =
+                     [src](Harness& h, const RunResult& r) {
+                       EXPECT_EQ(r.records.size(), 2u);
+                       // Counted as a source-limit drop, not a global bucket's.
+                       ExpectSource(h, src, {{SW_CLASS_INVITE, 3}}, {});
+                       auto l = SourceLimit(h, src);
+                       ASSERT_TRUE(l.has_value());
+                       EXPECT_EQ(l->dropped, 1u);
+                       EXPECT_EQ(l->rate, 1u);
+                       EXPECT_EQ(l->burst, 2u);
+                     },
+                 .repeat = 3});
+    t.push_back({.name = p + "source_limit_covers_every_request_method",
+                 .packet = options,
+                 .setup =
+                     [src, reg](Harness& h) {
+                       SetSourceLimit(h, src, 1, 1);
+                       Send(h, reg, 1, XDP_PASS);
+                     },
+                 .retval = XDP_DROP,
+                 .stats = limit_drop});
+    t.push_back({.name = p + "source_limit_leaves_responses_alone",
+                 .packet = ok,
+                 .setup =
+                     [src, invite](Harness& h) {
+                       SetSourceLimit(h, src, 1, 1);
+                       Send(h, invite, 1, XDP_PASS);
+                     },
+                 .retval = XDP_PASS,
+                 .stats = Times(Cat(Seen(fam), SipPassed(false, false)), 5),
+                 .repeat = 5});
+    t.push_back({.name = p + "source_limit_leaves_other_sources_alone",
+                 .packet = invite2,
+                 .setup =
+                     [src, invite](Harness& h) {
+                       SetSourceLimit(h, src, 1, 1);
+                       Send(h, invite, 1, XDP_PASS);
+                       Send(h, invite, 1, XDP_DROP);
+                     },
+                 .retval = XDP_PASS,
+                 .stats = Times(passed, 5),
+                 .repeat = 5});
+    t.push_back({.name = p + "source_limit_after_global_bucket",
+                 .packet = invite,
+                 .setup =
+                     [src, invite](Harness& h) {
+                       SetLimit(h, SW_BUCKET_INVITE, 1, 1);
+                       SetSourceLimit(h, src, 1, 5);
+                       Send(h, invite, 1, XDP_PASS);
+                     },
+                 .retval = XDP_DROP,
+                 .stats = rate_drop,
+                 .check =
+                     [src](Harness& h, const RunResult&) {
+                       ExpectSource(h, src, {{SW_CLASS_INVITE, 2}}, {{SW_BUCKET_INVITE, 1}});
+                       auto l = SourceLimit(h, src);
+                       ASSERT_TRUE(l.has_value());
+                       EXPECT_EQ(l->dropped, 0u);
+                     }});
+    t.push_back({.name = p + "source_limit_expired_is_removed",
+                 .packet = invite,
+                 .setup =
+                     [src](Harness& h) {
+                       SetSourceLimit(h, src, 1, 1, absl::Nanoseconds(1));
+                     },
+                 .retval = XDP_PASS,
+                 .stats = Cat(Times(passed, 3), {{"src_limit_expired", 1}}),
+                 .check =
+                     [src](Harness& h, const RunResult&) {
+                       EXPECT_FALSE(SourceLimit(h, src).has_value());
+                     },
+                 .repeat = 3});
+    t.push_back({.name = p + "source_limit_spares_allowlisted",
+                 .packet = invite,
+                 .setup =
+                     [src, invite](Harness& h) {
+                       Allow(h, src);
+                       SetSourceLimit(h, src, 1, 1);
+                       Send(h, invite, 1, XDP_PASS);
+                     },
+                 .retval = XDP_PASS,
+                 .stats = Cat(passed, {{"pass_allowed", 1}})});
+    t.push_back({.name = p + "source_limit_ignored_while_flag_is_off",
+                 .packet = invite,
+                 .setup =
+                     [src, invite](Harness& h) {
+                       SetSourceLimit(h, src, 1, 1);
+                       Send(h, invite, 1, XDP_PASS);
+                       auto cfg = h.maps().ReadConfig();
+                       ASSERT_TRUE(cfg.ok());
+                       cfg->flags &= ~SW_CFG_SRC_LIMITS;
+                       ASSERT_TRUE(h.maps().WriteConfig(*cfg).ok());
+                     },
+                 .retval = XDP_PASS,
+                 .stats = Times(passed, 3),
+                 .repeat = 3});
     t.push_back({.name = p + "per_class_counters",
                  .packet = udp(SipResponse(486, "Busy Here")),
                  .setup =

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,7 @@ class PipelineTest : public ::testing::Test {
     s.rtp = [this](const RtpEvent& e) { rtp.push_back(e); };
     s.call = [this](const CallRecord& c) { calls.push_back(c); };
     s.rejected = [this](const Rejection& r) { rejected.push_back(r); };
+    s.media_endpoint = [this](const MediaEndpointChange& c) { endpoints.push_back(c); };
     p = std::make_unique<Pipeline>(std::move(s));
   }
   void Udp(int64_t ts, const char* src, uint16_t sport, const char* dst, uint16_t dport,
@@ -48,6 +50,7 @@ class PipelineTest : public ::testing::Test {
   std::vector<RtpEvent> rtp;
   std::vector<CallRecord> calls;
   std::vector<Rejection> rejected;
+  std::vector<MediaEndpointChange> endpoints;
   std::unique_ptr<Pipeline> p;
 };
 
@@ -93,6 +96,30 @@ TEST_F(PipelineTest, MediaAfterByeIsReportedOnce) {
   EXPECT_EQ(rtp[2].reason, "media_after_end");
   EXPECT_EQ(rtp[2].ssrc, 0x1234u);
   EXPECT_EQ(p->stats().rtp_after_end, 5u);
+
+  // What the agent mirrors into the kernel: both ends expected, both ended
+  // once by the BYE with the grace, and forgotten after the linger time.
+  using Kind = MediaEndpointChange::Kind;
+  auto count = [&](Kind k) {
+    return std::count_if(endpoints.begin(), endpoints.end(),
+                         [&](const MediaEndpointChange& c) { return c.kind == k; });
+  };
+  EXPECT_EQ(count(Kind::kExpected), 2);
+  EXPECT_EQ(count(Kind::kEnded), 2);
+  EXPECT_EQ(count(Kind::kForgotten), 0);
+  for (const auto& c : endpoints) {
+    EXPECT_EQ(c.owner, "a84b4c76e66710@pc33.example.com");
+    if (c.kind == Kind::kEnded) {
+      EXPECT_EQ(c.ts_ns, t0 + 60 * kSec);
+      EXPECT_EQ(c.grace_ns, kSec);
+    }
+  }
+  EXPECT_EQ(endpoints[0].addr.ToString(), "192.0.2.10");
+  EXPECT_EQ(endpoints[0].port, 40000);
+  EXPECT_EQ(endpoints[1].addr.ToString(), "192.0.2.20");
+  EXPECT_EQ(endpoints[1].port, 50000);
+  p->Advance(t0 + 200 * kSec);
+  EXPECT_EQ(count(Kind::kForgotten), 2);
 }
 
 TEST_F(PipelineTest, MgcpEventsAndMediaAfterDlcx) {
@@ -120,6 +147,11 @@ TEST_F(PipelineTest, MgcpEventsAndMediaAfterDlcx) {
   ASSERT_EQ(rtp.size(), 2u);
   EXPECT_EQ(rtp[1].reason, "media_after_end");
   EXPECT_EQ(rtp[1].owner, "mgcp:FDE234C8");
+  ASSERT_EQ(endpoints.size(), 2u);
+  EXPECT_EQ(endpoints[0].kind, MediaEndpointChange::Kind::kExpected);
+  EXPECT_EQ(endpoints[1].kind, MediaEndpointChange::Kind::kEnded);
+  EXPECT_EQ(endpoints[1].owner, "mgcp:FDE234C8");
+  EXPECT_EQ(endpoints[1].port, 3456);
 }
 
 TEST_F(PipelineTest, NoiseOnSipPortsIsCountedAndRejectedWithReasons) {

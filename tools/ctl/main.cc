@@ -25,6 +25,8 @@
 ABSL_FLAG(std::string, pin_dir, sw::kDefaultPinDir, "bpffs directory holding the agent's maps");
 ABSL_FLAG(std::string, ttl, "1h", "Block lifetime (e.g. 30s, 10m, 2h, 7d; 0 or forever = no expiry)");
 ABSL_FLAG(std::string, reason, "manual", "Why a prefix is blocked (manual, flood, scan, ...)");
+ABSL_FLAG(uint32_t, rate, 0, "limit add: requests per second allowed from the source");
+ABSL_FLAG(uint32_t, burst, 0, "limit add: bucket depth (default: one second's worth)");
 ABSL_FLAG(bool, json, false, "Print lists and counters as JSON lines");
 ABSL_FLAG(int, top, 20, "sources: how many sources to show");
 ABSL_FLAG(bool, version, false, "Print the version and exit");
@@ -38,6 +40,9 @@ constexpr char kUsage[] =
     "  sipwardenctl block list [--json]\n"
     "  sipwardenctl allow add|del PREFIX\n"
     "  sipwardenctl allow list [--json]\n"
+    "  sipwardenctl limit add ADDRESS --rate N [--burst N] [--ttl DUR]\n"
+    "  sipwardenctl limit del ADDRESS\n"
+    "  sipwardenctl limit list [--json]   (per-source request rate limits)\n"
     "  sipwardenctl stats [--json]\n"
     "  sipwardenctl sources [--top N] [--json]\n"
     "  sipwardenctl config show\n"
@@ -154,6 +159,60 @@ absl::Status Allow(const std::vector<std::string>& args) {
     return absl::OkStatus();
   }
   return absl::InvalidArgumentError("usage: allow add|del|list ...");
+}
+
+// Rate limits on single sources (what rules' rate_limit actions set).
+absl::Status Limit(const std::vector<std::string>& args) {
+  const std::string verb = args.size() > 1 ? args[1] : "";
+  if (verb == "add" || verb == "del") {
+    if (args.size() != 3) {
+      return absl::InvalidArgumentError(absl::StrCat("usage: limit ", verb, " ADDRESS"));
+    }
+    SW_ASSIGN_OR_RETURN(auto addr, sw::IpAddress::Parse(args[2]));
+    if (verb == "del") {
+      SW_ASSIGN_OR_RETURN(auto maps, OpenMaps());
+      SW_RETURN_IF_ERROR(maps.SrcLimitDel(addr));
+      std::cout << "removed the rate limit of " << addr.ToString() << "\n";
+      return absl::OkStatus();
+    }
+    const uint32_t rate = absl::GetFlag(FLAGS_rate);
+    if (rate == 0) return absl::InvalidArgumentError("limit add needs --rate N (N >= 1)");
+    SW_ASSIGN_OR_RETURN(auto ttl, ParseTtl(absl::GetFlag(FLAGS_ttl)));
+    SW_ASSIGN_OR_RETURN(uint32_t reason, sw::ReasonFromName(absl::GetFlag(FLAGS_reason)));
+    SW_ASSIGN_OR_RETURN(auto maps, OpenMaps());
+    SW_RETURN_IF_ERROR(maps.SrcLimitSet(addr, rate, absl::GetFlag(FLAGS_burst), ttl, reason));
+    std::cout << "limited " << addr.ToString() << " to " << rate << " requests/s for "
+              << (ttl == absl::ZeroDuration() ? "ever" : absl::FormatDuration(ttl)) << "\n";
+    return absl::OkStatus();
+  }
+  if (verb != "list") return absl::InvalidArgumentError("usage: limit add|del|list ...");
+  SW_ASSIGN_OR_RETURN(auto maps, OpenMaps());
+  SW_ASSIGN_OR_RETURN(auto entries, maps.SrcLimits());
+  const uint64_t now = sw::BootNs();
+  if (!absl::GetFlag(FLAGS_json)) {
+    std::cout << absl::StrFormat("%-40s %10s %8s %-18s %-12s %s\n", "SOURCE", "RATE/S", "BURST",
+                                 "REASON", "EXPIRES IN", "DROPPED");
+  }
+  for (const auto& e : entries) {
+    if (absl::GetFlag(FLAGS_json)) {
+      sw::JsonWriter w;
+      w.BeginObject().Field("src_ip", e.addr.ToString());
+      w.Field("rate", static_cast<uint64_t>(e.value.rate));
+      w.Field("burst", static_cast<uint64_t>(e.value.burst));
+      w.Field("reason", sw::ReasonName(e.value.reason));
+      w.Field("expires_in_s", e.value.expires_ns ? static_cast<double>(static_cast<int64_t>(
+                                                       e.value.expires_ns - now)) / 1e9
+                                                 : -1.0);
+      w.Field("dropped", static_cast<uint64_t>(e.value.dropped)).EndObject();
+      std::cout << w.str() << "\n";
+      continue;
+    }
+    std::cout << absl::StrFormat("%-40s %10d %8d %-18s %-12s %d\n", e.addr.ToString(),
+                                 e.value.rate, e.value.burst,
+                                 sw::AV(sw::ReasonName(e.value.reason)),
+                                 FormatLeft(e.value.expires_ns, now), e.value.dropped);
+  }
+  return absl::OkStatus();
 }
 
 absl::Status Stats() {
@@ -289,12 +348,13 @@ absl::Status Rules(const std::vector<std::string>& args) {
 absl::Status Dispatch(const std::vector<std::string>& args) {
   if (args.empty()) return absl::InvalidArgumentError("no command given (see --help)");
   const std::string& cmd = args[0];
-  if (cmd != "block" && cmd != "allow" && cmd != "stats" && cmd != "sources" && cmd != "config" &&
-      cmd != "rules") {
+  if (cmd != "block" && cmd != "allow" && cmd != "limit" && cmd != "stats" && cmd != "sources" &&
+      cmd != "config" && cmd != "rules") {
     return absl::InvalidArgumentError(absl::StrCat("unknown command '", cmd, "' (see --help)"));
   }
   if (cmd == "block") return Block(args);
   if (cmd == "allow") return Allow(args);
+  if (cmd == "limit") return Limit(args);
   if (cmd == "stats") return Stats();
   if (cmd == "sources") return Sources();
   if (cmd == "rules") return Rules(args);

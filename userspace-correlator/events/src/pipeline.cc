@@ -124,8 +124,22 @@ void Pipeline::LearnEndpoints(const std::vector<SdpMedia>& media, const std::str
     if (it->second.owner != owner) {
       it->second = MediaState{};
       it->second.owner = owner;
+      NotifyEndpoint(MediaEndpointChange::Kind::kExpected, key, owner, last_sweep_);
     }
   }
+}
+
+void Pipeline::NotifyEndpoint(MediaEndpointChange::Kind kind, const MediaKey& key,
+                              const std::string& owner, int64_t ts) {
+  if (!sinks_.media_endpoint) return;
+  MediaEndpointChange c;
+  c.kind = kind;
+  c.addr = key.addr;
+  c.port = key.port;
+  c.owner = owner;
+  c.ts_ns = ts;
+  if (kind == MediaEndpointChange::Kind::kEnded) c.grace_ns = options_.media_after_end_grace_ns;
+  sinks_.media_endpoint(c);
 }
 
 void Pipeline::EndEndpoints(const std::vector<SdpMedia>& media, const std::string& owner,
@@ -133,8 +147,12 @@ void Pipeline::EndEndpoints(const std::vector<SdpMedia>& media, const std::strin
   for (const auto& m : media) {
     auto addr = IpAddress::Parse(m.conn);
     if (!addr.ok()) continue;
-    auto it = media_.find(MediaKey{*addr, m.port});
-    if (it != media_.end() && it->second.owner == owner) it->second.ended_ns = ts;
+    const MediaKey key{*addr, m.port};
+    auto it = media_.find(key);
+    if (it != media_.end() && it->second.owner == owner && !it->second.ended_ns) {
+      it->second.ended_ns = ts;
+      NotifyEndpoint(MediaEndpointChange::Kind::kEnded, key, owner, ts);
+    }
   }
 }
 
@@ -255,10 +273,14 @@ void Pipeline::HandleMedia(const Flow& flow, std::string_view p) {
 void Pipeline::Advance(int64_t now_ns) {
   last_sweep_ = now_ns;
   calls_->Advance(now_ns);
-  // Forget endpoints of calls that ended long enough ago.
+  // Forget endpoints of calls that ended long enough ago (a walk over every
+  // endpoint: at most once a second).
+  if (now_ns - last_linger_sweep_ < 1'000'000'000 && now_ns >= last_linger_sweep_) return;
+  last_linger_sweep_ = now_ns;
   for (auto it = media_.begin(); it != media_.end();) {
     const auto& s = it->second;
     if (s.ended_ns && now_ns - std::max(s.ended_ns, s.last_ns) > options_.media_linger_ns) {
+      NotifyEndpoint(MediaEndpointChange::Kind::kForgotten, it->first, s.owner, now_ns);
       it = media_.erase(it);
     } else {
       ++it;

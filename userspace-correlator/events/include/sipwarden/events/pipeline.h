@@ -30,12 +30,29 @@ struct Rejection {
   std::string first_line;
 };
 
+// What the pipeline knows about a media endpoint SDP (or MGCP) announced:
+// the agent mirrors it into the kernel's media map.
+struct MediaEndpointChange {
+  enum class Kind : uint8_t {
+    kExpected,   // announced by an offer or answer of an open call
+    kEnded,      // its call ended (BYE, CANCEL, DLCX): media from now on is suspect
+    kForgotten,  // the pipeline no longer tracks it (lingered long enough, evicted)
+  };
+  Kind kind = Kind::kExpected;
+  IpAddress addr;
+  uint16_t port = 0;
+  std::string owner;     // a Call-ID, or "mgcp:" + connection id
+  int64_t ts_ns = 0;     // event time of the change
+  int64_t grace_ns = 0;  // kEnded: media within this much after ts_ns is still in flight
+};
+
 struct PipelineSinks {
   std::function<void(const SipEvent&)> sip;
   std::function<void(const MgcpEvent&)> mgcp;
   std::function<void(const RtpEvent&)> rtp;
   std::function<void(const CallRecord&)> call;
   std::function<void(const Rejection&)> rejected;
+  std::function<void(const MediaEndpointChange&)> media_endpoint;
 };
 
 struct PipelineOptions {
@@ -124,6 +141,9 @@ class Pipeline {
   // MGCP connections' media, by connection id, until DLCX.
   std::unordered_map<std::string, std::vector<SdpMedia>> mgcp_media_;
   int64_t last_sweep_ = 0;
+  int64_t last_linger_sweep_ = 0;
+  void NotifyEndpoint(MediaEndpointChange::Kind kind, const MediaKey& key,
+                      const std::string& owner, int64_t ts);
 };
 
 // Event from a parsed SIP message (and its SDP body, if any).
