@@ -55,7 +55,8 @@ void MediaMirror::OnEndpoint(const ev::MediaEndpointChange& c) {
       return;
     }
     case Kind::kEnded: {
-      if (it == entries_.end() || it->second.owner != c.owner) return;
+      if (it == entries_.end()) return;
+      it->second.owner = c.owner;  // the pipeline knows which call had it last
       it->second.ended = true;
       ++stats_.ended;
       // Armed in the kernel's clock: the grace runs from now.
@@ -64,7 +65,7 @@ void MediaMirror::OnEndpoint(const ev::MediaEndpointChange& c) {
       return;
     }
     case Kind::kForgotten: {
-      if (it == entries_.end() || it->second.owner != c.owner) return;
+      if (it == entries_.end()) return;
       ++stats_.forgotten;
       if (it->second.watch_until_ns) {  // a rule still watches it
         it->second.from_sdp = false;

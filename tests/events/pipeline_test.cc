@@ -122,6 +122,54 @@ TEST_F(PipelineTest, MediaAfterByeIsReportedOnce) {
   EXPECT_EQ(count(Kind::kForgotten), 2);
 }
 
+// Two open calls announce the same endpoint (a media server, or a callee on
+// one port): the first call's end is no end of the endpoint, the second's is.
+TEST_F(PipelineTest, SharedEndpointEndsWithItsLastCall) {
+  const int64_t t0 = 3000 * kSec;
+  auto call = [&](int64_t ts, const std::string& id, int caller_port) {
+    auto with_id = [&](std::string m) {
+      const size_t at = m.find("Call-ID: ") + 9;
+      m.replace(at, m.find("\r\n", at) - at, id);
+      return m;
+    };
+    Udp(ts, "192.0.2.10", 5060, "192.0.2.1", 5060,
+        with_id(test::SipRequest("INVITE", "sip:bob@example.com",
+                                 Sdp("192.0.2.10", caller_port))));
+    std::string ok = test::SipResponse(200);
+    ok.replace(ok.find("Content-Length: 0"), 17,
+               "Content-Type: application/sdp\r\nContent-Length: " +
+                   std::to_string(Sdp("192.0.2.20", 50000).size()));
+    ok += Sdp("192.0.2.20", 50000);
+    Udp(ts + kSec / 10, "192.0.2.1", 5060, "192.0.2.10", 5060, with_id(ok));
+  };
+  auto bye = [&](int64_t ts, const std::string& id) {
+    std::string m = WithToTag(test::SipRequest("BYE"));
+    const size_t at = m.find("Call-ID: ") + 9;
+    m.replace(at, m.find("\r\n", at) - at, id);
+    Udp(ts, "192.0.2.10", 5060, "192.0.2.1", 5060, m);
+  };
+  call(t0, "call-a", 40000);
+  call(t0 + kSec, "call-b", 40002);
+  bye(t0 + 10 * kSec, "call-a");
+  using Kind = MediaEndpointChange::Kind;
+  auto ended = [&](const std::string& addr, int port) {
+    return std::count_if(endpoints.begin(), endpoints.end(), [&](const MediaEndpointChange& c) {
+      return c.kind == Kind::kEnded && c.addr.ToString() == addr && c.port == port;
+    });
+  };
+  EXPECT_EQ(ended("192.0.2.10", 40000), 1);  // call A's own endpoint
+  EXPECT_EQ(ended("192.0.2.20", 50000), 0);  // still carries call B
+  // Call B's media to the shared endpoint is no media after an end.
+  Udp(t0 + 13 * kSec, "192.0.2.10", 40002, "192.0.2.20", 50000, test::RtpPacket(5, 1, 0));
+  for (const auto& e : rtp) EXPECT_NE(e.reason, "media_after_end");
+  bye(t0 + 20 * kSec, "call-b");
+  EXPECT_EQ(ended("192.0.2.20", 50000), 1);
+  Udp(t0 + 23 * kSec, "192.0.2.10", 40002, "192.0.2.20", 50000, test::RtpPacket(5, 9, 0));
+  ASSERT_FALSE(rtp.empty());
+  EXPECT_EQ(rtp.back().reason, "media_after_end");
+  EXPECT_EQ(rtp.back().owner, "call-b");
+}
+
 TEST_F(PipelineTest, MgcpEventsAndMediaAfterDlcx) {
   const int64_t t0 = 2000 * kSec;
   Udp(t0, "198.51.100.1", 2727, "198.51.100.9", 2427,

@@ -844,7 +844,10 @@ TEST_F(DefaultRules, MediaStillFlowingAfterAForgedBye) {
   EXPECT_NE(a[0].signature.find("203.0.113.66"), std::string::npos);
   ASSERT_EQ(h.watches.size(), 1u);
   EXPECT_EQ(h.watches[0].endpoints.size(), 2u);
-  EXPECT_EQ(a[0].action, AlarmOutcome::kWatched);
+  // The BYE's sender is blocked, not the party still sending media.
+  ASSERT_EQ(h.blocks.size(), 1u);
+  EXPECT_EQ(h.blocks[0].prefix.ToString(), "203.0.113.66/32");
+  EXPECT_EQ(a[0].action, AlarmOutcome::kBlocked);
 }
 
 TEST_F(DefaultRules, LongLegitimateCallEndsQuietly) {

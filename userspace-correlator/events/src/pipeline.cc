@@ -120,12 +120,24 @@ void Pipeline::LearnEndpoints(const std::vector<SdpMedia>& media, const std::str
       }
       it = media_.emplace(key, MediaState{}).first;
     }
-    // An endpoint reused by a new call belongs to that call from now on.
-    if (it->second.owner != owner) {
-      it->second = MediaState{};
-      it->second.owner = owner;
-      NotifyEndpoint(MediaEndpointChange::Kind::kExpected, key, owner, last_sweep_);
+    // An endpoint announced by another call belongs to that call from now on
+    // (its reports name it); while the earlier call is open it is shared.
+    MediaState& ms = it->second;
+    if (ms.owner == owner) continue;
+    const bool shared = !ms.owner.empty() && !ms.ended_ns;
+    std::vector<std::string> open_calls;
+    if (shared) {
+      open_calls = std::move(ms.also_open);
+      std::erase(open_calls, owner);
+      open_calls.push_back(ms.owner);
+      if (open_calls.size() > options_.max_owners_per_endpoint) {
+        open_calls.erase(open_calls.begin());
+      }
     }
+    ms = MediaState{};
+    ms.owner = owner;
+    ms.also_open = std::move(open_calls);
+    NotifyEndpoint(MediaEndpointChange::Kind::kExpected, key, owner, last_sweep_);
   }
 }
 
@@ -149,10 +161,20 @@ void Pipeline::EndEndpoints(const std::vector<SdpMedia>& media, const std::strin
     if (!addr.ok()) continue;
     const MediaKey key{*addr, m.port};
     auto it = media_.find(key);
-    if (it != media_.end() && it->second.owner == owner && !it->second.ended_ns) {
-      it->second.ended_ns = ts;
-      NotifyEndpoint(MediaEndpointChange::Kind::kEnded, key, owner, ts);
+    if (it == media_.end() || it->second.ended_ns) continue;
+    MediaState& ms = it->second;
+    if (ms.owner != owner) {
+      std::erase(ms.also_open, owner);  // one of several calls on it ended
+      continue;
     }
+    if (!ms.also_open.empty()) {
+      // Still in use by an earlier open call: that one owns it now.
+      ms.owner = ms.also_open.back();
+      ms.also_open.pop_back();
+      continue;
+    }
+    ms.ended_ns = ts;
+    NotifyEndpoint(MediaEndpointChange::Kind::kEnded, key, owner, ts);
   }
 }
 

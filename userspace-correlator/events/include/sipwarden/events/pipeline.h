@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "sipwarden/events/call_tracker.h"
 #include "sipwarden/events/event.h"
@@ -64,6 +65,8 @@ struct PipelineOptions {
   std::function<bool(uint16_t)> mgcp_port = [](uint16_t p) { return p == 2427 || p == 2727; };
   CallTrackerLimits calls;
   size_t max_media_endpoints = 262144;
+  // Open calls remembered per shared endpoint (beyond: the oldest is dropped).
+  size_t max_owners_per_endpoint = 64;
   int64_t media_linger_ns = 60'000'000'000;  // keep ended calls' endpoints this long
   // Media within this time after the end (BYE, DLCX) is still in flight, not
   // an attack: only later packets count as media after the end.
@@ -113,7 +116,10 @@ class Pipeline {
     size_t operator()(const MediaKey& k) const;
   };
   struct MediaState {
-    std::string owner;  // a Call-ID, or "mgcp:" + connection id
+    std::string owner;  // a Call-ID, or "mgcp:" + connection id: the latest announcer
+    // Other open calls that announced the same endpoint (a media server or
+    // a test callee on one port): the endpoint ends when its last call does.
+    std::vector<std::string> also_open;
     int64_t ended_ns = 0;  // 0 while the call is open
     uint32_t last_ssrc = 0;
     bool seen = false;
