@@ -16,6 +16,8 @@ PACKAGES=(
   libosip2-dev tshark sec
   # the lab (tools/lab/lab): real SIP peers, attack tools, its helpers
   kamailio sip-tester sipvicious jq procps tcpdump python3
+  # the Vagrant lab's check (tests/e2e/vagrant_validate_test.sh: vagrant validate, no VM)
+  vagrant
 )
 if [ "${SW_SKIP_APT_UPDATE:-0}" != 1 ]; then
   echo "install-deps: apt-get update" >&2
