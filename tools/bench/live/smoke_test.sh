@@ -1,0 +1,60 @@
+#!/bin/bash
+# Smoke test for sw-bench-live through live.sh: a short run exits 0, prints
+# each expected figure as a JSON line with a numeric value, and leaves no
+# namespace or bpffs of its own behind. Timing is not checked.
+# Usage: smoke_test.sh path/to/live.sh path/to/sw-bench-live
+set -euo pipefail
+
+live=${1:?usage: smoke_test.sh path/to/live.sh path/to/sw-bench-live}
+bench=${2:?usage: smoke_test.sh path/to/live.sh path/to/sw-bench-live}
+if [[ $(id -u) -ne 0 ]]; then
+  echo "smoke_test: needs root (namespaces, XDP, nftables); skipping" >&2
+  exit 77
+fi
+command -v nft >/dev/null || { echo "smoke_test: nft not installed; skipping" >&2; exit 77; }
+
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+"$live" "$bench" --packets 20000 --rounds 1 --blocklist-size 100 >"$out" &
+pid=$!
+rc=0
+wait "$pid" || rc=$?
+cat "$out"
+if [[ $rc -ne 0 ]]; then
+  echo "smoke_test: live.sh failed ($rc)" >&2
+  exit 1
+fi
+
+rc=0
+if ip netns list | grep -Eq "^swb-(gen|dut)-$pid( |$)"; then
+  echo "smoke_test: namespaces of run $pid left behind" >&2
+  rc=1
+fi
+if [[ -e /run/swb-bpffs-$pid ]]; then
+  echo "smoke_test: /run/swb-bpffs-$pid left behind" >&2
+  rc=1
+fi
+
+metrics=(
+  mpps_drop_blocklist ns_per_packet_drop_blocklist
+  mpps_nft_ingress_drop ns_per_packet_nft_ingress_drop
+  mpps_nft_prerouting_drop ns_per_packet_nft_prerouting_drop
+  mpps_drop_blocklist_vs_nft_ingress_drop mpps_drop_blocklist_vs_nft_prerouting_drop
+  mpps_drop_ratelimit ns_per_packet_drop_ratelimit
+  mpps_udp_pass ns_per_packet_udp_pass
+)
+num='-?[0-9.]+(e[-+]?[0-9]+)?'
+for m in "${metrics[@]}"; do
+  re="^\\{\"bench\":\"live\",\"metric\":\"$m\",\"value\":$num,\"unit\":\"[A-Za-z]+\","
+  re+="\"baseline\":\"[a-z_]+\",\"baseline_value\":$num,\"ratio\":($num|null)\\}$"
+  if ! grep -Eq "$re" "$out"; then
+    echo "smoke_test: no well-formed line for metric $m" >&2
+    rc=1
+  fi
+done
+lines=$(wc -l <"$out")
+if [[ $lines -ne ${#metrics[@]} ]]; then
+  echo "smoke_test: expected ${#metrics[@]} lines on stdout, got $lines" >&2
+  rc=1
+fi
+exit $rc
