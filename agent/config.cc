@@ -13,6 +13,7 @@
 #include "absl/flags/reflection.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/time.h"
 #include "sipwarden/absl_compat.h"
 
 namespace sw {
@@ -36,12 +37,15 @@ std::string FlagName(std::string_view key) {
 }
 
 // The program's own flag called name, or null (unknown, retired, or one of
-// Abseil's: flagfile, fromenv, undefok and the like).
+// Abseil's: flagfile, fromenv, tryfromenv, undefok).
 absl::CommandLineFlag* ProgramFlag(const std::string& name) {
-  if (name.empty()) return nullptr;
+  if (name.empty() || name == "flagfile" || name == "fromenv" || name == "tryfromenv" ||
+      name == "undefok") {
+    return nullptr;
+  }
   absl::CommandLineFlag* f = absl::FindCommandLineFlag(name);
   if (f == nullptr || f->IsRetired()) return nullptr;
-  if (f->Filename().find("/absl/") != std::string::npos) return nullptr;
+  if (f->Filename().find("absl/flags/") != std::string::npos) return nullptr;
   return f;
 }
 
@@ -58,6 +62,11 @@ bool ValueFits(const absl::CommandLineFlag& flag, const std::string& value, std:
   if (flag.IsOfType<int64_t>()) return parses(int64_t{});
   if (flag.IsOfType<uint64_t>()) return parses(uint64_t{});
   if (flag.IsOfType<double>()) return parses(double{});
+  if (flag.IsOfType<absl::Duration>()) {
+    // Directly: absl::ParseFlag picks a deprecated Duration overload.
+    absl::Duration d;
+    return absl::AbslParseFlag(value, &d, err);
+  }
   return true;
 }
 

@@ -21,6 +21,7 @@ ABSL_FLAG(std::string, cfg_test_iface, "", "test: interfaces");
 ABSL_FLAG(std::string, cfg_test_pin_dir, "/sys/fs/bpf/test", "test: a path");
 ABSL_FLAG(uint32_t, cfg_test_rate, 0, "test: a number");
 ABSL_FLAG(bool, cfg_test_keep, false, "test: a switch");
+ABSL_FLAG(absl::Duration, cfg_test_ttl, absl::ZeroDuration(), "test: a duration");
 
 namespace sw {
 namespace {
@@ -118,11 +119,12 @@ TEST_F(ConfigTest, ScalarsAsWritten) {
                            "cfg-test-iface: \"-\"\n"
                            "cfg-test-pin-dir: ''\n"
                            "cfg-test-keep: no\n"
-                           "cfg-test-rate: 0x10\n");
+                           "cfg-test-rate: 0x10\n"
+                           "cfg-test-ttl: 1h30m\n");
   // yaml-cpp hands scalars over as text; Abseil reads them (hex included).
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(*r, (Args{"--cfg_test_iface=-", "--cfg_test_pin_dir=", "--cfg_test_keep=no",
-                      "--cfg_test_rate=0x10"}));
+                      "--cfg_test_rate=0x10", "--cfg_test_ttl=1h30m"}));
   // Checking values changes no flag.
   EXPECT_EQ(absl::GetFlag(FLAGS_cfg_test_rate), rate);
   EXPECT_EQ(absl::GetFlag(FLAGS_cfg_test_pin_dir), pin_dir);
@@ -135,6 +137,7 @@ TEST_F(ConfigTest, UnknownKeyNamesFileLineColumnAndKey) {
   // Abseil's own flags are not configuration.
   EXPECT_THAT(ErrorFor("flagfile: /etc/passwd\n"), HasSubstr(":1:1: unknown flag 'flagfile'"));
   EXPECT_THAT(ErrorFor("help: true\n"), HasSubstr(":1:1: unknown flag 'help'"));
+  EXPECT_THAT(ErrorFor("undefok: cfg_test_x\n"), HasSubstr(":1:1: unknown flag 'undefok'"));
 }
 
 TEST_F(ConfigTest, RefusedShapes) {
@@ -166,6 +169,8 @@ TEST_F(ConfigTest, RefusedShapes) {
               HasSubstr("bad value 'maybe' for 'cfg-test-keep'"));
   EXPECT_THAT(ErrorFor("cfg-test-rate: [1, 2]\n"),
               HasSubstr("bad value '1,2' for 'cfg-test-rate'"));
+  EXPECT_THAT(ErrorFor("cfg-test-ttl: 10 minutes\n"),
+              HasSubstr("bad value '10 minutes' for 'cfg-test-ttl'"));
   EXPECT_THAT(ErrorFor("cfg-test-rate: 1\n---\ncfg-test-keep: true\n"),
               HasSubstr(":3:1: only one YAML document is allowed"));
   EXPECT_THAT(ErrorFor("cfg-test-rate: [1\n"), HasSubstr(": YAML syntax: "));
