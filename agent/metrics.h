@@ -80,7 +80,11 @@ struct MetricsServerOptions {
 //   other paths         404;  other methods 405;  anything unparsable 400
 // HEAD is answered like GET without the body. Every response closes the
 // connection. A request must arrive within the deadline and fit in
-// max_request_bytes; unsent response bytes wait for the next Poll().
+// max_request_bytes; unsent response bytes wait for the next Poll(). Once
+// its response is sent a connection is half-closed and kept (at most 1 s,
+// still counted against max_connections) until the client closes, so that
+// unread request bytes cannot turn the close into a reset that loses the
+// response.
 class MetricsServer {
  public:
   // host_port: "HOST:PORT" or "[IPv6]:PORT", numeric; port 0 picks a free one.
@@ -93,8 +97,8 @@ class MetricsServer {
   // Accepts pending connections, reads what requests have arrived, answers
   // the complete ones, sends what the sockets take and closes finished or
   // expired connections. Never blocks. render is called at most once per
-  // call, and only when a GET /metrics is answered. Returns the number of
-  // requests answered by this call.
+  // call, and only when a GET or HEAD /metrics is answered. Returns the
+  // number of requests answered by this call.
   int Poll(const std::function<std::string()>& render);
 
   uint16_t port() const { return port_; }
