@@ -21,10 +21,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "cli.h"
+#include "config.h"
 #include "correlate.h"
 #include "datapath.h"
 #include "hep_listener.h"
+#include "host_addrs.h"
 #include "media_mirror.h"
+#include "metrics.h"
 #include "offline.h"
 #include "outputs.h"
 #include "sipwarden/events/dedup.h"
@@ -69,6 +72,11 @@ ABSL_FLAG(bool, drop_malformed, false, "Drop malformed packets instead of passin
 ABSL_FLAG(uint32_t, stats_interval, 0, "Print kernel counters to stderr every N seconds (0 = off)");
 ABSL_FLAG(bool, verbose, false, "Show libbpf's informational messages");
 ABSL_FLAG(bool, version, false, "Print the version and exit");
+ABSL_FLAG(std::string, config, "",
+          "YAML file of flag settings (name: value, e.g. /etc/sipwarden/agent.yaml); flags on "
+          "the command line override it");
+ABSL_FLAG(std::string, metrics_listen, "",
+          "Serve Prometheus metrics on HOST:PORT (GET /metrics); empty = off");
 
 namespace {
 
@@ -213,6 +221,17 @@ int Run() {
     std::cerr << "sipwarden-agent: receiving HEPv3 mirrors on " << where << "\n";
   }
 
+  std::unique_ptr<sw::MetricsServer> metrics;
+  if (const std::string where = absl::GetFlag(FLAGS_metrics_listen); !where.empty()) {
+    auto m = sw::MetricsServer::Open(where);
+    if (!m.ok()) {
+      std::cerr << "sipwarden-agent: " << m.status().message() << "\n";
+      return 2;
+    }
+    metrics = std::move(*m);
+    std::cerr << "sipwarden-agent: Prometheus metrics on " << where << " (GET /metrics)\n";
+  }
+
   libbpf_set_print(LibbpfLog);
   sw::DatapathOptions opts;
   opts.pin_dir = absl::GetFlag(FLAGS_pin_dir);
@@ -253,7 +272,16 @@ int Run() {
     }
     return ttl;
   };
+  sw::HostAddresses host;
+  if (auto st = host.Refresh(); !st.ok()) {
+    std::cerr << "sipwarden-agent: this host's addresses: " << st.message() << "\n";
+  }
   auto allowlisted = [&](const sw::IpPrefix& p, const std::string& rule, const char* what) {
+    if (host.Overlaps(p)) {
+      std::cerr << "sipwarden-agent: rule " << rule << " wanted " << p.ToString() << " " << what
+                << "; it covers an address of this host\n";
+      return true;
+    }
     auto allowed = maps.IsAllowed(p.addr);
     if (!allowed.ok() || !*allowed) return false;
     std::cerr << "sipwarden-agent: rule " << rule << " wanted " << p.ToString() << " " << what
@@ -296,10 +324,15 @@ int Run() {
   sw::ev::Pipeline pipeline(correlator.Tee(std::move(sinks)));
   sw::ev::Deduper dedup;
   uint64_t alarms_flushed = 0;
+  absl::Duration busy;  // time spent parsing and correlating
   auto feed_sip = [&](const sw::ev::Flow& flow, std::string_view bytes) {
-    if (!dedup.Seen(flow, bytes)) pipeline.OnSipBytes(flow, bytes);
+    if (dedup.Seen(flow, bytes)) return;
+    const absl::Time t0 = absl::Now();
+    pipeline.OnSipBytes(flow, bytes);
+    busy += absl::Now() - t0;
   };
   uint64_t bad_records = 0;
+  uint64_t hep_own_requests = 0;
   auto reader = sw::RingReader::Create(
       (*dp)->maps().fds().events, [&](std::span<const uint8_t> data) {
         auto rec = sw::DecodeRecord(data);
@@ -318,7 +351,7 @@ int Run() {
           e.ssrc = rec->media.ssrc;
           e.seq = rec->media.seq;
           e.payload_type = rec->media.payload_type;
-          media.Describe(rec->dst, rec->hdr.dport, &e);
+          media.Describe(rec->src, rec->hdr.sport, rec->dst, rec->hdr.dport, &e);
           events.Write(sw::ev::ToJson(e));
           correlator.engine().OnRtp(e);
         }
@@ -363,6 +396,12 @@ int Run() {
     if (hep) {
       work += hep->Drain([&](const sw::net::HepPacket& p) {
         if (p.proto_type != static_cast<uint8_t>(sw::net::HepProto::kSip)) return;
+        // Requests this host sent are relays of requests it received (and
+        // the kernel saw); its own responses (401, 407, 404...) are news.
+        if (host.Contains(p.src) && !p.payload.starts_with("SIP/")) {
+          ++hep_own_requests;
+          return;
+        }
         sw::ev::Flow flow;
         flow.ts_ns = p.ts_ns;
         flow.src = p.src;
@@ -371,6 +410,63 @@ int Run() {
         flow.dport = p.dport;
         flow.transport = sw::ev::Transport::kHep;
         feed_sip(flow, p.payload);
+      });
+    }
+    if (metrics) {
+      metrics->Poll([&] {
+        sw::PromText t;
+        if (auto st = maps.ReadStats(); st.ok()) sw::AddKernelStats(*st, t);
+        for (const auto& [category, n] : correlator.alarms_by_category()) {
+          t.Counter("sipwarden_alarms_total", "Alarms raised, by category",
+                    static_cast<double>(n), {{"category", category}});
+        }
+        const auto& es = correlator.engine().stats();
+        t.Counter("sipwarden_engine_events_total", "Events the rule engine has seen",
+                  static_cast<double>(es.events));
+        t.Counter("sipwarden_engine_blocks_total", "Block verdicts of rules",
+                  static_cast<double>(es.blocks));
+        t.Counter("sipwarden_engine_rate_limits_total", "Rate-limit verdicts of rules",
+                  static_cast<double>(es.rate_limits));
+        t.Counter("sipwarden_engine_watches_total", "Media-watch verdicts of rules",
+                  static_cast<double>(es.watches));
+        t.Counter("sipwarden_engine_evictions_total", "Rule state dropped for space",
+                  static_cast<double>(es.operations_evicted + es.contexts_evicted +
+                                      es.alarm_states_evicted));
+        for (const auto& r : correlator.engine().rule_stats()) {
+          t.Counter("sipwarden_rule_matched_total", "Events that matched a rule",
+                    static_cast<double>(r.matched), {{"rule", r.name}});
+          t.Counter("sipwarden_rule_fired_total", "Action lists a rule ran",
+                    static_cast<double>(r.fired), {{"rule", r.name}});
+          t.Gauge("sipwarden_rule_open_operations", "Operations a rule has open",
+                  static_cast<double>(r.open), {{"rule", r.name}});
+        }
+        t.Counter("sipwarden_correlation_seconds_total",
+                  "Time spent parsing and correlating SIP messages",
+                  absl::ToDoubleSeconds(busy));
+        const auto& ps = pipeline.stats();
+        t.Counter("sipwarden_sip_messages_total", "SIP messages parsed", static_cast<double>(ps.sip));
+        t.Counter("sipwarden_sip_rejected_total", "SIP messages the parser refused",
+                  static_cast<double>(ps.sip_rejected));
+        t.Gauge("sipwarden_media_endpoints", "Media endpoints mirrored into the kernel",
+                static_cast<double>(media.tracked()));
+        t.Counter("sipwarden_media_map_errors_total", "Kernel media map updates refused",
+                  static_cast<double>(media.stats().map_errors));
+        t.Counter("sipwarden_bad_records_total", "Ring-buffer records that did not decode",
+                  static_cast<double>(bad_records));
+        t.Counter("sipwarden_hep_duplicates_total", "SIP messages seen twice (kernel and HEP)",
+                  static_cast<double>(dedup.duplicates()));
+        if (hep) {
+          t.Counter("sipwarden_hep_received_total", "HEP datagrams received",
+                    static_cast<double>(hep->received()));
+          t.Counter("sipwarden_hep_bad_total", "HEP datagrams that did not decode",
+                    static_cast<double>(hep->bad()));
+          t.Counter("sipwarden_hep_own_requests_total",
+                    "Requests this host sent, left out of the HEP feed",
+                    static_cast<double>(hep_own_requests));
+        }
+        t.Counter("sipwarden_metrics_scrapes_total", "Scrapes answered",
+                  static_cast<double>(metrics->scrapes()));
+        return t.Take();
       });
     }
     if (g_reload.exchange(false)) {
@@ -402,6 +498,7 @@ int Run() {
       next_expire = now + 1000000000ull;
     }
     media.Expire(now);
+    host.MaybeRefresh(now);
     if (stats_every && now >= next_stats) {
       PrintStats((*dp)->maps());
       next_stats = now + stats_every;
@@ -435,16 +532,28 @@ int Run() {
 
 int main(int argc, char** argv) {
   sw::SetUsage(
-      "Protects a SIP host: loads the sipwarden XDP program on an interface, pins its maps and\n"
-      "prints the SIP messages the kernel passes up as JSON lines.\n\n"
+      "Protects a SIP host: loads the sipwarden XDP program on its interfaces, pins its maps,\n"
+      "parses and correlates the SIP the kernel passes up (and HEPv3 mirrors), raises alarms and\n"
+      "puts the rules' verdicts (blocks, rate limits, media watches) into the kernel.\n\n"
       "  sipwarden-agent --iface eth0 [--xdp-mode auto|native|generic] [--pin-dir DIR]\n"
+      "                  [--config FILE] [--rules FILE] [--alarms-out PATH|-]\n"
       "                  [--events-out PATH|-] [--records-out PATH|-]\n"
+      "                  [--hep-listen HOST:PORT] [--metrics-listen HOST:PORT]\n"
       "  sipwarden-agent --read-pcap FILE [--rules FILE] [--alarms-out PATH|-]\n"
       "                  [--events-out PATH|-]     (offline)\n\n"
       "Flags may be written with dashes or underscores (--pin-dir or --pin_dir).\n"
       "Stop with SIGINT or SIGTERM: the program is detached and the maps unpinned, unless\n"
       "--keep_attached is given.");
-  sw::NormalizedArgs normalized(argc, argv);
+  // --config FILE: the file's settings become flags, those on the command
+  // line override them.
+  auto expanded = sw::ExpandConfig(std::vector<std::string>(argv, argv + argc));
+  if (!expanded.ok()) {
+    std::cerr << "sipwarden-agent: " << expanded.status().message() << "\n";
+    return 2;
+  }
+  std::vector<char*> args;
+  for (std::string& a : *expanded) args.push_back(a.data());
+  sw::NormalizedArgs normalized(static_cast<int>(args.size()), args.data());
   absl::ParseCommandLine(normalized.argc(), normalized.argv());
   if (absl::GetFlag(FLAGS_version)) {
     std::cout << "sipwarden-agent " << SW_VERSION << "\n";

@@ -98,12 +98,16 @@ void MediaMirror::OnWatch(const rules::WatchVerdict& v) {
   }
 }
 
-void MediaMirror::Describe(const IpAddress& dst, uint16_t dport, ev::RtpEvent* e) const {
+void MediaMirror::Describe(const IpAddress& src, uint16_t sport, const IpAddress& dst,
+                           uint16_t dport, ev::RtpEvent* e) const {
   e->reason = "watched_media";
   auto it = entries_.find(KeyOf(dst, dport));
   if (it == entries_.end()) return;
   e->owner = it->second.owner;
-  if (it->second.ended) e->reason = "media_after_end";
+  if (!it->second.ended) return;
+  e->reason = "media_after_end";
+  auto from = entries_.find(KeyOf(src, sport));
+  if (from != entries_.end() && from->second.ended) e->owner = from->second.owner;
 }
 
 void MediaMirror::Expire(uint64_t boot_now_ns) {

@@ -38,8 +38,11 @@ class MediaMirror {
   // A rule's watch_media verdict: report the next packet to each endpoint
   // within the verdict's TTL.
   void OnWatch(const rules::WatchVerdict& v);
-  // Fills reason and owner of a kernel notice about media to dst:dport.
-  void Describe(const IpAddress& dst, uint16_t dport, ev::RtpEvent* e) const;
+  // Fills reason and owner of a kernel notice about media from src:sport to
+  // dst:dport. When the sender's endpoint is one of an ended call, that call
+  // is named: the receiving endpoint may be shared (a media server's port).
+  void Describe(const IpAddress& src, uint16_t sport, const IpAddress& dst, uint16_t dport,
+                ev::RtpEvent* e) const;
   // Removes rule watches whose TTL has passed (CLOCK_BOOTTIME ns).
   void Expire(uint64_t boot_now_ns);
 

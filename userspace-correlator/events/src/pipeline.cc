@@ -278,6 +278,10 @@ void Pipeline::HandleMedia(const Flow& flow, std::string_view p) {
       ms.reported_after_end = true;
       ev.reason = "media_after_end";
       ev.owner = ms.owner;
+      // The sender's own endpoint names the call better when the receiving
+      // one was shared by several calls (a media server's port).
+      auto from = media_.find(MediaKey{flow.src, flow.sport});
+      if (from != media_.end() && from->second.ended_ns) ev.owner = from->second.owner;
       if (sinks_.rtp) sinks_.rtp(ev);
     }
     return;

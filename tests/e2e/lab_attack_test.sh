@@ -1,0 +1,303 @@
+#!/usr/bin/env bash
+# End to end, one attack per run, in a fresh lab (tools/lab/lab): Kamailio as
+# registrar and proxy, sipp callee and callers, the agent with XDP on every
+# interface of the proxy host. While legitimate registrations and calls run
+# from sw-client, sw-attacker attacks; the test asserts
+#   - the alarm with the attack's category and the attacker's address, within
+#     2 s of the attack becoming provable (most attacks: of its start; the
+#     broken handshake: of the ACK deadline; the BYE attack: of the grace
+#     after the BYE);
+#   - the attacker blocked in the kernel: listed with the matching reason,
+#     drop counters rising, its OPTIONS probe no longer answered by Kamailio
+#     while a neighbour address still is;
+#   - at least 99 % of the legitimate registrations and calls succeeded
+#     (sipp's statistics);
+#   - once the block expired (the agent caps TTLs at $TTL s here), the
+#     attacker's probe is answered again.
+#
+#   lab_attack_test.sh BIN_DIR ATTACK
+# ATTACK: invite-flood register-flood svwar svcrack broken-handshake cancel
+#         bye scanner-ua
+source "$(dirname "$0")/lib.sh"
+e2e_require_root
+BIN="${1:?usage: $0 BIN_DIR ATTACK}"
+ATTACK="${2:?usage: $0 BIN_DIR ATTACK}"
+SRC_DIR="$(cd "$(dirname "$0")/../.." && pwd)"
+LAB="$SRC_DIR/tools/lab/lab"
+SCEN="$SRC_DIR/tools/lab/scenarios"
+export SW_BIN_DIR="$BIN"
+TTL=${SW_ATTACK_TTL:-12}           # seconds a block lasts in this test
+ATT=10.61.3.66 NEIGH=10.61.3.67    # the attacker, and a bystander on its network
+PROXY=10.61.0.1 UAS=10.61.2.10
+
+need=(kamailio sipp jq)
+case $ATTACK in
+  invite-flood|register-flood|broken-handshake|cancel|bye) ;;
+  svwar|svcrack) need+=("$ATTACK") ;;
+  scanner-ua) need+=(svmap) ;;
+  *) echo "lab_attack_test: unknown attack '$ATTACK'" >&2; exit 2 ;;
+esac
+for tool in "${need[@]}"; do
+  command -v "$tool" >/dev/null || { echo "lab_attack_test: $tool not installed (scripts/install-deps.sh)" >&2; exit 77; }
+done
+if [ -e /run/sw-lab ] || [ -e /run/netns/sw-proxy ]; then
+  echo "lab_attack_test: a lab is already up on this machine; not touching it" >&2
+  exit 77
+fi
+
+LAB_MADE=0
+trap 'rc=$?; [ "$LAB_MADE" = 1 ] && "$LAB" down >/dev/null 2>&1; e2e_teardown; exit $rc' EXIT
+e2e_tmpdir
+TMP="$E2E_TMP"
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
+
+# ---- the lab, with the attack's ruleset --------------------------------------
+up_args=(--agent-args "--max-block-ttl ${TTL}s")
+case $ATTACK in
+  svwar|svcrack)
+    # sipvicious announces itself ("friendly-scanner"), which the scanner
+    # rules block at the first request. An attacker who changes the
+    # User-Agent is caught by behaviour: these runs switch the two scanner
+    # rules off so the enumeration and cracking rules are what is tested.
+    python3 - "$SRC_DIR/rules/default.yaml" "$TMP/rules.yaml" <<'EOF'
+import sys
+out = []
+for line in open(sys.argv[1]):
+    out.append(line)
+    if line.strip() in ("- name: scanner-user-agent", "- name: scanner-sdp-session"):
+        out.append(line[:len(line) - len(line.lstrip())] + "  enabled: false\n")
+open(sys.argv[2], "w").write("".join(out))
+EOF
+    [ "$(grep -c 'enabled: false' "$TMP/rules.yaml")" -ge 2 ] || e2e_fail "could not switch the scanner rules off"
+    up_args+=(--rules "$TMP/rules.yaml") ;;
+esac
+e2e_log "lab up (${up_args[*]})"
+LAB_MADE=1
+"$LAB" up "${up_args[@]}" >"$TMP/up.out" 2>&1 || { cat "$TMP/up.out" >&2; e2e_fail "lab up failed"; }
+"$LAB" status --json >"$TMP/status.json" || e2e_fail "lab status failed"
+ALARMS=$(jq -r .agent.alarms "$TMP/status.json")
+PIN=$(jq -r .agent.pin_dir "$TMP/status.json")
+EVENTS=$(jq -r .agent.events "$TMP/status.json")
+AGENT_LOG=$(jq -r .agent.log "$TMP/status.json")
+[ "$(jq -r .agent.alarms_enabled "$TMP/status.json")" = true ] || e2e_fail "the agent writes no alarms"
+ctl() { "$BIN/sipwardenctl" --pin-dir "$PIN" "$@"; }
+stat() { ctl stats --json | jq -r ".$1"; }
+attacker() { "$LAB" exec sw-attacker "$@"; }
+
+# probe SRC: one OPTIONS from SRC to Kamailio; 0 when Kamailio answered.
+probe() {
+  local dir
+  dir=$(mktemp -d "$TMP/probe.XXXX")
+  (cd "$dir" && timeout -k 2 8 ip netns exec sw-attacker sipp "$PROXY:5060" -sf "$SCEN/options_probe.xml" \
+     -m 1 -i "$1" -p 0 -timeout 4s -recv_timeout 3s -nostdin >/dev/null 2>&1 </dev/null)
+}
+
+e2e_log "before the attack both attacker addresses reach Kamailio"
+probe "$ATT" || e2e_fail "$ATT's OPTIONS probe got no answer before any attack"
+probe "$NEIGH" || e2e_fail "$NEIGH's OPTIONS probe got no answer before any attack"
+
+# ---- legitimate traffic during the attack -------------------------------------
+LEGIT_CALLS=${SW_ATTACK_LEGIT_CALLS:-60}
+legit_start() {
+  "$LAB" traffic --users 20 --calls "$LEGIT_CALLS" --rate 10 --hold 1 --json \
+    >"$TMP/legit.json" 2>"$TMP/legit.err" &
+  LEGIT=$!
+  E2E_PIDS+=("$LEGIT")
+}
+legit_check() {
+  wait "$LEGIT" || true
+  jq -e . "$TMP/legit.json" >/dev/null 2>&1 || { cat "$TMP/legit.err" >&2; e2e_fail "lab traffic gave no JSON"; }
+  local ra rs ca cs
+  ra=$(jq .registrations.attempted "$TMP/legit.json") rs=$(jq .registrations.succeeded "$TMP/legit.json")
+  ca=$(jq .calls.attempted "$TMP/legit.json") cs=$(jq .calls.succeeded "$TMP/legit.json")
+  e2e_log "legitimate traffic: registrations $rs/$ra, calls $cs/$ca succeeded"
+  awk -v s="$rs" -v a="$ra" 'BEGIN { exit !(a > 0 && s >= 0.99 * a) }' ||
+    e2e_fail "only $rs of $ra legitimate registrations succeeded during the $ATTACK attack"
+  awk -v s="$cs" -v a="$ca" 'BEGIN { exit !(a > 0 && s >= 0.99 * a) }' ||
+    { cat "$TMP/legit.json" >&2; e2e_fail "only $cs of $ca legitimate calls succeeded during the $ATTACK attack"; }
+}
+
+# wait_alarm CATEGORY DEADLINE_S: the first alarm of CATEGORY that blocked
+# and names $ATT (as its source, or in its signature: a BYE attack's alarm is
+# about the media flow and names the BYE's sender), noticed within
+# DEADLINE_S of $T0 (polled every 50 ms).
+wait_alarm() {
+  local cat=$1 limit=$2 end t line
+  end=$(awk -v t="$T0" -v l="$limit" 'BEGIN { printf "%.3f", t + l + 3 }')
+  while :; do
+    line=$(jq -c --arg c "$cat" --arg s "$ATT" \
+      'select(.event_type == "alert" and .alert.category == $c and .action == "blocked" and
+              (.src_ip == $s or (.alert.signature | contains($s + " "))))' \
+      "$ALARMS" 2>/dev/null | head -n 1)
+    t=$(now)
+    [ -n "$line" ] && break
+    awk -v t="$t" -v e="$end" 'BEGIN { exit !(t > e) }' && {
+      echo "--- alarms:" >&2; cat "$ALARMS" >&2; echo "--- agent log:" >&2; tail -n 30 "$AGENT_LOG" >&2
+      e2e_fail "no $cat alarm from $ATT within ${limit}s of the attack"
+    }
+    sleep 0.05
+  done
+  ALARM=$line
+  ALARM_AFTER=$(elapsed "$T0" "$t")
+  e2e_log "alarm after ${ALARM_AFTER}s: $(jq -r '.alert.signature + " [" + .action + "]"' <<<"$line")"
+  awk -v a="$ALARM_AFTER" -v l="$limit" 'BEGIN { exit !(a <= l) }' ||
+    e2e_fail "the $cat alarm came ${ALARM_AFTER}s after the attack started (limit ${limit}s)"
+}
+
+blocked_entry() { ctl block list --json | jq -c --arg p "$ATT/32" 'select(.prefix == $p and .expired == false)'; }
+is_blocked() { [ -n "$(blocked_entry)" ]; }
+not_blocked() { [ -z "$(blocked_entry)" ]; }
+legit_invites() {  # legit_invites N: the agent saw INVITEs of at least N legitimate calls
+  [ "$(jq -r 'select(.type == "sip" and .method == "INVITE" and .src_ip == "10.61.1.10") | .call_id' \
+        "$EVENTS" | sort -u | wc -l)" -ge "$1" ]
+}
+
+# ---- the attacks ----------------------------------------------------------------
+# prepare_attack sets CATEGORY, REASON (the blocklist reason) and LIMIT
+# (seconds from the start by which the alarm must be noticed: 2 + what the
+# attack inherently needs) and writes what the attack sends; run_attack
+# then runs it, bounded in count and time, only at lab addresses.
+prepare_attack() {
+  case $ATTACK in
+    invite-flood|register-flood) CATEGORY=flood REASON=flood LIMIT=2 ;;
+    svwar) CATEGORY=enumeration REASON=enumeration LIMIT=2 ;;
+    svcrack)
+      CATEGORY=bruteforce REASON=bruteforce LIMIT=2
+      seq -f "guess%04g" 1 300 >"$TMP/words.txt" ;;
+    scanner-ua) CATEGORY=scanner-signature REASON=scanner-signature LIMIT=2 ;;
+    broken-handshake)
+      # An account the attacker stole (1099) places calls and never ACKs the
+      # 200 OK. Provable only once the 5th call's ACK is 5 s overdue
+      # (handshake-await-ack): about 6 s after the start.
+      CATEGORY=handshake REASON=handshake LIMIT=8
+      { echo SEQUENTIAL
+        for i in 0 1 2 3 4 5 6 7; do echo "1099;[authentication username=1099 password=pw1099];$((1200 + i))"; done
+      } >"$TMP/noack.csv" ;;
+    cancel)
+      # The attacker cancels calls other people placed (Call-IDs it sniffed;
+      # here read from the agent's own events).
+      CATEGORY=cancel REASON=cancel LIMIT=2
+      local ids n=0 id
+      e2e_wait_for 10 legit_invites 3 || e2e_fail "no 3 legitimate calls to cancel"
+      ids=$(jq -r 'select(.type == "sip" and .method == "INVITE" and .src_ip == "10.61.1.10") | .call_id' "$EVENTS" |
+            awk '!seen[$0]++' | head -n 3)
+      while read -r id; do
+        n=$((n + 1))
+        printf '%s\n' "CANCEL sip:$((1199 + n))@sipwarden.lab SIP/2.0" \
+          "Via: SIP/2.0/UDP $ATT:5060;branch=z9hG4bK-swcancel-$n" \
+          "From: <sip:1000@sipwarden.lab>;tag=forged$n" "To: <sip:$((1199 + n))@sipwarden.lab>" \
+          "Call-ID: $id" "CSeq: 2 CANCEL" "Max-Forwards: 70" "User-Agent: sipwarden-lab attacker" \
+          "Content-Length: 0" "" >"$TMP/cancel$n.sip"
+      done <<<"$ids" ;;
+    bye)
+      # A victim call with its own media port (7000) and a long hold; the
+      # attacker sends the callee a BYE with the call's Call-ID and tags. The
+      # caller, unaware, keeps sending media (echoed back by the callee)
+      # past the 1 s grace: provable about 1 s after the BYE.
+      CATEGORY=teardown REASON=teardown LIMIT=3.5
+      e2e_log "victim call: held 25 s, media port 7000"
+      "$LAB" traffic --users 1 --calls 1 --rate 1 --hold 25 --media-port 7000 --json \
+        >"$TMP/victim.json" 2>"$TMP/victim.err" &
+      E2E_PIDS+=($!)
+      local invite="" ok="" callid
+      for _ in $(seq 150); do
+        invite=$(jq -c 'select(.type == "sip" and .method == "INVITE" and .src_ip == "10.61.1.10" and
+                               ((.sdp.media // [])[0].port == 7000))' "$EVENTS" 2>/dev/null | tail -n 1)
+        if [ -n "$invite" ]; then
+          ok=$(jq -c --arg id "$(jq -r .call_id <<<"$invite")" \
+            'select(.type == "sip" and .status == 200 and .call_id == $id and .cseq.method == "INVITE")' \
+            "$EVENTS" | tail -n 1)
+          [ -n "$ok" ] && break
+        fi
+        sleep 0.1
+      done
+      [ -n "$ok" ] || e2e_fail "the victim call (media port 7000) was not answered"
+      callid=$(jq -r .call_id <<<"$ok")
+      printf '%s\n' "BYE sip:$(jq -r .to.user <<<"$ok")@$UAS:5060 SIP/2.0" \
+        "Via: SIP/2.0/UDP $ATT:5060;branch=z9hG4bK-swbye-1" \
+        "From: <sip:1000@sipwarden.lab>;tag=$(jq -r .from.tag <<<"$ok")" \
+        "To: <sip:$(jq -r .to.user <<<"$ok")@sipwarden.lab>;tag=$(jq -r .to.tag <<<"$ok")" \
+        "Call-ID: $callid" "CSeq: 3 BYE" "Max-Forwards: 70" "User-Agent: sipwarden-lab attacker" \
+        "Content-Length: 0" "" >"$TMP/bye.sip"
+      sleep 2  # media flowing for a while
+      e2e_log "forged BYE for call $callid, to the callee" ;;
+  esac
+}
+
+run_attack() {
+  case $ATTACK in
+    invite-flood)
+      # sipp's built-in caller at 5000 calls/s; Kamailio challenges each (407).
+      (cd "$TMP" && timeout -k 2 20 ip netns exec sw-attacker sipp "$PROXY:5060" -sn uac \
+         -r 5000 -rp 1000 -m 15000 -l 20000 -i "$ATT" -p 0 -timeout 8s -recv_timeout 2s -nostdin \
+         -trace_stat -stf "$TMP/flood.csv" -fd 1 >/dev/null 2>"$TMP/flood.err" </dev/null) || true
+      local made
+      made=$(awk -F';' 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "OutgoingCall(C)") c = i; next } { v = $c } END { print v + 0 }' "$TMP/flood.csv")
+      e2e_log "sipp attempted $made calls at -r 5000"
+      [ "$made" -ge 5000 ] || { echo "sipp attempted only $made calls" >&2; return 1; } ;;
+    register-flood)
+      attacker timeout 20 "$BIN/sw-sipsend" --to "$PROXY:5060" --src-ip "$ATT" --method REGISTER \
+        --user 1001 --count 4000 --rate 2000 --max-seconds 10 >"$TMP/regflood.out" 2>&1 ;;
+    svwar)
+      (cd "$TMP" && timeout -k 2 40 ip netns exec sw-attacker svwar -e1280-1400 -m REGISTER "$PROXY" \
+         >"$TMP/svwar.out" 2>&1 </dev/null) || true ;;
+    svcrack)
+      (cd "$TMP" && timeout -k 2 40 ip netns exec sw-attacker svcrack -u1001 -d "$TMP/words.txt" "$PROXY" \
+         >"$TMP/svcrack.out" 2>&1 </dev/null) || true ;;
+    scanner-ua)
+      (cd "$TMP" && timeout -k 2 30 ip netns exec sw-attacker svmap "$PROXY" >"$TMP/svmap.out" 2>&1 </dev/null) || true ;;
+    broken-handshake)
+      (cd "$TMP" && timeout -k 2 20 ip netns exec sw-attacker sipp "$PROXY:5060" -sf "$SCEN/invite_noack.xml" \
+         -inf "$TMP/noack.csv" -m 8 -r 8 -i "$ATT" -p 0 -mp 30000 -timeout 10s -recv_timeout 4s -nostdin \
+         >/dev/null 2>"$TMP/noack.err" </dev/null) || true ;;
+    cancel)
+      local f
+      for f in "$TMP"/cancel*.sip; do
+        attacker "$BIN/sw-sipsend" --to "$PROXY:5060" --src-ip "$ATT" --message-file "$f" --count 1 || return 1
+        sleep 0.2
+      done ;;
+    bye)
+      attacker "$BIN/sw-sipsend" --to "$UAS:5060" --src-ip "$ATT" --message-file "$TMP/bye.sip" --count 1 ;;
+  esac
+}
+
+legit_start
+sleep 3  # registrations done, calls under way
+prepare_attack
+DROPS0=$(stat drop_blocked)
+T0=$(now)
+e2e_log "attack: $ATTACK from $ATT"
+run_attack >"$TMP/attack.out" 2>&1 &
+ATTACK_PID=$!
+E2E_PIDS+=("$ATTACK_PID")
+wait_alarm "$CATEGORY" "$LIMIT"
+
+e2e_log "the attacker is blocked in the kernel"
+e2e_wait_for 5 is_blocked || { ctl block list >&2; e2e_fail "$ATT is not in the blocklist"; }
+entry=$(blocked_entry)
+[ "$(jq -r .reason <<<"$entry")" = "$REASON" ] || e2e_fail "block reason $(jq -r .reason <<<"$entry"), want $REASON"
+probe "$ATT" && e2e_fail "Kamailio still answers the blocked $ATT"
+probe "$NEIGH" || e2e_fail "Kamailio does not answer the bystander $NEIGH"
+DROPS1=$(stat drop_blocked)
+hits=$(blocked_entry | jq -r .hits)
+e2e_log "kernel drops of blocked sources: $DROPS0 -> $DROPS1; the entry's hits: $hits"
+[ "$DROPS1" -gt "$DROPS0" ] || e2e_fail "drop_blocked did not rise"
+[ "$hits" -ge 1 ] || e2e_fail "the block entry counted no hit"
+
+# Attack tools that wait for answers that no longer come run on for a while.
+wait "$ATTACK_PID" || { cat "$TMP/attack.out" >&2; e2e_fail "the $ATTACK attack could not be run"; }
+sed 's/^/    /' "$TMP/attack.out" | tail -n 5 >&2
+legit_check
+
+e2e_log "after the block expires (${TTL}s) the attacker passes again"
+e2e_wait_for $((2 * TTL + 5)) not_blocked || e2e_fail "the block of $ATT did not expire"
+e2e_wait_for 10 probe "$ATT" || e2e_fail "$ATT's probe is not answered after its block expired"
+
+e2e_log "no legitimate party was blocked or rate-limited"
+if grep -E "(blocked|rate-limited) 10\.61\.(0|1|2)\." "$AGENT_LOG" >&2; then
+  e2e_fail "the agent acted against a legitimate party"
+fi
+"$LAB" down >"$TMP/down.out" 2>&1 || { cat "$TMP/down.out" >&2; e2e_fail "lab down failed"; }
+LAB_MADE=0
+e2e_log "PASS $ATTACK: alarm ($CATEGORY) after ${ALARM_AFTER}s, blocked, legitimate traffic >= 99 %, unblocked after expiry"
