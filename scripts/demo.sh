@@ -1,98 +1,102 @@
 #!/usr/bin/env bash
-# The main job on its embedded default: builds sipwarden, builds a small
-# network of namespaces (a SIP proxy host, a legitimate client, an attacker,
-# joined by a bridge), runs the agent with XDP on the proxy's interface, sends
-# legitimate traffic and then attacks, and shows what the kernel did: JSON
-# records, per-source state, rate-limit and blocklist drops, counters. Then
-# removes everything it made. Traffic stays inside these namespaces.
+# The main job on its embedded default: installs the Debian packages, builds
+# sipwarden, brings up the lab (tools/lab/lab: Kamailio as registrar and
+# proxy, a sipp callee, a legitimate caller, an attacker, sipwarden-agent
+# with XDP on every interface of the proxy host and the built-in ruleset),
+# runs legitimate registrations and calls, then a sequence of attacks, and
+# shows the alarms, the kernel's blocks and its counters as they happen.
+# Removes everything it made at the end (also on failure or Ctrl-C).
+# Traffic stays inside the lab's namespaces.
+#
+#   sudo scripts/demo.sh            (SW_DEMO_SKIP_INSTALL=1 skips apt)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" -eq 0 ] || { echo "demo.sh: run as root (XDP and network namespaces)" >&2; exit 1; }
-scripts/install-deps.sh
+[ "${SW_DEMO_SKIP_INSTALL:-0}" = 1 ] || scripts/install-deps.sh
 echo "== building ==" >&2
 scripts/build.sh
-BIN="$PWD/build/bin"
-
-E2E_TAG=demo
-source tests/e2e/lib.sh
-LAN=sw-demo-lan PROXY=sw-demo-proxy CLIENT=sw-demo-client ATTACKER=sw-demo-attacker
-for ns in "$LAN" "$PROXY" "$CLIENT" "$ATTACKER"; do ip netns del "$ns" 2>/dev/null || true; done
-e2e_netns "$LAN"
-ip -n "$LAN" link add br0 type bridge
-ip -n "$LAN" link set br0 up
-join() {  # join NS ADDR4 ADDR6
-  local ns=$1 port="p-${1#sw-demo-}"
-  e2e_netns "$ns"
-  ip link add eth0 netns "$ns" type veth peer name "$port" netns "$LAN"
-  ip -n "$LAN" link set "$port" master br0 up
-  ip -n "$ns" addr add "$2/24" dev eth0
-  ip -n "$ns" addr add "$3/64" dev eth0 nodad
-  ip -n "$ns" link set eth0 up
-}
-join "$PROXY" 10.77.0.1 fd00:77::1
-join "$CLIENT" 10.77.0.10 fd00:77::10
-join "$ATTACKER" 10.77.0.66 fd00:77::66
-e2e_bpffs
-PIN="$E2E_BPFFS/sipwarden"
-e2e_tmpdir
-CTL=("$BIN/sipwardenctl" --pin-dir "$PIN")
-send() {  # send NS ARGS...
-  local ns=$1; shift
-  ip netns exec "$ns" "$BIN/sw-sipsend" "$@"
-}
+export SW_BIN_DIR="$PWD/build/bin"
+LAB="$PWD/tools/lab/lab"
+CTL=("$SW_BIN_DIR/sipwardenctl" --pin-dir /run/sw-lab/bpffs/sipwarden)
 banner() { printf '\n\033[1m== %s ==\033[0m\n' "$*"; }
 
-banner "starting sipwarden-agent on $PROXY/eth0 (per-source INVITE limit 20/s, burst 40)"
-ip netns exec "$PROXY" "$BIN/sipwarden-agent" --iface eth0 --pin-dir "$PIN" \
-  --invite-rate 20 --invite-burst 40 --records-out "$E2E_TMP/records.jsonl" 2>"$E2E_TMP/agent.log" &
-E2E_PIDS+=($!)
-e2e_wait_for 20 grep -q "attached to eth0" "$E2E_TMP/agent.log" || { cat "$E2E_TMP/agent.log"; exit 1; }
-cat "$E2E_TMP/agent.log"
+if [ -e /run/sw-lab ]; then
+  echo "demo.sh: a lab is up already (tools/lab/lab down removes it)" >&2
+  exit 1
+fi
+PIDS=()
+cleanup() {
+  local p
+  # The live views are pipelines in subshells: stop their members too.
+  for p in "${PIDS[@]}"; do pkill -P "$p" 2>/dev/null || true; kill "$p" 2>/dev/null || true; done
+  banner "removing the lab"
+  "$LAB" down || true
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 
-banner "legitimate client 10.77.0.10: REGISTER, OPTIONS keep-alives and a few INVITEs (IPv4 and IPv6)"
-send "$CLIENT" --to 10.77.0.1:5060 --method REGISTER --user 1001 --count 3 --rate 10
-send "$CLIENT" --to 10.77.0.1:5060 --method OPTIONS --count 10 --rate 20
-send "$CLIENT" --to "[fd00:77::1]:5060" --method INVITE --user 1002 --count 5 --rate 10
-send "$CLIENT" --to 10.77.0.1:5060 --method INVITE --transport udp --user 1003 --count 5 --rate 10
-sleep 0.3
-echo "first records the agent received from the kernel ring buffer:"
-head -n 3 "$E2E_TMP/records.jsonl" | cut -c1-400
+banner "bringing up the lab (blocks last 2 minutes here, so that the demo ends clean)"
+"$LAB" up --agent-args "--max-block-ttl 2m" 2>&1 | grep -E "^lab: " | sed 's/^lab: /  /'
+STATUS=$("$LAB" status --json)
+ALARMS=$(jq -r .agent.alarms <<<"$STATUS")
+AGENT_LOG=$(jq -r .agent.log <<<"$STATUS")
 
-banner "attacker 10.77.0.66: INVITE flood, 3000 at 1000/s"
-send "$ATTACKER" --to 10.77.0.1:5060 --method INVITE --user 1001 --count 3000 --rate 1000 \
-  --user-agent friendly-scanner
-sleep 0.3
-echo "per-source state in the kernel (sw_src):"
-"${CTL[@]}" sources
-echo
-"${CTL[@]}" stats | grep -E "^(rx_packets|pass_sip|drop_rate|drop_blocked|sip_requests|rb_records|rb_lost) "
+# Live view: every alarm, and every verdict the agent put into the kernel.
+(tail -n +1 -F "$ALARMS" 2>/dev/null |
+  jq --unbuffered -r '"  ALARM   [" + .alert.category + "] " + .alert.signature + "  -> " + .action') &
+PIDS+=($!)
+disown "$!"
+(tail -n 0 -F "$AGENT_LOG" 2>/dev/null | grep --line-buffered -E "(blocked|rate-limited|allowlisted|covers an address) " |
+  sed -u 's/^sipwarden-agent: /  KERNEL  /') &
+PIDS+=($!)
+disown "$!"
 
-banner "the operator blocks the attacker for 5 s; it tries a REGISTER scan (500 at 500/s)"
-"${CTL[@]}" block add 10.77.0.66 --ttl 5s --reason flood
-send "$ATTACKER" --to 10.77.0.1:5060 --method REGISTER --count 500 --rate 500
-send "$CLIENT" --to 10.77.0.1:5060 --method OPTIONS --count 5 --rate 20
+counters() {
+  "${CTL[@]}" stats --json | jq -r '"  counters: " + ([
+    "rx_packets", "pass_sip", "drop_blocked", "drop_rate", "drop_src_limit", "rb_records", "rb_lost",
+    "media_packets", "media_notices"] as $k | [$k[] as $n | "\($n)=\(.[$n])"] | join(" "))'
+}
+
+banner "legitimate traffic from sw-client: 20 users register, 60 calls (3/s, 2 s of G.711 each)"
+"$LAB" traffic --users 20 --calls 60 --rate 3 --hold 2 >/run/sw-lab/demo-traffic.out 2>&1 &
+LEGIT=$!
+PIDS+=("$LEGIT")
+sleep 4
+counters
+
+attack() {  # attack NAME FROM WHAT
+  banner "attack: $3 (from $2)"
+  "$LAB" attack "$1" --from "$2" 2>&1 | grep -E "^lab: " | sed 's/^lab: /  /' || true
+  sleep 1
+  counters
+}
+attack svcrack 10.61.3.66 "password cracking with svcrack (its User-Agent gives it away)"
+attack invite-flood 10.61.3.67 "INVITE flood, sipp attempting 5000 calls/s"
+attack register-flood 10.61.3.68 "REGISTER flood, 2000/s"
+attack broken-handshake 10.61.3.69 "broken handshake: a stolen account's calls never ACKed"
+sleep 6  # the handshake is provable once the ACKs are 5 s overdue
+attack scanner-ua 10.61.3.70 "a SIP scanner (svmap) announcing itself"
+
+banner "the kernel's blocklist"
 "${CTL[@]}" block list
-echo
-echo "the same entry as an operator sees it with bpftool:"
-bpftool map dump pinned "$PIN/sw_block_v4"
-echo
-"${CTL[@]}" stats | grep -E "^(drop_blocked|pass_sip) "
+banner "the same, as an operator sees it with bpftool"
+bpftool map dump pinned /run/sw-lab/bpffs/sipwarden/sw_block_v4 >/run/sw-lab/demo-bpftool.out || true
+head -n 30 /run/sw-lab/demo-bpftool.out
 
-banner "after expiry the attacker's packets pass again"
-sleep 5.2
-send "$ATTACKER" --to 10.77.0.1:5060 --method OPTIONS --count 3 --rate 10
-sleep 0.3
-"${CTL[@]}" block list
-echo "records from 10.77.0.66 after expiry: $(grep '"src_ip":"10.77.0.66".*"class":"OPTIONS"' "$E2E_TMP/records.jsonl" | wc -l)"
+banner "waiting for the legitimate calls to finish"
+wait "$LEGIT" || true
+cat /run/sw-lab/demo-traffic.out | grep -E "^(registrations|calls|sw-proxy)" | sed 's/^/  /'
 
-banner "summary"
-total=$(wc -l <"$E2E_TMP/records.jsonl")
-echo "records delivered to userspace: $total"
-"${CTL[@]}" stats --json
+banner "a few of the agent's Prometheus metrics"
+"$LAB" exec sw-proxy python3 -c '
+import urllib.request
+text = urllib.request.urlopen("http://127.0.0.1:9464/metrics", timeout=5).read().decode()
+for line in text.splitlines():
+    if line.startswith(("sipwarden_alarms_total", "sipwarden_xdp_drop_blocked_total",
+                        "sipwarden_xdp_pass_sip_total", "sipwarden_engine_events_total",
+                        "sipwarden_correlation_seconds_total", "sipwarden_hep_received_total")):
+        print("  " + line)
+' || echo "  (metrics endpoint not reachable)"
 
-banner "stopping the agent and removing the namespaces"
-kill -INT "${E2E_PIDS[0]}"
-wait "${E2E_PIDS[0]}" || true
-tail -n 1 "$E2E_TMP/agent.log"
-E2E_PIDS=()
-e2e_finish
+banner "alarms by category"
+jq -r .alert.category "$ALARMS" | sort | uniq -c | sed 's/^/  /'

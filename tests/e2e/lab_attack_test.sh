@@ -162,18 +162,14 @@ prepare_attack() {
   case $ATTACK in
     invite-flood|register-flood) CATEGORY=flood REASON=flood LIMIT=2 ;;
     svwar) CATEGORY=enumeration REASON=enumeration LIMIT=2 ;;
-    svcrack)
-      CATEGORY=bruteforce REASON=bruteforce LIMIT=2
-      seq -f "guess%04g" 1 300 >"$TMP/words.txt" ;;
+    svcrack) CATEGORY=bruteforce REASON=bruteforce LIMIT=2 ;;
     scanner-ua) CATEGORY=scanner-signature REASON=scanner-signature LIMIT=2 ;;
     broken-handshake)
       # An account the attacker stole (1099) places calls and never ACKs the
-      # 200 OK. Provable only once the 5th call's ACK is 5 s overdue
-      # (handshake-await-ack): about 6 s after the start.
-      CATEGORY=handshake REASON=handshake LIMIT=8
-      { echo SEQUENTIAL
-        for i in 0 1 2 3 4 5 6 7; do echo "1099;[authentication username=1099 password=pw1099];$((1200 + i))"; done
-      } >"$TMP/noack.csv" ;;
+      # 200 OK (lab attack broken-handshake). Provable only once the 5th
+      # call's ACK is 5 s overdue (handshake-await-ack): about 6 s after the
+      # start.
+      CATEGORY=handshake REASON=handshake LIMIT=8 ;;
     cancel)
       # The attacker cancels calls other people placed (Call-IDs it sniffed;
       # here read from the agent's own events).
@@ -227,30 +223,13 @@ prepare_attack() {
 
 run_attack() {
   case $ATTACK in
-    invite-flood)
-      # sipp's built-in caller at 5000 calls/s; Kamailio challenges each (407).
-      (cd "$TMP" && timeout -k 2 20 ip netns exec sw-attacker sipp "$PROXY:5060" -sn uac \
-         -r 5000 -rp 1000 -m 15000 -l 20000 -i "$ATT" -p 0 -timeout 8s -recv_timeout 2s -nostdin \
-         -trace_stat -stf "$TMP/flood.csv" -fd 1 >/dev/null 2>"$TMP/flood.err" </dev/null) || true
-      local made
-      made=$(awk -F';' 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "OutgoingCall(C)") c = i; next } { v = $c } END { print v + 0 }' "$TMP/flood.csv")
-      e2e_log "sipp attempted $made calls at -r 5000"
-      [ "$made" -ge 5000 ] || { echo "sipp attempted only $made calls" >&2; return 1; } ;;
-    register-flood)
-      attacker timeout 20 "$BIN/sw-sipsend" --to "$PROXY:5060" --src-ip "$ATT" --method REGISTER \
-        --user 1001 --count 4000 --rate 2000 --max-seconds 10 >"$TMP/regflood.out" 2>&1 ;;
-    svwar)
-      (cd "$TMP" && timeout -k 2 40 ip netns exec sw-attacker svwar -e1280-1400 -m REGISTER "$PROXY" \
-         >"$TMP/svwar.out" 2>&1 </dev/null) || true ;;
-    svcrack)
-      (cd "$TMP" && timeout -k 2 40 ip netns exec sw-attacker svcrack -u1001 -d "$TMP/words.txt" "$PROXY" \
-         >"$TMP/svcrack.out" 2>&1 </dev/null) || true ;;
-    scanner-ua)
-      (cd "$TMP" && timeout -k 2 30 ip netns exec sw-attacker svmap "$PROXY" >"$TMP/svmap.out" 2>&1 </dev/null) || true ;;
-    broken-handshake)
-      (cd "$TMP" && timeout -k 2 20 ip netns exec sw-attacker sipp "$PROXY:5060" -sf "$SCEN/invite_noack.xml" \
-         -inf "$TMP/noack.csv" -m 8 -r 8 -i "$ATT" -p 0 -mp 30000 -timeout 10s -recv_timeout 4s -nostdin \
-         >/dev/null 2>"$TMP/noack.err" </dev/null) || true ;;
+    invite-flood|register-flood|svwar|svcrack|scanner-ua|broken-handshake)
+      "$LAB" attack "$ATTACK" --from "$ATT" 2>&1 | tee "$TMP/lab-attack.out" || return 1
+      if [ "$ATTACK" = invite-flood ]; then
+        local made
+        made=$(sed -n 's/.*sipp attempted \([0-9]*\) calls.*/\1/p' "$TMP/lab-attack.out")
+        [ "${made:-0}" -ge 5000 ] || { echo "sipp attempted only ${made:-0} calls" >&2; return 1; }
+      fi ;;
     cancel)
       local f
       for f in "$TMP"/cancel*.sip; do
