@@ -68,6 +68,9 @@ ABSL_FLAG(uint32_t, other_rate, 0, "Per-source limit for other requests, message
 ABSL_FLAG(uint32_t, other_burst, 0, "Per-source burst for other requests");
 ABSL_FLAG(absl::Duration, max_block_ttl, absl::ZeroDuration(),
           "Cap on the TTL of blocks and rate limits that rules ask for (0 = the rules' own)");
+ABSL_FLAG(bool, enforce, true,
+          "Put rules' blocks and rate limits into the kernel; false = detect only (alarms, "
+          "verdicts logged, nothing dropped for them)");
 ABSL_FLAG(bool, drop_malformed, false, "Drop malformed packets instead of passing them");
 ABSL_FLAG(uint32_t, stats_interval, 0, "Print kernel counters to stderr every N seconds (0 = off)");
 ABSL_FLAG(bool, verbose, false, "Show libbpf's informational messages");
@@ -289,8 +292,15 @@ int Run() {
     return true;
   };
   sw::MediaMirror media(maps);
+  const bool enforce = absl::GetFlag(FLAGS_enforce);
+  if (!enforce) std::cerr << "sipwarden-agent: detect only (--enforce=false): no rule blocks or limits\n";
   verdicts.block = [&](const sw::rules::BlockVerdict& v) {
     if (allowlisted(v.prefix, v.rule, "blocked")) return;
+    if (!enforce) {
+      std::cerr << "sipwarden-agent: would block " << v.prefix.ToString() << " for "
+                << capped(v.ttl_ns) << " (" << v.rule << "; detect only)\n";
+      return;
+    }
     auto reason = sw::ReasonFromName(v.reason);
     auto st = maps.BlockAdd(v.prefix, capped(v.ttl_ns),
                             reason.ok() ? *reason : static_cast<uint32_t>(SW_REASON_ANOMALY));
@@ -301,6 +311,11 @@ int Run() {
   verdicts.watch = [&](const sw::rules::WatchVerdict& v) { media.OnWatch(v); };
   verdicts.rate_limit = [&](const sw::rules::RateLimitVerdict& v) {
     if (allowlisted(v.prefix, v.rule, "rate-limited")) return;
+    if (!enforce) {
+      std::cerr << "sipwarden-agent: would rate-limit " << v.prefix.ToString() << " ("
+                << v.rule << "; detect only)\n";
+      return;
+    }
     const int host_len = v.prefix.addr.is_v4() ? 32 : 128;
     if (v.prefix.length != host_len) {
       std::cerr << "sipwarden-agent: rule " << v.rule << " asked for a rate limit on "
