@@ -454,6 +454,9 @@ int Run() {
                     static_cast<double>(r.fired), {{"rule", r.name}});
           t.Gauge("sipwarden_rule_open_operations", "Operations a rule has open",
                   static_cast<double>(r.open), {{"rule", r.name}});
+          t.Counter("sipwarden_rule_seconds_total",
+                    "Time spent in a rule (matching and actions; sampled 1 event in 61)",
+                    static_cast<double>(r.time_ns) / 1e9, {{"rule", r.name}});
         }
         t.Counter("sipwarden_correlation_seconds_total",
                   "Time spent parsing and correlating SIP messages",

@@ -315,3 +315,33 @@ rules:
 
 }  // namespace
 }  // namespace sw::rules::testing
+
+namespace sw::rules::testing {
+namespace {
+
+// Rule timings are sampled (one event in kTimingSample) and scaled: a rule
+// that sees many events has time counted, one no event reaches has none.
+TEST(Single, RuleTimingsAreSampled) {
+  Harness h(R"(
+rules:
+  - name: busy
+    type: Single
+    match: {type: sip, method: OPTIONS}
+    actions:
+      - emit: {name: seen}
+  - name: idle
+    type: Single
+    match: {type: mgcp}
+    actions:
+      - emit: {name: never}
+)");
+  for (uint64_t i = 0; i < 4 * kTimingSample; ++i) h.Feed(Sip("OPTIONS").At(kT0 + i * kMs));
+  uint64_t busy = 0, idle = 0;
+  for (const auto& r : h.engine->rule_stats()) (r.name == "busy" ? busy : idle) = r.time_ns;
+  EXPECT_GT(busy, 0u);
+  EXPECT_EQ(busy % kTimingSample, 0u);
+  EXPECT_EQ(idle, 0u);
+}
+
+}  // namespace
+}  // namespace sw::rules::testing

@@ -4,6 +4,7 @@
 #include "sipwarden/rules/engine.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 
 #include "absl/hash/hash.h"
@@ -121,6 +122,7 @@ struct RuleRuntime {
   KeyedTable<OpState> ops;
   KeyedTable<AlarmState> alarms;
   int64_t next_calendar = kNever;  // the scheduled instant
+  uint64_t timing_seq = 0;         // events seen, for sampled timings
   uint32_t calendar_gen = 0;
   size_t catchup = 0;
   uint64_t catchup_run = 0;
@@ -625,7 +627,20 @@ int EngineCore::ClassOf(const EventView& v, int name_id) const {
 void EngineCore::Dispatch(const EventView& v, int cls, int depth) {
   ++event_seq_;
   for (const auto& [ri, bits] : data().dispatch[cls]) {
-    if (Handle(ri, v, bits, depth)) break;
+    // Rule timings, sampled per rule: every kTimingSample-th event a rule
+    // sees is timed, and its time counts kTimingSample-fold (a prime period,
+    // so that events alternating in a short cycle do not bias it).
+    RuleRuntime& rt = *rules_[ri];
+    if (++rt.timing_seq % kTimingSample != 0) {
+      if (Handle(ri, v, bits, depth)) break;
+      continue;
+    }
+    const auto t0 = std::chrono::steady_clock::now();
+    const bool stop = Handle(ri, v, bits, depth);
+    const auto ns =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0);
+    rt.stats.time_ns += static_cast<uint64_t>(ns.count()) * kTimingSample;
+    if (stop) break;
   }
 }
 

@@ -79,7 +79,13 @@ struct RuleStats {
   uint64_t evicted = 0;     // operations dropped for space
   uint64_t alarms = 0;      // new alarms (updates not counted)
   size_t open = 0;          // operations open now
+  // Estimated time spent matching events against this rule and running its
+  // actions (sampled: one event in kTimingSample it sees is timed, then
+  // scaled).
+  uint64_t time_ns = 0;
 };
+
+inline constexpr uint64_t kTimingSample = 61;
 
 struct EngineStats {
   uint64_t events = 0;             // typed events in
