@@ -292,6 +292,12 @@ int Run() {
     return true;
   };
   sw::MediaMirror media(maps);
+  if ((*dp)->reused_pins()) {
+    // The previous agent's media entries belong to calls this one never saw.
+    if (auto st = maps.MediaClear(); !st.ok()) {
+      std::cerr << "sipwarden-agent: clearing the adopted media map: " << st.message() << "\n";
+    }
+  }
   const bool enforce = absl::GetFlag(FLAGS_enforce);
   if (!enforce) std::cerr << "sipwarden-agent: detect only (--enforce=false): no rule blocks or limits\n";
   verdicts.block = [&](const sw::rules::BlockVerdict& v) {
@@ -322,7 +328,7 @@ int Run() {
                 << v.prefix.ToString() << "; limits apply to single sources only\n";
       return;
     }
-    const uint32_t rate = v.rate < 1 ? 1u : static_cast<uint32_t>(v.rate);
+    const uint32_t rate = v.rate < 1 ? 1u : v.rate > 1e9 ? 1000000000u : static_cast<uint32_t>(v.rate);
     auto st = maps.SrcLimitSet(v.prefix.addr, rate, v.burst, capped(v.ttl_ns), SW_REASON_FLOOD);
     std::cerr << "sipwarden-agent: "
               << (st.ok() ? "rate-limited " : "could not rate-limit ") << v.prefix.addr.ToString()
@@ -335,7 +341,12 @@ int Run() {
   sinks.mgcp = [&](const sw::ev::MgcpEvent& e) { events.Write(sw::ev::ToJson(e)); };
   sinks.rtp = [&](const sw::ev::RtpEvent& e) { events.Write(sw::ev::ToJson(e)); };
   sinks.call = [&](const sw::ev::CallRecord& c) { events.Write(sw::ev::ToJson(c)); };
-  sinks.media_endpoint = [&](const sw::ev::MediaEndpointChange& c) { media.OnEndpoint(c); };
+  // At exit the pipeline ends every open call: that is no end of their media,
+  // and a watch armed then would outlive this agent.
+  bool stopping = false;
+  sinks.media_endpoint = [&](const sw::ev::MediaEndpointChange& c) {
+    if (!stopping) media.OnEndpoint(c);
+  };
   sw::ev::Pipeline pipeline(correlator.Tee(std::move(sinks)));
   sw::ev::Deduper dedup;
   uint64_t alarms_flushed = 0;
@@ -523,6 +534,7 @@ int Run() {
     }
   }
   (void)(*reader)->Drain();
+  stopping = true;
   pipeline.Flush();
   records.Flush();
   events.Flush();

@@ -148,6 +148,9 @@ absl::StatusOr<Maps> Maps::OpenPinned(const std::string& pin_dir) {
   for (size_t i = 0; i < std::size(kMapNames); ++i) {
     const std::string path = absl::StrCat(pin_dir, "/", kMapNames[i]);
     *slots[i] = bpf_obj_get(path.c_str());
+    // Maps newer than the running agent's program are optional: an agent
+    // from before them still answers everything else.
+    if (*slots[i] < 0 && slots[i] == &f.src_limit && errno == ENOENT) continue;
     if (*slots[i] < 0) return ErrnoStatus(errno, absl::StrCat("open pinned map ", path));
   }
   return maps;
@@ -400,6 +403,12 @@ absl::StatusOr<std::vector<SourceEntry>> Maps::Sources() const {
 
 namespace {
 
+absl::Status NoLimitMap(int fd) {
+  if (fd >= 0) return absl::OkStatus();
+  return absl::FailedPreconditionError(
+      "no sw_src_limit map pinned: the running agent predates per-source limits");
+}
+
 sw_src_key SrcKey(const IpAddress& addr) {
   sw_src_key k{};
   std::memcpy(k.addr, addr.bytes.data(), 16);
@@ -418,6 +427,7 @@ absl::Status Maps::SrcLimitSet(const IpAddress& addr, uint32_t rate, uint32_t bu
     return absl::InvalidArgumentError(absl::StrCat("unknown reason code ", reason));
   }
   if (ttl < absl::ZeroDuration()) return absl::InvalidArgumentError("negative TTL");
+  SW_RETURN_IF_ERROR(NoLimitMap(fds_.src_limit));
   const uint64_t now = BootNs();
   sw_src_limit v{};
   v.rate = rate;
@@ -446,7 +456,10 @@ absl::Status Maps::SrcLimitSet(const IpAddress& addr, uint32_t rate, uint32_t bu
   return absl::OkStatus();
 }
 
+absl::Status Maps::MediaClear() { return ClearMap<sw_media_key>(fds_.media); }
+
 absl::Status Maps::SrcLimitDel(const IpAddress& addr) {
+  SW_RETURN_IF_ERROR(NoLimitMap(fds_.src_limit));
   const sw_src_key k = SrcKey(addr);
   if (bpf_map_delete_elem(fds_.src_limit, &k) != 0) {
     if (errno == ENOENT) {
@@ -459,6 +472,7 @@ absl::Status Maps::SrcLimitDel(const IpAddress& addr) {
 
 absl::StatusOr<std::vector<SrcLimitEntry>> Maps::SrcLimits() const {
   std::vector<SrcLimitEntry> out;
+  if (fds_.src_limit < 0) return out;  // an agent from before them: none
   SW_RETURN_IF_ERROR(ForEachKey<sw_src_key>(fds_.src_limit, [&](const sw_src_key& k) {
     sw_src_limit v{};
     if (bpf_map_lookup_elem(fds_.src_limit, &k, &v) == 0) {
@@ -478,13 +492,8 @@ absl::StatusOr<int> Maps::SrcLimitExpire() {
     const sw_src_key k = SrcKey(e.addr);
     if (bpf_map_delete_elem(fds_.src_limit, &k) == 0) ++deleted;
   }
-  if (static_cast<size_t>(deleted) == all.size()) {
-    SW_ASSIGN_OR_RETURN(sw_config cfg, ReadConfig());
-    if (cfg.flags & SW_CFG_SRC_LIMITS) {
-      cfg.flags &= ~SW_CFG_SRC_LIMITS;
-      SW_RETURN_IF_ERROR(WriteConfig(cfg));
-    }
-  }
+  // SW_CFG_SRC_LIMITS stays set once a limit was: clearing it here could
+  // race with a limit another process (sipwardenctl) adds meanwhile.
   return deleted;
 }
 

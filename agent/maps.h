@@ -105,14 +105,15 @@ class Maps {
                            absl::Duration ttl, uint32_t reason);
   absl::Status SrcLimitDel(const IpAddress& addr);
   absl::StatusOr<std::vector<SrcLimitEntry>> SrcLimits() const;
-  // Deletes expired limits; once none is left the kernel stops looking.
-  // Returns how many were deleted.
+  // Deletes expired limits; returns how many.
   absl::StatusOr<int> SrcLimitExpire();
 
   // Expected media.
   absl::Status MediaPut(const sw_media_key& key, const sw_media_entry& value);
   absl::Status MediaDel(const sw_media_key& key);
   absl::StatusOr<std::optional<sw_media_entry>> Media(const sw_media_key& key) const;
+  // Empties the media map (a new agent knows none of the old one's calls).
+  absl::Status MediaClear();
 
   // Empties every map and zeroes counters and config (tests use this).
   absl::Status ResetAll();

@@ -1,5 +1,8 @@
 // The agent's JSON-lines outputs (events, alarms, records): a path or "-"
-// for stdout, opened once, flushed as records arrive.
+// for stdout, opened once, flushed as records arrive. Lines for a file are
+// collected and written whole (write(2) of complete lines only), so a reader
+// that follows the file never sees half a line, however much is written at
+// once; stdout goes through stdio, so outputs sharing it keep their order.
 #pragma once
 
 #include <cstdio>
@@ -22,9 +25,11 @@ class JsonLinesOut {
 
  private:
   JsonLinesOut() = default;
+  static constexpr size_t kFlushBytes = 64 * 1024;
   FILE* f_ = nullptr;
   bool owned_ = false;
   uint64_t lines_ = 0;
+  std::string pending_;  // complete lines not written yet
 };
 
 }  // namespace sw

@@ -543,25 +543,27 @@ static __always_inline int gcra_exceeds(__u64 *tat_p, __u64 now, __u32 rate, __u
 	return 0;
 }
 
-/* A rate limit a rule set on this one source: 1 when the request exceeds
- * it. Expired limits are removed on the next hit. */
-static __always_inline int over_source_limit(struct meta *m, struct env *env,
-					     struct sw_src_key *key)
+/* A rate limit a rule set on this one source: returns the entry when the
+ * request exceeds it (the caller counts the drop), NULL otherwise. Expired
+ * limits are removed on the next hit. Like the global buckets, the bucket
+ * state is updated without locks: packets of one source on several CPUs at
+ * once may each take a token. */
+static __always_inline struct sw_src_limit *over_source_limit(struct meta *m, struct env *env,
+							      struct sw_src_key *key)
 {
 	struct sw_src_limit *l = bpf_map_lookup_elem(&sw_src_limit, key);
 
 	if (!l || !l->rate)
-		return 0;
+		return NULL;
 	const __u64 now = now_ns(m);
 	if (l->expires_ns && l->expires_ns <= now) {
 		bpf_map_delete_elem(&sw_src_limit, key);
 		env->st->src_limit_expired++;
-		return 0;
+		return NULL;
 	}
 	if (!gcra_exceeds(&l->tat_ns, now, l->rate, l->burst))
-		return 0;
-	l->dropped++;
-	return 1;
+		return NULL;
+	return l;
 }
 
 enum { SW_SRC_OK = 0, SW_SRC_OVER_RATE = 1, SW_SRC_OVER_LIMIT = 2 };
@@ -609,10 +611,18 @@ static __always_inline int account_source(struct meta *m, struct env *env, __u8 
 		s->rate_dropped[b]++;
 		return SW_SRC_OVER_RATE;
 	}
-	if ((env->cfg->flags & SW_CFG_SRC_LIMITS) && over_source_limit(m, env, &key)) {
-		if (allowed(m, env))
-			return SW_SRC_OK;
-		return SW_SRC_OVER_LIMIT;
+	/* A source's limit spares the requests that end what is under way
+	 * (ACK, BYE, CANCEL): a limited PBX keeps tearing its calls down. */
+	if (cls == SW_CLASS_ACK || cls == SW_CLASS_BYE || cls == SW_CLASS_CANCEL)
+		return SW_SRC_OK;
+	if (env->cfg->flags & SW_CFG_SRC_LIMITS) {
+		struct sw_src_limit *l = over_source_limit(m, env, &key);
+		if (l) {
+			if (allowed(m, env))
+				return SW_SRC_OK;
+			l->dropped++;
+			return SW_SRC_OVER_LIMIT;
+		}
 	}
 	return SW_SRC_OK;
 }

@@ -34,9 +34,9 @@
 #endif
 #ifndef SW_MEDIA_ENTRIES
 #define SW_MEDIA_ENTRIES 131072 /* expected media endpoints */
-
-/* Sizes: per-source rate limits set by rules (hash). */
-#define SW_SRC_LIMIT_ENTRIES 65536
+#endif
+#ifndef SW_SRC_LIMIT_ENTRIES
+#define SW_SRC_LIMIT_ENTRIES 65536 /* per-source rate limits set by rules */
 #endif
 #ifndef SW_RINGBUF_BYTES
 #define SW_RINGBUF_BYTES (16u << 20) /* default; the agent may resize before load */

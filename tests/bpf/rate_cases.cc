@@ -368,7 +368,26 @@ std::vector<Case> RateCases() {
                        Send(h, invite, 1, XDP_PASS);
                      },
                  .retval = XDP_PASS,
-                 .stats = Cat(passed, {{"pass_allowed", 1}})});
+                 .stats = Cat(passed, {{"pass_allowed", 1}}),
+                 .check =
+                     [src](Harness& h, const RunResult&) {
+                       auto l = SourceLimit(h, src);
+                       ASSERT_TRUE(l.has_value());
+                       EXPECT_EQ(l->dropped, 0u);  // nothing was dropped
+                     }});
+    for (const char* m : {"ACK", "BYE", "CANCEL"}) {
+      t.push_back({.name = p + "source_limit_spares_" + m,
+                   .packet = udp(SipRequest(m)),
+                   .setup =
+                       [src, invite](Harness& h) {
+                         SetSourceLimit(h, src, 1, 1);
+                         Send(h, invite, 1, XDP_PASS);
+                         Send(h, invite, 1, XDP_DROP);
+                       },
+                   .retval = XDP_PASS,
+                   .stats = Times(passed, 3),
+                   .repeat = 3});
+    }
     t.push_back({.name = p + "source_limit_ignored_while_flag_is_off",
                  .packet = invite,
                  .setup =

@@ -14,7 +14,7 @@ SRC_DIR="$(cd "$(dirname "$0")/../.." && pwd)"
 LAB="$SRC_DIR/tools/lab/lab"
 SCEN="$SRC_DIR/tools/lab/scenarios"
 export SW_BIN_DIR="$BIN"
-TTL=20
+TTL=30
 ATT=10.61.3.66 ATT2=10.61.3.68 NEIGH=10.61.3.67 PROXY=10.61.0.1
 
 for tool in kamailio sipp jq; do
@@ -49,9 +49,9 @@ probe() {
 }
 xdp_attached() { ip -n sw-proxy -d link show p-attacker | grep -q "prog/xdp"; }
 
-e2e_log "INVITE flood from $ATT: 200/s for 12 s"
-"$LAB" exec sw-attacker timeout 20 "$BIN/sw-sipsend" --to "$PROXY:5060" --src-ip "$ATT" --method INVITE \
-  --count 2400 --rate 200 --max-seconds 15 >"$TMP/flood.out" 2>&1 &
+e2e_log "INVITE flood from $ATT: 200/s until stopped (at most 60 s)"
+"$LAB" exec sw-attacker timeout 70 "$BIN/sw-sipsend" --to "$PROXY:5060" --src-ip "$ATT" --method INVITE \
+  --count 12000 --rate 200 --max-seconds 60 >"$TMP/flood.out" 2>&1 &
 FLOOD=$!
 E2E_PIDS+=("$FLOOD")
 e2e_wait_for 5 blocked "$ATT" || { cat "$ALARMS" >&2; e2e_fail "the flood's source was not blocked"; }
@@ -84,6 +84,8 @@ e2e_log "the new agent detects and blocks a new attacker ($ATT2, scanner User-Ag
   --user-agent friendly-scanner --count 5 --rate 50 >/dev/null 2>&1 || e2e_fail "sw-sipsend failed"
 e2e_wait_for 5 blocked "$ATT2" || { tail -n 20 "$AGENT_LOG" >&2; e2e_fail "the new agent did not block $ATT2"; }
 
+e2e_log "the attack stops"
+pkill -f -- "sw-sipsend --to $PROXY:5060 --src-ip $ATT " || true
 wait "$FLOOD" || true
 e2e_log "the first block expires on time ($expires) and $ATT passes again"
 e2e_wait_for $((TTL + 10)) not_blocked "$ATT" || e2e_fail "the block of $ATT did not expire"

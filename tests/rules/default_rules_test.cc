@@ -315,6 +315,36 @@ TEST_F(DefaultRules, BusyTrunkPlacingOneCallPerSecondIsNoFlood) {
   EXPECT_TRUE(h.NewAlarms().empty()) << Describe();
 }
 
+TEST_F(DefaultRules, RegisteredPeerPlacingTenCallsASecondIsNoFlood) {
+  Login(kT0, "192.0.2.210", "ext100");  // a PBX with users registered
+  for (int i = 0; i < 600; ++i) {        // a minute at 10 calls/s, each INVITE twice
+    const int64_t t = kT0 + kMin + i * 100 * kMs;
+    const std::string id = "pbx-" + std::to_string(i);
+    h.Feed(Request("INVITE", t, "192.0.2.210", kRegistrar, id, "ext100", "555" + std::to_string(i)));
+    h.Feed(Request("INVITE", t + 5 * kMs, "192.0.2.210", kRegistrar, id, "ext100",
+                   "555" + std::to_string(i)));
+  }
+  EXPECT_TRUE(Raised("invite-flood-source").empty()) << Describe();
+  EXPECT_TRUE(Raised("invite-flood-peer").empty()) << Describe();
+  EXPECT_TRUE(h.blocks.empty());
+}
+
+TEST_F(DefaultRules, InviteFloodFromARegisteredPeerIsRateLimited) {
+  Login(kT0, "192.0.2.211", "ext101");
+  for (int i = 0; i < 800; ++i) {  // 100 per second: an abused account
+    h.Feed(Request("INVITE", kT0 + kMin + i * 10 * kMs, "192.0.2.211", kRegistrar,
+                   "ab-" + std::to_string(i), "ext101", "900" + std::to_string(i)));
+  }
+  const auto a = Raised("invite-flood-peer");
+  ASSERT_EQ(a.size(), 1u) << Describe();
+  EXPECT_EQ(a[0].category, "flood");
+  EXPECT_TRUE(Raised("invite-flood-source").empty());
+  ASSERT_FALSE(h.limits.empty());
+  EXPECT_EQ(h.limits[0].prefix.ToString(), "192.0.2.211/32");
+  EXPECT_EQ(h.limits[0].rate, 30.0);
+  EXPECT_TRUE(h.blocks.empty());
+}
+
 TEST_F(DefaultRules, InviteFloodAgainstOneTarget) {
   for (int i = 0; i < 120; ++i) {  // a botnet: every bot sends one INVITE
     h.Feed(Request("INVITE", kT0 + i * 50 * kMs, "203.0.113." + std::to_string(i + 1), kRegistrar,

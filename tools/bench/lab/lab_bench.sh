@@ -62,13 +62,13 @@ for attack in scanner-ua invite-flood register-flood; do
   "$LAB" attack "$attack" --from "$src" >"$TMP/$attack.log" 2>&1 || true
   added=$("$BIN/sipwardenctl" --pin-dir "$PIN" block list --json |
     jq -r --arg p "$src/32" 'select(.prefix == $p) | .added')
-  first=$(jq -r --arg s "$src" 'select(.src_ip == $s) | .ts' "$RECORDS" | head -n 1)
+  first=$(jq -rR --arg s "$src" 'fromjson? | select(.src_ip == $s) | .ts' "$RECORDS" | sed -n 1p || true)
   if [ -z "$added" ] || [ -z "$first" ]; then
     log "$attack from $src: no block or no record (added='$added' first='$first')"
     exit 1
   fi
   ms=$(awk -v a="$(to_s "$added")" -v f="$(to_s "$first")" 'BEGIN { printf "%.3f", (a - f) * 1000 }')
-  n=$(jq -r --arg s "$src" 'select(.src_ip == $s) | .ts' "$RECORDS" | wc -l)
+  n=$(jq -rR --arg s "$src" 'fromjson? | select(.src_ip == $s) | .ts' "$RECORDS" | wc -l)
   log "$attack from $src: first message seen at $first, blocked at $added ($ms ms; $n messages passed to the agent before the block)"
   emit "detect_to_block_ms_$attack" "$ms" ms
   emit "messages_passed_before_block_$attack" "$n" messages
