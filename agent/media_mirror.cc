@@ -13,6 +13,29 @@ MediaMirror::Key MediaMirror::KeyOf(const IpAddress& addr, uint16_t port) {
   return k;
 }
 
+IpAddress MediaMirror::AddrOf(const Key& k) {
+  IpAddress a;
+  std::memcpy(a.bytes.data(), k.data(), 16);
+  return a;
+}
+
+uint16_t MediaMirror::PortOf(const Key& k) {
+  return static_cast<uint16_t>((static_cast<uint8_t>(k[16]) << 8) | static_cast<uint8_t>(k[17]));
+}
+
+void MediaMirror::InstallOffers(const std::string& owner) {
+  auto o = offers_.find(owner);
+  if (o == offers_.end()) return;
+  for (const Key& k : o->second) {
+    auto it = entries_.find(k);
+    if (it == entries_.end() || it->second.owner != owner || it->second.installed) continue;
+    it->second.installed = true;
+    ++stats_.expected;
+    Arm(AddrOf(k), PortOf(k), it->second, it->second.watch_until_ns != 0, BootNs(), false);
+  }
+  offers_.erase(o);
+}
+
 void MediaMirror::Arm(const IpAddress& addr, uint16_t port, const Entry& e, bool watch,
                       uint64_t since_ns, bool keep_counters) {
   const sw_media_key key = MediaKey(addr, port);
@@ -46,18 +69,36 @@ void MediaMirror::OnEndpoint(const ev::MediaEndpointChange& c) {
         it = entries_.emplace(k, Entry{}).first;
       }
       Entry& e = it->second;
+      const bool was_installed = e.installed;
       e.owner = c.owner;
       e.from_sdp = true;
       e.ended = false;
+      if (!c.answered) {
+        // An offer: held back until the call is answered.
+        if (offers_.size() >= kMaxPendingOwners) {
+          stats_.offers_dropped += offers_.size();
+          offers_.clear();
+        }
+        offers_[c.owner].push_back(k);
+        ++stats_.offers_pending;
+        // The kernel still holds the endpoint for an earlier call: quiet it,
+        // so that this call's media is not taken for media after that one.
+        if (was_installed) Arm(c.addr, c.port, e, e.watch_until_ns != 0, BootNs(), false);
+        return;
+      }
+      e.installed = true;
       ++stats_.expected;
       // A rule watch on the endpoint stays armed; otherwise count quietly.
       Arm(c.addr, c.port, e, e.watch_until_ns != 0, BootNs(), /*keep_counters=*/false);
+      InstallOffers(c.owner);
       return;
     }
     case Kind::kEnded: {
       if (it == entries_.end()) return;
       it->second.owner = c.owner;  // the pipeline knows which call had it last
       it->second.ended = true;
+      offers_.erase(c.owner);
+      if (!it->second.installed) return;  // never answered: no media expected
       ++stats_.ended;
       // Armed in the kernel's clock: the grace runs from now.
       Arm(c.addr, c.port, it->second, true, BootNs() + static_cast<uint64_t>(c.grace_ns),
@@ -67,11 +108,12 @@ void MediaMirror::OnEndpoint(const ev::MediaEndpointChange& c) {
     case Kind::kForgotten: {
       if (it == entries_.end()) return;
       ++stats_.forgotten;
+      offers_.erase(c.owner);
       if (it->second.watch_until_ns) {  // a rule still watches it
         it->second.from_sdp = false;
         return;
       }
-      (void)maps_.MediaDel(MediaKey(c.addr, c.port));
+      if (it->second.installed) (void)maps_.MediaDel(MediaKey(c.addr, c.port));
       entries_.erase(it);
       return;
     }
@@ -93,6 +135,7 @@ void MediaMirror::OnWatch(const rules::WatchVerdict& v) {
       it->second.owner = v.call_id;
     }
     it->second.watch_until_ns = now + ttl;
+    it->second.installed = true;
     ++stats_.watches;
     Arm(ep.addr, ep.port, it->second, true, now, /*keep_counters=*/true);
   }
@@ -121,10 +164,8 @@ void MediaMirror::Expire(uint64_t boot_now_ns) {
     }
     ++stats_.watch_expired;
     e.watch_until_ns = 0;
-    IpAddress addr;
-    std::memcpy(addr.bytes.data(), it->first.data(), 16);
-    const uint16_t port = static_cast<uint16_t>((static_cast<uint8_t>(it->first[16]) << 8) |
-                                                static_cast<uint8_t>(it->first[17]));
+    const IpAddress addr = AddrOf(it->first);
+    const uint16_t port = PortOf(it->first);
     if (e.from_sdp) {
       // Back to what the call's state asks for.
       Arm(addr, port, e, e.ended, boot_now_ns, /*keep_counters=*/true);

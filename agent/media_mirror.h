@@ -1,6 +1,7 @@
 // Mirrors the media endpoints the event pipeline learned from SDP and MGCP
 // into the kernel's media map (sw_media), and the media watches rules ask
-// for: the kernel then counts each expected stream and posts one notice when
+// for. An offer's endpoints wait until the call is answered (a response with
+// SDP): a flood of INVITEs, never answered, costs no map update. Then the kernel then counts each expected stream and posts one notice when
 // media reaches an endpoint after its call ended (BYE, DLCX) or while a rule
 // watches it. Notices come back through the ring buffer; Describe() turns
 // one into the event the rules expect ("media_after_end" with its owner, or
@@ -10,6 +11,7 @@
 #include <cstdint>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "maps.h"
 #include "sipwarden/events/event.h"
@@ -19,7 +21,9 @@
 namespace sw {
 
 struct MediaMirrorStats {
-  uint64_t expected = 0;    // endpoints installed from SDP/MGCP
+  uint64_t expected = 0;    // endpoints installed from SDP/MGCP (answered calls)
+  uint64_t offers_pending = 0;  // offers held back until their call is answered
+  uint64_t offers_dropped = 0;  // pending offers forgotten for space
   uint64_t ended = 0;       // endpoints armed after their call ended
   uint64_t forgotten = 0;   // endpoints removed with the pipeline's state
   uint64_t watches = 0;     // endpoints watched on a rule's request
@@ -53,6 +57,7 @@ class MediaMirror {
   struct Entry {
     std::string owner;          // Call-ID or "mgcp:" + connection id; empty for a rule watch
     bool from_sdp = false;      // the pipeline tracks it
+    bool installed = false;     // in the kernel map
     bool ended = false;         // its call ended: the next packet is media after the end
     uint64_t watch_until_ns = 0;  // a rule watch holds it until then (0: none)
   };
@@ -62,9 +67,16 @@ class MediaMirror {
   void Arm(const IpAddress& addr, uint16_t port, const Entry& e, bool watch, uint64_t since_ns,
            bool keep_counters);
 
+  // Installs the endpoints owner's offer announced, now that it is answered.
+  void InstallOffers(const std::string& owner);
+  static IpAddress AddrOf(const Key& k);
+  static uint16_t PortOf(const Key& k);
+
+  static constexpr size_t kMaxPendingOwners = 65536;
   Maps& maps_;
   size_t max_tracked_;
   std::unordered_map<Key, Entry> entries_;
+  std::unordered_map<std::string, std::vector<Key>> offers_;  // owner -> not installed yet
   MediaMirrorStats stats_;
   uint64_t next_expire_ns_ = 0;
 };

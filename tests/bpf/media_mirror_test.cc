@@ -31,9 +31,11 @@ class MediaMirrorTest : public ::testing::Test {
     ASSERT_TRUE(harness_->Reset().ok());
   }
   static ev::MediaEndpointChange Change(ev::MediaEndpointChange::Kind kind, const char* addr,
-                                        uint16_t port, const char* owner, int64_t grace = 0) {
+                                        uint16_t port, const char* owner, int64_t grace = 0,
+                                        bool answered = false) {
     ev::MediaEndpointChange c;
     c.kind = kind;
+    c.answered = answered;
     c.addr = Addr(addr);
     c.port = port;
     c.owner = owner;
@@ -57,9 +59,13 @@ using Kind = ev::MediaEndpointChange::Kind;
 TEST_F(MediaMirrorTest, CallEndpointsCountedThenArmedAtTheEndOfTheCall) {
   Harness& h = *harness_;
   MediaMirror mirror(h.maps());
+  // The offer waits for the answer; the answer installs both.
   mirror.OnEndpoint(Change(Kind::kExpected, kSrc4, kCallerPort, "call-1"));
-  mirror.OnEndpoint(Change(Kind::kExpected, kDst4, kCalleePort, "call-1"));
+  EXPECT_FALSE(MediaEntry(h, kSrc4, kCallerPort).has_value());
+  mirror.OnEndpoint(Change(Kind::kExpected, kDst4, kCalleePort, "call-1", 0, true));
   EXPECT_EQ(mirror.tracked(), 2u);
+  EXPECT_TRUE(MediaEntry(h, kSrc4, kCallerPort).has_value());
+  EXPECT_EQ(mirror.stats().expected, 2u);
 
   // During the call: counted, no notice.
   RunResult r = Media(3);
@@ -99,14 +105,30 @@ TEST_F(MediaMirrorTest, CallEndpointsCountedThenArmedAtTheEndOfTheCall) {
 TEST_F(MediaMirrorTest, SharedReceiverNamesTheSendersCall) {
   MediaMirror mirror(harness_->maps());
   // The callee's port carried call-2 last; the caller's endpoint is call-1's.
-  mirror.OnEndpoint(Change(Kind::kExpected, kSrc4, kCallerPort, "call-1"));
-  mirror.OnEndpoint(Change(Kind::kExpected, kDst4, kCalleePort, "call-2"));
+  mirror.OnEndpoint(Change(Kind::kExpected, kSrc4, kCallerPort, "call-1", 0, true));
+  mirror.OnEndpoint(Change(Kind::kExpected, kDst4, kCalleePort, "call-2", 0, true));
   mirror.OnEndpoint(Change(Kind::kEnded, kSrc4, kCallerPort, "call-1"));
   mirror.OnEndpoint(Change(Kind::kEnded, kDst4, kCalleePort, "call-2"));
   ev::RtpEvent ev;
   mirror.Describe(Addr(kSrc4), kCallerPort, Addr(kDst4), kCalleePort, &ev);
   EXPECT_EQ(ev.reason, "media_after_end");
   EXPECT_EQ(ev.owner, "call-1");
+}
+
+TEST_F(MediaMirrorTest, UnansweredOffersNeverReachTheKernel) {
+  Harness& h = *harness_;
+  MediaMirror mirror(h.maps());
+  // A flood's INVITEs: one offer each, never answered, then failed.
+  for (int i = 0; i < 100; ++i) {
+    const std::string id = "flood-" + std::to_string(i);
+    mirror.OnEndpoint(Change(Kind::kExpected, kSrc4, kCallerPort, id.c_str()));
+    mirror.OnEndpoint(Change(Kind::kEnded, kSrc4, kCallerPort, id.c_str()));
+  }
+  EXPECT_FALSE(MediaEntry(h, kSrc4, kCallerPort).has_value());
+  EXPECT_EQ(mirror.stats().expected, 0u);
+  EXPECT_EQ(mirror.stats().ended, 0u);
+  RunResult r = Media(3);
+  EXPECT_TRUE(r.records.empty());
 }
 
 TEST_F(MediaMirrorTest, RuleWatchReportsThenExpires) {

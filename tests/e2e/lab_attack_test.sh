@@ -30,7 +30,7 @@ TTL=${SW_ATTACK_TTL:-12}           # seconds a block lasts in this test
 ATT=10.61.3.66 NEIGH=10.61.3.67    # the attacker, and a bystander on its network
 PROXY=10.61.0.1 UAS=10.61.2.10
 
-need=(kamailio sipp jq)
+need=(kamailio sipp jq tcpdump)
 case $ATTACK in
   invite-flood|register-flood|broken-handshake|cancel|bye) ;;
   svwar|svcrack) need+=("$ATTACK") ;;
@@ -93,6 +93,22 @@ probe() {
      -m 1 -i "$1" -p 0 -timeout 4s -recv_timeout 3s -nostdin >/dev/null 2>&1 </dev/null)
 }
 
+# kamailio_saw SRC: probes from SRC while capturing Kamailio's HEPv3 mirror
+# (every message it receives and sends, on lo:9060 in sw-proxy); prints how
+# many mirrored messages carry SRC's Via, i.e. what Kamailio saw of it.
+kamailio_saw() {
+  local cap="$TMP/hep-$1.pcap" err="$TMP/hep-$1.err" pid n
+  "$LAB" exec sw-proxy timeout 30 tcpdump -i lo -n -U -w "$cap" udp port 9060 >/dev/null 2>"$err" &
+  pid=$!
+  e2e_wait_for 10 grep -q "listening on" "$err" || e2e_fail "tcpdump did not start"
+  probe "$1" || true
+  sleep 0.3
+  kill -INT "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  n=$(tcpdump -r "$cap" -n -A 2>/dev/null | grep -ac "Via: SIP/2.0/UDP $1:" || true)
+  echo "${n:-0}"
+}
+
 e2e_log "before the attack both attacker addresses reach Kamailio"
 probe "$ATT" || e2e_fail "$ATT's OPTIONS probe got no answer before any attack"
 probe "$NEIGH" || e2e_fail "$NEIGH's OPTIONS probe got no answer before any attack"
@@ -140,6 +156,7 @@ wait_alarm() {
     sleep 0.05
   done
   ALARM=$line
+  ALARM_SEEN=$t
   ALARM_AFTER=$(elapsed "$T0" "$t")
   e2e_log "alarm after ${ALARM_AFTER}s: $(jq -r '.alert.signature + " [" + .action + "]"' <<<"$line")"
   awk -v a="$ALARM_AFTER" -v l="$limit" 'BEGIN { exit !(a <= l) }' ||
@@ -253,10 +270,33 @@ ATTACK_PID=$!
 E2E_PIDS+=("$ATTACK_PID")
 wait_alarm "$CATEGORY" "$LIMIT"
 
+# When the attack became provable: its start, except for the broken
+# handshake (the 5th answered INVITE's ACK 5 s overdue) and the BYE attack
+# (media still flowing after the 1 s grace that follows the BYE).
+case $ATTACK in
+  broken-handshake)
+    t5=$(jq -rR --arg a "$ATT" 'fromjson? | select(.type == "sip" and .status == 200 and
+           .cseq.method == "INVITE" and .dst_ip == $a) | .call_id + " " + .ts' "$EVENTS" |
+         awk '!seen[$1]++ { print $2 }' | sed -n 5p || true)
+    [ -n "$t5" ] || e2e_fail "the events show no 5 answered INVITEs to $ATT"
+    PROVABLE=$(awk -v t="$(date -d "$t5" +%s.%N)" 'BEGIN { printf "%.6f", t + 5 }') ;;
+  bye) PROVABLE=$(awk -v t="$T0" 'BEGIN { printf "%.6f", t + 1 }') ;;
+  *) PROVABLE=$T0 ;;
+esac
+AFTER_PROVABLE=$(elapsed "$PROVABLE" "$ALARM_SEEN")
+e2e_log "the alarm came ${AFTER_PROVABLE}s after the attack was provable"
+awk -v a="$AFTER_PROVABLE" 'BEGIN { exit !(a <= 2) }' ||
+  e2e_fail "the $CATEGORY alarm came ${AFTER_PROVABLE}s after the attack was provable (limit 2 s)"
+
 e2e_log "the attacker is blocked in the kernel"
 e2e_wait_for 5 is_blocked || { ctl block list >&2; e2e_fail "$ATT is not in the blocklist"; }
 entry=$(blocked_entry)
 [ "$(jq -r .reason <<<"$entry")" = "$REASON" ] || e2e_fail "block reason $(jq -r .reason <<<"$entry"), want $REASON"
+seen_att=$(kamailio_saw "$ATT")
+seen_neigh=$(kamailio_saw "$NEIGH")
+e2e_log "Kamailio's HEP mirror during a probe: $seen_att messages of $ATT, $seen_neigh of the bystander $NEIGH"
+[ "$seen_att" = 0 ] || e2e_fail "Kamailio still sees the blocked $ATT"
+[ "$seen_neigh" -ge 1 ] || e2e_fail "Kamailio saw nothing of the bystander $NEIGH (capture broken?)"
 probe "$ATT" && e2e_fail "Kamailio still answers the blocked $ATT"
 probe "$NEIGH" || e2e_fail "Kamailio does not answer the bystander $NEIGH"
 DROPS1=$(stat drop_blocked)
@@ -280,4 +320,4 @@ if grep -E "(blocked|rate-limited) 10\.61\.(0|1|2)\." "$AGENT_LOG" >&2; then
 fi
 "$LAB" down >"$TMP/down.out" 2>&1 || { cat "$TMP/down.out" >&2; e2e_fail "lab down failed"; }
 LAB_MADE=0
-e2e_log "PASS $ATTACK: alarm ($CATEGORY) after ${ALARM_AFTER}s, blocked, legitimate traffic >= 99 %, unblocked after expiry"
+e2e_log "PASS $ATTACK: alarm ($CATEGORY) ${AFTER_PROVABLE}s after provable (${ALARM_AFTER}s after the start), blocked, legitimate traffic >= 99 %, unblocked after expiry"

@@ -96,7 +96,7 @@ void Pipeline::HandleSip(const Flow& flow, std::string_view bytes, bool must_be_
     auto sdp = sip::ParseSdp(scratch_.body);
     if (sdp.ok()) {
       e.sdp = SummarizeSdp(*sdp);
-      LearnEndpoints(e.sdp->media, e.call_id);
+      LearnEndpoints(e.sdp->media, e.call_id, !scratch_.is_request);
     } else {
       ++stats_.sdp_rejected;
       Reject(flow, "sdp", sdp.error(), scratch_.body);
@@ -106,7 +106,8 @@ void Pipeline::HandleSip(const Flow& flow, std::string_view bytes, bool must_be_
   calls_->OnSip(e);
 }
 
-void Pipeline::LearnEndpoints(const std::vector<SdpMedia>& media, const std::string& owner) {
+void Pipeline::LearnEndpoints(const std::vector<SdpMedia>& media, const std::string& owner,
+                              bool answered) {
   for (const auto& m : media) {
     if (m.port == 0 || m.conn.empty()) continue;  // a rejected stream
     auto addr = IpAddress::Parse(m.conn);
@@ -123,7 +124,15 @@ void Pipeline::LearnEndpoints(const std::vector<SdpMedia>& media, const std::str
     // An endpoint announced by another call belongs to that call from now on
     // (its reports name it); while the earlier call is open it is shared.
     MediaState& ms = it->second;
-    if (ms.owner == owner) continue;
+    if (ms.owner == owner) {
+      // The offer's endpoint again, now in the answer's exchange: tell the
+      // agent the call was answered (once per endpoint).
+      if (answered && !ms.answered) {
+        ms.answered = true;
+        NotifyEndpoint(MediaEndpointChange::Kind::kExpected, key, owner, last_sweep_, true);
+      }
+      continue;
+    }
     const bool shared = !ms.owner.empty() && !ms.ended_ns;
     std::vector<std::string> open_calls;
     if (shared) {
@@ -136,16 +145,18 @@ void Pipeline::LearnEndpoints(const std::vector<SdpMedia>& media, const std::str
     }
     ms = MediaState{};
     ms.owner = owner;
+    ms.answered = answered;
     ms.also_open = std::move(open_calls);
-    NotifyEndpoint(MediaEndpointChange::Kind::kExpected, key, owner, last_sweep_);
+    NotifyEndpoint(MediaEndpointChange::Kind::kExpected, key, owner, last_sweep_, answered);
   }
 }
 
 void Pipeline::NotifyEndpoint(MediaEndpointChange::Kind kind, const MediaKey& key,
-                              const std::string& owner, int64_t ts) {
+                              const std::string& owner, int64_t ts, bool answered) {
   if (!sinks_.media_endpoint) return;
   MediaEndpointChange c;
   c.kind = kind;
+  c.answered = answered;
   c.addr = key.addr;
   c.port = key.port;
   c.owner = owner;
@@ -205,7 +216,7 @@ void Pipeline::HandleMgcp(const Flow& flow, std::string_view bytes, bool must_be
   // by DLCX, so media at a gateway after DLCX is reported.
   if (e.sdp && !e.connection_id.empty()) {
     const std::string owner = "mgcp:" + e.connection_id;
-    LearnEndpoints(e.sdp->media, owner);
+    LearnEndpoints(e.sdp->media, owner, !e.is_command);
     auto& known = mgcp_media_[e.connection_id];
     for (const auto& m : e.sdp->media) known.push_back(m);
     if (known.size() > 16) known.erase(known.begin(), known.end() - 16);

@@ -43,6 +43,10 @@ struct MediaEndpointChange {
   IpAddress addr;
   uint16_t port = 0;
   std::string owner;     // a Call-ID, or "mgcp:" + connection id
+  // kExpected: announced by a response (an answer, early media, an MGCP
+  // gateway's connection): the far end agreed. An offer alone may be a
+  // flood's: the agent installs it in the kernel once the call is answered.
+  bool answered = false;
   int64_t ts_ns = 0;     // event time of the change
   int64_t grace_ns = 0;  // kEnded: media within this much after ts_ns is still in flight
 };
@@ -124,13 +128,15 @@ class Pipeline {
     uint32_t last_ssrc = 0;
     bool seen = false;
     bool reported_after_end = false;
+    bool answered = false;  // announced by, or since confirmed by, a response
     int64_t last_ns = 0;
   };
 
   void HandleSip(const Flow& flow, std::string_view bytes, bool must_be_sip);
   void HandleMgcp(const Flow& flow, std::string_view bytes, bool must_be_mgcp);
   // Media endpoints announced in SDP, owned by a call or an MGCP connection.
-  void LearnEndpoints(const std::vector<SdpMedia>& media, const std::string& owner);
+  void LearnEndpoints(const std::vector<SdpMedia>& media, const std::string& owner,
+                      bool answered);
   // The owner's endpoints see no more legitimate media from ts on.
   void EndEndpoints(const std::vector<SdpMedia>& media, const std::string& owner, int64_t ts);
   void HandleMedia(const Flow& flow, std::string_view payload);
@@ -149,7 +155,7 @@ class Pipeline {
   int64_t last_sweep_ = 0;
   int64_t last_linger_sweep_ = 0;
   void NotifyEndpoint(MediaEndpointChange::Kind kind, const MediaKey& key,
-                      const std::string& owner, int64_t ts);
+                      const std::string& owner, int64_t ts, bool answered = false);
 };
 
 // Event from a parsed SIP message (and its SDP body, if any).
