@@ -93,19 +93,22 @@ probe() {
      -m 1 -i "$1" -p 0 -timeout 4s -recv_timeout 3s -nostdin >/dev/null 2>&1 </dev/null)
 }
 
-# kamailio_saw SRC: probes from SRC while capturing Kamailio's HEPv3 mirror
-# (every message it receives and sends, on lo:9060 in sw-proxy); prints how
-# many mirrored messages carry SRC's Via, i.e. what Kamailio saw of it.
+# kamailio_saw SRC: sends a REGISTER from SRC (User-Agent naming SRC) while
+# capturing Kamailio's HEPv3 mirror of what it receives (lo:9060 in
+# sw-proxy; Kamailio mirrors REGISTERs, not the OPTIONS it answers first
+# thing); prints how many mirrored messages carry that User-Agent: what
+# Kamailio saw of SRC.
 kamailio_saw() {
   local cap="$TMP/hep-$1.pcap" err="$TMP/hep-$1.err" pid n
-  "$LAB" exec sw-proxy timeout 30 tcpdump -i lo -n -U -w "$cap" udp port 9060 >/dev/null 2>"$err" &
+  "$LAB" exec sw-proxy timeout 30 tcpdump -Z root --immediate-mode -i lo -n -U -w "$cap" udp port 9060 >/dev/null 2>"$err" &
   pid=$!
   e2e_wait_for 10 grep -q "listening on" "$err" || e2e_fail "tcpdump did not start"
-  probe "$1" || true
-  sleep 0.3
+  attacker "$BIN/sw-sipsend" --to "$PROXY:5060" --src-ip "$1" --method REGISTER --user 1350 \
+    --user-agent "sw-probe-$1" --count 3 --rate 10 >/dev/null 2>&1 || true
+  sleep 0.5
   kill -INT "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
-  n=$(tcpdump -r "$cap" -n -A 2>/dev/null | grep -ac "Via: SIP/2.0/UDP $1:" || true)
+  n=$(tcpdump -r "$cap" -n -A 2>/dev/null | grep -ac "User-Agent: sw-probe-$1" || true)
   echo "${n:-0}"
 }
 
