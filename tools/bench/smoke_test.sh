@@ -30,19 +30,7 @@ metrics=(
   ns_per_packet_drop_ratelimit
   ns_per_packet_drop_ratelimit_vs_aim
 )
-num='-?[0-9.]+(e[-+]?[0-9]+)?'
 rc=0
-for m in "${metrics[@]}"; do
-  re="^\\{\"bench\":\"xdp\",\"metric\":\"$m\",\"value\":$num,\"unit\":\"[a-z]+\","
-  re+="\"baseline\":\"[a-z_]+\",\"baseline_value\":$num,\"ratio\":($num|null)\\}$"
-  if ! grep -Eq "$re" "$out"; then
-    echo "smoke_test: no well-formed line for metric $m" >&2
-    rc=1
-  fi
-done
-lines=$(wc -l <"$out")
-if [[ $lines -ne ${#metrics[@]} ]]; then
-  echo "smoke_test: expected ${#metrics[@]} lines on stdout, got $lines" >&2
-  rc=1
-fi
+source "$(dirname "${BASH_SOURCE[0]}")/check_lines.sh"
+check_bench_lines "$out" xdp '[a-z]+' '[a-z_]+' "${metrics[@]}" || rc=1
 exit $rc

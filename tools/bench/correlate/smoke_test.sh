@@ -32,21 +32,7 @@ metrics=(
   alarms_default_ruleset:none
   alarms_sec_rules:$sec_baseline
 )
-num='-?[0-9.]+(e[-+]?[0-9]+)?'
-rc=0
-for mb in "${metrics[@]}"; do
-  m=${mb%%:*}
-  b=${mb#*:}
-  re="^\\{\"bench\":\"correlate\",\"metric\":\"$m\",\"value\":$num,\"unit\":\"[a-z/]+\","
-  re+="\"baseline\":\"$b\",\"baseline_value\":$num,\"ratio\":($num|null)\\}$"
-  if ! grep -Eq "$re" "$out"; then
-    echo "smoke_test: no well-formed line for metric $m (baseline $b)" >&2
-    rc=1
-  fi
-done
-lines=$(wc -l <"$out")
-if [[ $lines -ne ${#metrics[@]} ]]; then
-  echo "smoke_test: expected ${#metrics[@]} lines on stdout, got $lines" >&2
-  rc=1
-fi
+rc=${rc:-0}
+source "$(dirname "${BASH_SOURCE[0]}")/../check_lines.sh"
+check_bench_lines "$out" correlate '[a-z/]+' '-' "${metrics[@]}" || rc=1
 exit $rc

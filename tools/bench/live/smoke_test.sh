@@ -43,18 +43,6 @@ metrics=(
   mpps_drop_ratelimit ns_per_packet_drop_ratelimit
   mpps_udp_pass ns_per_packet_udp_pass
 )
-num='-?[0-9.]+(e[-+]?[0-9]+)?'
-for m in "${metrics[@]}"; do
-  re="^\\{\"bench\":\"live\",\"metric\":\"$m\",\"value\":$num,\"unit\":\"[A-Za-z]+\","
-  re+="\"baseline\":\"[a-z_]+\",\"baseline_value\":$num,\"ratio\":($num|null)\\}$"
-  if ! grep -Eq "$re" "$out"; then
-    echo "smoke_test: no well-formed line for metric $m" >&2
-    rc=1
-  fi
-done
-lines=$(wc -l <"$out")
-if [[ $lines -ne ${#metrics[@]} ]]; then
-  echo "smoke_test: expected ${#metrics[@]} lines on stdout, got $lines" >&2
-  rc=1
-fi
+source "$(dirname "${BASH_SOURCE[0]}")/../check_lines.sh"
+check_bench_lines "$out" live '[A-Za-z]+' '[a-z_]+' "${metrics[@]}" || rc=1
 exit $rc
