@@ -81,7 +81,8 @@ struct RuleStats {
   size_t open = 0;          // operations open now
   // Estimated time spent matching events against this rule and running its
   // actions (sampled: one event in kTimingSample it sees is timed, then
-  // scaled).
+  // scaled). Synthetic events its actions emit are handled later (queued),
+  // so other rules' time is not counted here; a script's run is not either.
   uint64_t time_ns = 0;
 };
 
