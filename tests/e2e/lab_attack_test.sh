@@ -247,9 +247,12 @@ run_attack() {
     invite-flood|register-flood|svwar|svcrack|scanner-ua|broken-handshake)
       "$LAB" attack "$ATTACK" --from "$ATT" 2>&1 | tee "$TMP/lab-attack.out" || return 1
       if [ "$ATTACK" = invite-flood ]; then
-        local made
+        local made peak
         made=$(sed -n 's/.*sipp attempted \([0-9]*\) calls.*/\1/p' "$TMP/lab-attack.out")
+        peak=$(sed -n 's/.*at most \([0-9]*\) in one second.*/\1/p' "$TMP/lab-attack.out")
         [ "${made:-0}" -ge 5000 ] || { echo "sipp attempted only ${made:-0} calls" >&2; return 1; }
+        # -r 5000: a 1 s statistics period may straddle the rate's ticks.
+        [ "${peak:-0}" -ge 4500 ] || { echo "sipp reached only ${peak:-0} calls/s" >&2; return 1; }
       fi ;;
     cancel)
       local f
