@@ -26,6 +26,15 @@ struct Bounds {
   }
 };
 
+// A bare IPv6 host is only ever taken when it is a valid address.
+void CheckHostPort(const HostPort& hp) {
+  if (!hp.unbracketed_ipv6) return;
+  sw::IpAddress ip;
+  if (hp.type != HostType::kIpv6 || !hp.ip_valid || !ParseIpLiteral(hp.host, &ip) || ip != hp.ip) {
+    __builtin_trap();
+  }
+}
+
 void CheckUri(const Bounds& in, const Uri& u) {
   in(u.raw);
   in(u.scheme_text);
@@ -35,6 +44,7 @@ void CheckUri(const Bounds& in, const Uri& u) {
   in(u.params);
   in(u.headers);
   in(u.opaque);
+  CheckHostPort(u.hostport);
   (void)u.Param("transport");
   (void)PercentDecode(u.user);
 }
@@ -99,6 +109,7 @@ void CheckSip(const Bounds& in, std::string_view data, Framing framing) {
     in(v.raw);
     in(v.transport);
     in(v.sent_by.host);
+    CheckHostPort(v.sent_by);
     in(v.branch);
     in(v.received);
     in(v.params);

@@ -623,6 +623,224 @@ TEST(SipPartsTest, ViaAndNameAddr) {
   EXPECT_FALSE(ParseNameAddr("\"unterminated <sip:a@b>").ok());
 }
 
+// --- Lenience for what real devices send -------------------------------------
+
+// RFC 3261 wants "[...]" around an IPv6 host; bare addresses are taken only
+// where they can be read one way (see ScanUnbracketedIpv6 in uri.cc).
+TEST(UnbracketedIpv6Test, UriHosts) {
+  struct Case {
+    const char* uri;
+    const char* host;
+    int port;  // -1: none
+  } cases[] = {
+      {"sip:alice@2001:db8::10", "2001:db8::10", -1},
+      {"sip:alice@2001:db8::10;transport=udp", "2001:db8::10", -1},
+      {"sips:alice:pw@2001:db8::10?subject=x", "2001:db8::10", -1},
+      // The whole is an address: no port, as for "[2001:db8::10:5070]".
+      {"sip:alice@2001:db8::10:5070", "2001:db8::10:5070", -1},
+      {"sip:alice@1:2:3:4:5:6:7:8", "1:2:3:4:5:6:7:8", -1},
+      // Eight groups written out, or a dotted IPv4 tail: nothing can follow
+      // the address but a port.
+      {"sip:4321@fec0:0:0:0:216:d3ff:fe0d:22c:5060", "fec0:0:0:0:216:d3ff:fe0d:22c", 5060},
+      {"sip:alice@1:2:3:4:5:6:7:8:0;lr", "1:2:3:4:5:6:7:8", 0},
+      {"sip:alice@::ffff:192.0.2.1:5060", "::ffff:192.0.2.1", 5060},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.uri);
+    auto u = ParseUri(c.uri);
+    ASSERT_TRUE(u.ok()) << u.error().ToString();
+    EXPECT_EQ(u->host(), c.host);
+    EXPECT_EQ(u->hostport.type, HostType::kIpv6);
+    EXPECT_TRUE(u->hostport.ip_valid);
+    EXPECT_TRUE(u->hostport.unbracketed_ipv6);
+    IpAddress ip;
+    ASSERT_TRUE(ParseIpLiteral(c.host, &ip));
+    EXPECT_EQ(u->hostport.ip, ip);
+    EXPECT_EQ(u->hostport.has_port, c.port >= 0);
+    if (c.port >= 0) {
+      EXPECT_EQ(u->hostport.port, c.port);
+    }
+  }
+  auto semi = ParseUri("sip:alice@2001:db8::10;transport=udp");
+  ASSERT_TRUE(semi.ok());
+  EXPECT_EQ(semi->params, ";transport=udp");
+
+  // Bracketed and ordinary hosts are not flagged.
+  for (const char* uri : {"sip:alice@[2001:db8::10]:5060", "sip:alice@192.0.2.1:5060",
+                          "sip:alice@abc:5060", "sip:[::1]"}) {
+    auto u = ParseUri(uri);
+    ASSERT_TRUE(u.ok()) << uri;
+    EXPECT_FALSE(u->hostport.unbracketed_ipv6) << uri;
+  }
+}
+
+TEST(UnbracketedIpv6Test, AmbiguousOrInvalidStayRejected) {
+  for (const char* uri : {
+           // No userinfo: RFC 5118 4.2's invalid Request-URI.
+           "sip:2001:db8::10",
+           "sip:1:2:3:4:5:6:7:8:5060",
+           // "::" then a trailing group that does not fit: where the port
+           // starts depends on how many zero groups were compressed.
+           "sip:alice@1::2:3:4:5:6:7:5060",
+           "sip:alice@2001:db8::1:2:3:4:5:6:5060",
+           // Not an address, with or without the last group as a port.
+           "sip:alice@1:2:3:4:5:6:7:8:9:5060",
+           "sip:alice@2001:db8:::1",  // the three-colon form needs its brackets
+           "sip:alice@2001:db8::zz",
+           "sip:alice@fe80::1%25eth0",
+           "sip:alice@2001:db8::1:",
+           "sip:alice@1:2:3:4:5:6:7:8:99999",
+           "sip:alice@1:2:3:4:5:6:7:8:5060x",
+           "sip:alice@1:2:3:4:5:6:7:8:123456",
+       }) {
+    auto u = ParseUri(uri);
+    EXPECT_FALSE(u.ok()) << uri << " -> " << (u.ok() ? std::string(u->host()) : "");
+  }
+}
+
+TEST(UnbracketedIpv6Test, HostPortAndVia) {
+  auto hp = ParseHostPort("2001:db8::1");
+  ASSERT_TRUE(hp.ok());
+  EXPECT_TRUE(hp->unbracketed_ipv6);
+  EXPECT_FALSE(hp->has_port);
+  auto hp2 = ParseHostPort("1:2:3:4:5:6:7:8:5060");
+  ASSERT_TRUE(hp2.ok());
+  EXPECT_EQ(hp2->host, "1:2:3:4:5:6:7:8");
+  EXPECT_EQ(hp2->port, 5060);
+  EXPECT_FALSE(ParseHostPort("1::2:3:4:5:6:7:5060").ok());
+  EXPECT_FALSE(ParseHostPort("2001:db8::1 ").ok());
+  EXPECT_FALSE(ParseHostPort("[2001:db8::1]")->unbracketed_ipv6);
+
+  // The whole is an address, so no port (the example sender may have meant
+  // 5060; "[2001:db8::9]:5060" says so).
+  auto a = ParseVia("SIP/2.0/UDP 2001:db8::9:5060;branch=z9hG4bK1");
+  ASSERT_TRUE(a.ok()) << a.error().ToString();
+  EXPECT_EQ(a->sent_by.host, "2001:db8::9:5060");
+  EXPECT_FALSE(a->sent_by.has_port);
+  EXPECT_TRUE(a->sent_by.unbracketed_ipv6);
+  EXPECT_EQ(a->branch, "z9hG4bK1");
+
+  auto b = ParseVia("SIP/2.0/UDP fe80:0:0:0:21a:a0ff:fe07:32e0:5060;branch=z9hG4bK2;rport");
+  ASSERT_TRUE(b.ok()) << b.error().ToString();
+  EXPECT_EQ(b->sent_by.host, "fe80:0:0:0:21a:a0ff:fe07:32e0");
+  EXPECT_EQ(b->sent_by.port, 5060);
+  EXPECT_EQ(b->sent_by.ip.ToString(), "fe80::21a:a0ff:fe07:32e0");
+  EXPECT_TRUE(b->has_rport);
+
+  auto c = ParseVia("SIP/2.0/TCP 2001:db8::9 ;branch=z9hG4bK3");
+  ASSERT_TRUE(c.ok()) << c.error().ToString();
+  EXPECT_EQ(c->sent_by.host, "2001:db8::9");
+
+  EXPECT_FALSE(ParseVia("SIP/2.0/UDP 1::2:3:4:5:6:7:5060;branch=z9hG4bK1").ok());
+  EXPECT_FALSE(ParseVia("SIP/2.0/UDP 2001:db8::9,x;branch=z9hG4bK1").ok());
+  EXPECT_FALSE(ParseVia("SIP/2.0/UDP 2001:db8::9 : 5060;branch=z9hG4bK1").ok());
+}
+
+TEST(UnbracketedIpv6Test, MessageIsFlagged) {
+  const std::string clean = Invite("Contact: <sip:alice@[2001:db8::1]:5060>\r\n");
+  auto ok = ParseSip(clean);
+  ASSERT_TRUE(ok.ok()) << ok.error().ToString();
+  EXPECT_FALSE(ok->has_warning(SipWarning::kUnbracketedIpv6Host));
+
+  const std::string variants[] = {
+      Replace(Invite(), "sip:bob@example.com SIP", "sip:bob@2001:db8::10 SIP"),
+      Replace(Invite(), "192.0.2.1:5060;branch", "2001:db8::9;branch"),
+      Replace(Invite(), "<sip:alice@example.org>", "<sip:alice@2001:db8::1>"),
+      Replace(Invite(), "To: Bob <sip:bob@example.com>", "To: sip:bob@2001:db8::10"),
+      Invite("Contact: <sip:alice@1:2:3:4:5:6:7:8:5060>\r\n"),
+      Invite("Route: <sip:p@2001:db8::5;lr>\r\n"),
+      Invite("Record-Route: <sip:p@2001:db8::5;lr>\r\n"),
+  };
+  for (const std::string& msg : variants) {
+    auto r = ParseSip(msg);
+    ASSERT_TRUE(r.ok()) << msg << r.error().ToString();
+    EXPECT_TRUE(r->has_warning(SipWarning::kUnbracketedIpv6Host)) << msg;
+  }
+  auto ruri = ParseSip(variants[0]);
+  EXPECT_EQ(ruri->request_uri.host(), "2001:db8::10");
+
+  // RFC 5118 4.2: without a user part the Request-URI is still rejected.
+  const std::string no_user = Replace(Invite(), "sip:bob@example.com SIP", "sip:2001:db8::10 SIP");
+  auto bad = ParseSip(no_user);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.reason(), Reason::kBadRequestUri);
+}
+
+TEST(NonTokenTagTest, ToAndFromTagsAreKeptAndFlagged) {
+  struct Case {
+    const char* to;
+    std::string_view tag;
+  } cases[] = {
+      {"To: <sip:bob@example.com>;tag=a@b{c}/d", "a@b{c}/d"},
+      {"To: <sip:bob@example.com>;tag=\"quoted tag\"", "quoted tag"},
+      {"To: <sip:bob@example.com>;tag=\"x\"", "x"},
+      {"To: <sip:bob@example.com>;tag=a:b[c]", "a:b[c]"},
+      {"To: <sip:bob@example.com> ; tag = a@b ; x=1", "a@b"},
+      {"To: sip:bob@example.com;tag=12&Sy\x18\x01", "12&Sy\x18\x01"},
+      {"To: <sip:bob@example.com>;tag=\xef\xbf\xbd", "\xef\xbf\xbd"},
+  };
+  for (const Case& c : cases) {
+    const std::string msg = Replace(Invite(), "To: Bob <sip:bob@example.com>", c.to);
+    auto r = ParseSip(msg);
+    ASSERT_TRUE(r.ok()) << c.to << ": " << r.error().ToString();
+    EXPECT_EQ(r->to.tag, c.tag) << c.to;
+    EXPECT_TRUE(r->has_warning(SipWarning::kNonTokenTag)) << c.to;
+  }
+  const std::string braces = Replace(Invite(), "tag=1928301774", "tag={1928301774}");
+  auto from = ParseSip(braces);
+  ASSERT_TRUE(from.ok()) << from.error().ToString();
+  EXPECT_EQ(from->from.tag, "{1928301774}");
+  EXPECT_TRUE(from->has_warning(SipWarning::kNonTokenTag));
+
+  const std::string more =
+      Replace(Invite(), "To: Bob <sip:bob@example.com>", "To: <sip:bob@example.com>;tag=a@b;x=1");
+  auto x = ParseSip(more);
+  ASSERT_TRUE(x.ok());
+  EXPECT_EQ(x->to.params, ";tag=a@b;x=1");
+
+  // A token tag, and the well-formed INVITE, are not flagged.
+  const std::string invite = Invite();
+  auto clean = ParseSip(invite);
+  ASSERT_TRUE(clean.ok());
+  EXPECT_EQ(clean->from.tag, "1928301774");
+  EXPECT_FALSE(clean->has_warning(SipWarning::kNonTokenTag));
+}
+
+TEST(NonTokenTagTest, OtherParametersAndHeadersStayStrict) {
+  const std::string bad[] = {
+      // Only the tag of From/To is lenient.
+      Replace(Invite(), "To: Bob <sip:bob@example.com>", "To: <sip:bob@example.com>;foo=a{b"),
+      Replace(Invite(), "To: Bob <sip:bob@example.com>",
+              "To: <sip:bob@example.com>;tag=ok;foo=a@b"),
+      Invite("Contact: <sip:a@192.0.2.1>;tag=a{b\r\n"),
+      Invite("Route: <sip:a@192.0.2.1>;tag=a{b\r\n"),
+      // A space inside, or no value at all: no single reading.
+      Replace(Invite(), "To: Bob <sip:bob@example.com>", "To: <sip:bob@example.com>;tag=ab cd"),
+      Replace(Invite(), "To: Bob <sip:bob@example.com>", "To: <sip:bob@example.com>;tag="),
+      Replace(Invite(), "To: Bob <sip:bob@example.com>", "To: <sip:bob@example.com>;tag=\"ab"),
+  };
+  for (const std::string& msg : bad) {
+    auto r = ParseSip(msg);
+    EXPECT_FALSE(r.ok()) << msg;
+  }
+  // ParseNameAddr alone does not know the header: it stays strict.
+  EXPECT_FALSE(ParseNameAddr("<sip:a@b>;tag=a{b").ok());
+  auto quoted = ParseNameAddr("<sip:a@b>;tag=\"q\"");
+  ASSERT_TRUE(quoted.ok());
+  EXPECT_EQ(quoted->tag, "\"q\"");
+}
+
+TEST(WarningTest, NamesAreUnique) {
+  std::set<std::string_view> names;
+  for (int bit = 0; bit <= 19; ++bit) {
+    const auto w = static_cast<SipWarning>(1u << bit);
+    EXPECT_NE(WarningName(w), "unknown") << bit;
+    EXPECT_TRUE(names.insert(WarningName(w)).second) << WarningName(w);
+  }
+  EXPECT_EQ(WarningName(SipWarning::kUnbracketedIpv6Host), "unbracketed_ipv6_host");
+  EXPECT_EQ(WarningName(SipWarning::kNonTokenTag), "non_token_tag");
+}
+
 TEST(ReasonTest, NamesAreUniqueAndCategorised) {
   std::set<std::string_view> names;
   for (int i = 0; i <= static_cast<int>(Reason::kMissingSdpField); ++i) {

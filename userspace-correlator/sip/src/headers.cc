@@ -245,6 +245,10 @@ std::string_view WarningName(SipWarning w) {
       return "nul_byte";
     case SipWarning::kNonTokenDisplayName:
       return "non_token_display_name";
+    case SipWarning::kUnbracketedIpv6Host:
+      return "unbracketed_ipv6_host";
+    case SipWarning::kNonTokenTag:
+      return "non_token_tag";
   }
   return "unknown";
 }

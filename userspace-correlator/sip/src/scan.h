@@ -6,7 +6,9 @@
 #include <cstdint>
 #include <string_view>
 
+#include "absl/functional/function_ref.h"
 #include "sipwarden/sip/result.h"
+#include "sipwarden/sip/text.h"
 
 namespace sw::sip::internal {
 
@@ -115,6 +117,12 @@ struct Fault {
     return ParseError{reason, what, off};
   }
 };
+
+// ForEachParam (text.h), except that an unquoted value of a parameter named
+// `bare_value_name` (case-insensitive; none if empty) runs to the next LWS or
+// ';' whatever its octets are: To/From tags as some devices write them.
+Reason ForEachParam(std::string_view params, std::string_view bare_value_name,
+                    absl::FunctionRef<bool(const Param&)> fn);
 
 // Scans a quoted string starting at s[i] == '"'. On success returns the
 // index after the closing quote; on failure returns std::string_view::npos.

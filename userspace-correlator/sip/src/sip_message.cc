@@ -21,8 +21,11 @@ void AddWarning(uint32_t* w, SipWarning x) { *w |= static_cast<uint32_t>(x); }
 // Header values
 
 // name-addr / addr-spec with header parameters. `what` names the header.
+// lenient_tag (From, To): a tag value that is not a token is taken verbatim,
+// a quoted one without its quotes, and flagged kNonTokenTag.
 bool ParseNameAddrInto(std::string_view v, const SipLimits& limits, NameAddr* na,
-                       uint32_t* warnings, Fault* f, std::string_view what) {
+                       uint32_t* warnings, Fault* f, std::string_view what,
+                       bool lenient_tag = false) {
   *na = NameAddr{};
   na->raw = v;
   if (v.empty()) return f->Set(Reason::kBadNameAddr, what, v.data());
@@ -95,9 +98,17 @@ bool ParseNameAddrInto(std::string_view v, const SipLimits& limits, NameAddr* na
   }
   rest = TrimLws(rest);
   size_t count = 0;
-  Reason r = ForEachParam(rest, [&](const Param& p) {
+  Reason r = internal::ForEachParam(rest, lenient_tag ? "tag" : "", [&](const Param& p) {
     if (++count > limits.max_params) return false;
-    if (p.has_value && na->tag.empty() && EqualsIgnoreCase(p.name, "tag")) na->tag = p.value;
+    if (!p.has_value || !EqualsIgnoreCase(p.name, "tag")) return true;
+    std::string_view tag = p.value;
+    if (lenient_tag && !IsToken(tag)) {
+      AddWarning(warnings, SipWarning::kNonTokenTag);
+      if (tag.size() >= 2 && tag.front() == '"' && tag.back() == '"') {
+        tag = tag.substr(1, tag.size() - 2);
+      }
+    }
+    if (na->tag.empty()) na->tag = tag;
     return true;
   });
   if (r != Reason::kOk) return f->Set(r, what, rest.data());
@@ -127,16 +138,22 @@ bool ParseViaInto(std::string_view v, const SipLimits& limits, Via* via, uint32_
   const size_t before = i;
   i = SkipLws(v, i);
   if (i == before) return f->Set(Reason::kBadVia, kWhat, v.data() + i);
-  i = internal::ScanHost(v, i, &via->sent_by, f, Reason::kBadVia, kWhat);
-  if (i == npos) return false;
-  size_t j = SkipLws(v, i);
-  if (j < v.size() && v[j] == ':') {
-    j = SkipLws(v, j + 1);
-    const size_t e = internal::SkipClass(v, j, internal::kDigit);
-    if (!internal::ParsePort(v.substr(j, e - j), &via->sent_by, f, Reason::kBadVia, kWhat)) {
-      return false;
+  // A sent-by written as a bare IPv6 address, with or without a port.
+  size_t j = i < v.size() && v[i] != '['
+                 ? internal::ScanUnbracketedIpv6(v, i, "; \t\r\n", &via->sent_by)
+                 : npos;
+  if (j == npos) {
+    i = internal::ScanHost(v, i, &via->sent_by, f, Reason::kBadVia, kWhat);
+    if (i == npos) return false;
+    j = SkipLws(v, i);
+    if (j < v.size() && v[j] == ':') {
+      j = SkipLws(v, j + 1);
+      const size_t e = internal::SkipClass(v, j, internal::kDigit);
+      if (!internal::ParsePort(v.substr(j, e - j), &via->sent_by, f, Reason::kBadVia, kWhat)) {
+        return false;
+      }
+      j = e;
     }
-    j = e;
   }
   std::string_view rest = TrimLws(v.substr(j));
   size_t count = 0;
@@ -493,10 +510,10 @@ bool SipParser::ParseHeaderValue(const Header& h) {
     }
     case HeaderId::kFrom:
       return Once(&seen_from_, "From", h) &&
-             ParseNameAddrInto(v, lim_, &m_->from, &m_->warnings, f_, "From");
+             ParseNameAddrInto(v, lim_, &m_->from, &m_->warnings, f_, "From", true);
     case HeaderId::kTo:
       return Once(&seen_to_, "To", h) &&
-             ParseNameAddrInto(v, lim_, &m_->to, &m_->warnings, f_, "To");
+             ParseNameAddrInto(v, lim_, &m_->to, &m_->warnings, f_, "To", true);
     case HeaderId::kCallId:
       if (!Once(&seen_call_id_, "Call-ID", h)) return false;
       if (!ValidCallId(v)) return f_->Set(Reason::kBadCallId, "Call-ID", v.data());
@@ -624,6 +641,7 @@ void SipParser::AddWarnings() {
     if (v.sent_by.type == HostType::kIpv6 && !v.sent_by.ip_valid) {
       AddWarning(w, SipWarning::kInvalidIpv6Reference);
     }
+    if (v.sent_by.unbracketed_ipv6) AddWarning(w, SipWarning::kUnbracketedIpv6Host);
   }
   if (m_->max_forwards && *m_->max_forwards == 0) AddWarning(w, SipWarning::kMaxForwardsZero);
   auto check_uri = [w](const Uri& u) {
@@ -631,6 +649,7 @@ void SipParser::AddWarnings() {
     if (u.hostport.type == HostType::kIpv6 && !u.hostport.ip_valid) {
       AddWarning(w, SipWarning::kInvalidIpv6Reference);
     }
+    if (u.hostport.unbracketed_ipv6) AddWarning(w, SipWarning::kUnbracketedIpv6Host);
   };
   if (m_->is_request) check_uri(m_->request_uri);
   check_uri(m_->from.uri);
@@ -638,6 +657,11 @@ void SipParser::AddWarnings() {
   for (const NameAddr& c : m_->contacts) {
     check_uri(c.uri);
     if (!c.uri.headers.empty()) AddWarning(w, SipWarning::kUriHeadersInContact);
+  }
+  for (const auto* list : {&m_->routes, &m_->record_routes}) {
+    for (const NameAddr& r : *list) {
+      if (r.uri.hostport.unbracketed_ipv6) AddWarning(w, SipWarning::kUnbracketedIpv6Host);
+    }
   }
 }
 

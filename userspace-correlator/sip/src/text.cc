@@ -120,6 +120,11 @@ Reason SplitList(std::string_view value, size_t max_elements,
 }
 
 Reason ForEachParam(std::string_view s, absl::FunctionRef<bool(const Param&)> fn) {
+  return internal::ForEachParam(s, {}, fn);
+}
+
+Reason internal::ForEachParam(std::string_view s, std::string_view bare_value_name,
+                              absl::FunctionRef<bool(const Param&)> fn) {
   size_t i = SkipLws(s, 0);
   while (i < s.size()) {
     if (s[i] != ';') return Reason::kBadParam;
@@ -139,6 +144,9 @@ Reason ForEachParam(std::string_view s, absl::FunctionRef<bool(const Param&)> fn
         i = end;
       } else {
         i = internal::SkipClass(s, i, internal::kGenValue);
+        if (!bare_value_name.empty() && EqualsIgnoreCase(p.name, bare_value_name)) {
+          while (i < s.size() && s[i] != ';' && !IsLwsChar(s[i])) ++i;
+        }
       }
       if (i == value_begin) return Reason::kBadParam;
       p.value = s.substr(value_begin, i - value_begin);

@@ -187,6 +187,65 @@ size_t ScanHost(std::string_view s, size_t i, HostPort* hp, Fault* f, Reason bad
   return end;
 }
 
+// RFC 3261 puts an IPv6 host in brackets; real devices omit them. The text
+// taken is the run of hex digits, ':' and '.' at s[i], which must hold at
+// least two ':' (one ':' is an ordinary host:port) and must end at the end
+// of s or at a delimiter. Then:
+//  - if the whole run is an RFC 4291 address, it is the host and there is no
+//    port: "2001:db8::10:5070" is one address, as "[2001:db8::10:5070]" is
+//    (RFC 5118 section 4.3), even if the sender meant port 5070;
+//  - otherwise, if the run ends in ":" 1*5DIGIT, the text before it is an
+//    address, and that address cannot be continued by one more group (it
+//    has all eight groups written out, or ends in a dotted IPv4 tail), the
+//    digits are the port: "fe80:0:0:0:21a:a0ff:fe07:32e0:5060" can only be
+//    read as address + port;
+//  - otherwise nothing is taken. In particular an address with "::" plus a
+//    trailing group is refused when the whole is not an address
+//    ("1::2:3:4:5:6:7:5060"): where the port begins then depends only on
+//    how many zero groups the sender compressed, and one group fewer
+//    ("1::2:3:4:5:6:5060") would be a whole address with no port.
+// The address must be RFC 4291 valid (no RFC 3261 three-colon form here).
+size_t ScanUnbracketedIpv6(std::string_view s, size_t i, std::string_view delims, HostPort* hp) {
+  constexpr size_t npos = std::string_view::npos;
+  size_t end = i;
+  int colons = 0;
+  while (end < s.size() && (Is(s[end], kHex) || s[end] == ':' || s[end] == '.')) {
+    colons += s[end] == ':';
+    ++end;
+  }
+  if (colons < 2) return npos;
+  if (end < s.size() && delims.find(s[end]) == npos) return npos;
+  const std::string_view run = s.substr(i, end - i);
+  HostPort out;
+  uint8_t b[16];
+  if (ParseIpv6Bytes(run, b)) {
+    out.host = run;
+  } else {
+    const size_t c = run.rfind(':');
+    const std::string_view addr = run.substr(0, c);
+    const std::string_view digits = run.substr(c + 1);
+    if (digits.empty() || digits.size() > 5) return npos;
+    uint32_t port = 0;
+    for (char d : digits) {
+      if (!Is(d, kDigit)) return npos;
+      port = port * 10 + static_cast<uint32_t>(d - '0');
+    }
+    if (port > 65535) return npos;
+    if (!ParseIpv6Bytes(addr, b)) return npos;
+    const bool full = addr.find("::") == npos || addr.find('.') != npos;
+    if (!full) return npos;
+    out.host = addr;
+    out.has_port = true;
+    out.port = static_cast<uint16_t>(port);
+  }
+  out.type = HostType::kIpv6;
+  out.ip_valid = true;
+  out.ip = IpAddress::FromV6(b);
+  out.unbracketed_ipv6 = true;
+  *hp = out;
+  return end;
+}
+
 bool ParsePort(std::string_view digits, HostPort* hp, Fault* f, Reason bad, std::string_view what) {
   uint64_t v = 0;
   bool overflow = false;
@@ -260,14 +319,22 @@ bool ParseUriInto(std::string_view text, const UriLimits& limits, Uri* u, Fault*
     }
     rest = rest.substr(at + 1);
   }
-  size_t i = ScanHost(rest, 0, &u->hostport, f, bad, "SIP URI host");
-  if (i == std::string_view::npos) return false;
-  if (i < rest.size() && rest[i] == ':') {
-    size_t end = SkipClass(rest, i + 1, kDigit);
-    if (!ParsePort(rest.substr(i + 1, end - i - 1), &u->hostport, f, bad, "SIP URI port")) {
-      return false;
+  // Only after a userinfo: "sip:2001:db8::10" is RFC 5118 4.2's example of
+  // an invalid Request-URI, and stays one.
+  size_t i = std::string_view::npos;
+  if (at != std::string_view::npos && !rest.empty() && rest[0] != '[') {
+    i = ScanUnbracketedIpv6(rest, 0, ";?", &u->hostport);
+  }
+  if (i == std::string_view::npos) {
+    i = ScanHost(rest, 0, &u->hostport, f, bad, "SIP URI host");
+    if (i == std::string_view::npos) return false;
+    if (i < rest.size() && rest[i] == ':') {
+      size_t end = SkipClass(rest, i + 1, kDigit);
+      if (!ParsePort(rest.substr(i + 1, end - i - 1), &u->hostport, f, bad, "SIP URI port")) {
+        return false;
+      }
+      i = end;
     }
-    i = end;
   }
   if (i < rest.size() && rest[i] == ';') {
     size_t q = rest.find('?', i);
@@ -310,6 +377,10 @@ ParseResult<Uri> ParseUri(std::string_view text, const UriLimits& limits) {
 ParseResult<HostPort> ParseHostPort(std::string_view text) {
   HostPort hp;
   Fault f;
+  if (!text.empty() && text[0] != '[' &&
+      internal::ScanUnbracketedIpv6(text, 0, "", &hp) == text.size()) {
+    return hp;
+  }
   size_t i = internal::ScanHost(text, 0, &hp, &f, Reason::kBadUri, "host");
   if (i == std::string_view::npos) return f.ToError(text.data());
   if (i < text.size() && text[i] == ':') {

@@ -14,6 +14,13 @@ namespace sw::sip::internal {
 size_t ScanHost(std::string_view s, size_t i, HostPort* hp, Fault* f, Reason bad,
                 std::string_view what);
 
+// An IPv6 address written without brackets at s[i], optionally followed by
+// ":port" (see the rules in uri.cc). The text taken must end at s.size() or
+// at one of `delims`. Returns the index after it with hp filled (type kIpv6,
+// unbracketed_ipv6 set), or npos, recording nothing, when the text there is
+// not such an address or could be read more than one way.
+size_t ScanUnbracketedIpv6(std::string_view s, size_t i, std::string_view delims, HostPort* hp);
+
 // Parses the digits of a port. Records `bad` (empty, non-digit) or
 // kValueOutOfRange in f.
 bool ParsePort(std::string_view digits, HostPort* hp, Fault* f, Reason bad, std::string_view what);

@@ -135,7 +135,7 @@ struct NameAddr {
   bool bracketed = false;  // name-addr form, <...>
   Uri uri;
   std::string_view params;  // ";tag=1;q=0.5" as written, with the leading ';'
-  std::string_view tag;     // the tag parameter, empty if none
+  std::string_view tag;     // the tag parameter, empty if none (From/To: see kNonTokenTag)
 };
 
 struct Via {
@@ -188,6 +188,12 @@ enum class SipWarning : uint32_t {
   kBadAuthorization = 1u << 15,      // Authorization header not in auth-param syntax
   kNulByte = 1u << 16,               // a NUL octet in the header section
   kNonTokenDisplayName = 1u << 17,   // unquoted display name with non-token characters
+  // An IPv6 host without brackets in the Request-URI, From, To, Contact,
+  // Route, Record-Route or a Via sent-by (see HostPort::unbracketed_ipv6).
+  kUnbracketedIpv6Host = 1u << 18,
+  // A From or To tag that is not an RFC 3261 token: quoted (NameAddr::tag is
+  // then the text inside the quotes) or holding other octets (kept verbatim).
+  kNonTokenTag = 1u << 19,
 };
 std::string_view WarningName(SipWarning w);
 

@@ -31,6 +31,11 @@ struct HostPort {
   IpAddress ip;
   bool has_port = false;
   uint16_t port = 0;
+  // An IPv6 address written without the brackets RFC 3261 requires
+  // ("sip:alice@2001:db8::10", "Via: SIP/2.0/UDP fe80:0:0:0:1:2:3:4:5060").
+  // Accepted only where it cannot be misread; see ScanUnbracketedIpv6 in
+  // uri.cc. type is kIpv6 and ip_valid is true whenever this is set.
+  bool unbracketed_ipv6 = false;
 };
 
 struct Uri {
@@ -61,12 +66,17 @@ struct UriLimits {
 // Parses an absolute URI: sip, sips and tel are parsed into their parts; any
 // other scheme is kept as scheme + opaque text (it must still be free of
 // whitespace, controls, '<', '>' and '"'). Errors: kBadUri, kTooManyParams.
+// A sip/sips host written as a bare IPv6 address is accepted only after a
+// userinfo part ("sip:alice@2001:db8::10"); "sip:2001:db8::10" stays an
+// error, as RFC 5118 section 4.2 says.
 ParseResult<Uri> ParseUri(std::string_view text, const UriLimits& limits = {});
 template <TemporaryString S>
 ParseResult<Uri> ParseUri(S&& text, const UriLimits& limits = {}) = delete;
 
 // "host", "host:port", "192.0.2.1:5060", "[2001:db8::1]:5060". Errors:
 // kBadUri (bad host or port characters), kValueOutOfRange (port > 65535).
+// An unbracketed IPv6 address is taken as ParseUri takes it after '@'
+// (HostPort::unbracketed_ipv6).
 ParseResult<HostPort> ParseHostPort(std::string_view text);
 
 // An IPv4 dotted quad or an IPv6 address in RFC 4291 text form (with an
