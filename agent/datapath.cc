@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdarg>
+#include <cstdio>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -244,5 +246,21 @@ absl::StatusOr<int> RingReader::Drain() {
 }
 
 int RingReader::epoll_fd() const { return ring_buffer__epoll_fd(rb_); }
+
+namespace {
+bool g_libbpf_verbose = false;
+
+int LibbpfToStderr(enum libbpf_print_level level, const char* fmt, va_list args) {
+  if (level == LIBBPF_DEBUG) return 0;
+  if (level == LIBBPF_INFO && !g_libbpf_verbose) return 0;
+  std::fprintf(stderr, "libbpf: ");
+  return std::vfprintf(stderr, fmt, args);
+}
+}  // namespace
+
+void LogLibbpfToStderr(bool verbose) {
+  g_libbpf_verbose = verbose;
+  libbpf_set_print(LibbpfToStderr);
+}
 
 }  // namespace sw

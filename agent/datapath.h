@@ -21,6 +21,10 @@ namespace sw {
 
 enum class XdpMode { kAuto, kNative, kGeneric };
 absl::StatusOr<XdpMode> ParseXdpMode(std::string_view text);
+
+// Sends libbpf's messages to stderr ("libbpf: ..."): warnings always, its
+// informational ones only when verbose, debug ones never.
+void LogLibbpfToStderr(bool verbose);
 std::string_view XdpModeName(XdpMode mode);
 
 struct DatapathOptions {

@@ -5,7 +5,6 @@
 #include <signal.h>
 
 #include <atomic>
-#include <cstdarg>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -88,13 +87,6 @@ std::atomic<bool> g_reload{false};
 
 void OnSignal(int) { g_stop = true; }
 void OnHangup(int) { g_reload = true; }
-
-int LibbpfLog(enum libbpf_print_level level, const char* fmt, va_list args) {
-  if (level == LIBBPF_DEBUG) return 0;
-  if (level == LIBBPF_INFO && !absl::GetFlag(FLAGS_verbose)) return 0;
-  std::fprintf(stderr, "libbpf: ");
-  return std::vfprintf(stderr, fmt, args);
-}
 
 absl::StatusOr<std::vector<uint16_t>> ParsePorts(const std::string& text) {
   std::vector<uint16_t> ports;
@@ -235,7 +227,7 @@ int Run() {
     std::cerr << "sipwarden-agent: Prometheus metrics on " << where << " (GET /metrics)\n";
   }
 
-  libbpf_set_print(LibbpfLog);
+  sw::LogLibbpfToStderr(absl::GetFlag(FLAGS_verbose));
   sw::DatapathOptions opts;
   opts.pin_dir = absl::GetFlag(FLAGS_pin_dir);
   opts.ringbuf_bytes = absl::GetFlag(FLAGS_ringbuf_bytes);

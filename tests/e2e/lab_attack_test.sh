@@ -24,7 +24,6 @@ BIN="${1:?usage: $0 BIN_DIR ATTACK}"
 ATTACK="${2:?usage: $0 BIN_DIR ATTACK}"
 SRC_DIR="$(cd "$(dirname "$0")/../.." && pwd)"
 LAB="$SRC_DIR/tools/lab/lab"
-SCEN="$SRC_DIR/tools/lab/scenarios"
 export SW_BIN_DIR="$BIN"
 TTL=${SW_ATTACK_TTL:-12}           # seconds a block lasts in this test
 ATT=10.61.3.66 NEIGH=10.61.3.67    # the attacker, and a bystander on its network
@@ -37,16 +36,8 @@ case $ATTACK in
   scanner-ua) need+=(svmap) ;;
   *) echo "lab_attack_test: unknown attack '$ATTACK'" >&2; exit 2 ;;
 esac
-for tool in "${need[@]}"; do
-  command -v "$tool" >/dev/null || { echo "lab_attack_test: $tool not installed (scripts/install-deps.sh)" >&2; exit 77; }
-done
-if [ -e /run/sw-lab ] || [ -e /run/netns/sw-proxy ]; then
-  echo "lab_attack_test: a lab is already up on this machine; not touching it" >&2
-  exit 77
-fi
+e2e_lab_begin lab_attack_test "${need[@]}"
 
-LAB_MADE=0
-trap 'rc=$?; [ "$LAB_MADE" = 1 ] && "$LAB" down >/dev/null 2>&1; e2e_teardown; exit $rc' EXIT
 e2e_tmpdir
 TMP="$E2E_TMP"
 now() { date +%s.%N; }
@@ -86,12 +77,7 @@ stat() { ctl stats --json | jq -r ".$1"; }
 attacker() { "$LAB" exec sw-attacker "$@"; }
 
 # probe SRC: one OPTIONS from SRC to Kamailio; 0 when Kamailio answered.
-probe() {
-  local dir
-  dir=$(mktemp -d "$TMP/probe.XXXX")
-  (cd "$dir" && timeout -k 2 8 ip netns exec sw-attacker sipp "$PROXY:5060" -sf "$SCEN/options_probe.xml" \
-     -m 1 -i "$1" -p 0 -timeout 4s -recv_timeout 3s -nostdin >/dev/null 2>&1 </dev/null)
-}
+probe() { "$LAB" probe "$1"; }
 
 # kamailio_saw SRC: sends a REGISTER from SRC (User-Agent naming SRC) while
 # capturing Kamailio's HEPv3 mirror of what it receives (lo:9060 in

@@ -12,20 +12,11 @@ e2e_require_root
 BIN="${1:?usage: $0 BIN_DIR}"
 SRC_DIR="$(cd "$(dirname "$0")/../.." && pwd)"
 LAB="$SRC_DIR/tools/lab/lab"
-SCEN="$SRC_DIR/tools/lab/scenarios"
 export SW_BIN_DIR="$BIN"
 TTL=30
 ATT=10.61.3.66 ATT2=10.61.3.68 NEIGH=10.61.3.67 PROXY=10.61.0.1
 
-for tool in kamailio sipp jq; do
-  command -v "$tool" >/dev/null || { echo "lab_takeover_test: $tool not installed" >&2; exit 77; }
-done
-if [ -e /run/sw-lab ] || [ -e /run/netns/sw-proxy ]; then
-  echo "lab_takeover_test: a lab is already up on this machine; not touching it" >&2
-  exit 77
-fi
-LAB_MADE=0
-trap 'rc=$?; [ "$LAB_MADE" = 1 ] && "$LAB" down >/dev/null 2>&1; e2e_teardown; exit $rc' EXIT
+e2e_lab_begin lab_takeover_test kamailio sipp jq
 e2e_tmpdir
 TMP="$E2E_TMP"
 
@@ -41,12 +32,7 @@ drops() { ctl stats --json | jq -r .drop_blocked; }
 entry() { ctl block list --json | jq -c --arg p "$1/32" 'select(.prefix == $p and .expired == false)'; }
 blocked() { [ -n "$(entry "$1")" ]; }
 not_blocked() { [ -z "$(entry "$1")" ]; }
-probe() {
-  local dir
-  dir=$(mktemp -d "$TMP/probe.XXXX")
-  (cd "$dir" && timeout -k 2 8 ip netns exec sw-attacker sipp "$PROXY:5060" -sf "$SCEN/options_probe.xml" \
-     -m 1 -i "$1" -p 0 -timeout 4s -recv_timeout 3s -nostdin >/dev/null 2>&1 </dev/null)
-}
+probe() { "$LAB" probe "$1"; }
 xdp_attached() { ip -n sw-proxy -d link show p-attacker | grep -q "prog/xdp"; }
 
 e2e_log "INVITE flood from $ATT: 200/s until stopped (at most 60 s)"

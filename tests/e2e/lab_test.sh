@@ -11,17 +11,9 @@ LAB="$(cd "$(dirname "$0")/../.." && pwd)/tools/lab/lab"
 NODES=(sw-proxy sw-client sw-uas sw-attacker)
 export SW_BIN_DIR="$BIN"
 
-for tool in kamailio sipp tcpdump jq; do
-  command -v "$tool" >/dev/null || { echo "lab_test: $tool not installed (scripts/install-deps.sh)" >&2; exit 77; }
-done
-if [ -e /run/sw-lab ] || [ -e /run/netns/sw-proxy ]; then
-  echo "lab_test: a lab is already up on this machine; not touching it" >&2
-  exit 77
-fi
+e2e_lab_begin lab_test kamailio sipp tcpdump jq
 
 START=$(date +%s)
-LAB_MADE=0
-trap 'rc=$?; [ "$LAB_MADE" = 1 ] && "$LAB" down >/dev/null 2>&1; e2e_teardown; exit $rc' EXIT
 e2e_tmpdir
 TMP="$E2E_TMP"
 

@@ -87,3 +87,21 @@ e2e_wait_for() {
 e2e_json_field() {
   grep -o "\"$2\":[0-9]*" <<<"$1" | head -1 | cut -d: -f2
 }
+
+# e2e_lab_begin NAME TOOL...: for tests that bring up the lab ($LAB, i.e.
+# tools/lab/lab): skips (77) when a tool is missing or a lab is up already;
+# on exit takes down the lab the test made (it sets LAB_MADE=1 before 'lab
+# up'), then the rest of the test's state.
+e2e_lab_begin() {
+  local name=$1 tool
+  shift
+  for tool in "$@"; do
+    command -v "$tool" >/dev/null || { echo "$name: $tool not installed (scripts/install-deps.sh)" >&2; exit 77; }
+  done
+  if [ -e /run/sw-lab ] || [ -e /run/netns/sw-proxy ]; then
+    echo "$name: a lab is already up on this machine; not touching it" >&2
+    exit 77
+  fi
+  LAB_MADE=0
+  trap 'rc=$?; [ "$LAB_MADE" = 1 ] && "$LAB" down >/dev/null 2>&1; e2e_teardown; exit $rc' EXIT
+}

@@ -9,7 +9,6 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <cstdarg>
 #include <cstdint>
 #include <cstdio>
 #include <fstream>
@@ -61,13 +60,6 @@ constexpr double kAimDropNs = 60;
 constexpr char kAim[] = "aim_max_ns";
 constexpr char kBarePass[] = "bare_xdp_pass";
 constexpr char kBareDrop[] = "bare_xdp_drop";
-
-int LibbpfLog(enum libbpf_print_level level, const char* fmt, va_list args) {
-  if (level == LIBBPF_DEBUG) return 0;
-  if (level == LIBBPF_INFO && !absl::GetFlag(FLAGS_verbose)) return 0;
-  std::fprintf(stderr, "libbpf: ");
-  return std::vfprintf(stderr, fmt, args);
-}
 
 // A call as a softphone sends it: the usual headers and an SDP offer.
 // clang-format off
@@ -580,7 +572,7 @@ int main(int argc, char** argv) {
     std::cerr << "sw-bench-xdp: --repeat must be within 1..2^31-1 and --rounds at least 1\n";
     return 2;
   }
-  libbpf_set_print(LibbpfLog);
+  sw::LogLibbpfToStderr(absl::GetFlag(FLAGS_verbose));
   auto bench = Bench::Create(repeat, rounds);
   if (!bench.ok()) {
     std::cerr << "sw-bench-xdp: " << bench.status().message() << "\n";

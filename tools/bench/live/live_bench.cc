@@ -39,7 +39,6 @@
 #include <array>
 #include <cerrno>
 #include <chrono>
-#include <cstdarg>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -128,13 +127,6 @@ constexpr char kNftTable[] = "swb_live";
 
 constexpr char kBareDrop[] = "bare_xdp_drop";
 constexpr char kBarePass[] = "bare_xdp_pass";
-
-int LibbpfLog(enum libbpf_print_level level, const char* fmt, va_list args) {
-  if (level == LIBBPF_DEBUG) return 0;
-  if (level == LIBBPF_INFO && !absl::GetFlag(FLAGS_verbose)) return 0;
-  std::fprintf(stderr, "libbpf: ");
-  return std::vfprintf(stderr, fmt, args);
-}
 
 void OnAlarm(int) {}  // only interrupts the test-run syscall (EINTR)
 
@@ -1117,7 +1109,7 @@ int main(int argc, char** argv) {
   sa.sa_handler = OnAlarm;  // no SA_RESTART: the test run returns EINTR
   sigemptyset(&sa.sa_mask);
   sigaction(SIGALRM, &sa, nullptr);
-  libbpf_set_print(LibbpfLog);
+  sw::LogLibbpfToStderr(absl::GetFlag(FLAGS_verbose));
 
   auto bench = Bench::Create();
   if (!bench.ok()) {
