@@ -89,6 +89,68 @@ absl::Status WriteDefaultConfig(Maps& maps) {
   return absl::OkStatus();
 }
 
+namespace {
+bool g_libbpf_verbose = false;
+// While Datapath::Load runs without --verbose: libbpf's warnings, the
+// verifier's log among them, are kept here instead of printed.
+std::string* g_libbpf_capture = nullptr;
+
+int LibbpfToStderr(enum libbpf_print_level level, const char* fmt, va_list args) {
+  if (level == LIBBPF_DEBUG) return 0;
+  if (level == LIBBPF_INFO && !g_libbpf_verbose) return 0;
+  if (g_libbpf_capture != nullptr) {
+    va_list copy;
+    va_copy(copy, args);
+    const int n = std::vsnprintf(nullptr, 0, fmt, copy);
+    va_end(copy);
+    if (n > 0) {
+      const size_t at = g_libbpf_capture->size();
+      g_libbpf_capture->resize(at + n + 1);
+      std::vsnprintf(g_libbpf_capture->data() + at, n + 1, fmt, args);
+      g_libbpf_capture->resize(at + n);
+    }
+    return n;
+  }
+  std::fprintf(stderr, "libbpf: ");
+  return std::vfprintf(stderr, fmt, args);
+}
+
+// Captures libbpf's warnings for its lifetime when it was asked to log
+// quietly (LogLibbpfToStderr(false)); otherwise they go on to stderr.
+class LibbpfCapture {
+ public:
+  LibbpfCapture() {
+    if (!g_libbpf_verbose && g_libbpf_capture == nullptr) g_libbpf_capture = &text_;
+  }
+  ~LibbpfCapture() {
+    if (g_libbpf_capture == &text_) g_libbpf_capture = nullptr;
+  }
+  const std::string& text() const { return text_; }
+
+ private:
+  std::string text_;
+};
+
+}  // namespace
+
+std::string VerifierReason(std::string_view log) {
+  // The verifier ends with "<reason>\nprocessed N insns ...": the reason is
+  // the last line before that summary.
+  const size_t summary = log.rfind("\nprocessed ");
+  if (summary == std::string_view::npos) return "";
+  const std::string_view before = log.substr(0, summary);
+  size_t start = before.find_last_of('\n');
+  start = start == std::string_view::npos ? 0 : start + 1;
+  std::string_view line = before.substr(start);
+  while (!line.empty() && (line.back() == ' ' || line.back() == '\r')) line.remove_suffix(1);
+  return std::string(line);
+}
+
+void LogLibbpfToStderr(bool verbose) {
+  g_libbpf_verbose = verbose;
+  libbpf_set_print(LibbpfToStderr);
+}
+
 absl::StatusOr<std::unique_ptr<Datapath>> Datapath::Load(const DatapathOptions& options) {
   auto dp = std::unique_ptr<Datapath>(new Datapath());
   dp->pin_dir_ = options.pin_dir;
@@ -129,12 +191,22 @@ absl::StatusOr<std::unique_ptr<Datapath>> Datapath::Load(const DatapathOptions& 
       }
     }
   }
+  LibbpfCapture capture;
   if (int err = sipwarden__load(dp->skel_); err != 0) {
-    return ErrnoStatus(-err, dp->reused_pins_
-                                 ? absl::StrCat("load BPF program (maps pinned in ", dp->pin_dir_,
-                                                " may be from an incompatible version: remove them)")
-                                 : std::string("load BPF program"));
+    if (dp->reused_pins_) {
+      return ErrnoStatus(-err, absl::StrCat("load BPF program (maps pinned in ", dp->pin_dir_,
+                                            " may be from an incompatible version: remove them)"));
+    }
+    // One line: what the verifier objected to, not its whole log.
+    const std::string reason = VerifierReason(capture.text());
+    if (!reason.empty()) {
+      return ErrnoStatus(-err, absl::StrCat("the kernel's verifier rejected the XDP program (\"",
+                                            reason, "\"; --verbose shows its log)"));
+    }
+    return ErrnoStatus(-err, "load BPF program");
   }
+  // Loaded: warnings libbpf had (none is expected) are still shown.
+  if (!capture.text().empty()) std::fprintf(stderr, "libbpf: %s", capture.text().c_str());
   MapFds fds;
   auto& m = dp->skel_->maps;
   fds.config = bpf_map__fd(m.sw_config);
@@ -246,21 +318,5 @@ absl::StatusOr<int> RingReader::Drain() {
 }
 
 int RingReader::epoll_fd() const { return ring_buffer__epoll_fd(rb_); }
-
-namespace {
-bool g_libbpf_verbose = false;
-
-int LibbpfToStderr(enum libbpf_print_level level, const char* fmt, va_list args) {
-  if (level == LIBBPF_DEBUG) return 0;
-  if (level == LIBBPF_INFO && !g_libbpf_verbose) return 0;
-  std::fprintf(stderr, "libbpf: ");
-  return std::vfprintf(stderr, fmt, args);
-}
-}  // namespace
-
-void LogLibbpfToStderr(bool verbose) {
-  g_libbpf_verbose = verbose;
-  libbpf_set_print(LibbpfToStderr);
-}
 
 }  // namespace sw

@@ -24,7 +24,11 @@ absl::StatusOr<XdpMode> ParseXdpMode(std::string_view text);
 
 // Sends libbpf's messages to stderr ("libbpf: ..."): warnings always, its
 // informational ones only when verbose, debug ones never.
+// Quiet (not verbose), Datapath::Load keeps the verifier's log to itself and
+// names only its last complaint.
 void LogLibbpfToStderr(bool verbose);
+// The verifier's complaint in its log: the line before "processed N insns".
+std::string VerifierReason(std::string_view log);
 std::string_view XdpModeName(XdpMode mode);
 
 struct DatapathOptions {

@@ -24,6 +24,7 @@
 #include "correlate.h"
 #include "datapath.h"
 #include "hep_listener.h"
+#include "kernel_probe.h"
 #include "host_addrs.h"
 #include "media_mirror.h"
 #include "metrics.h"
@@ -72,7 +73,9 @@ ABSL_FLAG(bool, enforce, true,
           "verdicts logged, nothing dropped for them)");
 ABSL_FLAG(bool, drop_malformed, false, "Drop malformed packets instead of passing them");
 ABSL_FLAG(uint32_t, stats_interval, 0, "Print kernel counters to stderr every N seconds (0 = off)");
-ABSL_FLAG(bool, verbose, false, "Show libbpf's informational messages");
+ABSL_FLAG(bool, verbose, false,
+          "Show the kernel probe's answers, libbpf's informational messages and, when the "
+          "kernel refuses the XDP program, the verifier's whole log");
 ABSL_FLAG(bool, version, false, "Print the version and exit");
 ABSL_FLAG(std::string, config, "",
           "YAML file of flag settings (name: value, e.g. /etc/sipwarden/agent.yaml); flags on "
@@ -228,6 +231,16 @@ int Run() {
   }
 
   sw::LogLibbpfToStderr(absl::GetFlag(FLAGS_verbose));
+  // Refuse a kernel that cannot run the data plane with one line naming what
+  // it lacks, before the verifier would say so at length.
+  const sw::KernelFeatures kernel = sw::ProbeKernel();
+  if (absl::GetFlag(FLAGS_verbose)) {
+    std::cerr << "sipwarden-agent: " << sw::DescribeKernel(kernel) << "\n";
+  }
+  if (auto st = sw::CheckKernel(kernel); !st.ok()) {
+    std::cerr << "sipwarden-agent: cannot run on this host: " << st.message() << "\n";
+    return 1;
+  }
   sw::DatapathOptions opts;
   opts.pin_dir = absl::GetFlag(FLAGS_pin_dir);
   opts.ringbuf_bytes = absl::GetFlag(FLAGS_ringbuf_bytes);

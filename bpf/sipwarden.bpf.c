@@ -128,6 +128,21 @@ struct {
 #define IP_OFFSET 0x1fff
 #define SIP_MIN_LEN 12    /* "ACK x SIP/2.0" minus a few: anything shorter is not SIP */
 #define SIP_LINE_SCAN 256 /* first-line bytes searched for CRLF */
+
+/*
+ * A 16-bit big-endian length field, read byte by byte. bpf_ntohs compiles to
+ * a byte swap whose result the 6.12 verifier does not bound (any 64-bit
+ * value), so a length from it could not be added to a packet pointer; and
+ * 6.1's verifier forgets the bounds of an OR of two unknown values, so the
+ * bytes are added: 0..65535 for every verifier.
+ */
+static __always_inline __u32 be16_len(const void *p)
+{
+	const __u8 *b = p;
+	__u32 hi = (__u32)b[0] << 8;
+	barrier_var(hi); /* or clang turns the add of disjoint bits into an OR */
+	return hi + b[1];
+}
 /* Largest L4 offset we follow; keeps packet-pointer ranges provable. */
 #define SW_MAX_L4_OFF 0x3fff
 
@@ -227,7 +242,7 @@ static __always_inline int parse_ipv4(void *data, void *end, struct meta *m, __u
 	__u32 ihl = ip->ihl * 4;
 	if (ip->version != 4 || ihl < sizeof(*ip))
 		return -1;
-	__u32 tot = bpf_ntohs(ip->tot_len);
+	__u32 tot = be16_len(&ip->tot_len);
 	if (tot < ihl || data + off + tot > end)
 		return -1;
 	m->family = 4;
@@ -252,7 +267,7 @@ static __always_inline int parse_ipv6(void *data, void *end, struct meta *m, __u
 		return -1;
 	if (ip6->version != 6)
 		return -1;
-	__u32 plen = bpf_ntohs(ip6->payload_len);
+	__u32 plen = be16_len(&ip6->payload_len);
 	__u32 o = off + sizeof(*ip6);
 	if (data + o + plen > end)
 		return -1;
@@ -681,9 +696,14 @@ static __always_inline void copy_sip(struct xdp_md *ctx, struct meta *m, struct 
 		len = snap;
 		env->st->rb_truncated++;
 	}
-	barrier_var(len);
-	if (len > SW_SNAP_MAX || len == 0)
+	/* 1..SW_SNAP_MAX in a form old verifiers can prove: 6.1 learns nothing
+	 * from "len == 0" (it needs a non-zero lower bound for the load
+	 * below), but bounds len - 1 by the unsigned compare. */
+	__u32 last = len - 1;
+	barrier_var(last);
+	if (last >= SW_SNAP_MAX)
 		return;
+	len = last + 1;
 	fill_hdr(m, &rec->hdr, ctx->ingress_ifindex);
 	rec->hdr.kind = SW_REC_SIP;
 	rec->hdr.caplen = len;
@@ -820,7 +840,7 @@ __noinline int sw_l4(struct xdp_md *ctx, struct meta *m)
 		barrier_var(uh);
 		if ((void *)(uh + 1) > end)
 			return malformed(&env, m);
-		__u32 ulen = bpf_ntohs(uh->len);
+		__u32 ulen = be16_len(&uh->len);
 		/* A first fragment carries only part of the datagram. */
 		if (ulen < sizeof(*uh) || (!m->frag_first && ulen > m->payload_len))
 			return malformed(&env, m);

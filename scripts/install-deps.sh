@@ -16,6 +16,8 @@ PACKAGES=(
   libosip2-dev tshark sec
   # the lab (tools/lab/lab): real SIP peers, attack tools, its helpers
   kamailio sip-tester sipvicious jq procps tcpdump python3
+  # the kernel tier (tests/kernels): Debian kernels booted in QEMU with a busybox initramfs
+  qemu-system-x86 busybox-static xz-utils
   # the Vagrant lab's check (tests/e2e/vagrant_validate_test.sh: vagrant validate, no VM)
   vagrant
 )
