@@ -8,10 +8,14 @@
 # Removes everything it made at the end (also on failure or Ctrl-C).
 # Traffic stays inside the lab's namespaces.
 #
-#   sudo scripts/demo.sh            (SW_DEMO_SKIP_INSTALL=1 skips apt)
+#   scripts/demo.sh            (as root; through sudo where it exists; SW_DEMO_SKIP_INSTALL=1 skips apt)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ "$(id -u)" -eq 0 ] || { echo "demo.sh: run as root (XDP and network namespaces)" >&2; exit 1; }
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null; then exec sudo --preserve-env=SW_DEMO_SKIP_INSTALL "$0" "$@"; fi
+  echo "demo.sh: run it as root (it installs Debian packages and needs XDP and network namespaces)" >&2
+  exit 1
+fi
 [ "${SW_DEMO_SKIP_INSTALL:-0}" = 1 ] || scripts/install-deps.sh
 echo "== building ==" >&2
 scripts/build.sh

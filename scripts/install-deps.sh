@@ -13,7 +13,7 @@ PACKAGES=(
   libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev libpcap-dev libyaml-cpp-dev libre2-dev
   libsqlite3-dev libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   # benchmark baselines and test oracles
-  libosip2-dev tshark sec
+  libosip2-dev tshark sec nftables
   # the lab (tools/lab/lab): real SIP peers, attack tools, its helpers
   kamailio sip-tester sipvicious jq procps tcpdump python3
   # the kernel tier (tests/kernels): Debian kernels booted in QEMU with a busybox initramfs
