@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // The frame decoder: encapsulations, IP reassembly, TCP streams and SIP
 // framing, on crafted frames and on the corpus captures (checked against
 // what tshark decodes from the same files).
@@ -293,7 +294,7 @@ class CorpusTransport : public ::testing::TestWithParam<CorpusCase> {};
 
 TEST_P(CorpusTransport, YieldsTheMessagesTsharkDecodes) {
   const std::string path = Corpus(GetParam().file);
-  ASSERT_TRUE(std::filesystem::exists(path)) << path << " missing (../shared/corpus)";
+  ASSERT_TRUE(std::filesystem::exists(path)) << path << " missing (tests/data/corpus)";
   if (system("command -v tshark >/dev/null 2>&1") != 0) GTEST_SKIP() << "tshark not installed";
   auto ours = OurFirstLines(path);
   auto theirs = TsharkFirstLines(path, GetParam().tshark_args);

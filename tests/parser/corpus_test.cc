@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // The RFC 4475 torture messages and the RFC 5118 IPv6 messages, each checked
 // against what its MANIFEST.tsv says: parsed with the right fields, or
 // rejected with a reason of the right category.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // libFuzzer target for the SIP, SDP and MGCP parsers (and RTP/RTCP, which
 // cost nothing more). Besides not crashing, every view a parser returns must
 // lie inside the input: a view outside it traps. Built and run by

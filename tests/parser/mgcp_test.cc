@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // MGCP commands and responses: every verb, response codes, parameters,
 // embedded SDP, piggybacking, and rejections.
 #include "sipwarden/sip/mgcp.h"

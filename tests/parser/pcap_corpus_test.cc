@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // Real captures from the shared corpus, decoded with sw_net and fed to the
 // parsers: every SIP message of ordinary and attack traffic must parse (SDP
 // bodies included), as must the MGCP of a real gateway and the RTP/RTCP of

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // RTP and RTCP headers: fields, CSRCs, extensions, padding, compound RTCP,
 // and bounds checks at every truncation.
 #include "sipwarden/sip/rtp.h"

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # Builds tests/parser/fuzz_parsers.cc with the sw_sip sources using clang and
 # libFuzzer (+ASan +UBSan) and runs it for a bounded time over a temporary
 # copy of the seed corpus. Exits non-zero when the fuzzer finds a crash.
@@ -6,14 +7,14 @@
 #   tests/parser/run_fuzz.sh [SECONDS]      (default 60)
 #
 # Environment: CXX_FUZZ (default clang++-14), SW_CORPUS_DIR (default
-# ../shared/corpus from the project root), SW_FUZZ_OUT (binary and crash
+# tests/data/corpus), SW_FUZZ_OUT (binary and crash
 # artifacts; default build-fuzz/ in the project root).
 set -euo pipefail
 
 seconds="${1:-60}"
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
-corpus_src="${SW_CORPUS_DIR:-$root/../shared/corpus}"
+corpus_src="${SW_CORPUS_DIR:-$root/tests/data/corpus}"
 cxx="${CXX_FUZZ:-clang++-14}"
 out="${SW_FUZZ_OUT:-$root/build-fuzz}"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // SDP: session and media fields, connection addresses, rtpmap and
 // direction attributes, warnings and rejections.
 #include "sipwarden/sip/sdp.h"

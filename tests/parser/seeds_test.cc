@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // The pjproject OSS-Fuzz seed corpora run through the matching parsers (and,
 // for robustness, through every other parser too): nothing may crash, read
 // out of bounds or leak (this test runs under ASan/UBSan in CI). The seeds

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // Table and unit tests of the SIP message parser, URIs and text helpers.
 #include <ostream>
 #include <set>

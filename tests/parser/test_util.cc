@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 #include "test_util.h"
 
 #include <algorithm>
@@ -16,7 +17,7 @@ bool CorpusPresent() {
 
 std::string CorpusMissingMessage() {
   return "test corpus not found at " + CorpusDir().string() +
-         " (expected ../shared/corpus beside the repository)";
+         " (expected tests/data/corpus in the repository)";
 }
 
 std::string ReadFile(const std::filesystem::path& p, bool* ok) {

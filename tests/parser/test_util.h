@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // Helpers for the parser tests: corpus paths and file reading.
 #pragma once
 
@@ -7,8 +8,8 @@
 
 namespace sw::sip::testing {
 
-// The shared corpus (SW_CORPUS_DIR, set by CMake to ../shared/corpus from
-// the project root) and this directory's own data.
+// The test corpus (SW_CORPUS_DIR, set by CMake to tests/data/corpus) and
+// this directory's own data.
 std::filesystem::path CorpusDir();
 std::filesystem::path DataDir();
 

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
 # Smoke test for sw-bench-live through live.sh: a short run exits 0, prints
 # each expected figure as a JSON line with a numeric value, and leaves no
 # namespace or bpffs of its own behind. Timing is not checked.
@@ -11,7 +12,7 @@ if [[ $(id -u) -ne 0 ]]; then
   echo "smoke_test: needs root (namespaces, XDP, nftables); skipping" >&2
   exit 77
 fi
-command -v nft >/dev/null || { echo "smoke_test: nft not installed; skipping" >&2; exit 77; }
+command -v nft >/dev/null || { echo "smoke_test: FAIL: nft not installed (scripts/install-deps.sh installs nftables)" >&2; exit 1; }
 
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT

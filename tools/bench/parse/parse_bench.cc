@@ -1,6 +1,7 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // sw-bench-parse: SIP and SDP parsing speed of sw_sip beside libosip2 on the
 // same messages, in the same run. Prints one JSON line per figure (see
-// "Benchmarks" in INTERFACES.md); progress and notes go to stderr.
+// "Benchmarks" in docs/formats.md); progress and notes go to stderr.
 //
 // The messages are the corpus's: the RFC 4475 and RFC 5118 torture tests,
 // the pjproject SIP seeds, and every SIP message of a few real captures
@@ -35,7 +36,7 @@
 #include "sipwarden/sip/sdp.h"
 #include "sipwarden/sip/sip_message.h"
 
-ABSL_FLAG(std::string, corpus, SW_CORPUS_DIR, "The shared test corpus directory");
+ABSL_FLAG(std::string, corpus, SW_CORPUS_DIR, "The test corpus directory (tests/data/corpus)");
 ABSL_FLAG(std::vector<std::string>, pcaps,
           std::vector<std::string>({"pcaps/initconf-sip-attacks/SIP-Bruteforce-Single-IP.pcap",
                                     "pcaps/initconf-sip-attacks/SIP-3700-unauthorized-401.pcap",
