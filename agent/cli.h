@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // Command-line conventions shared by every sipwarden program.
 #pragma once
 

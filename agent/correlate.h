@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // The agent's correlation stage, shared by the offline and live modes: the
 // pipeline's events go to the rule engine on event time, alarms come out as
 // JSON lines, verdicts are counted (and handed on to whoever applies them),

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // The XDP data plane's lifecycle in one class: open the embedded skeleton,
 // reuse or create pinned maps, load, attach (native or generic), detach,
 // unpin. RAII for the skeleton; attachment is explicit because an operator

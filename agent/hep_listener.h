@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // A UDP socket receiving HEPv3 mirrors (Kamailio siptrace, heplify) for the
 // live agent. Non-blocking: Drain() reads what is queued and hands each
 // decoded packet over; undecodable datagrams are counted, never fatal.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // The addresses of the host the agent protects (every interface of its
 // network namespace). The agent never blocks or rate-limits them, and does
 // not take the host's own requests from a HEP mirror for new ones: a proxy

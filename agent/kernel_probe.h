@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // What the data plane needs from the running kernel, probed before the XDP
 // program is loaded, so that a kernel that cannot run it is refused with one
 // line naming what is missing instead of a verifier dump.

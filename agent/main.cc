@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // sipwarden-agent: loads the XDP data plane onto an interface, pins its maps,
 // and reports what the kernel hands up through the ring buffer.
 #include <net/if.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // Typed access to sipwarden's BPF maps, either those of a loaded skeleton or
 // those pinned under a pin directory by a running (or departed) agent. Every
 // method validates its input before touching a map: a bad request changes

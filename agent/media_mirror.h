@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // Mirrors the media endpoints the event pipeline learned from SDP and MGCP
 // into the kernel's media map (sw_media), and the media watches rules ask
 // for. An offer's endpoints wait until the call is answered (a response with

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // Prometheus metrics for the live agent: a builder for the text exposition
 // format (version 0.0.4) and a small non-blocking HTTP server that serves it,
 // driven from the agent's single-threaded main loop (no threads, no blocking

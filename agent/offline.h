@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // Offline analysis: a pcap or pcapng file through the same pipeline the live
 // agent uses after the kernel stage (decode, reassemble, parse, thread calls)
 // and, when asked for alarms, through the rule engine.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // The agent's JSON-lines outputs (events, alarms, records): a path or "-"
 // for stdout, opened once, flushed as records arrive. Lines for a file are
 // collected and written whole (write(2) of complete lines only), so a reader

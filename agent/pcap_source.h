@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // Reads pcap and pcapng capture files (libpcap) frame by frame for offline
 // analysis. A corrupt or truncated file ends with an error that names the
 // packet number; every frame before it has been delivered.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # Configures and builds into ${SW_BUILD_DIR:-build}. Extra args go to cmake.
 set -euo pipefail
 cd "$(dirname "$0")/.."

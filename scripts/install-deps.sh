@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # Installs everything sipwarden needs to build, test and run on Debian 12.
 # Safe to re-run: apt skips what is already there.
 set -euo pipefail

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // Test-run harness for the XDP program: loads sw_xdp once (no pins, no
 // attach), resets its maps between cases, runs crafted packets through
 // bpf_prog_test_run_opts and collects the ring-buffer records they produce.

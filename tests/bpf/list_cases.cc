@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // Allowlist and blocklist: LPM matching on the source, expiry, hit counters.
 #include <gtest/gtest.h>
 

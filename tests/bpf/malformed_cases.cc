@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // Malformed input: truncated or inconsistent headers and bytes on a SIP port
 // that are not SIP. Each is passed by default and dropped with
 // SW_CFG_DROP_MALFORMED, counted in `malformed`, never classified as SIP.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // Expected media: per-endpoint counters and the one-shot watch notice.
 #include <gtest/gtest.h>
 

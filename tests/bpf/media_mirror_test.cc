@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // The agent's media mirror against the real kernel maps and program: the
 // endpoints a call's SDP announced are counted quietly, armed when the call
 // ends (from the end of the grace on), and the kernel's notice of media that

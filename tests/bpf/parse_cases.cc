@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // Parsing: Ethernet and VLAN tags, IPv4 (IHL, fragments), IPv6 (extension
 // headers, fragments), UDP and TCP, and what is not ours (non-IP, other L4).
 #include "absl/strings/str_cat.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // Per-source accounting and token buckets. The test run reads the real boot
 // clock, so rates are 1/s: refill during a test is negligible.
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // Ring-buffer records of passed SIP messages: the fixed header, the copy
 // limit (snap_len), SW_CFG_NO_COPY, and a full ring.
 #include <bpf/bpf.h>

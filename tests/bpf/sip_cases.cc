@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // SIP recognition by the first line on the configured ports: every method
 // class, response classes and status codes, default and custom ports.
 #include "absl/strings/str_cat.h"

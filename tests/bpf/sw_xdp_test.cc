@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // The bpf tier: sw_xdp run on crafted packets with bpf_prog_test_run_opts.
 // One TEST per table; each row resets the maps, applies its setup, runs its
 // packet and checks the verdict, every counter, the maps and the ring.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // The rows of the bpf tier, one function per theme, and what they share.
 #pragma once
 

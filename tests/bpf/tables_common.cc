@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 #include "absl/strings/str_cat.h"
 #include "tables.h"
 

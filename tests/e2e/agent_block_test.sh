@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # End to end: the agent on one end of a veth pair between two namespaces sees
 # SIP sent from the other end, a sipwardenctl block drops that source in the
 # kernel until the entry expires, and the agent leaves nothing behind.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # End to end, live: a scanner's OPTIONS reach the agent through the kernel,
 # the default rules raise a scanner-signature alarm and block the source in
 # the kernel within 2 s, its next packets are dropped there, a legitimate

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # End to end, one attack per run, in a fresh lab (tools/lab/lab): Kamailio as
 # registrar and proxy, sipp callee and callers, the agent with XDP on every
 # interface of the proxy host. While legitimate registrations and calls run

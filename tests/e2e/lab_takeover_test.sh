@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # End to end, restart safety: in the lab, an INVITE flood gets its source
 # blocked; the agent is then killed with SIGKILL in the middle of the
 # attack. The XDP program stays attached and the pinned blocklist in force:

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # End to end: the lab (tools/lab/lab) comes up with real peers, legitimate
 # registrations and calls through Kamailio succeed with media crossing the
 # protected host, Kamailio mirrors SIP over HEPv3 to 127.0.0.1:9060 in

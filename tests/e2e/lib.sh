@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # Shared helpers for the e2e tests: namespaces, a private bpffs, waiting and
 # cleanup. Every test creates its own namespaces (named sw-e2e-*) and removes
 # them, whatever happens, from an EXIT trap.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # The packaging, no root needed:
 # - the agent accepts every key of packaging/agent.yaml (--config FILE
 #   --version parses the flags, then exits 0), refuses an unknown key naming

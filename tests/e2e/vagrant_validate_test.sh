@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # The Vagrant lab (vagrant/), checked without starting a VM (none can run
 # here): `vagrant validate --ignore-provider` on vagrant/Vagrantfile (no
 # provider needs to be installed), offline (no version checkpoint, no box

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // Call threading on event time: every disposition, challenges, retransmissions,
 // timers and bounds, on synthetic events.
 #include "sipwarden/events/call_tracker.h"

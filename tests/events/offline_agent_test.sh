@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # sipwarden-agent --read-pcap on a real capture and on a truncated copy of it:
 # the same events up to the damage, then a clear error naming the packet, exit 1.
 #   offline_agent_test.sh BIN_DIR CORPUS_DIR

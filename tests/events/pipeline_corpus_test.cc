@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // The event pipeline on real captures: call records checked against what
 // tshark decodes from the same files (calls, answer times, dispositions,
 // durations), and every capture in the corpus processed without a crash.

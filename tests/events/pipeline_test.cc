@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // The pipeline on crafted messages: SIP with SDP teaches media endpoints,
 // media after BYE and after an MGCP DLCX is reported once, MGCP commands and
 // responses become events, and noise on SIP ports is counted, not crashed on.

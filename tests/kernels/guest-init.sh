@@ -1,4 +1,5 @@
 #!/usr/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
 # /init of the kernel tier's guest (a busybox initramfs, see run_kernel_test.sh):
 # mounts what the tests need, runs the bpf tier and the agent smoke test
 # against the guest's kernel, prints one marker line per stage for the host

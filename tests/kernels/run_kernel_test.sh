@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # The kernel tier: boots a Debian kernel package in QEMU with a busybox
 # initramfs holding the test binaries and their libraries, and runs the bpf
 # tier and the agent smoke test (tests/e2e/agent_block_test.sh) against that

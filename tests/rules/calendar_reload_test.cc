@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // Calendar rules on event time, reloads that keep the state of unchanged
 // rules, and SingleWithScript through an executor the test drives.
 #include <gtest/gtest.h>

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # sipwarden-agent --read-pcap with its built-in default ruleset on the real
 # captures of the shared corpus:
 #  - initconf-sip-attacks/: every known attacker is named by an alarm, and no

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // The shipped default ruleset (rules/default.yaml, read from the source tree)
 // on synthetic traffic with realistic timing: for every rule that raises an
 // alarm, the attack it is written for and a benign look-alike that must stay

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // Rule files: every error reported with file, line and column, nothing
 // half-loaded; a file using every rule type, operator and action loads; the
 // alarm JSON shape.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // Pair and PairWithWindow rules, and the paper's synthetic event chains:
 // INVITE-200 OK -> INVITE-200 OK-BYE -> media after BYE (the BYE attack), and
 // INVITE-200 OK without ACK -> broken handshake -> threshold (Table 1).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // The process executor with real shell scripts: stdin, stdout, exit codes,
 // timeouts that kill the whole process group, the concurrency cap, start
 // failures; and a SingleWithScript rule driven end to end through it.

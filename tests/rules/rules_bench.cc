@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // Micro-benchmark of the correlation engine alone: a VoIP ruleset of the kind
 // the default one will be, over pre-built SIP events of tens of thousands of
 // concurrent dialogs plus registrations and a little scanning. Prints one

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // Helpers for the rule engine tests: event builders and an engine harness
 // that records everything the engine hands out.
 #pragma once

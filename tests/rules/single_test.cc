@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // Single and SingleWithSuppress rules, field conditions and dispatch, alarm
 // suppression, verdicts, contexts (lifetimes, negation, expiry actions).
 #include <gtest/gtest.h>

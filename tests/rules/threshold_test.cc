@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // SingleWithThreshold and SingleWith2Thresholds: window edges, fixed and
 // sliding windows, resets, ignoring after the action, action2 at the end of
 // the window, storm ends, distinct counts, bounded keys.

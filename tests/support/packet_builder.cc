@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 #include "packet_builder.h"
 
 #include <arpa/inet.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // Builds Ethernet frames layer by layer for BPF test runs and benchmarks:
 //   PacketBuilder().Eth().Vlan(10).IPv4("192.0.2.1", "192.0.2.2").Udp(5060, 5060)
 //       .Payload(SipRequest("INVITE")).Build();

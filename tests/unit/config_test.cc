@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // --config FILE: YAML keys become flags placed before the command line's, so
 // that flags given explicitly win; every bad file is refused with
 // FILE:LINE:COL and the key.

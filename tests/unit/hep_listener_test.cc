@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // The live agent's HEP socket on loopback: datagrams sent to it come out
 // decoded; junk is counted, not fatal.
 #include "hep_listener.h"

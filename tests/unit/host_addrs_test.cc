@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // The host's own addresses, which the agent never blocks.
 #include "host_addrs.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // The agent's kernel check: what it says for a kernel that lacks what the
 // data plane needs (features forced off, as on kernels older than the
 // minimum), and the verifier's complaint picked out of its log.

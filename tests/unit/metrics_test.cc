@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // The Prometheus text builder, byte for byte, and the metrics HTTP server on
 // loopback: driven here the way the agent drives it, by calling Poll() from
 // one thread while the test's clients talk to it.

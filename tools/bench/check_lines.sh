@@ -1,5 +1,6 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # Sourced by the benchmarks' smoke tests: checks that a benchmark printed
-# exactly one well-formed JSON line per expected figure (INTERFACES.md
+# exactly one well-formed JSON line per expected figure (docs/formats.md
 # "Benchmarks") and nothing else on stdout.
 #
 #   check_bench_lines FILE BENCH UNIT_RE BASELINE_RE METRIC[:BASELINE_RE]...

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
 # Smoke test for sw-bench-xdp: a short run exits 0 and prints each expected
 # figure as a JSON line with a numeric value. Timing is not checked.
 # Usage: smoke_test.sh path/to/sw-bench-xdp

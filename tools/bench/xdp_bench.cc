@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // sw-bench-xdp: nanoseconds per packet of the sipwarden XDP program on its
 // main paths, each measured with bpf_prog_test_run_opts beside a bare XDP
 // program (sw_bare_pass or sw_bare_drop) on the same packet, in the same run.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // sipwardenctl: the operator's view of a host's kernel state — blocklist,
 // allowlist, counters, per-source state and settings — through the maps a
 // sipwarden-agent pinned.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // sw-sipsend: a small, bounded SIP traffic source for tests, the demo and the
 // lab. Sends COUNT copies of a SIP request (built in, or read from a file)
 // to HOST:PORT over UDP or TCP, at a fixed rate, and stops by itself.

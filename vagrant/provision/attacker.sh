@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # The attacker: sipvicious (svmap, svwar, svcrack), sipp and packet tools,
 # from Debian 12. It may send from 10.61.3.66..70 (net.sh adds the extra
 # addresses and allows binding to them); sw-sipsend is there when the tree

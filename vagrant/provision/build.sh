@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # proxy, honeypot, controller (and the attacker with SW_VAGRANT_ATTACKER_BUILD=1):
 # the Debian 12 packages of scripts/install-deps.sh, then scripts/build.sh into
 # /var/lib/sipwarden/build, then the programs it built into /usr/local/bin.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # The legitimate caller: sw-client-calls registers users 1000.. at the proxy
 # and calls the callee's users 1200..1209 with G.711 media, with the lab's
 # sipp scenarios; a timer runs it every 5 minutes (10 users, 5 calls), so

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # Sourced by the provisioning scripts of vagrant/Vagrantfile: the settings
 # the Vagrantfile passes as environment, and small helpers. Not executable.
 # shellcheck shell=bash
@@ -76,7 +77,7 @@ install_pending_service() {
   var=SW_$(echo "${name#sipwarden-}" | tr '[:lower:]' '[:upper:]')_ARGS
   write_file "$SW_CONF_DIR/${name#sipwarden-}.env" <<CONF
 # $name.service arguments (vagrant/provision/$SW_ROLE.sh writes this file;
-# re-provisioning overwrites it). Flags as in sipwarden's INTERFACES.md design.
+# re-provisioning overwrites it). Flags as in sipwarden-agent --help (README.md).
 $var="$args"
 CONF
   write_unit "$name.service" <<UNIT

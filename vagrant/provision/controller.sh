@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # The controller VM: a systemd unit for sipwarden-controller (gRPC for agents
 # and honeypots on 10.61.5.10:50051, web UI on :8080, SQLite DB). This tree
 # does not build sipwarden-controller yet: the unit stays skipped until the

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # The honeypot VM: a systemd unit for sipwarden-honeypot (SIP on
 # 10.61.4.10:5060, reporting to the controller at 10.61.5.10:50051, recordings
 # under /var/lib/sipwarden-honeypot). This tree does not build

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # Every VM: the lab addressing of vagrant/Vagrantfile. Vagrant has put the
 # IPv4 address on each lab interface; sw-vm-net.service adds the IPv6
 # addresses, the attacker's extra addresses and the routes through the proxy

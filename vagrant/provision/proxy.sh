@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # The proxy: sipwarden-agent with XDP on the lab interfaces, receiving
 # Kamailio's HEPv3 mirror on 127.0.0.1:9060, and Kamailio 5.6 (Debian's) as
 # registrar and proxy with the lab's own tools/lab/kamailio/kamailio.cfg, read

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # The callee: sipp with tools/lab/scenarios/uas_echo.xml on 10.61.2.10:5060,
 # answering every call and echoing its RTP (port 6000), and a timer that keeps
 # users 1200..1209 registered at the proxy with that contact, as 'lab up' does

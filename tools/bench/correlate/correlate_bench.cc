@@ -1,7 +1,8 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // sw-bench-correlate: events per second of the correlation engine on a
 // simulated VoIP event stream, beside SEC (the Simple Event Correlator the
 // paper used) running the same rules on the same events, in the same run.
-// Prints one JSON line per figure (see "Benchmarks" in INTERFACES.md);
+// Prints one JSON line per figure (see "Benchmarks" in docs/formats.md);
 // progress and notes go to stderr.
 //
 // Our engine runs single-threaded over the whole stream (a million events by

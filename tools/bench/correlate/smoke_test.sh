@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
 # Smoke test for sw-bench-correlate: a tiny stream and a short SEC budget exit
 # 0 and print each expected figure as a JSON line with a numeric value. Timing
 # is not checked. Without sec installed, the SEC figures must say

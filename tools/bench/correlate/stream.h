@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // The correlator benchmark's event stream: a deterministic simulation of the
 // SIP traffic a sensor in front of a few PBXes sees (calls with their whole
 // transactions, registrations with digest challenges, OPTIONS keepalives,

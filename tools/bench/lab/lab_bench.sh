@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # The prevention loop measured in the lab (tools/lab/lab), with real peers:
 #
 #   detect_to_block_ms    per attack (INVITE flood, REGISTER flood, scanner
@@ -12,7 +13,7 @@
 #                         beside the same run with the agent detecting only
 #                         (--enforce=false: nothing dropped).
 #
-# One JSON line per figure on stdout (INTERFACES.md "Benchmarks"); progress on
+# One JSON line per figure on stdout (docs/formats.md, "Benchmarks"); progress on
 # stderr. Needs root and the lab's packages; refuses to run while a lab is up.
 # Every run is bounded (counts and timeouts) and stays inside the lab.
 #   lab_bench.sh BIN_DIR [--calls N]
@@ -23,7 +24,7 @@ CALLS=60
 while [ $# -gt 0 ]; do
   case $1 in
     --calls) CALLS=${2:?}; shift 2 ;;
-    -h|--help) sed -n '2,/^set -euo/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '3,/^set -euo/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "lab_bench: unknown option $1" >&2; exit 2 ;;
   esac
 done

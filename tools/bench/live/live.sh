@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
 # Runs sw-bench-live inside two network namespaces made for the run and
 # removes them afterwards, whatever happens (EXIT trap):
 #

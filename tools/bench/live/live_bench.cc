@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // sw-bench-live: drop throughput of real frames through a real interface.
 //
 // A trivial XDP program (live_gen.bpf.c) run with BPF_PROG_TEST_RUN and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // SipMessage (views into a packet) to SipEvent (owned strings).
 #include <string>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 #include "sipwarden/events/event.h"
 
 #include "sipwarden/json.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // Debian's Abseil is built with its own absl::string_view (not an alias of
 // std::string_view). Our APIs speak std::string_view; this bridges the two.
 #pragma once

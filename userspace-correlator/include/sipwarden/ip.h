@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // IP addresses and prefixes as the data plane stores them: 16 bytes, IPv4 as
 // IPv4-mapped IPv6 (::ffff:a.b.c.d).
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // A small streaming JSON writer for the JSON-lines outputs (events, alarms,
 // records, benchmark figures). Escapes strings as RFC 8259 requires; bytes
 // that are not valid UTF-8 are written as U+FFFD so every line stays valid.

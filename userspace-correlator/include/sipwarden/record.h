@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // Decoding of the kernel's ring-buffer records (bpf/sipwarden.h) into C++
 // values, and their names and JSON form. Pure: no BPF, no sockets, no clocks.
 #pragma once

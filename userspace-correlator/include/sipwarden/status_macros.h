@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // Debian's Abseil (20220623) has no status macros; these two are ours.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // Compiled rules: what the loader builds from YAML and the engine runs.
 // Everything that can be decided at load time is: field lookups, operator
 // operands, regular expressions, template segments, dispatch classes.

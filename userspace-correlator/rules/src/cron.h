@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // Calendar schedules: cron's five fields (minute hour day-of-month month
 // day-of-week) in a time zone, or a fixed interval aligned to the Unix epoch.
 // Evaluated on event time.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // The engine: dispatch by event class, compiled patterns, per-rule keyed
 // operation tables, contexts, alarm suppression and one timer heap, all on
 // event time.

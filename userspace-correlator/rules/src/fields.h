@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // Typed event fields as rules see them: names, kinds, which event types carry
 // them, and how to read, render and key them without copying.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // A bounded table of per-key state: a hash index over stable slots, LRU order
 // for eviction, and a deadline per slot for the engine's timers. Keys are
 // byte strings; looking one up does not allocate. V has Reset(): freed slots

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // YAML rule files to compiled rules. Every error is collected with its
 // position; a file with errors is refused as a whole. yaml-cpp throws: its
 // exceptions stop here.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // The header name table: long names, compact forms, list-ness.
 #include <array>
 

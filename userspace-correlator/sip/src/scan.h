@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // Internal scanning helpers: character classes of RFC 3261 section 25.1 and
 // a fault record that remembers the first error and where it happened.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // Internal entry points of the URI parser, reporting into a Fault so that
 // callers inside a message can give byte offsets relative to the message.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // Threads SIP transactions and dialogs into call records (the paper's CDR):
 // caller, callee, contact, start, setup time, duration, billable duration,
 // disposition and media endpoints. Runs on event time only: timeouts advance

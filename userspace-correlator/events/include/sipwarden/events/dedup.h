@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // Drops the second copy of a message seen twice: once by the kernel on the
 // wire and once mirrored by the proxy over HEP (or retransmitted identically
 // within a moment by the same source: callers that want retransmissions

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // The typed events of the paper's event table (section 5.1): SIP messages
 // with the fields the correlator matches on, MGCP commands, RTP notices and
 // finished call records. Events own their strings: they outlive the packet
@@ -116,7 +117,7 @@ struct CallRecord {
   std::vector<SdpMedia> media;  // endpoints offered and answered
 };
 
-// JSON lines in the shapes of ../shared/design/INTERFACES.md.
+// JSON lines in the shapes documented in docs/formats.md.
 std::string ToJson(const SipEvent& e);
 std::string ToJson(const MgcpEvent& e);
 std::string ToJson(const RtpEvent& e);

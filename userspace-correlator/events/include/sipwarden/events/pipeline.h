@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // The event generator (paper section 5.1): application messages in (from the
 // frame decoder, the kernel's ring buffer or a HEP mirror), typed events out.
 // SIP is parsed with its SDP; calls are threaded into call records; media to

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // From captured frames to application messages: link layers (Ethernet,
 // Linux cooked v1/v2, raw IP, BSD loopback), up to several VLAN tags,
 // IPv4/IPv6 with extension headers, IP-in-IP, GRE and ERSPAN encapsulation,

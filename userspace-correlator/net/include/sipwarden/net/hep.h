@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // HEPv3 (Homer Encapsulation Protocol) as proxies mirror what they route
 // (Kamailio siptrace in HEP mode, OpenSIPS proto_hep, heplify): the original
 // message's addresses, ports, transport and time, and its payload. This is how

@@ -1,5 +1,6 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // What the correlation engine hands out: alarms (JSON lines in the EVE-like
-// shape of INTERFACES.md) and verdicts for the data plane (block, rate-limit,
+// shape of docs/formats.md) and verdicts for the data plane (block, rate-limit,
 // watch media). The agent wires them to BPF maps and outputs.
 #pragma once
 
@@ -14,7 +15,7 @@
 
 namespace sw::rules {
 
-// The alarm categories of INTERFACES.md.
+// The alarm categories of docs/formats.md.
 std::span<const std::string_view> AlarmCategories();
 bool IsAlarmCategory(std::string_view name);
 

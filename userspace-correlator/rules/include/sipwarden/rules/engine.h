@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // The VoIP security event correlator (paper section 5.2): SEC's rule types
 // and contexts on typed SIP/MGCP/RTP/call events, on event time only.
 //

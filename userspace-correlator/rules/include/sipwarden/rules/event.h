@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // What the correlation engine consumes besides the typed events of
 // sipwarden/events/event.h: synthetic events, which rules emit (the paper's
 // "INVITE-200 OK" and "INVITE-200 OK-BYE" chains) and other rules consume.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // A ScriptExecutor that runs real processes: /bin/sh -c COMMAND with the
 // request's input on stdin, stdout captured (bounded), a timeout that kills
 // the script's whole process group, and a cap on concurrent scripts. It does

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // Rule files: YAML an operator edits without recompiling (docs/rules.md).
 // Loading compiles every rule (conditions, regular expressions, templates,
 // context expressions, calendars) once; the engine only runs compiled rules.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // MGCP (RFC 3435) commands and responses: the header line, the parameter
 // lines (C: call id, I: connection id, X: request id, L:, M:, R:, S:, O:,
 // RM:, ...) and an SDP body after an empty line. Several messages may be

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // The result type shared by every message parser in sw_sip: either the parsed
 // value or a ParseError that names the reason. Parsers never throw, never
 // abort on input, and never read outside the buffer they were given.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // RTP and RTCP headers (RFC 3550, with the RTCP feedback types of RFC 4585
 // and XR of RFC 3611 kept generic). Every length is checked against the
 // buffer before it is used; payloads are spans into the input.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // SDP session descriptions (RFC 4566, RFC 8866): the fields sipwarden
 // correlates on (origin, connection addresses at session and media level,
 // media type / port / protocol / payload types, rtpmap and direction

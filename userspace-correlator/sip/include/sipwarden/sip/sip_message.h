@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // SIP messages (RFC 3261): requests and responses parsed in place over a
 // std::string_view. The parser splits the header section (CRLF, and leniently
 // LF or CR line ends; folded continuation lines), recognises long and compact

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // Text helpers shared by the SIP, SDP and MGCP parsers and useful to their
 // callers: case-insensitive comparison, LWS trimming, comma-separated list
 // splitting that respects quoted strings and <...>, ";name=value" parameter

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // URIs as SIP carries them (RFC 3261 section 19.1, RFC 3966 tel, RFC 5118
 // IPv6 references). Every field is a view into the parsed text; escapes are
 // left as written (see PercentDecode in text.h).
