@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # The main job on its embedded default: installs the Debian packages, builds
 # sipwarden, brings up the lab (tools/lab/lab: Kamailio as registrar and
 # proxy, a sipp callee, a legitimate caller, an attacker, sipwarden-agent
@@ -68,11 +69,16 @@ PIDS+=("$LEGIT")
 sleep 4
 counters
 
+ATTACKS=/run/sw-lab/demo-attacks.tsv  # NAME FROM START_NS, for the summary
+: >"$ATTACKS"
 attack() {  # attack NAME FROM WHAT
   banner "attack: $3 (from $2)"
+  printf '%s\t%s\t%s\n' "$1" "$2" "$(date +%s%N)" >>"$ATTACKS"
   "$LAB" attack "$1" --from "$2" 2>&1 | grep -E "^lab: " | sed 's/^lab: /  /' || true
   sleep 1
   counters
+  # The blocklist as it stands after the attack (blocks may expire before the end).
+  "${CTL[@]}" block list --json >"/run/sw-lab/demo-blocks-$1.json" 2>/dev/null || true
 }
 attack svcrack 10.61.3.66 "password cracking with svcrack (its User-Agent gives it away)"
 attack invite-flood 10.61.3.67 "INVITE flood, sipp attempting 5000 calls/s"
@@ -104,3 +110,8 @@ for line in text.splitlines():
 
 banner "alarms by category"
 jq -r .alert.category "$ALARMS" | sort | uniq -c | sed 's/^/  /'
+
+banner "summary"
+"${CTL[@]}" block list --json >/run/sw-lab/demo-blocks-final.json 2>/dev/null || true
+python3 "$PWD/scripts/demo_summary.py" "$ALARMS" "$ATTACKS" /run/sw-lab/demo-traffic.out \
+  /run/sw-lab/demo-blocks-*.json

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # Builds everything and runs every test tier, then prints one table row per
 # tier (passed, failed, skipped, time) and the closing line. Every tier runs
 # even when an earlier one failed; the exit status is non-zero if any failed.
@@ -22,7 +23,7 @@ TIERS=()
 for arg in "$@"; do
   case "$arg" in
     --quick) TIERS+=(unit) ;;
-    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '3,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     sanitizers|fuzz|unit|bpf|e2e|kernels) TIERS+=("$arg") ;;
     *) echo "test.sh: unknown argument '$arg' (--quick, or tiers: ${ALL_TIERS[*]})" >&2; exit 2 ;;
   esac
@@ -37,6 +38,7 @@ fi
 scripts/install-deps.sh || { echo "test.sh: installing the Debian packages failed" >&2; exit 1; }
 mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
 
+WALL_START=$(date +%s)
 REPORT=$(mktemp -d /tmp/sw-test-report.XXXXXX)
 trap 'rm -rf "$REPORT"' EXIT
 ROWS=()     # "tier passed failed skipped seconds note"
@@ -129,6 +131,7 @@ tp=0 tf=0 ts=0 tt=0
   done
   printf '%-11s %7d %7d %8d %7ss\n' total "$tp" "$tf" "$ts" "$tt"
   for n in "${NOTES[@]}"; do echo "  $n"; done
+  echo "  (time: each tier's tests; the whole run took $(( $(date +%s) - WALL_START )) s with the builds)"
   echo
   echo "total: $tp passed, $tf failed, $ts skipped"
 }
