@@ -222,6 +222,7 @@ absl::StatusOr<std::unique_ptr<Datapath>> Datapath::Load(const DatapathOptions& 
   fds.events = bpf_map__fd(m.sw_events);
   fds.src_limit = bpf_map__fd(m.sw_src_limit);
   dp->maps_ = Maps::Borrow(fds);
+  dp->maps_.set_lock_dir(dp->pin_dir_);
   if (!dp->reused_pins_) {
     SW_RETURN_IF_ERROR(WriteDefaultConfig(dp->maps_));
   } else {
@@ -239,9 +240,69 @@ Datapath::~Datapath() {
 
 int Datapath::prog_fd() const { return bpf_program__fd(skel_->progs.sw_xdp); }
 
-absl::StatusOr<XdpMode> Datapath::Attach(int ifindex, XdpMode mode) {
+namespace {
+
+// The name of the BPF program with this id ("" when it cannot be read).
+std::string ProgName(uint32_t id) {
+  const int fd = bpf_prog_get_fd_by_id(id);
+  if (fd < 0) return "";
+  bpf_prog_info info{};
+  uint32_t len = sizeof(info);
+  std::string name;
+  if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0) name = info.name;
+  close(fd);
+  return name;
+}
+
+}  // namespace
+
+absl::StatusOr<XdpMode> Datapath::Attach(int ifindex, XdpMode mode, bool replace) {
   if (ifindex <= 0) return absl::InvalidArgumentError("bad interface index");
-  auto try_attach = [&](uint32_t flags) { return bpf_xdp_attach(ifindex, prog_fd(), flags, nullptr); };
+  // What is attached now, in which mode.
+  LIBBPF_OPTS(bpf_xdp_query_opts, q);
+  if (int err = bpf_xdp_query(ifindex, 0, &q); err != 0) {
+    return ErrnoStatus(-err, "query the interface's XDP programs");
+  }
+  const uint32_t old_id = q.drv_prog_id ? q.drv_prog_id : q.skb_prog_id;
+  if (q.hw_prog_id != 0 && old_id == 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "an offloaded XDP program (id ", q.hw_prog_id, ") is attached; remove it first"));
+  }
+  if (old_id != 0) {
+    const std::string name = ProgName(old_id);
+    const uint32_t old_flags = q.drv_prog_id ? XDP_FLAGS_DRV_MODE : XDP_FLAGS_SKB_MODE;
+    const char* old_mode = q.drv_prog_id ? "native" : "generic";
+    if (name != "sw_xdp" && !replace) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "XDP program '", name.empty() ? "?" : name, "' (id ", old_id, ") is attached in ",
+          old_mode, " mode; sipwarden does not replace another program unless --replace is given"));
+    }
+    const bool same_mode = mode == XdpMode::kAuto ||
+                           (mode == XdpMode::kNative) == (old_flags == XDP_FLAGS_DRV_MODE);
+    const int old_fd = bpf_prog_get_fd_by_id(old_id);
+    if (old_fd < 0) return ErrnoStatus(errno, absl::StrCat("open XDP program id ", old_id));
+    int err;
+    if (same_mode) {
+      // Swap in place: no moment without a program on the interface.
+      LIBBPF_OPTS(bpf_xdp_attach_opts, opts, .old_prog_fd = old_fd);
+      err = bpf_xdp_attach(ifindex, prog_fd(), old_flags | XDP_FLAGS_REPLACE, &opts);
+    } else {
+      LIBBPF_OPTS(bpf_xdp_attach_opts, opts, .old_prog_fd = old_fd);
+      err = bpf_xdp_detach(ifindex, old_flags | XDP_FLAGS_REPLACE, &opts);
+    }
+    close(old_fd);
+    if (err != 0) {
+      return ErrnoStatus(-err, absl::StrCat("replace XDP program '", name, "' (id ", old_id, ")"));
+    }
+    if (same_mode) {
+      attached_.push_back({ifindex, old_flags});
+      return old_flags == XDP_FLAGS_DRV_MODE ? XdpMode::kNative : XdpMode::kGeneric;
+    }
+  }
+  // Nothing attached (any more): attach only if that is still so.
+  auto try_attach = [&](uint32_t flags) {
+    return bpf_xdp_attach(ifindex, prog_fd(), flags | XDP_FLAGS_UPDATE_IF_NOEXIST, nullptr);
+  };
   if (mode == XdpMode::kNative || mode == XdpMode::kAuto) {
     const int err = try_attach(XDP_FLAGS_DRV_MODE);
     if (err == 0) {

@@ -46,8 +46,11 @@ class Datapath {
   ~Datapath();
 
   // Attaches to ifindex (call once per interface). kAuto tries native
-  // first, then generic. Returns the mode used.
-  absl::StatusOr<XdpMode> Attach(int ifindex, XdpMode mode);
+  // first, then generic. Returns the mode used. Never silently replaces
+  // another XDP program: one already attached is refused (naming it) unless
+  // replace is set, or it is an earlier sipwarden's sw_xdp (a restart after
+  // --keep-attached), which is swapped for ours atomically in its own mode.
+  absl::StatusOr<XdpMode> Attach(int ifindex, XdpMode mode, bool replace = false);
   // Detaches from every interface this object attached to (where the
   // program attached is still ours).
   absl::Status Detach();

@@ -49,6 +49,10 @@ ABSL_FLAG(bool, quiet, false, "No progress messages on stderr");
 ABSL_FLAG(std::string, hep_listen, "",
           "Receive HEPv3 mirrors (Kamailio siptrace) on HOST:PORT (UDP); empty = off");
 ABSL_FLAG(std::string, xdp_mode, "auto", "XDP attach mode: auto, native or generic");
+ABSL_FLAG(bool, replace, false,
+          "Replace an XDP program of another owner already attached to an interface (without "
+          "it the agent refuses and names the program; an earlier sipwarden's is always "
+          "replaced)");
 ABSL_FLAG(std::string, pin_dir, sw::kDefaultPinDir, "bpffs directory where maps are pinned");
 ABSL_FLAG(bool, keep_attached, false,
           "On exit leave the program attached and the maps pinned for the next agent");
@@ -106,36 +110,32 @@ absl::StatusOr<std::vector<uint16_t>> ParsePorts(const std::string& text) {
 }
 
 absl::Status ApplySettings(sw::Maps& maps, const std::vector<uint16_t>& ports) {
-  SW_ASSIGN_OR_RETURN(sw_config cfg, maps.ReadConfig());
-  cfg.snap_len = absl::GetFlag(FLAGS_snap_len);
-  cfg.rb_wakeup_bytes = absl::GetFlag(FLAGS_ringbuf_wakeup_bytes);
-  if (cfg.snap_len == 0 || cfg.snap_len > SW_SNAP_MAX) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--snap_len must be within 1..", SW_SNAP_MAX));
-  }
-  auto set = [&](int b, uint32_t rate, uint32_t burst) {
-    cfg.limits[b].rate = rate;
-    cfg.limits[b].burst = burst ? burst : (rate ? rate : 0);
-  };
-  set(SW_BUCKET_INVITE, absl::GetFlag(FLAGS_invite_rate), absl::GetFlag(FLAGS_invite_burst));
-  set(SW_BUCKET_REGISTER, absl::GetFlag(FLAGS_register_rate),
-      absl::GetFlag(FLAGS_register_burst));
-  set(SW_BUCKET_OTHER, absl::GetFlag(FLAGS_other_rate), absl::GetFlag(FLAGS_other_burst));
-  if (absl::GetFlag(FLAGS_drop_malformed)) {
-    cfg.flags |= SW_CFG_DROP_MALFORMED;
-  } else {
-    cfg.flags &= ~SW_CFG_DROP_MALFORMED;
-  }
-  SW_RETURN_IF_ERROR(maps.WriteConfig(cfg));
-  // The port table is replaced wholesale: clear the old SIP ports first.
-  for (uint32_t p = 1; p < SW_PORTS; ++p) {
-    SW_ASSIGN_OR_RETURN(uint32_t flags, maps.PortFlags(static_cast<uint16_t>(p)));
-    if (flags) SW_RETURN_IF_ERROR(maps.SetPortFlags(static_cast<uint16_t>(p), 0));
-  }
-  for (uint16_t p : ports) {
-    SW_RETURN_IF_ERROR(maps.SetPortFlags(p, SW_PORT_SIP_UDP | SW_PORT_SIP_TCP));
-  }
-  return absl::OkStatus();
+  // Only the fields the agent's flags own change, under the lock that
+  // sipwardenctl takes too: flags set by others (source limits) survive.
+  SW_RETURN_IF_ERROR(maps.UpdateConfig([&](sw_config& cfg) -> absl::Status {
+    cfg.snap_len = absl::GetFlag(FLAGS_snap_len);
+    cfg.rb_wakeup_bytes = absl::GetFlag(FLAGS_ringbuf_wakeup_bytes);
+    if (cfg.snap_len == 0 || cfg.snap_len > SW_SNAP_MAX) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--snap_len must be within 1..", SW_SNAP_MAX));
+    }
+    auto set = [&](int b, uint32_t rate, uint32_t burst) {
+      cfg.limits[b].rate = rate;
+      cfg.limits[b].burst = burst ? burst : (rate ? rate : 0);
+    };
+    set(SW_BUCKET_INVITE, absl::GetFlag(FLAGS_invite_rate), absl::GetFlag(FLAGS_invite_burst));
+    set(SW_BUCKET_REGISTER, absl::GetFlag(FLAGS_register_rate),
+        absl::GetFlag(FLAGS_register_burst));
+    set(SW_BUCKET_OTHER, absl::GetFlag(FLAGS_other_rate), absl::GetFlag(FLAGS_other_burst));
+    if (absl::GetFlag(FLAGS_drop_malformed)) {
+      cfg.flags |= SW_CFG_DROP_MALFORMED;
+    } else {
+      cfg.flags &= ~SW_CFG_DROP_MALFORMED;
+    }
+    return absl::OkStatus();
+  }));
+  // The port table is replaced wholesale, in one batch.
+  return maps.SetSipPorts(ports);
 }
 
 void PrintStats(const sw::Maps& maps) {
@@ -258,7 +258,7 @@ int Run() {
     return 2;
   }
   for (const auto& [name, ifindex] : ifaces) {
-    auto used = (*dp)->Attach(ifindex, *mode);
+    auto used = (*dp)->Attach(ifindex, *mode, absl::GetFlag(FLAGS_replace));
     if (!used.ok()) {
       std::cerr << "sipwarden-agent: " << used.status().message() << " on " << name << "\n";
       (void)(*dp)->Detach();

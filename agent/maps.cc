@@ -3,6 +3,8 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -154,12 +156,14 @@ absl::StatusOr<Maps> Maps::OpenPinned(const std::string& pin_dir) {
     if (*slots[i] < 0 && slots[i] == &f.src_limit && errno == ENOENT) continue;
     if (*slots[i] < 0) return ErrnoStatus(errno, absl::StrCat("open pinned map ", path));
   }
+  maps.lock_dir_ = pin_dir;
   return maps;
 }
 
 Maps Maps::Borrow(const MapFds& fds) { return Maps(fds, false); }
 
-Maps::Maps(Maps&& other) noexcept : fds_(other.fds_), owned_(other.owned_) {
+Maps::Maps(Maps&& other) noexcept
+    : fds_(other.fds_), owned_(other.owned_), lock_dir_(std::move(other.lock_dir_)) {
   other.fds_ = MapFds{};
   other.owned_ = false;
 }
@@ -169,6 +173,7 @@ Maps& Maps::operator=(Maps&& other) noexcept {
     Close();
     fds_ = other.fds_;
     owned_ = other.owned_;
+    lock_dir_ = std::move(other.lock_dir_);
     other.fds_ = MapFds{};
     other.owned_ = false;
   }
@@ -361,6 +366,60 @@ absl::Status Maps::WriteConfig(const sw_config& in) {
   return absl::OkStatus();
 }
 
+absl::Status Maps::UpdateConfig(const std::function<absl::Status(sw_config&)>& change) {
+  int lock_fd = -1;
+  if (!lock_dir_.empty()) {
+    lock_fd = open(lock_dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (lock_fd < 0) return ErrnoStatus(errno, absl::StrCat("open ", lock_dir_, " to lock it"));
+    while (flock(lock_fd, LOCK_EX) != 0) {
+      if (errno != EINTR) {
+        const int err = errno;
+        close(lock_fd);
+        return ErrnoStatus(err, absl::StrCat("lock ", lock_dir_));
+      }
+    }
+  }
+  absl::Status st = [&]() -> absl::Status {
+    SW_ASSIGN_OR_RETURN(sw_config cfg, ReadConfig());
+    SW_RETURN_IF_ERROR(change(cfg));
+    return WriteConfig(cfg);
+  }();
+  if (lock_fd >= 0) close(lock_fd);  // releases the lock
+  return st;
+}
+
+absl::Status Maps::SetSipPorts(const std::vector<uint16_t>& ports) {
+  std::vector<uint32_t> keys(SW_PORTS), values(SW_PORTS, 0);
+  for (uint32_t p = 0; p < SW_PORTS; ++p) keys[p] = p;
+  for (uint16_t p : ports) {
+    if (p == 0) return absl::InvalidArgumentError("port 0 cannot carry SIP");
+    values[p] = SW_PORT_SIP_UDP | SW_PORT_SIP_TCP;
+  }
+  uint32_t count = SW_PORTS;
+  if (bpf_map_update_batch(fds_.ports, keys.data(), values.data(), &count, nullptr) != 0) {
+    return ErrnoStatus(errno, absl::StrCat("write the port table (", count, " of ", SW_PORTS,
+                                           " entries written)"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<uint16_t>> Maps::SipPorts() const {
+  std::vector<uint32_t> keys(SW_PORTS), values(SW_PORTS);
+  uint32_t out_batch = 0;
+  uint32_t count = SW_PORTS;
+  // An array map hands back every entry; ENOENT marks the end of the map.
+  if (bpf_map_lookup_batch(fds_.ports, nullptr, &out_batch, keys.data(), values.data(), &count,
+                           nullptr) != 0 &&
+      errno != ENOENT) {
+    return ErrnoStatus(errno, "read the port table");
+  }
+  std::vector<uint16_t> ports;
+  for (uint32_t i = 0; i < count; ++i) {
+    if (values[i] != 0 && keys[i] < SW_PORTS) ports.push_back(static_cast<uint16_t>(keys[i]));
+  }
+  return ports;
+}
+
 absl::Status Maps::SetPortFlags(uint16_t port, uint32_t flags) {
   const uint32_t key = port;
   if (bpf_map_update_elem(fds_.ports, &key, &flags, BPF_ANY) != 0) {
@@ -449,12 +508,12 @@ absl::Status Maps::SrcLimitSet(const IpAddress& addr, uint32_t rate, uint32_t bu
   if (bpf_map_update_elem(fds_.src_limit, &k, &v, BPF_ANY) != 0) {
     return ErrnoStatus(errno, absl::StrCat("write sw_src_limit for ", addr.ToString()));
   }
-  SW_ASSIGN_OR_RETURN(sw_config cfg, ReadConfig());
-  if (!(cfg.flags & SW_CFG_SRC_LIMITS)) {
+  SW_ASSIGN_OR_RETURN(sw_config current, ReadConfig());
+  if (current.flags & SW_CFG_SRC_LIMITS) return absl::OkStatus();
+  return UpdateConfig([](sw_config& cfg) {
     cfg.flags |= SW_CFG_SRC_LIMITS;
-    SW_RETURN_IF_ERROR(WriteConfig(cfg));
-  }
-  return absl::OkStatus();
+    return absl::OkStatus();
+  });
 }
 
 absl::Status Maps::MediaClear() { return ClearMap<sw_media_key>(fds_.media); }

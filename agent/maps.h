@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -90,9 +91,22 @@ class Maps {
 
   absl::StatusOr<sw_config> ReadConfig() const;
   absl::Status WriteConfig(const sw_config& cfg);
+  // Read-modify-write of sw_config under an exclusive lock on the pin
+  // directory (flock), which the agent and sipwardenctl share, so that two
+  // changes of different fields never undo each other. change may refuse
+  // (its error is returned and nothing is written).
+  absl::Status UpdateConfig(const std::function<absl::Status(sw_config&)>& change);
+  // The directory UpdateConfig locks: the pin directory (empty: no lock,
+  // for maps nobody else can reach).
+  void set_lock_dir(std::string dir) { lock_dir_ = std::move(dir); }
   // Sets the role flags (SW_PORT_*) of one port.
   absl::Status SetPortFlags(uint16_t port, uint32_t flags);
   absl::StatusOr<uint32_t> PortFlags(uint16_t port) const;
+  // Replaces the whole port table in one batch: SIP over UDP and TCP on
+  // these ports, nothing on the others.
+  absl::Status SetSipPorts(const std::vector<uint16_t>& ports);
+  // The ports with any role, read in one batch.
+  absl::StatusOr<std::vector<uint16_t>> SipPorts() const;
 
   // Per-source state.
   absl::StatusOr<std::optional<sw_src_state>> Source(const IpAddress& addr) const;
@@ -124,6 +138,7 @@ class Maps {
   void Close();
   MapFds fds_;
   bool owned_ = false;
+  std::string lock_dir_;
 };
 
 // A media key for addr:port (UDP).

@@ -13,6 +13,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "cli.h"
@@ -288,12 +289,8 @@ absl::Status Config(const std::vector<std::string>& args) {
       std::cout << kBuckets[b] << "-rate " << cfg.limits[b].rate << "\n"
                 << kBuckets[b] << "-burst " << cfg.limits[b].burst << "\n";
     }
-    std::string ports;
-    for (uint32_t p = 1; p < SW_PORTS; ++p) {
-      SW_ASSIGN_OR_RETURN(uint32_t f, maps.PortFlags(static_cast<uint16_t>(p)));
-      if (f) absl::StrAppend(&ports, ports.empty() ? "" : ",", p);
-    }
-    std::cout << "sip-ports " << ports << "\n";
+    SW_ASSIGN_OR_RETURN(std::vector<uint16_t> ports, maps.SipPorts());
+    std::cout << "sip-ports " << absl::StrJoin(ports, ",") << "\n";
     return absl::OkStatus();
   }
   if (verb != "set" || args.size() != 4) {
@@ -305,27 +302,30 @@ absl::Status Config(const std::vector<std::string>& args) {
     return absl::InvalidArgumentError(absl::StrCat("value '", args[3], "' is not a number"));
   }
   SW_ASSIGN_OR_RETURN(auto maps, OpenMaps());
-  SW_ASSIGN_OR_RETURN(sw_config cfg, maps.ReadConfig());
-  if (key == "invite-rate") cfg.limits[SW_BUCKET_INVITE].rate = v;
-  else if (key == "invite-burst") cfg.limits[SW_BUCKET_INVITE].burst = v;
-  else if (key == "register-rate") cfg.limits[SW_BUCKET_REGISTER].rate = v;
-  else if (key == "register-burst") cfg.limits[SW_BUCKET_REGISTER].burst = v;
-  else if (key == "other-rate") cfg.limits[SW_BUCKET_OTHER].rate = v;
-  else if (key == "other-burst") cfg.limits[SW_BUCKET_OTHER].burst = v;
-  else if (key == "snap-len") {
-    if (v == 0 || v > SW_SNAP_MAX) {
-      return absl::InvalidArgumentError(absl::StrCat("snap-len must be within 1..", SW_SNAP_MAX));
+  // One field changes, under the pin directory's lock (the agent takes it
+  // too): a concurrent change of another field is never undone.
+  SW_RETURN_IF_ERROR(maps.UpdateConfig([&](sw_config& cfg) -> absl::Status {
+    if (key == "invite-rate") cfg.limits[SW_BUCKET_INVITE].rate = v;
+    else if (key == "invite-burst") cfg.limits[SW_BUCKET_INVITE].burst = v;
+    else if (key == "register-rate") cfg.limits[SW_BUCKET_REGISTER].rate = v;
+    else if (key == "register-burst") cfg.limits[SW_BUCKET_REGISTER].burst = v;
+    else if (key == "other-rate") cfg.limits[SW_BUCKET_OTHER].rate = v;
+    else if (key == "other-burst") cfg.limits[SW_BUCKET_OTHER].burst = v;
+    else if (key == "snap-len") {
+      if (v == 0 || v > SW_SNAP_MAX) {
+        return absl::InvalidArgumentError(absl::StrCat("snap-len must be within 1..", SW_SNAP_MAX));
+      }
+      cfg.snap_len = v;
+    } else if (key == "ringbuf-wakeup-bytes") {
+      cfg.rb_wakeup_bytes = v;
+    } else if (key == "drop-malformed") {
+      if (v > 1) return absl::InvalidArgumentError("drop-malformed is 0 or 1");
+      cfg.flags = v ? (cfg.flags | SW_CFG_DROP_MALFORMED) : (cfg.flags & ~SW_CFG_DROP_MALFORMED);
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat("unknown setting '", key, "'"));
     }
-    cfg.snap_len = v;
-  } else if (key == "ringbuf-wakeup-bytes") {
-    cfg.rb_wakeup_bytes = v;
-  } else if (key == "drop-malformed") {
-    if (v > 1) return absl::InvalidArgumentError("drop-malformed is 0 or 1");
-    cfg.flags = v ? (cfg.flags | SW_CFG_DROP_MALFORMED) : (cfg.flags & ~SW_CFG_DROP_MALFORMED);
-  } else {
-    return absl::InvalidArgumentError(absl::StrCat("unknown setting '", key, "'"));
-  }
-  SW_RETURN_IF_ERROR(maps.WriteConfig(cfg));
+    return absl::OkStatus();
+  }));
   std::cout << key << " " << v << "\n";
   return absl::OkStatus();
 }
