@@ -10,14 +10,19 @@
 namespace sw {
 
 absl::StatusOr<std::shared_ptr<const rules::RuleSet>> LoadAgentRules(
-    const std::string& path, std::vector<rules::ConfigError>* errors) {
-  if (path.empty()) return rules::LoadRuleText(DefaultRulesYaml(), kDefaultRulesName, errors);
-  return rules::LoadRuleFile(path, errors);
+    const std::string& path, std::vector<rules::ConfigError>* errors, bool allow_scripts) {
+  rules::LoadOptions options;
+  options.allow_scripts = allow_scripts;
+  if (path.empty()) {
+    return rules::LoadRuleText(DefaultRulesYaml(), kDefaultRulesName, errors, options);
+  }
+  return rules::LoadRuleFile(path, errors, options);
 }
 
 Correlator::Correlator(std::shared_ptr<const rules::RuleSet> rules, JsonLinesOut& alarms,
-                       VerdictSinks verdicts)
+                       VerdictSinks verdicts, bool scripts)
     : out_(alarms), verdicts_(std::move(verdicts)) {
+  if (scripts) executor_ = std::make_unique<rules::ProcessExecutor>();
   rules::EngineSinks sinks;
   sinks.alarm = [this](const rules::Alarm& a) { OnAlarm(a); };
   sinks.block = [this](const rules::BlockVerdict& v) {
@@ -34,7 +39,8 @@ Correlator::Correlator(std::shared_ptr<const rules::RuleSet> rules, JsonLinesOut
     ++watches_;
     if (verdicts_.watch) verdicts_.watch(v);
   };
-  engine_ = std::make_unique<rules::Engine>(std::move(rules), std::move(sinks));
+  engine_ = std::make_unique<rules::Engine>(std::move(rules), std::move(sinks),
+                                           rules::EngineOptions{}, executor_.get());
 }
 
 void Correlator::OnAlarm(const rules::Alarm& a) {
@@ -72,8 +78,17 @@ ev::PipelineSinks Correlator::Tee(ev::PipelineSinks next) {
 
 void Correlator::Advance(int64_t now_ns) { engine_->Advance(now_ns); }
 
+void Correlator::PollScripts(int wait_ms) {
+  if (!executor_) return;
+  executor_->Poll([this](const rules::ScriptResult& r) { engine_->OnScriptDone(r); }, wait_ms);
+}
+
 void Correlator::Finish(int64_t drain_ns) {
   engine_->Advance(engine_->now() + drain_ns);
+  if (executor_) {
+    executor_->Drain([this](const rules::ScriptResult& r) { engine_->OnScriptDone(r); },
+                     kScriptDrainMs);
+  }
   out_.Flush();
 }
 

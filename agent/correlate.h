@@ -18,6 +18,7 @@
 #include "outputs.h"
 #include "sipwarden/events/pipeline.h"
 #include "sipwarden/rules/engine.h"
+#include "sipwarden/rules/process_executor.h"
 #include "sipwarden/rules/ruleset.h"
 
 namespace sw {
@@ -28,9 +29,14 @@ std::string_view DefaultRulesYaml();
 inline constexpr std::string_view kDefaultRulesName = "<built-in rules/default.yaml>";
 
 // Loads the rule file at path, or the embedded default ruleset when path is
-// empty. Every error (FILE:LINE:COL: message) is appended to errors.
+// empty. Every error (FILE:LINE:COL: message) is appended to errors. With
+// allow_scripts false a rule that runs a script is such an error.
 absl::StatusOr<std::shared_ptr<const rules::RuleSet>> LoadAgentRules(
-    const std::string& path, std::vector<rules::ConfigError>* errors);
+    const std::string& path, std::vector<rules::ConfigError>* errors, bool allow_scripts = true);
+
+// How long Finish waits for scripts still running (their timeout kills them
+// sooner: 10 s by default).
+inline constexpr int kScriptDrainMs = 15000;
 
 // What to do with verdicts besides counting them (the live agent writes them
 // to the data plane's maps; offline they are only counted).
@@ -43,8 +49,10 @@ struct VerdictSinks {
 class Correlator {
  public:
   // alarms may be disabled (JsonLinesOut::Open("")): alarms are then only counted.
+  // scripts: the rules' scripts run (a bounded ProcessExecutor: at most 4 at
+  // once, no shell, killed at their timeout); false: the engine has none.
   Correlator(std::shared_ptr<const rules::RuleSet> rules, JsonLinesOut& alarms,
-             VerdictSinks verdicts = {});
+             VerdictSinks verdicts = {}, bool scripts = true);
   Correlator(const Correlator&) = delete;
   Correlator& operator=(const Correlator&) = delete;
 
@@ -53,8 +61,13 @@ class Correlator {
   ev::PipelineSinks Tee(ev::PipelineSinks next);
   // Moves the engine's clock to now (event time) without an event.
   void Advance(int64_t now_ns);
+  // Hands the results of scripts that ended to the engine (their action
+  // lists run); waits up to wait_ms for one. Call it from the event loop.
+  void PollScripts(int wait_ms = 0);
+  size_t scripts_running() const { return executor_ ? executor_->running() : 0; }
   // End of input: runs the clock on by drain_ns, so that windows still open
-  // (ACKs awaited, failures that may still recover) conclude.
+  // (ACKs awaited, failures that may still recover) conclude, and waits up to
+  // kScriptDrainMs for scripts still running.
   void Finish(int64_t drain_ns);
 
   // "3 alarms (bruteforce 1, scanner-signature 2), 1 update; 3 blocks of 2 prefixes; ..."
@@ -68,6 +81,7 @@ class Correlator {
 
   JsonLinesOut& out_;
   VerdictSinks verdicts_;
+  std::unique_ptr<rules::ProcessExecutor> executor_;  // outlives engine_, which points to it
   std::unique_ptr<rules::Engine> engine_;
   uint64_t alarms_ = 0, updates_ = 0;
   std::map<std::string, uint64_t> by_category_;

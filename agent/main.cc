@@ -49,6 +49,9 @@ ABSL_FLAG(bool, quiet, false, "No progress messages on stderr");
 ABSL_FLAG(std::string, hep_listen, "",
           "Receive HEPv3 mirrors (Kamailio siptrace) on HOST:PORT (UDP); empty = off");
 ABSL_FLAG(std::string, xdp_mode, "auto", "XDP attach mode: auto, native or generic");
+ABSL_FLAG(bool, scripts, true,
+          "Run the rules' scripts (each a program run without a shell, at most 4 at once, "
+          "killed at its timeout); false: a rule file that runs a script is refused at load");
 ABSL_FLAG(bool, replace, false,
           "Replace an XDP program of another owner already attached to an interface (without "
           "it the agent refuses and names the program; an earlier sipwarden's is always "
@@ -157,6 +160,7 @@ int Run() {
     o.rules = absl::GetFlag(FLAGS_rules);
     if (o.events_out.empty() && o.alarms_out.empty()) o.events_out = "-";
     o.quiet = absl::GetFlag(FLAGS_quiet);
+    o.scripts = absl::GetFlag(FLAGS_scripts);
     return sw::RunOffline(o);
   }
   const std::string iface = absl::GetFlag(FLAGS_iface);
@@ -203,7 +207,7 @@ int Run() {
   }
   const std::string rules_path = absl::GetFlag(FLAGS_rules);
   std::vector<sw::rules::ConfigError> rule_errors;
-  auto ruleset = sw::LoadAgentRules(rules_path, &rule_errors);
+  auto ruleset = sw::LoadAgentRules(rules_path, &rule_errors, absl::GetFlag(FLAGS_scripts));
   if (!ruleset.ok()) {
     for (const auto& e : rule_errors) std::cerr << e.ToString() << "\n";
     std::cerr << "sipwarden-agent: " << ruleset.status().message() << "\n";
@@ -341,7 +345,8 @@ int Run() {
               << " to " << rate << "/s for " << capped(v.ttl_ns) << " (" << v.rule << ")"
               << (st.ok() ? "" : absl::StrCat(": ", st.message())) << "\n";
   };
-  sw::Correlator correlator(*ruleset, **alarms_out, std::move(verdicts));
+  sw::Correlator correlator(*ruleset, **alarms_out, std::move(verdicts),
+                            absl::GetFlag(FLAGS_scripts));
   sw::ev::PipelineSinks sinks;
   sinks.sip = [&](const sw::ev::SipEvent& e) { events.Write(sw::ev::ToJson(e)); };
   sinks.mgcp = [&](const sw::ev::MgcpEvent& e) { events.Write(sw::ev::ToJson(e)); };
@@ -423,6 +428,7 @@ int Run() {
       rc = 1;
       break;
     }
+    correlator.PollScripts();  // scripts that ended: their action lists run now
     const uint64_t now = sw::BootNs();
     int work = *n;
     if (hep) {
@@ -506,7 +512,7 @@ int Run() {
     }
     if (g_reload.exchange(false)) {
       std::vector<sw::rules::ConfigError> errors;
-      auto fresh = sw::LoadAgentRules(rules_path, &errors);
+      auto fresh = sw::LoadAgentRules(rules_path, &errors, absl::GetFlag(FLAGS_scripts));
       if (fresh.ok()) {
         correlator.engine().Reload(*fresh);
         std::cerr << "sipwarden-agent: rules reloaded (" << correlator.engine().stats().rules_kept

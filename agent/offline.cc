@@ -20,7 +20,7 @@ int RunOffline(const OfflineOptions& options) {
   std::shared_ptr<const rules::RuleSet> ruleset;
   if (!options.alarms_out.empty() || !options.rules.empty()) {
     std::vector<rules::ConfigError> errors;
-    auto loaded = LoadAgentRules(options.rules, &errors);
+    auto loaded = LoadAgentRules(options.rules, &errors, options.scripts);
     if (!loaded.ok()) {
       for (const auto& e : errors) std::cerr << "sipwarden-agent: " << e.ToString() << "\n";
       if (errors.empty()) std::cerr << "sipwarden-agent: " << loaded.status().message() << "\n";
@@ -45,7 +45,9 @@ int RunOffline(const OfflineOptions& options) {
     return 2;
   }
   std::unique_ptr<Correlator> correlator;
-  if (ruleset) correlator = std::make_unique<Correlator>(ruleset, **alarms);
+  if (ruleset) {
+    correlator = std::make_unique<Correlator>(ruleset, **alarms, VerdictSinks{}, options.scripts);
+  }
 
   ev::PipelineSinks sinks;
   uint64_t sip = 0, calls = 0, rejected = 0, rtp = 0;

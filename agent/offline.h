@@ -17,6 +17,7 @@ struct OfflineOptions {
   // engine runs when alarms_out or rules is given.
   std::string rules;
   bool quiet = false;  // no progress on stderr
+  bool scripts = true;  // run the rules' scripts; false: a rule file with one is refused
 };
 
 // At the end of the file the engine's clock runs on this long, so that

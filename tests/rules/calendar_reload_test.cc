@@ -188,7 +188,7 @@ rules:
     type: SingleWithScript
     match: {name: time-to-compare}
     key: [field.user]
-    script: {command: "compare.sh ${field.user}", timeout: 5s}
+    script: {command: "/usr/local/bin/compare.sh ${field.user}", timeout: 5s}
     actions:
       - alarm: {signature: "abnormal behaviour of ${field.user}", category: anomaly}
     actions2:
@@ -201,7 +201,8 @@ TEST(Script, ExitStatusChoosesTheActionList) {
   h.Advance(kT0);
   h.Advance(kT0 + 86400 * kS);  // midnight
   ASSERT_EQ(ex.requests.size(), 1u);
-  EXPECT_EQ(ex.requests[0].command, "compare.sh user1");
+  EXPECT_EQ(ex.requests[0].argv,
+            (std::vector<std::string>{"/usr/local/bin/compare.sh", "user1"}));
   EXPECT_EQ(ex.requests[0].timeout_ns, 5 * kS);
   EXPECT_EQ(ex.requests[0].rule, "compare");
   EXPECT_NE(ex.requests[0].input.find("\"name\":\"time-to-compare\""), std::string::npos);

@@ -175,6 +175,53 @@ TEST(Loader, DuplicatesAndSyntax) {
   EXPECT_NE(errors[0].ToString().find("syntax.yaml:"), std::string::npos);
 }
 
+TEST(Loader, ScriptsNameAnAbsoluteProgramAndNoShell) {
+  ExpectErrors(R"(rules:
+  - name: relative
+    type: SingleWithScript
+    match: {method: REGISTER}
+    script: "compare.sh ${from_user}"
+    actions: []
+  - name: templated-program
+    type: Single
+    match: {method: INVITE}
+    actions:
+      - script: ["${from_user}", x]
+  - name: empty
+    type: Single
+    match: {method: BYE}
+    actions:
+      - script: {command: "  "}
+)",
+               {{"\"compare.sh", "a script's program must be a fixed absolute path"},
+                {"\"${from_user}\", x]", "a script's program must be a fixed absolute path"},
+                {"\"  \"", "a script needs a program"}});
+}
+
+TEST(Loader, ScriptsDisabledRefuseTheFileWithTheLine) {
+  constexpr char kRules[] = R"(rules:
+  - name: ok
+    type: Single
+    match: {method: INVITE}
+    actions: [{alarm: {signature: x, category: flood}}]
+  - name: runs-a-script
+    type: Single
+    match: {method: BYE}
+    actions:
+      - script: /usr/bin/logger bye
+)";
+  ASSERT_TRUE(LoadRuleText(kRules, "scripts.yaml").ok());
+  std::vector<ConfigError> errors;
+  LoadOptions off;
+  off.allow_scripts = false;
+  auto rs = LoadRuleText(kRules, "scripts.yaml", &errors, off);
+  ASSERT_FALSE(rs.ok());
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].line, 10);
+  EXPECT_NE(errors[0].message.find("scripts are disabled"), std::string::npos)
+      << errors[0].ToString();
+}
+
 TEST(Loader, MissingFile) {
   std::vector<ConfigError> errors;
   auto rs = LoadRuleFile("/nonexistent/rules.yaml", &errors);
@@ -217,8 +264,8 @@ rules:
                          on_expiry: [{emit: {name: forgotten, copy: [src_ip]}}]}
       - set_context: {name: "seen:${src_ip}", lifetime: 2h}
       - delete_context: "blocked:${src_ip}"
-      - script: {command: "logger ${src_ip}", timeout: 2s}
-      - script: "true"
+      - script: {command: "/usr/bin/logger ${src_ip}", timeout: 2s}
+      - script: /bin/true
   - {name: suppress, type: SingleWithSuppress, match: {method: OPTIONS}, window: 1m,
      actions: [block]}
   - {name: thr, type: single_with_threshold, match: {type: call, callee_user: {prefix: "00"},
@@ -233,7 +280,7 @@ rules:
      match2: {type: mgcp, status: 2xx}, window: 5s, actions: [{alarm: {signature: gw,
      category: gateway}}]}
   - {name: cal, type: Calendar, time: "*/15 9-17 * * 1-5", timezone: UTC, actions: []}
-  - {name: script, type: SingleWithScript, match: {name: replay}, script: "check ${call_id}",
+  - {name: script, type: SingleWithScript, match: {name: replay}, script: "/usr/local/bin/check ${call_id}",
      actions: [], actions2: []}
   - {name: off, type: Single, enabled: false, match: {method: INFO}, actions: []}
 )yaml";

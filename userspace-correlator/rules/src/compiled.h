@@ -156,8 +156,8 @@ struct Action {
   Template ctx_name;
   int64_t lifetime_ns = 0;  // 0: until deleted (or evicted)
   int on_expiry = -1;       // action list index
-  // script
-  Template command;
+  // script: the program and each argument (see ScriptRequest::argv)
+  std::vector<Template> command;
   int64_t timeout_ns = 0;
 };
 
@@ -196,7 +196,7 @@ struct CompiledRule {
 
   Calendar calendar;
 
-  Template script;
+  std::vector<Template> script;  // program and arguments
   int64_t script_timeout_ns = 0;
 
   // [0] actions, [1] actions2, then lists nested in contexts' on_expiry.

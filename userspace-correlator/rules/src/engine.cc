@@ -270,6 +270,8 @@ class EngineCore {
   void DoEmit(const Action& a, ActCtx& c);
   void DoScript(uint32_t ri, const Action& a, ActCtx& c);
   void Render(const Template& t, const ActCtx& c, std::string& out);
+  // One string per template: a script's program and arguments.
+  void RenderArgv(const std::vector<Template>& ts, const ActCtx& c, std::vector<std::string>& out);
   void RenderField(const FieldRef& f, const ActCtx& c, std::string& out);
   Value FieldValue(const FieldRef& f, const ActCtx& c, std::string& text);
   void Capture(const CompiledRule& r, const ActCtx& c, Snapshot* s);
@@ -1160,7 +1162,7 @@ bool EngineCore::HandleScript(uint32_t ri, const EventView& e, int depth) {
   }
   ScriptRequest req;
   req.id = ++script_seq_;
-  Render(r.script, c, req.command);
+  RenderArgv(r.script, c, req.argv);
   req.input = EventJson(c, r);
   req.timeout_ns = r.script_timeout_ns;
   req.rule = r.name;
@@ -1359,6 +1361,12 @@ void EngineCore::RenderField(const FieldRef& f, const ActCtx& c, std::string& ou
   if (c.snap && f.slot >= 0 && static_cast<size_t>(f.slot) < c.snap->values.size()) {
     out += c.snap->values[f.slot];
   }
+}
+
+void EngineCore::RenderArgv(const std::vector<Template>& ts, const ActCtx& c,
+                            std::vector<std::string>& out) {
+  out.resize(ts.size());
+  for (size_t i = 0; i < ts.size(); ++i) Render(ts[i], c, out[i]);
 }
 
 void EngineCore::Render(const Template& t, const ActCtx& c, std::string& out) {
@@ -1700,7 +1708,7 @@ void EngineCore::DoScript(uint32_t ri, const Action& a, ActCtx& c) {
   }
   ScriptRequest req;
   req.id = ++script_seq_;
-  Render(a.command, c, req.command);
+  RenderArgv(a.command, c, req.argv);
   req.input = EventJson(c, r);
   req.timeout_ns = a.timeout_ns;
   req.rule = r.name;

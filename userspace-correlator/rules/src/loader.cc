@@ -17,6 +17,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "compiled.h"
 #include "sipwarden/absl_compat.h"
 #include "sipwarden/rules/ruleset.h"
@@ -127,8 +128,8 @@ struct TemplateCtx {
 
 class Loader {
  public:
-  Loader(std::string file, std::vector<ConfigError>* errors)
-      : file_(std::move(file)), errors_(errors) {}
+  Loader(std::string file, std::vector<ConfigError>* errors, bool allow_scripts = true)
+      : file_(std::move(file)), errors_(errors), allow_scripts_(allow_scripts) {}
 
   std::unique_ptr<RuleSetData> Load(std::string_view text);
 
@@ -175,6 +176,11 @@ class Loader {
   // Templates and contexts.
   bool CompileTemplate(const YAML::Node& where, std::string_view text, const TemplateCtx& ctx,
                        Template* out);
+  // A script's command: a list of words, or a string split on blanks (no
+  // quoting: a word with a blank needs the list). Each word is its own
+  // template, so a substituted value stays one argument; the program, the
+  // first word, is a fixed absolute path. Refused where scripts are off.
+  bool CompileCommand(const YAML::Node& n, const TemplateCtx& ctx, std::vector<Template>* out);
   bool CompileFieldForCtx(FieldRef& f, const YAML::Node& where, const TemplateCtx& ctx);
   bool CompileContext(const YAML::Node& n, const TemplateCtx& ctx, CtxExpr* out);
 
@@ -186,6 +192,7 @@ class Loader {
 
   std::string file_;
   std::vector<ConfigError>* errors_;
+  bool allow_scripts_ = true;
   Defaults defaults_;
   std::set<std::string> emitted_names_;
   std::set<std::string> matched_names_;
@@ -237,6 +244,47 @@ bool Loader::Scalar(const YAML::Node& n, std::string_view what, std::string* out
     return false;
   }
   *out = n.Scalar();
+  return true;
+}
+
+bool Loader::CompileCommand(const YAML::Node& n, const TemplateCtx& ctx,
+                            std::vector<Template>* out) {
+  if (!allow_scripts_) {
+    Error(n, "scripts are disabled here (sipwarden-agent --scripts=false): remove this script "
+             "or enable scripts");
+    return false;
+  }
+  std::vector<std::pair<YAML::Node, std::string>> words;
+  if (n.IsSequence()) {
+    for (const auto& w : n) {
+      std::string s;
+      if (!Scalar(w, "a script's word", &s)) return false;
+      words.emplace_back(w, s);
+    }
+  } else {
+    std::string s;
+    if (!Scalar(n, "command", &s)) return false;
+    for (absl::string_view w : absl::StrSplit(s, absl::ByAnyChar(" \t"), absl::SkipEmpty())) {
+      words.emplace_back(n, std::string(w));
+    }
+  }
+  if (words.empty()) {
+    Error(n, "a script needs a program");
+    return false;
+  }
+  out->clear();
+  for (const auto& [where, text] : words) {
+    Template t;
+    if (!CompileTemplate(where, text, ctx, &t)) return false;
+    out->push_back(std::move(t));
+  }
+  const Template& program = out->front();
+  if (!program.constant() || words.front().second.empty() || words.front().second[0] != '/') {
+    Error(words.front().first,
+          absl::StrCat("a script's program must be a fixed absolute path (scripts run without a "
+                       "shell): '", words.front().second, "'"));
+    return false;
+  }
   return true;
 }
 
@@ -1164,10 +1212,15 @@ bool Loader::CompileAction(const YAML::Node& n, Source source, CompiledRule& rul
     if (kind == "script") {
       a.kind = ActionKind::kScript;
       a.timeout_ns = 10 * kSecond;
-      return CompileTemplate(body, body.Scalar(), ctx, &a.command);
+      return CompileCommand(body, ctx, &a.command);
     }
     Error(body, absl::StrCat("'", kind, "' takes a mapping of settings"));
     return false;
+  }
+  if (kind == "script" && body.IsSequence()) {  // - script: [/usr/bin/prog, arg, ...]
+    a.kind = ActionKind::kScript;
+    a.timeout_ns = 10 * kSecond;
+    return CompileCommand(body, ctx, &a.command);
   }
   if (body.IsDefined() && !body.IsNull() && !Items(body, kind, &items)) return false;
   bool ok = true;
@@ -1399,7 +1452,9 @@ bool Loader::CompileAction(const YAML::Node& n, Source source, CompiledRule& rul
   } else {  // script
     a.kind = ActionKind::kScript;
     CheckKeys(items, {"command", "timeout"}, "script");
-    tmpl(need("command"), &a.command);
+    if (const Item* cmd = need("command"); cmd && !CompileCommand(cmd->value, ctx, &a.command)) {
+      ok = false;
+    }
     a.timeout_ns = 10 * kSecond;
     if (const Item* it = Find(items, "timeout")) {
       if (!Duration(it->value, "timeout", false, &a.timeout_ns)) ok = false;
@@ -1629,8 +1684,8 @@ std::unique_ptr<CompiledRule> Loader::LoadRule(const YAML::Node& n) {
     if (const Item* it = require("script")) {
       TemplateCtx live{Source::kLive, rule.get()};
       rule->script_timeout_ns = 10 * kSecond;
-      if (it->value.IsScalar()) {
-        CompileTemplate(it->value, it->value.Scalar(), live, &rule->script);
+      if (it->value.IsScalar() || it->value.IsSequence()) {
+        CompileCommand(it->value, live, &rule->script);
       } else {
         std::vector<Item> s;
         if (Items(it->value, "script", &s)) {
@@ -1639,9 +1694,7 @@ std::unique_ptr<CompiledRule> Loader::LoadRule(const YAML::Node& n) {
           if (cmd == nullptr) {
             Error(it->value, "script needs a 'command'");
           } else {
-            std::string c;
-            if (Scalar(cmd->value, "command", &c))
-              CompileTemplate(cmd->value, c, live, &rule->script);
+            CompileCommand(cmd->value, live, &rule->script);
           }
           if (const Item* to = Find(s, "timeout")) {
             Duration(to->value, "timeout", false, &rule->script_timeout_ns);
@@ -1837,14 +1890,15 @@ std::string RuleSet::Summary() const {
 
 absl::StatusOr<std::shared_ptr<const RuleSet>> LoadRuleText(std::string_view yaml,
                                                             std::string_view file_name,
-                                                            std::vector<ConfigError>* errors) {
+                                                            std::vector<ConfigError>* errors,
+                                                            const LoadOptions& options) {
   std::vector<ConfigError> local;
   std::vector<ConfigError>* errs = errors ? errors : &local;
   const size_t before = errs->size();
   std::unique_ptr<internal::RuleSetData> data;
   try {
     std::vector<ConfigError> mine;
-    internal::Loader loader{std::string(file_name), &mine};
+    internal::Loader loader{std::string(file_name), &mine, options.allow_scripts};
     data = loader.Load(yaml);
     errs->insert(errs->end(), mine.begin(), mine.end());
   } catch (const YAML::Exception& e) {
@@ -1866,7 +1920,8 @@ absl::StatusOr<std::shared_ptr<const RuleSet>> LoadRuleText(std::string_view yam
 }
 
 absl::StatusOr<std::shared_ptr<const RuleSet>> LoadRuleFile(std::string_view path,
-                                                            std::vector<ConfigError>* errors) {
+                                                            std::vector<ConfigError>* errors,
+                                                            const LoadOptions& options) {
   std::ifstream in{std::string(path)};
   if (!in) {
     std::string msg = absl::StrCat("cannot read rule file ", AV(path));
@@ -1875,7 +1930,7 @@ absl::StatusOr<std::shared_ptr<const RuleSet>> LoadRuleFile(std::string_view pat
   }
   std::stringstream ss;
   ss << in.rdbuf();
-  return LoadRuleText(ss.str(), path, errors);
+  return LoadRuleText(ss.str(), path, errors, options);
 }
 
 }  // namespace sw::rules

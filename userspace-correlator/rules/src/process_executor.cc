@@ -13,7 +13,6 @@
 #include <algorithm>
 #include <cerrno>
 
-extern char** environ;
 
 namespace sw::rules {
 namespace {
@@ -86,10 +85,19 @@ bool ProcessExecutor::Submit(ScriptRequest request) {
   posix_spawnattr_setpgroup(&attr, 0);  // its own group: a timeout kills all it started
   posix_spawnattr_setflags(&attr,
                            POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  std::string dash_c = "-c";
-  char* argv[] = {options_.shell.data(), dash_c.data(), p.req.command.data(), nullptr};
+  // The program itself, its arguments as they are: no shell in between.
+  std::vector<char*> argv;
+  for (std::string& a : p.req.argv) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  // A small, fixed environment: nothing of the agent's leaks to scripts.
+  std::string path_env = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  std::string lang_env = "LANG=C.UTF-8";
+  std::string rule_env = "SIPWARDEN_RULE=" + p.req.rule;
+  char* envp[] = {path_env.data(), lang_env.data(), rule_env.data(), nullptr};
   pid_t pid;
-  const int rc = posix_spawn(&pid, options_.shell.c_str(), &fa, &attr, argv, environ);
+  const int rc = p.req.argv.empty() || p.req.argv[0].empty() || p.req.argv[0][0] != '/'
+                     ? ENOENT
+                     : posix_spawn(&pid, argv[0], &fa, &attr, argv.data(), envp);
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&attr);
   close(in[1]);

@@ -31,7 +31,10 @@ namespace sw::rules {
 
 struct ScriptRequest {
   uint64_t id = 0;
-  std::string command;  // for /bin/sh -c
+  // The program (an absolute path) and its arguments, each rendered from its
+  // own template: run directly, without a shell, so an event's value is
+  // always one argument and never shell syntax.
+  std::vector<std::string> argv;
   std::string input;    // written to the script's stdin (the event as JSON)
   int64_t timeout_ns = 0;
   std::string rule;

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// A ScriptExecutor that runs real processes: /bin/sh -c COMMAND with the
-// request's input on stdin, stdout captured (bounded), a timeout that kills
-// the script's whole process group, and a cap on concurrent scripts. It does
+// A ScriptExecutor that runs real processes: the request's program with its
+// arguments as a vector (no shell: nothing in an argument is interpreted),
+// a fixed small environment (PATH, LANG, SIPWARDEN_RULE), the request's
+// input on stdin, stdout captured (bounded), a timeout that kills the
+// script's whole process group, and a cap on concurrent scripts. It does
 // I/O and reads the monotonic clock, so it lives outside the pure engine
 // (library sw_rules_exec). Single-threaded: call Poll() from the loop that
 // feeds the engine and hand each result to Engine::OnScriptDone().
@@ -22,7 +24,6 @@ struct ProcessExecutorOptions {
   size_t max_concurrent = 4;
   size_t max_output = 4096;                     // stdout bytes kept per script
   int64_t default_timeout_ns = 10'000'000'000;  // when the request has none
-  std::string shell = "/bin/sh";
 };
 
 class ProcessExecutor : public ScriptExecutor {

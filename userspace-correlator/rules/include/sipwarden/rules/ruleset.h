@@ -50,12 +50,20 @@ class RuleSet {
   std::unique_ptr<internal::RuleSetData> data_;
 };
 
+struct LoadOptions {
+  // false: a rule or action that runs a script is an error (FILE:LINE), for
+  // hosts where the operator disabled scripts.
+  bool allow_scripts = true;
+};
+
 // Reads and compiles a rule file. On failure returns InvalidArgument (or the
 // I/O error) and, when errors is given, appends every error found.
 absl::StatusOr<std::shared_ptr<const RuleSet>> LoadRuleFile(
-    std::string_view path, std::vector<ConfigError>* errors = nullptr);
+    std::string_view path, std::vector<ConfigError>* errors = nullptr,
+    const LoadOptions& options = {});
 // The same from text; file_name is used in error reports.
 absl::StatusOr<std::shared_ptr<const RuleSet>> LoadRuleText(
-    std::string_view yaml, std::string_view file_name, std::vector<ConfigError>* errors = nullptr);
+    std::string_view yaml, std::string_view file_name, std::vector<ConfigError>* errors = nullptr,
+    const LoadOptions& options = {});
 
 }  // namespace sw::rules
