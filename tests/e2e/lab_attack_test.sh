@@ -125,8 +125,8 @@ legit_check() {
 }
 
 # wait_alarm CATEGORY DEADLINE_S: the first alarm of CATEGORY that blocked
-# and names $ATT (as its source, or in its signature: a BYE attack's alarm is
-# about the media flow and names the BYE's sender), noticed within
+# and accuses $ATT as its src_ip (the BYE attack's too, though the media of
+# the victim's phone triggered it), noticed within
 # DEADLINE_S of $T0 (polled every 50 ms).
 wait_alarm() {
   local cat=$1 limit=$2 end t line
@@ -135,7 +135,7 @@ wait_alarm() {
     # jq -R/fromjson?: a line being written is skipped, not an error.
     line=$(jq -cR --arg c "$cat" --arg s "$ATT" 'fromjson? |
       select(.event_type == "alert" and .alert.category == $c and .action == "blocked" and
-             (.src_ip == $s or (.alert.signature | contains($s + " "))))' \
+             .src_ip == $s)' \
       "$ALARMS" 2>/dev/null | sed -n 1p || true)
     t=$(now)
     [ -n "$line" ] && break

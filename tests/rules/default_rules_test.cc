@@ -6,6 +6,7 @@
 // storm, a call cancelled by its caller, a long call, a regular international
 // caller, ...).
 #include <gtest/gtest.h>
+#include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <fstream>
@@ -117,6 +118,28 @@ class DefaultRules : public ::testing::Test {
  protected:
   DefaultRules() : h(DefaultYaml()) {}
 
+  // Whatever a test fed: an alarm raised together with a block or rate limit
+  // of its rule accuses the address that verdict acts on (src_ip), never a
+  // bystander or the victim.
+  void TearDown() override {
+    for (const auto& a : h.NewAlarms()) {
+      for (const auto& b : h.blocks) {
+        if (b.rule == a.rule && b.ts_ns == a.ts_ns) {
+          EXPECT_TRUE(b.prefix.Contains(a.src))
+              << a.rule << ": alarm src_ip " << a.src.ToString() << " but blocks "
+              << b.prefix.ToString();
+        }
+      }
+      for (const auto& l : h.limits) {
+        if (l.rule == a.rule && l.ts_ns == a.ts_ns) {
+          EXPECT_TRUE(l.prefix.Contains(a.src))
+              << a.rule << ": alarm src_ip " << a.src.ToString() << " but limits "
+              << l.prefix.ToString();
+        }
+      }
+    }
+  }
+
   // New alarms (not updates) of one rule.
   std::vector<Alarm> Raised(std::string_view rule) const {
     std::vector<Alarm> v;
@@ -190,6 +213,53 @@ TEST(DefaultRuleFile, LoadsAndUsesOnlyInterfaceCategories) {
         "toll-fraud", "gateway", "scanner-signature", "audit-missing"}) {
     EXPECT_NE(yaml.find("category: " + std::string(cat)), std::string::npos) << cat;
   }
+}
+
+// Every alarm of the shipped rules names the accused as src_ip: where an
+// action list blocks or rate-limits, its alarm's src (default ${src_ip}) is
+// the verdict's target (default ${src_ip}); a port may follow the address.
+TEST(DefaultRuleFile, EveryAlarmAccusesWhomItsRuleActsOn) {
+  const YAML::Node root = YAML::LoadFile(SW_DEFAULT_RULES_FILE);
+  int alarms = 0, checked = 0;
+  auto host = [](std::string t) {
+    for (std::string_view port : {":${src_port}", ":${first.src_port}"}) {
+      if (t.size() > port.size() && t.compare(t.size() - port.size(), port.size(), port) == 0) {
+        t.resize(t.size() - port.size());
+      }
+    }
+    return t;
+  };
+  for (const auto& rule : root["rules"]) {
+    for (const char* list : {"actions", "actions2"}) {
+      if (!rule[list] || !rule[list].IsSequence()) continue;
+      std::vector<std::string> accused, targets;
+      for (const auto& act : rule[list]) {
+        if (!act.IsMap()) continue;
+        if (act["alarm"]) {
+          ++alarms;
+          accused.push_back(
+              host(act["alarm"]["src"] ? act["alarm"]["src"].as<std::string>() : "${src_ip}"));
+        }
+        for (const char* verdict : {"block", "rate_limit"}) {
+          if (!act[verdict]) continue;
+          const YAML::Node v = act[verdict];
+          targets.push_back(v.IsMap() && v["target"] ? v["target"].as<std::string>()
+                                                     : "${src_ip}");
+        }
+      }
+      for (const auto& who : accused) {
+        for (const auto& t : targets) {
+          ++checked;
+          EXPECT_EQ(who, t) << rule["name"].as<std::string>() << " " << list
+                            << ": the alarm accuses " << who << " but the rule acts on " << t;
+        }
+      }
+    }
+  }
+  EXPECT_GE(alarms, 30);
+  EXPECT_GE(checked, 15);
+  std::cout << alarms << " alarms in the default rules, " << checked
+            << " checked against their rule's block or rate limit\n";
 }
 
 TEST(DefaultRuleFile, EveryRuleIsDocumented) {
@@ -873,6 +943,12 @@ TEST_F(DefaultRules, MediaStillFlowingAfterAForgedBye) {
   ASSERT_EQ(a.size(), 1u) << Describe();
   EXPECT_EQ(a[0].category, "teardown");
   EXPECT_NE(a[0].signature.find("203.0.113.66"), std::string::npos);
+  // The alarm accuses the BYE's sender, not the phone still sending media.
+  EXPECT_EQ(a[0].src.ToString(), "203.0.113.66");
+  EXPECT_EQ(a[0].dst.ToString(), "192.0.2.10");
+  ASSERT_EQ(a[0].parties.size(), 1u);
+  EXPECT_EQ(a[0].parties[0].first, "media");
+  EXPECT_EQ(a[0].parties[0].second, "192.0.2.20:50000 -> 192.0.2.10:40000");
   ASSERT_EQ(h.watches.size(), 1u);
   EXPECT_EQ(h.watches[0].endpoints.size(), 2u);
   // The BYE's sender is blocked, not the party still sending media.

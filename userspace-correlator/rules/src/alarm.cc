@@ -56,7 +56,8 @@ std::string ToJson(const Alarm& a) {
   JsonWriter w;
   w.BeginObject().Field("ts", FormatRfc3339(a.ts_ns)).Field("event_type", "alert");
   if (a.has_flow) {
-    w.Field("src_ip", a.src.ToString()).Field("src_port", static_cast<uint32_t>(a.sport));
+    w.Field("src_ip", a.src.ToString());
+    if (a.sport != 0) w.Field("src_port", static_cast<uint32_t>(a.sport));
     if (!Unspecified(a.dst) || a.dport != 0) {
       w.Field("dest_ip", a.dst.ToString()).Field("dest_port", static_cast<uint32_t>(a.dport));
     }
@@ -78,6 +79,11 @@ std::string ToJson(const Alarm& a) {
     } else if (a.status != 0) {
       w.Field("status", a.status);
     }
+    w.EndObject();
+  }
+  if (!a.parties.empty()) {
+    w.Key("parties").BeginObject();
+    for (const auto& [role, who] : a.parties) w.Field(role, who);
     w.EndObject();
   }
   w.Field("action", AlarmOutcomeName(a.action));

@@ -137,6 +137,11 @@ struct Action {
   bool has_alarm_key = false;
   std::vector<FieldRef> alarm_key;
   FieldRef sip[6];  // call_id, from_uri, to_uri, user_agent, method, status
+  // The accused and the target when they are not the event's source and
+  // destination ("ADDR" or "ADDR:PORT", "[V6]:PORT"), and other parties by
+  // name (victim, media, ...): templates, empty when not given.
+  Template alarm_src, alarm_dest;
+  std::vector<std::pair<std::string, Template>> parties;
   // block / rate_limit
   Template target;
   int prefix_len = -1;  // -1: the whole address

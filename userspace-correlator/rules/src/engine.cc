@@ -1469,6 +1469,33 @@ void EngineCore::DoAlarm(uint32_t ri, const ActionList& list, const Action& a, A
     al->dport = flow->dport;
     al->transport = flow->transport;
   }
+  // The rule names the accused (or the target) when the event's own flow is
+  // another party's: the media of a BYE attack comes from the victim.
+  auto place = [&](const Template& t, IpAddress* addr, uint16_t* port) {
+    if (t.segs.empty() && t.text.empty()) return;
+    std::string text;
+    Render(t, c, text);
+    IpAddress ip;
+    uint16_t p = 0;
+    if (ParseHostPort(text, &ip, &p).ok()) {
+      *addr = ip;
+      *port = p;
+    } else if (auto bare = IpAddress::Parse(text); bare.ok()) {
+      *addr = *bare;
+      *port = 0;
+    } else {
+      ++stats_.bad_targets;
+      return;
+    }
+    al->has_flow = true;
+  };
+  place(a.alarm_src, &al->src, &al->sport);
+  place(a.alarm_dest, &al->dst, &al->dport);
+  for (const auto& [role, t] : a.parties) {
+    std::string v;
+    Render(t, c, v);
+    al->parties.emplace_back(role, std::move(v));
+  }
   if (list.source != Source::kNone) {
     RenderField(a.sip[0], c, al->call_id);
     RenderField(a.sip[1], c, al->from);

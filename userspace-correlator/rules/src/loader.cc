@@ -1268,9 +1268,29 @@ bool Loader::CompileAction(const YAML::Node& n, Source source, CompiledRule& rul
   };
   if (kind == "alarm") {
     a.kind = ActionKind::kAlarm;
-    CheckKeys(items, {"signature", "category", "severity", "suppress", "update_every", "key"},
+    CheckKeys(items,
+              {"signature", "category", "severity", "suppress", "update_every", "key", "src",
+               "dest", "parties"},
               "alarm");
     tmpl(need("signature"), &a.signature);
+    tmpl(Find(items, "src"), &a.alarm_src);
+    tmpl(Find(items, "dest"), &a.alarm_dest);
+    if (const Item* it = Find(items, "parties")) {
+      std::vector<Item> ps;
+      if (Items(it->value, "parties", &ps)) {
+        for (const auto& p : ps) {
+          std::string s;
+          Template t;
+          if (!Scalar(p.value, p.key, &s) || !CompileTemplate(p.value, s, ctx, &t)) {
+            ok = false;
+            continue;
+          }
+          a.parties.emplace_back(p.key, std::move(t));
+        }
+      } else {
+        ok = false;
+      }
+    }
     if (const Item* it = need("category")) {
       std::string c;
       if (Scalar(it->value, "category", &c)) {

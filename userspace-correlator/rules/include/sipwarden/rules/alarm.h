@@ -40,6 +40,9 @@ struct Alarm {
   // SIP context of the triggering event (empty when unknown).
   std::string call_id, from, to, user_agent, method;
   int status = 0;
+  // Other parties than the accused (src) and the target (dst), by role:
+  // "victim", "media", ... (rules' alarm 'parties').
+  std::vector<std::pair<std::string, std::string>> parties;
   AlarmOutcome action = AlarmOutcome::kAllowed;
 };
 
