@@ -289,17 +289,78 @@ TEST_F(DefaultRules, ScannerUserAgentIsBlocked) {
                      "011972599501806");
   inv.user_agent = "sipcli/v1.8";
   h.Feed(inv);
-  const auto a = Raised("scanner-user-agent");
+  // A first offence of an unproven source: a short block (5 min).
+  const auto a = Raised("scanner-first");
   ASSERT_EQ(a.size(), 3u) << Describe();
   EXPECT_EQ(a[0].category, "scanner-signature");
   EXPECT_EQ(a[0].severity, 1);
   EXPECT_EQ(a[0].src.ToString(), "7.17.254.165");
   EXPECT_EQ(a[0].action, AlarmOutcome::kBlocked);
+  EXPECT_NE(a[0].signature.find("'friendly-scanner'"), std::string::npos) << a[0].signature;
+  EXPECT_EQ(a[0].user_agent, "friendly-scanner");
+  EXPECT_EQ(a[0].method, "OPTIONS");
   EXPECT_EQ(a[1].src.ToString(), "27.164.15.39");
   EXPECT_EQ(a[2].src.ToString(), "40.129.198.250");
   EXPECT_TRUE(Blocked("7.17.254.165") && Blocked("27.164.15.39") && Blocked("40.129.198.250"));
-  EXPECT_EQ(h.blocks[0].ttl_ns, kHour);
+  ASSERT_EQ(h.blocks.size(), 3u);  // the second probe, 5 s later, is no new offence
+  EXPECT_EQ(h.blocks[0].ttl_ns, 5 * kMin);
   EXPECT_EQ(h.blocks[0].reason, "scanner-signature");
+}
+
+TEST_F(DefaultRules, ScannerComingBackEscalates) {
+  auto probe = Request("OPTIONS", kT0, "7.17.254.165", "152.28.49.156", "sv-1", "100", "100");
+  probe.user_agent = "friendly-scanner";
+  auto at = [&](int64_t t) {
+    probe.flow.ts_ns = t;
+    h.Feed(probe);
+  };
+  at(kT0);                // 5 min
+  at(kT0 + 2 * kS);       // slipped through while the block was installed: nothing new
+  at(kT0 + 6 * kMin);     // back after the block: 1 h
+  at(kT0 + 90 * kMin);    // back again: 1 day
+  at(kT0 + 3 * kHour);    // still inside the day's block: nothing new
+  ASSERT_EQ(h.blocks.size(), 3u) << Describe();
+  EXPECT_EQ(h.blocks[0].ttl_ns, 5 * kMin);
+  EXPECT_EQ(h.blocks[1].ttl_ns, kHour);
+  EXPECT_EQ(h.blocks[2].ttl_ns, 24 * kHour);
+  EXPECT_EQ(Raised("scanner-first").size(), 1u);
+  EXPECT_EQ(Raised("scanner-repeat").size(), 1u);
+  EXPECT_EQ(Raised("scanner-persistent").size(), 1u);
+}
+
+TEST_F(DefaultRules, SpoofedScannerPacketWithARegisteredPeersAddressIsNotBlocked) {
+  // 192.0.2.10 registered (it answered the registrar's challenge); then one
+  // datagram claiming to come from it carries a scanner's User-Agent.
+  Login(kT0, "192.0.2.10", "alice");
+  auto forged = Request("OPTIONS", kT0 + kMin, "192.0.2.10", kRegistrar, "forged", "100", "100");
+  forged.user_agent = "friendly-scanner";
+  h.Feed(forged);
+  const auto a = Raised("scanner-spared");
+  ASSERT_EQ(a.size(), 1u) << Describe();
+  EXPECT_EQ(a[0].action, AlarmOutcome::kAllowed);
+  EXPECT_EQ(a[0].src.ToString(), "192.0.2.10");
+  EXPECT_TRUE(h.blocks.empty()) << Describe();
+}
+
+TEST_F(DefaultRules, ScannerSignatureFromAPartyToADialogIsNotBlocked) {
+  PlaceCall(kT0, "192.0.2.30", "192.0.2.20", "dialog-1", "carol", "bob");  // ACKed
+  auto forged = Request("OPTIONS", kT0 + kMin, "192.0.2.30", kRegistrar, "forged", "100", "100");
+  forged.user_agent = "sipvicious";
+  h.Feed(forged);
+  EXPECT_EQ(Raised("scanner-spared").size(), 1u) << Describe();
+  EXPECT_TRUE(h.blocks.empty()) << Describe();
+}
+
+TEST_F(DefaultRules, ScannerAnsweringAChallengeIsBlockedAnHourAtOnce) {
+  auto crack = WithAuth(
+      Request("REGISTER", kT0, "203.0.113.77", kRegistrar, "crack", "100", "100", 2), "100");
+  crack.user_agent = "friendly-scanner";
+  h.Feed(crack);
+  const auto a = Raised("scanner-proven");
+  ASSERT_EQ(a.size(), 1u) << Describe();
+  ASSERT_EQ(h.blocks.size(), 1u);
+  EXPECT_EQ(h.blocks[0].ttl_ns, kHour);
+  EXPECT_TRUE(Raised("scanner-first").empty());
 }
 
 TEST_F(DefaultRules, OrdinaryUserAgentsAreNotScanners) {
@@ -333,16 +394,18 @@ TEST_F(DefaultRules, ScannerSdpSessionBehindAChangedUserAgent) {
   inv.sdp->conn = "37.8.44.2";
   inv.sdp->media.push_back({"audio", 14838, "RTP/AVP", "", {18, 0, 8, 101}});
   h.Feed(inv);
-  const auto a = Raised("scanner-sdp-session");
+  const auto a = Raised("scanner-first");
   ASSERT_EQ(a.size(), 1u) << Describe();
   EXPECT_EQ(a[0].category, "scanner-signature");
+  EXPECT_NE(a[0].signature.find("SDP (s=sipcli"), std::string::npos) << a[0].signature;
   EXPECT_TRUE(Blocked("37.8.44.2"));
   // With its own User-Agent the scanner raises one alarm, not two.
   Harness again(DefaultYaml());
   inv.user_agent = "sipcli/v1.8";
   again.Feed(inv);
   ASSERT_EQ(again.NewAlarms().size(), 1u);
-  EXPECT_EQ(again.NewAlarms()[0].rule, "scanner-user-agent");
+  EXPECT_EQ(again.NewAlarms()[0].rule, "scanner-first");
+  EXPECT_NE(again.NewAlarms()[0].signature.find("'sipcli/v1.8'"), std::string::npos);
 }
 
 TEST_F(DefaultRules, OrdinarySdpSessionNames) {
