@@ -87,6 +87,7 @@ absl::Status WriteDefaultConfig(Maps& maps) {
   for (uint16_t port : {5060, 5080}) {
     SW_RETURN_IF_ERROR(maps.SetPortFlags(port, SW_PORT_SIP_UDP | SW_PORT_SIP_TCP));
   }
+  for (uint16_t port : {2427, 2727}) SW_RETURN_IF_ERROR(maps.SetPortFlags(port, SW_PORT_MGCP));
   return absl::OkStatus();
 }
 

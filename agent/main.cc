@@ -2,9 +2,11 @@
 // sipwarden-agent: loads the XDP data plane onto an interface, pins its maps,
 // and reports what the kernel hands up through the ring buffer.
 #include <net/if.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <fstream>
@@ -31,6 +33,7 @@
 #include "metrics.h"
 #include "offline.h"
 #include "outputs.h"
+#include "sipwarden/absl_compat.h"
 #include "sipwarden/events/dedup.h"
 #include "sipwarden/events/pipeline.h"
 #include "sipwarden/record.h"
@@ -63,6 +66,9 @@ ABSL_FLAG(std::string, records_out, "",
           "Where raw ring-buffer records go as JSON lines (- = stdout; default: stdout "
           "unless --events-out is given)");
 ABSL_FLAG(std::string, sip_ports, "5060,5080", "SIP ports (UDP and TCP), comma separated");
+ABSL_FLAG(std::string, mgcp_ports, "2427,2727",
+          "MGCP ports (UDP), comma separated: the kernel copies their datagrams to the agent "
+          "(gateway and audit rules); empty = none");
 ABSL_FLAG(uint32_t, snap_len, SW_SNAP_DEFAULT, "SIP bytes copied to userspace per message");
 ABSL_FLAG(uint32_t, ringbuf_bytes, SW_RINGBUF_BYTES, "Ring buffer size (power of two)");
 ABSL_FLAG(uint32_t, ringbuf_wakeup_bytes, sw::kDefaultRingWakeupBytes,
@@ -99,20 +105,24 @@ std::atomic<bool> g_reload{false};
 void OnSignal(int) { g_stop = true; }
 void OnHangup(int) { g_reload = true; }
 
-absl::StatusOr<std::vector<uint16_t>> ParsePorts(const std::string& text) {
+absl::StatusOr<std::vector<uint16_t>> ParsePorts(const std::string& text, std::string_view flag,
+                                                 bool may_be_empty = false) {
   std::vector<uint16_t> ports;
   for (absl::string_view p : absl::StrSplit(text, ',', absl::SkipWhitespace())) {
     uint32_t v;
     if (!absl::SimpleAtoi(p, &v) || v == 0 || v > 65535) {
-      return absl::InvalidArgumentError(absl::StrCat("bad port '", p, "' in --sip_ports"));
+      return absl::InvalidArgumentError(absl::StrCat("bad port '", p, "' in --", sw::AV(flag)));
     }
     ports.push_back(static_cast<uint16_t>(v));
   }
-  if (ports.empty()) return absl::InvalidArgumentError("--sip_ports is empty");
+  if (ports.empty() && !may_be_empty) {
+    return absl::InvalidArgumentError(absl::StrCat("--", sw::AV(flag), " is empty"));
+  }
   return ports;
 }
 
-absl::Status ApplySettings(sw::Maps& maps, const std::vector<uint16_t>& ports) {
+absl::Status ApplySettings(sw::Maps& maps, const std::vector<uint16_t>& ports,
+                           const std::vector<uint16_t>& mgcp_ports) {
   // Only the fields the agent's flags own change, under the lock that
   // sipwardenctl takes too: flags set by others (source limits) survive.
   SW_RETURN_IF_ERROR(maps.UpdateConfig([&](sw_config& cfg) -> absl::Status {
@@ -138,7 +148,7 @@ absl::Status ApplySettings(sw::Maps& maps, const std::vector<uint16_t>& ports) {
     return absl::OkStatus();
   }));
   // The port table is replaced wholesale, in one batch.
-  return maps.SetSipPorts(ports);
+  return maps.SetPortRoles(ports, mgcp_ports);
 }
 
 void PrintStats(const sw::Maps& maps) {
@@ -179,8 +189,9 @@ int Run() {
     ifaces.emplace_back(n, ifindex);
   }
   auto mode = sw::ParseXdpMode(absl::GetFlag(FLAGS_xdp_mode));
-  auto ports = ParsePorts(absl::GetFlag(FLAGS_sip_ports));
-  for (const absl::Status& s : {mode.status(), ports.status()}) {
+  auto ports = ParsePorts(absl::GetFlag(FLAGS_sip_ports), "sip_ports");
+  auto mgcp_ports = ParsePorts(absl::GetFlag(FLAGS_mgcp_ports), "mgcp_ports", true);
+  for (const absl::Status& s : {mode.status(), ports.status(), mgcp_ports.status()}) {
     if (!s.ok()) {
       std::cerr << "sipwarden-agent: " << s.message() << "\n";
       return 2;
@@ -256,7 +267,7 @@ int Run() {
   }
   std::cerr << "sipwarden-agent: loaded; maps " << ((*dp)->reused_pins() ? "adopted from " : "pinned at ")
             << opts.pin_dir << "\n";
-  if (auto s = ApplySettings((*dp)->maps(), *ports); !s.ok()) {
+  if (auto s = ApplySettings((*dp)->maps(), *ports, *mgcp_ports); !s.ok()) {
     std::cerr << "sipwarden-agent: " << s.message() << "\n";
     if (!(*dp)->reused_pins()) (void)(*dp)->Unpin();
     return 2;
@@ -358,7 +369,11 @@ int Run() {
   sinks.media_endpoint = [&](const sw::ev::MediaEndpointChange& c) {
     if (!stopping) media.OnEndpoint(c);
   };
-  sw::ev::Pipeline pipeline(correlator.Tee(std::move(sinks)));
+  sw::ev::PipelineOptions pipeline_options;
+  pipeline_options.mgcp_port = [mgcp = *mgcp_ports](uint16_t p) {
+    return std::find(mgcp.begin(), mgcp.end(), p) != mgcp.end();
+  };
+  sw::ev::Pipeline pipeline(correlator.Tee(std::move(sinks)), pipeline_options);
   sw::ev::Deduper dedup;
   uint64_t alarms_flushed = 0;
   absl::Duration busy;  // time spent parsing and correlating
@@ -391,6 +406,20 @@ int Run() {
           media.Describe(rec->src, rec->hdr.sport, rec->dst, rec->hdr.dport, &e);
           events.Write(sw::ev::ToJson(e));
           correlator.engine().OnRtp(e);
+        }
+        if (rec->hdr.kind == SW_REC_MGCP) {
+          // An MGCP datagram the kernel copied: the same path as offline.
+          sw::net::AppMessage m;
+          m.ts_ns = static_cast<int64_t>(rec->hdr.ts_ns) + boot_to_unix;
+          m.src = rec->src;
+          m.dst = rec->dst;
+          m.sport = rec->hdr.sport;
+          m.dport = rec->hdr.dport;
+          m.transport = IPPROTO_UDP;
+          m.payload = rec->payload;
+          const absl::Time t0 = absl::Now();
+          pipeline.OnMessage(m);
+          busy += absl::Now() - t0;
         }
         if (rec->hdr.kind == SW_REC_SIP) {
           sw::ev::Flow flow;

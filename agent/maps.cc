@@ -388,12 +388,20 @@ absl::Status Maps::UpdateConfig(const std::function<absl::Status(sw_config&)>& c
   return st;
 }
 
-absl::Status Maps::SetSipPorts(const std::vector<uint16_t>& ports) {
+absl::Status Maps::SetPortRoles(const std::vector<uint16_t>& sip_ports,
+                                const std::vector<uint16_t>& mgcp_ports) {
   std::vector<uint32_t> keys(SW_PORTS), values(SW_PORTS, 0);
   for (uint32_t p = 0; p < SW_PORTS; ++p) keys[p] = p;
-  for (uint16_t p : ports) {
+  for (uint16_t p : sip_ports) {
     if (p == 0) return absl::InvalidArgumentError("port 0 cannot carry SIP");
     values[p] = SW_PORT_SIP_UDP | SW_PORT_SIP_TCP;
+  }
+  for (uint16_t p : mgcp_ports) {
+    if (p == 0) return absl::InvalidArgumentError("port 0 cannot carry MGCP");
+    if (values[p] != 0) {
+      return absl::InvalidArgumentError(absl::StrCat("port ", p, " cannot carry both SIP and MGCP"));
+    }
+    values[p] = SW_PORT_MGCP;
   }
   uint32_t count = SW_PORTS;
   if (bpf_map_update_batch(fds_.ports, keys.data(), values.data(), &count, nullptr) != 0) {
@@ -403,7 +411,7 @@ absl::Status Maps::SetSipPorts(const std::vector<uint16_t>& ports) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::vector<uint16_t>> Maps::SipPorts() const {
+absl::StatusOr<std::vector<uint16_t>> Maps::PortsWith(uint32_t roles) const {
   std::vector<uint32_t> keys(SW_PORTS), values(SW_PORTS);
   uint32_t out_batch = 0;
   uint32_t count = SW_PORTS;
@@ -415,7 +423,9 @@ absl::StatusOr<std::vector<uint16_t>> Maps::SipPorts() const {
   }
   std::vector<uint16_t> ports;
   for (uint32_t i = 0; i < count; ++i) {
-    if (values[i] != 0 && keys[i] < SW_PORTS) ports.push_back(static_cast<uint16_t>(keys[i]));
+    if ((values[i] & roles) != 0 && keys[i] < SW_PORTS) {
+      ports.push_back(static_cast<uint16_t>(keys[i]));
+    }
   }
   return ports;
 }

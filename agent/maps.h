@@ -103,10 +103,11 @@ class Maps {
   absl::Status SetPortFlags(uint16_t port, uint32_t flags);
   absl::StatusOr<uint32_t> PortFlags(uint16_t port) const;
   // Replaces the whole port table in one batch: SIP over UDP and TCP on
-  // these ports, nothing on the others.
-  absl::Status SetSipPorts(const std::vector<uint16_t>& ports);
-  // The ports with any role, read in one batch.
-  absl::StatusOr<std::vector<uint16_t>> SipPorts() const;
+  // sip_ports, MGCP on mgcp_ports, nothing on the others.
+  absl::Status SetPortRoles(const std::vector<uint16_t>& sip_ports,
+                            const std::vector<uint16_t>& mgcp_ports = {});
+  // The ports with any of these roles (SW_PORT_*), read in one batch.
+  absl::StatusOr<std::vector<uint16_t>> PortsWith(uint32_t roles) const;
 
   // Per-source state.
   absl::StatusOr<std::optional<sw_src_state>> Source(const IpAddress& addr) const;

@@ -671,9 +671,10 @@ static __always_inline __u64 rb_flags(struct env *env, __u64 size)
 								 : BPF_RB_NO_WAKEUP;
 }
 
-/* Copies a passed SIP message, up to snap_len bytes, to the ring buffer. */
-static __always_inline void copy_sip(struct xdp_md *ctx, struct meta *m, struct env *env,
-				     __u8 cls, __u16 status)
+/* Copies a passed SIP message or MGCP datagram (kind), up to snap_len
+ * bytes, to the ring buffer. */
+static __always_inline void copy_msg(struct xdp_md *ctx, struct meta *m, struct env *env,
+				     __u16 kind, __u8 cls, __u16 status)
 {
 	__u32 zero = 0;
 	struct sw_sip_record *rec;
@@ -705,7 +706,7 @@ static __always_inline void copy_sip(struct xdp_md *ctx, struct meta *m, struct 
 		return;
 	len = last + 1;
 	fill_hdr(m, &rec->hdr, ctx->ingress_ifindex);
-	rec->hdr.kind = SW_REC_SIP;
+	rec->hdr.kind = kind;
 	rec->hdr.caplen = len;
 	rec->hdr.orig_len = m->payload_len;
 	rec->hdr.msg_class = cls;
@@ -848,8 +849,15 @@ __noinline int sw_l4(struct xdp_md *ctx, struct meta *m)
 		m->dport = bpf_ntohs(uh->dest);
 		m->payload_off = l4 + sizeof(*uh);
 		m->payload_len = ulen - sizeof(*uh);
-		if (!(port_roles(m->sport, m->dport) & SW_PORT_SIP_UDP)) {
-			media(ctx, m, &env);
+		const __u32 roles = port_roles(m->sport, m->dport);
+		if (!(roles & SW_PORT_SIP_UDP)) {
+			/* MGCP commands and responses go to the agent whole
+			 * (the gateway and audit rules); everything else
+			 * may be media of a call. */
+			if ((roles & SW_PORT_MGCP) && m->payload_len > 0)
+				copy_msg(ctx, m, &env, SW_REC_MGCP, SW_CLASS_NONE, 0);
+			else
+				media(ctx, m, &env);
 			env.st->pass_other++;
 			return XDP_PASS;
 		}
@@ -910,7 +918,7 @@ __noinline int sw_l4(struct xdp_md *ctx, struct meta *m)
 		env.st->drop_src_limit++;
 		return XDP_DROP;
 	}
-	copy_sip(ctx, m, &env, cls, status);
+	copy_msg(ctx, m, &env, SW_REC_SIP, cls, status);
 	env.st->pass_sip++;
 	return XDP_PASS;
 }

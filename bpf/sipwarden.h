@@ -50,6 +50,7 @@
 enum sw_port_flags {
 	SW_PORT_SIP_UDP = 1u << 0,
 	SW_PORT_SIP_TCP = 1u << 1,
+	SW_PORT_MGCP = 1u << 2, /* MGCP over UDP: datagrams copied to the agent */
 };
 
 /* ---- SIP message classes ------------------------------------------------ */
@@ -268,6 +269,7 @@ struct sw_media_entry {
 enum sw_record_kind {
 	SW_REC_SIP = 1,   /* struct sw_record_hdr + caplen payload bytes */
 	SW_REC_MEDIA = 2, /* struct sw_record_hdr + struct sw_media_notice */
+	SW_REC_MGCP = 3,  /* struct sw_record_hdr + caplen bytes of an MGCP datagram */
 };
 
 enum sw_record_flags {

@@ -155,7 +155,7 @@ IpAddress Addr(std::string_view text) {
 void ExpectSipRecord(const RunResult& r, const Record& rec, const SipRec& e) {
   const std::string src = e.src.empty() ? Src(e.family) : e.src;
   const std::string dst = e.dst.empty() ? Dst(e.family) : e.dst;
-  EXPECT_EQ(rec.hdr.kind, SW_REC_SIP);
+  EXPECT_EQ(rec.hdr.kind, e.kind);
   EXPECT_GE(rec.hdr.ts_ns, r.t_before);
   EXPECT_LE(rec.hdr.ts_ns, r.t_after);
   EXPECT_EQ(rec.hdr.ifindex, kLoopbackIfindex);

@@ -111,6 +111,7 @@ StatList Times(StatList a, uint64_t n);
 
 // Expected contents of one SIP record.
 struct SipRec {
+  uint16_t kind = SW_REC_SIP;  // or SW_REC_MGCP (an MGCP datagram, same layout)
   uint8_t cls = SW_CLASS_NONE;
   uint16_t status = 0;
   int family = 4;

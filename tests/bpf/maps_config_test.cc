@@ -91,14 +91,16 @@ TEST_F(MapsConfigTest, ARefusedChangeWritesNothing) {
 TEST_F(MapsConfigTest, PortTableIsReplacedWhole) {
   Maps& m = harness_->maps();
   ASSERT_TRUE(m.SetPortFlags(7000, SW_PORT_SIP_UDP).ok());
-  ASSERT_TRUE(m.SetSipPorts({5060, 65535, 6060}).ok());
-  auto ports = m.SipPorts();
+  ASSERT_TRUE(m.SetPortRoles({5060, 65535, 6060}, {2427}).ok());
+  auto ports = m.PortsWith(SW_PORT_SIP_UDP | SW_PORT_SIP_TCP);
   ASSERT_TRUE(ports.ok()) << ports.status();
   EXPECT_EQ(*ports, (std::vector<uint16_t>{5060, 6060, 65535}));
   EXPECT_EQ(*m.PortFlags(6060), static_cast<uint32_t>(SW_PORT_SIP_UDP | SW_PORT_SIP_TCP));
   EXPECT_EQ(*m.PortFlags(7000), 0u);
-  EXPECT_FALSE(m.SetSipPorts({0}).ok());
-  EXPECT_EQ(*m.SipPorts(), (std::vector<uint16_t>{5060, 6060, 65535}));  // unchanged
+  EXPECT_EQ(*m.PortsWith(SW_PORT_MGCP), (std::vector<uint16_t>{2427}));
+  EXPECT_FALSE(m.SetPortRoles({0}).ok());
+  EXPECT_FALSE(m.SetPortRoles({5060}, {5060}).ok());  // one role a port
+  EXPECT_EQ(*m.PortsWith(SW_PORT_SIP_UDP), (std::vector<uint16_t>{5060, 6060, 65535}));  // unchanged
 }
 
 }  // namespace

@@ -143,6 +143,41 @@ std::vector<Case> RingCases() {
                    .repeat = 4});
     }
   }
+  // MGCP on its ports (2427, 2727 by default): the datagram goes to the
+  // agent whole, as an MGCP record, accounted to no SIP class; with the
+  // port's role cleared it is left to the media path (nothing copied).
+  const std::string crcx =
+      "CRCX 1201 aaln/1@gw.example.net MGCP 1.0\r\nC: A3C47F21456789F0\r\nM: recvonly\r\n";
+  for (int fam : {4, 6}) {
+    const std::string p = absl::StrCat(Fam(fam), "/mgcp/");
+    for (auto [sport, dport] : {std::pair<uint16_t, uint16_t>{2727, 2427}, {2427, 2727}}) {
+      const auto pkt = Frame(fam, Untagged()).Udp(sport, dport).Payload(crcx).Build();
+      t.push_back({.name = absl::StrCat(p, "copied_", sport, "_to_", dport),
+                   .packet = pkt,
+                   .retval = XDP_PASS,
+                   .stats = Cat(Seen(fam), {{"pass_other", 1}, {"rb_records", 1}}),
+                   .check =
+                       [=](Harness&, const RunResult& r) {
+                         ASSERT_EQ(r.records.size(), 1u);
+                         ExpectSipRecord(r, r.records[0],
+                                         {.kind = SW_REC_MGCP,
+                                          .family = fam,
+                                          .sport = sport,
+                                          .dport = dport,
+                                          .payload = crcx});
+                       }});
+    }
+    t.push_back({.name = p + "port_role_cleared",
+                 .packet = Frame(fam, Untagged()).Udp(2727, 2427).Payload(crcx).Build(),
+                 .setup =
+                     [](Harness& h) {
+                       SetPort(h, 2427, 0);
+                       SetPort(h, 2727, 0);
+                     },
+                 .retval = XDP_PASS,
+                 .stats = Cat(Seen(fam), {{"pass_other", 1}}),
+                 .check = [](Harness&, const RunResult& r) { EXPECT_TRUE(r.records.empty()); }});
+  }
   return t;
 }
 

@@ -289,8 +289,11 @@ absl::Status Config(const std::vector<std::string>& args) {
       std::cout << kBuckets[b] << "-rate " << cfg.limits[b].rate << "\n"
                 << kBuckets[b] << "-burst " << cfg.limits[b].burst << "\n";
     }
-    SW_ASSIGN_OR_RETURN(std::vector<uint16_t> ports, maps.SipPorts());
+    SW_ASSIGN_OR_RETURN(std::vector<uint16_t> ports,
+                        maps.PortsWith(SW_PORT_SIP_UDP | SW_PORT_SIP_TCP));
     std::cout << "sip-ports " << absl::StrJoin(ports, ",") << "\n";
+    SW_ASSIGN_OR_RETURN(std::vector<uint16_t> mgcp, maps.PortsWith(SW_PORT_MGCP));
+    std::cout << "mgcp-ports " << absl::StrJoin(mgcp, ",") << "\n";
     return absl::OkStatus();
   }
   if (verb != "set" || args.size() != 4) {

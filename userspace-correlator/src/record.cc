@@ -72,6 +72,7 @@ absl::StatusOr<Record> DecodeRecord(std::span<const uint8_t> data) {
   const auto* body_ptr = data.data() + sizeof(sw_record_hdr);
   switch (r.hdr.kind) {
     case SW_REC_SIP:
+    case SW_REC_MGCP:
       if (r.hdr.caplen > r.hdr.orig_len) {
         return absl::DataLossError("SIP record caplen exceeds its original length");
       }
@@ -108,7 +109,7 @@ std::string RecordToJson(const Record& r, int64_t boot_to_unix_ns) {
   JsonWriter w;
   const bool media = r.hdr.kind == SW_REC_MEDIA;
   w.BeginObject();
-  w.Field("type", media ? "media_notice" : "sip_record");
+  w.Field("type", media ? "media_notice" : r.hdr.kind == SW_REC_MGCP ? "mgcp_record" : "sip_record");
   w.Field("ts", FormatRfc3339(static_cast<int64_t>(r.hdr.ts_ns) + boot_to_unix_ns));
   w.Field("ifindex", r.hdr.ifindex);
   w.Field("src_ip", r.src.ToString());
