@@ -161,7 +161,8 @@ struct meta {
 	__u8 frag_later;
 	__u8 has_vlan;
 	__u8 allowed; /* the allowlist overrode a drop of this packet */
-	__u8 _pad[4];
+	__u8 long_line; /* a request whose first line the kernel could not see end */
+	__u8 _pad[3];
 	__u8 saddr[16];
 	__u8 daddr[16];
 };
@@ -233,7 +234,18 @@ static __always_inline int parse_eth(void *data, void *end, struct meta *m, __u3
 	return 0;
 }
 
-static __always_inline int parse_ipv4(void *data, void *end, struct meta *m, __u32 off)
+/* Whether an L3 packet of len bytes from offset off fits the frame: within
+ * the linear data, or, for a multi-buffer frame (jumbo, GRO), within the
+ * whole buffer (asked only when the linear data is shorter). */
+static __always_inline int fits(struct xdp_md *ctx, void *data, void *end, __u32 off, __u32 len)
+{
+	if (data + off + len <= end)
+		return 1;
+	return off + len <= bpf_xdp_get_buff_len(ctx);
+}
+
+static __always_inline int parse_ipv4(struct xdp_md *ctx, void *data, void *end, struct meta *m,
+				      __u32 off)
 {
 	struct iphdr *ip = data + off;
 
@@ -243,7 +255,7 @@ static __always_inline int parse_ipv4(void *data, void *end, struct meta *m, __u
 	if (ip->version != 4 || ihl < sizeof(*ip))
 		return -1;
 	__u32 tot = be16_len(&ip->tot_len);
-	if (tot < ihl || data + off + tot > end)
+	if (tot < ihl || !fits(ctx, data, end, off, tot))
 		return -1;
 	m->family = 4;
 	map_v4(m->saddr, ip->saddr);
@@ -259,7 +271,8 @@ static __always_inline int parse_ipv4(void *data, void *end, struct meta *m, __u
 	return 0;
 }
 
-static __always_inline int parse_ipv6(void *data, void *end, struct meta *m, __u32 off)
+static __always_inline int parse_ipv6(struct xdp_md *ctx, void *data, void *end, struct meta *m,
+				      __u32 off)
 {
 	struct ipv6hdr *ip6 = data + off;
 
@@ -269,7 +282,7 @@ static __always_inline int parse_ipv6(void *data, void *end, struct meta *m, __u
 		return -1;
 	__u32 plen = be16_len(&ip6->payload_len);
 	__u32 o = off + sizeof(*ip6);
-	if (data + o + plen > end)
+	if (!fits(ctx, data, end, o, plen))
 		return -1;
 	m->family = 6;
 	__builtin_memcpy(m->saddr, &ip6->saddr, 16);
@@ -373,11 +386,6 @@ static __always_inline int allowed(struct meta *m, struct env *env)
 	return 1;
 }
 
-static __always_inline int is_upper(__u8 c)
-{
-	return c >= 'A' && c <= 'Z';
-}
-
 /* Token characters of RFC 3261 (method names). */
 static __always_inline int is_token(__u8 c)
 {
@@ -442,15 +450,65 @@ static __always_inline int method_class(const __u8 *s, __u32 tok_len)
 	return SW_CLASS_OTHER_REQUEST;
 }
 
-enum first_line { FL_NOT_SIP = 0, FL_SIP = 1, FL_KEEPALIVE = 2 };
+enum first_line { FL_NOT_SIP = 0, FL_SIP = 1, FL_KEEPALIVE = 2, FL_SIP_LONG = 3 };
 #define FL_RESULT(fl, cls, status) ((fl) | ((cls) << 8) | ((status) << 16))
+
+static __always_inline int is_crlf(__u8 c)
+{
+	return c == '\r' || c == '\n';
+}
+
+/*
+ * CRLFs before a SIP start line (RFC 3261 7.5: ignored; up to 4 here):
+ * returns how many, or -1 when the payload is nothing else (a keep-alive,
+ * RFC 5626). Its own global function so that sw_first_line is verified for
+ * any offset once, not once per count skipped.
+ */
+__noinline int sw_lead_crlf(struct xdp_md *ctx, __u32 off, __u32 n)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+
+	if (!ctx || off > SW_MAX_L4_OFF || n == 0)
+		return 0;
+	__u8 *s = data + off;
+	if (s + 4 <= (__u8 *)end && n >= 4) {
+		int lead = 0;
+		if (is_crlf(s[0])) {
+			lead = 1;
+			if (is_crlf(s[1])) {
+				lead = 2;
+				if (is_crlf(s[2])) {
+					lead = 3;
+					if (is_crlf(s[3]))
+						lead = 4;
+				}
+			}
+		}
+		return (__u32)lead == n ? -1 : lead;
+	}
+	if (s + 1 <= (__u8 *)end && is_crlf(s[0])) {
+		if (n == 1)
+			return -1;
+		if (s + 2 <= (__u8 *)end && is_crlf(s[1]))
+			return n == 2 ? -1 : 2;
+		return 1;
+	}
+	return 0;
+}
 
 /*
  * Classifies the first line of the L4 payload at offset off (n bytes belong to
- * the message). A request is `token SP ... SP SIP/2.0 CRLF`, a response
- * `SIP/2.0 SP 3DIGIT SP`; anything else, a first line cut short included, is
- * not SIP. A global function, so the verifier checks its loops once instead of
- * once per caller state. Returns FL_RESULT(first_line, class, status).
+ * the message; the caller skipped CRLFs before it), as the agent's parser
+ * will: "SIP" in the version
+ * is case-insensitive, a method is any token, a status line may end right
+ * after its code. A request is `token SP ... SP SIP/2.0 CRLF`, a response
+ * `SIP/2.0 SP 3DIGIT (SP|CR|LF)`, lines end at the first CR or LF. A request
+ * whose end the kernel cannot see (a method token or a line longer than it
+ * scans, a line in a later buffer of the frame) is FL_SIP_LONG: accounted and
+ * copied like SIP, flagged, and left to the agent's parser; never passed
+ * unseen. A global function, so the verifier checks its loops once instead
+ * of once per caller state. Returns FL_RESULT(first_line, class, status).
  */
 __noinline int sw_first_line(struct xdp_md *ctx, __u32 off, __u32 n)
 {
@@ -460,30 +518,31 @@ __noinline int sw_first_line(struct xdp_md *ctx, __u32 off, __u32 n)
 	if (!ctx || off > SW_MAX_L4_OFF)
 		return FL_NOT_SIP;
 	__u8 *s = data + off;
-	if (s + 2 <= (__u8 *)end && n >= 2 && s[0] == '\r' && s[1] == '\n')
-		return FL_KEEPALIVE;
 	if (n < SIP_MIN_LEN || s + SIP_MIN_LEN > (__u8 *)end)
 		return FL_NOT_SIP;
 
-	/* Response: "SIP/2.0 NNN " */
-	if (W4(s[0], s[1], s[2], s[3]) == W4('S', 'I', 'P', '/') && s[4] == '2' && s[5] == '.' &&
-	    s[6] == '0' && s[7] == ' ') {
-		__u8 a = s[8], b = s[9], c = s[10];
-		if (a < '1' || a > '6' || b < '0' || b > '9' || c < '0' || c > '9' || s[11] != ' ')
+	/* Response: "SIP/2.0 NNN" and SP or the line's end. */
+	if ((s[0] | 0x20) == 's' && (s[1] | 0x20) == 'i' && (s[2] | 0x20) == 'p' && s[3] == '/' &&
+	    s[4] == '2' && s[5] == '.' && s[6] == '0' && s[7] == ' ') {
+		__u8 a = s[8], b = s[9], c = s[10], e = s[11];
+		if (a < '1' || a > '6' || b < '0' || b > '9' || c < '0' || c > '9' ||
+		    (e != ' ' && !is_crlf(e)))
 			return FL_NOT_SIP;
 		__u32 status = (a - '0') * 100 + (b - '0') * 10 + (c - '0');
 		return FL_RESULT(FL_SIP, SW_CLASS_RESP_1XX + (a - '1'), status);
 	}
 
 	/* Request: token, SP, then " SIP/2.0" right before the first CRLF. */
-	if (!is_upper(s[0]))
+	if (!is_token(s[0]))
 		return FL_NOT_SIP;
 	__u32 tok = 0;
 	__u32 i;
 	for (i = 1; i < 16; i++) {
 		__u8 *c = s + i;
-		if (i >= n || (void *)(c + 1) > end)
+		if (i >= n)
 			return FL_NOT_SIP;
+		if ((void *)(c + 1) > end)
+			return FL_RESULT(FL_SIP_LONG, SW_CLASS_OTHER_REQUEST, 0);
 		if (*c == ' ') {
 			tok = i;
 			break;
@@ -491,12 +550,16 @@ __noinline int sw_first_line(struct xdp_md *ctx, __u32 off, __u32 n)
 		if (!is_token(*c))
 			return FL_NOT_SIP;
 	}
+	/* A method longer than the kernel reads: an extension method, or
+	 * padding meant to slip past; the agent decides. */
 	if (!tok)
-		return FL_NOT_SIP;
+		return FL_RESULT(FL_SIP_LONG, SW_CLASS_OTHER_REQUEST, 0);
 	__u32 cls = method_class(s, tok);
-	/* Find the first CR; it must follow " SIP/2.0" and precede LF. Eight
-	 * bytes at a time (a CR in a word shows as a zero byte of w ^ 0x0d..),
-	 * then byte by byte inside the word that holds it and for the tail. */
+	/* Find the line's end, the first CR or LF (the agent's parser takes a
+	 * lone LF, or a lone CR, as a line end too); " SIP/2.0" must precede
+	 * it. Eight bytes at a time (a CR or LF in a word shows as a zero byte
+	 * of w ^ 0x0d.. or w ^ 0x0a..), then byte by byte inside the word that
+	 * holds it and for the tail. */
 	__u32 cr = 0;
 	__u32 at = tok + 1;
 	for (int k = 0; k < SIP_LINE_SCAN / 8; k++) {
@@ -505,28 +568,36 @@ __noinline int sw_first_line(struct xdp_md *ctx, __u32 off, __u32 n)
 		__u64 w;
 		__builtin_memcpy(&w, s + at, 8);
 		__u64 x = w ^ 0x0d0d0d0d0d0d0d0dULL;
-		if ((x - 0x0101010101010101ULL) & ~x & 0x8080808080808080ULL)
+		__u64 y = w ^ 0x0a0a0a0a0a0a0a0aULL;
+		if (((x - 0x0101010101010101ULL) & ~x & 0x8080808080808080ULL) ||
+		    ((y - 0x0101010101010101ULL) & ~y & 0x8080808080808080ULL))
 			break;
 		at += 8;
 	}
-	for (i = at; i < at + 8 && i < SIP_LINE_SCAN; i++) {
-		__u8 *c = s + i;
-		if (i + 2 > n || (void *)(c + 2) > end)
-			return FL_NOT_SIP;
-		if (c[0] == '\r') {
-			if (c[1] != '\n')
-				return FL_NOT_SIP;
-			cr = i;
+	for (int k = 0; k < 8; k++) {
+		__u32 j = at + k;
+		barrier_var(j); /* keeps clang from rewriting s + j into 64-bit wrap-around */
+		if (j >= SIP_LINE_SCAN)
+			break;
+		if (j + 1 > n)
+			return FL_NOT_SIP; /* the message ends inside its first line */
+		__u8 *c = s + j;
+		if ((void *)(c + 1) > end)
+			return FL_RESULT(FL_SIP_LONG, cls, 0); /* the rest is in a later buffer */
+		if (is_crlf(c[0])) {
+			cr = j;
 			break;
 		}
 	}
+	if (!cr)
+		return FL_RESULT(FL_SIP_LONG, cls, 0); /* longer than the kernel scans */
 	if (cr < tok + 9 || cr > SIP_LINE_SCAN)
 		return FL_NOT_SIP;
 	__u8 *v = s + (cr - 8);
 	if ((void *)(v + 8) > end)
 		return FL_NOT_SIP;
-	if (v[0] != ' ' || v[1] != 'S' || v[2] != 'I' || v[3] != 'P' || v[4] != '/' || v[5] != '2' ||
-	    v[6] != '.' || v[7] != '0')
+	if (v[0] != ' ' || (v[1] | 0x20) != 's' || (v[2] | 0x20) != 'i' || (v[3] | 0x20) != 'p' ||
+	    v[4] != '/' || v[5] != '2' || v[6] != '.' || v[7] != '0')
 		return FL_NOT_SIP;
 	return FL_RESULT(FL_SIP, cls, 0);
 }
@@ -651,7 +722,8 @@ static __always_inline void fill_hdr(struct meta *m, struct sw_record_hdr *h, __
 	h->family = m->family;
 	h->transport = m->l4proto;
 	h->vlan_id = m->vlan_id;
-	h->flags = (m->has_vlan ? SW_RECF_VLAN : 0) | (m->frag_first ? SW_RECF_FRAGMENT : 0);
+	h->flags = (m->has_vlan ? SW_RECF_VLAN : 0) | (m->frag_first ? SW_RECF_FRAGMENT : 0) |
+		   (m->long_line ? SW_RECF_LONG_LINE : 0);
 	h->_pad = 0;
 	__builtin_memcpy(h->saddr, m->saddr, 16);
 	__builtin_memcpy(h->daddr, m->daddr, 16);
@@ -882,7 +954,10 @@ __noinline int sw_l4(struct xdp_md *ctx, struct meta *m)
 		return XDP_PASS;
 	}
 
-	int res = sw_first_line(ctx, m->payload_off, m->payload_len);
+	int lead = sw_lead_crlf(ctx, m->payload_off, m->payload_len);
+	int res = lead < 0 ? FL_KEEPALIVE
+			   : sw_first_line(ctx, m->payload_off + (lead & 7),
+					   m->payload_len - (lead & 7));
 	int fl = res & 0xff;
 	__u8 cls = (res >> 8) & 0xff;
 	__u16 status = (res >> 16) & 0xffff;
@@ -890,6 +965,10 @@ __noinline int sw_l4(struct xdp_md *ctx, struct meta *m)
 		env.st->sip_port_keepalive++;
 		env.st->pass_other++;
 		return XDP_PASS;
+	}
+	if (fl == FL_SIP_LONG) {
+		m->long_line = 1;
+		fl = FL_SIP;
 	}
 	if (fl != FL_SIP) {
 		if (m->l4proto == IPPROTO_TCP) {
@@ -946,11 +1025,11 @@ int sw_xdp(struct xdp_md *ctx)
 		env.st->vlan++;
 	if (proto == ETH_P_IP) {
 		env.st->ipv4++;
-		if (parse_ipv4(data, end, &m, off) < 0)
+		if (parse_ipv4(ctx, data, end, &m, off) < 0)
 			return malformed(&env, 0);
 	} else if (proto == ETH_P_IPV6) {
 		env.st->ipv6++;
-		if (parse_ipv6(data, end, &m, off) < 0)
+		if (parse_ipv6(ctx, data, end, &m, off) < 0)
 			return malformed(&env, 0);
 	} else {
 		env.st->pass_non_ip++;

@@ -276,6 +276,9 @@ enum sw_record_flags {
 	SW_RECF_TRUNCATED = 1u << 0, /* caplen < orig_len */
 	SW_RECF_VLAN = 1u << 1,
 	SW_RECF_FRAGMENT = 1u << 2, /* first fragment of a fragmented datagram */
+	SW_RECF_LONG_LINE = 1u << 3, /* a request whose first line's end the kernel did
+				      * not see (too long, later buffer, lone LF):
+				      * classified by its method, the agent decides */
 };
 
 struct sw_record_hdr {

@@ -2,6 +2,7 @@
 // SIP recognition by the first line on the configured ports: every method
 // class, response classes and status codes, default and custom ports.
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "tables.h"
 
 namespace sw::bpftest {
@@ -187,6 +188,65 @@ std::vector<Case> SipCases() {
          .stats = Cat(Seen(fam), SipPassed(false, false)),
          .check = OneSip(
              {.cls = SW_CLASS_RESP_1XX, .status = 180, .family = fam, .payload = bare_status})});
+  }
+  // What the agent's parser accepts, the kernel accounts and copies too:
+  // nothing an attacker can shape slips past as "not SIP". First lines whose
+  // end the kernel does not see (longer than it scans, lone-LF line ends, a
+  // method token longer than it reads) are copied flagged SW_RECF_LONG_LINE
+  // and classified by their method.
+  const std::string invite = SipRequest("INVITE");
+  const struct {
+    const char* name;
+    std::string msg;
+    uint8_t cls;
+    uint32_t flags;
+  } evasions[] = {
+      {"uri_1000_bytes", SipRequest("INVITE", "sip:" + std::string(1000, 'a') + "@example.com"),
+       SW_CLASS_INVITE, SW_RECF_LONG_LINE},
+      {"uri_3000_bytes", SipRequest("INVITE", "sip:" + std::string(3000, 'a') + "@example.com"),
+       SW_CLASS_INVITE, SW_RECF_LONG_LINE},
+      {"uri_params_2000_bytes",
+       SipRequest("REGISTER", "sip:example.com;x=" + std::string(2000, 'p')), SW_CLASS_REGISTER,
+       SW_RECF_LONG_LINE},
+      {"bare_lf_lines", absl::StrReplaceAll(invite, {{"\r\n", "\n"}}), SW_CLASS_INVITE, 0},
+      // A lone CR ends a line for the agent's parser too (it warns).
+      {"cr_without_lf", "INVITE sip:bob@example.com SIP/2.0\rVia: x\r\n\r\n", SW_CLASS_INVITE, 0},
+      {"method_20_chars", SipRequest("ABCDEFGHIJKLMNOPQRST"), SW_CLASS_OTHER_REQUEST,
+       SW_RECF_LONG_LINE},
+      {"lowercase_method", SipRequest("invite"), SW_CLASS_OTHER_REQUEST, 0},
+      {"lowercase_version", absl::StrReplaceAll(invite, {{"SIP/2.0\r\nVia", "sip/2.0\r\nVia"}}),
+       SW_CLASS_INVITE, 0},
+      {"leading_crlf", "\r\n" + invite, SW_CLASS_INVITE, 0},
+      {"leading_crlfcrlf", "\r\n\r\n" + invite, SW_CLASS_INVITE, 0},
+  };
+  for (int fam : {4, 6}) {
+    const std::string p = Fam(fam) + "/evasion/";
+    for (const auto& e : evasions) {
+      t.push_back({.name = p + e.name,
+                   .packet = Frame(fam).Udp(5060, 5060).Payload(e.msg).Build(),
+                   .retval = XDP_PASS,
+                   .stats = Cat(Cat(Seen(fam), SipPassed(false, true)),
+                                e.msg.size() > SW_SNAP_DEFAULT ? StatList{{"rb_truncated", 1}}
+                                                               : StatList{}),
+                   .check = OneSip({.cls = e.cls,
+                                    .family = fam,
+                                    .payload = e.msg.substr(0, SW_SNAP_DEFAULT),
+                                    .orig_len = static_cast<uint32_t>(e.msg.size()),
+                                    .flags = e.flags | (e.msg.size() > SW_SNAP_DEFAULT
+                                                            ? uint32_t{SW_RECF_TRUNCATED}
+                                                            : 0u)})});
+    }
+    // A status line may end right after its code.
+    const std::string bare = "SIP/2.0 200\r\n" + SipResponse(200, "OK").substr(
+                                                        SipResponse(200, "OK").find("\r\n") + 2);
+    t.push_back({.name = p + "status_without_reason",
+                 .packet = Frame(fam).Udp(5060, 5060).Payload(bare).Build(),
+                 .retval = XDP_PASS,
+                 .stats = Cat(Seen(fam), SipPassed(false, false)),
+                 .check = OneSip({.cls = SW_CLASS_RESP_2XX,
+                                  .status = 200,
+                                  .family = fam,
+                                  .payload = bare})});
   }
   return t;
 }

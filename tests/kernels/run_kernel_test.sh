@@ -92,6 +92,10 @@ for prog in sw_bpf_test sipwarden-agent sipwardenctl sw-sipsend; do
   copy_with_libs "$BIN/$prog" "sw/bin/$prog"
 done
 cp "$REPO/tests/e2e/lib.sh" "$REPO/tests/e2e/agent_block_test.sh" "$ROOT/sw/tests/e2e/"
+# The bpf tier's differential test reads the corpus's SIP messages where the
+# build found them.
+mkdir -p "$ROOT$REPO/tests/data/corpus"
+cp -r "$REPO/tests/data/corpus/rfc4475" "$REPO/tests/data/corpus/rfc5118" "$ROOT$REPO/tests/data/corpus/"
 install -m 0755 "$HERE/guest-init.sh" "$ROOT/init"
 # veth, the agent smoke test's link (a module in Debian's cloud kernels).
 for mod in veth; do

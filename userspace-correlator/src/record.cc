@@ -135,6 +135,7 @@ std::string RecordToJson(const Record& r, int64_t boot_to_unix_ns) {
     w.Field("caplen", static_cast<uint32_t>(r.hdr.caplen));
     if (r.hdr.flags & SW_RECF_TRUNCATED) w.Field("truncated", true);
     if (r.hdr.flags & SW_RECF_FRAGMENT) w.Field("fragment", true);
+    if (r.hdr.flags & SW_RECF_LONG_LINE) w.Field("long_line", true);
     const auto eol = r.payload.find("\r\n");
     w.Field("first_line", r.payload.substr(0, eol == std::string_view::npos ? 200 : eol));
     w.Field("payload", r.payload);
