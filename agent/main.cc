@@ -385,6 +385,18 @@ int Run() {
   };
   uint64_t bad_records = 0;
   uint64_t hep_own_requests = 0;
+  // A kernel record's addresses and time as an event flow.
+  auto flow_of = [&](const sw::Record& r) {
+    sw::ev::Flow f;
+    f.ts_ns = static_cast<int64_t>(r.hdr.ts_ns) + boot_to_unix;
+    f.src = r.src;
+    f.dst = r.dst;
+    f.sport = r.hdr.sport;
+    f.dport = r.hdr.dport;
+    f.transport =
+        r.hdr.transport == SW_TRANSPORT_TCP ? sw::ev::Transport::kTcp : sw::ev::Transport::kUdp;
+    return f;
+  };
   auto reader = sw::RingReader::Create(
       (*dp)->maps().fds().events, [&](std::span<const uint8_t> data) {
         auto rec = sw::DecodeRecord(data);
@@ -395,11 +407,7 @@ int Run() {
         if (records.enabled()) records.Write(sw::RecordToJson(*rec, boot_to_unix));
         if (rec->hdr.kind == SW_REC_MEDIA) {
           sw::ev::RtpEvent e;
-          e.flow.ts_ns = static_cast<int64_t>(rec->hdr.ts_ns) + boot_to_unix;
-          e.flow.src = rec->src;
-          e.flow.dst = rec->dst;
-          e.flow.sport = rec->hdr.sport;
-          e.flow.dport = rec->hdr.dport;
+          e.flow = flow_of(*rec);
           e.ssrc = rec->media.ssrc;
           e.seq = rec->media.seq;
           e.payload_type = rec->media.payload_type;
@@ -409,12 +417,13 @@ int Run() {
         }
         if (rec->hdr.kind == SW_REC_MGCP) {
           // An MGCP datagram the kernel copied: the same path as offline.
+          const sw::ev::Flow f = flow_of(*rec);
           sw::net::AppMessage m;
-          m.ts_ns = static_cast<int64_t>(rec->hdr.ts_ns) + boot_to_unix;
-          m.src = rec->src;
-          m.dst = rec->dst;
-          m.sport = rec->hdr.sport;
-          m.dport = rec->hdr.dport;
+          m.ts_ns = f.ts_ns;
+          m.src = f.src;
+          m.dst = f.dst;
+          m.sport = f.sport;
+          m.dport = f.dport;
           m.transport = IPPROTO_UDP;
           m.payload = rec->payload;
           const absl::Time t0 = absl::Now();
@@ -422,15 +431,7 @@ int Run() {
           busy += absl::Now() - t0;
         }
         if (rec->hdr.kind == SW_REC_SIP) {
-          sw::ev::Flow flow;
-          flow.ts_ns = static_cast<int64_t>(rec->hdr.ts_ns) + boot_to_unix;
-          flow.src = rec->src;
-          flow.dst = rec->dst;
-          flow.sport = rec->hdr.sport;
-          flow.dport = rec->hdr.dport;
-          flow.transport =
-              rec->hdr.transport == SW_TRANSPORT_TCP ? sw::ev::Transport::kTcp : sw::ev::Transport::kUdp;
-          feed_sip(flow, rec->payload);
+          feed_sip(flow_of(*rec), rec->payload);
         }
       });
   if (!reader.ok()) {

@@ -181,6 +181,9 @@ class Loader {
   // template, so a substituted value stays one argument; the program, the
   // first word, is a fixed absolute path. Refused where scripts are off.
   bool CompileCommand(const YAML::Node& n, const TemplateCtx& ctx, std::vector<Template>* out);
+  // A mapping of name: template (an emit's fields, an alarm's parties).
+  bool NamedTemplates(const YAML::Node& n, std::string_view what, const TemplateCtx& ctx,
+                      std::vector<std::pair<std::string, Template>>* out);
   bool CompileFieldForCtx(FieldRef& f, const YAML::Node& where, const TemplateCtx& ctx);
   bool CompileContext(const YAML::Node& n, const TemplateCtx& ctx, CtxExpr* out);
 
@@ -245,6 +248,23 @@ bool Loader::Scalar(const YAML::Node& n, std::string_view what, std::string* out
   }
   *out = n.Scalar();
   return true;
+}
+
+bool Loader::NamedTemplates(const YAML::Node& n, std::string_view what, const TemplateCtx& ctx,
+                            std::vector<std::pair<std::string, Template>>* out) {
+  std::vector<Item> items;
+  if (!Items(n, what, &items)) return false;
+  bool ok = true;
+  for (const auto& item : items) {
+    std::string s;
+    Template t;
+    if (!Scalar(item.value, item.key, &s) || !CompileTemplate(item.value, s, ctx, &t)) {
+      ok = false;
+      continue;
+    }
+    out->emplace_back(item.key, std::move(t));
+  }
+  return ok;
 }
 
 bool Loader::CompileCommand(const YAML::Node& n, const TemplateCtx& ctx,
@@ -1276,20 +1296,7 @@ bool Loader::CompileAction(const YAML::Node& n, Source source, CompiledRule& rul
     tmpl(Find(items, "src"), &a.alarm_src);
     tmpl(Find(items, "dest"), &a.alarm_dest);
     if (const Item* it = Find(items, "parties")) {
-      std::vector<Item> ps;
-      if (Items(it->value, "parties", &ps)) {
-        for (const auto& p : ps) {
-          std::string s;
-          Template t;
-          if (!Scalar(p.value, p.key, &s) || !CompileTemplate(p.value, s, ctx, &t)) {
-            ok = false;
-            continue;
-          }
-          a.parties.emplace_back(p.key, std::move(t));
-        }
-      } else {
-        ok = false;
-      }
+      if (!NamedTemplates(it->value, "parties", ctx, &a.parties)) ok = false;
     }
     if (const Item* it = need("category")) {
       std::string c;
@@ -1424,20 +1431,7 @@ bool Loader::CompileAction(const YAML::Node& n, Source source, CompiledRule& rul
       }
     }
     if (const Item* it = Find(items, "fields")) {
-      std::vector<Item> fs;
-      if (Items(it->value, "fields", &fs)) {
-        for (const auto& f : fs) {
-          std::string s;
-          Template t;
-          if (!Scalar(f.value, f.key, &s) || !CompileTemplate(f.value, s, ctx, &t)) {
-            ok = false;
-            continue;
-          }
-          a.fields.emplace_back(f.key, std::move(t));
-        }
-      } else {
-        ok = false;
-      }
+      if (!NamedTemplates(it->value, "fields", ctx, &a.fields)) ok = false;
     }
     if (const Item* it = Find(items, "flow")) {
       std::string s;
