@@ -37,7 +37,7 @@ uint8_t ClassOfMethod(std::string_view m) {
       {"PUBLISH", SW_CLASS_PUBLISH}, {"INFO", SW_CLASS_INFO},       {"REFER", SW_CLASS_REFER},
       {"MESSAGE", SW_CLASS_MESSAGE}, {"UPDATE", SW_CLASS_UPDATE}};
   auto it = kClasses.find(m);
-  return it == kClasses.end() ? SW_CLASS_OTHER_REQUEST : it->second;
+  return it == kClasses.end() ? static_cast<uint8_t>(SW_CLASS_OTHER_REQUEST) : it->second;
 }
 
 std::string ReadFile(const std::filesystem::path& p) {
@@ -75,10 +75,10 @@ class Generator {
     std::string version = Version();
     std::string line = method + " " + uri + " " + version;
     if (Pick(40) == 0) line = Mangle(line);
-    std::string msg = line + "\r\n" +
-                      "Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK-" + std::to_string(n_++) +
+    const std::string id = std::to_string(++n_);
+    std::string msg = line + "\r\n" + "Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK-" + id +
                       "\r\nFrom: <sip:alice@example.com>;tag=1\r\nTo: <sip:bob@example.com>\r\n"
-                      "Call-ID: diff-" + std::to_string(n_) + "@192.0.2.1\r\nCSeq: 1 " + method +
+                      "Call-ID: diff-" + id + "@192.0.2.1\r\nCSeq: 1 " + method +
                       "\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n";
     if (Pick(8) == 0) msg = absl::StrReplaceAll(msg, {{"\r\n", "\n"}});  // lone-LF lines
     if (Pick(10) == 0) msg = std::string(1 + Pick(3), '\n').replace(0, 1, "\r") + msg;
@@ -137,10 +137,11 @@ class Generator {
     std::string line = (Pick(8) == 0 ? "sip/2.0 " : "SIP/2.0 ") + std::to_string(code);
     if (Pick(6) != 0) line += " " + Token(Pick(30));
     if (Pick(30) == 0) line = Mangle(line);
+    const std::string id = std::to_string(++n_);
     return line +
            "\r\nVia: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK-r\r\nFrom: <sip:a@example.com>;"
            "tag=1\r\nTo: <sip:b@example.com>;tag=2\r\nCall-ID: r-" +
-           std::to_string(n_++) + "\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n";
+           id + "\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n";
   }
 
   // A byte of the line changed: a space doubled or dropped, a tab, a NUL.
