@@ -50,7 +50,8 @@ std::string ReadFile(const std::filesystem::path& p) {
 // The corpus's SIP messages (datagram-sized: a UDP payload carries them).
 std::vector<std::string> CorpusMessages() {
   std::vector<std::string> out;
-  const std::filesystem::path corpus = SW_CORPUS_DIR;
+  const char* env = getenv("SW_CORPUS_DIR");  // the kernel tier's guests set it
+  const std::filesystem::path corpus = env != nullptr && *env != '\0' ? env : SW_CORPUS_DIR;
   for (const char* dir : {"rfc4475", "rfc5118/wire_normalized_derived"}) {
     for (const auto& e : std::filesystem::directory_iterator(corpus / dir)) {
       if (e.path().extension() != ".dat" && e.path().extension() != ".sip") continue;

@@ -5,6 +5,7 @@
 # against the guest's kernel, prints one marker line per stage for the host
 # to read from the serial console, and powers off.
 export PATH=/usr/local/bin:/usr/bin:/usr/sbin:/bin:/sbin
+export SW_CORPUS_DIR=/sw/corpus
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev 2>/dev/null

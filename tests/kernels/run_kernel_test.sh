@@ -92,10 +92,11 @@ for prog in sw_bpf_test sipwarden-agent sipwardenctl sw-sipsend; do
   copy_with_libs "$BIN/$prog" "sw/bin/$prog"
 done
 cp "$REPO/tests/e2e/lib.sh" "$REPO/tests/e2e/agent_block_test.sh" "$ROOT/sw/tests/e2e/"
-# The bpf tier's differential test reads the corpus's SIP messages where the
-# build found them.
-mkdir -p "$ROOT$REPO/tests/data/corpus"
-cp -r "$REPO/tests/data/corpus/rfc4475" "$REPO/tests/data/corpus/rfc5118" "$ROOT$REPO/tests/data/corpus/"
+# The bpf tier's differential test reads the corpus's SIP messages
+# (SW_CORPUS_DIR=/sw/corpus in the guest: the build's path may lie under a
+# directory the guest mounts over, such as /tmp).
+mkdir -p "$ROOT/sw/corpus"
+cp -r "$REPO/tests/data/corpus/rfc4475" "$REPO/tests/data/corpus/rfc5118" "$ROOT/sw/corpus/"
 install -m 0755 "$HERE/guest-init.sh" "$ROOT/init"
 # veth, the agent smoke test's link (a module in Debian's cloud kernels).
 for mod in veth; do
