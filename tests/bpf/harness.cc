@@ -176,6 +176,21 @@ void ExpectSipRecord(const RunResult& r, const Record& rec, const SipRec& e) {
   EXPECT_EQ(rec.payload, e.payload);
 }
 
+std::unique_ptr<Harness> SharedHarnessTest::harness_;
+
+void SharedHarnessTest::SetUpTestSuite() {
+  if (geteuid() != 0) return;
+  auto h = Harness::Create(SW_RINGBUF_BYTES);
+  ASSERT_TRUE(h.ok()) << h.status();
+  harness_ = std::move(*h);
+}
+
+void SharedHarnessTest::SetUp() {
+  if (geteuid() != 0) GTEST_SKIP() << "loads the BPF program: run as root";
+  ASSERT_NE(harness_, nullptr);
+  ASSERT_TRUE(harness_->Reset().ok());
+}
+
 CheckFn OneSip(SipRec e) {
   return [e](Harness& h, const RunResult& r) {
     ASSERT_EQ(r.records.size(), 1u);

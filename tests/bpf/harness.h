@@ -16,6 +16,8 @@
 #include <utility>
 #include <vector>
 
+#include <gtest/gtest.h>
+
 #include "absl/status/statusor.h"
 #include "datapath.h"
 #include "sipwarden.h"
@@ -108,6 +110,16 @@ StatList Seen(int family, bool vlan = false, uint64_t n = 1);
 StatList Cat(StatList a, const StatList& b);
 // Every counter multiplied by n.
 StatList Times(StatList a, uint64_t n);
+
+// A test suite sharing one loaded program (default ring buffer), whose maps
+// are reset before each test; skipped without root.
+class SharedHarnessTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite();
+  static void TearDownTestSuite() { harness_.reset(); }
+  void SetUp() override;
+  static std::unique_ptr<Harness> harness_;
+};
 
 // Expected contents of one SIP record.
 struct SipRec {

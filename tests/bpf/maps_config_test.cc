@@ -17,19 +17,11 @@
 namespace sw::bpftest {
 namespace {
 
-class MapsConfigTest : public ::testing::Test {
+class MapsConfigTest : public SharedHarnessTest {
  protected:
-  static void SetUpTestSuite() {
-    if (geteuid() != 0) return;
-    auto h = Harness::Create(SW_RINGBUF_BYTES);
-    ASSERT_TRUE(h.ok()) << h.status();
-    harness_ = std::move(*h);
-  }
-  static void TearDownTestSuite() { harness_.reset(); }
   void SetUp() override {
-    if (geteuid() != 0) GTEST_SKIP() << "loads the BPF program: run as root";
-    ASSERT_NE(harness_, nullptr);
-    ASSERT_TRUE(harness_->Reset().ok());
+    SharedHarnessTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
     char tmpl[] = "/tmp/sw-maps-lock.XXXXXX";
     ASSERT_NE(mkdtemp(tmpl), nullptr);
     lock_dir_ = tmpl;
@@ -42,10 +34,8 @@ class MapsConfigTest : public ::testing::Test {
     m.set_lock_dir(lock_dir_);
     return m;
   }
-  static std::unique_ptr<Harness> harness_;
   std::string lock_dir_;
 };
-std::unique_ptr<Harness> MapsConfigTest::harness_;
 
 TEST_F(MapsConfigTest, ConcurrentWritersOfDifferentFieldsLoseNothing) {
   constexpr int kRounds = 20000;

@@ -17,20 +17,8 @@ namespace {
 constexpr uint16_t kCallerPort = 40000;  // Src(family)'s media port
 constexpr uint16_t kCalleePort = 50000;  // Dst(family)'s media port
 
-class MediaMirrorTest : public ::testing::Test {
+class MediaMirrorTest : public SharedHarnessTest {
  protected:
-  static void SetUpTestSuite() {
-    if (geteuid() != 0) return;
-    auto h = Harness::Create(SW_RINGBUF_BYTES);
-    ASSERT_TRUE(h.ok()) << h.status();
-    harness_ = std::move(*h);
-  }
-  static void TearDownTestSuite() { harness_.reset(); }
-  void SetUp() override {
-    if (geteuid() != 0) GTEST_SKIP() << "loads the BPF program: run as root";
-    ASSERT_NE(harness_, nullptr);
-    ASSERT_TRUE(harness_->Reset().ok());
-  }
   static ev::MediaEndpointChange Change(ev::MediaEndpointChange::Kind kind, const char* addr,
                                         uint16_t port, const char* owner, int64_t grace = 0,
                                         bool answered = false) {
@@ -51,9 +39,7 @@ class MediaMirrorTest : public ::testing::Test {
                              .Build(),
                          repeat);
   }
-  static std::unique_ptr<Harness> harness_;
 };
-std::unique_ptr<Harness> MediaMirrorTest::harness_;
 
 using Kind = ev::MediaEndpointChange::Kind;
 

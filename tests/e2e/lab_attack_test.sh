@@ -23,9 +23,6 @@ source "$(dirname "$0")/lib.sh"
 e2e_require_root
 BIN="${1:?usage: $0 BIN_DIR ATTACK}"
 ATTACK="${2:?usage: $0 BIN_DIR ATTACK}"
-SRC_DIR="$(cd "$(dirname "$0")/../.." && pwd)"
-LAB="$SRC_DIR/tools/lab/lab"
-export SW_BIN_DIR="$BIN"
 TTL=${SW_ATTACK_TTL:-12}           # seconds a block lasts in this test
 ATT=10.61.3.66 NEIGH=10.61.3.67    # the attacker, and a bystander on its network
 PROXY=10.61.0.1 UAS=10.61.2.10

@@ -11,9 +11,6 @@
 source "$(dirname "$0")/lib.sh"
 e2e_require_root
 BIN="${1:?usage: $0 BIN_DIR}"
-SRC_DIR="$(cd "$(dirname "$0")/../.." && pwd)"
-LAB="$SRC_DIR/tools/lab/lab"
-export SW_BIN_DIR="$BIN"
 CA=10.61.1.10 GW=10.61.2.10 MEDIA_PORT=3456 CONN=FDE234C8 CALL=A3C47F21456789F0
 e2e_lab_begin lab_mgcp_test kamailio sipp jq python3
 e2e_tmpdir

@@ -11,9 +11,6 @@
 source "$(dirname "$0")/lib.sh"
 e2e_require_root
 BIN="${1:?usage: $0 BIN_DIR}"
-SRC_DIR="$(cd "$(dirname "$0")/../.." && pwd)"
-LAB="$SRC_DIR/tools/lab/lab"
-export SW_BIN_DIR="$BIN"
 PROXY=10.61.0.1 CLIENT=10.61.1.10 STRANGER=10.61.3.88
 e2e_lab_begin lab_spoof_test kamailio sipp jq python3
 e2e_tmpdir

@@ -11,9 +11,6 @@
 source "$(dirname "$0")/lib.sh"
 e2e_require_root
 BIN="${1:?usage: $0 BIN_DIR}"
-SRC_DIR="$(cd "$(dirname "$0")/../.." && pwd)"
-LAB="$SRC_DIR/tools/lab/lab"
-export SW_BIN_DIR="$BIN"
 TTL=30
 ATT=10.61.3.66 ATT2=10.61.3.68 NEIGH=10.61.3.67 PROXY=10.61.0.1
 

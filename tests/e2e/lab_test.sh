@@ -8,9 +8,7 @@
 source "$(dirname "$0")/lib.sh"
 e2e_require_root
 BIN="${1:?usage: $0 BIN_DIR}"
-LAB="$(cd "$(dirname "$0")/../.." && pwd)/tools/lab/lab"
 NODES=(sw-proxy sw-client sw-uas sw-attacker)
-export SW_BIN_DIR="$BIN"
 
 e2e_lab_begin lab_test kamailio sipp tcpdump jq
 

@@ -89,12 +89,16 @@ e2e_json_field() {
   grep -o "\"$2\":[0-9]*" <<<"$1" | head -1 | cut -d: -f2
 }
 
-# e2e_lab_begin NAME TOOL...: for tests that bring up the lab ($LAB, i.e.
-# tools/lab/lab): skips (77) when a tool is missing or a lab is up already;
+# e2e_lab_begin NAME TOOL...: for tests that bring up the lab: sets SRC_DIR
+# (the source tree) and LAB (tools/lab/lab), hands the lab the binaries of
+# $BIN (SW_BIN_DIR); skips (77) when a tool is missing or a lab is up already;
 # on exit takes down the lab the test made (it sets LAB_MADE=1 before 'lab
 # up'), then the rest of the test's state.
 e2e_lab_begin() {
   local name=$1 tool
+  SRC_DIR="$(cd "$(dirname "$0")/../.." && pwd)"
+  LAB="$SRC_DIR/tools/lab/lab"
+  export SW_BIN_DIR="${BIN:?e2e_lab_begin: BIN is not set}"
   shift
   for tool in "$@"; do
     command -v "$tool" >/dev/null || { echo "$name: $tool not installed (scripts/install-deps.sh)" >&2; exit 77; }
