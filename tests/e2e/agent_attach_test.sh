@@ -51,9 +51,12 @@ start "$TMP/a1.err" --replace --sip-ports 5060,5070
 "${CTL[@]}" config show | grep -qx "sip-ports 5060,5070" ||
   e2e_fail "port table: $("${CTL[@]}" config show | grep sip-ports)"
 
-e2e_log "sipwardenctl and the agent write sw_config concurrently"
-# The agent sets the source-limit flag (a rule's rate limit, here by the CLI's
-# limit verb) while two writers change two other fields 100 times each.
+e2e_log "sipwardenctl writes sw_config from several processes at once"
+# The CLI's path through the lock, end to end: two writers change two fields
+# 100 times each while a source limit sets its flag; every last write stands.
+# (Process start-up makes collisions rare here, so this alone would rarely
+# catch a lost update; MapsConfigTest.ConcurrentWritersOfDifferentFieldsLoseNothing
+# in the bpf tier does, and fails without the lock.)
 ( for i in $(seq 1 100); do "${CTL[@]}" config set invite-rate "$i" >/dev/null; done ) &
 W1=$!
 ( for i in $(seq 101 200); do "${CTL[@]}" config set snap-len "$i" >/dev/null; done ) &
