@@ -121,7 +121,7 @@ int RunOffline(const OfflineOptions& options) {
     std::cerr << "sipwarden-agent: " << frames << " packets in " << secs << " s: " << sip
               << " SIP messages (" << ps.sip_rejected << " rejected), " << calls << " calls, "
               << ps.rtp << " RTP and " << ps.rtcp << " RTCP packets to known endpoints, "
-              << ds.tcp_messages << " messages from TCP streams, " << ds.reassembled
+              << decoder.tcp_stats().messages << " messages from TCP streams, " << ds.reassembled
               << " datagrams reassembled\n";
     if (correlator) std::cerr << "sipwarden-agent: " << correlator->Summary() << "\n";
   }

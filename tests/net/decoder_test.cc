@@ -185,8 +185,8 @@ TEST(Decoder, TcpRetransmissionsAndReordering) {
   ASSERT_EQ(c.got.size(), 2u);
   EXPECT_EQ(c.got[0].payload, m1);
   EXPECT_EQ(c.got[1].payload, m2);
-  EXPECT_GE(c.dec().stats().tcp_out_of_order, 1u);
-  EXPECT_GE(c.dec().stats().tcp_retransmissions, 2u);
+  EXPECT_GE(c.dec().tcp_stats().out_of_order, 1u);
+  EXPECT_GE(c.dec().tcp_stats().retransmissions, 2u);
 }
 
 TEST(Decoder, TcpJoinedMidStreamAndBadContentLengthResynchronise) {
@@ -199,8 +199,8 @@ TEST(Decoder, TcpJoinedMidStreamAndBadContentLengthResynchronise) {
   c.Feed(TcpSeg(500, stream));
   ASSERT_EQ(c.got.size(), 1u);
   EXPECT_EQ(c.got[0].payload, m);
-  EXPECT_GE(c.dec().stats().tcp_framing_errors, 1u);
-  EXPECT_GE(c.dec().stats().tcp_resyncs, 1u);
+  EXPECT_GE(c.dec().tcp_stats().framing_errors, 1u);
+  EXPECT_GE(c.dec().tcp_stats().resyncs, 1u);
 }
 
 TEST(Decoder, TcpOnOtherPortsOnlyWhenItLooksLikeSip) {
@@ -209,7 +209,7 @@ TEST(Decoder, TcpOnOtherPortsOnlyWhenItLooksLikeSip) {
   c.Feed(TcpSeg(1, SipRequest("INVITE"), 0x18, 40002, 6060));
   ASSERT_EQ(c.got.size(), 1u);
   EXPECT_EQ(c.got[0].dport, 6060);
-  EXPECT_EQ(c.dec().stats().tcp_not_sip, 1u);
+  EXPECT_EQ(c.dec().tcp_stats().not_sip, 1u);
 }
 
 TEST(Decoder, TcpStreamsAreBounded) {
@@ -218,7 +218,7 @@ TEST(Decoder, TcpStreamsAreBounded) {
   Collector c(limits);
   for (uint16_t p = 0; p < 20; ++p) c.Feed(TcpSeg(1, "INVITE sip:x SIP/2.0\r\n", 0x18, 41000 + p));
   EXPECT_EQ(c.dec().tcp_streams(), 8u);
-  EXPECT_EQ(c.dec().stats().tcp_streams_evicted, 12u);
+  EXPECT_EQ(c.dec().tcp_stats().streams_evicted, 12u);
 }
 
 TEST(SipFrameLength, ContentLengthForms) {

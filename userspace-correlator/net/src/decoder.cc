@@ -247,200 +247,6 @@ class Decoder::Fragments {
   size_t bytes_ = 0;
 };
 
-// ---- TCP streams and SIP framing -----------------------------------------------------
-
-class Decoder::TcpStreams {
- public:
-  TcpStreams(const DecoderLimits& limits, DecoderStats& stats) : limits_(limits), stats_(stats) {}
-
-  struct Segment {
-    const FlowKey* key;
-    uint32_t seq;
-    uint8_t flags;
-    std::string_view payload;
-  };
-
-  // Feeds a segment; calls emit(message) for each complete SIP message.
-  template <typename Emit>
-  void Add(const FlowKey& key, int64_t ts, uint32_t seq, uint8_t flags, bool sip_port,
-           std::string_view payload, Emit emit) {
-    constexpr uint8_t kFin = 0x01, kSyn = 0x02, kRst = 0x04;
-    auto it = map_.find(key);
-    if (it == map_.end()) {
-      if (flags & kRst) return;
-      if (payload.empty() && !(flags & kSyn)) return;
-      // Other ports: followed from the first segment that starts a SIP message.
-      if (!sip_port) {
-        if (payload.empty()) return;
-        if (!LooksLikeSipStart(payload)) {
-          ++stats_.tcp_not_sip;
-          return;
-        }
-      }
-      while (map_.size() >= limits_.max_tcp_streams) {
-        Erase(map_.find(lru_.front()));
-        ++stats_.tcp_streams_evicted;
-      }
-      lru_.push_back(key);
-      it = map_.emplace(key, Stream{}).first;
-      it->second.lru = std::prev(lru_.end());
-      it->second.next_seq = (flags & kSyn) ? seq + 1 : seq;
-      it->second.sip_port = sip_port;
-      // Joined mid-stream: wait for the start of a message.
-      it->second.resync = !(flags & kSyn);
-    } else {
-      lru_.splice(lru_.end(), lru_, it->second.lru);  // most recently used last
-    }
-    Stream& s = it->second;
-    s.last_ts = ts;
-    if (flags & kSyn) {
-      // A new connection reusing the tuple: start over.
-      if (s.next_seq != seq + 1) {
-        s.buf.clear();
-        s.ooo.clear();
-        s.next_seq = seq + 1;
-      }
-      if (payload.empty()) return;
-      ++seq;
-    }
-    if (!payload.empty()) Insert(s, seq, payload);
-    Frame(s, emit);
-    if (flags & (kFin | kRst)) Erase(it);
-  }
-
-  void Expire(int64_t now) {
-    while (!lru_.empty()) {
-      auto it = map_.find(lru_.front());
-      if (now - it->second.last_ts < limits_.tcp_idle_timeout_ns) break;
-      Erase(it);
-    }
-  }
-
-  size_t size() const { return map_.size(); }
-
- private:
-  struct Stream {
-    uint32_t next_seq = 0;
-    std::string buf;                        // contiguous, not yet framed
-    std::map<uint32_t, std::string> ooo;    // segments ahead of next_seq (relative order)
-    int64_t last_ts = 0;
-    bool sip_port = false;
-    bool resync = false;                    // skipping to the next message start
-    std::list<FlowKey>::iterator lru;
-  };
-  using Map = std::unordered_map<FlowKey, Stream, FlowHash>;
-
-  static int32_t Diff(uint32_t a, uint32_t b) { return static_cast<int32_t>(a - b); }
-
-  void Insert(Stream& s, uint32_t seq, std::string_view payload) {
-    const int32_t d = Diff(seq, s.next_seq);
-    if (d < 0) {
-      const uint32_t old = static_cast<uint32_t>(-d);
-      if (old >= payload.size()) {
-        ++stats_.tcp_retransmissions;
-        return;
-      }
-      ++stats_.tcp_retransmissions;  // partial overlap: keep the new tail
-      payload.remove_prefix(old);
-      seq = s.next_seq;
-    }
-    if (seq != s.next_seq) {
-      ++stats_.tcp_out_of_order;
-      if (s.ooo.size() >= limits_.max_tcp_out_of_order) {
-        // Too far ahead of a hole: give up on the missing bytes.
-        ++stats_.tcp_gaps;
-        s.buf.clear();
-        s.resync = true;
-        s.next_seq = s.ooo.begin()->first;
-        Drain(s);
-        if (Diff(seq, s.next_seq) < 0) return;
-        if (seq != s.next_seq) {
-          s.ooo.emplace(seq, std::string(payload));
-          return;
-        }
-      } else {
-        s.ooo.emplace(seq, std::string(payload));
-        return;
-      }
-    }
-    Append(s, payload);
-    Drain(s);
-  }
-
-  // Moves queued segments that now continue the stream into buf.
-  void Drain(Stream& s) {
-    while (!s.ooo.empty()) {
-      auto first = s.ooo.begin();
-      const int32_t d = Diff(first->first, s.next_seq);
-      if (d > 0) break;
-      std::string_view p = first->second;
-      if (static_cast<uint32_t>(-d) < p.size()) {
-        p.remove_prefix(static_cast<uint32_t>(-d));
-        Append(s, p);
-      }
-      s.ooo.erase(first);
-    }
-  }
-
-  void Append(Stream& s, std::string_view p) {
-    s.next_seq += static_cast<uint32_t>(p.size());
-    if (s.buf.size() + p.size() > limits_.max_tcp_buffer) {
-      ++stats_.tcp_framing_errors;
-      s.buf.clear();
-      s.resync = true;
-    }
-    s.buf.append(p);
-  }
-
-  template <typename Emit>
-  void Frame(Stream& s, Emit emit) {
-    size_t off = 0;
-    while (off < s.buf.size()) {
-      std::string_view rest(s.buf.data() + off, s.buf.size() - off);
-      // CRLF keep-alives between messages (RFC 5626).
-      if (rest[0] == '\r' || rest[0] == '\n') {
-        ++off;
-        continue;
-      }
-      if (s.resync) {
-        // Skip to the next line that starts a SIP message.
-        if (LooksLikeSipStart(rest)) {
-          s.resync = false;
-        } else {
-          const size_t nl = rest.find('\n');
-          if (nl == std::string_view::npos) break;
-          off += nl + 1;
-          ++stats_.tcp_resyncs;
-          continue;
-        }
-      }
-      const int64_t n = SipFrameLength(rest, limits_.max_sip_message);
-      if (n < 0) {
-        ++stats_.tcp_framing_errors;
-        s.resync = true;
-        const size_t nl = rest.find('\n');
-        off += nl == std::string_view::npos ? rest.size() : nl + 1;
-        continue;
-      }
-      if (n == 0) break;
-      ++stats_.tcp_messages;
-      emit(rest.substr(0, static_cast<size_t>(n)));
-      off += static_cast<size_t>(n);
-    }
-    s.buf.erase(0, off);
-  }
-
-  void Erase(Map::iterator it) {
-    lru_.erase(it->second.lru);
-    map_.erase(it);
-  }
-
-  const DecoderLimits& limits_;
-  DecoderStats& stats_;
-  Map map_;
-  std::list<FlowKey> lru_;  // least recently used first
-};
-
 // ---- the decoder ---------------------------------------------------------------------
 
 Decoder::Decoder(DecoderLimits limits, Sink sink, std::function<bool(uint16_t)> sip_tcp_port)
@@ -448,7 +254,13 @@ Decoder::Decoder(DecoderLimits limits, Sink sink, std::function<bool(uint16_t)> 
       sink_(std::move(sink)),
       sip_tcp_port_(std::move(sip_tcp_port)),
       frags_(std::make_unique<Fragments>(limits_, stats_)),
-      tcp_(std::make_unique<TcpStreams>(limits_, stats_)) {
+      tcp_(std::make_unique<TcpReassembler>(TcpLimits{
+          .max_streams = limits_.max_tcp_streams,
+          .max_buffer = limits_.max_tcp_buffer,
+          .max_out_of_order = limits_.max_tcp_out_of_order,
+          .max_sip_message = limits_.max_sip_message,
+          .idle_timeout_ns = limits_.tcp_idle_timeout_ns,
+      })) {
   if (!sip_tcp_port_) {
     sip_tcp_port_ = [](uint16_t p) { return p == 5060 || p == 5080; };
   }
@@ -456,12 +268,13 @@ Decoder::Decoder(DecoderLimits limits, Sink sink, std::function<bool(uint16_t)> 
 
 Decoder::~Decoder() = default;
 
-size_t Decoder::tcp_streams() const { return tcp_->size(); }
+size_t Decoder::tcp_streams() const { return tcp_->streams(); }
+const TcpStats& Decoder::tcp_stats() const { return tcp_->stats(); }
 size_t Decoder::frag_datagrams() const { return frags_->size(); }
 
 void Decoder::Advance(int64_t ts_ns) {
   frags_->Expire(ts_ns);
-  tcp_->Expire(ts_ns);
+  tcp_->Expire(ts_ns, [](std::string_view) {});
 }
 
 void Decoder::Frame(LinkType link, int64_t ts_ns, std::span<const uint8_t> d) {
@@ -753,9 +566,9 @@ void Decoder::L4(Ctx& c, uint8_t proto, std::span<const uint8_t> d, int depth) {
     ++stats_.tcp_segments;
     const uint16_t sport = Be16(d.data()), dport = Be16(d.data() + 2);
     const bool sip_port = sip_tcp_port_(sport) || sip_tcp_port_(dport);
-    FlowKey key{c.src, c.dst, sport, dport};
+    const TcpFlowKey key{c.src, c.dst, sport, dport};
     const std::string_view payload(reinterpret_cast<const char*>(d.data() + doff), d.size() - doff);
-    tcp_->Add(key, c.ts_ns, Be32(d.data() + 4), d[13], sip_port, payload,
+    tcp_->Add(key, c.ts_ns, Be32(d.data() + 4), d[13], sip_port, payload, payload.size(),
               [&](std::string_view msg) {
                 AppMessage m;
                 m.ts_ns = c.ts_ns;

@@ -19,6 +19,7 @@
 #include <unordered_set>
 
 #include "sipwarden/ip.h"
+#include "sipwarden/net/tcp_stream.h"
 
 namespace sw::net {
 
@@ -80,15 +81,7 @@ struct DecoderStats {
   uint64_t frag_timeouts = 0;
   uint64_t frag_overlaps = 0;
   uint64_t udp_datagrams = 0;
-  uint64_t tcp_segments = 0;
-  uint64_t tcp_retransmissions = 0;  // bytes already delivered seen again
-  uint64_t tcp_out_of_order = 0;
-  uint64_t tcp_gaps = 0;             // missing bytes skipped over
-  uint64_t tcp_streams_evicted = 0;
-  uint64_t tcp_messages = 0;
-  uint64_t tcp_framing_errors = 0;   // bad Content-Length, oversized headers
-  uint64_t tcp_resyncs = 0;          // bytes skipped to find the next message
-  uint64_t tcp_not_sip = 0;          // segments of flows on other ports that are not SIP
+  uint64_t tcp_segments = 0;  // reassembly's own counters: Decoder::tcp_stats()
 };
 
 class Decoder {
@@ -108,12 +101,13 @@ class Decoder {
 
   const DecoderStats& stats() const { return stats_; }
   size_t tcp_streams() const;
+  const TcpStats& tcp_stats() const;
   size_t frag_datagrams() const;
 
  private:
   struct Ctx;
   class Fragments;
-  class TcpStreams;
+
   void Ether(Ctx& c, std::span<const uint8_t> d, int depth);
   void L3(Ctx& c, uint16_t ethertype, std::span<const uint8_t> d, int depth);
   void Ipv4(Ctx& c, std::span<const uint8_t> d, int depth);
@@ -126,7 +120,7 @@ class Decoder {
   std::function<bool(uint16_t)> sip_tcp_port_;
   DecoderStats stats_;
   std::unique_ptr<Fragments> frags_;
-  std::unique_ptr<TcpStreams> tcp_;
+  std::unique_ptr<TcpReassembler> tcp_;
   uint64_t frame_no_ = 0;
 };
 
