@@ -162,7 +162,10 @@ struct meta {
 	__u8 has_vlan;
 	__u8 allowed; /* the allowlist overrode a drop of this packet */
 	__u8 long_line; /* a request whose first line the kernel could not see end */
-	__u8 _pad[3];
+	__u8 tcp_flags; /* TCP: the header's flags byte */
+	__u8 midstream; /* TCP: the segment does not start a SIP message */
+	__u8 over_rate; /* TCP: a request over a limit (passed, charged to the source) */
+	__u32 tcp_seq;  /* TCP: sequence number, host order */
 	__u8 saddr[16];
 	__u8 daddr[16];
 };
@@ -629,6 +632,30 @@ static __always_inline int gcra_exceeds(__u64 *tat_p, __u64 now, __u32 rate, __u
 	return 0;
 }
 
+/* A request over a limit that was passed anyway (TCP: dropping a segment
+ * of an established connection stalls all its dialogs): it is charged to
+ * the bucket, which runs into debt, at most SW_TCP_DEBT_MAX_NS deep. */
+static __always_inline void gcra_charge(__u64 *tat_p, __u64 now, __u32 rate)
+{
+	__u64 tat = *tat_p;
+
+	if (tat < now)
+		tat = now;
+	tat += 1000000000ULL / rate;
+	if (tat > now + SW_TCP_DEBT_MAX_NS)
+		tat = now + SW_TCP_DEBT_MAX_NS;
+	*tat_p = tat;
+}
+
+/* Whether the bucket has no token left at now (the next request would
+ * exceed it), without taking one. */
+static __always_inline int gcra_empty(__u64 tat, __u64 now, __u32 rate, __u32 burst_cfg)
+{
+	__u64 burst = burst_cfg ? burst_cfg : 1;
+
+	return tat > now && tat - now > (burst - 1) * (1000000000ULL / rate);
+}
+
 /* A rate limit a rule set on this one source: returns the entry when the
  * request exceeds it (the caller counts the drop), NULL otherwise. Expired
  * limits are removed on the next hit. Like the global buckets, the bucket
@@ -649,6 +676,8 @@ static __always_inline struct sw_src_limit *over_source_limit(struct meta *m, st
 	}
 	if (!gcra_exceeds(&l->tat_ns, now, l->rate, l->burst))
 		return NULL;
+	if (m->l4proto == IPPROTO_TCP)
+		gcra_charge(&l->tat_ns, now, l->rate);
 	return l;
 }
 
@@ -657,8 +686,10 @@ enum { SW_SRC_OK = 0, SW_SRC_OVER_RATE = 1, SW_SRC_OVER_LIMIT = 2 };
 /*
  * Per-source accounting and the token buckets (GCRA form: one timestamp per
  * bucket): the global per-class buckets, then a limit set for this source.
- * Returns SW_SRC_OVER_* when the message is to be dropped (an allowlisted
- * source never is).
+ * Returns SW_SRC_OVER_* when the message exceeds one (an allowlisted source
+ * never does): UDP drops it; TCP passes it and charges it to the bucket, so
+ * that the source's new connections are refused (tcp_syn_refused) until
+ * the debt is paid.
  */
 static __always_inline int account_source(struct meta *m, struct env *env, __u8 cls)
 {
@@ -694,7 +725,10 @@ static __always_inline int account_source(struct meta *m, struct env *env, __u8 
 	if (r->rate && gcra_exceeds(&s->tat_ns[b], now_ns(m), r->rate, r->burst)) {
 		if (allowed(m, env))
 			return SW_SRC_OK;
-		s->rate_dropped[b]++;
+		if (m->l4proto == IPPROTO_TCP)
+			gcra_charge(&s->tat_ns[b], now_ns(m), r->rate);
+		else
+			s->rate_dropped[b]++;
 		return SW_SRC_OVER_RATE;
 	}
 	/* A source's limit spares the requests that end what is under way
@@ -706,11 +740,39 @@ static __always_inline int account_source(struct meta *m, struct env *env, __u8 
 		if (l) {
 			if (allowed(m, env))
 				return SW_SRC_OK;
-			l->dropped++;
+			if (m->l4proto != IPPROTO_TCP)
+				l->dropped++;
 			return SW_SRC_OVER_LIMIT;
 		}
 	}
 	return SW_SRC_OK;
+}
+
+/* A connection attempt (SYN) to a SIP port from a source with an empty
+ * bucket, global or its own limit: refused, unless allowlisted. Its open
+ * connections carry on (see account_source). */
+static __always_inline int tcp_syn_refused(struct meta *m, struct env *env)
+{
+	struct sw_src_key key;
+	const __u64 now = now_ns(m);
+
+	__builtin_memcpy(key.addr, m->saddr, 16);
+	struct sw_src_state *s = bpf_map_lookup_elem(&sw_src, &key);
+	int over = 0;
+	if (s) {
+		for (int b = 0; b < SW_BUCKET_MAX; b++) {
+			struct sw_rate *r = &env->cfg->limits[b];
+			if (r->rate && gcra_empty(s->tat_ns[b], now, r->rate, r->burst))
+				over = 1;
+		}
+	}
+	if (!over && (env->cfg->flags & SW_CFG_SRC_LIMITS)) {
+		struct sw_src_limit *l = bpf_map_lookup_elem(&sw_src_limit, &key);
+		if (l && l->rate && (!l->expires_ns || l->expires_ns > now) &&
+		    gcra_empty(l->tat_ns, now, l->rate, l->burst))
+			over = 1;
+	}
+	return over && !allowed(m, env);
 }
 
 static __always_inline void fill_hdr(struct meta *m, struct sw_record_hdr *h, __u32 ifindex)
@@ -724,7 +786,15 @@ static __always_inline void fill_hdr(struct meta *m, struct sw_record_hdr *h, __
 	h->vlan_id = m->vlan_id;
 	h->flags = (m->has_vlan ? SW_RECF_VLAN : 0) | (m->frag_first ? SW_RECF_FRAGMENT : 0) |
 		   (m->long_line ? SW_RECF_LONG_LINE : 0);
-	h->_pad = 0;
+	h->tcp_seq = 0;
+	if (m->l4proto == IPPROTO_TCP) {
+		h->tcp_seq = m->tcp_seq;
+		h->flags |= (m->midstream ? SW_RECF_TCP_MIDSTREAM : 0) |
+			    (m->over_rate ? SW_RECF_OVER_RATE : 0) |
+			    ((m->tcp_flags & 0x02) ? SW_RECF_TCP_SYN : 0) |
+			    ((m->tcp_flags & 0x01) ? SW_RECF_TCP_FIN : 0) |
+			    ((m->tcp_flags & 0x04) ? SW_RECF_TCP_RST : 0);
+	}
 	__builtin_memcpy(h->saddr, m->saddr, 16);
 	__builtin_memcpy(h->daddr, m->daddr, 16);
 }
@@ -945,7 +1015,18 @@ __noinline int sw_l4(struct xdp_md *ctx, struct meta *m)
 		m->dport = bpf_ntohs(th->dest);
 		m->payload_off = l4 + doff;
 		m->payload_len -= doff;
-		if (!(port_roles(m->sport, m->dport) & SW_PORT_SIP_TCP) || m->payload_len == 0) {
+		m->tcp_seq = bpf_ntohl(th->seq);
+		m->tcp_flags = ((__u8 *)th)[13];
+		if (!(port_roles(m->sport, m->dport) & SW_PORT_SIP_TCP)) {
+			env.st->pass_other++;
+			return XDP_PASS;
+		}
+		/* SYN without ACK: a connection attempt. Rate limits act here. */
+		if ((m->tcp_flags & 0x12) == 0x02 && tcp_syn_refused(m, &env)) {
+			env.st->drop_tcp_syn++;
+			return XDP_DROP;
+		}
+		if (m->payload_len == 0) {
 			env.st->pass_other++;
 			return XDP_PASS;
 		}
@@ -964,6 +1045,12 @@ __noinline int sw_l4(struct xdp_md *ctx, struct meta *m)
 	if (fl == FL_KEEPALIVE) {
 		env.st->sip_port_keepalive++;
 		env.st->pass_other++;
+		/* Keep-alives take sequence space: the agent needs them to
+		 * follow the stream. */
+		if (m->l4proto == IPPROTO_TCP) {
+			m->midstream = 1;
+			copy_msg(ctx, m, &env, SW_REC_SIP, SW_CLASS_NONE, 0);
+		}
 		return XDP_PASS;
 	}
 	if (fl == FL_SIP_LONG) {
@@ -972,9 +1059,12 @@ __noinline int sw_l4(struct xdp_md *ctx, struct meta *m)
 	}
 	if (fl != FL_SIP) {
 		if (m->l4proto == IPPROTO_TCP) {
-			/* The rest of a message that began in an earlier segment. */
+			/* The rest of a message that began in an earlier segment:
+			 * copied for the agent's stream reassembly. */
 			env.st->tcp_continuation++;
 			env.st->pass_other++;
+			m->midstream = 1;
+			copy_msg(ctx, m, &env, SW_REC_SIP, SW_CLASS_NONE, 0);
 			return XDP_PASS;
 		}
 		env.st->sip_port_not_sip++;
@@ -989,11 +1079,18 @@ __noinline int sw_l4(struct xdp_md *ctx, struct meta *m)
 	else
 		env.st->sip_responses++;
 
-	switch (account_source(m, &env, cls)) {
-	case SW_SRC_OVER_RATE:
+	const int over = account_source(m, &env, cls);
+	if (over != SW_SRC_OK && m->l4proto == IPPROTO_TCP) {
+		/* Never a segment of an established connection: its other
+		 * dialogs would stall and the sender retransmit. Charged to
+		 * the source instead (its SYNs are refused) and flagged for
+		 * the agent, whose rules block a source that keeps it up. */
+		env.st->tcp_over_rate++;
+		m->over_rate = 1;
+	} else if (over == SW_SRC_OVER_RATE) {
 		env.st->drop_rate++;
 		return XDP_DROP;
-	case SW_SRC_OVER_LIMIT:
+	} else if (over == SW_SRC_OVER_LIMIT) {
 		env.st->drop_src_limit++;
 		return XDP_DROP;
 	}

@@ -38,6 +38,11 @@
 #ifndef SW_SRC_LIMIT_ENTRIES
 #define SW_SRC_LIMIT_ENTRIES 65536 /* per-source rate limits set by rules */
 #endif
+#ifndef SW_TCP_DEBT_MAX_NS
+/* How far a TCP source over a limit may run its bucket into debt: new
+ * connections from it are refused until the debt is paid off. */
+#define SW_TCP_DEBT_MAX_NS (60ull * 1000000000ull)
+#endif
 #ifndef SW_RINGBUF_BYTES
 #define SW_RINGBUF_BYTES (16u << 20) /* default; the agent may resize before load */
 #endif
@@ -171,7 +176,7 @@ struct sw_config {
 	X(sip_responses)                                                        \
 	X(sip_port_not_sip)    /* bytes on a SIP port that are not SIP */       \
 	X(sip_port_keepalive)  /* CRLF keep-alives (RFC 5626) */                \
-	X(tcp_continuation)    /* TCP segments on SIP ports not starting a msg */\
+	X(tcp_continuation)    /* TCP segments on SIP ports not starting a msg (copied) */\
 	X(block_expired)       /* expired blocklist entries removed */         \
 	X(rb_records)          /* records written to the ring buffer */         \
 	X(rb_lost)             /* records lost: ring buffer full */             \
@@ -180,7 +185,9 @@ struct sw_config {
 	X(media_notices)       /* watch notices posted */                       \
 	X(rtp_not_rtp)         /* media endpoint hit by a non-RTP payload */    \
 	X(drop_src_limit)      /* over a rate limit set for this one source */  \
-	X(src_limit_expired)   /* expired per-source limits removed */
+	X(src_limit_expired)   /* expired per-source limits removed */            \
+	X(tcp_over_rate)       /* TCP requests over a limit: passed, the source owes */\
+	X(drop_tcp_syn)        /* new TCP connections refused: source over a limit */
 
 #define SW_STATS_DECL(name) __u64 name;
 struct sw_stats {
@@ -279,6 +286,15 @@ enum sw_record_flags {
 	SW_RECF_LONG_LINE = 1u << 3, /* a request whose first line's end the kernel did
 				      * not see (too long, later buffer, lone LF):
 				      * classified by its method, the agent decides */
+	/* SIP over TCP: every segment with payload on a SIP port is copied, so
+	 * the agent can reassemble the stream (tcp_seq has its sequence number). */
+	SW_RECF_TCP_MIDSTREAM = 1u << 4, /* does not start a SIP message (msg_class NONE):
+					  * the rest of one, a keep-alive, or other bytes */
+	SW_RECF_TCP_SYN = 1u << 5,       /* the segment's TCP flags */
+	SW_RECF_TCP_FIN = 1u << 6,
+	SW_RECF_TCP_RST = 1u << 7,
+	SW_RECF_OVER_RATE = 1u << 8,     /* a TCP request over a limit, passed (not dropped:
+					  * that would stall the connection's other dialogs) */
 };
 
 struct sw_record_hdr {
@@ -296,7 +312,7 @@ struct sw_record_hdr {
 	__u16 status;     /* response status code, 0 for requests */
 	__u16 vlan_id;    /* outer VLAN id, 0 if untagged */
 	__u32 flags;      /* enum sw_record_flags */
-	__u32 _pad;
+	__u32 tcp_seq;    /* TCP: sequence number of the payload's first byte; else 0 */
 	__u8 saddr[16];
 	__u8 daddr[16];
 };

@@ -168,7 +168,7 @@ void ExpectSipRecord(const RunResult& r, const Record& rec, const SipRec& e) {
   EXPECT_EQ(rec.hdr.dport, e.dport);
   EXPECT_EQ(rec.hdr.vlan_id, e.vlan_id);
   EXPECT_EQ(rec.hdr.flags, e.flags);
-  EXPECT_EQ(rec.hdr._pad, 0u);
+  EXPECT_EQ(rec.hdr.tcp_seq, e.transport == SW_TRANSPORT_TCP ? e.tcp_seq : 0u);
   EXPECT_EQ(rec.src, Addr(src)) << rec.src.ToString();
   EXPECT_EQ(rec.dst, Addr(dst)) << rec.dst.ToString();
   EXPECT_EQ(rec.hdr.caplen, e.payload.size());

@@ -132,6 +132,7 @@ struct SipRec {
   std::string payload{};  // the captured bytes
   uint32_t orig_len = 0;  // 0: payload.size()
   uint32_t flags = 0;     // SW_RECF_*
+  uint32_t tcp_seq = 1;   // TCP only (PacketBuilder's default)
   uint16_t vlan_id = 0;
   uint8_t verdict = SW_VERDICT_PASS;
   std::string src{}, dst{};  // empty: Src(family), Dst(family)

@@ -230,10 +230,11 @@ std::vector<Case> NearMisses() {
                    .packet = f().Udp(5060, 5060).Payload("\r\n").PadTo(96).Build(),
                    .retval = XDP_PASS,
                    .stats = keepalive});
+      // On TCP keep-alives take sequence space: copied for the agent.
       t.push_back({.name = p + "keepalive_tcp",
                    .packet = f().Tcp(40000, 5060).Payload("\r\n\r\n").Build(),
                    .retval = XDP_PASS,
-                   .stats = keepalive});
+                   .stats = Cat(keepalive, {{"rb_records", 1}})});
       t.push_back({.name = p + "short_udp_ethernet_padded",
                    .packet = f().Udp(40000, 6000).Payload("ab").PadTo(96).Build(),
                    .retval = XDP_PASS,
@@ -245,7 +246,7 @@ std::vector<Case> NearMisses() {
       t.push_back({.name = p + "tcp_not_sip_on_5060",
                    .packet = f().Tcp(40000, 5060).Payload("GET / HTTP/1.1\r\n\r\n").Build(),
                    .retval = XDP_PASS,
-                   .stats = Cat(seen, {{"tcp_continuation", 1}, {"pass_other", 1}})});
+                   .stats = Cat(seen, {{"tcp_continuation", 1}, {"pass_other", 1}, {"rb_records", 1}})});
       t.push_back({.name = p + "tcp_empty_on_5060",
                    .packet = f().Tcp(40000, 5060).Build(),
                    .retval = XDP_PASS,

@@ -38,10 +38,26 @@ std::vector<Case> ParsingCases() {
                                     .payload = invite,
                                     .flags = vf,
                                     .vlan_id = tg.vid()})});
+      // Copied with its sequence number for the agent's stream reassembly;
+      // not accounted to the source (it starts no message).
       t.push_back({.name = p + "tcp_continuation",
-                   .packet = Frame(fam, tg).Tcp(40000, 5060).Payload(cont).Build(),
+                   .packet = Frame(fam, tg).Tcp(40000, 5060).TcpSeq(0xfffffff0u).Payload(cont).Build(),
                    .retval = XDP_PASS,
-                   .stats = Cat(Seen(fam, vlan), {{"tcp_continuation", 1}, {"pass_other", 1}})});
+                   .stats = Cat(Seen(fam, vlan),
+                                {{"tcp_continuation", 1}, {"pass_other", 1}, {"rb_records", 1}}),
+                   .check =
+                       [fam, cont, vf, tg](Harness& h, const RunResult& r) {
+                         ASSERT_EQ(r.records.size(), 1u);
+                         ExpectSipRecord(r, r.records[0],
+                                         {.family = fam,
+                                          .transport = SW_TRANSPORT_TCP,
+                                          .sport = 40000,
+                                          .payload = cont,
+                                          .flags = vf | SW_RECF_TCP_MIDSTREAM,
+                                          .tcp_seq = 0xfffffff0u,
+                                          .vlan_id = tg.vid()});
+                         EXPECT_FALSE(SourceState(h, Src(fam)).has_value());
+                       }});
       t.push_back({.name = p + "udp_first_fragment",
                    .packet = Frame(fam, tg)
                                  .Fragment(0, true)

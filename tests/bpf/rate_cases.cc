@@ -208,15 +208,91 @@ std::vector<Case> RateCases() {
                        ExpectSource(h, src, {{SW_CLASS_INVITE, 2}}, {{SW_BUCKET_INVITE, 1}});
                        ExpectSource(h, Src2(fam), {{SW_CLASS_INVITE, 1}}, {});
                      }});
-    t.push_back({.name = p + "tcp_shares_the_source_bucket",
+    // TCP: the same buckets, but a request over them is passed (dropping a
+    // segment of an established connection would stall its other dialogs)
+    // and charged to the source, whose new connections are then refused.
+    const auto syn = Frame(fam).Tcp(40001, 5060).TcpSeq(7000).TcpFlags(0x02).Build();
+    const auto syn_ack = Frame(fam).Tcp(5060, 40001).TcpSeq(9000).TcpFlags(0x12).Build();
+    const StatList tcp_over =
+        Cat(Seen(fam), {{"sip_tcp", 1}, {"sip_requests", 1}, {"pass_sip", 1}, {"rb_records", 1},
+                        {"tcp_over_rate", 1}});
+    const StatList syn_passed = Cat(Seen(fam), {{"pass_other", 1}});
+    const StatList syn_refused = Cat(Seen(fam), {{"drop_tcp_syn", 1}});
+    auto over_on_tcp = [tcp_invite](Harness& h) {
+      SetLimit(h, SW_BUCKET_INVITE, 1, 1);
+      Send(h, tcp_invite, 1, XDP_PASS);
+      Send(h, tcp_invite, 3, XDP_PASS);  // over: passed, three seconds of debt
+    };
+    t.push_back({.name = p + "tcp_over_the_bucket_is_passed_and_flagged",
                  .packet = tcp_invite,
                  .setup =
-                     [invite](Harness& h) {
+                     [tcp_invite](Harness& h) {
                        SetLimit(h, SW_BUCKET_INVITE, 1, 1);
-                       Send(h, invite, 1, XDP_PASS);
+                       Send(h, tcp_invite, 1, XDP_PASS);
+                     },
+                 .retval = XDP_PASS,
+                 .stats = tcp_over,
+                 .check =
+                     [fam, src](Harness& h, const RunResult& r) {
+                       ASSERT_EQ(r.records.size(), 1u);
+                       ExpectSipRecord(r, r.records[0],
+                                       {.cls = SW_CLASS_INVITE,
+                                        .family = fam,
+                                        .transport = SW_TRANSPORT_TCP,
+                                        .sport = 40000,
+                                        .payload = SipRequest("INVITE"),
+                                        .flags = SW_RECF_OVER_RATE});
+                       // Not a drop: the source's rate_dropped stays 0.
+                       ExpectSource(h, src, {{SW_CLASS_INVITE, 2}}, {});
+                     }});
+    t.push_back({.name = p + "tcp_syn_from_a_source_in_debt_is_refused",
+                 .packet = syn,
+                 .setup = over_on_tcp,
+                 .retval = XDP_DROP,
+                 .stats = syn_refused});
+    t.push_back({.name = p + "tcp_syn_within_the_limit_passes",
+                 .packet = syn,
+                 .setup =
+                     [tcp_invite](Harness& h) {
+                       SetLimit(h, SW_BUCKET_INVITE, 1, 5);
+                       Send(h, tcp_invite, 2, XDP_PASS);
+                     },
+                 .retval = XDP_PASS,
+                 .stats = syn_passed});
+    t.push_back({.name = p + "tcp_syn_ack_is_never_refused",
+                 .packet = syn_ack,
+                 .setup = over_on_tcp,
+                 .retval = XDP_PASS,
+                 .stats = syn_passed});
+    t.push_back({.name = p + "tcp_syn_from_an_allowlisted_source_passes",
+                 .packet = syn,
+                 .setup =
+                     [over_on_tcp, src](Harness& h) {
+                       over_on_tcp(h);
+                       Allow(h, src);
+                     },
+                 .retval = XDP_PASS,
+                 .stats = Cat(syn_passed, {{"pass_allowed", 1}})});
+    t.push_back({.name = p + "tcp_syn_refused_by_the_source_own_limit",
+                 .packet = syn,
+                 .setup =
+                     [tcp_invite, src](Harness& h) {
+                       SetSourceLimit(h, src, 1, 1);
+                       Send(h, tcp_invite, 3, XDP_PASS);
                      },
                  .retval = XDP_DROP,
-                 .stats = Cat(Seen(fam), {{"sip_tcp", 1}, {"sip_requests", 1}, {"drop_rate", 1}})});
+                 .stats = syn_refused,
+                 .check =
+                     [src](Harness& h, const RunResult&) {
+                       auto l = SourceLimit(h, src);
+                       ASSERT_TRUE(l.has_value());
+                       EXPECT_EQ(l->dropped, 0u);  // nothing was dropped: charged
+                     }});
+    t.push_back({.name = p + "udp_is_not_refused_by_tcp_debt",
+                 .packet = options,
+                 .setup = over_on_tcp,
+                 .retval = XDP_PASS,
+                 .stats = passed});
     t.push_back({.name = p + "rate_zero_is_unlimited",
                  .packet = invite,
                  .retval = XDP_PASS,
