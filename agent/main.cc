@@ -36,6 +36,7 @@
 #include "sipwarden/absl_compat.h"
 #include "sipwarden/events/dedup.h"
 #include "sipwarden/events/pipeline.h"
+#include "sipwarden/net/tcp_stream.h"
 #include "sipwarden/record.h"
 #include "sipwarden/status_macros.h"
 
@@ -69,7 +70,19 @@ ABSL_FLAG(std::string, sip_ports, "5060,5080", "SIP ports (UDP and TCP), comma s
 ABSL_FLAG(std::string, mgcp_ports, "2427,2727",
           "MGCP ports (UDP), comma separated: the kernel copies their datagrams to the agent "
           "(gateway and audit rules); empty = none");
-ABSL_FLAG(uint32_t, snap_len, SW_SNAP_DEFAULT, "SIP bytes copied to userspace per message");
+ABSL_FLAG(uint32_t, snap_len, SW_SNAP_DEFAULT,
+          "SIP bytes copied to userspace per message (over TCP: per segment)");
+ABSL_FLAG(uint32_t, tcp_max_streams, 65536,
+          "SIP-over-TCP connection directions reassembled at once (least recently used evicted)");
+ABSL_FLAG(uint32_t, tcp_buffer_bytes, 64u << 20,
+          "Bytes SIP-over-TCP reassembly may hold over all connections (least recently used "
+          "evicted beyond)");
+ABSL_FLAG(absl::Duration, tcp_idle_timeout, absl::Minutes(10),
+          "A TCP connection direction idle this long is forgotten (its next segment that "
+          "starts a message starts it again)");
+ABSL_FLAG(absl::Duration, tcp_hole_timeout, absl::Seconds(1),
+          "Bytes of a TCP stream missing this long (a ring-buffer record lost) are skipped: "
+          "the message they belong to is lost, framing resumes at the next one");
 ABSL_FLAG(uint32_t, ringbuf_bytes, SW_RINGBUF_BYTES, "Ring buffer size (power of two)");
 ABSL_FLAG(uint32_t, ringbuf_wakeup_bytes, sw::kDefaultRingWakeupBytes,
           "Wake the agent once this many ring-buffer bytes wait (0 = on every record when "
@@ -397,6 +410,26 @@ int Run() {
         r.hdr.transport == SW_TRANSPORT_TCP ? sw::ev::Transport::kTcp : sw::ev::Transport::kUdp;
     return f;
   };
+  // SIP over TCP: the kernel copies every segment on a SIP port; its
+  // messages are framed out of the reassembled streams.
+  sw::net::TcpLimits tcp_limits;
+  tcp_limits.max_streams = std::max<uint32_t>(1, absl::GetFlag(FLAGS_tcp_max_streams));
+  tcp_limits.max_total_bytes = absl::GetFlag(FLAGS_tcp_buffer_bytes);
+  tcp_limits.idle_timeout_ns = absl::ToInt64Nanoseconds(absl::GetFlag(FLAGS_tcp_idle_timeout));
+  tcp_limits.hole_timeout_ns = absl::ToInt64Nanoseconds(absl::GetFlag(FLAGS_tcp_hole_timeout));
+  sw::net::TcpReassembler tcp(tcp_limits);
+  int64_t tcp_ts = 0;  // time of the segment (or clock tick) that frames a message
+  const sw::net::TcpReassembler::Emit tcp_message = [&](const sw::net::TcpFlowKey& k,
+                                                        std::string_view msg) {
+    sw::ev::Flow f;
+    f.ts_ns = tcp_ts;
+    f.src = k.src;
+    f.dst = k.dst;
+    f.sport = k.sport;
+    f.dport = k.dport;
+    f.transport = sw::ev::Transport::kTcp;
+    feed_sip(f, msg);
+  };
   auto reader = sw::RingReader::Create(
       (*dp)->maps().fds().events, [&](std::span<const uint8_t> data) {
         auto rec = sw::DecodeRecord(data);
@@ -430,7 +463,16 @@ int Run() {
           pipeline.OnMessage(m);
           busy += absl::Now() - t0;
         }
-        if (rec->hdr.kind == SW_REC_SIP) {
+        if (rec->hdr.kind == SW_REC_SIP && rec->hdr.transport == SW_TRANSPORT_TCP) {
+          const sw::ev::Flow f = flow_of(*rec);
+          const uint32_t rf = rec->hdr.flags;
+          const uint8_t tcp_flags = ((rf & SW_RECF_TCP_SYN) ? sw::net::kTcpSyn : 0) |
+                                    ((rf & SW_RECF_TCP_FIN) ? sw::net::kTcpFin : 0) |
+                                    ((rf & SW_RECF_TCP_RST) ? sw::net::kTcpRst : 0);
+          tcp_ts = f.ts_ns;
+          tcp.Add({f.src, f.dst, f.sport, f.dport}, f.ts_ns, rec->hdr.tcp_seq, tcp_flags, true,
+                  rec->payload, rec->hdr.orig_len, tcp_message);
+        } else if (rec->hdr.kind == SW_REC_SIP) {
           feed_sip(flow_of(*rec), rec->payload);
         }
       });
@@ -522,6 +564,29 @@ int Run() {
                 static_cast<double>(media.tracked()));
         t.Counter("sipwarden_media_map_errors_total", "Kernel media map updates refused",
                   static_cast<double>(media.stats().map_errors));
+        const auto& ts = tcp.stats();
+        t.Gauge("sipwarden_tcp_streams", "SIP-over-TCP connection directions being reassembled",
+                static_cast<double>(tcp.streams()));
+        t.Gauge("sipwarden_tcp_buffered_bytes", "Bytes held by SIP-over-TCP reassembly",
+                static_cast<double>(tcp.buffered_bytes()));
+        t.Counter("sipwarden_tcp_segments_total", "TCP segments reassembled",
+                  static_cast<double>(ts.segments));
+        t.Counter("sipwarden_tcp_messages_total", "SIP messages framed out of TCP streams",
+                  static_cast<double>(ts.messages));
+        t.Counter("sipwarden_tcp_retransmissions_total", "TCP segments whose bytes were seen",
+                  static_cast<double>(ts.retransmissions));
+        t.Counter("sipwarden_tcp_out_of_order_total", "TCP segments ahead of a hole",
+                  static_cast<double>(ts.out_of_order));
+        t.Counter("sipwarden_tcp_gaps_total",
+                  "TCP stream holes skipped (segments lost or cut by the snap length)",
+                  static_cast<double>(ts.gaps));
+        t.Counter("sipwarden_tcp_streams_evicted_total", "TCP streams dropped for space",
+                  static_cast<double>(ts.streams_evicted));
+        t.Counter("sipwarden_tcp_streams_expired_total", "TCP streams forgotten when idle",
+                  static_cast<double>(ts.streams_expired));
+        t.Counter("sipwarden_tcp_framing_errors_total",
+                  "TCP streams with a bad Content-Length or an oversized message",
+                  static_cast<double>(ts.framing_errors));
         t.Counter("sipwarden_bad_records_total", "Ring-buffer records that did not decode",
                   static_cast<double>(bad_records));
         t.Counter("sipwarden_hep_duplicates_total", "SIP messages seen twice (kernel and HEP)",
@@ -553,6 +618,8 @@ int Run() {
                   << fresh.status().message() << "\n";
       }
     }
+    tcp_ts = static_cast<int64_t>(now) + boot_to_unix;
+    tcp.Expire(tcp_ts, tcp_message);
     pipeline.Advance(static_cast<int64_t>(now) + boot_to_unix);
     correlator.Advance(static_cast<int64_t>(now) + boot_to_unix);
     if (work > 0 || correlator.alarms() != alarms_flushed) {

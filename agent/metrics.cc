@@ -172,7 +172,8 @@ std::string_view KernelStatHelp(std::string_view field) {
       {"sip_responses", "SIP responses"},
       {"sip_port_not_sip", "Packets on a SIP port whose bytes are not SIP"},
       {"sip_port_keepalive", "CRLF keep-alives on SIP ports (RFC 5626)"},
-      {"tcp_continuation", "TCP segments on SIP ports that do not start a message"},
+      {"tcp_continuation",
+       "TCP segments on SIP ports that do not start a message (copied for reassembly)"},
       {"block_expired", "Expired blocklist entries removed by the kernel"},
       {"rb_records", "Records written to the ring buffer"},
       {"rb_lost", "Records lost because the ring buffer was full"},
@@ -182,6 +183,10 @@ std::string_view KernelStatHelp(std::string_view field) {
       {"rtp_not_rtp", "Packets to a media endpoint whose payload is not RTP"},
       {"drop_src_limit", "Packets dropped by a rate limit set for their one source"},
       {"src_limit_expired", "Expired per-source rate limits removed by the kernel"},
+      {"tcp_over_rate",
+       "TCP requests over a rate limit, passed (established connection) and charged to the "
+       "source"},
+      {"drop_tcp_syn", "TCP connection attempts refused: the source is over a rate limit"},
   };
   for (const auto& [name, help] : kHelp) {
     if (name == field) return help;

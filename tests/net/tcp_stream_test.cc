@@ -29,7 +29,7 @@ class TcpReassemblerTest : public ::testing::Test {
     key_.dport = 5060;
   }
   void Seg(uint32_t seq, const std::string& p, uint8_t flags = 0, size_t wire = 0, int64_t ts = 0) {
-    r_.Add(key_, ts, seq, flags, true, p, wire, [&](std::string_view m) { got_.emplace_back(m); });
+    r_.Add(key_, ts, seq, flags, true, p, wire, [&](const TcpFlowKey&, std::string_view m) { got_.emplace_back(m); });
   }
   TcpReassembler r_;
   TcpFlowKey key_;
@@ -81,7 +81,10 @@ TEST_F(TcpReassemblerTest, LostSegmentHoleIsGivenUpAfterItsTimeout) {
   limits.hole_timeout_ns = 500 * kMs;
   TcpReassembler r(limits);
   std::vector<std::string> got;
-  auto emit = [&](std::string_view m) { got.emplace_back(m); };
+  auto emit = [&](const TcpFlowKey& k, std::string_view m) {
+    EXPECT_EQ(k, key_);
+    got.emplace_back(m);
+  };
   const std::string m1 = Msg("INVITE", "lost"), m2 = Msg("OPTIONS", "after");
   r.Add(key_, 0, 0, kTcpSyn, true, "", 0, emit);
   r.Add(key_, 1 * kMs, 1, 0, true, m1.substr(0, 40), 0, emit);
@@ -122,7 +125,7 @@ TEST_F(TcpReassemblerTest, IdleStreamsExpireAndTheTableIsBounded) {
   limits.max_streams = 4;
   limits.idle_timeout_ns = 1000 * kMs;
   TcpReassembler r(limits);
-  auto none = [](std::string_view) {};
+  auto none = [](const TcpFlowKey&, std::string_view) {};
   for (uint16_t p = 0; p < 10; ++p) {
     TcpFlowKey k = key_;
     k.sport = static_cast<uint16_t>(41000 + p);
@@ -135,6 +138,22 @@ TEST_F(TcpReassemblerTest, IdleStreamsExpireAndTheTableIsBounded) {
   EXPECT_EQ(r.streams(), 0u);
   EXPECT_EQ(r.stats().streams_expired, 4u);
   EXPECT_EQ(r.buffered_bytes(), 0u);
+}
+
+TEST_F(TcpReassemblerTest, TotalBytesAreBounded) {
+  TcpLimits limits;
+  limits.max_total_bytes = 1000;
+  TcpReassembler r(limits);
+  auto none = [](const TcpFlowKey&, std::string_view) {};
+  const std::string head = "INVITE sip:x SIP/2.0\r\n" + std::string(280, 'X');  // never complete
+  for (uint16_t p = 0; p < 10; ++p) {
+    TcpFlowKey k = key_;
+    k.sport = static_cast<uint16_t>(42000 + p);
+    r.Add(k, p * kMs, 1, 0, true, head, 0, none);
+    EXPECT_LE(r.buffered_bytes(), 1000u);
+  }
+  EXPECT_EQ(r.streams(), 3u);
+  EXPECT_EQ(r.stats().streams_evicted, 7u);
 }
 
 }  // namespace

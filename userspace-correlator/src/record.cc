@@ -136,6 +136,16 @@ std::string RecordToJson(const Record& r, int64_t boot_to_unix_ns) {
     if (r.hdr.flags & SW_RECF_TRUNCATED) w.Field("truncated", true);
     if (r.hdr.flags & SW_RECF_FRAGMENT) w.Field("fragment", true);
     if (r.hdr.flags & SW_RECF_LONG_LINE) w.Field("long_line", true);
+    if (r.hdr.transport == SW_TRANSPORT_TCP) {
+      w.Field("tcp_seq", r.hdr.tcp_seq);
+      std::string tcp_flags;
+      if (r.hdr.flags & SW_RECF_TCP_SYN) tcp_flags += 'S';
+      if (r.hdr.flags & SW_RECF_TCP_FIN) tcp_flags += 'F';
+      if (r.hdr.flags & SW_RECF_TCP_RST) tcp_flags += 'R';
+      if (!tcp_flags.empty()) w.Field("tcp_flags", tcp_flags);
+      if (r.hdr.flags & SW_RECF_TCP_MIDSTREAM) w.Field("midstream", true);
+      if (r.hdr.flags & SW_RECF_OVER_RATE) w.Field("over_rate", true);
+    }
     const auto eol = r.payload.find("\r\n");
     w.Field("first_line", r.payload.substr(0, eol == std::string_view::npos ? 200 : eol));
     w.Field("payload", r.payload);

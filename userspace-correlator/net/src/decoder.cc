@@ -274,7 +274,7 @@ size_t Decoder::frag_datagrams() const { return frags_->size(); }
 
 void Decoder::Advance(int64_t ts_ns) {
   frags_->Expire(ts_ns);
-  tcp_->Expire(ts_ns, [](std::string_view) {});
+  tcp_->Expire(ts_ns, [](const TcpFlowKey&, std::string_view) {});
 }
 
 void Decoder::Frame(LinkType link, int64_t ts_ns, std::span<const uint8_t> d) {
@@ -569,7 +569,7 @@ void Decoder::L4(Ctx& c, uint8_t proto, std::span<const uint8_t> d, int depth) {
     const TcpFlowKey key{c.src, c.dst, sport, dport};
     const std::string_view payload(reinterpret_cast<const char*>(d.data() + doff), d.size() - doff);
     tcp_->Add(key, c.ts_ns, Be32(d.data() + 4), d[13], sip_port, payload, payload.size(),
-              [&](std::string_view msg) {
+              [&](const TcpFlowKey&, std::string_view msg) {
                 AppMessage m;
                 m.ts_ns = c.ts_ns;
                 m.src = c.src;

@@ -71,13 +71,22 @@ void TcpReassembler::Add(const TcpFlowKey& key, int64_t ts, uint32_t seq, uint8_
     }
     ++seq;
   }
-  if (!payload.empty() || lost > 0) Insert(s, ts, seq, payload, lost, emit);
+  if (!payload.empty() || lost > 0) Insert(key, s, ts, seq, payload, lost, emit);
   // A hole older than allowed: give up on it.
   if (limits_.hole_timeout_ns > 0 && !s.ooo.empty() && ts - s.hole_since >= limits_.hole_timeout_ns) {
-    SkipHole(s, ts, emit);
+    SkipHole(key, s, ts, emit);
   }
-  Frame(s, emit);
-  if (flags & (kTcpFin | kTcpRst)) Erase(it);
+  Frame(key, s, emit);
+  if (flags & (kTcpFin | kTcpRst)) {
+    Erase(it);
+  } else if (limits_.max_total_bytes > 0) {
+    // Over the memory bound: the least recently used streams go first (this
+    // one, just used, is last).
+    while (buffered_ > limits_.max_total_bytes && !lru_.empty()) {
+      Erase(map_.find(lru_.front()));
+      ++stats_.streams_evicted;
+    }
+  }
 }
 
 void TcpReassembler::Expire(int64_t now, const Emit& emit) {
@@ -90,14 +99,14 @@ void TcpReassembler::Expire(int64_t now, const Emit& emit) {
   if (limits_.hole_timeout_ns <= 0 || holes_ == 0) return;
   for (auto& [key, s] : map_) {
     if (!s.ooo.empty() && now - s.hole_since >= limits_.hole_timeout_ns) {
-      SkipHole(s, now, emit);
-      Frame(s, emit);
+      SkipHole(key, s, now, emit);
+      Frame(key, s, emit);
     }
   }
 }
 
-void TcpReassembler::Insert(Stream& s, int64_t ts, uint32_t seq, std::string_view payload,
-                            uint32_t lost, const Emit& emit) {
+void TcpReassembler::Insert(const TcpFlowKey& key, Stream& s, int64_t ts, uint32_t seq,
+                            std::string_view payload, uint32_t lost, const Emit& emit) {
   const int32_t d = Diff(seq, s.next_seq);
   if (d < 0) {
     ++stats_.retransmissions;
@@ -116,7 +125,7 @@ void TcpReassembler::Insert(Stream& s, int64_t ts, uint32_t seq, std::string_vie
     ++stats_.out_of_order;
     if (s.ooo.size() >= limits_.max_out_of_order) {
       // Too far ahead of a hole: give up on the missing bytes.
-      SkipHole(s, ts, emit);
+      SkipHole(key, s, ts, emit);
       if (Diff(seq, s.next_seq) < 0) return;  // behind the new position: stale
     }
     if (seq != s.next_seq) {
@@ -135,12 +144,12 @@ void TcpReassembler::Insert(Stream& s, int64_t ts, uint32_t seq, std::string_vie
       return;
     }
   }
-  Append(s, payload, lost, emit);
-  Drain(s, emit);
+  Append(key, s, payload, lost, emit);
+  Drain(key, s, emit);
 }
 
 // Skips the bytes missing before the earliest queued segment.
-void TcpReassembler::SkipHole(Stream& s, int64_t ts, const Emit& emit) {
+void TcpReassembler::SkipHole(const TcpFlowKey& key, Stream& s, int64_t ts, const Emit& emit) {
   if (s.ooo.empty()) return;
   auto first = s.ooo.begin();
   for (auto it = s.ooo.begin(); it != s.ooo.end(); ++it) {
@@ -152,12 +161,12 @@ void TcpReassembler::SkipHole(Stream& s, int64_t ts, const Emit& emit) {
   s.buf.clear();
   s.resync = true;
   s.next_seq = first->first;
-  Drain(s, emit);
+  Drain(key, s, emit);
   s.hole_since = ts;  // a further hole, if any, gets its own time
 }
 
 // Moves queued segments that now continue the stream into buf.
-void TcpReassembler::Drain(Stream& s, const Emit& emit) {
+void TcpReassembler::Drain(const TcpFlowKey& key, Stream& s, const Emit& emit) {
   const bool had_hole = !s.ooo.empty();
   bool moved = true;
   while (moved && !s.ooo.empty()) {
@@ -173,9 +182,9 @@ void TcpReassembler::Drain(Stream& s, const Emit& emit) {
       uint32_t lost = p.lost;
       if (behind < data.size()) {
         data.remove_prefix(behind);
-        Append(s, data, lost, emit);
+        Append(key, s, data, lost, emit);
       } else if (behind < data.size() + lost) {
-        Append(s, {}, lost - (behind - static_cast<uint32_t>(data.size())), emit);
+        Append(key, s, {}, lost - (behind - static_cast<uint32_t>(data.size())), emit);
       }
       moved = true;
       break;
@@ -184,7 +193,8 @@ void TcpReassembler::Drain(Stream& s, const Emit& emit) {
   if (had_hole && s.ooo.empty()) --holes_;
 }
 
-void TcpReassembler::Append(Stream& s, std::string_view p, uint32_t lost, const Emit& emit) {
+void TcpReassembler::Append(const TcpFlowKey& key, Stream& s, std::string_view p, uint32_t lost,
+                            const Emit& emit) {
   s.next_seq += static_cast<uint32_t>(p.size());
   if (s.buf.size() + p.size() > limits_.max_buffer) {
     ++stats_.framing_errors;
@@ -197,7 +207,7 @@ void TcpReassembler::Append(Stream& s, std::string_view p, uint32_t lost, const 
   if (lost > 0) {
     // The segment was cut short: frame what is complete, then the message
     // the missing bytes belong to is lost; resume at the next one.
-    Frame(s, emit);
+    Frame(key, s, emit);
     ++stats_.gaps;
     stats_.bytes_lost += lost;
     buffered_ -= s.buf.size();
@@ -207,7 +217,7 @@ void TcpReassembler::Append(Stream& s, std::string_view p, uint32_t lost, const 
   }
 }
 
-void TcpReassembler::Frame(Stream& s, const Emit& emit) {
+void TcpReassembler::Frame(const TcpFlowKey& key, Stream& s, const Emit& emit) {
   size_t off = 0;
   while (off < s.buf.size()) {
     std::string_view rest(s.buf.data() + off, s.buf.size() - off);
@@ -238,7 +248,7 @@ void TcpReassembler::Frame(Stream& s, const Emit& emit) {
     }
     if (n == 0) break;
     ++stats_.messages;
-    emit(rest.substr(0, static_cast<size_t>(n)));
+    emit(key, rest.substr(0, static_cast<size_t>(n)));
     off += static_cast<size_t>(n);
   }
   buffered_ -= off;

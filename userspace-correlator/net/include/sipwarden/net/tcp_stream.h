@@ -40,6 +40,9 @@ struct TcpLimits {
   // hole is skipped only once max_out_of_order segments wait behind it
   // (captures, where a segment that is missing stays missing).
   int64_t hole_timeout_ns = 0;
+  // Bytes held over all streams; beyond it the least recently used streams
+  // are evicted. 0: bounded only by max_streams * max_buffer.
+  size_t max_total_bytes = 0;
 };
 
 struct TcpStats {
@@ -58,8 +61,9 @@ struct TcpStats {
 
 class TcpReassembler {
  public:
-  // Called with each complete SIP message; the view is valid during the call.
-  using Emit = std::function<void(std::string_view message)>;
+  // Called with each complete SIP message and the direction it came on; the
+  // view is valid during the call.
+  using Emit = std::function<void(const TcpFlowKey& key, std::string_view message)>;
 
   explicit TcpReassembler(TcpLimits limits = {});
   ~TcpReassembler();
@@ -104,12 +108,13 @@ class TcpReassembler {
   };
   using Map = std::unordered_map<TcpFlowKey, Stream, Hash>;
 
-  void Insert(Stream& s, int64_t ts, uint32_t seq, std::string_view payload, uint32_t lost,
+  void Insert(const TcpFlowKey& key, Stream& s, int64_t ts, uint32_t seq,
+              std::string_view payload, uint32_t lost, const Emit& emit);
+  void SkipHole(const TcpFlowKey& key, Stream& s, int64_t ts, const Emit& emit);
+  void Drain(const TcpFlowKey& key, Stream& s, const Emit& emit);
+  void Append(const TcpFlowKey& key, Stream& s, std::string_view p, uint32_t lost,
               const Emit& emit);
-  void SkipHole(Stream& s, int64_t ts, const Emit& emit);
-  void Drain(Stream& s, const Emit& emit);
-  void Append(Stream& s, std::string_view p, uint32_t lost, const Emit& emit);
-  void Frame(Stream& s, const Emit& emit);
+  void Frame(const TcpFlowKey& key, Stream& s, const Emit& emit);
   void ClearBuffers(Stream& s);
   void Erase(Map::iterator it);
 
