@@ -1054,8 +1054,16 @@ __noinline int sw_l4(struct xdp_md *ctx, struct meta *m)
 		return XDP_PASS;
 	}
 	if (fl == FL_SIP_LONG) {
-		m->long_line = 1;
-		fl = FL_SIP;
+		/* Over TCP a segment that begins mid-line (16 token characters
+		 * of a Call-ID, a line cut by the MSS) looks the same: only a
+		 * complete request line is accounted there, the rest is copied
+		 * as a continuation and the agent's reassembly decides. */
+		if (m->l4proto == IPPROTO_TCP) {
+			fl = FL_NOT_SIP;
+		} else {
+			m->long_line = 1;
+			fl = FL_SIP;
+		}
 	}
 	if (fl != FL_SIP) {
 		if (m->l4proto == IPPROTO_TCP) {
