@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include "correlate.h"
 
+#include <openssl/evp.h>
+
+#include <fstream>
+#include <sstream>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -17,6 +21,29 @@ absl::StatusOr<std::shared_ptr<const rules::RuleSet>> LoadAgentRules(
     return rules::LoadRuleText(DefaultRulesYaml(), kDefaultRulesName, errors, options);
   }
   return rules::LoadRuleFile(path, errors, options);
+}
+
+std::string RulesetSha256(const std::string& path) {
+  std::string text;
+  if (path.empty()) {
+    text = std::string(DefaultRulesYaml());
+  } else {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return "";
+    std::ostringstream s;
+    s << in.rdbuf();
+    text = s.str();
+  }
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (EVP_Digest(text.data(), text.size(), md, &len, EVP_sha256(), nullptr) != 1) return "";
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string hex;
+  for (unsigned int i = 0; i < len; ++i) {
+    hex.push_back(kHex[md[i] >> 4]);
+    hex.push_back(kHex[md[i] & 15]);
+  }
+  return hex;
 }
 
 Correlator::Correlator(std::shared_ptr<const rules::RuleSet> rules, JsonLinesOut& alarms,
@@ -50,7 +77,9 @@ void Correlator::OnAlarm(const rules::Alarm& a) {
     ++alarms_;
     ++by_category_[a.category];
   }
-  out_.Write(rules::ToJson(a));
+  const std::string json = rules::ToJson(a);
+  out_.Write(json);
+  if (!a.update && verdicts_.alarm) verdicts_.alarm(a, json);
 }
 
 ev::PipelineSinks Correlator::Tee(ev::PipelineSinks next) {

@@ -33,6 +33,9 @@ inline constexpr std::string_view kDefaultRulesName = "<built-in rules/default.y
 // allow_scripts false a rule that runs a script is such an error.
 absl::StatusOr<std::shared_ptr<const rules::RuleSet>> LoadAgentRules(
     const std::string& path, std::vector<rules::ConfigError>* errors, bool allow_scripts = true);
+// SHA-256 (hex) of the rule file's bytes, or of the embedded default ruleset
+// when path is empty ("" when the file cannot be read).
+std::string RulesetSha256(const std::string& path);
 
 // How long Finish waits for scripts still running (their timeout kills them
 // sooner: 10 s by default).
@@ -41,6 +44,8 @@ inline constexpr int kScriptDrainMs = 15000;
 // What to do with verdicts besides counting them (the live agent writes them
 // to the data plane's maps; offline they are only counted).
 struct VerdictSinks {
+  // Each alarm raised (not its updates), with the JSON line written for it.
+  std::function<void(const rules::Alarm&, const std::string& json)> alarm;
   std::function<void(const rules::BlockVerdict&)> block;
   std::function<void(const rules::RateLimitVerdict&)> rate_limit;
   std::function<void(const rules::WatchVerdict&)> watch;

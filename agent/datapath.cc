@@ -156,7 +156,7 @@ void LogLibbpfToStderr(bool verbose) {
 absl::StatusOr<std::unique_ptr<Datapath>> Datapath::Load(const DatapathOptions& options) {
   auto dp = std::unique_ptr<Datapath>(new Datapath());
   dp->pin_dir_ = options.pin_dir;
-  dp->skel_ = sipwarden__open();
+  dp->skel_ = sw_xdp_skel__open();
   if (!dp->skel_) return ErrnoStatus(errno, "open BPF skeleton");
   const uint32_t rb = options.ringbuf_bytes;
   if (rb < 4096 || (rb & (rb - 1)) != 0) {
@@ -194,7 +194,7 @@ absl::StatusOr<std::unique_ptr<Datapath>> Datapath::Load(const DatapathOptions& 
     }
   }
   LibbpfCapture capture;
-  if (int err = sipwarden__load(dp->skel_); err != 0) {
+  if (int err = sw_xdp_skel__load(dp->skel_); err != 0) {
     if (dp->reused_pins_) {
       return ErrnoStatus(-err, absl::StrCat("load BPF program (maps pinned in ", dp->pin_dir_,
                                             " may be from an incompatible version: remove them)"));
@@ -236,7 +236,7 @@ absl::StatusOr<std::unique_ptr<Datapath>> Datapath::Load(const DatapathOptions& 
 
 Datapath::~Datapath() {
   maps_ = Maps::Borrow(MapFds{});
-  if (skel_) sipwarden__destroy(skel_);
+  if (skel_) sw_xdp_skel__destroy(skel_);
 }
 
 int Datapath::prog_fd() const { return bpf_program__fd(skel_->progs.sw_xdp); }

@@ -15,7 +15,7 @@
 #include "absl/status/statusor.h"
 #include "maps.h"
 
-struct sipwarden;  // generated skeleton
+struct sw_xdp_skel;  // generated skeleton (bpf/sipwarden.skel.h)
 struct ring_buffer;
 
 namespace sw {
@@ -59,12 +59,12 @@ class Datapath {
 
   Maps& maps() { return maps_; }
   int prog_fd() const;
-  sipwarden* skel() { return skel_; }
+  sw_xdp_skel* skel() { return skel_; }
   bool reused_pins() const { return reused_pins_; }
 
  private:
   Datapath() = default;
-  sipwarden* skel_ = nullptr;
+  sw_xdp_skel* skel_ = nullptr;
   Maps maps_ = Maps::Borrow(MapFds{});
   std::string pin_dir_;
   bool reused_pins_ = false;

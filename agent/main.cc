@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -21,11 +22,15 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
 #include "cli.h"
 #include "config.h"
+#include "controller_client.h"
 #include "correlate.h"
 #include "datapath.h"
+#include "fleet_decisions.h"
 #include "hep_listener.h"
 #include "kernel_probe.h"
 #include "host_addrs.h"
@@ -107,6 +112,11 @@ ABSL_FLAG(bool, version, false, "Print the version and exit");
 ABSL_FLAG(std::string, config, "",
           "YAML file of flag settings (name: value, e.g. /etc/sipwarden/agent.yaml); flags on "
           "the command line override it");
+ABSL_FLAG(std::string, controller, "",
+          "sipwarden-controller(s) HOST:PORT[,HOST:PORT...] (tried in turn): register, report "
+          "alarms and blocks, enforce the fleet's decisions; empty = this host alone");
+ABSL_FLAG(std::string, agent_name, "",
+          "This agent's name at the controller (default: the host name)");
 ABSL_FLAG(std::string, metrics_listen, "",
           "Serve Prometheus metrics on HOST:PORT (GET /metrics); empty = off");
 
@@ -201,6 +211,19 @@ int Run() {
     }
     ifaces.emplace_back(n, ifindex);
   }
+  std::vector<std::string> controllers;
+  if (const std::string c = absl::GetFlag(FLAGS_controller); !c.empty()) {
+    auto list = sw::ParseControllerList(c);
+    if (!list.ok()) {
+      std::cerr << "sipwarden-agent: " << list.status().message() << "\n";
+      return 2;
+    }
+    controllers = *list;
+  }
+  std::string agent_name = absl::GetFlag(FLAGS_agent_name);
+  char hostname[256] = {};
+  gethostname(hostname, sizeof(hostname) - 1);
+  if (agent_name.empty()) agent_name = hostname;
   auto mode = sw::ParseXdpMode(absl::GetFlag(FLAGS_xdp_mode));
   auto ports = ParsePorts(absl::GetFlag(FLAGS_sip_ports), "sip_ports");
   auto mgcp_ports = ParsePorts(absl::GetFlag(FLAGS_mgcp_ports), "mgcp_ports", true);
@@ -325,6 +348,37 @@ int Run() {
               << "; it is allowlisted\n";
     return true;
   };
+  // The fleet: decisions from the controller into the maps, reports up.
+  std::unique_ptr<sw::FleetDecisions> fleet;
+  std::unique_ptr<sw::ControllerClient> controller;
+  if (!controllers.empty()) {
+    fleet = std::make_unique<sw::FleetDecisions>(maps);
+    sw::ControllerClientOptions co;
+    co.addresses = controllers;
+    co.name = agent_name;
+    co.hostname = hostname;
+    for (const auto& [name, ifindex] : ifaces) co.interfaces.push_back(name);
+    co.version = SW_VERSION;
+    co.ruleset_sha256 = sw::RulesetSha256(rules_path);
+    controller = std::make_unique<sw::ControllerClient>(
+        co, [f = fleet.get()](const sipwarden::v1::DecisionBatch& b) { f->Apply(b); });
+    controller->Start();
+    std::cerr << "sipwarden-agent: following the controller at " << absl::StrJoin(controllers, ",")
+              << " as " << agent_name << "\n";
+  }
+  verdicts.alarm = [&](const sw::rules::Alarm& a, const std::string& json) {
+    if (!controller) return;
+    sipwarden::v1::AgentReport r;
+    auto* al = r.mutable_alarm();
+    al->set_json(json);
+    al->set_rule(a.rule);
+    al->set_category(a.category);
+    al->set_severity(a.severity);
+    al->set_signature(a.signature);
+    if (a.has_flow) al->set_src_ip(a.src.ToString());
+    al->set_ts_unix_ns(a.ts_ns);
+    controller->Report(std::move(r));
+  };
   sw::MediaMirror media(maps);
   if ((*dp)->reused_pins()) {
     // The previous agent's media entries belong to calls this one never saw.
@@ -347,6 +401,19 @@ int Run() {
     std::cerr << "sipwarden-agent: " << (st.ok() ? "blocked " : "could not block ")
               << v.prefix.ToString() << " for " << capped(v.ttl_ns) << " (" << v.rule << ")"
               << (st.ok() ? "" : absl::StrCat(": ", st.message())) << "\n";
+    if (st.ok() && controller) {
+      // Up to the controller, whose policy may make it fleet-wide.
+      sipwarden::v1::AgentReport r;
+      auto* b = r.mutable_block();
+      b->set_prefix(v.prefix.ToString());
+      b->set_reason(std::string(reason.ok() ? sw::ReasonName(*reason) : "anomaly"));
+      b->set_rule(v.rule);
+      const absl::Duration ttl = capped(v.ttl_ns);
+      if (ttl > absl::ZeroDuration()) {
+        b->set_expires_unix_ns(absl::ToUnixNanos(absl::Now() + ttl));
+      }
+      controller->Report(std::move(r));
+    }
   };
   verdicts.watch = [&](const sw::rules::WatchVerdict& v) { media.OnWatch(v); };
   verdicts.rate_limit = [&](const sw::rules::RateLimitVerdict& v) {
@@ -492,6 +559,8 @@ int Run() {
   const uint64_t stats_every = absl::GetFlag(FLAGS_stats_interval) * 1000000000ull;
   uint64_t next_stats = sw::BootNs() + stats_every;
   uint64_t next_expire = sw::BootNs() + 1000000000ull;
+  constexpr uint64_t kCountersEveryNs = 10000000000ull;
+  uint64_t next_counters = sw::BootNs() + 1000000000ull;
   int rc = 0;
   while (!g_stop) {
     auto n = (*reader)->Poll(sw::kRingPollMs);
@@ -600,6 +669,31 @@ int Run() {
                     "Requests this host sent, left out of the HEP feed",
                     static_cast<double>(hep_own_requests));
         }
+        if (controller) {
+          const auto cs = controller->stats();
+          const auto fs = fleet->stats();
+          t.Gauge("sipwarden_controller_connected", "1 while connected to a controller",
+                  cs.connected ? 1 : 0);
+          t.Gauge("sipwarden_controller_decision_version", "Last fleet decision version applied",
+                  static_cast<double>(cs.decision_version));
+          t.Counter("sipwarden_controller_connects_total", "Registrations with a controller",
+                    static_cast<double>(cs.connects));
+          t.Counter("sipwarden_controller_connect_failures_total",
+                    "Failed attempts to reach a controller", static_cast<double>(cs.connect_failures));
+          t.Gauge("sipwarden_controller_reports_buffered", "Reports waiting for the controller",
+                  static_cast<double>(cs.reports_buffered));
+          t.Counter("sipwarden_controller_reports_acked_total", "Reports the controller stored",
+                    static_cast<double>(cs.reports_acked));
+          t.Counter("sipwarden_controller_reports_dropped_total",
+                    "Reports lost: the buffer was full while the controller was away",
+                    static_cast<double>(cs.reports_dropped));
+          t.Gauge("sipwarden_fleet_blocks", "Blocks installed from the controller",
+                  static_cast<double>(fs.blocks));
+          t.Gauge("sipwarden_fleet_allows", "Allows installed from the controller",
+                  static_cast<double>(fs.allows));
+          t.Counter("sipwarden_fleet_map_errors_total", "Fleet decisions the kernel maps refused",
+                    static_cast<double>(fs.errors));
+        }
         t.Counter("sipwarden_metrics_scrapes_total", "Scrapes answered",
                   static_cast<double>(metrics->scrapes()));
         return t.Take();
@@ -641,6 +735,19 @@ int Run() {
       PrintStats((*dp)->maps());
       next_stats = now + stats_every;
     }
+    if (controller && now >= next_counters) {
+      // The kernel's counters, for the controller's fleet view.
+      next_counters = now + kCountersEveryNs;
+      if (auto st = maps.ReadStats(); st.ok()) {
+        sipwarden::v1::AgentReport r;
+        auto& values = *r.mutable_counters()->mutable_values();
+#define SW_COUNTER(name) values[#name] = static_cast<double>(st->name);
+        SW_STATS_FIELDS(SW_COUNTER)
+#undef SW_COUNTER
+        values["alarms"] = static_cast<double>(correlator.alarms());
+        controller->Report(std::move(r));
+      }
+    }
   }
   (void)(*reader)->Drain();
   stopping = true;
@@ -649,6 +756,19 @@ int Run() {
   events.Flush();
   (**alarms_out).Flush();
   std::cerr << "sipwarden-agent: " << correlator.Summary() << "\n";
+  if (controller) {
+    // Reports still buffered get up to 2 s to reach a connected controller.
+    const absl::Time until = absl::Now() + absl::Seconds(2);
+    while (absl::Now() < until && controller->stats().connected &&
+           controller->stats().reports_buffered > 0) {
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+    const auto cs = controller->stats();
+    controller->Stop();
+    std::cerr << "sipwarden-agent: controller: " << cs.reports_acked << " reports delivered, "
+              << cs.reports_buffered << " undelivered, " << cs.reports_dropped
+              << " dropped (buffer full); decision version " << cs.decision_version << "\n";
+  }
 
   if (absl::GetFlag(FLAGS_keep_attached)) {
     std::cerr << "sipwarden-agent: leaving the program attached to " << iface

@@ -1,0 +1,241 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#include "controller_client.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include <algorithm>
+#include <iostream>
+#include <random>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "sipwarden/absl_compat.h"
+#include "sipwarden/ip.h"
+#include "sipwarden/v1/agent.grpc.pb.h"
+
+namespace sw {
+
+namespace v1 = sipwarden::v1;
+
+absl::StatusOr<std::vector<std::string>> ParseControllerList(std::string_view text) {
+  std::vector<std::string> out;
+  for (absl::string_view part : absl::StrSplit(AV(text), ',', absl::SkipEmpty())) {
+    const std::string a(part);
+    const size_t colon = a.rfind(':');
+    uint32_t port = 0;
+    if (colon == std::string::npos || colon == 0 || colon + 1 == a.size() ||
+        !absl::SimpleAtoi(a.substr(colon + 1), &port) || port == 0 || port > 65535) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--controller: '", a, "' is not HOST:PORT (a list: HOST:PORT,HOST:PORT)"));
+    }
+    out.push_back(a);
+  }
+  if (out.empty()) return absl::InvalidArgumentError("--controller: no address");
+  return out;
+}
+
+// The report stream of one session.
+class ReportStream {
+ public:
+  std::unique_ptr<grpc::ClientReaderWriter<v1::AgentReport, v1::ReportAck>> rw;
+};
+
+ControllerClient::ControllerClient(ControllerClientOptions options, Apply apply)
+    : options_(std::move(options)), apply_(std::move(apply)) {
+  // Report ids increase across restarts: they start at the start time in µs.
+  next_id_ = static_cast<uint64_t>(absl::ToUnixMicros(absl::Now()));
+}
+
+ControllerClient::~ControllerClient() { Stop(); }
+
+void ControllerClient::Start() {
+  if (thread_.joinable()) return;
+  thread_ = std::thread([this] { Run(); });
+}
+
+void ControllerClient::Stop() {
+  stop_ = true;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (active_ctx_) static_cast<grpc::ClientContext*>(active_ctx_)->TryCancel();
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void ControllerClient::Report(v1::AgentReport report) {
+  std::lock_guard<std::mutex> lock(mu_);
+  report.set_id(++next_id_);
+  if (report.ts_unix_ns() == 0) report.set_ts_unix_ns(absl::ToUnixNanos(absl::Now()));
+  if (pending_.size() >= options_.max_buffered_reports) {
+    pending_.pop_front();
+    ++stats_.reports_dropped;
+  }
+  pending_.push_back(std::move(report));
+  ++stats_.reports_queued;
+  cv_.notify_all();
+}
+
+ControllerClient::Stats ControllerClient::stats() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  Stats s = stats_;
+  s.reports_buffered = pending_.size();
+  return s;
+}
+
+void ControllerClient::Run() {
+  std::mt19937_64 rng(std::random_device{}());
+  size_t i = 0;
+  int64_t backoff = options_.backoff_min_ms;
+  while (!stop_) {
+    const std::string& address = options_.addresses[i % options_.addresses.size()];
+    if (Session(address)) {
+      backoff = options_.backoff_min_ms;
+    } else {
+      std::lock_guard<std::mutex> lock(mu_);
+      ++stats_.connect_failures;
+      ++i;
+    }
+    if (stop_) break;
+    // Jittered exponential backoff: uniform in [backoff/2, backoff].
+    std::uniform_int_distribution<int64_t> jitter(backoff / 2, backoff);
+    const auto wait = std::chrono::milliseconds(jitter(rng));
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait_for(lock, wait, [this] { return stop_.load(); });
+    backoff = std::min(backoff * 2, options_.backoff_max_ms);
+  }
+}
+
+namespace {
+void Name(grpc::ClientContext* ctx, const std::string& name) { ctx->AddMetadata("sw-name", name); }
+}  // namespace
+
+bool ControllerClient::Session(const std::string& address) {
+  auto channel = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+  auto stub = v1::AgentService::NewStub(channel);
+
+  v1::RegisterRequest req;
+  req.set_agent(options_.name);
+  req.set_hostname(options_.hostname);
+  for (const auto& i : options_.interfaces) req.add_interfaces(i);
+  req.set_version(options_.version);
+  req.set_ruleset_sha256(options_.ruleset_sha256);
+  v1::RegisterResponse resp;
+  grpc::ClientContext rctx;
+  Name(&rctx, options_.name);
+  rctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(3));
+  const grpc::Status st = stub->Register(&rctx, req, &resp);
+  if (!st.ok()) {
+    static std::string last_error;
+    const std::string err = absl::StrCat(address, ": ", st.error_message());
+    if (err != last_error) {
+      std::cerr << "sipwarden-agent: controller " << err << " (retrying with backoff)\n";
+      last_error = err;
+    }
+    return false;
+  }
+  uint64_t since;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    while (!pending_.empty() && pending_.front().id() <= resp.last_report_id()) {
+      pending_.pop_front();
+      ++stats_.reports_acked;
+    }
+    acked_ = std::max(acked_, resp.last_report_id());
+    stats_.connected = true;
+    stats_.controller = address;
+    ++stats_.connects;
+    since = stats_.decision_version;
+  }
+  std::cerr << "sipwarden-agent: controller " << address << ": connected as " << options_.name
+            << " (its decision version " << resp.decision_version() << ", ours " << since
+            << ")\n";
+
+  // Reports: one writer, one reader of acknowledgements.
+  grpc::ClientContext report_ctx;
+  Name(&report_ctx, options_.name);
+  ReportStream rs;
+  rs.rw = stub->Report(&report_ctx);
+  std::atomic<bool> done{false};
+  std::thread writer([&] { SendReports(&rs, &done); });
+  std::thread acker([&] {
+    v1::ReportAck ack;
+    while (rs.rw->Read(&ack)) {
+      std::lock_guard<std::mutex> lock(mu_);
+      while (!pending_.empty() && pending_.front().id() <= ack.stored_through()) {
+        pending_.pop_front();
+        ++stats_.reports_acked;
+      }
+      acked_ = std::max(acked_, ack.stored_through());
+    }
+    done = true;
+    cv_.notify_all();
+  });
+
+  // Decisions, until the stream breaks.
+  grpc::ClientContext wctx;
+  Name(&wctx, options_.name);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    active_ctx_ = &wctx;
+  }
+  if (stop_) wctx.TryCancel();
+  v1::WatchRequest w;
+  w.set_since_version(since);
+  auto reader = stub->WatchDecisions(&wctx, w);
+  v1::DecisionBatch b;
+  while (reader->Read(&b)) {
+    apply_(b);
+    std::lock_guard<std::mutex> lock(mu_);
+    ++stats_.batches;
+    if (!b.snapshot() || b.snapshot_done()) stats_.decision_version = b.version();
+  }
+  const grpc::Status end = reader->Finish();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    active_ctx_ = nullptr;
+    stats_.connected = false;
+  }
+  if (!stop_) {
+    std::cerr << "sipwarden-agent: controller " << address << ": connection lost ("
+              << (end.ok() ? "stream ended" : end.error_message())
+              << "); enforcing what the kernel holds, buffering reports\n";
+  }
+  done = true;
+  cv_.notify_all();
+  report_ctx.TryCancel();
+  writer.join();
+  acker.join();
+  return true;
+}
+
+void ControllerClient::SendReports(ReportStream* rs, std::atomic<bool>* done) {
+  uint64_t sent;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    sent = acked_;  // a new session resends everything not acknowledged
+  }
+  while (!*done && !stop_) {
+    std::vector<v1::AgentReport> batch;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait_for(lock, std::chrono::milliseconds(500), [&] {
+        return *done || stop_ || (!pending_.empty() && pending_.back().id() > sent);
+      });
+      for (const auto& r : pending_) {
+        if (r.id() > sent) batch.push_back(r);
+      }
+    }
+    for (const auto& r : batch) {
+      if (!rs->rw->Write(r)) {
+        *done = true;
+        break;
+      }
+      sent = r.id();
+    }
+  }
+  rs->rw->WritesDone();
+}
+
+}  // namespace sw

@@ -1,0 +1,95 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// The agent's link to sipwarden-controller (proto/sipwarden/v1/agent.proto):
+// registers, streams reports (alarms, the blocks its rules made, counters)
+// and follows the fleet's decisions, handing each batch to a sink that writes
+// them into the kernel. Runs on its own threads; the agent's loop only
+// enqueues reports.
+//
+// While the controller is away: the kernel keeps enforcing what it has;
+// reports wait in a bounded buffer (the oldest dropped and counted when it is
+// full); the client reconnects with jittered exponential backoff, trying
+// the listed controllers in turn, and resumes the decision stream from the
+// last version it applied.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "sipwarden/v1/agent.pb.h"
+
+namespace sw {
+
+struct ControllerClientOptions {
+  std::vector<std::string> addresses;  // HOST:PORT, tried in turn
+  std::string name;                    // the agent's name (sw-name)
+  std::string hostname;
+  std::vector<std::string> interfaces;
+  std::string version;
+  std::string ruleset_sha256;
+  size_t max_buffered_reports = 100000;
+  int64_t backoff_min_ms = 100;
+  int64_t backoff_max_ms = 5000;
+};
+
+// Parses --controller: HOST:PORT[,HOST:PORT...].
+absl::StatusOr<std::vector<std::string>> ParseControllerList(std::string_view text);
+
+class ControllerClient {
+ public:
+  // apply: called on the client's thread with each decision batch, in order.
+  // It must apply the batch before returning (the version moves on after).
+  using Apply = std::function<void(const sipwarden::v1::DecisionBatch&)>;
+  ControllerClient(ControllerClientOptions options, Apply apply);
+  ~ControllerClient();
+  ControllerClient(const ControllerClient&) = delete;
+  ControllerClient& operator=(const ControllerClient&) = delete;
+
+  void Start();
+  void Stop();
+
+  // Queues a report (its id and time are set here). Thread-safe.
+  void Report(sipwarden::v1::AgentReport report);
+
+  struct Stats {
+    bool connected = false;
+    std::string controller;          // the one connected to
+    uint64_t decision_version = 0;   // last applied
+    uint64_t batches = 0;
+    uint64_t connects = 0;           // successful registrations
+    uint64_t connect_failures = 0;
+    uint64_t reports_queued = 0;
+    uint64_t reports_acked = 0;
+    uint64_t reports_dropped = 0;    // buffer full: oldest dropped
+    size_t reports_buffered = 0;
+  };
+  Stats stats() const;
+
+ private:
+  void Run();
+  bool Session(const std::string& address);  // true once registered
+  void SendReports(class ReportStream* stream, std::atomic<bool>* done);
+
+  ControllerClientOptions options_;
+  Apply apply_;
+  std::thread thread_;
+  std::atomic<bool> stop_{false};
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;  // stop, or reports queued
+  std::deque<sipwarden::v1::AgentReport> pending_;  // not acknowledged, id order
+  uint64_t next_id_ = 0;
+  uint64_t acked_ = 0;
+  Stats stats_;
+  void* active_ctx_ = nullptr;  // grpc::ClientContext of the watch, to cancel on Stop
+};
+
+}  // namespace sw

@@ -1,0 +1,52 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// Writes the controller's decisions into this host's kernel maps: blocks
+// with the time remaining to their absolute expiry (re-fetching never
+// extends one), allows (removing the blocks they cover, local ones too).
+// Remembers what it installed, so that a snapshot after a reconnection
+// removes what the fleet no longer holds.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "maps.h"
+#include "sipwarden/v1/agent.pb.h"
+
+namespace sw {
+
+class FleetDecisions {
+ public:
+  // now_unix_ns: the wall clock (tests pass their own).
+  explicit FleetDecisions(Maps& maps, std::function<int64_t()> now_unix_ns = nullptr);
+
+  // Applies one batch from WatchDecisions (snapshot pages are gathered until
+  // the last one, then applied at once).
+  void Apply(const sipwarden::v1::DecisionBatch& batch);
+
+  struct Stats {
+    uint64_t blocks_set = 0, blocks_removed = 0, allows_set = 0, allows_removed = 0;
+    uint64_t expired_on_arrival = 0;  // already past their expiry
+    uint64_t local_blocks_lifted = 0;  // this host's own blocks inside a fleet allow
+    uint64_t errors = 0;               // kernel map updates refused
+    size_t blocks = 0, allows = 0;     // installed from the controller now
+  };
+  Stats stats() const;
+
+ private:
+  void Set(const sipwarden::v1::Decision& d);
+  void Remove(const sipwarden::v1::Decision& d);
+
+  Maps& maps_;
+  std::function<int64_t()> now_;
+  mutable std::mutex mu_;
+  // Installed from the controller: prefix text -> action.
+  std::map<std::string, int> blocks_, allows_;
+  std::vector<sipwarden::v1::Decision> snapshot_;  // pages so far
+  Stats stats_;
+};
+
+}  // namespace sw

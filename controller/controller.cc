@@ -1,0 +1,528 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#include "controller.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <iostream>
+#include <map>
+#include <mutex>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "sipwarden/ip.h"
+#include "sipwarden/v1/agent.grpc.pb.h"
+#include "sipwarden/v1/operator.grpc.pb.h"
+#include "sqlite_store.h"
+
+namespace sw::controller {
+
+namespace v1 = sipwarden::v1;
+using grpc::ServerContext;
+using grpc::Status;
+using grpc::StatusCode;
+
+bool ValidName(std::string_view name) {
+  if (name.empty() || name.size() > 64) return false;
+  for (char c : name) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '.' || c == '_' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+namespace {
+
+int64_t NowNs() { return absl::ToUnixNanos(absl::Now()); }
+
+Status ToGrpc(const absl::Status& st) {
+  if (st.ok()) return Status::OK;
+  StatusCode code = StatusCode::INTERNAL;
+  switch (st.code()) {
+    case absl::StatusCode::kInvalidArgument: code = StatusCode::INVALID_ARGUMENT; break;
+    case absl::StatusCode::kNotFound: code = StatusCode::NOT_FOUND; break;
+    case absl::StatusCode::kFailedPrecondition: code = StatusCode::FAILED_PRECONDITION; break;
+    case absl::StatusCode::kUnavailable: code = StatusCode::UNAVAILABLE; break;
+    case absl::StatusCode::kPermissionDenied: code = StatusCode::PERMISSION_DENIED; break;
+    case absl::StatusCode::kResourceExhausted: code = StatusCode::RESOURCE_EXHAUSTED; break;
+    default: break;
+  }
+  return Status(code, std::string(st.message()));
+}
+
+// Who is calling. Without TLS (loopback or --insecure), the name the client
+// puts in its "sw-name" metadata; an empty or malformed one is refused.
+absl::StatusOr<std::string> Caller(const ServerContext* ctx) {
+  const auto& md = ctx->client_metadata();
+  auto it = md.find("sw-name");
+  if (it == md.end()) return absl::UnauthenticatedError("no caller name (sw-name metadata)");
+  const std::string name(it->second.data(), it->second.size());
+  if (!ValidName(name)) {
+    return absl::UnauthenticatedError("bad caller name: 1..64 of letters, digits, '.', '_', '-'");
+  }
+  return name;
+}
+
+Status Unauthenticated(const absl::Status& st) {
+  return Status(StatusCode::UNAUTHENTICATED, std::string(st.message()));
+}
+
+bool IsLoopback(const std::string& listen) {
+  return listen.starts_with("127.") || listen.starts_with("[::1]") ||
+         listen.starts_with("localhost:");
+}
+
+}  // namespace
+
+// ---- AgentService ------------------------------------------------------------
+
+class Controller::AgentImpl final : public v1::AgentService::Service {
+ public:
+  AgentImpl(Controller* c) : c_(c) {}
+
+  Status Register(ServerContext* ctx, const v1::RegisterRequest* req,
+                  v1::RegisterResponse* resp) override {
+    auto who = Caller(ctx);
+    if (!who.ok()) return Unauthenticated(who.status());
+    if (req->agent() != *who) {
+      return Status(StatusCode::PERMISSION_DENIED,
+                    absl::StrCat("registering as '", req->agent(), "' but connected as '", *who, "'"));
+    }
+    v1::AgentInfo a;
+    a.set_agent(*who);
+    a.set_hostname(req->hostname());
+    *a.mutable_interfaces() = req->interfaces();
+    a.set_version(req->version());
+    a.set_ruleset_sha256(req->ruleset_sha256());
+    a.set_last_seen_unix_ns(NowNs());
+    if (auto st = c_->store_->UpsertAgent(a); !st.ok()) return ToGrpc(st);
+    auto last = c_->store_->LastReportId(*who);
+    if (!last.ok()) return ToGrpc(last.status());
+    resp->set_decision_version(c_->table_->version());
+    resp->set_last_report_id(*last);
+    resp->set_now_unix_ns(NowNs());
+    if (!c_->options_.quiet) {
+      std::cerr << "sipwarden-controller: agent " << *who << " registered (" << req->hostname()
+                << ", " << req->version() << ")\n";
+    }
+    return Status::OK;
+  }
+
+  Status Report(ServerContext* ctx,
+                grpc::ServerReaderWriter<v1::ReportAck, v1::AgentReport>* stream) override {
+    auto who = Caller(ctx);
+    if (!who.ok()) return Unauthenticated(who.status());
+    v1::AgentReport r;
+    while (stream->Read(&r)) {
+      uint64_t dups = 0;
+      auto last = c_->store_->StoreReports(*who, {r}, &dups);
+      if (!last.ok()) return ToGrpc(last.status());
+      c_->stats_.reports += 1 - dups;
+      c_->stats_.duplicates += dups;
+      if (dups == 0) Apply(*who, r);
+      v1::ReportAck ack;
+      ack.set_stored_through(*last);
+      if (!stream->Write(ack)) break;
+    }
+    return Status::OK;
+  }
+
+  Status WatchDecisions(ServerContext* ctx, const v1::WatchRequest* req,
+                        grpc::ServerWriter<v1::DecisionBatch>* w) override {
+    auto who = Caller(ctx);
+    if (!who.ok()) return Unauthenticated(who.status());
+    Connected(*who, +1);
+    uint64_t at = req->since_version();
+    bool ok = CatchUp(at, w);
+    while (ok && !ctx->IsCancelled() && !c_->stop_) {
+      const uint64_t v = c_->table_->WaitNewer(
+          at, std::chrono::steady_clock::now() + std::chrono::milliseconds(500));
+      if (v > at) ok = CatchUp(at, w);
+      SetSent(*who, at);
+    }
+    Connected(*who, -1);
+    if (c_->stop_) return Status(StatusCode::UNAVAILABLE, "the controller is shutting down");
+    return Status::OK;
+  }
+
+  // Fills live state into stored agent rows.
+  void Decorate(v1::AgentInfo* a) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = conn_.find(a->agent());
+    if (it == conn_.end()) return;
+    a->set_connected(it->second.watches > 0);
+    a->set_decision_version(it->second.sent);
+    if (!it->second.counters.empty()) {
+      a->mutable_counters()->clear();
+      for (const auto& [k, v] : it->second.counters) (*a->mutable_counters())[k] = v;
+    }
+  }
+  size_t connected() {
+    std::lock_guard<std::mutex> lock(mu_);
+    size_t n = 0;
+    for (const auto& [k, v] : conn_) n += v.watches > 0;
+    return n;
+  }
+  std::map<std::string, double> FleetCounters() {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::map<std::string, double> sum;
+    for (const auto& [agent, s] : conn_) {
+      for (const auto& [k, v] : s.counters) sum[k] += v;
+    }
+    return sum;
+  }
+
+  // Alarms stored: followers wake up.
+  std::mutex alarm_mu;
+  std::condition_variable alarm_cv;
+  uint64_t alarm_seq = 0;
+
+ private:
+  // Sends what changed since `at` (or a snapshot in pages); advances `at`.
+  bool CatchUp(uint64_t& at, grpc::ServerWriter<v1::DecisionBatch>* w) {
+    // A fresh agent (version 0) gets a snapshot: the decisions now, not
+    // every change ever made.
+    auto changes = at == 0 ? std::nullopt : c_->table_->ChangesSince(at);
+    if (changes) {
+      v1::DecisionBatch b;
+      uint64_t v = at;
+      for (auto& ch : *changes) {
+        v = ch.version();
+        *b.add_changes() = std::move(ch);
+      }
+      if (changes->empty()) v = c_->table_->version();
+      b.set_version(v);
+      at = v;
+      return w->Write(b);
+    }
+    auto [all, version] = c_->table_->Snapshot();
+    const size_t page = std::max<size_t>(1, c_->options_.snapshot_page);
+    size_t i = 0;
+    do {
+      v1::DecisionBatch b;
+      b.set_snapshot(true);
+      b.set_version(version);
+      const size_t end = std::min(all.size(), i + page);
+      for (; i < end; ++i) {
+        auto* ch = b.add_changes();
+        ch->set_kind(v1::DecisionChange::KIND_SET);
+        ch->set_version(all[i].version());
+        *ch->mutable_decision() = std::move(all[i]);
+      }
+      b.set_snapshot_done(i >= all.size());
+      if (!w->Write(b)) return false;
+    } while (i < all.size());
+    at = version;
+    return true;
+  }
+
+  void Apply(const std::string& agent, const v1::AgentReport& r) {
+    if (r.has_alarm()) {
+      {
+        std::lock_guard<std::mutex> lock(alarm_mu);
+        ++alarm_seq;
+      }
+      alarm_cv.notify_all();
+    } else if (r.has_counters()) {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto& m = conn_[agent].counters;
+      m.clear();
+      for (const auto& [k, v] : r.counters().values()) m[k] = v;
+    } else if (r.has_block()) {
+      const auto& b = r.block();
+      if (!c_->options_.fleet_reasons.contains(b.reason())) return;
+      auto prefix = ParseDecisionPrefix(b.prefix());
+      if (!prefix.ok()) return;
+      const int64_t now = NowNs();
+      if (b.expires_unix_ns() != 0 && b.expires_unix_ns() <= now) return;
+      auto d = c_->table_->Block(*prefix, b.expires_unix_ns(), v1::ORIGIN_AGENT, b.reason(),
+                                 agent, now);
+      if (d.ok()) {
+        ++c_->stats_.fleet_blocks;
+        if (!c_->options_.quiet) {
+          std::cerr << "sipwarden-controller: fleet block " << d->prefix() << " (" << b.reason()
+                    << " at " << agent << ", version " << d->version() << ")\n";
+        }
+      } else {
+        ++c_->stats_.fleet_blocks_refused;
+      }
+    }
+  }
+
+  void Connected(const std::string& agent, int delta) {
+    std::lock_guard<std::mutex> lock(mu_);
+    conn_[agent].watches += delta;
+  }
+  void SetSent(const std::string& agent, uint64_t v) {
+    std::lock_guard<std::mutex> lock(mu_);
+    conn_[agent].sent = v;
+  }
+
+  struct Conn {
+    int watches = 0;
+    uint64_t sent = 0;
+    std::map<std::string, double> counters;
+  };
+  Controller* c_;
+  std::mutex mu_;
+  std::map<std::string, Conn> conn_;
+};
+
+// ---- OperatorService -----------------------------------------------------------
+
+class Controller::OperatorImpl final : public v1::OperatorService::Service {
+ public:
+  OperatorImpl(Controller* c) : c_(c) {}
+
+  Status ListAgents(ServerContext* ctx, const v1::ListAgentsRequest*,
+                    v1::ListAgentsResponse* resp) override {
+    if (auto who = Caller(ctx); !who.ok()) return Unauthenticated(who.status());
+    auto agents = c_->store_->Agents();
+    if (!agents.ok()) return ToGrpc(agents.status());
+    for (auto& a : *agents) {
+      c_->agent_service_->Decorate(&a);
+      *resp->add_agents() = std::move(a);
+    }
+    return Status::OK;
+  }
+
+  Status ListAlarms(ServerContext* ctx, const v1::ListAlarmsRequest* req,
+                    v1::ListAlarmsResponse* resp) override {
+    if (auto who = Caller(ctx); !who.ok()) return Unauthenticated(who.status());
+    AlarmFilter f{req->since_unix_ns(), req->category(), req->src_ip(), req->agent(),
+                  req->limit() ? req->limit() : 1000};
+    auto alarms = c_->store_->Alarms(f);
+    if (!alarms.ok()) return ToGrpc(alarms.status());
+    for (auto& a : *alarms) *resp->add_alarms() = std::move(a);
+    return Status::OK;
+  }
+
+  Status FollowAlarms(ServerContext* ctx, const v1::ListAlarmsRequest* req,
+                      grpc::ServerWriter<v1::StoredAlarm>* w) override {
+    if (auto who = Caller(ctx); !who.ok()) return Unauthenticated(who.status());
+    auto row = c_->store_->LastAlarmRow();
+    if (!row.ok()) return ToGrpc(row.status());
+    int64_t at = *row;
+    auto& svc = *c_->agent_service_;
+    while (!ctx->IsCancelled() && !c_->stop_) {
+      {
+        std::unique_lock<std::mutex> lock(svc.alarm_mu);
+        const uint64_t seq = svc.alarm_seq;
+        svc.alarm_cv.wait_for(lock, std::chrono::milliseconds(500),
+                              [&] { return svc.alarm_seq != seq; });
+      }
+      auto more = c_->store_->AlarmsAfter(at, 1000);
+      if (!more.ok()) return ToGrpc(more.status());
+      for (auto& [id, a] : *more) {
+        at = id;
+        const auto& al = a.alarm();
+        if ((!req->category().empty() && al.category() != req->category()) ||
+            (!req->src_ip().empty() && al.src_ip() != req->src_ip()) ||
+            (!req->agent().empty() && a.agent() != req->agent())) {
+          continue;
+        }
+        if (!w->Write(a)) return Status::OK;
+      }
+    }
+    return Status::OK;
+  }
+
+  Status Block(ServerContext* ctx, const v1::BlockRequest* req, v1::Decision* resp) override {
+    auto who = Caller(ctx);
+    if (!who.ok()) return Unauthenticated(who.status());
+    auto prefix = ParseDecisionPrefix(req->prefix());
+    if (!prefix.ok()) return ToGrpc(prefix.status());
+    constexpr int64_t kMaxTtl = 10LL * 365 * 24 * 3600;
+    if (req->ttl_seconds() < 0 || req->ttl_seconds() > kMaxTtl) {
+      return Status(StatusCode::INVALID_ARGUMENT,
+                    absl::StrCat("ttl ", req->ttl_seconds(), " s out of range (0..", kMaxTtl,
+                                 "; 0 = never expires)"));
+    }
+    const std::string reason = req->reason().empty() ? "manual" : req->reason();
+    const int64_t now = NowNs();
+    const int64_t expires = req->ttl_seconds() ? now + req->ttl_seconds() * 1000000000LL : 0;
+    auto d = c_->table_->Block(*prefix, expires, v1::ORIGIN_OPERATOR, reason, *who, now);
+    if (!d.ok()) return ToGrpc(d.status());
+    Audit(*who, absl::StrCat("block ", d->prefix(), " ttl ", req->ttl_seconds(), "s reason ",
+                             reason));
+    *resp = *d;
+    return Status::OK;
+  }
+
+  Status Unblock(ServerContext* ctx, const v1::PrefixRequest* req, v1::Decision* resp) override {
+    auto who = Caller(ctx);
+    if (!who.ok()) return Unauthenticated(who.status());
+    auto prefix = ParseDecisionPrefix(req->prefix());
+    if (!prefix.ok()) return ToGrpc(prefix.status());
+    auto d = c_->table_->Unblock(*prefix);
+    if (!d.ok()) return ToGrpc(d.status());
+    Audit(*who, absl::StrCat("unblock ", d->prefix()));
+    *resp = *d;
+    return Status::OK;
+  }
+
+  Status Allow(ServerContext* ctx, const v1::AllowRequest* req, v1::Decision* resp) override {
+    auto who = Caller(ctx);
+    if (!who.ok()) return Unauthenticated(who.status());
+    auto prefix = ParseDecisionPrefix(req->prefix());
+    if (!prefix.ok()) return ToGrpc(prefix.status());
+    auto d = c_->table_->Allow(*prefix, req->reason(), *who, NowNs());
+    if (!d.ok()) return ToGrpc(d.status());
+    Audit(*who, absl::StrCat("allow ", d->prefix(), " (", req->reason(), ")"));
+    *resp = *d;
+    return Status::OK;
+  }
+
+  Status Disallow(ServerContext* ctx, const v1::PrefixRequest* req, v1::Decision* resp) override {
+    auto who = Caller(ctx);
+    if (!who.ok()) return Unauthenticated(who.status());
+    auto prefix = ParseDecisionPrefix(req->prefix());
+    if (!prefix.ok()) return ToGrpc(prefix.status());
+    auto d = c_->table_->Disallow(*prefix);
+    if (!d.ok()) return ToGrpc(d.status());
+    Audit(*who, absl::StrCat("disallow ", d->prefix()));
+    *resp = *d;
+    return Status::OK;
+  }
+
+  Status ListDecisions(ServerContext* ctx, const v1::ListDecisionsRequest* req,
+                       v1::ListDecisionsResponse* resp) override {
+    if (auto who = Caller(ctx); !who.ok()) return Unauthenticated(who.status());
+    std::optional<IpPrefix> within;
+    if (!req->within().empty()) {
+      auto p = ParseDecisionPrefix(req->within());
+      if (!p.ok()) return ToGrpc(p.status());
+      within = *p;
+    }
+    auto [all, version] = c_->table_->Snapshot();
+    resp->set_version(version);
+    const uint32_t page = req->page_size() ? req->page_size() : 10000;
+    for (auto& d : all) {
+      // Snapshot is in (prefix text, action) order: the token is the last
+      // "prefix action" returned.
+      const std::string key = absl::StrCat(d.prefix(), " ", static_cast<int>(d.action()));
+      if (!req->page_token().empty() && key <= req->page_token()) continue;
+      if (req->action() != v1::ACTION_UNSPECIFIED && d.action() != req->action()) continue;
+      if (req->origin() != v1::ORIGIN_UNSPECIFIED && d.origin() != req->origin()) continue;
+      if (within) {
+        auto p = IpPrefix::Parse(d.prefix());
+        if (!p.ok() || !(Covers(*within, *p) || Covers(*p, *within))) continue;
+      }
+      if (static_cast<uint32_t>(resp->decisions_size()) >= page) {
+        resp->set_next_page_token(
+            absl::StrCat(resp->decisions().rbegin()->prefix(), " ",
+                         static_cast<int>(resp->decisions().rbegin()->action())));
+        break;
+      }
+      *resp->add_decisions() = std::move(d);
+    }
+    return Status::OK;
+  }
+
+  Status Stats(ServerContext* ctx, const v1::StatsRequest*, v1::StatsResponse* resp) override {
+    if (auto who = Caller(ctx); !who.ok()) return Unauthenticated(who.status());
+    resp->set_decision_version(c_->table_->version());
+    resp->set_blocks(c_->table_->blocks());
+    resp->set_allows(c_->table_->allows());
+    auto agents = c_->store_->Agents();
+    if (!agents.ok()) return ToGrpc(agents.status());
+    resp->set_agents(agents->size());
+    resp->set_agents_connected(c_->agent_service_->connected());
+    auto alarms = c_->store_->AlarmCount();
+    if (!alarms.ok()) return ToGrpc(alarms.status());
+    resp->set_alarms_stored(*alarms);
+    resp->set_reports_stored(c_->stats_.reports);
+    resp->set_reports_duplicate(c_->stats_.duplicates);
+    for (const auto& [k, v] : c_->agent_service_->FleetCounters()) {
+      (*resp->mutable_fleet_counters())[k] = v;
+    }
+    return Status::OK;
+  }
+
+ private:
+  void Audit(const std::string& who, const std::string& what) {
+    if (auto st = c_->store_->Audit(NowNs(), who, what); !st.ok()) {
+      std::cerr << "sipwarden-controller: audit log: " << st.message() << "\n";
+    }
+    if (!c_->options_.quiet) std::cerr << "sipwarden-controller: " << who << ": " << what << "\n";
+  }
+  Controller* c_;
+};
+
+// ---- the controller ----------------------------------------------------------------
+
+absl::StatusOr<std::unique_ptr<Controller>> Controller::Start(ControllerOptions options) {
+  if (options.db.empty()) return absl::InvalidArgumentError("--db is required (a SQLite file)");
+  IpAddress addr;
+  uint16_t port = 0;
+  if (auto st = ParseHostPort(options.listen, &addr, &port); !st.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--listen ", options.listen, ": ", st.message()));
+  }
+  if (!IsLoopback(options.listen) && !options.insecure) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "refusing to serve ", options.listen,
+        " without TLS: only loopback addresses are served in the clear (give --insecure to "
+        "serve this address anyway)"));
+  }
+  auto c = std::unique_ptr<Controller>(new Controller());
+  c->options_ = std::move(options);
+  auto store = SqliteStore::Open(c->options_.db);
+  if (!store.ok()) return store.status();
+  c->store_ = std::move(*store);
+  c->table_ = std::make_unique<DecisionTable>(c->store_.get(), c->options_.history);
+  if (auto st = c->table_->Load(NowNs()); !st.ok()) return st;
+  c->agent_service_ = std::make_unique<AgentImpl>(c.get());
+  c->operator_service_ = std::make_unique<OperatorImpl>(c.get());
+
+  grpc::ServerBuilder b;
+  b.AddListeningPort(c->options_.listen, grpc::InsecureServerCredentials(), &c->port_);
+  b.RegisterService(c->agent_service_.get());
+  b.RegisterService(c->operator_service_.get());
+  b.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, c->options_.max_streams_per_connection);
+  b.SetMaxReceiveMessageSize(4 << 20);
+  // Half-open connections: keepalive pings find dead peers.
+  b.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 20000);
+  b.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
+  b.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5000);
+  b.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  c->server_ = b.BuildAndStart();
+  if (!c->server_ || c->port_ == 0) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", c->options_.listen));
+  }
+  c->housekeeping_ = std::thread([p = c.get()] { p->Housekeeping(); });
+  return c;
+}
+
+Controller::~Controller() { Shutdown(); }
+
+void Controller::Shutdown() {
+  if (stop_.exchange(true)) return;
+  if (server_) server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  if (housekeeping_.joinable()) housekeeping_.join();
+}
+
+void Controller::Wait() {
+  if (server_) server_->Wait();
+}
+
+void Controller::Housekeeping() {
+  auto next_prune = std::chrono::steady_clock::now();
+  while (!stop_) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    auto n = table_->Expire(NowNs());
+    if (!n.ok()) std::cerr << "sipwarden-controller: expiry: " << n.status().message() << "\n";
+    if (std::chrono::steady_clock::now() >= next_prune) {
+      next_prune += std::chrono::minutes(1);
+      if (auto st = store_->PruneAlarms(NowNs() - options_.alarm_max_age_ns,
+                                        options_.alarm_max_count);
+          !st.ok()) {
+        std::cerr << "sipwarden-controller: alarm retention: " << st.message() << "\n";
+      }
+    }
+  }
+}
+
+}  // namespace sw::controller

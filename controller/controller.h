@@ -1,0 +1,80 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// sipwarden-controller as a library: the gRPC server (AgentService and
+// OperatorService of proto/sipwarden/v1), the decision table, the store and
+// the housekeeping thread (expiry, alarm retention). The main only parses
+// flags; tests start it on an ephemeral loopback port.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+
+#include "absl/status/statusor.h"
+#include "decision_table.h"
+#include "store.h"
+
+namespace grpc {
+class Server;
+}
+
+namespace sw::controller {
+
+struct ControllerOptions {
+  std::string listen = "127.0.0.1:50051";  // HOST:PORT; port 0 = any free one
+  std::string db;                           // SQLite file
+  // Serving on a non-loopback address without TLS needs this.
+  bool insecure = false;
+  // Agents' own blocks with these reasons become fleet decisions.
+  std::set<std::string> fleet_reasons = {"flood", "scan", "bruteforce", "enumeration"};
+  int64_t alarm_max_age_ns = 30LL * 24 * 3600 * 1000000000LL;
+  uint64_t alarm_max_count = 1000000;
+  size_t snapshot_page = 10000;   // decisions per snapshot page
+  size_t history = 200000;        // changes kept for incremental catch-up
+  int max_streams_per_connection = 64;
+  bool quiet = false;
+};
+
+// Counters of the controller itself (Stats and metrics).
+struct ControllerStats {
+  std::atomic<uint64_t> reports{0}, duplicates{0}, fleet_blocks{0}, fleet_blocks_refused{0};
+};
+
+class Controller {
+ public:
+  static absl::StatusOr<std::unique_ptr<Controller>> Start(ControllerOptions options);
+  ~Controller();
+  // The port it listens on (the chosen one when asked for 0).
+  int port() const { return port_; }
+  // Stops serving (open streams end with UNAVAILABLE) and the housekeeping.
+  void Shutdown();
+  // Blocks until Shutdown.
+  void Wait();
+
+  DecisionTable& decisions() { return *table_; }
+  Store& store() { return *store_; }
+
+ private:
+  Controller() = default;
+  class AgentImpl;
+  class OperatorImpl;
+  void Housekeeping();
+
+  ControllerOptions options_;
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<DecisionTable> table_;
+  std::unique_ptr<AgentImpl> agent_service_;
+  std::unique_ptr<OperatorImpl> operator_service_;
+  std::unique_ptr<grpc::Server> server_;
+  ControllerStats stats_;
+  int port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::thread housekeeping_;
+};
+
+// A valid agent or operator name: 1..64 of [A-Za-z0-9._-].
+bool ValidName(std::string_view name);
+
+}  // namespace sw::controller

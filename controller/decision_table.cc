@@ -1,0 +1,237 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#include "decision_table.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "sipwarden/absl_compat.h"
+
+namespace sw::controller {
+
+using sipwarden::v1::Decision;
+using sipwarden::v1::DecisionChange;
+
+bool Covers(const IpPrefix& outer, const IpPrefix& inner) {
+  if (outer.addr.is_v4() != inner.addr.is_v4()) return false;
+  return outer.length <= inner.length && outer.Contains(inner.addr);
+}
+
+absl::StatusOr<IpPrefix> ParseDecisionPrefix(std::string_view text) {
+  auto p = IpPrefix::Parse(text);
+  if (!p.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("bad prefix '", AV(text), "': ", p.status().message()));
+  }
+  return *p;
+}
+
+DecisionTable::DecisionTable(Store* store, size_t history) : store_(store), history_(history) {}
+
+absl::Status DecisionTable::Load(int64_t now) {
+  auto loaded = store_->LoadDecisions();
+  if (!loaded.ok()) return loaded.status();
+  std::lock_guard<std::mutex> lock(mu_);
+  table_.clear();
+  log_.clear();
+  version_ = loaded->version;
+  oldest_kept_ = version_;
+  for (auto& d : loaded->decisions) {
+    auto p = IpPrefix::Parse(d.prefix());
+    if (!p.ok()) continue;  // cannot happen: only parsed prefixes are stored
+    table_[{d.prefix(), d.action()}] = Entry{*p, d};
+  }
+  (void)now;
+  return absl::OkStatus();
+}
+
+DecisionChange DecisionTable::Change(DecisionChange::Kind kind, const Decision& d) {
+  DecisionChange c;
+  c.set_kind(kind);
+  *c.mutable_decision() = d;
+  c.set_version(++version_);
+  c.mutable_decision()->set_version(c.version());
+  return c;
+}
+
+absl::Status DecisionTable::Commit(std::vector<DecisionChange> changes) {
+  if (changes.empty()) return absl::OkStatus();
+  std::vector<StoredChange> stored;
+  stored.reserve(changes.size());
+  for (const auto& c : changes) {
+    stored.push_back({c.kind() != DecisionChange::KIND_SET, c.decision()});
+  }
+  if (auto st = store_->ApplyDecisions(stored, changes.back().version()); !st.ok()) {
+    // Not stored: not applied. The versions stay used (they only ever
+    // increase), so the kept history has a hole: watchers behind it get a
+    // snapshot.
+    log_.clear();
+    oldest_kept_ = version_;
+    return absl::UnavailableError(absl::StrCat("the store refused the change: ", st.message()));
+  }
+  for (auto& c : changes) {
+    const Key key{c.decision().prefix(), c.decision().action()};
+    if (c.kind() == DecisionChange::KIND_SET) {
+      table_[key] = Entry{*IpPrefix::Parse(c.decision().prefix()), c.decision()};
+    } else {
+      table_.erase(key);
+    }
+    log_.push_back(std::move(c));
+  }
+  while (log_.size() > history_) {
+    oldest_kept_ = log_.front().version();
+    log_.pop_front();
+  }
+  changed_.notify_all();
+  return absl::OkStatus();
+}
+
+bool DecisionTable::AllowedLocked(const IpPrefix& prefix) const {
+  for (const auto& [key, e] : table_) {
+    if (key.second == sipwarden::v1::ACTION_ALLOW && Covers(e.prefix, prefix)) return true;
+  }
+  return false;
+}
+
+bool DecisionTable::Allowed(const IpPrefix& prefix) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return AllowedLocked(prefix);
+}
+
+absl::StatusOr<Decision> DecisionTable::Block(const IpPrefix& prefix, int64_t expires,
+                                              sipwarden::v1::Origin origin,
+                                              const std::string& reason, const std::string& source,
+                                              int64_t now) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (AllowedLocked(prefix)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(prefix.ToString(), " lies within an allow; remove the allow first"));
+  }
+  Decision d;
+  d.set_prefix(prefix.ToString());
+  d.set_action(sipwarden::v1::ACTION_BLOCK);
+  d.set_origin(origin);
+  d.set_reason(reason);
+  d.set_source(source);
+  d.set_created_unix_ns(now);
+  d.set_expires_unix_ns(expires);
+  auto it = table_.find({d.prefix(), sipwarden::v1::ACTION_BLOCK});
+  if (it != table_.end()) {
+    const Decision& old = it->second.d;
+    // A block already there that lasts at least as long: nothing changes
+    // (a fleet of agents reporting the same attacker makes one decision).
+    const bool old_longer = old.expires_unix_ns() == 0 ||
+                            (expires != 0 && old.expires_unix_ns() >= expires);
+    if (old_longer) return old;
+    d.set_created_unix_ns(old.created_unix_ns());
+  }
+  std::vector<DecisionChange> changes{Change(DecisionChange::KIND_SET, d)};
+  const Decision out = changes.back().decision();
+  if (auto st = Commit(std::move(changes)); !st.ok()) return st;
+  return out;
+}
+
+absl::StatusOr<Decision> DecisionTable::Unblock(const IpPrefix& prefix) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = table_.find({prefix.ToString(), sipwarden::v1::ACTION_BLOCK});
+  if (it == table_.end()) {
+    return absl::NotFoundError(absl::StrCat("no block for ", prefix.ToString()));
+  }
+  Decision d = it->second.d;
+  std::vector<DecisionChange> changes{Change(DecisionChange::KIND_REMOVE, d)};
+  if (auto st = Commit(std::move(changes)); !st.ok()) return st;
+  return d;
+}
+
+absl::StatusOr<Decision> DecisionTable::Allow(const IpPrefix& prefix, const std::string& reason,
+                                              const std::string& source, int64_t now) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<DecisionChange> changes;
+  // The blocks it covers go first, fleet-wide.
+  for (const auto& [key, e] : table_) {
+    if (key.second == sipwarden::v1::ACTION_BLOCK && Covers(prefix, e.prefix)) {
+      changes.push_back(Change(DecisionChange::KIND_REMOVE, e.d));
+    }
+  }
+  Decision d;
+  d.set_prefix(prefix.ToString());
+  d.set_action(sipwarden::v1::ACTION_ALLOW);
+  d.set_origin(sipwarden::v1::ORIGIN_OPERATOR);
+  d.set_reason(reason);
+  d.set_source(source);
+  d.set_created_unix_ns(now);
+  changes.push_back(Change(DecisionChange::KIND_SET, d));
+  const Decision out = changes.back().decision();
+  if (auto st = Commit(std::move(changes)); !st.ok()) return st;
+  return out;
+}
+
+absl::StatusOr<Decision> DecisionTable::Disallow(const IpPrefix& prefix) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = table_.find({prefix.ToString(), sipwarden::v1::ACTION_ALLOW});
+  if (it == table_.end()) {
+    return absl::NotFoundError(absl::StrCat("no allow for ", prefix.ToString()));
+  }
+  Decision d = it->second.d;
+  if (auto st = Commit({Change(DecisionChange::KIND_REMOVE, d)}); !st.ok()) return st;
+  return d;
+}
+
+absl::StatusOr<size_t> DecisionTable::Expire(int64_t now) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<DecisionChange> changes;
+  for (const auto& [key, e] : table_) {
+    const int64_t exp = e.d.expires_unix_ns();
+    if (exp != 0 && exp <= now) changes.push_back(Change(DecisionChange::KIND_EXPIRE, e.d));
+  }
+  const size_t n = changes.size();
+  if (auto st = Commit(std::move(changes)); !st.ok()) return st;
+  return n;
+}
+
+uint64_t DecisionTable::version() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return version_;
+}
+
+size_t DecisionTable::blocks() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return static_cast<size_t>(std::count_if(table_.begin(), table_.end(), [](const auto& kv) {
+    return kv.first.second == sipwarden::v1::ACTION_BLOCK;
+  }));
+}
+
+size_t DecisionTable::allows() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return table_.size() - static_cast<size_t>(std::count_if(
+                             table_.begin(), table_.end(), [](const auto& kv) {
+                               return kv.first.second == sipwarden::v1::ACTION_BLOCK;
+                             }));
+}
+
+std::pair<std::vector<Decision>, uint64_t> DecisionTable::Snapshot() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<Decision> out;
+  out.reserve(table_.size());
+  for (const auto& [key, e] : table_) out.push_back(e.d);
+  return {std::move(out), version_};
+}
+
+std::optional<std::vector<DecisionChange>> DecisionTable::ChangesSince(uint64_t since) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (since > version_) return std::nullopt;  // from another controller's history
+  if (since < oldest_kept_) return std::nullopt;
+  std::vector<DecisionChange> out;
+  // log_ holds versions oldest_kept_+1 .. version_ in order.
+  const size_t skip = static_cast<size_t>(since - oldest_kept_);
+  for (size_t i = skip; i < log_.size(); ++i) out.push_back(log_[i]);
+  return out;
+}
+
+uint64_t DecisionTable::WaitNewer(uint64_t seen,
+                                  std::chrono::steady_clock::time_point deadline) const {
+  std::unique_lock<std::mutex> lock(mu_);
+  changed_.wait_until(lock, deadline, [&] { return version_ > seen; });
+  return version_;
+}
+
+}  // namespace sw::controller

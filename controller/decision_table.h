@@ -1,0 +1,92 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// The fleet's decisions: the blocks and allows every agent enforces. Each
+// change gets the next version (versions only increase) and is stored before
+// it is acknowledged or sent. Watchers catch up from a version: the changes
+// since then while the table still keeps them, a full snapshot otherwise.
+// An allow wins: adding one removes the blocks it covers, and a block inside
+// an allow is refused.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "sipwarden/ip.h"
+#include "sipwarden/v1/decisions.pb.h"
+#include "store.h"
+
+namespace sw::controller {
+
+// Whether outer covers inner (same family, shorter or equal length).
+bool Covers(const IpPrefix& outer, const IpPrefix& inner);
+// Parses a decision's prefix: a prefix or a bare address; host bits set
+// below the length are refused (INVALID_ARGUMENT with the text).
+absl::StatusOr<IpPrefix> ParseDecisionPrefix(std::string_view text);
+
+class DecisionTable {
+ public:
+  // history: changes kept for incremental catch-up; older watchers get a snapshot.
+  DecisionTable(Store* store, size_t history = 200000);
+
+  // Loads the stored decisions (those already expired are dropped, stored
+  // as expired).
+  absl::Status Load(int64_t now_unix_ns);
+
+  // Sets a block. FAILED_PRECONDITION when an allow covers it. expires 0 = never.
+  absl::StatusOr<sipwarden::v1::Decision> Block(const IpPrefix& prefix, int64_t expires_unix_ns,
+                                                sipwarden::v1::Origin origin,
+                                                const std::string& reason,
+                                                const std::string& source, int64_t now_unix_ns);
+  // Removes a block; NOT_FOUND when there is none.
+  absl::StatusOr<sipwarden::v1::Decision> Unblock(const IpPrefix& prefix);
+  // Sets an allow and removes every block it covers, in one version step each.
+  absl::StatusOr<sipwarden::v1::Decision> Allow(const IpPrefix& prefix, const std::string& reason,
+                                                const std::string& source, int64_t now_unix_ns);
+  absl::StatusOr<sipwarden::v1::Decision> Disallow(const IpPrefix& prefix);
+  // Expires what is due at now; returns how many.
+  absl::StatusOr<size_t> Expire(int64_t now_unix_ns);
+  // Whether an allow covers this prefix.
+  bool Allowed(const IpPrefix& prefix) const;
+
+  uint64_t version() const;
+  size_t blocks() const;
+  size_t allows() const;
+  // Every decision now, in prefix order, with the version they are at.
+  std::pair<std::vector<sipwarden::v1::Decision>, uint64_t> Snapshot() const;
+  // The changes after `since`, up to the current version; nullopt when they
+  // are no longer kept (a snapshot is needed).
+  std::optional<std::vector<sipwarden::v1::DecisionChange>> ChangesSince(uint64_t since) const;
+  // Waits until the version exceeds `seen` or the deadline passes; returns
+  // the version.
+  uint64_t WaitNewer(uint64_t seen, std::chrono::steady_clock::time_point deadline) const;
+
+ private:
+  using Key = std::pair<std::string, int>;  // prefix text, action
+  struct Entry {
+    IpPrefix prefix;
+    sipwarden::v1::Decision d;
+  };
+  // Stores and publishes changes (mu_ held).
+  absl::Status Commit(std::vector<sipwarden::v1::DecisionChange> changes);
+  sipwarden::v1::DecisionChange Change(sipwarden::v1::DecisionChange::Kind kind,
+                                       const sipwarden::v1::Decision& d);
+  bool AllowedLocked(const IpPrefix& prefix) const;
+
+  Store* store_;
+  size_t history_;
+  mutable std::mutex mu_;
+  mutable std::condition_variable changed_;
+  std::map<Key, Entry> table_;
+  std::deque<sipwarden::v1::DecisionChange> log_;  // the last history_ changes
+  uint64_t version_ = 0;
+  uint64_t oldest_kept_ = 0;  // changes after this version are all in log_
+};
+
+}  // namespace sw::controller

@@ -1,0 +1,78 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// sipwarden-controller: keeps the fleet's blocklist and pushes it into every
+// agent's kernel, stores what agents report. A thin main over sw_controller.
+#include <signal.h>
+
+#include <atomic>
+#include <cstdio>
+#include <iostream>
+#include <thread>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/time.h"
+#include "controller.h"
+
+ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
+          "gRPC address HOST:PORT (agents and operators connect here)");
+ABSL_FLAG(std::string, db, "", "SQLite database file (created if missing; WAL journal)");
+ABSL_FLAG(bool, insecure, false,
+          "Serve a non-loopback address without TLS (anyone who reaches it can block and allow)");
+ABSL_FLAG(std::string, fleet_reasons, "flood,scan,bruteforce,enumeration",
+          "Agents' own blocks with these reasons become fleet-wide decisions (comma separated; "
+          "empty = none)");
+ABSL_FLAG(absl::Duration, alarm_max_age, absl::Hours(24 * 30), "Alarms older than this are deleted");
+ABSL_FLAG(uint64_t, alarm_max_count, 1000000, "At most this many alarms are kept (oldest deleted)");
+ABSL_FLAG(bool, quiet, false, "No progress messages on stderr");
+ABSL_FLAG(bool, version, false, "Print the version and exit");
+
+namespace {
+std::atomic<bool> g_stop{false};
+void OnSignal(int) { g_stop = true; }
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "keeps the fleet's blocklist, pushes it to every agent, stores their reports.\n"
+      "usage: sipwarden-controller --db PATH [--listen HOST:PORT] [--insecure]\n"
+      "                            [--fleet-reasons LIST] [--alarm-max-age DUR]\n"
+      "                            [--alarm-max-count N] [--quiet]\n"
+      "Without TLS only loopback addresses are served unless --insecure is given.");
+  absl::ParseCommandLine(argc, argv);
+  if (absl::GetFlag(FLAGS_version)) {
+    std::printf("sipwarden-controller %s\n", SW_VERSION);
+    return 0;
+  }
+  sw::controller::ControllerOptions o;
+  o.listen = absl::GetFlag(FLAGS_listen);
+  o.db = absl::GetFlag(FLAGS_db);
+  o.insecure = absl::GetFlag(FLAGS_insecure);
+  o.quiet = absl::GetFlag(FLAGS_quiet);
+  o.fleet_reasons.clear();
+  for (absl::string_view r : absl::StrSplit(absl::GetFlag(FLAGS_fleet_reasons), ',', absl::SkipEmpty())) {
+    o.fleet_reasons.insert(std::string(r));
+  }
+  o.alarm_max_age_ns = absl::ToInt64Nanoseconds(absl::GetFlag(FLAGS_alarm_max_age));
+  o.alarm_max_count = absl::GetFlag(FLAGS_alarm_max_count);
+  auto c = sw::controller::Controller::Start(o);
+  if (!c.ok()) {
+    std::cerr << "sipwarden-controller: " << c.status().message() << "\n";
+    return 1;
+  }
+  struct sigaction sa = {};
+  sa.sa_handler = OnSignal;
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  if (!o.quiet) {
+    std::cerr << "sipwarden-controller: serving on port " << (*c)->port() << " (" << o.listen
+              << "), database " << o.db << ", decision version " << (*c)->decisions().version()
+              << ", fleet reasons: " << absl::StrJoin(o.fleet_reasons, ",") << "\n";
+  }
+  while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  (*c)->Shutdown();
+  if (!o.quiet) std::cerr << "sipwarden-controller: stopped\n";
+  return 0;
+}

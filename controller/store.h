@@ -1,0 +1,78 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// Everything the controller keeps, behind one interface: SQLite today
+// (sqlite_store.h), PostgreSQL later, the rest of the controller unchanged.
+// Every call is one transaction: it is stored whole or not at all.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "sipwarden/v1/agent.pb.h"
+#include "sipwarden/v1/decisions.pb.h"
+#include "sipwarden/v1/operator.pb.h"
+
+namespace sw::controller {
+
+// A decision change as stored: set (insert or replace) or delete.
+struct StoredChange {
+  bool remove = false;
+  sipwarden::v1::Decision decision;  // prefix and action identify it
+};
+
+struct LoadedDecisions {
+  std::vector<sipwarden::v1::Decision> decisions;
+  uint64_t version = 0;  // the highest version ever given out
+};
+
+struct AlarmFilter {
+  int64_t since_unix_ns = 0;
+  std::string category, src_ip, agent;
+  uint32_t limit = 1000;
+};
+
+// A report to store: the agent's report and who sent it.
+struct ReportRow {
+  std::string agent;
+  sipwarden::v1::AgentReport report;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Decisions: applies the changes and records version as the highest
+  // given out, atomically.
+  virtual absl::Status ApplyDecisions(const std::vector<StoredChange>& changes,
+                                      uint64_t version) = 0;
+  virtual absl::StatusOr<LoadedDecisions> LoadDecisions() = 0;
+
+  // Agents: inserts or updates (first_seen kept, counters replaced when given).
+  virtual absl::Status UpsertAgent(const sipwarden::v1::AgentInfo& agent) = 0;
+  virtual absl::StatusOr<std::vector<sipwarden::v1::AgentInfo>> Agents() = 0;
+
+  // Reports of one agent, in id order. Reports with an id at or below the
+  // agent's highest stored id are duplicates: skipped and counted. Returns
+  // the highest stored id afterwards.
+  virtual absl::StatusOr<uint64_t> StoreReports(const std::string& agent,
+                                                const std::vector<sipwarden::v1::AgentReport>& reports,
+                                                uint64_t* duplicates) = 0;
+  virtual absl::StatusOr<uint64_t> LastReportId(const std::string& agent) = 0;
+  virtual absl::StatusOr<std::vector<sipwarden::v1::StoredAlarm>> Alarms(
+      const AlarmFilter& filter) = 0;
+  // Alarms after the row id; for following. Returns them with their row ids.
+  virtual absl::StatusOr<std::vector<std::pair<int64_t, sipwarden::v1::StoredAlarm>>> AlarmsAfter(
+      int64_t row_id, uint32_t limit) = 0;
+  virtual absl::StatusOr<int64_t> LastAlarmRow() = 0;
+  // Keeps at most max_count alarms, none older than min_ts_unix_ns.
+  virtual absl::Status PruneAlarms(int64_t min_ts_unix_ns, uint64_t max_count) = 0;
+  virtual absl::StatusOr<uint64_t> AlarmCount() = 0;
+
+  // The audit log of operator actions.
+  virtual absl::Status Audit(int64_t ts_unix_ns, const std::string& who,
+                             const std::string& what) = 0;
+  virtual absl::StatusOr<std::vector<std::string>> AuditLog(uint32_t limit) = 0;
+};
+
+}  // namespace sw::controller

@@ -1,0 +1,128 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#include "decision_table.h"
+
+#include <gtest/gtest.h>
+
+#include "sqlite_store.h"
+#include "test_util.h"
+
+namespace sw::controller {
+namespace {
+
+namespace v1 = sipwarden::v1;
+constexpr int64_t kNow = 1'700'000'000'000'000'000;
+constexpr int64_t kSec = 1'000'000'000;
+
+IpPrefix P(const char* text) { return *ParseDecisionPrefix(text); }
+
+class DecisionTableTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto s = SqliteStore::Open(dir_.File("c.db"));
+    ASSERT_TRUE(s.ok()) << s.status();
+    store_ = std::move(*s);
+    table_ = std::make_unique<DecisionTable>(store_.get(), 4);
+    ASSERT_TRUE(table_->Load(kNow).ok());
+  }
+  TempDir dir_;
+  std::unique_ptr<SqliteStore> store_;
+  std::unique_ptr<DecisionTable> table_;
+};
+
+TEST_F(DecisionTableTest, VersionsOnlyIncreaseAndChangesCatchUp) {
+  auto a = table_->Block(P("192.0.2.1"), kNow + 60 * kSec, v1::ORIGIN_OPERATOR, "manual", "op", kNow);
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ(a->version(), 1u);
+  EXPECT_EQ(a->prefix(), "192.0.2.1/32");
+  auto b = table_->Block(P("2001:db8::/48"), 0, v1::ORIGIN_AGENT, "flood", "a1", kNow);
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(b->version(), 2u);
+  auto changes = table_->ChangesSince(1);
+  ASSERT_TRUE(changes.has_value());
+  ASSERT_EQ(changes->size(), 1u);
+  EXPECT_EQ(changes->at(0).decision().prefix(), "2001:db8::/48");
+  EXPECT_EQ(changes->at(0).kind(), v1::DecisionChange::KIND_SET);
+  EXPECT_TRUE(table_->ChangesSince(2)->empty());
+  EXPECT_FALSE(table_->ChangesSince(3).has_value());  // a version this table never gave
+}
+
+TEST_F(DecisionTableTest, AWatcherTooFarBehindGetsASnapshot) {
+  for (int i = 1; i <= 6; ++i) {
+    const std::string p = "192.0.2." + std::to_string(i);
+    ASSERT_TRUE(table_->Block(P(p.c_str()), 0, v1::ORIGIN_OPERATOR, "manual", "op", kNow).ok());
+  }
+  EXPECT_FALSE(table_->ChangesSince(1).has_value());  // history of 4: versions 3..6 kept
+  EXPECT_EQ(table_->ChangesSince(2)->size(), 4u);
+  auto [all, version] = table_->Snapshot();
+  EXPECT_EQ(all.size(), 6u);
+  EXPECT_EQ(version, 6u);
+}
+
+TEST_F(DecisionTableTest, AnAllowWinsOverEveryBlock) {
+  ASSERT_TRUE(table_->Block(P("192.0.2.7"), 0, v1::ORIGIN_AGENT, "flood", "a1", kNow).ok());
+  ASSERT_TRUE(table_->Block(P("192.0.2.0/28"), 0, v1::ORIGIN_OPERATOR, "manual", "op", kNow).ok());
+  ASSERT_TRUE(table_->Block(P("198.51.100.1"), 0, v1::ORIGIN_OPERATOR, "manual", "op", kNow).ok());
+  auto allow = table_->Allow(P("192.0.2.0/24"), "trunk partner", "op", kNow);
+  ASSERT_TRUE(allow.ok()) << allow.status();
+  EXPECT_EQ(table_->blocks(), 1u);  // only the block outside the allow is left
+  auto changes = table_->ChangesSince(3);
+  ASSERT_TRUE(changes.has_value());
+  ASSERT_EQ(changes->size(), 3u);  // two removals, then the allow
+  EXPECT_EQ(changes->at(0).kind(), v1::DecisionChange::KIND_REMOVE);
+  EXPECT_EQ(changes->at(2).decision().action(), v1::ACTION_ALLOW);
+  // No block inside it afterwards, from anyone.
+  auto refused = table_->Block(P("192.0.2.9"), 0, v1::ORIGIN_AGENT, "flood", "a2", kNow);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(table_->Disallow(P("192.0.2.0/24")).ok());
+  EXPECT_TRUE(table_->Block(P("192.0.2.9"), 0, v1::ORIGIN_AGENT, "flood", "a2", kNow).ok());
+}
+
+TEST_F(DecisionTableTest, ExpiryIsAbsoluteAndARepeatDoesNotShortenIt) {
+  ASSERT_TRUE(table_->Block(P("192.0.2.1"), kNow + 100 * kSec, v1::ORIGIN_AGENT, "flood", "a1", kNow).ok());
+  // A second agent reports the same attacker with a shorter block: nothing changes.
+  auto same = table_->Block(P("192.0.2.1"), kNow + 10 * kSec, v1::ORIGIN_AGENT, "flood", "a2", kNow);
+  ASSERT_TRUE(same.ok());
+  EXPECT_EQ(same->expires_unix_ns(), kNow + 100 * kSec);
+  EXPECT_EQ(table_->version(), 1u);
+  // A longer one extends it (a new version).
+  auto longer = table_->Block(P("192.0.2.1"), kNow + 200 * kSec, v1::ORIGIN_AGENT, "flood", "a2", kNow);
+  EXPECT_EQ(longer->version(), 2u);
+  EXPECT_EQ(*table_->Expire(kNow + 199 * kSec), 0u);
+  EXPECT_EQ(*table_->Expire(kNow + 200 * kSec), 1u);
+  EXPECT_EQ(table_->blocks(), 0u);
+  EXPECT_EQ(table_->ChangesSince(2)->at(0).kind(), v1::DecisionChange::KIND_EXPIRE);
+}
+
+TEST_F(DecisionTableTest, ErrorsNameTheProblem) {
+  EXPECT_EQ(ParseDecisionPrefix("192.0.2.1/24").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ParseDecisionPrefix("not an address").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(table_->Unblock(P("192.0.2.1")).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(table_->Disallow(P("192.0.2.1")).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(DecisionTableTest, ARestartedControllerHasTheSameDecisionsAndVersion) {
+  ASSERT_TRUE(table_->Block(P("192.0.2.1"), 0, v1::ORIGIN_OPERATOR, "manual", "op", kNow).ok());
+  ASSERT_TRUE(table_->Allow(P("198.51.100.0/24"), "ours", "op", kNow).ok());
+  ASSERT_TRUE(table_->Unblock(P("192.0.2.1")).ok());
+  DecisionTable again(store_.get());
+  ASSERT_TRUE(again.Load(kNow).ok());
+  EXPECT_EQ(again.version(), 3u);
+  EXPECT_EQ(again.blocks(), 0u);
+  EXPECT_EQ(again.allows(), 1u);
+  EXPECT_TRUE(again.Allowed(P("198.51.100.7")));
+  // Its history starts at the restart: older watchers get a snapshot.
+  EXPECT_FALSE(again.ChangesSince(1).has_value());
+  EXPECT_TRUE(again.ChangesSince(3)->empty());
+}
+
+TEST(Covers, FamiliesAndLengths) {
+  EXPECT_TRUE(Covers(P("10.0.0.0/8"), P("10.1.2.3")));
+  EXPECT_TRUE(Covers(P("10.0.0.0/8"), P("10.0.0.0/8")));
+  EXPECT_FALSE(Covers(P("10.1.0.0/16"), P("10.0.0.0/8")));
+  EXPECT_FALSE(Covers(P("::/0"), P("10.0.0.1")));
+  EXPECT_TRUE(Covers(P("2001:db8::/32"), P("2001:db8:1::/48")));
+}
+
+}  // namespace
+}  // namespace sw::controller
