@@ -370,7 +370,8 @@ class Controller::OperatorImpl final : public v1::OperatorService::Service {
     if (!prefix.ok()) return ToGrpc(prefix.status());
     auto d = c_->table_->Allow(*prefix, req->reason(), *who, NowNs());
     if (!d.ok()) return ToGrpc(d.status());
-    Audit(*who, absl::StrCat("allow ", d->prefix(), " (", req->reason(), ")"));
+    Audit(*who, absl::StrCat("allow ", d->prefix(),
+                             req->reason().empty() ? "" : absl::StrCat(" (", req->reason(), ")")));
     *resp = *d;
     return Status::OK;
   }

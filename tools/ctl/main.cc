@@ -3,6 +3,7 @@
 // allowlist, counters, per-source state and settings — through the maps a
 // sipwarden-agent pinned.
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -17,6 +18,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "cli.h"
+#include "fleet.h"
 #include "maps.h"
 #include "sipwarden/absl_compat.h"
 #include "sipwarden/json.h"
@@ -32,6 +34,15 @@ ABSL_FLAG(uint32_t, burst, 0, "limit add: bucket depth (default: one second's wo
 ABSL_FLAG(bool, json, false, "Print lists and counters as JSON lines");
 ABSL_FLAG(int, top, 20, "sources: how many sources to show");
 ABSL_FLAG(bool, version, false, "Print the version and exit");
+ABSL_FLAG(std::string, controller, "",
+          "Act fleet-wide through sipwarden-controller at HOST:PORT instead of on local maps");
+ABSL_FLAG(std::string, name, "",
+          "--controller: the operator's name in the controller's audit log (default: $USER)");
+ABSL_FLAG(bool, follow, false, "alarms: keep printing alarms as they arrive");
+ABSL_FLAG(std::string, category, "", "alarms: only this category");
+ABSL_FLAG(std::string, src, "", "alarms: only alarms accusing this address");
+ABSL_FLAG(std::string, since, "", "alarms: only the last DUR (e.g. 10m, 2h, 7d)");
+ABSL_FLAG(int, limit, 100, "alarms: at most this many (newest)");
 
 namespace {
 
@@ -51,6 +62,12 @@ constexpr char kUsage[] =
     "  sipwardenctl config set KEY VALUE   (invite-rate, invite-burst, register-rate,\n"
     "        register-burst, other-rate, other-burst, snap-len, drop-malformed 0|1)\n"
     "  sipwardenctl rules check FILE   (prints FILE:LINE:COL: message per error)\n\n"
+    "Fleet-wide, through the controller (--controller HOST:PORT [--name OPERATOR]):\n"
+    "  sipwardenctl --controller C block add PREFIX [--ttl DUR] [--reason TEXT]\n"
+    "  sipwardenctl --controller C block del|list ...   allow add|del|list ...\n"
+    "  sipwardenctl --controller C agents [--json]\n"
+    "  sipwardenctl --controller C alarms [--follow] [--category C] [--src IP] [--since DUR]\n"
+    "  sipwardenctl --controller C stats [--json]\n\n"
     "PREFIX is an IPv4 or IPv6 address or prefix (192.0.2.7, 198.51.100.0/24, 2001:db8::/32).\n"
     "Common flags: --pin-dir DIR (default /sys/fs/bpf/sipwarden). Flags may use dashes or\n"
     "underscores and may come before or after the verb.";
@@ -376,7 +393,37 @@ int main(int argc, char** argv) {
     return 0;
   }
   std::vector<std::string> args(rest.begin() + 1, rest.end());
-  if (auto st = Dispatch(args); !st.ok()) {
+  absl::Status st;
+  if (const std::string c = absl::GetFlag(FLAGS_controller); !c.empty()) {
+    sw::ctl::FleetOptions o;
+    o.controller = c;
+    o.name = absl::GetFlag(FLAGS_name);
+    if (o.name.empty()) o.name = getenv("USER") ? getenv("USER") : "operator";
+    o.json = absl::GetFlag(FLAGS_json);
+    o.reason = absl::GetFlag(FLAGS_reason);
+    o.follow = absl::GetFlag(FLAGS_follow);
+    o.category = absl::GetFlag(FLAGS_category);
+    o.src = absl::GetFlag(FLAGS_src);
+    o.limit = absl::GetFlag(FLAGS_limit);
+    auto ttl = ParseTtl(absl::GetFlag(FLAGS_ttl));
+    if (!ttl.ok()) {
+      std::cerr << "sipwardenctl: " << ttl.status().message() << "\n";
+      return 2;
+    }
+    o.ttl = *ttl;
+    if (const std::string since = absl::GetFlag(FLAGS_since); !since.empty()) {
+      auto d = ParseTtl(since);
+      if (!d.ok() || *d == absl::ZeroDuration()) {
+        std::cerr << "sipwardenctl: bad --since '" << since << "' (examples: 10m, 2h, 7d)\n";
+        return 2;
+      }
+      o.since = *d;
+    }
+    st = sw::ctl::FleetDispatch(args, o);
+  } else {
+    st = Dispatch(args);
+  }
+  if (!st.ok()) {
     std::cerr << "sipwardenctl: " << st.message() << "\n";
     return absl::IsInvalidArgument(st) ? 2 : 1;
   }
