@@ -4,7 +4,9 @@
 #include <grpcpp/grpcpp.h>
 
 #include <algorithm>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 #include <random>
 
 #include "absl/strings/str_cat.h"
@@ -33,6 +35,42 @@ absl::StatusOr<std::vector<std::string>> ParseControllerList(std::string_view te
   }
   if (out.empty()) return absl::InvalidArgumentError("--controller: no address");
   return out;
+}
+
+namespace {
+absl::StatusOr<std::string> ReadFile(const std::string& path, const char* what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::InvalidArgumentError(absl::StrCat("cannot read the ", what, " ", path));
+  std::ostringstream s;
+  s << in.rdbuf();
+  if (s.str().find("-----BEGIN ") == std::string::npos) {
+    return absl::InvalidArgumentError(absl::StrCat("the ", what, " ", path, " is not PEM"));
+  }
+  return s.str();
+}
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> ControllerCredentials(const TlsFiles& tls) {
+  if (!tls.enabled()) return grpc::InsecureChannelCredentials();
+  if (tls.ca.empty()) return absl::InvalidArgumentError("TLS needs --tls-ca");
+  if (tls.cert.empty() != tls.key.empty()) {
+    return absl::InvalidArgumentError("--tls-cert and --tls-key go together");
+  }
+  auto ca = ReadFile(tls.ca, "CA bundle (--tls-ca)");
+  if (!ca.ok()) return ca.status();
+  grpc::SslCredentialsOptions o;
+  o.pem_root_certs = *ca;
+  // Without a certificate the controller is verified but the client is
+  // anonymous (the controller refuses it: useful to check that it does).
+  if (!tls.cert.empty()) {
+    auto cert = ReadFile(tls.cert, "certificate (--tls-cert)");
+    if (!cert.ok()) return cert.status();
+    auto key = ReadFile(tls.key, "key (--tls-key)");
+    if (!key.ok()) return key.status();
+    o.pem_private_key = *key;
+    o.pem_cert_chain = *cert;
+  }
+  return grpc::SslCredentials(o);
 }
 
 // The report stream of one session.
@@ -112,7 +150,8 @@ void Name(grpc::ClientContext* ctx, const std::string& name) { ctx->AddMetadata(
 }  // namespace
 
 bool ControllerClient::Session(const std::string& address) {
-  auto channel = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+  auto channel = grpc::CreateChannel(
+      address, options_.credentials ? options_.credentials : grpc::InsecureChannelCredentials());
   auto stub = v1::AgentService::NewStub(channel);
 
   v1::RegisterRequest req;

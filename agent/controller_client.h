@@ -26,10 +26,26 @@
 #include "absl/status/statusor.h"
 #include "sipwarden/v1/agent.pb.h"
 
+namespace grpc {
+class ChannelCredentials;
+}
+
 namespace sw {
+
+// mTLS files of a controller client (agent or sipwardenctl): the CA that
+// signed the controller's certificate, and the client's certificate and key.
+struct TlsFiles {
+  std::string cert, key, ca;
+  bool enabled() const { return !cert.empty() || !key.empty() || !ca.empty(); }
+};
+// Insecure credentials without TLS files; else the client's certificate and
+// key and the CA that signed the controller's, read now (a precise error
+// when a file is missing or not PEM).
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> ControllerCredentials(const TlsFiles& tls);
 
 struct ControllerClientOptions {
   std::vector<std::string> addresses;  // HOST:PORT, tried in turn
+  std::shared_ptr<grpc::ChannelCredentials> credentials;  // null: insecure
   std::string name;                    // the agent's name (sw-name)
   std::string hostname;
   std::vector<std::string> interfaces;

@@ -25,7 +25,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
-#include "cli.h"
+#include "sipwarden/cli.h"
 #include "config.h"
 #include "controller_client.h"
 #include "correlate.h"
@@ -115,6 +115,12 @@ ABSL_FLAG(std::string, config, "",
 ABSL_FLAG(std::string, controller, "",
           "sipwarden-controller(s) HOST:PORT[,HOST:PORT...] (tried in turn): register, report "
           "alarms and blocks, enforce the fleet's decisions; empty = this host alone");
+ABSL_FLAG(std::string, tls_cert, "",
+          "mTLS to the controller: this agent's certificate (PEM; its common name is the agent's "
+          "name, its organisational unit 'agent')");
+ABSL_FLAG(std::string, tls_key, "", "mTLS to the controller: this agent's private key (PEM)");
+ABSL_FLAG(std::string, tls_ca, "", "mTLS to the controller: the CA that signed the controller's "
+          "certificate (PEM)");
 ABSL_FLAG(std::string, agent_name, "",
           "This agent's name at the controller (default: the host name)");
 ABSL_FLAG(std::string, metrics_listen, "",
@@ -219,6 +225,16 @@ int Run() {
       return 2;
     }
     controllers = *list;
+  }
+  std::shared_ptr<grpc::ChannelCredentials> controller_creds;
+  if (!controllers.empty()) {
+    auto creds = sw::ControllerCredentials(
+        {absl::GetFlag(FLAGS_tls_cert), absl::GetFlag(FLAGS_tls_key), absl::GetFlag(FLAGS_tls_ca)});
+    if (!creds.ok()) {
+      std::cerr << "sipwarden-agent: " << creds.status().message() << "\n";
+      return 2;
+    }
+    controller_creds = *creds;
   }
   std::string agent_name = absl::GetFlag(FLAGS_agent_name);
   char hostname[256] = {};
@@ -355,6 +371,7 @@ int Run() {
     fleet = std::make_unique<sw::FleetDecisions>(maps);
     sw::ControllerClientOptions co;
     co.addresses = controllers;
+    co.credentials = controller_creds;
     co.name = agent_name;
     co.hostname = hostname;
     for (const auto& [name, ifindex] : ifaces) co.interfaces.push_back(name);

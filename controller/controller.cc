@@ -52,21 +52,10 @@ Status ToGrpc(const absl::Status& st) {
   return Status(code, std::string(st.message()));
 }
 
-// Who is calling. Without TLS (loopback or --insecure), the name the client
-// puts in its "sw-name" metadata; an empty or malformed one is refused.
-absl::StatusOr<std::string> Caller(const ServerContext* ctx) {
-  const auto& md = ctx->client_metadata();
-  auto it = md.find("sw-name");
-  if (it == md.end()) return absl::UnauthenticatedError("no caller name (sw-name metadata)");
-  const std::string name(it->second.data(), it->second.size());
-  if (!ValidName(name)) {
-    return absl::UnauthenticatedError("bad caller name: 1..64 of letters, digits, '.', '_', '-'");
-  }
-  return name;
-}
-
-Status Unauthenticated(const absl::Status& st) {
-  return Status(StatusCode::UNAUTHENTICATED, std::string(st.message()));
+Status Refused(const absl::Status& st) {
+  return Status(st.code() == absl::StatusCode::kPermissionDenied ? StatusCode::PERMISSION_DENIED
+                                                                 : StatusCode::UNAUTHENTICATED,
+                std::string(st.message()));
 }
 
 bool IsLoopback(const std::string& listen) {
@@ -84,8 +73,9 @@ class Controller::AgentImpl final : public v1::AgentService::Service {
 
   Status Register(ServerContext* ctx, const v1::RegisterRequest* req,
                   v1::RegisterResponse* resp) override {
-    auto who = Caller(ctx);
-    if (!who.ok()) return Unauthenticated(who.status());
+    auto peer = c_->Who(ctx, false);
+    if (!peer.ok()) return Refused(peer.status());
+    const std::string* who = &peer->name;
     if (req->agent() != *who) {
       return Status(StatusCode::PERMISSION_DENIED,
                     absl::StrCat("registering as '", req->agent(), "' but connected as '", *who, "'"));
@@ -112,8 +102,9 @@ class Controller::AgentImpl final : public v1::AgentService::Service {
 
   Status Report(ServerContext* ctx,
                 grpc::ServerReaderWriter<v1::ReportAck, v1::AgentReport>* stream) override {
-    auto who = Caller(ctx);
-    if (!who.ok()) return Unauthenticated(who.status());
+    auto peer = c_->Who(ctx, false);
+    if (!peer.ok()) return Refused(peer.status());
+    const std::string* who = &peer->name;
     v1::AgentReport r;
     while (stream->Read(&r)) {
       uint64_t dups = 0;
@@ -131,8 +122,9 @@ class Controller::AgentImpl final : public v1::AgentService::Service {
 
   Status WatchDecisions(ServerContext* ctx, const v1::WatchRequest* req,
                         grpc::ServerWriter<v1::DecisionBatch>* w) override {
-    auto who = Caller(ctx);
-    if (!who.ok()) return Unauthenticated(who.status());
+    auto peer = c_->Who(ctx, false);
+    if (!peer.ok()) return Refused(peer.status());
+    const std::string* who = &peer->name;
     Connected(*who, +1);
     uint64_t at = req->since_version();
     bool ok = CatchUp(at, w);
@@ -278,7 +270,7 @@ class Controller::OperatorImpl final : public v1::OperatorService::Service {
 
   Status ListAgents(ServerContext* ctx, const v1::ListAgentsRequest*,
                     v1::ListAgentsResponse* resp) override {
-    if (auto who = Caller(ctx); !who.ok()) return Unauthenticated(who.status());
+    if (auto who = c_->Who(ctx, true); !who.ok()) return Refused(who.status());
     auto agents = c_->store_->Agents();
     if (!agents.ok()) return ToGrpc(agents.status());
     for (auto& a : *agents) {
@@ -290,7 +282,7 @@ class Controller::OperatorImpl final : public v1::OperatorService::Service {
 
   Status ListAlarms(ServerContext* ctx, const v1::ListAlarmsRequest* req,
                     v1::ListAlarmsResponse* resp) override {
-    if (auto who = Caller(ctx); !who.ok()) return Unauthenticated(who.status());
+    if (auto who = c_->Who(ctx, true); !who.ok()) return Refused(who.status());
     AlarmFilter f{req->since_unix_ns(), req->category(), req->src_ip(), req->agent(),
                   req->limit() ? req->limit() : 1000};
     auto alarms = c_->store_->Alarms(f);
@@ -301,7 +293,7 @@ class Controller::OperatorImpl final : public v1::OperatorService::Service {
 
   Status FollowAlarms(ServerContext* ctx, const v1::ListAlarmsRequest* req,
                       grpc::ServerWriter<v1::StoredAlarm>* w) override {
-    if (auto who = Caller(ctx); !who.ok()) return Unauthenticated(who.status());
+    if (auto who = c_->Who(ctx, true); !who.ok()) return Refused(who.status());
     auto row = c_->store_->LastAlarmRow();
     if (!row.ok()) return ToGrpc(row.status());
     int64_t at = *row;
@@ -330,8 +322,9 @@ class Controller::OperatorImpl final : public v1::OperatorService::Service {
   }
 
   Status Block(ServerContext* ctx, const v1::BlockRequest* req, v1::Decision* resp) override {
-    auto who = Caller(ctx);
-    if (!who.ok()) return Unauthenticated(who.status());
+    auto peer = c_->Who(ctx, true);
+    if (!peer.ok()) return Refused(peer.status());
+    const std::string* who = &peer->name;
     auto prefix = ParseDecisionPrefix(req->prefix());
     if (!prefix.ok()) return ToGrpc(prefix.status());
     constexpr int64_t kMaxTtl = 10LL * 365 * 24 * 3600;
@@ -352,8 +345,9 @@ class Controller::OperatorImpl final : public v1::OperatorService::Service {
   }
 
   Status Unblock(ServerContext* ctx, const v1::PrefixRequest* req, v1::Decision* resp) override {
-    auto who = Caller(ctx);
-    if (!who.ok()) return Unauthenticated(who.status());
+    auto peer = c_->Who(ctx, true);
+    if (!peer.ok()) return Refused(peer.status());
+    const std::string* who = &peer->name;
     auto prefix = ParseDecisionPrefix(req->prefix());
     if (!prefix.ok()) return ToGrpc(prefix.status());
     auto d = c_->table_->Unblock(*prefix);
@@ -364,8 +358,9 @@ class Controller::OperatorImpl final : public v1::OperatorService::Service {
   }
 
   Status Allow(ServerContext* ctx, const v1::AllowRequest* req, v1::Decision* resp) override {
-    auto who = Caller(ctx);
-    if (!who.ok()) return Unauthenticated(who.status());
+    auto peer = c_->Who(ctx, true);
+    if (!peer.ok()) return Refused(peer.status());
+    const std::string* who = &peer->name;
     auto prefix = ParseDecisionPrefix(req->prefix());
     if (!prefix.ok()) return ToGrpc(prefix.status());
     auto d = c_->table_->Allow(*prefix, req->reason(), *who, NowNs());
@@ -377,8 +372,9 @@ class Controller::OperatorImpl final : public v1::OperatorService::Service {
   }
 
   Status Disallow(ServerContext* ctx, const v1::PrefixRequest* req, v1::Decision* resp) override {
-    auto who = Caller(ctx);
-    if (!who.ok()) return Unauthenticated(who.status());
+    auto peer = c_->Who(ctx, true);
+    if (!peer.ok()) return Refused(peer.status());
+    const std::string* who = &peer->name;
     auto prefix = ParseDecisionPrefix(req->prefix());
     if (!prefix.ok()) return ToGrpc(prefix.status());
     auto d = c_->table_->Disallow(*prefix);
@@ -390,7 +386,7 @@ class Controller::OperatorImpl final : public v1::OperatorService::Service {
 
   Status ListDecisions(ServerContext* ctx, const v1::ListDecisionsRequest* req,
                        v1::ListDecisionsResponse* resp) override {
-    if (auto who = Caller(ctx); !who.ok()) return Unauthenticated(who.status());
+    if (auto who = c_->Who(ctx, true); !who.ok()) return Refused(who.status());
     std::optional<IpPrefix> within;
     if (!req->within().empty()) {
       auto p = ParseDecisionPrefix(req->within());
@@ -423,7 +419,7 @@ class Controller::OperatorImpl final : public v1::OperatorService::Service {
   }
 
   Status Stats(ServerContext* ctx, const v1::StatsRequest*, v1::StatsResponse* resp) override {
-    if (auto who = Caller(ctx); !who.ok()) return Unauthenticated(who.status());
+    if (auto who = c_->Who(ctx, true); !who.ok()) return Refused(who.status());
     resp->set_decision_version(c_->table_->version());
     resp->set_blocks(c_->table_->blocks());
     resp->set_allows(c_->table_->allows());
@@ -462,7 +458,11 @@ absl::StatusOr<std::unique_ptr<Controller>> Controller::Start(ControllerOptions 
     return absl::InvalidArgumentError(
         absl::StrCat("--listen ", options.listen, ": ", st.message()));
   }
-  if (!IsLoopback(options.listen) && !options.insecure) {
+  const bool tls = !options.tls_cert.empty() || !options.tls_key.empty() || !options.tls_ca.empty();
+  if (tls && (options.tls_cert.empty() || options.tls_key.empty() || options.tls_ca.empty())) {
+    return absl::InvalidArgumentError("TLS needs all three of --tls-cert, --tls-key and --tls-ca");
+  }
+  if (!tls && !IsLoopback(options.listen) && !options.insecure) {
     return absl::FailedPreconditionError(absl::StrCat(
         "refusing to serve ", options.listen,
         " without TLS: only loopback addresses are served in the clear (give --insecure to "
@@ -478,8 +478,29 @@ absl::StatusOr<std::unique_ptr<Controller>> Controller::Start(ControllerOptions 
   c->agent_service_ = std::make_unique<AgentImpl>(c.get());
   c->operator_service_ = std::make_unique<OperatorImpl>(c.get());
 
+  std::shared_ptr<grpc::ServerCredentials> creds = grpc::InsecureServerCredentials();
+  if (tls) {
+    auto cert = ReadPemFile(c->options_.tls_cert, "certificate (--tls-cert)");
+    auto key = ReadPemFile(c->options_.tls_key, "key (--tls-key)");
+    auto ca = ReadPemFile(c->options_.tls_ca, "CA bundle (--tls-ca)");
+    for (const auto* st : {&cert.status(), &key.status(), &ca.status()}) {
+      if (!st->ok()) return *st;
+    }
+    auto auth = Authenticator::WithCa(*ca);
+    if (!auth.ok()) return auth.status();
+    c->auth_ = std::move(*auth);
+    // Client certificates are asked for but checked by the Authenticator,
+    // so that a missing or foreign one gets UNAUTHENTICATED, not a failed
+    // handshake.
+    grpc::SslServerCredentialsOptions so(GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_BUT_DONT_VERIFY);
+    so.pem_root_certs = *ca;
+    so.pem_key_cert_pairs.push_back({*key, *cert});
+    creds = grpc::SslServerCredentials(so);
+  } else {
+    c->auth_ = Authenticator::Plain();
+  }
   grpc::ServerBuilder b;
-  b.AddListeningPort(c->options_.listen, grpc::InsecureServerCredentials(), &c->port_);
+  b.AddListeningPort(c->options_.listen, creds, &c->port_);
   b.RegisterService(c->agent_service_.get());
   b.RegisterService(c->operator_service_.get());
   b.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, c->options_.max_streams_per_connection);
@@ -498,6 +519,17 @@ absl::StatusOr<std::unique_ptr<Controller>> Controller::Start(ControllerOptions 
 }
 
 Controller::~Controller() { Shutdown(); }
+
+absl::StatusOr<Peer> Controller::Who(const grpc::ServerContext* ctx, bool operator_call) {
+  auto p = auth_->Identify(ctx);
+  if (!p.ok()) return p.status();
+  if (operator_call && p->role != Role::kOperator) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "'", p->name, "' holds an agent's certificate: agents report and watch, only operators "
+        "block, unblock, allow or read the fleet's state"));
+  }
+  return p;
+}
 
 void Controller::Shutdown() {
   if (stop_.exchange(true)) return;

@@ -13,11 +13,13 @@
 #include <thread>
 
 #include "absl/status/statusor.h"
+#include "auth.h"
 #include "decision_table.h"
 #include "store.h"
 
 namespace grpc {
 class Server;
+class ServerContext;
 }
 
 namespace sw::controller {
@@ -27,6 +29,9 @@ struct ControllerOptions {
   std::string db;                           // SQLite file
   // Serving on a non-loopback address without TLS needs this.
   bool insecure = false;
+  // mTLS: the controller's certificate and key, and the CA that signs the
+  // clients' certificates (PEM files). All three or none.
+  std::string tls_cert, tls_key, tls_ca;
   // Agents' own blocks with these reasons become fleet decisions.
   std::set<std::string> fleet_reasons = {"flood", "scan", "bruteforce", "enumeration"};
   int64_t alarm_max_age_ns = 30LL * 24 * 3600 * 1000000000LL;
@@ -61,9 +66,13 @@ class Controller {
   class AgentImpl;
   class OperatorImpl;
   void Housekeeping();
+  // The caller, refused (as a gRPC status) when unknown, or when an
+  // operator's call comes from an agent.
+  absl::StatusOr<Peer> Who(const grpc::ServerContext* ctx, bool operator_call);
 
   ControllerOptions options_;
   std::unique_ptr<Store> store_;
+  std::unique_ptr<Authenticator> auth_;
   std::unique_ptr<DecisionTable> table_;
   std::unique_ptr<AgentImpl> agent_service_;
   std::unique_ptr<OperatorImpl> operator_service_;

@@ -15,10 +15,16 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "controller.h"
+#include "sipwarden/cli.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
           "gRPC address HOST:PORT (agents and operators connect here)");
 ABSL_FLAG(std::string, db, "", "SQLite database file (created if missing; WAL journal)");
+ABSL_FLAG(std::string, tls_cert, "", "mTLS: this controller's certificate (PEM)");
+ABSL_FLAG(std::string, tls_key, "", "mTLS: this controller's private key (PEM)");
+ABSL_FLAG(std::string, tls_ca, "",
+          "mTLS: the CA that signs clients' certificates (PEM); a client's common name is its "
+          "name, its organisational unit its role (agent or operator)");
 ABSL_FLAG(bool, insecure, false,
           "Serve a non-loopback address without TLS (anyone who reaches it can block and allow)");
 ABSL_FLAG(std::string, fleet_reasons, "flood,scan,bruteforce,enumeration",
@@ -35,13 +41,15 @@ void OnSignal(int) { g_stop = true; }
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
+  sw::SetUsage(
       "keeps the fleet's blocklist, pushes it to every agent, stores their reports.\n"
-      "usage: sipwarden-controller --db PATH [--listen HOST:PORT] [--insecure]\n"
+      "usage: sipwarden-controller --db PATH [--listen HOST:PORT]\n"
+      "                            [--tls-cert F --tls-key F --tls-ca F] [--insecure]\n"
       "                            [--fleet-reasons LIST] [--alarm-max-age DUR]\n"
       "                            [--alarm-max-count N] [--quiet]\n"
       "Without TLS only loopback addresses are served unless --insecure is given.");
-  absl::ParseCommandLine(argc, argv);
+  sw::NormalizedArgs normalized(argc, argv);
+  absl::ParseCommandLine(normalized.argc(), normalized.argv());
   if (absl::GetFlag(FLAGS_version)) {
     std::printf("sipwarden-controller %s\n", SW_VERSION);
     return 0;
@@ -50,6 +58,9 @@ int main(int argc, char** argv) {
   o.listen = absl::GetFlag(FLAGS_listen);
   o.db = absl::GetFlag(FLAGS_db);
   o.insecure = absl::GetFlag(FLAGS_insecure);
+  o.tls_cert = absl::GetFlag(FLAGS_tls_cert);
+  o.tls_key = absl::GetFlag(FLAGS_tls_key);
+  o.tls_ca = absl::GetFlag(FLAGS_tls_ca);
   o.quiet = absl::GetFlag(FLAGS_quiet);
   o.fleet_reasons.clear();
   for (absl::string_view r : absl::StrSplit(absl::GetFlag(FLAGS_fleet_reasons), ',', absl::SkipEmpty())) {
@@ -68,7 +79,7 @@ int main(int argc, char** argv) {
   sigaction(SIGTERM, &sa, nullptr);
   if (!o.quiet) {
     std::cerr << "sipwarden-controller: serving on port " << (*c)->port() << " (" << o.listen
-              << "), database " << o.db << ", decision version " << (*c)->decisions().version()
+              << (o.tls_ca.empty() ? ", no TLS" : ", mTLS") << "), database " << o.db << ", decision version " << (*c)->decisions().version()
               << ", fleet reasons: " << absl::StrJoin(o.fleet_reasons, ",") << "\n";
   }
   while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(100));

@@ -12,7 +12,9 @@ PACKAGES=(
   libbpf-dev bpftool libelf-dev zlib1g-dev linux-libc-dev iproute2
   # libraries
   libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev libpcap-dev libyaml-cpp-dev libre2-dev
-  libsqlite3-dev libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
+  libsqlite3-dev libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc libssl-dev
+  # the controller's mTLS test (a throwaway CA)
+  openssl
   # benchmark baselines and test oracles
   libosip2-dev tshark sec nftables
   # the lab (tools/lab/lab): real SIP peers, attack tools, its helpers

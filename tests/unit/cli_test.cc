@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: BSD-2-Clause
-#include "cli.h"
+#include "sipwarden/cli.h"
 
 #include <gtest/gtest.h>
 

@@ -16,7 +16,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
-#include "cli.h"
+#include "sipwarden/cli.h"
 
 ABSL_FLAG(std::string, cfg_test_iface, "", "test: interfaces");
 ABSL_FLAG(std::string, cfg_test_pin_dir, "/sys/fs/bpf/test", "test: a path");

@@ -35,7 +35,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
-#include "cli.h"
+#include "sipwarden/cli.h"
 #include "datapath.h"
 #include "packet_builder.h"
 #include "sipwarden/absl_compat.h"

@@ -9,6 +9,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "controller_client.h"
 #include "sipwarden/json.h"
 #include "sipwarden/record.h"
 #include "sipwarden/v1/operator.grpc.pb.h"
@@ -20,10 +21,17 @@ namespace v1 = sipwarden::v1;
 
 absl::Status FromGrpc(const grpc::Status& st, const std::string& controller) {
   if (st.ok()) return absl::OkStatus();
+  static constexpr const char* kNames[] = {
+      "OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND",
+      "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
+      "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS",
+      "UNAUTHENTICATED"};
+  const int code = static_cast<int>(st.error_code());
+  const char* name = code >= 0 && code <= 16 ? kNames[code] : "?";
   const std::string msg = st.error_code() == grpc::StatusCode::UNAVAILABLE
                               ? absl::StrCat("controller ", controller, " unavailable: ",
                                              st.error_message())
-                              : st.error_message();
+                              : absl::StrCat(st.error_message(), " (", name, ")");
   switch (st.error_code()) {
     case grpc::StatusCode::INVALID_ARGUMENT: return absl::InvalidArgumentError(msg);
     case grpc::StatusCode::NOT_FOUND: return absl::NotFoundError(msg);
@@ -75,10 +83,8 @@ void PrintDecision(const v1::Decision& d, bool json, int64_t now) {
 
 class Fleet {
  public:
-  explicit Fleet(const FleetOptions& o)
-      : o_(o),
-        stub_(v1::OperatorService::NewStub(
-            grpc::CreateChannel(o.controller, grpc::InsecureChannelCredentials()))) {}
+  Fleet(const FleetOptions& o, std::shared_ptr<grpc::ChannelCredentials> creds)
+      : o_(o), stub_(v1::OperatorService::NewStub(grpc::CreateChannel(o.controller, creds))) {}
 
   std::unique_ptr<grpc::ClientContext> Ctx(bool stream = false) {
     auto ctx = std::make_unique<grpc::ClientContext>();
@@ -139,12 +145,8 @@ class Fleet {
 
   absl::Status List(v1::Action action) {
     const int64_t now = absl::ToUnixNanos(absl::Now());
-    if (!o_.json) {
-      std::cout << absl::StrFormat("%-43s %-18s %-12s %-9s %s\n", "PREFIX", "REASON",
-                                   action == v1::ACTION_ALLOW ? "" : "EXPIRES IN", "ORIGIN",
-                                   "SOURCE");
-    }
     std::string token;
+    bool header = !o_.json;
     do {
       v1::ListDecisionsRequest req;
       req.set_action(action);
@@ -152,6 +154,12 @@ class Fleet {
       v1::ListDecisionsResponse resp;
       if (auto st = FromGrpc(stub_->ListDecisions(Ctx().get(), req, &resp), o_.controller); !st.ok()) {
         return st;
+      }
+      if (header) {  // once the controller has answered
+        std::cout << absl::StrFormat("%-43s %-18s %-12s %-9s %s\n", "PREFIX", "REASON",
+                                     action == v1::ACTION_ALLOW ? "" : "EXPIRES IN", "ORIGIN",
+                                     "SOURCE");
+        header = false;
       }
       for (const auto& d : resp.decisions()) PrintDecision(d, o_.json, now);
       token = resp.next_page_token();
@@ -262,7 +270,9 @@ class Fleet {
 
 absl::Status FleetDispatch(const std::vector<std::string>& args, const FleetOptions& o) {
   if (args.empty()) return absl::InvalidArgumentError("no command given (see --help)");
-  Fleet f(o);
+  auto creds = ControllerCredentials({o.tls_cert, o.tls_key, o.tls_ca});
+  if (!creds.ok()) return creds.status();
+  Fleet f(o, *creds);
   const std::string& cmd = args[0];
   if (cmd == "block") return f.Block(args);
   if (cmd == "allow") return f.Allow(args);

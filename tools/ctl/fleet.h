@@ -13,7 +13,8 @@ namespace sw::ctl {
 
 struct FleetOptions {
   std::string controller;  // HOST:PORT
-  std::string name;        // who the operator is (audit log)
+  std::string name;        // who the operator is (audit log; with TLS: the certificate's)
+  std::string tls_cert, tls_key, tls_ca;
   bool json = false;
   // block add
   absl::Duration ttl = absl::Hours(1);

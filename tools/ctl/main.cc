@@ -17,7 +17,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
-#include "cli.h"
+#include "sipwarden/cli.h"
 #include "fleet.h"
 #include "maps.h"
 #include "sipwarden/absl_compat.h"
@@ -38,6 +38,9 @@ ABSL_FLAG(std::string, controller, "",
           "Act fleet-wide through sipwarden-controller at HOST:PORT instead of on local maps");
 ABSL_FLAG(std::string, name, "",
           "--controller: the operator's name in the controller's audit log (default: $USER)");
+ABSL_FLAG(std::string, tls_cert, "", "--controller over mTLS: the operator's certificate (PEM)");
+ABSL_FLAG(std::string, tls_key, "", "--controller over mTLS: the operator's private key (PEM)");
+ABSL_FLAG(std::string, tls_ca, "", "--controller over mTLS: the CA of the controller's certificate");
 ABSL_FLAG(bool, follow, false, "alarms: keep printing alarms as they arrive");
 ABSL_FLAG(std::string, category, "", "alarms: only this category");
 ABSL_FLAG(std::string, src, "", "alarms: only alarms accusing this address");
@@ -62,7 +65,8 @@ constexpr char kUsage[] =
     "  sipwardenctl config set KEY VALUE   (invite-rate, invite-burst, register-rate,\n"
     "        register-burst, other-rate, other-burst, snap-len, drop-malformed 0|1)\n"
     "  sipwardenctl rules check FILE   (prints FILE:LINE:COL: message per error)\n\n"
-    "Fleet-wide, through the controller (--controller HOST:PORT [--name OPERATOR]):\n"
+    "Fleet-wide, through the controller (--controller HOST:PORT [--name OPERATOR]\n"
+    "[--tls-cert F --tls-key F --tls-ca F]):\n"
     "  sipwardenctl --controller C block add PREFIX [--ttl DUR] [--reason TEXT]\n"
     "  sipwardenctl --controller C block del|list ...   allow add|del|list ...\n"
     "  sipwardenctl --controller C agents [--json]\n"
@@ -400,6 +404,9 @@ int main(int argc, char** argv) {
     o.name = absl::GetFlag(FLAGS_name);
     if (o.name.empty()) o.name = getenv("USER") ? getenv("USER") : "operator";
     o.json = absl::GetFlag(FLAGS_json);
+    o.tls_cert = absl::GetFlag(FLAGS_tls_cert);
+    o.tls_key = absl::GetFlag(FLAGS_tls_key);
+    o.tls_ca = absl::GetFlag(FLAGS_tls_ca);
     o.reason = absl::GetFlag(FLAGS_reason);
     o.follow = absl::GetFlag(FLAGS_follow);
     o.category = absl::GetFlag(FLAGS_category);

@@ -22,7 +22,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
-#include "cli.h"
+#include "sipwarden/cli.h"
 #include "sipwarden/ip.h"
 
 ABSL_FLAG(std::string, to, "", "Destination HOST:PORT or [IPv6]:PORT (required)");

@@ -58,7 +58,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "cli.h"
+#include "sipwarden/cli.h"
 #include "sipwarden/absl_compat.h"
 #include "sipwarden/json.h"
 #include "sipwarden/rules/engine.h"

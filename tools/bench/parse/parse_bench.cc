@@ -29,7 +29,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
-#include "cli.h"
+#include "sipwarden/cli.h"
 #include "pcap_source.h"
 #include "sipwarden/json.h"
 #include "sipwarden/net/decoder.h"
