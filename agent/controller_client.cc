@@ -79,6 +79,31 @@ class ReportStream {
   std::unique_ptr<grpc::ClientReaderWriter<v1::AgentReport, v1::ReportAck>> rw;
 };
 
+v1::ForwardedEvent ToForwarded(const rules::SyntheticEvent& e) {
+  v1::ForwardedEvent out;
+  out.set_ts_unix_ns(e.ts_ns);
+  out.set_name(e.name);
+  out.set_has_flow(e.has_flow);
+  if (e.has_flow) {
+    out.set_src_ip(e.flow.src.ToString());
+    out.set_dst_ip(e.flow.dst.ToString());
+    out.set_src_port(e.flow.sport);
+    out.set_dst_port(e.flow.dport);
+    out.set_transport(std::string(ev::TransportName(e.flow.transport)));
+  }
+  for (const auto& [k, v] : e.fields) {
+    auto* f = out.add_fields();
+    f->set_name(k);
+    f->set_value(v);
+  }
+  return out;
+}
+
+bool ControllerClient::Forwards(std::string_view name) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return std::binary_search(forward_.begin(), forward_.end(), name);
+}
+
 ControllerClient::ControllerClient(ControllerClientOptions options, Apply apply)
     : options_(std::move(options)), apply_(std::move(apply)) {
   // Report ids increase across restarts: they start at the start time in µs.
@@ -182,6 +207,8 @@ bool ControllerClient::Session(const std::string& address) {
       ++stats_.reports_acked;
     }
     acked_ = std::max(acked_, resp.last_report_id());
+    forward_.assign(resp.forward_synthetic().begin(), resp.forward_synthetic().end());
+    std::sort(forward_.begin(), forward_.end());
     stats_.connected = true;
     stats_.controller = address;
     ++stats_.connects;

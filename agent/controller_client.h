@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "sipwarden/rules/event.h"
 #include "sipwarden/v1/agent.pb.h"
 
 namespace grpc {
@@ -59,6 +60,9 @@ struct ControllerClientOptions {
 // Parses --controller: HOST:PORT[,HOST:PORT...].
 absl::StatusOr<std::vector<std::string>> ParseControllerList(std::string_view text);
 
+// A synthetic event of the agent's rules as forwarded to the controller.
+sipwarden::v1::ForwardedEvent ToForwarded(const rules::SyntheticEvent& e);
+
 class ControllerClient {
  public:
   // apply: called on the client's thread with each decision batch, in order.
@@ -74,6 +78,9 @@ class ControllerClient {
 
   // Queues a report (its id and time are set here). Thread-safe.
   void Report(sipwarden::v1::AgentReport report);
+  // Whether the controller's central rules want synthetic events of this
+  // name (as it said at the last registration).
+  bool Forwards(std::string_view name) const;
 
   struct Stats {
     bool connected = false;
@@ -103,6 +110,7 @@ class ControllerClient {
   std::condition_variable cv_;  // stop, or reports queued
   std::deque<sipwarden::v1::AgentReport> pending_;  // not acknowledged, id order
   uint64_t next_id_ = 0;
+  std::vector<std::string> forward_;  // sorted
   uint64_t acked_ = 0;
   Stats stats_;
   void* active_ctx_ = nullptr;  // grpc::ClientContext of the watch, to cancel on Stop

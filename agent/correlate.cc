@@ -66,6 +66,7 @@ Correlator::Correlator(std::shared_ptr<const rules::RuleSet> rules, JsonLinesOut
     ++watches_;
     if (verdicts_.watch) verdicts_.watch(v);
   };
+  if (verdicts_.synthetic) sinks.synthetic = verdicts_.synthetic;
   engine_ = std::make_unique<rules::Engine>(std::move(rules), std::move(sinks),
                                            rules::EngineOptions{}, executor_.get());
 }

@@ -49,6 +49,8 @@ struct VerdictSinks {
   std::function<void(const rules::BlockVerdict&)> block;
   std::function<void(const rules::RateLimitVerdict&)> rate_limit;
   std::function<void(const rules::WatchVerdict&)> watch;
+  // Every synthetic event the rules emit (forwarded to a controller).
+  std::function<void(const rules::SyntheticEvent&)> synthetic;
 };
 
 class Correlator {

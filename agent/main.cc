@@ -396,6 +396,13 @@ int Run() {
     al->set_ts_unix_ns(a.ts_ns);
     controller->Report(std::move(r));
   };
+  verdicts.synthetic = [&](const sw::rules::SyntheticEvent& e) {
+    // What the controller's central rules asked for, and nothing else.
+    if (!controller || !controller->Forwards(e.name)) return;
+    sipwarden::v1::AgentReport r;
+    *r.mutable_event() = sw::ToForwarded(e);
+    controller->Report(std::move(r));
+  };
   sw::MediaMirror media(maps);
   if ((*dp)->reused_pins()) {
     // The previous agent's media entries belong to calls this one never saw.

@@ -93,6 +93,7 @@ class Controller::AgentImpl final : public v1::AgentService::Service {
     resp->set_decision_version(c_->table_->version());
     resp->set_last_report_id(*last);
     resp->set_now_unix_ns(NowNs());
+    for (const auto& name : c_->central_->forward()) resp->add_forward_synthetic(name);
     if (!c_->options_.quiet) {
       std::cerr << "sipwarden-controller: agent " << *who << " registered (" << req->hostname()
                 << ", " << req->version() << ")\n";
@@ -167,6 +168,13 @@ class Controller::AgentImpl final : public v1::AgentService::Service {
   }
 
   // Alarms stored: followers wake up.
+  void AlarmStored() {
+    {
+      std::lock_guard<std::mutex> lock(alarm_mu);
+      ++alarm_seq;
+    }
+    alarm_cv.notify_all();
+  }
   std::mutex alarm_mu;
   std::condition_variable alarm_cv;
   uint64_t alarm_seq = 0;
@@ -212,11 +220,9 @@ class Controller::AgentImpl final : public v1::AgentService::Service {
 
   void Apply(const std::string& agent, const v1::AgentReport& r) {
     if (r.has_alarm()) {
-      {
-        std::lock_guard<std::mutex> lock(alarm_mu);
-        ++alarm_seq;
-      }
-      alarm_cv.notify_all();
+      AlarmStored();
+    } else if (r.has_event()) {
+      c_->central_->Submit(r.event());
     } else if (r.has_counters()) {
       std::lock_guard<std::mutex> lock(mu_);
       auto& m = conn_[agent].counters;
@@ -475,7 +481,46 @@ absl::StatusOr<std::unique_ptr<Controller>> Controller::Start(ControllerOptions 
   c->store_ = std::move(*store);
   c->table_ = std::make_unique<DecisionTable>(c->store_.get(), c->options_.history);
   if (auto st = c->table_->Load(NowNs()); !st.ok()) return st;
+  std::vector<rules::ConfigError> errors;
+  auto central_rules = LoadCentralRules(c->options_.central_rules, &errors);
+  if (!central_rules.ok()) {
+    std::string all;
+    for (const auto& e : errors) absl::StrAppend(&all, "\n", e.ToString());
+    return absl::InvalidArgumentError(
+        absl::StrCat("central rules: ", central_rules.status().message(), all));
+  }
+  Controller* self = c.get();
+  CentralCorrelator::Sinks cs;
+  cs.alarm = [self](const rules::Alarm& a, const std::string& json) {
+    v1::Alarm out;
+    out.set_json(json);
+    out.set_rule(a.rule);
+    out.set_category(a.category);
+    out.set_severity(a.severity);
+    out.set_signature(a.signature);
+    if (a.has_flow) out.set_src_ip(a.src.ToString());
+    out.set_ts_unix_ns(a.ts_ns);
+    if (auto st = self->store_->StoreAlarm("controller", out); !st.ok()) {
+      std::cerr << "sipwarden-controller: central alarm: " << st.message() << "\n";
+      return;
+    }
+    if (!self->options_.quiet) {
+      std::cerr << "sipwarden-controller: central alarm (" << a.rule << "): " << a.signature << "\n";
+    }
+    self->agent_service_->AlarmStored();
+  };
+  cs.block = [self](const rules::BlockVerdict& v) {
+    const int64_t now = NowNs();
+    const int64_t expires = v.ttl_ns > 0 ? now + v.ttl_ns : 0;
+    auto d = self->table_->Block(v.prefix, expires, v1::ORIGIN_CENTRAL_RULE,
+                                 v.reason.empty() ? "anomaly" : v.reason, v.rule, now);
+    if (d.ok() && !self->options_.quiet) {
+      std::cerr << "sipwarden-controller: fleet block " << d->prefix() << " (central rule "
+                << v.rule << ", version " << d->version() << ")\n";
+    }
+  };
   c->agent_service_ = std::make_unique<AgentImpl>(c.get());
+  c->central_ = std::make_unique<CentralCorrelator>(*central_rules, std::move(cs));
   c->operator_service_ = std::make_unique<OperatorImpl>(c.get());
 
   std::shared_ptr<grpc::ServerCredentials> creds = grpc::InsecureServerCredentials();
@@ -535,6 +580,7 @@ void Controller::Shutdown() {
   if (stop_.exchange(true)) return;
   if (server_) server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   if (housekeeping_.joinable()) housekeeping_.join();
+  central_.reset();  // its thread ends; it may still have stored (it uses the store)
 }
 
 void Controller::Wait() {

@@ -14,6 +14,7 @@
 
 #include "absl/status/statusor.h"
 #include "auth.h"
+#include "central.h"
 #include "decision_table.h"
 #include "store.h"
 
@@ -32,6 +33,8 @@ struct ControllerOptions {
   // mTLS: the controller's certificate and key, and the CA that signs the
   // clients' certificates (PEM files). All three or none.
   std::string tls_cert, tls_key, tls_ca;
+  // The central rules (a rule file; empty: the built-in rules/central.yaml).
+  std::string central_rules;
   // Agents' own blocks with these reasons become fleet decisions.
   std::set<std::string> fleet_reasons = {"flood", "scan", "bruteforce", "enumeration"};
   int64_t alarm_max_age_ns = 30LL * 24 * 3600 * 1000000000LL;
@@ -59,6 +62,7 @@ class Controller {
   void Wait();
 
   DecisionTable& decisions() { return *table_; }
+  CentralCorrelator& central() { return *central_; }
   Store& store() { return *store_; }
 
  private:
@@ -74,6 +78,7 @@ class Controller {
   std::unique_ptr<Store> store_;
   std::unique_ptr<Authenticator> auth_;
   std::unique_ptr<DecisionTable> table_;
+  std::unique_ptr<CentralCorrelator> central_;
   std::unique_ptr<AgentImpl> agent_service_;
   std::unique_ptr<OperatorImpl> operator_service_;
   std::unique_ptr<grpc::Server> server_;

@@ -27,6 +27,9 @@ ABSL_FLAG(std::string, tls_ca, "",
           "name, its organisational unit its role (agent or operator)");
 ABSL_FLAG(bool, insecure, false,
           "Serve a non-loopback address without TLS (anyone who reaches it can block and allow)");
+ABSL_FLAG(std::string, rules, "",
+          "Central rule file, run over the events agents forward (default: the built-in "
+          "rules/central.yaml)");
 ABSL_FLAG(std::string, fleet_reasons, "flood,scan,bruteforce,enumeration",
           "Agents' own blocks with these reasons become fleet-wide decisions (comma separated; "
           "empty = none)");
@@ -45,7 +48,7 @@ int main(int argc, char** argv) {
       "keeps the fleet's blocklist, pushes it to every agent, stores their reports.\n"
       "usage: sipwarden-controller --db PATH [--listen HOST:PORT]\n"
       "                            [--tls-cert F --tls-key F --tls-ca F] [--insecure]\n"
-      "                            [--fleet-reasons LIST] [--alarm-max-age DUR]\n"
+      "                            [--rules FILE] [--fleet-reasons LIST] [--alarm-max-age DUR]\n"
       "                            [--alarm-max-count N] [--quiet]\n"
       "Without TLS only loopback addresses are served unless --insecure is given.");
   sw::NormalizedArgs normalized(argc, argv);
@@ -58,6 +61,7 @@ int main(int argc, char** argv) {
   o.listen = absl::GetFlag(FLAGS_listen);
   o.db = absl::GetFlag(FLAGS_db);
   o.insecure = absl::GetFlag(FLAGS_insecure);
+  o.central_rules = absl::GetFlag(FLAGS_rules);
   o.tls_cert = absl::GetFlag(FLAGS_tls_cert);
   o.tls_key = absl::GetFlag(FLAGS_tls_key);
   o.tls_ca = absl::GetFlag(FLAGS_tls_ca);
@@ -80,7 +84,8 @@ int main(int argc, char** argv) {
   if (!o.quiet) {
     std::cerr << "sipwarden-controller: serving on port " << (*c)->port() << " (" << o.listen
               << (o.tls_ca.empty() ? ", no TLS" : ", mTLS") << "), database " << o.db << ", decision version " << (*c)->decisions().version()
-              << ", fleet reasons: " << absl::StrJoin(o.fleet_reasons, ",") << "\n";
+              << ", fleet reasons: " << absl::StrJoin(o.fleet_reasons, ",")
+              << "; agents forward: " << absl::StrJoin((*c)->central().forward(), ",") << "\n";
   }
   while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   (*c)->Shutdown();

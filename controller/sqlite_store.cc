@@ -385,6 +385,18 @@ absl::StatusOr<uint64_t> SqliteStore::LastReportId(const std::string& agent) {
   return Error("read the last report id");
 }
 
+absl::Status SqliteStore::StoreAlarm(const std::string& origin, const sipwarden::v1::Alarm& a) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Stmt q(db_,
+         "INSERT INTO alarms (agent, report_id, ts_ns, category, src_ip, rule, severity, "
+         "signature, json) VALUES (?1, 0, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+  if (!q.ok()) return Error("store an alarm");
+  q.Bind(1, origin).Bind(2, a.ts_unix_ns()).Bind(3, a.category()).Bind(4, a.src_ip());
+  q.Bind(5, a.rule()).Bind(6, a.severity()).Bind(7, a.signature()).Bind(8, a.json());
+  if (q.Step() != SQLITE_DONE) return Error("store an alarm");
+  return absl::OkStatus();
+}
+
 namespace {
 sipwarden::v1::StoredAlarm AlarmRow(const Stmt& q, int first) {
   sipwarden::v1::StoredAlarm s;

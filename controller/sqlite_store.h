@@ -35,6 +35,7 @@ class SqliteStore final : public Store {
                                         const std::vector<sipwarden::v1::AgentReport>& reports,
                                         uint64_t* duplicates) override;
   absl::StatusOr<uint64_t> LastReportId(const std::string& agent) override;
+  absl::Status StoreAlarm(const std::string& origin, const sipwarden::v1::Alarm& a) override;
   absl::StatusOr<std::vector<sipwarden::v1::StoredAlarm>> Alarms(const AlarmFilter& f) override;
   absl::StatusOr<std::vector<std::pair<int64_t, sipwarden::v1::StoredAlarm>>> AlarmsAfter(
       int64_t row_id, uint32_t limit) override;

@@ -59,6 +59,8 @@ class Store {
                                                 const std::vector<sipwarden::v1::AgentReport>& reports,
                                                 uint64_t* duplicates) = 0;
   virtual absl::StatusOr<uint64_t> LastReportId(const std::string& agent) = 0;
+  // An alarm of the controller's own (central rules), under origin.
+  virtual absl::Status StoreAlarm(const std::string& origin, const sipwarden::v1::Alarm& a) = 0;
   virtual absl::StatusOr<std::vector<sipwarden::v1::StoredAlarm>> Alarms(
       const AlarmFilter& filter) = 0;
   // Alarms after the row id; for following. Returns them with their row ids.

@@ -11,6 +11,7 @@
 #include "absl/time/clock.h"
 #include "controller.h"
 #include "controller_client.h"
+#include "sipwarden/ip.h"
 #include "sipwarden/v1/agent.grpc.pb.h"
 #include "sipwarden/v1/operator.grpc.pb.h"
 #include "test_util.h"
@@ -255,6 +256,61 @@ TEST_F(ServiceTest, ResentReportsAreStoredOnce) {
   ASSERT_TRUE(op_->Stats(&ctx, v1::StatsRequest(), &s).ok());
   EXPECT_EQ(s.reports_stored(), 10u);
   EXPECT_EQ(s.reports_duplicate(), 10u);
+}
+
+// An outcome event as rules/default.yaml's transaction rule emits it.
+v1::AgentReport Outcome(const std::string& src, const std::string& proxy, int status,
+                        const std::string& to_user) {
+  rules::SyntheticEvent e;
+  e.ts_ns = absl::ToUnixNanos(absl::Now());
+  e.name = "outcome";
+  e.has_flow = true;
+  e.flow.src = *IpAddress::Parse(src);
+  e.flow.dst = *IpAddress::Parse(proxy);
+  e.flow.sport = 5070;
+  e.flow.dport = 5060;
+  e.Set("status", std::to_string(status));
+  e.Set("method", "REGISTER");
+  e.Set("to_user", to_user);
+  v1::AgentReport r;
+  *r.mutable_event() = ToForwarded(e);
+  return r;
+}
+
+TEST_F(ServiceTest, AScanSpreadOverProxiesIsCaughtCentrally) {
+  StartController();
+  FakeKernel ka, kb;
+  auto a = Agent("proxy-a", &ka);
+  auto b = Agent("proxy-b", &kb);
+  ASSERT_TRUE(WaitFor([&] { return a->stats().connected && b->stats().connected; }));
+  // The controller told them what to forward: the names its rules match.
+  EXPECT_TRUE(a->Forwards("outcome"));
+  EXPECT_TRUE(a->Forwards("auth-failure"));
+  EXPECT_FALSE(a->Forwards("invite-ok"));
+  // 5 users at each proxy: under enumeration-404's 10 at either, 10 together.
+  for (int i = 0; i < 5; ++i) {
+    a->Report(Outcome("203.0.113.50", "10.0.0.1", 404, "10" + std::to_string(i)));
+    b->Report(Outcome("203.0.113.50", "10.0.0.2", 404, "20" + std::to_string(i)));
+  }
+  ASSERT_TRUE(WaitFor([&] { return ka.Has("203.0.113.50/32 block") && kb.Has("203.0.113.50/32 block"); }));
+  auto [all, v] = ctl_->decisions().Snapshot();
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0].origin(), v1::ORIGIN_CENTRAL_RULE);
+  EXPECT_EQ(all[0].source(), "fleet-enumeration");
+  EXPECT_EQ(all[0].reason(), "enumeration");
+  AlarmFilter f;
+  f.agent = "controller";
+  auto alarms = ctl_->store().Alarms(f);
+  ASSERT_TRUE(alarms.ok());
+  ASSERT_EQ(alarms->size(), 1u);
+  EXPECT_EQ(alarms->at(0).alarm().src_ip(), "203.0.113.50");
+  EXPECT_EQ(alarms->at(0).alarm().category(), "enumeration");
+  // Events the central rules did not ask for are refused, not queued.
+  v1::AgentReport other;
+  other.mutable_event()->set_name("invite-ok");
+  a->Report(other);
+  ASSERT_TRUE(WaitFor([&] { return ctl_->central().stats().rejected == 1; }));
+  EXPECT_EQ(ctl_->central().stats().events, 10u);
 }
 
 TEST(ControllerStart, RefusesToServeAPublicAddressInTheClear) {

@@ -1893,6 +1893,19 @@ std::map<std::string, int> RuleSet::CountByType() const {
   return m;
 }
 
+std::vector<std::string> RuleSet::SyntheticNamesMatched(bool* all) const {
+  std::set<std::string> names;
+  bool any = false;
+  for (const auto& r : data_->rules) {
+    for (const internal::Pattern* p : {&r->match, &r->match2}) {
+      any = any || p->syn_all;
+      names.insert(p->syn_names.begin(), p->syn_names.end());
+    }
+  }
+  if (all) *all = any;
+  return {names.begin(), names.end()};
+}
+
 std::string RuleSet::Summary() const {
   std::string parts;
   for (const auto& [type, n] : CountByType()) {

@@ -41,6 +41,10 @@ class RuleSet {
   std::vector<std::string> names() const;
   // Rules per type, by SEC name ("SingleWithThreshold" -> 3).
   std::map<std::string, int> CountByType() const;
+  // The names of the synthetic events the rules match (sorted), and in
+  // *all whether some rule matches every synthetic event. A controller's
+  // central rules use it to tell agents what to forward.
+  std::vector<std::string> SyntheticNamesMatched(bool* all = nullptr) const;
   // "12 rules (3 Single, 2 SingleWithThreshold, ...)"
   std::string Summary() const;
 

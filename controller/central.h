@@ -1,0 +1,79 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// The second correlation layer (paper section 4.2): the rule engine over the
+// synthetic events agents forward, on its own thread. Its alarms are stored
+// with the agents'; its blocks become fleet decisions (origin central-rule).
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "sipwarden/rules/engine.h"
+#include "sipwarden/rules/ruleset.h"
+#include "sipwarden/v1/agent.pb.h"
+
+namespace sw::controller {
+
+// rules/central.yaml as it was when the controller was built.
+std::string_view DefaultCentralRulesYaml();
+inline constexpr std::string_view kCentralRulesName = "<built-in rules/central.yaml>";
+
+// Loads the rule file at path, or the embedded central ruleset when empty.
+absl::StatusOr<std::shared_ptr<const rules::RuleSet>> LoadCentralRules(
+    const std::string& path, std::vector<rules::ConfigError>* errors);
+
+// A forwarded event as the engine's synthetic event; false when it is not
+// one (bad addresses).
+bool FromForwarded(const sipwarden::v1::ForwardedEvent& in, rules::SyntheticEvent* out);
+
+class CentralCorrelator {
+ public:
+  struct Sinks {
+    std::function<void(const rules::Alarm&, const std::string& json)> alarm;
+    std::function<void(const rules::BlockVerdict&)> block;
+  };
+  // max_queue: events waiting for the engine; beyond, new ones are dropped
+  // and counted.
+  CentralCorrelator(std::shared_ptr<const rules::RuleSet> rules, Sinks sinks,
+                    size_t max_queue = 100000);
+  ~CentralCorrelator();
+
+  // What agents are asked to forward.
+  const std::vector<std::string>& forward() const { return forward_; }
+  bool Wants(std::string_view name) const;
+  // Queues a forwarded event (any thread).
+  void Submit(const sipwarden::v1::ForwardedEvent& e);
+  // Waits until every queued event has been handled (tests).
+  void Drain();
+
+  struct Stats {
+    uint64_t events = 0, dropped = 0, rejected = 0, alarms = 0, blocks = 0;
+  };
+  Stats stats() const;
+
+ private:
+  void Run();
+
+  std::vector<std::string> forward_;
+  bool forward_all_ = false;
+  Sinks sinks_;
+  std::unique_ptr<rules::Engine> engine_;  // only the worker thread touches it
+  size_t max_queue_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_, idle_;
+  std::deque<rules::SyntheticEvent> queue_;
+  bool busy_ = false;
+  bool stop_ = false;
+  Stats stats_;
+  std::thread thread_;
+};
+
+}  // namespace sw::controller
