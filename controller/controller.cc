@@ -8,6 +8,7 @@
 #include <iostream>
 #include <map>
 #include <mutex>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -101,24 +102,63 @@ class Controller::AgentImpl final : public v1::AgentService::Service {
     return Status::OK;
   }
 
+  // Reports are stored by one writer thread in group commits (one
+  // transaction for whatever all agents sent meanwhile); each stream's
+  // acknowledgements go out from a second thread as commits land, so an
+  // agent streams without waiting for each report's disk write.
   Status Report(ServerContext* ctx,
                 grpc::ServerReaderWriter<v1::ReportAck, v1::AgentReport>* stream) override {
     auto peer = c_->Who(ctx, false);
     if (!peer.ok()) return Refused(peer.status());
-    const std::string* who = &peer->name;
+    const std::string who = peer->name;
+    std::atomic<bool> reading{true};
+    std::atomic<uint64_t> last_read{0};
+    std::thread acker([&] {
+      uint64_t sent = 0;
+      std::unique_lock<std::mutex> lock(wmu_);
+      while (true) {
+        done_cv_.wait_for(lock, std::chrono::milliseconds(100), [&] {
+          return committed_[who] > sent || (!reading && committed_[who] >= last_read) ||
+                 !write_error_.ok() || c_->stop_;
+        });
+        const uint64_t through = committed_[who];
+        const bool finished = !reading && (through >= last_read || !write_error_.ok() || c_->stop_);
+        if (through > sent) {
+          sent = through;
+          lock.unlock();
+          v1::ReportAck ack;
+          ack.set_stored_through(through);
+          const bool ok = stream->Write(ack);
+          lock.lock();
+          if (!ok) break;
+        }
+        if (finished || c_->stop_) break;
+      }
+    });
     v1::AgentReport r;
     while (stream->Read(&r)) {
-      uint64_t dups = 0;
-      auto last = c_->store_->StoreReports(*who, {r}, &dups);
-      if (!last.ok()) return ToGrpc(last.status());
-      c_->stats_.reports += 1 - dups;
-      c_->stats_.duplicates += dups;
-      if (dups == 0) Apply(*who, r);
-      v1::ReportAck ack;
-      ack.set_stored_through(*last);
-      if (!stream->Write(ack)) break;
+      last_read = std::max<uint64_t>(last_read, r.id());
+      std::lock_guard<std::mutex> lock(wmu_);
+      if (!write_error_.ok()) break;
+      wq_.push_back({who, std::move(r)});
+      wcv_.notify_one();
     }
-    return Status::OK;
+    reading = false;
+    done_cv_.notify_all();
+    acker.join();
+    std::lock_guard<std::mutex> lock(wmu_);
+    return write_error_.ok() ? Status::OK : ToGrpc(write_error_);
+  }
+
+  void StartWriter() { writer_ = std::thread([this] { WriteLoop(); }); }
+  void StopWriter() {
+    {
+      std::lock_guard<std::mutex> lock(wmu_);
+      wstop_ = true;
+    }
+    wcv_.notify_all();
+    done_cv_.notify_all();
+    if (writer_.joinable()) writer_.join();
   }
 
   Status WatchDecisions(ServerContext* ctx, const v1::WatchRequest* req,
@@ -138,6 +178,39 @@ class Controller::AgentImpl final : public v1::AgentService::Service {
     Connected(*who, -1);
     if (c_->stop_) return Status(StatusCode::UNAVAILABLE, "the controller is shutting down");
     return Status::OK;
+  }
+
+  void WriteLoop() {
+    std::unique_lock<std::mutex> lock(wmu_);
+    while (true) {
+      wcv_.wait(lock, [&] { return wstop_ || !wq_.empty(); });
+      if (wq_.empty() && wstop_) return;
+      std::vector<ReportRow> batch;
+      batch.swap(wq_);
+      lock.unlock();
+      std::vector<bool> stored;
+      std::map<std::string, uint64_t> last;
+      absl::Status st = c_->store_->StoreReportBatch(batch, &stored, &last);
+      if (st.ok()) {
+        uint64_t n = 0;
+        for (size_t i = 0; i < batch.size(); ++i) {
+          if (!stored[i]) continue;
+          ++n;
+          Apply(batch[i].agent, batch[i].report);
+        }
+        c_->stats_.reports += n;
+        c_->stats_.duplicates += batch.size() - n;
+      } else {
+        std::cerr << "sipwarden-controller: storing reports: " << st.message() << "\n";
+      }
+      lock.lock();
+      if (st.ok()) {
+        for (const auto& [agent, id] : last) committed_[agent] = std::max(committed_[agent], id);
+      } else {
+        write_error_ = absl::UnavailableError(absl::StrCat("reports not stored: ", st.message()));
+      }
+      done_cv_.notify_all();
+    }
   }
 
   // Fills live state into stored agent rows.
@@ -257,6 +330,15 @@ class Controller::AgentImpl final : public v1::AgentService::Service {
     std::lock_guard<std::mutex> lock(mu_);
     conn_[agent].sent = v;
   }
+
+  // The report writer (group commit).
+  std::mutex wmu_;
+  std::condition_variable wcv_, done_cv_;
+  std::vector<ReportRow> wq_;
+  std::map<std::string, uint64_t> committed_;  // stored through, per agent
+  absl::Status write_error_;
+  bool wstop_ = false;
+  std::thread writer_;
 
   struct Conn {
     int watches = 0;
@@ -520,6 +602,7 @@ absl::StatusOr<std::unique_ptr<Controller>> Controller::Start(ControllerOptions 
     }
   };
   c->agent_service_ = std::make_unique<AgentImpl>(c.get());
+  c->agent_service_->StartWriter();
   c->central_ = std::make_unique<CentralCorrelator>(*central_rules, std::move(cs));
   c->operator_service_ = std::make_unique<OperatorImpl>(c.get());
 
@@ -580,6 +663,7 @@ void Controller::Shutdown() {
   if (stop_.exchange(true)) return;
   if (server_) server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   if (housekeeping_.joinable()) housekeeping_.join();
+  if (agent_service_) agent_service_->StopWriter();
   central_.reset();  // its thread ends; it may still have stored (it uses the store)
 }
 

@@ -314,43 +314,61 @@ absl::StatusOr<std::vector<sipwarden::v1::AgentInfo>> SqliteStore::Agents() {
 absl::StatusOr<uint64_t> SqliteStore::StoreReports(
     const std::string& agent, const std::vector<sipwarden::v1::AgentReport>& reports,
     uint64_t* duplicates) {
+  std::vector<ReportRow> rows;
+  rows.reserve(reports.size());
+  for (const auto& r : reports) rows.push_back({agent, r});
+  std::vector<bool> stored;
+  std::map<std::string, uint64_t> last;
+  if (auto st = StoreReportBatch(rows, &stored, &last); !st.ok()) return st;
+  if (duplicates) *duplicates += static_cast<uint64_t>(std::count(stored.begin(), stored.end(), false));
+  return last[agent];
+}
+
+absl::Status SqliteStore::StoreReportBatch(const std::vector<ReportRow>& rows,
+                                           std::vector<bool>* stored_out,
+                                           std::map<std::string, uint64_t>* last_out) {
   std::lock_guard<std::mutex> lock(mu_);
+  stored_out->assign(rows.size(), false);
   if (auto st = Exec("BEGIN IMMEDIATE"); !st.ok()) return st;
   auto fail = [this](const char* what) -> absl::Status {
     absl::Status st = Error(what);
     Exec("ROLLBACK").IgnoreError();
     return st;
   };
-  uint64_t last = 0;
-  {
-    Stmt q(db_, "SELECT last_report_id FROM agents WHERE agent = ?1");
-    if (!q.ok()) return fail("read the last report id");
-    q.Bind(1, agent);
-    const int rc = q.Step();
-    if (rc == SQLITE_ROW) {
-      last = static_cast<uint64_t>(q.Int(0));
-    } else if (rc != SQLITE_DONE) {
-      return fail("read the last report id");
-    } else {
-      Stmt ins(db_,
-               "INSERT INTO agents (agent, hostname, interfaces, version, ruleset, first_seen_ns, "
-               "last_seen_ns) VALUES (?1, '', '', '', '', 0, 0)");
-      ins.Bind(1, agent);
-      if (!ins.ok() || ins.Step() != SQLITE_DONE) return fail("add the agent");
-    }
-  }
+  Stmt get(db_, "SELECT last_report_id FROM agents WHERE agent = ?1");
+  Stmt add(db_,
+           "INSERT INTO agents (agent, hostname, interfaces, version, ruleset, first_seen_ns, "
+           "last_seen_ns) VALUES (?1, '', '', '', '', 0, 0)");
   Stmt alarm(db_,
              "INSERT INTO alarms (agent, report_id, ts_ns, category, src_ip, rule, severity, "
              "signature, json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
-  if (!alarm.ok()) return fail("store alarms");
-  uint64_t stored = 0;
-  for (const auto& r : reports) {
-    if (r.id() <= last) {
-      if (duplicates) ++*duplicates;
-      continue;
+  Stmt up(db_, "UPDATE agents SET last_report_id = ?2, reports = reports + ?3 WHERE agent = ?1");
+  if (!get.ok() || !add.ok() || !alarm.ok() || !up.ok()) return fail("store reports");
+  std::map<std::string, std::pair<uint64_t, uint64_t>> agents;  // last id, stored now
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const auto& [agent, r] = rows[i];
+    auto it = agents.find(agent);
+    if (it == agents.end()) {
+      get.Bind(1, agent);
+      const int rc = get.Step();
+      uint64_t last = 0;
+      if (rc == SQLITE_ROW) {
+        last = static_cast<uint64_t>(get.Int(0));
+      } else if (rc == SQLITE_DONE) {
+        add.Bind(1, agent);
+        if (add.Step() != SQLITE_DONE) return fail("add the agent");
+        add.Reset();
+      } else {
+        return fail("read the last report id");
+      }
+      get.Reset();
+      it = agents.emplace(agent, std::make_pair(last, uint64_t{0})).first;
     }
+    auto& [last, count] = it->second;
+    if (r.id() <= last) continue;  // seen before: at least once in, once stored
     last = r.id();
-    ++stored;
+    ++count;
+    (*stored_out)[i] = true;
     if (r.has_alarm()) {
       const auto& a = r.alarm();
       alarm.Bind(1, agent)
@@ -366,12 +384,19 @@ absl::StatusOr<uint64_t> SqliteStore::StoreReports(
       alarm.Reset();
     }
   }
-  Stmt up(db_,
-          "UPDATE agents SET last_report_id = ?2, reports = reports + ?3 WHERE agent = ?1");
-  up.Bind(1, agent).Bind(2, static_cast<int64_t>(last)).Bind(3, static_cast<int64_t>(stored));
-  if (!up.ok() || up.Step() != SQLITE_DONE) return fail("store the last report id");
-  if (auto st = Exec("COMMIT"); !st.ok()) return st;
-  return last;
+  for (const auto& [agent, lc] : agents) {
+    up.Bind(1, agent).Bind(2, static_cast<int64_t>(lc.first)).Bind(3, static_cast<int64_t>(lc.second));
+    if (up.Step() != SQLITE_DONE) return fail("store the last report id");
+    up.Reset();
+    (*last_out)[agent] = lc.first;
+  }
+  if (auto st = Exec("COMMIT"); !st.ok()) {
+    Exec("ROLLBACK").IgnoreError();
+    stored_out->assign(rows.size(), false);
+    last_out->clear();
+    return st;
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<uint64_t> SqliteStore::LastReportId(const std::string& agent) {

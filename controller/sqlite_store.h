@@ -34,6 +34,8 @@ class SqliteStore final : public Store {
   absl::StatusOr<uint64_t> StoreReports(const std::string& agent,
                                         const std::vector<sipwarden::v1::AgentReport>& reports,
                                         uint64_t* duplicates) override;
+  absl::Status StoreReportBatch(const std::vector<ReportRow>& rows, std::vector<bool>* stored,
+                                std::map<std::string, uint64_t>* last) override;
   absl::StatusOr<uint64_t> LastReportId(const std::string& agent) override;
   absl::Status StoreAlarm(const std::string& origin, const sipwarden::v1::Alarm& a) override;
   absl::StatusOr<std::vector<sipwarden::v1::StoredAlarm>> Alarms(const AlarmFilter& f) override;

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -58,6 +59,12 @@ class Store {
   virtual absl::StatusOr<uint64_t> StoreReports(const std::string& agent,
                                                 const std::vector<sipwarden::v1::AgentReport>& reports,
                                                 uint64_t* duplicates) = 0;
+  // Reports of several agents in one transaction (group commit): rows in
+  // arrival order; stored[i] tells whether rows[i] was new, last the highest
+  // stored id per agent afterwards.
+  virtual absl::Status StoreReportBatch(const std::vector<ReportRow>& rows,
+                                        std::vector<bool>* stored,
+                                        std::map<std::string, uint64_t>* last) = 0;
   virtual absl::StatusOr<uint64_t> LastReportId(const std::string& agent) = 0;
   // An alarm of the controller's own (central rules), under origin.
   virtual absl::Status StoreAlarm(const std::string& origin, const sipwarden::v1::Alarm& a) = 0;
