@@ -76,7 +76,7 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> ControllerCredentials(
 // The report stream of one session.
 class ReportStream {
  public:
-  std::unique_ptr<grpc::ClientReaderWriter<v1::AgentReport, v1::ReportAck>> rw;
+  std::unique_ptr<grpc::ClientReaderWriter<v1::ReportBatch, v1::ReportAck>> rw;
 };
 
 v1::ForwardedEvent ToForwarded(const rules::SyntheticEvent& e) {
@@ -175,8 +175,13 @@ void Name(grpc::ClientContext* ctx, const std::string& name) { ctx->AddMetadata(
 }  // namespace
 
 bool ControllerClient::Session(const std::string& address) {
-  auto channel = grpc::CreateChannel(
-      address, options_.credentials ? options_.credentials : grpc::InsecureChannelCredentials());
+  // Its own connection (not one shared with other channels to the same
+  // address in this process): a controller limits streams per connection.
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  auto channel = grpc::CreateCustomChannel(
+      address, options_.credentials ? options_.credentials : grpc::InsecureChannelCredentials(),
+      args);
   auto stub = v1::AgentService::NewStub(channel);
 
   v1::RegisterRequest req;
@@ -293,12 +298,17 @@ void ControllerClient::SendReports(ReportStream* rs, std::atomic<bool>* done) {
         if (r.id() > sent) batch.push_back(r);
       }
     }
-    for (const auto& r : batch) {
-      if (!rs->rw->Write(r)) {
+    constexpr size_t kPerMessage = 256;
+    for (size_t i = 0; i < batch.size(); i += kPerMessage) {
+      v1::ReportBatch m;
+      const size_t end = std::min(batch.size(), i + kPerMessage);
+      for (size_t k = i; k < end; ++k) *m.add_reports() = std::move(batch[k]);
+      const uint64_t last = m.reports(static_cast<int>(m.reports_size() - 1)).id();
+      if (!rs->rw->Write(m)) {
         *done = true;
         break;
       }
-      sent = r.id();
+      sent = last;
     }
   }
   rs->rw->WritesDone();

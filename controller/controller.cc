@@ -10,6 +10,7 @@
 #include <mutex>
 #include <thread>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "sipwarden/ip.h"
@@ -107,7 +108,7 @@ class Controller::AgentImpl final : public v1::AgentService::Service {
   // acknowledgements go out from a second thread as commits land, so an
   // agent streams without waiting for each report's disk write.
   Status Report(ServerContext* ctx,
-                grpc::ServerReaderWriter<v1::ReportAck, v1::AgentReport>* stream) override {
+                grpc::ServerReaderWriter<v1::ReportAck, v1::ReportBatch>* stream) override {
     auto peer = c_->Who(ctx, false);
     if (!peer.ok()) return Refused(peer.status());
     const std::string who = peer->name;
@@ -135,12 +136,17 @@ class Controller::AgentImpl final : public v1::AgentService::Service {
         if (finished || c_->stop_) break;
       }
     });
-    v1::AgentReport r;
-    while (stream->Read(&r)) {
-      last_read = std::max<uint64_t>(last_read, r.id());
-      std::lock_guard<std::mutex> lock(wmu_);
-      if (!write_error_.ok()) break;
-      wq_.push_back({who, std::move(r)});
+    v1::ReportBatch m;
+    while (stream->Read(&m)) {
+      std::unique_lock<std::mutex> lock(wmu_);
+      // Backpressure: while the writer is behind, this stream stops reading
+      // (gRPC's flow control then holds the agent back): memory stays bounded.
+      space_cv_.wait(lock, [&] { return wq_.size() < kMaxQueued || wstop_ || c_->stop_; });
+      if (!write_error_.ok() || wstop_) break;
+      for (auto& r : *m.mutable_reports()) {
+        last_read = std::max<uint64_t>(last_read, r.id());
+        wq_.push_back({who, std::move(r)});
+      }
       wcv_.notify_one();
     }
     reading = false;
@@ -157,6 +163,7 @@ class Controller::AgentImpl final : public v1::AgentService::Service {
       wstop_ = true;
     }
     wcv_.notify_all();
+    space_cv_.notify_all();
     done_cv_.notify_all();
     if (writer_.joinable()) writer_.join();
   }
@@ -187,6 +194,7 @@ class Controller::AgentImpl final : public v1::AgentService::Service {
       if (wq_.empty() && wstop_) return;
       std::vector<ReportRow> batch;
       batch.swap(wq_);
+      space_cv_.notify_all();
       lock.unlock();
       std::vector<bool> stored;
       std::map<std::string, uint64_t> last;
@@ -332,8 +340,9 @@ class Controller::AgentImpl final : public v1::AgentService::Service {
   }
 
   // The report writer (group commit).
+  static constexpr size_t kMaxQueued = 50000;  // reports waiting for the writer
   std::mutex wmu_;
-  std::condition_variable wcv_, done_cv_;
+  std::condition_variable wcv_, done_cv_, space_cv_;
   std::vector<ReportRow> wq_;
   std::map<std::string, uint64_t> committed_;  // stored through, per agent
   absl::Status write_error_;
@@ -481,27 +490,32 @@ class Controller::OperatorImpl final : public v1::OperatorService::Service {
       if (!p.ok()) return ToGrpc(p.status());
       within = *p;
     }
-    auto [all, version] = c_->table_->Snapshot();
+    // The page token is the last "prefix action" of the previous page.
+    std::pair<std::string, int> after{"", 0};
+    if (!req->page_token().empty()) {
+      const size_t sp = req->page_token().rfind(' ');
+      int action = 0;
+      if (sp == std::string::npos || !absl::SimpleAtoi(req->page_token().substr(sp + 1), &action)) {
+        return Status(StatusCode::INVALID_ARGUMENT, "bad page_token");
+      }
+      after = {req->page_token().substr(0, sp), action};
+    }
+    const uint32_t page = req->page_size() ? std::min(req->page_size(), 100000u) : 10000;
+    bool more = false;
+    uint64_t version = 0;
+    auto list = c_->table_->Page(
+        after, page,
+        [&](const IpPrefix& p, const v1::Decision& d) {
+          if (req->action() != v1::ACTION_UNSPECIFIED && d.action() != req->action()) return false;
+          if (req->origin() != v1::ORIGIN_UNSPECIFIED && d.origin() != req->origin()) return false;
+          return !within || Covers(*within, p) || Covers(p, *within);
+        },
+        &more, &version);
     resp->set_version(version);
-    const uint32_t page = req->page_size() ? req->page_size() : 10000;
-    for (auto& d : all) {
-      // Snapshot is in (prefix text, action) order: the token is the last
-      // "prefix action" returned.
-      const std::string key = absl::StrCat(d.prefix(), " ", static_cast<int>(d.action()));
-      if (!req->page_token().empty() && key <= req->page_token()) continue;
-      if (req->action() != v1::ACTION_UNSPECIFIED && d.action() != req->action()) continue;
-      if (req->origin() != v1::ORIGIN_UNSPECIFIED && d.origin() != req->origin()) continue;
-      if (within) {
-        auto p = IpPrefix::Parse(d.prefix());
-        if (!p.ok() || !(Covers(*within, *p) || Covers(*p, *within))) continue;
-      }
-      if (static_cast<uint32_t>(resp->decisions_size()) >= page) {
-        resp->set_next_page_token(
-            absl::StrCat(resp->decisions().rbegin()->prefix(), " ",
-                         static_cast<int>(resp->decisions().rbegin()->action())));
-        break;
-      }
-      *resp->add_decisions() = std::move(d);
+    for (auto& d : list) *resp->add_decisions() = std::move(d);
+    if (more && !list.empty()) {
+      const auto& last = *resp->decisions().rbegin();
+      resp->set_next_page_token(absl::StrCat(last.prefix(), " ", static_cast<int>(last.action())));
     }
     return Status::OK;
   }
@@ -633,6 +647,12 @@ absl::StatusOr<std::unique_ptr<Controller>> Controller::Start(ControllerOptions 
   b.RegisterService(c->operator_service_.get());
   b.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, c->options_.max_streams_per_connection);
   b.SetMaxReceiveMessageSize(4 << 20);
+  // Memory: gRPC's buffers are bounded as a whole, and windows do not grow
+  // past the defaults for bulk report streams (bandwidth-delay probing).
+  grpc::ResourceQuota quota("sipwarden-controller");
+  quota.Resize(256u << 20);
+  b.SetResourceQuota(quota);
+  b.AddChannelArgument(GRPC_ARG_HTTP2_BDP_PROBE, 0);
   // Half-open connections: keepalive pings find dead peers.
   b.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 20000);
   b.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
@@ -661,9 +681,11 @@ absl::StatusOr<Peer> Controller::Who(const grpc::ServerContext* ctx, bool operat
 
 void Controller::Shutdown() {
   if (stop_.exchange(true)) return;
+  // The report writer first: it stores what it holds, and report streams
+  // waiting for room in its queue give up.
+  if (agent_service_) agent_service_->StopWriter();
   if (server_) server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   if (housekeeping_.joinable()) housekeeping_.join();
-  if (agent_service_) agent_service_->StopWriter();
   central_.reset();  // its thread ends; it may still have stored (it uses the store)
 }
 

@@ -216,6 +216,26 @@ std::pair<std::vector<Decision>, uint64_t> DecisionTable::Snapshot() const {
   return {std::move(out), version_};
 }
 
+std::vector<Decision> DecisionTable::Page(
+    const std::pair<std::string, int>& after, size_t limit,
+    const std::function<bool(const IpPrefix&, const Decision&)>& keep, bool* more,
+    uint64_t* version) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<Decision> out;
+  *more = false;
+  *version = version_;
+  auto it = after.first.empty() ? table_.begin() : table_.upper_bound(after);
+  for (; it != table_.end(); ++it) {
+    if (!keep(it->second.prefix, it->second.d)) continue;
+    if (out.size() >= limit) {
+      *more = true;
+      break;
+    }
+    out.push_back(it->second.d);
+  }
+  return out;
+}
+
 std::optional<std::vector<DecisionChange>> DecisionTable::ChangesSince(uint64_t since) const {
   std::lock_guard<std::mutex> lock(mu_);
   if (since > version_) return std::nullopt;  // from another controller's history

@@ -10,6 +10,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -60,6 +61,13 @@ class DecisionTable {
   size_t allows() const;
   // Every decision now, in prefix order, with the version they are at.
   std::pair<std::vector<sipwarden::v1::Decision>, uint64_t> Snapshot() const;
+  // Up to limit decisions after the (prefix, action) key `after` ("" = from
+  // the first) that pass keep, in key order; *more tells whether any are
+  // left, *version the version they are at.
+  std::vector<sipwarden::v1::Decision> Page(
+      const std::pair<std::string, int>& after, size_t limit,
+      const std::function<bool(const IpPrefix&, const sipwarden::v1::Decision&)>& keep,
+      bool* more, uint64_t* version) const;
   // The changes after `since`, up to the current version; nullopt when they
   // are no longer kept (a snapshot is needed).
   std::optional<std::vector<sipwarden::v1::DecisionChange>> ChangesSince(uint64_t since) const;

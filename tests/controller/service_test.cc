@@ -237,10 +237,11 @@ TEST_F(ServiceTest, ResentReportsAreStoredOnce) {
     ctx.AddMetadata("sw-name", "proxy-a");
     auto rw = agent->Report(&ctx);
     for (uint64_t id = 100; id < 110; ++id) {
-      v1::AgentReport r;
-      r.set_id(id);
-      r.mutable_alarm()->set_category("scan");
-      ASSERT_TRUE(rw->Write(r));
+      v1::ReportBatch m;
+      auto* r = m.add_reports();
+      r->set_id(id);
+      r->mutable_alarm()->set_category("scan");
+      ASSERT_TRUE(rw->Write(m));
     }
     rw->WritesDone();
     // Acknowledgements are cumulative (group commits): the last says 109,
