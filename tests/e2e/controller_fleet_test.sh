@@ -12,7 +12,9 @@
 #      enforcing, B blocks a new attacker on its own and buffers its alarm;
 #      after a restart on the same database no alarm is lost (the agents'
 #      alarm files and the controller's store are counted), and both agents'
-#      decision versions equal the controller's.
+#      decision versions equal the controller's;
+#   5. kill -9 while four operators add blocks: every block acknowledged
+#      before the kill is there after the restart.
 #   controller_fleet_test.sh BIN_DIR
 source "$(dirname "$0")/lib.sh"
 e2e_require_root
@@ -134,4 +136,25 @@ version=$("${FLEET[@]}" stats --json | jq -r .decision_version)
 same() { [ "$("${FLEET[@]}" agents --json | jq -s --argjson v "$version" 'map(select(.decision_version == $v and .connected)) | length')" -eq 2 ]; }
 e2e_wait_for 5 same || e2e_fail "agents' versions differ from $version: $("${FLEET[@]}" agents --json)"
 e2e_log "after the restart: $raised alarms raised, $raised stored; both agents at decision version $version"
+
+# ---- 5. kill -9 during heavy writes loses no acknowledged decision -----------------
+e2e_log "four operators block 400 prefixes while the controller is killed with SIGKILL"
+writers=()
+for w in 0 1 2 3; do
+  (for i in $(seq 1 100); do
+     "${FLEET[@]}" block add "198.18.$w.$i" --ttl 10m 2>/dev/null | grep -o '198\.18\.[0-9.]*/32' || true
+   done >"$TMP/acked.$w") &
+  writers+=("$!")
+done
+sleep 1
+kill -KILL "$CONTROLLER"
+wait "${writers[@]}" 2>/dev/null || true
+cat "$TMP"/acked.* | sort -u >"$TMP/acked"
+acked=$(wc -l <"$TMP/acked")
+start_controller
+"${FLEET[@]}" block list | awk '{print $1}' | sort -u >"$TMP/stored"
+missing=$(comm -23 "$TMP/acked" "$TMP/stored" | wc -l)
+e2e_log "$acked blocks acknowledged before the kill; after the restart $missing of them missing"
+[ "$acked" -gt 0 ] || e2e_fail "no block was acknowledged before the kill"
+[ "$missing" -eq 0 ] || e2e_fail "acknowledged blocks lost: $(comm -23 "$TMP/acked" "$TMP/stored" | head -5)"
 e2e_finish
