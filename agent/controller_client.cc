@@ -3,7 +3,12 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -110,7 +115,121 @@ ControllerClient::ControllerClient(ControllerClientOptions options, Apply apply)
   next_id_ = static_cast<uint64_t>(absl::ToUnixMicros(absl::Now()));
 }
 
-ControllerClient::~ControllerClient() { Stop(); }
+ControllerClient::~ControllerClient() {
+  Stop();
+  if (spool_) fclose(spool_);
+}
+
+void ControllerClient::SpoolPending() {
+  // Memory first (older ids), then what the file still held unread.
+  std::vector<std::string> rest;
+  while (spooled_ > 0) {
+    uint32_t len = 0;
+    if (fseek(spool_, static_cast<long>(spool_read_), SEEK_SET) != 0 || fread(&len, 4, 1, spool_) != 1) {
+      break;
+    }
+    std::string buf(len, '\0');
+    if (len && fread(buf.data(), len, 1, spool_) != 1) break;
+    spool_read_ += 4 + len;
+    --spooled_;
+    rest.push_back(std::move(buf));
+  }
+  fflush(spool_);
+  if (ftruncate(fileno(spool_), 0) != 0) return;
+  rewind(spool_);
+  spool_read_ = spool_write_ = 0;
+  spooled_ = 0;
+  for (const auto& r : pending_) Spill(r);
+  pending_.clear();
+  for (const auto& buf : rest) {
+    v1::AgentReport r;
+    if (r.ParseFromString(buf)) Spill(r);
+  }
+}
+
+absl::Status ControllerClient::OpenSpool() {
+  if (options_.spool_path.empty()) return absl::OkStatus();
+  std::lock_guard<std::mutex> lock(mu_);
+  spool_ = fopen(options_.spool_path.c_str(), "a+b");
+  if (!spool_) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot open the report spool ", options_.spool_path, ": ", strerror(errno)));
+  }
+  // What an earlier run left: every whole record (a torn last one is cut).
+  fseek(spool_, 0, SEEK_END);
+  const uint64_t size = static_cast<uint64_t>(ftell(spool_));
+  uint64_t at = 0, n = 0;
+  uint64_t max_id = 0;
+  fseek(spool_, 0, SEEK_SET);
+  while (at + 4 <= size) {
+    uint32_t len = 0;
+    if (fread(&len, 4, 1, spool_) != 1 || at + 4 + len > size) break;
+    std::string buf(len, '\0');
+    if (len && fread(buf.data(), len, 1, spool_) != 1) break;
+    v1::AgentReport r;
+    if (r.ParseFromString(buf)) max_id = std::max(max_id, r.id());
+    at += 4 + len;
+    ++n;
+  }
+  if (at < size && ftruncate(fileno(spool_), static_cast<off_t>(at)) != 0) {
+    return absl::UnavailableError(absl::StrCat("cannot repair the report spool ",
+                                               options_.spool_path, ": ", strerror(errno)));
+  }
+  spool_read_ = 0;
+  spool_write_ = at;
+  spooled_ = n;
+  // Ids go on from the spooled ones even if the clock went back.
+  next_id_ = std::max(next_id_, max_id);
+  Refill();
+  return absl::OkStatus();
+}
+
+void ControllerClient::Spill(const v1::AgentReport& r) {
+  std::string buf;
+  r.SerializeToString(&buf);
+  const uint32_t len = static_cast<uint32_t>(buf.size());
+  if (spool_write_ + 4 + len > options_.max_spool_bytes) {
+    ++stats_.reports_dropped;
+    return;
+  }
+  // A write after reads needs a seek in between (C's rule for update
+  // streams); the file is opened for appending anyway.
+  if (fseek(spool_, 0, SEEK_END) != 0 || fwrite(&len, 4, 1, spool_) != 1 ||
+      (len && fwrite(buf.data(), len, 1, spool_) != 1) || fflush(spool_) != 0) {
+    ++stats_.reports_dropped;
+    return;
+  }
+  spool_write_ += 4 + len;
+  ++spooled_;
+}
+
+void ControllerClient::Refill() {
+  if (!spool_) return;
+  while (spooled_ > 0 && pending_.size() < options_.max_buffered_reports) {
+    uint32_t len = 0;
+    if (fseek(spool_, static_cast<long>(spool_read_), SEEK_SET) != 0 || fread(&len, 4, 1, spool_) != 1) {
+      break;
+    }
+    std::string buf(len, '\0');
+    if (len && fread(buf.data(), len, 1, spool_) != 1) break;
+    spool_read_ += 4 + len;
+    --spooled_;
+    v1::AgentReport r;
+    if (!r.ParseFromString(buf)) {
+      ++stats_.reports_dropped;
+      continue;
+    }
+    pending_.push_back(std::move(r));
+  }
+  if (spooled_ == 0 && spool_write_ > 0) {
+    // All taken back: the file starts over.
+    fflush(spool_);
+    if (ftruncate(fileno(spool_), 0) == 0) {
+      rewind(spool_);
+      spool_read_ = spool_write_ = 0;
+    }
+  }
+}
 
 void ControllerClient::Start() {
   if (thread_.joinable()) return;
@@ -125,17 +244,24 @@ void ControllerClient::Stop() {
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+  // What was not delivered waits on disk for the next run.
+  std::lock_guard<std::mutex> lock(mu_);
+  if (spool_ && (!pending_.empty() || spooled_ > 0)) SpoolPending();
 }
 
 void ControllerClient::Report(v1::AgentReport report) {
   std::lock_guard<std::mutex> lock(mu_);
   report.set_id(++next_id_);
   if (report.ts_unix_ns() == 0) report.set_ts_unix_ns(absl::ToUnixNanos(absl::Now()));
-  if (pending_.size() >= options_.max_buffered_reports) {
-    pending_.pop_front();
-    ++stats_.reports_dropped;
+  if (spool_ && (spooled_ > 0 || pending_.size() >= options_.max_buffered_reports)) {
+    Spill(report);  // behind what is already spooled: ids stay in order
+  } else {
+    if (pending_.size() >= options_.max_buffered_reports) {
+      pending_.pop_front();
+      ++stats_.reports_dropped;
+    }
+    pending_.push_back(std::move(report));
   }
-  pending_.push_back(std::move(report));
   ++stats_.reports_queued;
   cv_.notify_all();
 }
@@ -143,7 +269,9 @@ void ControllerClient::Report(v1::AgentReport report) {
 ControllerClient::Stats ControllerClient::stats() const {
   std::lock_guard<std::mutex> lock(mu_);
   Stats s = stats_;
-  s.reports_buffered = pending_.size();
+  s.reports_buffered = pending_.size() + spooled_;
+  s.reports_spooled = spooled_;
+  s.spool_bytes = spool_write_ - spool_read_;
   return s;
 }
 
@@ -210,6 +338,7 @@ bool ControllerClient::Session(const std::string& address) {
     while (!pending_.empty() && pending_.front().id() <= resp.last_report_id()) {
       pending_.pop_front();
       ++stats_.reports_acked;
+      if (pending_.empty()) Refill();
     }
     acked_ = std::max(acked_, resp.last_report_id());
     forward_.assign(resp.forward_synthetic().begin(), resp.forward_synthetic().end());
@@ -239,6 +368,7 @@ bool ControllerClient::Session(const std::string& address) {
         ++stats_.reports_acked;
       }
       acked_ = std::max(acked_, ack.stored_through());
+      if (pending_.size() < options_.max_buffered_reports / 2) Refill();
     }
     done = true;
     cv_.notify_all();

@@ -52,7 +52,12 @@ struct ControllerClientOptions {
   std::vector<std::string> interfaces;
   std::string version;
   std::string ruleset_sha256;
-  size_t max_buffered_reports = 100000;
+  size_t max_buffered_reports = 100000;  // in memory
+  // Beyond the memory buffer, reports go to this file (in id order, read
+  // back as the controller takes them; what is in it when the agent starts
+  // is sent first). Empty: memory only, the oldest dropped when it is full.
+  std::string spool_path;
+  uint64_t max_spool_bytes = 256ull << 20;  // beyond: new reports dropped
   int64_t backoff_min_ms = 100;
   int64_t backoff_max_ms = 5000;
 };
@@ -76,6 +81,9 @@ class ControllerClient {
   void Start();
   void Stop();
 
+  // Opens the spool file (if any) and takes in what an earlier run left
+  // there. Call before Start; an error names the file.
+  absl::Status OpenSpool();
   // Queues a report (its id and time are set here). Thread-safe.
   void Report(sipwarden::v1::AgentReport report);
   // Whether the controller's central rules want synthetic events of this
@@ -91,8 +99,10 @@ class ControllerClient {
     uint64_t connect_failures = 0;
     uint64_t reports_queued = 0;
     uint64_t reports_acked = 0;
-    uint64_t reports_dropped = 0;    // buffer full: oldest dropped
-    size_t reports_buffered = 0;
+    uint64_t reports_dropped = 0;    // buffers full (memory: oldest dropped; spool: newest)
+    size_t reports_buffered = 0;     // not yet acknowledged, in memory and spooled
+    uint64_t reports_spooled = 0;    // of those, in the spool file
+    uint64_t spool_bytes = 0;
   };
   Stats stats() const;
 
@@ -110,6 +120,13 @@ class ControllerClient {
   std::condition_variable cv_;  // stop, or reports queued
   std::deque<sipwarden::v1::AgentReport> pending_;  // not acknowledged, id order
   uint64_t next_id_ = 0;
+  // The spool: length-prefixed serialised reports; [read, write) not yet
+  // taken back into memory.
+  void Spill(const sipwarden::v1::AgentReport& r);
+  void Refill();
+  void SpoolPending();  // at Stop: everything not acknowledged, in id order
+  FILE* spool_ = nullptr;
+  uint64_t spool_read_ = 0, spool_write_ = 0, spooled_ = 0;
   std::vector<std::string> forward_;  // sorted
   uint64_t acked_ = 0;
   Stats stats_;

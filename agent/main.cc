@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <string>
@@ -121,6 +122,9 @@ ABSL_FLAG(std::string, tls_cert, "",
 ABSL_FLAG(std::string, tls_key, "", "mTLS to the controller: this agent's private key (PEM)");
 ABSL_FLAG(std::string, tls_ca, "", "mTLS to the controller: the CA that signed the controller's "
           "certificate (PEM)");
+ABSL_FLAG(std::string, state_dir, "/var/lib/sipwarden",
+          "Where the agent keeps state across runs: reports the controller has not taken yet "
+          "(controller-reports.NAME.spool, at most 256 MiB)");
 ABSL_FLAG(std::string, agent_name, "",
           "This agent's name at the controller (default: the host name)");
 ABSL_FLAG(std::string, metrics_listen, "",
@@ -377,8 +381,20 @@ int Run() {
     for (const auto& [name, ifindex] : ifaces) co.interfaces.push_back(name);
     co.version = SW_VERSION;
     co.ruleset_sha256 = sw::RulesetSha256(rules_path);
+    const std::string state_dir = absl::GetFlag(FLAGS_state_dir);
+    if (!state_dir.empty()) {
+      std::error_code ec;
+      std::filesystem::create_directories(state_dir, ec);
+      co.spool_path = absl::StrCat(state_dir, "/controller-reports.", agent_name, ".spool");
+    }
     controller = std::make_unique<sw::ControllerClient>(
         co, [f = fleet.get()](const sipwarden::v1::DecisionBatch& b) { f->Apply(b); });
+    if (auto st = controller->OpenSpool(); !st.ok()) {
+      std::cerr << "sipwarden-agent: " << st.message() << " (reports kept in memory only)\n";
+    } else if (const auto cs = controller->stats(); cs.reports_buffered > 0) {
+      std::cerr << "sipwarden-agent: " << cs.reports_buffered
+                << " reports from an earlier run wait for the controller\n";
+    }
     controller->Start();
     std::cerr << "sipwarden-agent: following the controller at " << absl::StrJoin(controllers, ",")
               << " as " << agent_name << "\n";
@@ -706,6 +722,8 @@ int Run() {
                     "Failed attempts to reach a controller", static_cast<double>(cs.connect_failures));
           t.Gauge("sipwarden_controller_reports_buffered", "Reports waiting for the controller",
                   static_cast<double>(cs.reports_buffered));
+          t.Gauge("sipwarden_controller_reports_spooled", "Reports waiting on disk (the spool)",
+                  static_cast<double>(cs.reports_spooled));
           t.Counter("sipwarden_controller_reports_acked_total", "Reports the controller stored",
                     static_cast<double>(cs.reports_acked));
           t.Counter("sipwarden_controller_reports_dropped_total",

@@ -373,7 +373,9 @@ absl::Status SqliteStore::StoreReportBatch(const std::vector<ReportRow>& rows,
       const auto& a = r.alarm();
       alarm.Bind(1, agent)
           .Bind(2, static_cast<int64_t>(r.id()))
-          .Bind(3, a.ts_unix_ns())
+          // An alarm without its own time has the report's (else retention
+          // would take it for decades old).
+          .Bind(3, a.ts_unix_ns() ? a.ts_unix_ns() : r.ts_unix_ns())
           .Bind(4, a.category())
           .Bind(5, a.src_ip())
           .Bind(6, a.rule())

@@ -264,6 +264,49 @@ TEST_F(ServiceTest, ResentReportsAreStoredOnce) {
   EXPECT_EQ(s.reports_duplicate(), 10u);
 }
 
+TEST_F(ServiceTest, ReportsWaitOnDiskAcrossAnAgentRestartAndArriveInOrder) {
+  StartController();  // only to learn a free port
+  ctl_->Shutdown();
+  ctl_.reset();
+  ControllerClientOptions o;
+  o.addresses = {"127.0.0.1:" + std::to_string(port_)};
+  o.name = "proxy-a";
+  o.max_buffered_reports = 4;
+  o.spool_path = dir_.File("proxy-a.spool");
+  o.backoff_min_ms = 20;
+  o.backoff_max_ms = 100;
+  auto alarm = [](int i) {
+    v1::AgentReport r;
+    r.mutable_alarm()->set_category("flood");
+    r.mutable_alarm()->set_signature("alarm " + std::to_string(i));
+    return r;
+  };
+  {
+    FakeKernel k;
+    ControllerClient a(o, [&k](const v1::DecisionBatch& b) { k.Apply(b); });
+    ASSERT_TRUE(a.OpenSpool().ok());
+    a.Start();  // nobody answers
+    for (int i = 0; i < 50; ++i) a.Report(alarm(i));
+    EXPECT_EQ(a.stats().reports_buffered, 50u);
+    EXPECT_EQ(a.stats().reports_spooled, 46u);  // 4 in memory
+    a.Stop();  // the agent stops: the 4 join the 46 on disk
+  }
+  // The next run finds them, and the controller is back.
+  FakeKernel k;
+  ControllerClient again(o, [&k](const v1::DecisionBatch& b) { k.Apply(b); });
+  ASSERT_TRUE(again.OpenSpool().ok());
+  EXPECT_EQ(again.stats().reports_buffered, 50u);
+  again.Report(alarm(50));  // a new one goes behind them
+  StartController();
+  again.Start();
+  ASSERT_TRUE(WaitFor([&] { return again.stats().reports_buffered == 0; }, 10000))
+      << again.stats().reports_buffered;
+  // Every one stored: one out of order would have been taken for a duplicate.
+  EXPECT_EQ(*ctl_->store().AlarmCount(), 51u);
+  EXPECT_EQ(again.stats().reports_dropped, 0u);
+
+}
+
 // An outcome event as rules/default.yaml's transaction rule emits it.
 v1::AgentReport Outcome(const std::string& src, const std::string& proxy, int status,
                         const std::string& to_user) {
