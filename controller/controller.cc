@@ -227,6 +227,7 @@ class Controller::AgentImpl final : public v1::AgentService::Service {
     auto it = conn_.find(a->agent());
     if (it == conn_.end()) return;
     a->set_connected(it->second.watches > 0);
+    if (it->second.watches > 0) a->set_last_seen_unix_ns(NowNs());  // seen now: it is watching
     a->set_decision_version(it->second.sent);
     if (!it->second.counters.empty()) {
       a->mutable_counters()->clear();

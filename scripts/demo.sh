@@ -3,9 +3,12 @@
 # The main job on its embedded default: installs the Debian packages, builds
 # sipwarden, brings up the lab (tools/lab/lab: Kamailio as registrar and
 # proxy, a sipp callee, a legitimate caller, an attacker, sipwarden-agent
-# with XDP on every interface of the proxy host and the built-in ruleset),
-# runs legitimate registrations and calls, then a sequence of attacks, and
-# shows the alarms, the kernel's blocks and its counters as they happen.
+# with XDP on every interface of the proxy host and the built-in ruleset;
+# and the fleet: sw-controller and a second proxy host, sw-proxy2, whose
+# agent follows the same controller), runs legitimate registrations and
+# calls, then a sequence of attacks, and shows the alarms, the kernel's
+# blocks and its counters as they happen, and the blocks made at sw-proxy
+# arriving in sw-proxy2's kernel.
 # Removes everything it made at the end (also on failure or Ctrl-C).
 # Traffic stays inside the lab's namespaces.
 #
@@ -41,7 +44,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 banner "bringing up the lab (blocks last 2 minutes here, so that the demo ends clean)"
-"$LAB" up --agent-args "--max-block-ttl 2m" 2>&1 | grep -E "^lab: " | sed 's/^lab: /  /'
+"$LAB" up --fleet --agent-args "--max-block-ttl 2m" 2>&1 | grep -E "^lab: " | sed 's/^lab: /  /'
 STATUS=$("$LAB" status --json)
 ALARMS=$(jq -r .agent.alarms <<<"$STATUS")
 AGENT_LOG=$(jq -r .agent.log <<<"$STATUS")
@@ -92,6 +95,16 @@ banner "the kernel's blocklist"
 banner "the same, as an operator sees it with bpftool"
 bpftool map dump pinned /run/sw-lab/bpffs/sipwarden/sw_block_v4 >/run/sw-lab/demo-bpftool.out || true
 head -n 30 /run/sw-lab/demo-bpftool.out
+
+banner "the fleet: blocks made at sw-proxy, in sw-proxy2's kernel (pushed by sw-controller)"
+FLEET_CTL=("$SW_BIN_DIR/sipwardenctl" --controller 127.0.0.1:50051
+           --tls-cert /run/sw-lab/pki/operator.pem --tls-key /run/sw-lab/pki/operator.key
+           --tls-ca /run/sw-lab/pki/ca.pem)
+echo "  the controller's decisions:"
+"$LAB" exec sw-controller "${FLEET_CTL[@]}" block list | sed 's/^/    /' || true
+echo "  sw-proxy2's kernel blocklist:"
+"$SW_BIN_DIR/sipwardenctl" --pin-dir /run/sw-lab/bpffs/sipwarden2 block list | sed 's/^/    /' || true
+"$LAB" exec sw-controller "${FLEET_CTL[@]}" agents | sed 's/^/  /' || true
 
 banner "waiting for the legitimate calls to finish"
 wait "$LEGIT" || true
