@@ -123,14 +123,9 @@ ControllerClient::~ControllerClient() {
 void ControllerClient::SpoolPending() {
   // Memory first (older ids), then what the file still held unread.
   std::vector<std::string> rest;
-  while (spooled_ > 0) {
-    uint32_t len = 0;
-    if (fseek(spool_, static_cast<long>(spool_read_), SEEK_SET) != 0 || fread(&len, 4, 1, spool_) != 1) {
-      break;
-    }
-    std::string buf(len, '\0');
-    if (len && fread(buf.data(), len, 1, spool_) != 1) break;
-    spool_read_ += 4 + len;
+  std::string buf;
+  while (spooled_ > 0 && ReadSpoolRecord(spool_read_, spool_write_, &buf)) {
+    spool_read_ += 4 + buf.size();
     --spooled_;
     rest.push_back(std::move(buf));
   }
@@ -141,9 +136,9 @@ void ControllerClient::SpoolPending() {
   spooled_ = 0;
   for (const auto& r : pending_) Spill(r);
   pending_.clear();
-  for (const auto& buf : rest) {
+  for (const auto& bytes : rest) {
     v1::AgentReport r;
-    if (r.ParseFromString(buf)) Spill(r);
+    if (r.ParseFromString(bytes)) Spill(r);
   }
 }
 
@@ -160,15 +155,11 @@ absl::Status ControllerClient::OpenSpool() {
   const uint64_t size = static_cast<uint64_t>(ftell(spool_));
   uint64_t at = 0, n = 0;
   uint64_t max_id = 0;
-  fseek(spool_, 0, SEEK_SET);
-  while (at + 4 <= size) {
-    uint32_t len = 0;
-    if (fread(&len, 4, 1, spool_) != 1 || at + 4 + len > size) break;
-    std::string buf(len, '\0');
-    if (len && fread(buf.data(), len, 1, spool_) != 1) break;
+  std::string buf;
+  while (at + 4 <= size && ReadSpoolRecord(at, size, &buf)) {
     v1::AgentReport r;
     if (r.ParseFromString(buf)) max_id = std::max(max_id, r.id());
-    at += 4 + len;
+    at += 4 + buf.size();
     ++n;
   }
   if (at < size && ftruncate(fileno(spool_), static_cast<off_t>(at)) != 0) {
@@ -182,6 +173,16 @@ absl::Status ControllerClient::OpenSpool() {
   next_id_ = std::max(next_id_, max_id);
   Refill();
   return absl::OkStatus();
+}
+
+bool ControllerClient::ReadSpoolRecord(uint64_t at, uint64_t end, std::string* buf) {
+  uint32_t len = 0;
+  if (fseek(spool_, static_cast<long>(at), SEEK_SET) != 0 || fread(&len, 4, 1, spool_) != 1 ||
+      at + 4 + len > end) {
+    return false;
+  }
+  buf->resize(len);
+  return len == 0 || fread(buf->data(), len, 1, spool_) == 1;
 }
 
 void ControllerClient::Spill(const v1::AgentReport& r) {
@@ -205,14 +206,10 @@ void ControllerClient::Spill(const v1::AgentReport& r) {
 
 void ControllerClient::Refill() {
   if (!spool_) return;
-  while (spooled_ > 0 && pending_.size() < options_.max_buffered_reports) {
-    uint32_t len = 0;
-    if (fseek(spool_, static_cast<long>(spool_read_), SEEK_SET) != 0 || fread(&len, 4, 1, spool_) != 1) {
-      break;
-    }
-    std::string buf(len, '\0');
-    if (len && fread(buf.data(), len, 1, spool_) != 1) break;
-    spool_read_ += 4 + len;
+  std::string buf;
+  while (spooled_ > 0 && pending_.size() < options_.max_buffered_reports &&
+         ReadSpoolRecord(spool_read_, spool_write_, &buf)) {
+    spool_read_ += 4 + buf.size();
     --spooled_;
     v1::AgentReport r;
     if (!r.ParseFromString(buf)) {

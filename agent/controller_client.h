@@ -123,6 +123,8 @@ class ControllerClient {
   // The spool: length-prefixed serialised reports; [read, write) not yet
   // taken back into memory.
   void Spill(const sipwarden::v1::AgentReport& r);
+  // The record at offset at (not past end) into *buf; false if torn or unreadable.
+  bool ReadSpoolRecord(uint64_t at, uint64_t end, std::string* buf);
   void Refill();
   void SpoolPending();  // at Stop: everything not acknowledged, in id order
   FILE* spool_ = nullptr;

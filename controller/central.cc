@@ -102,11 +102,6 @@ void CentralCorrelator::Submit(const v1::ForwardedEvent& in) {
   cv_.notify_all();
 }
 
-void CentralCorrelator::Drain() {
-  std::unique_lock<std::mutex> lock(mu_);
-  idle_.wait(lock, [this] { return (queue_.empty() && !busy_) || stop_; });
-}
-
 CentralCorrelator::Stats CentralCorrelator::stats() const {
   std::lock_guard<std::mutex> lock(mu_);
   return stats_;
@@ -118,7 +113,6 @@ void CentralCorrelator::Run() {
     cv_.wait_for(lock, std::chrono::milliseconds(200), [this] { return stop_ || !queue_.empty(); });
     std::deque<rules::SyntheticEvent> batch;
     batch.swap(queue_);
-    busy_ = true;
     lock.unlock();
     // Events come from several agents with their own clocks: each counts at
     // its time, a late one at the engine's clock.
@@ -127,8 +121,6 @@ void CentralCorrelator::Run() {
     engine_->Advance(std::max(engine_->now(), absl::ToUnixNanos(absl::Now())));
     lock.lock();
     stats_.events += batch.size();
-    busy_ = false;
-    idle_.notify_all();
   }
 }
 

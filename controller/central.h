@@ -51,8 +51,6 @@ class CentralCorrelator {
   bool Wants(std::string_view name) const;
   // Queues a forwarded event (any thread).
   void Submit(const sipwarden::v1::ForwardedEvent& e);
-  // Waits until every queued event has been handled (tests).
-  void Drain();
 
   struct Stats {
     uint64_t events = 0, dropped = 0, rejected = 0, alarms = 0, blocks = 0;
@@ -68,9 +66,8 @@ class CentralCorrelator {
   std::unique_ptr<rules::Engine> engine_;  // only the worker thread touches it
   size_t max_queue_;
   mutable std::mutex mu_;
-  std::condition_variable cv_, idle_;
+  std::condition_variable cv_;
   std::deque<rules::SyntheticEvent> queue_;
-  bool busy_ = false;
   bool stop_ = false;
   Stats stats_;
   std::thread thread_;

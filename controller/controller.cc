@@ -266,15 +266,11 @@ class Controller::AgentImpl final : public v1::AgentService::Service {
   bool CatchUp(uint64_t& at, grpc::ServerWriter<v1::DecisionBatch>* w) {
     // A fresh agent (version 0) gets a snapshot: the decisions now, not
     // every change ever made.
-    auto changes = at == 0 ? std::nullopt : c_->table_->ChangesSince(at);
+    uint64_t v = at;
+    auto changes = at == 0 ? std::nullopt : c_->table_->ChangesSince(at, &v);
     if (changes) {
       v1::DecisionBatch b;
-      uint64_t v = at;
-      for (auto& ch : *changes) {
-        v = ch.version();
-        *b.add_changes() = std::move(ch);
-      }
-      if (changes->empty()) v = c_->table_->version();
+      for (auto& ch : *changes) *b.add_changes() = std::move(ch);
       b.set_version(v);
       at = v;
       return w->Write(b);

@@ -32,12 +32,14 @@ absl::Status DecisionTable::Load(int64_t now) {
   if (!loaded.ok()) return loaded.status();
   std::lock_guard<std::mutex> lock(mu_);
   table_.clear();
+  allows_.clear();
   log_.clear();
   version_ = loaded->version;
   oldest_kept_ = version_;
   for (auto& d : loaded->decisions) {
     auto p = IpPrefix::Parse(d.prefix());
     if (!p.ok()) continue;  // cannot happen: only parsed prefixes are stored
+    if (d.action() == sipwarden::v1::ACTION_ALLOW) allows_[d.prefix()] = *p;
     table_[{d.prefix(), d.action()}] = Entry{*p, d};
   }
   (void)now;
@@ -70,10 +72,14 @@ absl::Status DecisionTable::Commit(std::vector<DecisionChange> changes) {
   }
   for (auto& c : changes) {
     const Key key{c.decision().prefix(), c.decision().action()};
+    const bool allow = key.second == sipwarden::v1::ACTION_ALLOW;
     if (c.kind() == DecisionChange::KIND_SET) {
-      table_[key] = Entry{*IpPrefix::Parse(c.decision().prefix()), c.decision()};
+      const IpPrefix prefix = *IpPrefix::Parse(c.decision().prefix());
+      table_[key] = Entry{prefix, c.decision()};
+      if (allow) allows_[key.first] = prefix;
     } else {
       table_.erase(key);
+      if (allow) allows_.erase(key.first);
     }
     log_.push_back(std::move(c));
   }
@@ -86,8 +92,8 @@ absl::Status DecisionTable::Commit(std::vector<DecisionChange> changes) {
 }
 
 bool DecisionTable::AllowedLocked(const IpPrefix& prefix) const {
-  for (const auto& [key, e] : table_) {
-    if (key.second == sipwarden::v1::ACTION_ALLOW && Covers(e.prefix, prefix)) return true;
+  for (const auto& [text, allow] : allows_) {
+    if (Covers(allow, prefix)) return true;
   }
   return false;
 }
@@ -195,17 +201,12 @@ uint64_t DecisionTable::version() const {
 
 size_t DecisionTable::blocks() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return static_cast<size_t>(std::count_if(table_.begin(), table_.end(), [](const auto& kv) {
-    return kv.first.second == sipwarden::v1::ACTION_BLOCK;
-  }));
+  return table_.size() - allows_.size();
 }
 
 size_t DecisionTable::allows() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return table_.size() - static_cast<size_t>(std::count_if(
-                             table_.begin(), table_.end(), [](const auto& kv) {
-                               return kv.first.second == sipwarden::v1::ACTION_BLOCK;
-                             }));
+  return allows_.size();
 }
 
 std::pair<std::vector<Decision>, uint64_t> DecisionTable::Snapshot() const {
@@ -236,8 +237,10 @@ std::vector<Decision> DecisionTable::Page(
   return out;
 }
 
-std::optional<std::vector<DecisionChange>> DecisionTable::ChangesSince(uint64_t since) const {
+std::optional<std::vector<DecisionChange>> DecisionTable::ChangesSince(uint64_t since,
+                                                                      uint64_t* through) const {
   std::lock_guard<std::mutex> lock(mu_);
+  if (through) *through = version_;
   if (since > version_) return std::nullopt;  // from another controller's history
   if (since < oldest_kept_) return std::nullopt;
   std::vector<DecisionChange> out;

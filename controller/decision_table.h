@@ -70,7 +70,10 @@ class DecisionTable {
       bool* more, uint64_t* version) const;
   // The changes after `since`, up to the current version; nullopt when they
   // are no longer kept (a snapshot is needed).
-  std::optional<std::vector<sipwarden::v1::DecisionChange>> ChangesSince(uint64_t since) const;
+  // *through (optional) is the version they bring the caller to, read under
+  // the same lock (a separate version() call could skip changes).
+  std::optional<std::vector<sipwarden::v1::DecisionChange>> ChangesSince(
+      uint64_t since, uint64_t* through = nullptr) const;
   // Waits until the version exceeds `seen` or the deadline passes; returns
   // the version.
   uint64_t WaitNewer(uint64_t seen, std::chrono::steady_clock::time_point deadline) const;
@@ -92,6 +95,8 @@ class DecisionTable {
   mutable std::mutex mu_;
   mutable std::condition_variable changed_;
   std::map<Key, Entry> table_;
+  // The allows alone (few), so that a block need not scan every decision.
+  std::map<std::string, IpPrefix> allows_;
   std::deque<sipwarden::v1::DecisionChange> log_;  // the last history_ changes
   uint64_t version_ = 0;
   uint64_t oldest_kept_ = 0;  // changes after this version are all in log_

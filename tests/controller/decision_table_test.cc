@@ -42,7 +42,11 @@ TEST_F(DecisionTableTest, VersionsOnlyIncreaseAndChangesCatchUp) {
   ASSERT_EQ(changes->size(), 1u);
   EXPECT_EQ(changes->at(0).decision().prefix(), "2001:db8::/48");
   EXPECT_EQ(changes->at(0).kind(), v1::DecisionChange::KIND_SET);
-  EXPECT_TRUE(table_->ChangesSince(2)->empty());
+  uint64_t through = 0;
+  EXPECT_TRUE(table_->ChangesSince(2, &through)->empty());
+  EXPECT_EQ(through, 2u);  // the version the caller is at afterwards, read with them
+  EXPECT_EQ(table_->blocks(), 2u);
+  EXPECT_EQ(table_->allows(), 0u);
   EXPECT_FALSE(table_->ChangesSince(3).has_value());  // a version this table never gave
 }
 
