@@ -29,21 +29,14 @@
 #include "sipwarden/cli.h"
 #include "config.h"
 #include "controller_client.h"
-#include "correlate.h"
 #include "datapath.h"
-#include "fleet_decisions.h"
 #include "hep_listener.h"
 #include "kernel_probe.h"
-#include "host_addrs.h"
-#include "media_mirror.h"
+#include "live_agent.h"
 #include "metrics.h"
 #include "offline.h"
 #include "outputs.h"
 #include "sipwarden/absl_compat.h"
-#include "sipwarden/events/dedup.h"
-#include "sipwarden/events/pipeline.h"
-#include "sipwarden/net/tcp_stream.h"
-#include "sipwarden/record.h"
 #include "sipwarden/status_macros.h"
 
 ABSL_FLAG(std::string, iface, "",
@@ -339,40 +332,20 @@ int Run() {
     std::cerr << "sipwarden-agent: attached to " << name << " (ifindex " << ifindex << ") in "
               << sw::XdpModeName(*used) << " mode\n";
   }
-  const int64_t boot_to_unix = sw::BootToUnixOffsetNs();
-  sw::Maps& maps = (*dp)->maps();
-  // Verdicts into the kernel: an allowlisted source is never blocked,
-  // whatever a rule says.
-  sw::VerdictSinks verdicts;
-  const absl::Duration max_ttl = absl::GetFlag(FLAGS_max_block_ttl);
-  auto capped = [&](int64_t ttl_ns) {
-    absl::Duration ttl = absl::Nanoseconds(ttl_ns);
-    if (max_ttl > absl::ZeroDuration() && (ttl == absl::ZeroDuration() || ttl > max_ttl)) {
-      ttl = max_ttl;
-    }
-    return ttl;
-  };
-  sw::HostAddresses host;
-  if (auto st = host.Refresh(); !st.ok()) {
-    std::cerr << "sipwarden-agent: this host's addresses: " << st.message() << "\n";
-  }
-  auto allowlisted = [&](const sw::IpPrefix& p, const std::string& rule, const char* what) {
-    if (host.Overlaps(p)) {
-      std::cerr << "sipwarden-agent: rule " << rule << " wanted " << p.ToString() << " " << what
-                << "; it covers an address of this host\n";
-      return true;
-    }
-    auto allowed = maps.IsAllowed(p.addr);
-    if (!allowed.ok() || !*allowed) return false;
-    std::cerr << "sipwarden-agent: rule " << rule << " wanted " << p.ToString() << " " << what
-              << "; it is allowlisted\n";
-    return true;
-  };
-  // The fleet: decisions from the controller into the maps, reports up.
-  std::unique_ptr<sw::FleetDecisions> fleet;
-  std::unique_ptr<sw::ControllerClient> controller;
+  sw::LiveAgentOptions lo;
+  lo.rules_path = rules_path;
+  lo.scripts = absl::GetFlag(FLAGS_scripts);
+  lo.enforce = absl::GetFlag(FLAGS_enforce);
+  lo.max_block_ttl = absl::GetFlag(FLAGS_max_block_ttl);
+  lo.mgcp_ports = *mgcp_ports;
+  lo.tcp.max_streams = std::max<uint32_t>(1, absl::GetFlag(FLAGS_tcp_max_streams));
+  lo.tcp.max_total_bytes = absl::GetFlag(FLAGS_tcp_buffer_bytes);
+  lo.tcp.idle_timeout_ns = absl::ToInt64Nanoseconds(absl::GetFlag(FLAGS_tcp_idle_timeout));
+  lo.tcp.hole_timeout_ns = absl::ToInt64Nanoseconds(absl::GetFlag(FLAGS_tcp_hole_timeout));
+  lo.boot_to_unix_ns = sw::BootToUnixOffsetNs();
+  lo.adopted_maps = (*dp)->reused_pins();
   if (!controllers.empty()) {
-    fleet = std::make_unique<sw::FleetDecisions>(maps);
+    // The fleet: decisions from the controller into the maps, reports up.
     sw::ControllerClientOptions co;
     co.addresses = controllers;
     co.credentials = controller_creds;
@@ -381,212 +354,27 @@ int Run() {
     for (const auto& [name, ifindex] : ifaces) co.interfaces.push_back(name);
     co.version = SW_VERSION;
     co.ruleset_sha256 = sw::RulesetSha256(rules_path);
-    const std::string state_dir = absl::GetFlag(FLAGS_state_dir);
-    if (!state_dir.empty()) {
+    if (const std::string state_dir = absl::GetFlag(FLAGS_state_dir); !state_dir.empty()) {
       std::error_code ec;
       std::filesystem::create_directories(state_dir, ec);
       co.spool_path = absl::StrCat(state_dir, "/controller-reports.", agent_name, ".spool");
     }
-    controller = std::make_unique<sw::ControllerClient>(
-        co, [f = fleet.get()](const sipwarden::v1::DecisionBatch& b) { f->Apply(b); });
-    if (auto st = controller->OpenSpool(); !st.ok()) {
-      std::cerr << "sipwarden-agent: " << st.message() << " (reports kept in memory only)\n";
-    } else if (const auto cs = controller->stats(); cs.reports_buffered > 0) {
-      std::cerr << "sipwarden-agent: " << cs.reports_buffered
-                << " reports from an earlier run wait for the controller\n";
-    }
-    controller->Start();
-    std::cerr << "sipwarden-agent: following the controller at " << absl::StrJoin(controllers, ",")
-              << " as " << agent_name << "\n";
+    lo.controller = std::move(co);
   }
-  verdicts.alarm = [&](const sw::rules::Alarm& a, const std::string& json) {
-    if (!controller) return;
-    sipwarden::v1::AgentReport r;
-    auto* al = r.mutable_alarm();
-    al->set_json(json);
-    al->set_rule(a.rule);
-    al->set_category(a.category);
-    al->set_severity(a.severity);
-    al->set_signature(a.signature);
-    if (a.has_flow) al->set_src_ip(a.src.ToString());
-    al->set_ts_unix_ns(a.ts_ns);
-    controller->Report(std::move(r));
-  };
-  verdicts.synthetic = [&](const sw::rules::SyntheticEvent& e) {
-    // What the controller's central rules asked for, and nothing else.
-    if (!controller || !controller->Forwards(e.name)) return;
-    sipwarden::v1::AgentReport r;
-    *r.mutable_event() = sw::ToForwarded(e);
-    controller->Report(std::move(r));
-  };
-  sw::MediaMirror media(maps);
-  if ((*dp)->reused_pins()) {
-    // The previous agent's media entries belong to calls this one never saw.
-    if (auto st = maps.MediaClear(); !st.ok()) {
-      std::cerr << "sipwarden-agent: clearing the adopted media map: " << st.message() << "\n";
-    }
+  auto agent = sw::LiveAgent::Create((*dp)->maps(), *ruleset, std::move(lo),
+                                     {&records, &events, alarms_out->get()});
+  if (!agent.ok()) {
+    std::cerr << "sipwarden-agent: " << agent.status().message() << "\n";
+    return 1;
   }
-  const bool enforce = absl::GetFlag(FLAGS_enforce);
-  if (!enforce) std::cerr << "sipwarden-agent: detect only (--enforce=false): no rule blocks or limits\n";
-  verdicts.block = [&](const sw::rules::BlockVerdict& v) {
-    if (allowlisted(v.prefix, v.rule, "blocked")) return;
-    if (!enforce) {
-      std::cerr << "sipwarden-agent: would block " << v.prefix.ToString() << " for "
-                << capped(v.ttl_ns) << " (" << v.rule << "; detect only)\n";
-      return;
-    }
-    auto reason = sw::ReasonFromName(v.reason);
-    auto st = maps.BlockAdd(v.prefix, capped(v.ttl_ns),
-                            reason.ok() ? *reason : static_cast<uint32_t>(SW_REASON_ANOMALY));
-    std::cerr << "sipwarden-agent: " << (st.ok() ? "blocked " : "could not block ")
-              << v.prefix.ToString() << " for " << capped(v.ttl_ns) << " (" << v.rule << ")"
-              << (st.ok() ? "" : absl::StrCat(": ", st.message())) << "\n";
-    if (st.ok() && controller) {
-      // Up to the controller, whose policy may make it fleet-wide.
-      sipwarden::v1::AgentReport r;
-      auto* b = r.mutable_block();
-      b->set_prefix(v.prefix.ToString());
-      b->set_reason(std::string(reason.ok() ? sw::ReasonName(*reason) : "anomaly"));
-      b->set_rule(v.rule);
-      const absl::Duration ttl = capped(v.ttl_ns);
-      if (ttl > absl::ZeroDuration()) {
-        b->set_expires_unix_ns(absl::ToUnixNanos(absl::Now() + ttl));
-      }
-      controller->Report(std::move(r));
-    }
-  };
-  verdicts.watch = [&](const sw::rules::WatchVerdict& v) { media.OnWatch(v); };
-  verdicts.rate_limit = [&](const sw::rules::RateLimitVerdict& v) {
-    if (allowlisted(v.prefix, v.rule, "rate-limited")) return;
-    if (!enforce) {
-      std::cerr << "sipwarden-agent: would rate-limit " << v.prefix.ToString() << " ("
-                << v.rule << "; detect only)\n";
-      return;
-    }
-    const int host_len = v.prefix.addr.is_v4() ? 32 : 128;
-    if (v.prefix.length != host_len) {
-      std::cerr << "sipwarden-agent: rule " << v.rule << " asked for a rate limit on "
-                << v.prefix.ToString() << "; limits apply to single sources only\n";
-      return;
-    }
-    const uint32_t rate = v.rate < 1 ? 1u : v.rate > 1e9 ? 1000000000u : static_cast<uint32_t>(v.rate);
-    auto st = maps.SrcLimitSet(v.prefix.addr, rate, v.burst, capped(v.ttl_ns), SW_REASON_FLOOD);
-    std::cerr << "sipwarden-agent: "
-              << (st.ok() ? "rate-limited " : "could not rate-limit ") << v.prefix.addr.ToString()
-              << " to " << rate << "/s for " << capped(v.ttl_ns) << " (" << v.rule << ")"
-              << (st.ok() ? "" : absl::StrCat(": ", st.message())) << "\n";
-  };
-  sw::Correlator correlator(*ruleset, **alarms_out, std::move(verdicts),
-                            absl::GetFlag(FLAGS_scripts));
-  sw::ev::PipelineSinks sinks;
-  sinks.sip = [&](const sw::ev::SipEvent& e) { events.Write(sw::ev::ToJson(e)); };
-  sinks.mgcp = [&](const sw::ev::MgcpEvent& e) { events.Write(sw::ev::ToJson(e)); };
-  sinks.rtp = [&](const sw::ev::RtpEvent& e) { events.Write(sw::ev::ToJson(e)); };
-  sinks.call = [&](const sw::ev::CallRecord& c) { events.Write(sw::ev::ToJson(c)); };
-  // At exit the pipeline ends every open call: that is no end of their media,
-  // and a watch armed then would outlive this agent.
-  bool stopping = false;
-  sinks.media_endpoint = [&](const sw::ev::MediaEndpointChange& c) {
-    if (!stopping) media.OnEndpoint(c);
-  };
-  sw::ev::PipelineOptions pipeline_options;
-  pipeline_options.mgcp_port = [mgcp = *mgcp_ports](uint16_t p) {
-    return std::find(mgcp.begin(), mgcp.end(), p) != mgcp.end();
-  };
-  sw::ev::Pipeline pipeline(correlator.Tee(std::move(sinks)), pipeline_options);
-  sw::ev::Deduper dedup;
-  uint64_t alarms_flushed = 0;
-  absl::Duration busy;  // time spent parsing and correlating
-  auto feed_sip = [&](const sw::ev::Flow& flow, std::string_view bytes) {
-    if (dedup.Seen(flow, bytes)) return;
-    const absl::Time t0 = absl::Now();
-    pipeline.OnSipBytes(flow, bytes);
-    busy += absl::Now() - t0;
-  };
-  uint64_t bad_records = 0;
-  uint64_t hep_own_requests = 0;
-  // A kernel record's addresses and time as an event flow.
-  auto flow_of = [&](const sw::Record& r) {
-    sw::ev::Flow f;
-    f.ts_ns = static_cast<int64_t>(r.hdr.ts_ns) + boot_to_unix;
-    f.src = r.src;
-    f.dst = r.dst;
-    f.sport = r.hdr.sport;
-    f.dport = r.hdr.dport;
-    f.transport =
-        r.hdr.transport == SW_TRANSPORT_TCP ? sw::ev::Transport::kTcp : sw::ev::Transport::kUdp;
-    return f;
-  };
-  // SIP over TCP: the kernel copies every segment on a SIP port; its
-  // messages are framed out of the reassembled streams.
-  sw::net::TcpLimits tcp_limits;
-  tcp_limits.max_streams = std::max<uint32_t>(1, absl::GetFlag(FLAGS_tcp_max_streams));
-  tcp_limits.max_total_bytes = absl::GetFlag(FLAGS_tcp_buffer_bytes);
-  tcp_limits.idle_timeout_ns = absl::ToInt64Nanoseconds(absl::GetFlag(FLAGS_tcp_idle_timeout));
-  tcp_limits.hole_timeout_ns = absl::ToInt64Nanoseconds(absl::GetFlag(FLAGS_tcp_hole_timeout));
-  sw::net::TcpReassembler tcp(tcp_limits);
-  int64_t tcp_ts = 0;  // time of the segment (or clock tick) that frames a message
-  const sw::net::TcpReassembler::Emit tcp_message = [&](const sw::net::TcpFlowKey& k,
-                                                        std::string_view msg) {
-    sw::ev::Flow f;
-    f.ts_ns = tcp_ts;
-    f.src = k.src;
-    f.dst = k.dst;
-    f.sport = k.sport;
-    f.dport = k.dport;
-    f.transport = sw::ev::Transport::kTcp;
-    feed_sip(f, msg);
-  };
+  sw::LiveAgent& live = **agent;
   auto reader = sw::RingReader::Create(
-      (*dp)->maps().fds().events, [&](std::span<const uint8_t> data) {
-        auto rec = sw::DecodeRecord(data);
-        if (!rec.ok()) {
-          if (bad_records++ < 10) std::cerr << "sipwarden-agent: " << rec.status().message() << "\n";
-          return;
-        }
-        if (records.enabled()) records.Write(sw::RecordToJson(*rec, boot_to_unix));
-        if (rec->hdr.kind == SW_REC_MEDIA) {
-          sw::ev::RtpEvent e;
-          e.flow = flow_of(*rec);
-          e.ssrc = rec->media.ssrc;
-          e.seq = rec->media.seq;
-          e.payload_type = rec->media.payload_type;
-          media.Describe(rec->src, rec->hdr.sport, rec->dst, rec->hdr.dport, &e);
-          events.Write(sw::ev::ToJson(e));
-          correlator.engine().OnRtp(e);
-        }
-        if (rec->hdr.kind == SW_REC_MGCP) {
-          // An MGCP datagram the kernel copied: the same path as offline.
-          const sw::ev::Flow f = flow_of(*rec);
-          sw::net::AppMessage m;
-          m.ts_ns = f.ts_ns;
-          m.src = f.src;
-          m.dst = f.dst;
-          m.sport = f.sport;
-          m.dport = f.dport;
-          m.transport = IPPROTO_UDP;
-          m.payload = rec->payload;
-          const absl::Time t0 = absl::Now();
-          pipeline.OnMessage(m);
-          busy += absl::Now() - t0;
-        }
-        if (rec->hdr.kind == SW_REC_SIP && rec->hdr.transport == SW_TRANSPORT_TCP) {
-          const sw::ev::Flow f = flow_of(*rec);
-          const uint32_t rf = rec->hdr.flags;
-          const uint8_t tcp_flags = ((rf & SW_RECF_TCP_SYN) ? sw::net::kTcpSyn : 0) |
-                                    ((rf & SW_RECF_TCP_FIN) ? sw::net::kTcpFin : 0) |
-                                    ((rf & SW_RECF_TCP_RST) ? sw::net::kTcpRst : 0);
-          tcp_ts = f.ts_ns;
-          tcp.Add({f.src, f.dst, f.sport, f.dport}, f.ts_ns, rec->hdr.tcp_seq, tcp_flags, true,
-                  rec->payload, rec->hdr.orig_len, tcp_message);
-        } else if (rec->hdr.kind == SW_REC_SIP) {
-          feed_sip(flow_of(*rec), rec->payload);
-        }
-      });
+      (*dp)->maps().fds().events, [&](std::span<const uint8_t> data) { live.OnRecord(data); });
   if (!reader.ok()) {
     std::cerr << "sipwarden-agent: " << reader.status().message() << "\n";
     return 1;
   }
+  live.Start();
 
   struct sigaction sa = {};
   sa.sa_handler = OnSignal;
@@ -598,9 +386,6 @@ int Run() {
 
   const uint64_t stats_every = absl::GetFlag(FLAGS_stats_interval) * 1000000000ull;
   uint64_t next_stats = sw::BootNs() + stats_every;
-  uint64_t next_expire = sw::BootNs() + 1000000000ull;
-  constexpr uint64_t kCountersEveryNs = 10000000000ull;
-  uint64_t next_counters = sw::BootNs() + 1000000000ull;
   int rc = 0;
   while (!g_stop) {
     auto n = (*reader)->Poll(sw::kRingPollMs);
@@ -609,132 +394,18 @@ int Run() {
       rc = 1;
       break;
     }
-    correlator.PollScripts();  // scripts that ended: their action lists run now
-    const uint64_t now = sw::BootNs();
+    live.PollScripts();  // scripts that ended: their action lists run now
     int work = *n;
-    if (hep) {
-      work += hep->Drain([&](const sw::net::HepPacket& p) {
-        if (p.proto_type != static_cast<uint8_t>(sw::net::HepProto::kSip)) return;
-        // Requests this host sent are relays of requests it received (and
-        // the kernel saw); its own responses (401, 407, 404...) are news.
-        if (host.Contains(p.src) && !p.payload.starts_with("SIP/")) {
-          ++hep_own_requests;
-          return;
-        }
-        sw::ev::Flow flow;
-        flow.ts_ns = p.ts_ns;
-        flow.src = p.src;
-        flow.dst = p.dst;
-        flow.sport = p.sport;
-        flow.dport = p.dport;
-        flow.transport = sw::ev::Transport::kHep;
-        feed_sip(flow, p.payload);
-      });
-    }
+    if (hep) work += hep->Drain([&](const sw::net::HepPacket& p) { live.OnHep(p); });
     if (metrics) {
       metrics->Poll([&] {
         sw::PromText t;
-        if (auto st = maps.ReadStats(); st.ok()) sw::AddKernelStats(*st, t);
-        for (const auto& [category, n] : correlator.alarms_by_category()) {
-          t.Counter("sipwarden_alarms_total", "Alarms raised, by category",
-                    static_cast<double>(n), {{"category", category}});
-        }
-        const auto& es = correlator.engine().stats();
-        t.Counter("sipwarden_engine_events_total", "Events the rule engine has seen",
-                  static_cast<double>(es.events));
-        t.Counter("sipwarden_engine_blocks_total", "Block verdicts of rules",
-                  static_cast<double>(es.blocks));
-        t.Counter("sipwarden_engine_rate_limits_total", "Rate-limit verdicts of rules",
-                  static_cast<double>(es.rate_limits));
-        t.Counter("sipwarden_engine_watches_total", "Media-watch verdicts of rules",
-                  static_cast<double>(es.watches));
-        t.Counter("sipwarden_engine_evictions_total", "Rule state dropped for space",
-                  static_cast<double>(es.operations_evicted + es.contexts_evicted +
-                                      es.alarm_states_evicted));
-        for (const auto& r : correlator.engine().rule_stats()) {
-          t.Counter("sipwarden_rule_matched_total", "Events that matched a rule",
-                    static_cast<double>(r.matched), {{"rule", r.name}});
-          t.Counter("sipwarden_rule_fired_total", "Action lists a rule ran",
-                    static_cast<double>(r.fired), {{"rule", r.name}});
-          t.Gauge("sipwarden_rule_open_operations", "Operations a rule has open",
-                  static_cast<double>(r.open), {{"rule", r.name}});
-          t.Counter("sipwarden_rule_seconds_total",
-                    "Time spent in a rule (matching and actions; sampled 1 event in 61)",
-                    static_cast<double>(r.time_ns) / 1e9, {{"rule", r.name}});
-        }
-        t.Counter("sipwarden_correlation_seconds_total",
-                  "Time spent parsing and correlating SIP messages",
-                  absl::ToDoubleSeconds(busy));
-        const auto& ps = pipeline.stats();
-        t.Counter("sipwarden_sip_messages_total", "SIP messages parsed", static_cast<double>(ps.sip));
-        t.Counter("sipwarden_sip_rejected_total", "SIP messages the parser refused",
-                  static_cast<double>(ps.sip_rejected));
-        t.Gauge("sipwarden_media_endpoints", "Media endpoints mirrored into the kernel",
-                static_cast<double>(media.tracked()));
-        t.Counter("sipwarden_media_map_errors_total", "Kernel media map updates refused",
-                  static_cast<double>(media.stats().map_errors));
-        const auto& ts = tcp.stats();
-        t.Gauge("sipwarden_tcp_streams", "SIP-over-TCP connection directions being reassembled",
-                static_cast<double>(tcp.streams()));
-        t.Gauge("sipwarden_tcp_buffered_bytes", "Bytes held by SIP-over-TCP reassembly",
-                static_cast<double>(tcp.buffered_bytes()));
-        t.Counter("sipwarden_tcp_segments_total", "TCP segments reassembled",
-                  static_cast<double>(ts.segments));
-        t.Counter("sipwarden_tcp_messages_total", "SIP messages framed out of TCP streams",
-                  static_cast<double>(ts.messages));
-        t.Counter("sipwarden_tcp_retransmissions_total", "TCP segments whose bytes were seen",
-                  static_cast<double>(ts.retransmissions));
-        t.Counter("sipwarden_tcp_out_of_order_total", "TCP segments ahead of a hole",
-                  static_cast<double>(ts.out_of_order));
-        t.Counter("sipwarden_tcp_gaps_total",
-                  "TCP stream holes skipped (segments lost or cut by the snap length)",
-                  static_cast<double>(ts.gaps));
-        t.Counter("sipwarden_tcp_streams_evicted_total", "TCP streams dropped for space",
-                  static_cast<double>(ts.streams_evicted));
-        t.Counter("sipwarden_tcp_streams_expired_total", "TCP streams forgotten when idle",
-                  static_cast<double>(ts.streams_expired));
-        t.Counter("sipwarden_tcp_framing_errors_total",
-                  "TCP streams with a bad Content-Length or an oversized message",
-                  static_cast<double>(ts.framing_errors));
-        t.Counter("sipwarden_bad_records_total", "Ring-buffer records that did not decode",
-                  static_cast<double>(bad_records));
-        t.Counter("sipwarden_hep_duplicates_total", "SIP messages seen twice (kernel and HEP)",
-                  static_cast<double>(dedup.duplicates()));
+        live.AddMetrics(t);
         if (hep) {
           t.Counter("sipwarden_hep_received_total", "HEP datagrams received",
                     static_cast<double>(hep->received()));
           t.Counter("sipwarden_hep_bad_total", "HEP datagrams that did not decode",
                     static_cast<double>(hep->bad()));
-          t.Counter("sipwarden_hep_own_requests_total",
-                    "Requests this host sent, left out of the HEP feed",
-                    static_cast<double>(hep_own_requests));
-        }
-        if (controller) {
-          const auto cs = controller->stats();
-          const auto fs = fleet->stats();
-          t.Gauge("sipwarden_controller_connected", "1 while connected to a controller",
-                  cs.connected ? 1 : 0);
-          t.Gauge("sipwarden_controller_decision_version", "Last fleet decision version applied",
-                  static_cast<double>(cs.decision_version));
-          t.Counter("sipwarden_controller_connects_total", "Registrations with a controller",
-                    static_cast<double>(cs.connects));
-          t.Counter("sipwarden_controller_connect_failures_total",
-                    "Failed attempts to reach a controller", static_cast<double>(cs.connect_failures));
-          t.Gauge("sipwarden_controller_reports_buffered", "Reports waiting for the controller",
-                  static_cast<double>(cs.reports_buffered));
-          t.Gauge("sipwarden_controller_reports_spooled", "Reports waiting on disk (the spool)",
-                  static_cast<double>(cs.reports_spooled));
-          t.Counter("sipwarden_controller_reports_acked_total", "Reports the controller stored",
-                    static_cast<double>(cs.reports_acked));
-          t.Counter("sipwarden_controller_reports_dropped_total",
-                    "Reports lost: the buffer was full while the controller was away",
-                    static_cast<double>(cs.reports_dropped));
-          t.Gauge("sipwarden_fleet_blocks", "Blocks installed from the controller",
-                  static_cast<double>(fs.blocks));
-          t.Gauge("sipwarden_fleet_allows", "Allows installed from the controller",
-                  static_cast<double>(fs.allows));
-          t.Counter("sipwarden_fleet_map_errors_total", "Fleet decisions the kernel maps refused",
-                    static_cast<double>(fs.errors));
         }
         t.Counter("sipwarden_metrics_scrapes_total", "Scrapes answered",
                   static_cast<double>(metrics->scrapes()));
@@ -742,75 +413,22 @@ int Run() {
       });
     }
     if (g_reload.exchange(false)) {
-      std::vector<sw::rules::ConfigError> errors;
-      auto fresh = sw::LoadAgentRules(rules_path, &errors, absl::GetFlag(FLAGS_scripts));
-      if (fresh.ok()) {
-        correlator.engine().Reload(*fresh);
-        std::cerr << "sipwarden-agent: rules reloaded (" << correlator.engine().stats().rules_kept
-                  << " kept their state)\n";
+      if (auto st = live.ReloadRules(); st.ok()) {
+        std::cerr << "sipwarden-agent: rules reloaded ("
+                  << live.correlator().engine().stats().rules_kept << " kept their state)\n";
       } else {
-        for (const auto& e : errors) std::cerr << e.ToString() << "\n";
-        std::cerr << "sipwarden-agent: rules not reloaded, the old ones stay: "
-                  << fresh.status().message() << "\n";
+        std::cerr << st.message() << "\nsipwarden-agent: rules not reloaded, the old ones stay\n";
       }
     }
-    tcp_ts = static_cast<int64_t>(now) + boot_to_unix;
-    tcp.Expire(tcp_ts, tcp_message);
-    pipeline.Advance(static_cast<int64_t>(now) + boot_to_unix);
-    correlator.Advance(static_cast<int64_t>(now) + boot_to_unix);
-    if (work > 0 || correlator.alarms() != alarms_flushed) {
-      // Timers may raise alarms without new input: flush those too.
-      alarms_flushed = correlator.alarms();
-      records.Flush();
-      events.Flush();
-      (**alarms_out).Flush();
-    }
-    if (now >= next_expire) {
-      // The kernel drops expired entries when they are hit; this catches the rest.
-      (void)maps.BlockExpire();
-      (void)maps.SrcLimitExpire();
-      next_expire = now + 1000000000ull;
-    }
-    media.Expire(now);
-    host.MaybeRefresh(now);
+    const uint64_t now = sw::BootNs();
+    live.Tick(now, work > 0);
     if (stats_every && now >= next_stats) {
       PrintStats((*dp)->maps());
       next_stats = now + stats_every;
     }
-    if (controller && now >= next_counters) {
-      // The kernel's counters, for the controller's fleet view.
-      next_counters = now + kCountersEveryNs;
-      if (auto st = maps.ReadStats(); st.ok()) {
-        sipwarden::v1::AgentReport r;
-        auto& values = *r.mutable_counters()->mutable_values();
-#define SW_COUNTER(name) values[#name] = static_cast<double>(st->name);
-        SW_STATS_FIELDS(SW_COUNTER)
-#undef SW_COUNTER
-        values["alarms"] = static_cast<double>(correlator.alarms());
-        controller->Report(std::move(r));
-      }
-    }
   }
   (void)(*reader)->Drain();
-  stopping = true;
-  pipeline.Flush();
-  records.Flush();
-  events.Flush();
-  (**alarms_out).Flush();
-  std::cerr << "sipwarden-agent: " << correlator.Summary() << "\n";
-  if (controller) {
-    // Reports still buffered get up to 2 s to reach a connected controller.
-    const absl::Time until = absl::Now() + absl::Seconds(2);
-    while (absl::Now() < until && controller->stats().connected &&
-           controller->stats().reports_buffered > 0) {
-      absl::SleepFor(absl::Milliseconds(20));
-    }
-    const auto cs = controller->stats();
-    controller->Stop();
-    std::cerr << "sipwarden-agent: controller: " << cs.reports_acked << " reports delivered, "
-              << cs.reports_buffered << " undelivered, " << cs.reports_dropped
-              << " dropped (buffer full); decision version " << cs.decision_version << "\n";
-  }
+  live.Shutdown();
 
   if (absl::GetFlag(FLAGS_keep_attached)) {
     std::cerr << "sipwarden-agent: leaving the program attached to " << iface
