@@ -99,6 +99,12 @@ void FleetDecisions::Set(const v1::Decision& d) {
     }
     return;
   }
+  if (spare_ && spare_(*prefix)) {
+    ++stats_.spared;
+    std::cerr << "sipwarden-agent: fleet block " << d.prefix()
+              << " not installed: it covers an address of this host\n";
+    return;
+  }
   int64_t ttl_ns = 0;
   if (d.expires_unix_ns() != 0) {
     ttl_ns = d.expires_unix_ns() - now_();

@@ -23,6 +23,10 @@ class FleetDecisions {
   // now_unix_ns: the wall clock (tests pass their own).
   explicit FleetDecisions(Maps& maps, std::function<int64_t()> now_unix_ns = nullptr);
 
+  // A block this predicate is true for is not installed (the agent spares
+  // this host's own addresses). Set before the first batch.
+  void SetSpare(std::function<bool(const IpPrefix&)> spare) { spare_ = std::move(spare); }
+
   // Applies one batch from WatchDecisions (snapshot pages are gathered until
   // the last one, then applied at once).
   void Apply(const sipwarden::v1::DecisionBatch& batch);
@@ -30,6 +34,7 @@ class FleetDecisions {
   struct Stats {
     uint64_t blocks_set = 0, blocks_removed = 0, allows_set = 0, allows_removed = 0;
     uint64_t expired_on_arrival = 0;  // already past their expiry
+    uint64_t spared = 0;               // blocks covering this host's own addresses
     uint64_t local_blocks_lifted = 0;  // this host's own blocks inside a fleet allow
     uint64_t errors = 0;               // kernel map updates refused
     size_t blocks = 0, allows = 0;     // installed from the controller now
@@ -42,6 +47,7 @@ class FleetDecisions {
 
   Maps& maps_;
   std::function<int64_t()> now_;
+  std::function<bool(const IpPrefix&)> spare_;
   mutable std::mutex mu_;
   // Installed from the controller: prefix text -> action.
   std::map<std::string, int> blocks_, allows_;

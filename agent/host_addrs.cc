@@ -30,6 +30,7 @@ absl::Status HostAddresses::Refresh() {
     }
   }
   freeifaddrs(list);
+  std::lock_guard<std::mutex> lock(mu_);
   addrs_ = std::move(found);
   return absl::OkStatus();
 }
@@ -40,11 +41,18 @@ void HostAddresses::MaybeRefresh(uint64_t boot_now_ns) {
   (void)Refresh();
 }
 
+std::vector<IpAddress> HostAddresses::addresses() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return addrs_;
+}
+
 bool HostAddresses::Contains(const IpAddress& a) const {
+  std::lock_guard<std::mutex> lock(mu_);
   return std::find(addrs_.begin(), addrs_.end(), a) != addrs_.end();
 }
 
 bool HostAddresses::Overlaps(const IpPrefix& p) const {
+  std::lock_guard<std::mutex> lock(mu_);
   return std::any_of(addrs_.begin(), addrs_.end(),
                      [&](const IpAddress& a) { return p.Contains(a); });
 }

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <mutex>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -23,9 +24,11 @@ class HostAddresses {
   bool Contains(const IpAddress& a) const;
   // Whether the prefix covers one of the host's addresses.
   bool Overlaps(const IpPrefix& p) const;
-  const std::vector<IpAddress>& addresses() const { return addrs_; }
+  std::vector<IpAddress> addresses() const;
 
  private:
+  // The agent's loop refreshes; the controller client's thread asks too.
+  mutable std::mutex mu_;
   std::vector<IpAddress> addrs_;
   uint64_t next_refresh_ns_ = 0;
 };

@@ -46,6 +46,7 @@ void LiveAgent::Init(std::shared_ptr<const rules::RuleSet> rules) {
   }
   if (options_.controller && !options_.controller->addresses.empty()) {
     fleet_ = std::make_unique<FleetDecisions>(maps_);
+    fleet_->SetSpare([this](const IpPrefix& p) { return host_.Overlaps(p); });
     controller_ = std::make_unique<ControllerClient>(
         *options_.controller, [f = fleet_.get()](const v1::DecisionBatch& b) { f->Apply(b); });
     if (auto st = controller_->OpenSpool(); !st.ok()) {
@@ -459,6 +460,9 @@ void LiveAgent::AddMetrics(PromText& t) {
             static_cast<double>(fs.blocks));
     t.Gauge("sipwarden_fleet_allows", "Allows installed from the controller",
             static_cast<double>(fs.allows));
+    t.Counter("sipwarden_fleet_spared_total",
+              "Fleet blocks not installed: they cover an address of this host",
+              static_cast<double>(fs.spared));
     t.Counter("sipwarden_fleet_map_errors_total", "Fleet decisions the kernel maps refused",
               static_cast<double>(fs.errors));
   }

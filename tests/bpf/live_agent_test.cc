@@ -209,23 +209,42 @@ TEST_F(LiveAgentTest, AnOperatorBlockIsEnforcedAndItsRemovalLiftsIt) {
     grpc::ClientContext ctx;
     ctx.AddMetadata("sw-name", "ops");
     v1::BlockRequest req;
-    req.set_prefix("192.0.2.0/28");
+    req.set_prefix("192.0.2.8/29");
     req.set_ttl_seconds(600);
     v1::Decision d;
     ASSERT_TRUE(op_->Block(&ctx, req, &d).ok());
   }
-  ASSERT_TRUE(WaitFor([&] { return KernelBlocks("192.0.2.0/28"); }));
+  ASSERT_TRUE(WaitFor([&] { return KernelBlocks("192.0.2.8/29"); }));
   EXPECT_EQ(Send(kSrc4, test::SipRequest("OPTIONS")).retval, XDP_DROP);
   {
     grpc::ClientContext ctx;
     ctx.AddMetadata("sw-name", "ops");
     v1::PrefixRequest req;
-    req.set_prefix("192.0.2.0/28");
+    req.set_prefix("192.0.2.8/29");
     v1::Decision d;
     ASSERT_TRUE(op_->Unblock(&ctx, req, &d).ok());
   }
-  ASSERT_TRUE(WaitFor([&] { return !KernelBlocks("192.0.2.0/28"); }));
+  ASSERT_TRUE(WaitFor([&] { return !KernelBlocks("192.0.2.8/29"); }));
   EXPECT_EQ(Send(kSrc4, test::SipRequest("OPTIONS")).retval, XDP_PASS);
+}
+
+TEST_F(LiveAgentTest, AFleetBlockCoveringThisHostIsNotInstalled) {
+  StartController();
+  StartAgent();
+  // 127.0.0.1 is an address of every host: a block over it would cut this
+  // one off. The next block still arrives (the stream goes on).
+  for (const char* prefix : {"127.0.0.0/8", "192.0.2.10/32"}) {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("sw-name", "ops");
+    v1::BlockRequest req;
+    req.set_prefix(prefix);
+    req.set_ttl_seconds(600);
+    v1::Decision d;
+    ASSERT_TRUE(op_->Block(&ctx, req, &d).ok()) << prefix;
+  }
+  ASSERT_TRUE(WaitFor([&] { return KernelBlocks("192.0.2.10/32"); }));
+  EXPECT_FALSE(KernelBlocks("127.0.0.0/8"));
+  EXPECT_EQ(agent_->fleet()->stats().spared, 1u);
 }
 
 }  // namespace
