@@ -6,9 +6,11 @@
 #include <algorithm>
 #include <iostream>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "sipwarden/absl_compat.h"
 
 namespace sw {
 
@@ -48,7 +50,10 @@ void LiveAgent::Init(std::shared_ptr<const rules::RuleSet> rules) {
     fleet_ = std::make_unique<FleetDecisions>(maps_);
     fleet_->SetSpare([this](const IpPrefix& p) { return host_.Overlaps(p); });
     controller_ = std::make_unique<ControllerClient>(
-        *options_.controller, [f = fleet_.get()](const v1::DecisionBatch& b) { f->Apply(b); });
+        *options_.controller, [this](const v1::DecisionBatch& b) {
+          fleet_->Apply(b);
+          if (b.media_watches_size() > 0) QueueWatches(b);
+        });
     if (auto st = controller_->OpenSpool(); !st.ok()) {
       if (options_.log) std::cerr << "sipwarden-agent: " << st.message() << " (reports kept in memory only)\n";
     } else if (const auto cs = controller_->stats(); cs.reports_buffered > 0 && options_.log) {
@@ -257,6 +262,7 @@ void LiveAgent::OnRecord(std::span<const uint8_t> data) {
       media_.Describe(rec->src, rec->hdr.sport, rec->dst, rec->hdr.dport, &e);
       out_.events->Write(ev::ToJson(e));
       correlator_->engine().OnRtp(e);
+      if (!watches_armed_.empty()) ReportWatchedMedia(e);
       break;
     }
     case SW_REC_MGCP: {
@@ -334,12 +340,108 @@ void LiveAgent::Tick(uint64_t now, bool input_seen) {
     (void)maps_.SrcLimitExpire();
     next_expire_ns_ = now + kSecondNs;
   }
+  ArmDueWatches(now);
   media_.Expire(now);
   host_.MaybeRefresh(now);
   if (controller_ && now >= next_counters_ns_) {
     next_counters_ns_ = now + kCountersEveryNs;
     ReportCounters();
   }
+}
+
+namespace {
+// "IP:PORT" or "[IPv6]:PORT".
+bool ParseEndpointText(std::string_view text, rules::MediaEndpoint* ep) {
+  std::string_view host, port;
+  if (text.starts_with('[')) {
+    const size_t close = text.find("]:");
+    if (close == std::string_view::npos) return false;
+    host = text.substr(1, close - 1);
+    port = text.substr(close + 2);
+  } else {
+    const size_t colon = text.rfind(':');
+    if (colon == std::string_view::npos) return false;
+    host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+  }
+  uint32_t p = 0;
+  auto addr = IpAddress::Parse(host);
+  if (!addr.ok() || !absl::SimpleAtoi(AV(port), &p) || p == 0 || p > 65535) return false;
+  ep->addr = *addr;
+  ep->port = static_cast<uint16_t>(p);
+  return true;
+}
+}  // namespace
+
+void LiveAgent::QueueWatches(const v1::DecisionBatch& b) {
+  const int64_t off = options_.boot_to_unix_ns;
+  auto boot = [off](int64_t unix_ns) { return unix_ns > off ? static_cast<uint64_t>(unix_ns - off) : 0; };
+  std::lock_guard<std::mutex> lock(watch_mu_);
+  for (const auto& mw : b.media_watches()) {
+    FleetWatch w;
+    for (const auto& text : mw.endpoints()) {
+      rules::MediaEndpoint ep;
+      if (ParseEndpointText(text, &ep)) w.endpoints.push_back(ep);
+    }
+    if (w.endpoints.empty() || watches_pending_.size() >= 10000) continue;
+    w.rule = mw.rule();
+    w.owner = mw.owner();
+    w.starts_ns = boot(mw.starts_unix_ns());
+    w.expires_ns = boot(mw.expires_unix_ns());
+    watches_pending_.push_back(std::move(w));
+  }
+}
+
+void LiveAgent::ArmDueWatches(uint64_t now) {
+  std::erase_if(watches_armed_, [now](const auto& e) { return e.second.expires_ns <= now; });
+  std::vector<FleetWatch> due;
+  {
+    std::lock_guard<std::mutex> lock(watch_mu_);
+    if (watches_pending_.empty()) return;
+    for (auto it = watches_pending_.begin(); it != watches_pending_.end();) {
+      if (it->starts_ns <= now) {
+        due.push_back(std::move(*it));
+        it = watches_pending_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  for (auto& w : due) {
+    if (w.expires_ns <= now) continue;  // it ran out while the agent was away
+    rules::WatchVerdict v;
+    v.call_id = w.owner;
+    v.endpoints = w.endpoints;
+    v.ttl_ns = static_cast<int64_t>(w.expires_ns - now);
+    v.rule = w.rule;
+    media_.OnWatch(v);
+    ++fleet_watches_armed_;
+    for (const auto& ep : w.endpoints) watches_armed_[{ep.addr, ep.port}] = w;
+    if (options_.log) {
+      std::cerr << "sipwarden-agent: watching media to " << w.endpoints.size()
+                << " endpoint(s) for the controller (" << w.rule << ", " << w.owner << ")\n";
+    }
+  }
+}
+
+void LiveAgent::ReportWatchedMedia(const ev::RtpEvent& e) {
+  auto it = watches_armed_.find({e.flow.dst, e.flow.dport});
+  if (it == watches_armed_.end() || !controller_) return;
+  // The media the controller asked about, with what this agent knows of it.
+  rules::SyntheticEvent s;
+  s.ts_ns = e.flow.ts_ns;
+  s.name = "watched-media";
+  s.has_flow = true;
+  s.flow = e.flow;
+  s.Set("watch_rule", it->second.rule);
+  s.Set("owner", it->second.owner);
+  s.Set("media_owner", e.owner);
+  s.Set("reason", e.reason);
+  v1::AgentReport r;
+  *r.mutable_event() = ToForwarded(s);
+  controller_->Report(std::move(r));
+  ++fleet_watch_reports_;
+  watches_armed_.erase(it);  // once per endpoint and watch
 }
 
 void LiveAgent::ReportCounters() {
@@ -460,6 +562,11 @@ void LiveAgent::AddMetrics(PromText& t) {
             static_cast<double>(fs.blocks));
     t.Gauge("sipwarden_fleet_allows", "Allows installed from the controller",
             static_cast<double>(fs.allows));
+    t.Counter("sipwarden_fleet_media_watches_total", "Media watches armed for the controller",
+              static_cast<double>(fleet_watches_armed_));
+    t.Counter("sipwarden_fleet_media_watch_reports_total",
+              "Packets reported to the controller for its media watches",
+              static_cast<double>(fleet_watch_reports_));
     t.Counter("sipwarden_fleet_spared_total",
               "Fleet blocks not installed: they cover an address of this host",
               static_cast<double>(fs.spared));

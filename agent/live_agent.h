@@ -11,7 +11,9 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
@@ -92,6 +94,9 @@ class LiveAgent {
   ControllerClient* controller() { return controller_.get(); }
   const FleetDecisions* fleet() const { return fleet_.get(); }
   const MediaMirror& media() const { return media_; }
+  // Fleet media watches armed so far, and packets reported for them.
+  uint64_t fleet_watches_armed() const { return fleet_watches_armed_; }
+  uint64_t fleet_watch_reports() const { return fleet_watch_reports_; }
   HostAddresses& host() { return host_; }
   uint64_t bad_records() const { return bad_records_; }
 
@@ -107,6 +112,12 @@ class LiveAgent {
   void FeedSip(const ev::Flow& flow, std::string_view bytes);
   ev::Flow FlowOf(const Record& r) const;
   void ReportCounters();
+  // Media watches from the controller: queued by the client's thread,
+  // armed by the loop once their start (a grace) has come.
+  void QueueWatches(const sipwarden::v1::DecisionBatch& b);
+  void ArmDueWatches(uint64_t boot_now_ns);
+  // Reports media that reached an endpoint the fleet watches.
+  void ReportWatchedMedia(const ev::RtpEvent& e);
 
   Maps& maps_;
   LiveAgentOptions options_;
@@ -129,6 +140,16 @@ class LiveAgent {
   uint64_t hep_own_requests_ = 0;
   uint64_t next_expire_ns_ = 0;
   uint64_t next_counters_ns_ = 0;
+  struct FleetWatch {
+    std::vector<rules::MediaEndpoint> endpoints;
+    std::string rule, owner;
+    uint64_t starts_ns = 0, expires_ns = 0;  // CLOCK_BOOTTIME
+  };
+  std::mutex watch_mu_;
+  std::vector<FleetWatch> watches_pending_;  // guarded by watch_mu_
+  // Armed fleet watches by endpoint (the loop's thread only).
+  std::map<std::pair<IpAddress, uint16_t>, FleetWatch> watches_armed_;
+  uint64_t fleet_watches_armed_ = 0, fleet_watch_reports_ = 0;
 };
 
 }  // namespace sw

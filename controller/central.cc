@@ -69,6 +69,13 @@ CentralCorrelator::CentralCorrelator(std::shared_ptr<const rules::RuleSet> rules
     }
     if (sinks_.block) sinks_.block(v);
   };
+  es.watch = [this](const rules::WatchVerdict& v) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ++stats_.watches;
+    }
+    if (sinks_.watch) sinks_.watch(v);
+  };
   engine_ = std::make_unique<rules::Engine>(std::move(rules), std::move(es));
   thread_ = std::thread([this] { Run(); });
 }

@@ -39,6 +39,7 @@ class CentralCorrelator {
   struct Sinks {
     std::function<void(const rules::Alarm&, const std::string& json)> alarm;
     std::function<void(const rules::BlockVerdict&)> block;
+    std::function<void(const rules::WatchVerdict&)> watch;
   };
   // max_queue: events waiting for the engine; beyond, new ones are dropped
   // and counted.
@@ -53,7 +54,7 @@ class CentralCorrelator {
   void Submit(const sipwarden::v1::ForwardedEvent& e);
 
   struct Stats {
-    uint64_t events = 0, dropped = 0, rejected = 0, alarms = 0, blocks = 0;
+    uint64_t events = 0, dropped = 0, rejected = 0, alarms = 0, blocks = 0, watches = 0;
   };
   Stats stats() const;
 

@@ -12,6 +12,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "sipwarden/ip.h"
 #include "sipwarden/v1/agent.grpc.pb.h"
@@ -175,11 +176,13 @@ class Controller::AgentImpl final : public v1::AgentService::Service {
     const std::string* who = &peer->name;
     Connected(*who, +1);
     uint64_t at = req->since_version();
-    bool ok = CatchUp(at, w);
+    uint64_t watch_seq = 0;  // media watches sent: the running ones first
+    bool ok = CatchUp(at, w) && SendWatches(at, watch_seq, w);
     while (ok && !ctx->IsCancelled() && !c_->stop_) {
       const uint64_t v = c_->table_->WaitNewer(
           at, std::chrono::steady_clock::now() + std::chrono::milliseconds(500));
       if (v > at) ok = CatchUp(at, w);
+      if (ok) ok = SendWatches(at, watch_seq, w);
       SetSent(*who, at);
     }
     Connected(*who, -1);
@@ -263,6 +266,17 @@ class Controller::AgentImpl final : public v1::AgentService::Service {
 
  private:
   // Sends what changed since `at` (or a snapshot in pages); advances `at`.
+  // Media watches added since seq, in one batch that changes no decision.
+  bool SendWatches(uint64_t at, uint64_t& seq, grpc::ServerWriter<v1::DecisionBatch>* w) {
+    if (c_->watches_.added() == seq) return true;
+    auto watches = c_->watches_.Since(seq, NowNs(), &seq);
+    if (watches.empty()) return true;
+    v1::DecisionBatch b;
+    b.set_version(at);
+    for (auto& mw : watches) *b.add_media_watches() = std::move(mw);
+    return w->Write(b);
+  }
+
   bool CatchUp(uint64_t& at, grpc::ServerWriter<v1::DecisionBatch>* w) {
     // A fresh agent (version 0) gets a snapshot: the decisions now, not
     // every change ever made.
@@ -611,6 +625,24 @@ absl::StatusOr<std::unique_ptr<Controller>> Controller::Start(ControllerOptions 
       std::cerr << "sipwarden-controller: fleet block " << d->prefix() << " (central rule "
                 << v.rule << ", version " << d->version() << ")\n";
     }
+  };
+  cs.watch = [self](const rules::WatchVerdict& v) {
+    v1::MediaWatch mw;
+    for (const auto& ep : v.endpoints) {
+      *mw.add_endpoints() = ep.addr.is_v4() ? absl::StrCat(ep.addr.ToString(), ":", ep.port)
+                                            : absl::StrCat("[", ep.addr.ToString(), "]:", ep.port);
+    }
+    mw.set_rule(v.rule);
+    mw.set_owner(v.call_id);
+    const int64_t starts = NowNs() + self->options_.watch_grace_ns;
+    mw.set_starts_unix_ns(starts);
+    mw.set_expires_unix_ns(starts + (v.ttl_ns > 0 ? v.ttl_ns : 60'000'000'000LL));
+    if (!self->options_.quiet) {
+      std::cerr << "sipwarden-controller: fleet media watch " << absl::StrJoin(mw.endpoints(), " ")
+                << " (central rule " << v.rule << ")\n";
+    }
+    self->watches_.Add(std::move(mw));
+    self->table_->Nudge();
   };
   c->agent_service_ = std::make_unique<AgentImpl>(c.get());
   c->agent_service_->StartWriter();

@@ -16,6 +16,7 @@
 #include "auth.h"
 #include "central.h"
 #include "decision_table.h"
+#include "media_watches.h"
 #include "store.h"
 
 namespace grpc {
@@ -42,6 +43,9 @@ struct ControllerOptions {
   size_t snapshot_page = 10000;   // decisions per snapshot page
   size_t history = 200000;        // changes kept for incremental catch-up
   int max_streams_per_connection = 64;
+  // A central rule's media watch starts this long after it is asked for, so
+  // that media still in flight when a call ended is not reported.
+  int64_t watch_grace_ns = 2'000'000'000;
   bool quiet = false;
 };
 
@@ -63,6 +67,7 @@ class Controller {
 
   DecisionTable& decisions() { return *table_; }
   CentralCorrelator& central() { return *central_; }
+  MediaWatches& media_watches() { return watches_; }
   Store& store() { return *store_; }
 
  private:
@@ -78,6 +83,7 @@ class Controller {
   std::unique_ptr<Store> store_;
   std::unique_ptr<Authenticator> auth_;
   std::unique_ptr<DecisionTable> table_;
+  MediaWatches watches_;
   std::unique_ptr<CentralCorrelator> central_;
   std::unique_ptr<AgentImpl> agent_service_;
   std::unique_ptr<OperatorImpl> operator_service_;

@@ -253,8 +253,17 @@ std::optional<std::vector<DecisionChange>> DecisionTable::ChangesSince(uint64_t 
 uint64_t DecisionTable::WaitNewer(uint64_t seen,
                                   std::chrono::steady_clock::time_point deadline) const {
   std::unique_lock<std::mutex> lock(mu_);
-  changed_.wait_until(lock, deadline, [&] { return version_ > seen; });
+  const uint64_t nudges = nudges_;
+  changed_.wait_until(lock, deadline, [&] { return version_ > seen || nudges_ != nudges; });
   return version_;
+}
+
+void DecisionTable::Nudge() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++nudges_;
+  }
+  changed_.notify_all();
 }
 
 }  // namespace sw::controller

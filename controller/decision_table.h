@@ -74,9 +74,11 @@ class DecisionTable {
   // the same lock (a separate version() call could skip changes).
   std::optional<std::vector<sipwarden::v1::DecisionChange>> ChangesSince(
       uint64_t since, uint64_t* through = nullptr) const;
-  // Waits until the version exceeds `seen` or the deadline passes; returns
-  // the version.
+  // Waits until the version exceeds `seen`, Nudge is called or the deadline
+  // passes; returns the version.
   uint64_t WaitNewer(uint64_t seen, std::chrono::steady_clock::time_point deadline) const;
+  // Wakes every WaitNewer (news besides decisions: media watches).
+  void Nudge();
 
  private:
   using Key = std::pair<std::string, int>;  // prefix text, action
@@ -99,6 +101,7 @@ class DecisionTable {
   std::map<std::string, IpPrefix> allows_;
   std::deque<sipwarden::v1::DecisionChange> log_;  // the last history_ changes
   uint64_t version_ = 0;
+  uint64_t nudges_ = 0;
   uint64_t oldest_kept_ = 0;  // changes after this version are all in log_
 };
 

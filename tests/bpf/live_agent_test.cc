@@ -58,8 +58,9 @@ bool WaitFor(F f, int ms = 5000) {
 
 class LiveAgentTest : public SharedHarnessTest {
  protected:
-  void StartController() {
+  void StartController(int64_t watch_grace_ns = 2'000'000'000) {
     controller::ControllerOptions o;
+    o.watch_grace_ns = watch_grace_ns;
     o.listen = "127.0.0.1:0";
     o.db = dir_.File("c.db");
     o.quiet = true;
@@ -69,38 +70,54 @@ class LiveAgentTest : public SharedHarnessTest {
     op_ = v1::OperatorService::NewStub(grpc::CreateChannel(
         "127.0.0.1:" + std::to_string(ctl_->port()), grpc::InsecureChannelCredentials()));
   }
-  void StartAgent(bool enforce = true) {
+  // An agent over the harness's maps; rules: the test's (kRules) or, when
+  // empty, the built-in rules/default.yaml.
+  std::unique_ptr<LiveAgent> MakeAgent(const std::string& name, bool enforce = true,
+                                       std::string_view rule_text = kRules) {
     std::vector<rules::ConfigError> errors;
-    auto rules = rules::LoadRuleText(kRules, "<test>", &errors);
-    ASSERT_TRUE(rules.ok()) << rules.status();
+    auto rules = rule_text.empty() ? LoadAgentRules("", &errors)
+                                   : rules::LoadRuleText(rule_text, "<test>", &errors);
+    EXPECT_TRUE(rules.ok()) << rules.status();
+    if (!rules.ok()) return nullptr;
     LiveAgentOptions o;
     o.enforce = enforce;
     o.log = false;
     o.boot_to_unix_ns = BootToUnixOffsetNs();
+    o.mgcp_ports = {2427, 2727};
     if (ctl_) {
       ControllerClientOptions co;
       co.addresses = {"127.0.0.1:" + std::to_string(ctl_->port())};
-      co.name = "proxy-a";
-      co.hostname = "proxy-a.test";
+      co.name = name;
+      co.hostname = name + ".test";
       co.version = "test";
       co.backoff_min_ms = 20;
       co.backoff_max_ms = 200;
       o.controller = co;
     }
     auto a = LiveAgent::Create(harness_->maps(), *rules, o, {});
-    ASSERT_TRUE(a.ok()) << a.status();
-    agent_ = std::move(*a);
-    agent_->Start();
+    EXPECT_TRUE(a.ok()) << a.status();
+    if (!a.ok()) return nullptr;
+    (*a)->Start();
     if (ctl_) {
-      ASSERT_TRUE(WaitFor([&] { return agent_->controller()->stats().connected; }));
+      EXPECT_TRUE(WaitFor([&] { return (*a)->controller()->stats().connected; })) << name;
     }
+    return std::move(*a);
+  }
+  void StartAgent(bool enforce = true) {
+    agent_ = MakeAgent("proxy-a", enforce);
+    ASSERT_NE(agent_, nullptr);
+  }
+  // Runs one UDP datagram through the program; its records go to `to`.
+  static RunResult SendUdp(LiveAgent& to, const char* src, uint16_t sport, const char* dst,
+                           uint16_t dport, const std::string& payload) {
+    RunResult r = harness_->Run(FrameFrom(4, src, dst).Udp(sport, dport).Payload(payload).Build());
+    for (const auto& raw : r.raw) to.OnRecord(raw);
+    to.Tick(BootNs(), true);
+    return r;
   }
   // Runs one SIP request from src through the program; its records go to the agent.
   RunResult Send(const char* src, const std::string& sip) {
-    RunResult r = harness_->Run(FrameFrom(4, src, kDst4).Udp(5060, 5060).Payload(sip).Build());
-    for (const auto& raw : r.raw) agent_->OnRecord(raw);
-    agent_->Tick(BootNs(), true);
-    return r;
+    return SendUdp(*agent_, src, 5060, kDst4, 5060, sip);
   }
   static std::string Scanner() {
     std::string m = test::SipRequest("OPTIONS", "sip:100@example.com");
@@ -245,6 +262,57 @@ TEST_F(LiveAgentTest, AFleetBlockCoveringThisHostIsNotInstalled) {
   ASSERT_TRUE(WaitFor([&] { return KernelBlocks("192.0.2.10/32"); }));
   EXPECT_FALSE(KernelBlocks("127.0.0.0/8"));
   EXPECT_EQ(agent_->fleet()->stats().spared, 1u);
+}
+
+// The paper's malicious gateway (section 4.2), across two hosts: the call
+// agent's host sees CRCX, its answer and DLCX; the gateway's host sees the
+// media that still arrives. Neither agent's own rules can tell; the central
+// rules do. (Both agents share this test's one program and maps.)
+TEST_F(LiveAgentTest, MediaAfterDlcxSeenOnAnotherHostIsCaughtCentrally) {
+  StartController(/*watch_grace_ns=*/50'000'000);
+  ASSERT_TRUE(harness_->maps().SetPortRoles({5060, 5080}, {2427, 2727}).ok());
+  auto call_agent_host = MakeAgent("ca-host", true, "");
+  auto gateway_host = MakeAgent("gw-host", true, "");
+  ASSERT_TRUE(call_agent_host && gateway_host);
+  const char* ca = "198.51.100.1";
+  const char* gw = "198.51.100.9";
+  SendUdp(*call_agent_host, ca, 2727, gw, 2427,
+          "CRCX 1201 aaln/1@gw.example.net MGCP 1.0\r\nC: A3C47F21456789F0\r\n"
+          "L: p:10, a:PCMU\r\nM: recvonly\r\n");
+  SendUdp(*call_agent_host, gw, 2427, ca, 2727,
+          "200 1201 OK\r\nI: FDE234C8\r\n\r\nv=0\r\no=- 25678 753849 IN IP4 198.51.100.9\r\n"
+          "s=-\r\nc=IN IP4 198.51.100.9\r\nt=0 0\r\nm=audio 3456 RTP/AVP 0\r\n");
+  SendUdp(*call_agent_host, ca, 2727, gw, 2427,
+          "DLCX 1210 aaln/1@gw.example.net MGCP 1.0\r\nC: A3C47F21456789F0\r\nI: FDE234C8\r\n");
+  // The controller asks every agent to watch 198.51.100.9:3456.
+  ASSERT_TRUE(WaitFor([&] {
+    gateway_host->Tick(BootNs(), false);
+    call_agent_host->Tick(BootNs(), false);
+    return gateway_host->fleet_watches_armed() == 1 && call_agent_host->fleet_watches_armed() == 1;
+  }));
+  EXPECT_EQ(ctl_->media_watches().size(), 1u);
+  // Media still reaches the gateway: its host's kernel posts a notice.
+  RunResult r = SendUdp(*gateway_host, "203.0.113.5", 9000, gw, 3456, test::RtpPacket(7, 2, 0));
+  ASSERT_EQ(r.raw.size(), 1u);
+  EXPECT_EQ(gateway_host->fleet_watch_reports(), 1u);
+  ASSERT_TRUE(WaitFor([&] {
+    for (const auto& a : Alarms()) {
+      if (a.alarm().rule() == "fleet-gateway-media-after-dlcx") return true;
+    }
+    return false;
+  }));
+  for (const auto& a : Alarms()) {
+    if (a.alarm().rule() != "fleet-gateway-media-after-dlcx") continue;
+    EXPECT_EQ(a.agent(), "controller");
+    EXPECT_EQ(a.alarm().category(), "gateway");
+    EXPECT_NE(a.alarm().signature().find("203.0.113.5:9000 -> 198.51.100.9:3456"), std::string::npos)
+        << a.alarm().signature();
+  }
+  // Neither host raised an alarm of its own about it.
+  EXPECT_EQ(call_agent_host->correlator().alarms(), 0u);
+  EXPECT_EQ(gateway_host->correlator().alarms(), 0u);
+  gateway_host->Shutdown(absl::ZeroDuration());
+  call_agent_host->Shutdown(absl::ZeroDuration());
 }
 
 }  // namespace

@@ -29,9 +29,11 @@ struct FakeKernel {
   std::vector<v1::Decision> snapshot;
   int snapshot_pages = 0;
   uint64_t batches = 0;
+  std::vector<v1::MediaWatch> watches;
   void Apply(const v1::DecisionBatch& b) {
     std::lock_guard<std::mutex> lock(mu);
     ++batches;
+    for (const auto& w : b.media_watches()) watches.push_back(w);
     if (b.snapshot()) {
       ++snapshot_pages;
       for (const auto& c : b.changes()) snapshot.push_back(c.decision());
@@ -59,6 +61,10 @@ struct FakeKernel {
   size_t Size() {
     std::lock_guard<std::mutex> lock(mu);
     return held.size();
+  }
+  std::vector<v1::MediaWatch> Watches() {
+    std::lock_guard<std::mutex> lock(mu);
+    return watches;
   }
 };
 
@@ -360,6 +366,69 @@ TEST_F(ServiceTest, AScanSpreadOverProxiesIsCaughtCentrally) {
   a->Report(other);
   ASSERT_TRUE(WaitFor([&] { return ctl_->central().stats().rejected == 1; }));
   EXPECT_EQ(ctl_->central().stats().events, 10u);
+}
+
+TEST_F(ServiceTest, ACentralMediaWatchReachesEveryAgentAndOnesThatConnectLater) {
+  StartController();
+  FakeKernel ka, kb;
+  auto a = Agent("call-agent-host", &ka);
+  ASSERT_TRUE(WaitFor([&] { return a->stats().connected; }));
+  EXPECT_TRUE(a->Forwards("mgcp-dlcx"));
+  EXPECT_TRUE(a->Forwards("watched-media"));
+  const int64_t before = absl::ToUnixNanos(absl::Now());
+  v1::AgentReport r;
+  auto* e = r.mutable_event();
+  e->set_ts_unix_ns(before);
+  e->set_name("mgcp-dlcx");
+  for (const auto& [k, v] : std::vector<std::pair<std::string, std::string>>{
+           {"connection_id", "FDE234C8"}, {"call_id", "A3C47F21456789F0"},
+           {"released_media", "198.51.100.9:3456 [2001:db8::9]:4000"}}) {
+    auto* f = e->add_fields();
+    f->set_name(k);
+    f->set_value(v);
+  }
+  a->Report(r);
+  ASSERT_TRUE(WaitFor([&] { return ka.Watches().size() == 1; }));
+  const v1::MediaWatch w = ka.Watches()[0];
+  ASSERT_EQ(w.endpoints_size(), 2);
+  EXPECT_EQ(w.endpoints(0), "198.51.100.9:3456");
+  EXPECT_EQ(w.endpoints(1), "[2001:db8::9]:4000");
+  EXPECT_EQ(w.rule(), "fleet-gateway-dlcx");
+  EXPECT_EQ(w.owner(), "A3C47F21456789F0");
+  // It starts after the grace (2 s) and lasts the rule's 10 minutes.
+  EXPECT_GE(w.starts_unix_ns(), before + 2'000'000'000LL);
+  EXPECT_EQ(w.expires_unix_ns() - w.starts_unix_ns(), 600'000'000'000LL);
+  // No decision came of it.
+  EXPECT_EQ(ka.Size(), 0u);
+  // An agent that connects while it runs gets it too, once.
+  auto b = Agent("gateway-host", &kb);
+  ASSERT_TRUE(WaitFor([&] { return kb.Watches().size() == 1; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  EXPECT_EQ(kb.Watches().size(), 1u);
+  EXPECT_EQ(ka.Watches().size(), 1u);
+}
+
+TEST(MediaWatches, RunningOnesAfterASequenceNumberExpiredOnesForgotten) {
+  MediaWatches m(2);
+  auto watch = [](int64_t expires) {
+    v1::MediaWatch w;
+    w.add_endpoints("192.0.2.1:4000");
+    w.set_expires_unix_ns(expires);
+    return w;
+  };
+  EXPECT_EQ(m.Add(watch(100)), 1u);
+  EXPECT_EQ(m.Add(watch(300)), 2u);
+  uint64_t through = 0;
+  EXPECT_EQ(m.Since(0, 50, &through).size(), 2u);
+  EXPECT_EQ(through, 2u);
+  EXPECT_EQ(m.Since(1, 50, &through).size(), 1u);
+  EXPECT_EQ(m.Since(0, 200, &through).size(), 1u);  // the first expired
+  EXPECT_EQ(m.size(), 1u);
+  m.Add(watch(400));
+  m.Add(watch(500));  // beyond 2: the oldest goes
+  EXPECT_EQ(m.size(), 2u);
+  EXPECT_EQ(m.Since(0, 0, &through).size(), 2u);
+  EXPECT_EQ(through, 4u);
 }
 
 TEST(ControllerStart, RefusesToServeAPublicAddressInTheClear) {

@@ -192,6 +192,11 @@ TEST_F(PipelineTest, MgcpEventsAndMediaAfterDlcx) {
   EXPECT_EQ(rtp[0].owner, "mgcp:FDE234C8");
   Udp(t0 + 30 * kSec, "198.51.100.1", 2727, "198.51.100.9", 2427,
       "DLCX 1210 aaln/1@gw.example.net MGCP 1.0\r\nC: A3C47F21456789F0\r\nI: FDE234C8\r\n");
+  // The DLCX names the media it released (the central gateway rule's input).
+  ASSERT_EQ(mgcp.back().verb, "DLCX");
+  ASSERT_EQ(mgcp.back().released_media.size(), 1u);
+  EXPECT_EQ(mgcp.back().released_media[0].conn, "198.51.100.9");
+  EXPECT_EQ(mgcp.back().released_media[0].port, 3456);
   Udp(t0 + 32 * kSec, "203.0.113.5", 9000, "198.51.100.9", 3456, test::RtpPacket(7, 2, 0));
   ASSERT_EQ(rtp.size(), 2u);
   EXPECT_EQ(rtp[1].reason, "media_after_end");

@@ -115,6 +115,10 @@ std::string ToJson(const MgcpEvent& e) {
   w.Field("connection_id", e.connection_id);
   if (!e.call_id.empty()) w.Field("call_id", e.call_id);
   if (e.sdp) WriteSdp(w, *e.sdp);
+  if (!e.released_media.empty()) {
+    w.Key("released_media");
+    WriteMedia(w, e.released_media);
+  }
   w.EndObject();
   return w.Take();
 }

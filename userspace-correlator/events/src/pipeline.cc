@@ -227,6 +227,7 @@ void Pipeline::HandleMgcp(const Flow& flow, std::string_view bytes, bool must_be
       auto it = mgcp_media_.find(id);
       if (it == mgcp_media_.end()) return;
       EndEndpoints(it->second, "mgcp:" + id, flow.ts_ns);
+      e.released_media.insert(e.released_media.end(), it->second.begin(), it->second.end());
       mgcp_media_.erase(it);
     };
     if (!e.connection_id.empty()) {

@@ -239,6 +239,10 @@ Value MgcpValue(const ev::MgcpEvent& e, FieldId id, std::string* scratch) {
       return Str(e.call_id);
     case FieldId::kConnectionId:
       return Str(e.connection_id);
+    case FieldId::kReleasedMedia: {
+      // Endpoints as "IP:PORT" ([IPv6]:PORT), space separated, like media.
+      return MediaList(e.released_media, std::string_view(), scratch);
+    }
     case FieldId::kHasSdp:
       return Bool(e.sdp.has_value());
     case FieldId::kSdpOwner:

@@ -79,6 +79,7 @@ std::string_view KindName(ValueKind k);
   X(kTransactionId, "transaction_id", kString, kBitMgcp | kBitSyn)               \
   X(kEndpoint, "endpoint", kString, kBitMgcp | kBitSyn)                          \
   X(kConnectionId, "connection_id", kString, kBitMgcp | kBitSyn)                 \
+  X(kReleasedMedia, "released_media", kString, kBitMgcp | kBitSyn)               \
   X(kSsrc, "ssrc", kInt, kBitRtp | kBitSyn)                                      \
   X(kRtpSeq, "rtp_seq", kInt, kBitRtp | kBitSyn)                                 \
   X(kPayloadType, "payload_type", kInt, kBitRtp | kBitSyn)                       \

@@ -82,6 +82,9 @@ struct MgcpEvent {
   std::string call_id;        // C:
   std::string connection_id;  // I:
   std::optional<SdpSummary> sdp;
+  // DLCX: the media of the connections it released (learned from the SDP of
+  // their CRCX/MDCX and responses); empty when none was known.
+  std::vector<SdpMedia> released_media;
 };
 
 struct RtpEvent {
