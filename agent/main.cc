@@ -27,7 +27,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "sipwarden/cli.h"
-#include "config.h"
+#include "sipwarden/config_file.h"
 #include "controller_client.h"
 #include "datapath.h"
 #include "hep_listener.h"

@@ -6,7 +6,9 @@
 #include <atomic>
 #include <cstdio>
 #include <iostream>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -16,6 +18,8 @@
 #include "absl/time/time.h"
 #include "controller.h"
 #include "sipwarden/cli.h"
+#include "sipwarden/config_file.h"
+#include "sipwarden/record.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
           "gRPC address HOST:PORT (agents and operators connect here)");
@@ -35,6 +39,12 @@ ABSL_FLAG(std::string, fleet_reasons, "flood,scan,bruteforce,enumeration",
           "empty = none)");
 ABSL_FLAG(absl::Duration, alarm_max_age, absl::Hours(24 * 30), "Alarms older than this are deleted");
 ABSL_FLAG(uint64_t, alarm_max_count, 1000000, "At most this many alarms are kept (oldest deleted)");
+ABSL_FLAG(absl::Duration, watch_grace, absl::Seconds(2),
+          "A central rule's media watch starts this long after it is asked for (media still in "
+          "flight when a call ended is not reported)");
+ABSL_FLAG(std::string, config, "",
+          "YAML file of flag values (flag names as keys, dashes or underscores); flags on the "
+          "command line override it");
 ABSL_FLAG(bool, quiet, false, "No progress messages on stderr");
 ABSL_FLAG(bool, version, false, "Print the version and exit");
 
@@ -46,18 +56,31 @@ void OnSignal(int) { g_stop = true; }
 int main(int argc, char** argv) {
   sw::SetUsage(
       "keeps the fleet's blocklist, pushes it to every agent, stores their reports.\n"
-      "usage: sipwarden-controller --db PATH [--listen HOST:PORT]\n"
+      "usage: sipwarden-controller --db PATH [--listen HOST:PORT] [--config FILE]\n"
       "                            [--tls-cert F --tls-key F --tls-ca F] [--insecure]\n"
       "                            [--rules FILE] [--fleet-reasons LIST] [--alarm-max-age DUR]\n"
       "                            [--alarm-max-count N] [--quiet]\n"
       "Without TLS only loopback addresses are served unless --insecure is given.");
-  sw::NormalizedArgs normalized(argc, argv);
+  // --config FILE: the file's settings become flags, those on the command
+  // line override them.
+  auto expanded = sw::ExpandConfig(std::vector<std::string>(argv, argv + argc));
+  if (!expanded.ok()) {
+    std::cerr << "sipwarden-controller: " << expanded.status().message() << "\n";
+    return 2;
+  }
+  std::vector<char*> args;
+  for (std::string& a : *expanded) args.push_back(a.data());
+  sw::NormalizedArgs normalized(static_cast<int>(args.size()), args.data());
   absl::ParseCommandLine(normalized.argc(), normalized.argv());
   if (absl::GetFlag(FLAGS_version)) {
     std::printf("sipwarden-controller %s\n", SW_VERSION);
     return 0;
   }
   sw::controller::ControllerOptions o;
+  if (absl::GetFlag(FLAGS_db).empty()) {
+    std::cerr << "sipwarden-controller: --db is required (see --help)\n";
+    return 2;
+  }
   o.listen = absl::GetFlag(FLAGS_listen);
   o.db = absl::GetFlag(FLAGS_db);
   o.insecure = absl::GetFlag(FLAGS_insecure);
@@ -68,8 +91,17 @@ int main(int argc, char** argv) {
   o.quiet = absl::GetFlag(FLAGS_quiet);
   o.fleet_reasons.clear();
   for (absl::string_view r : absl::StrSplit(absl::GetFlag(FLAGS_fleet_reasons), ',', absl::SkipEmpty())) {
+    if (auto reason = sw::ReasonFromName(std::string(r)); !reason.ok()) {
+      std::cerr << "sipwarden-controller: --fleet-reasons: " << reason.status().message() << "\n";
+      return 2;
+    }
     o.fleet_reasons.insert(std::string(r));
   }
+  if (absl::GetFlag(FLAGS_watch_grace) < absl::ZeroDuration()) {
+    std::cerr << "sipwarden-controller: --watch-grace must not be negative\n";
+    return 2;
+  }
+  o.watch_grace_ns = absl::ToInt64Nanoseconds(absl::GetFlag(FLAGS_watch_grace));
   o.alarm_max_age_ns = absl::ToInt64Nanoseconds(absl::GetFlag(FLAGS_alarm_max_age));
   o.alarm_max_count = absl::GetFlag(FLAGS_alarm_max_count);
   auto c = sw::controller::Controller::Start(o);

@@ -49,6 +49,19 @@ else
   [ -z "$missing" ] || e2e_fail "packaging/agent.yaml does not document: $(echo $missing)"
 fi
 
+e2e_log "packaging/controller.yaml against the controller's flags"
+CONTROLLER="$BIN/sipwarden-controller"
+CYAML="$SRC/packaging/controller.yaml"
+CUNIT="$SRC/packaging/systemd/sipwarden-controller.service"
+"$CONTROLLER" --config "$CYAML" --version >/dev/null 2>"$TMP/err" ||
+  e2e_fail "the controller refuses packaging/controller.yaml: $(cat "$TMP/err")"
+flags=$( ("$CONTROLLER" --help 2>&1 || true) | sed -n 's/^    --\([a-z0-9_]*\) .*/\1/p' |
+  grep -vx -e version -e config | sort -u)
+[ -n "$flags" ] || e2e_fail "no flags found in sipwarden-controller --help"
+keys=$(sed -n 's/^\([a-z0-9_-]*\):.*/\1/p' "$CYAML" | tr - _ | sort -u)
+missing=$(comm -23 <(echo "$flags") <(echo "$keys"))
+[ -z "$missing" ] || e2e_fail "packaging/controller.yaml does not document: $(echo $missing)"
+
 if ! command -v systemd-analyze >/dev/null; then
   echo "systemd-analyze is not installed: unit not checked" >&2
   exit 77
@@ -77,6 +90,23 @@ if systemd-analyze security --help 2>&1 | grep -q -- '--offline'; then
   systemd-analyze security --offline=yes --threshold=33 "$TMP/sipwarden-agent.service" \
     >"$TMP/security" 2>&1 ||
     e2e_fail "hardening weakened: $(tail -1 "$TMP/security")"
+fi
+
+e2e_log "systemd-analyze verify packaging/systemd/sipwarden-controller.service"
+exec_start='ExecStart=/usr/local/bin/sipwarden-controller --config /etc/sipwarden/controller.yaml'
+grep -qxF "$exec_start" "$CUNIT" || e2e_fail "the controller unit's ExecStart is not '$exec_start'"
+ln -s "$CONTROLLER" "$TMP/sipwarden-controller"
+sed "s|^ExecStart=/usr/local/bin/sipwarden-controller |ExecStart=$TMP/sipwarden-controller |" \
+  "$CUNIT" >"$TMP/sipwarden-controller.service"
+out=$(systemd-analyze verify --man=no "$TMP/sipwarden-controller.service" 2>&1) ||
+  e2e_fail "systemd-analyze verify (controller) failed: $out"
+ours=$(grep -F "sipwarden-controller.service" <<<"$out" || true)
+[ -z "$ours" ] || e2e_fail "systemd-analyze verify: $ours"
+if systemd-analyze security --help 2>&1 | grep -q -- '--offline'; then
+  # The controller needs no privilege: it scores 12 (1.2).
+  systemd-analyze security --offline=yes --threshold=20 "$TMP/sipwarden-controller.service" \
+    >"$TMP/security" 2>&1 ||
+    e2e_fail "controller hardening weakened: $(tail -1 "$TMP/security")"
 fi
 
 if [ -n "$skip" ]; then

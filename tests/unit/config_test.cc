@@ -2,7 +2,7 @@
 // --config FILE: YAML keys become flags placed before the command line's, so
 // that flags given explicitly win; every bad file is refused with
 // FILE:LINE:COL and the key.
-#include "config.h"
+#include "sipwarden/config_file.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

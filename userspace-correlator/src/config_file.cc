@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: BSD-2-Clause
-#include "config.h"
+#include "sipwarden/config_file.h"
 
 #include <fcntl.h>
 #include <unistd.h>

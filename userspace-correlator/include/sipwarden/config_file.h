@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// The agent's --config FILE: a YAML mapping of flag names to values, turned
+// A program's --config FILE (sipwarden-agent, sipwarden-controller): a YAML mapping of flag names to values, turned
 // into command-line flags placed before the ones actually given, so that a
 // flag on the command line overrides the file (Abseil keeps the last value a
 // flag is given).
