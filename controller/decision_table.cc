@@ -33,17 +33,32 @@ absl::Status DecisionTable::Load(int64_t now) {
   std::lock_guard<std::mutex> lock(mu_);
   table_.clear();
   allows_.clear();
+  expiry_.clear();
   log_.clear();
   version_ = loaded->version;
   oldest_kept_ = version_;
   for (auto& d : loaded->decisions) {
     auto p = IpPrefix::Parse(d.prefix());
     if (!p.ok()) continue;  // cannot happen: only parsed prefixes are stored
-    if (d.action() == sipwarden::v1::ACTION_ALLOW) allows_[d.prefix()] = *p;
-    table_[{d.prefix(), d.action()}] = Entry{*p, d};
+    Put({d.prefix(), d.action()}, Entry{*p, d});
   }
   (void)now;
   return absl::OkStatus();
+}
+
+void DecisionTable::Put(const Key& key, Entry e) {
+  Drop(key);
+  if (key.second == sipwarden::v1::ACTION_ALLOW) allows_[key.first] = e.prefix;
+  if (const int64_t exp = e.d.expires_unix_ns(); exp != 0) expiry_.insert({exp, key});
+  table_.emplace(key, std::move(e));
+}
+
+void DecisionTable::Drop(const Key& key) {
+  auto it = table_.find(key);
+  if (it == table_.end()) return;
+  if (const int64_t exp = it->second.d.expires_unix_ns(); exp != 0) expiry_.erase({exp, key});
+  if (key.second == sipwarden::v1::ACTION_ALLOW) allows_.erase(key.first);
+  table_.erase(it);
 }
 
 DecisionChange DecisionTable::Change(DecisionChange::Kind kind, const Decision& d) {
@@ -72,14 +87,10 @@ absl::Status DecisionTable::Commit(std::vector<DecisionChange> changes) {
   }
   for (auto& c : changes) {
     const Key key{c.decision().prefix(), c.decision().action()};
-    const bool allow = key.second == sipwarden::v1::ACTION_ALLOW;
     if (c.kind() == DecisionChange::KIND_SET) {
-      const IpPrefix prefix = *IpPrefix::Parse(c.decision().prefix());
-      table_[key] = Entry{prefix, c.decision()};
-      if (allow) allows_[key.first] = prefix;
+      Put(key, Entry{*IpPrefix::Parse(c.decision().prefix()), c.decision()});
     } else {
-      table_.erase(key);
-      if (allow) allows_.erase(key.first);
+      Drop(key);
     }
     log_.push_back(std::move(c));
   }
@@ -185,9 +196,8 @@ absl::StatusOr<Decision> DecisionTable::Disallow(const IpPrefix& prefix) {
 absl::StatusOr<size_t> DecisionTable::Expire(int64_t now) {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<DecisionChange> changes;
-  for (const auto& [key, e] : table_) {
-    const int64_t exp = e.d.expires_unix_ns();
-    if (exp != 0 && exp <= now) changes.push_back(Change(DecisionChange::KIND_EXPIRE, e.d));
+  for (auto it = expiry_.begin(); it != expiry_.end() && it->first <= now; ++it) {
+    changes.push_back(Change(DecisionChange::KIND_EXPIRE, table_.at(it->second).d));
   }
   const size_t n = changes.size();
   if (auto st = Commit(std::move(changes)); !st.ok()) return st;

@@ -14,6 +14,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -91,6 +92,9 @@ class DecisionTable {
   sipwarden::v1::DecisionChange Change(sipwarden::v1::DecisionChange::Kind kind,
                                        const sipwarden::v1::Decision& d);
   bool AllowedLocked(const IpPrefix& prefix) const;
+  // table_ with its indexes (allows_, expiry_); mu_ held.
+  void Put(const Key& key, Entry e);
+  void Drop(const Key& key);
 
   Store* store_;
   size_t history_;
@@ -99,6 +103,8 @@ class DecisionTable {
   std::map<Key, Entry> table_;
   // The allows alone (few), so that a block need not scan every decision.
   std::map<std::string, IpPrefix> allows_;
+  // Decisions that expire, by expiry: Expire visits only the due ones.
+  std::set<std::pair<int64_t, Key>> expiry_;
   std::deque<sipwarden::v1::DecisionChange> log_;  // the last history_ changes
   uint64_t version_ = 0;
   uint64_t nudges_ = 0;

@@ -98,6 +98,25 @@ TEST_F(DecisionTableTest, ExpiryIsAbsoluteAndARepeatDoesNotShortenIt) {
   EXPECT_EQ(table_->ChangesSince(2)->at(0).kind(), v1::DecisionChange::KIND_EXPIRE);
 }
 
+TEST_F(DecisionTableTest, ExpiryVisitsOnlyWhatIsDueAcrossUnblocksAllowsAndReloads) {
+  for (int i = 1; i <= 6; ++i) {
+    ASSERT_TRUE(table_->Block(P(("198.51.100." + std::to_string(i)).c_str()), kNow + i * 10 * kSec,
+                              v1::ORIGIN_AGENT, "flood", "a1", kNow).ok());
+  }
+  ASSERT_TRUE(table_->Block(P("198.51.100.100"), 0, v1::ORIGIN_OPERATOR, "manual", "op", kNow).ok());
+  ASSERT_TRUE(table_->Unblock(P("198.51.100.2")).ok());  // due at 20 s: gone before
+  ASSERT_TRUE(table_->Allow(P("198.51.100.3"), "partner", "op", kNow).ok());  // lifts the one due at 30 s
+  EXPECT_EQ(*table_->Expire(kNow + 35 * kSec), 1u);  // 198.51.100.1 only
+  // A restart rebuilds the index from the store.
+  table_ = std::make_unique<DecisionTable>(store_.get(), 4);
+  ASSERT_TRUE(table_->Load(kNow).ok());
+  EXPECT_EQ(table_->blocks(), 4u);  // .4 .5 .6 and the one that never expires
+  EXPECT_EQ(*table_->Expire(kNow + 50 * kSec), 2u);
+  EXPECT_EQ(*table_->Expire(kNow + 1000 * kSec), 1u);
+  EXPECT_EQ(table_->blocks(), 1u);
+  EXPECT_EQ(table_->allows(), 1u);
+}
+
 TEST_F(DecisionTableTest, ErrorsNameTheProblem) {
   EXPECT_EQ(ParseDecisionPrefix("192.0.2.1/24").status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(ParseDecisionPrefix("not an address").status().code(), absl::StatusCode::kInvalidArgument);
