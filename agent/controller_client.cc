@@ -121,7 +121,9 @@ ControllerClient::~ControllerClient() {
 }
 
 void ControllerClient::SpoolPending() {
-  // Memory first (older ids), then what the file still held unread.
+  // Memory first (older ids), then what the file still held unread, into a
+  // new file that replaces the old one only once it is written and synced:
+  // a crash on the way leaves the old spool as it was.
   std::vector<std::string> rest;
   std::string buf;
   while (spooled_ > 0 && ReadSpoolRecord(spool_read_, spool_write_, &buf)) {
@@ -129,9 +131,15 @@ void ControllerClient::SpoolPending() {
     --spooled_;
     rest.push_back(std::move(buf));
   }
-  fflush(spool_);
-  if (ftruncate(fileno(spool_), 0) != 0) return;
-  rewind(spool_);
+  const std::string tmp = options_.spool_path + ".tmp";
+  FILE* out = fopen(tmp.c_str(), "w+b");
+  if (!out) {
+    stats_.reports_dropped += pending_.size();
+    pending_.clear();
+    return;
+  }
+  FILE* old = spool_;
+  spool_ = out;
   spool_read_ = spool_write_ = 0;
   spooled_ = 0;
   for (const auto& r : pending_) Spill(r);
@@ -140,6 +148,15 @@ void ControllerClient::SpoolPending() {
     v1::AgentReport r;
     if (r.ParseFromString(bytes)) Spill(r);
   }
+  if (fflush(out) != 0 || fdatasync(fileno(out)) != 0 ||
+      rename(tmp.c_str(), options_.spool_path.c_str()) != 0) {
+    // The old file keeps what it had; what was only in memory is lost.
+    fclose(out);
+    unlink(tmp.c_str());
+    spool_ = old;
+    return;
+  }
+  fclose(old);
 }
 
 absl::Status ControllerClient::OpenSpool() {

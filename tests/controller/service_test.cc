@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <filesystem>
 #include <mutex>
 #include <thread>
 
@@ -297,6 +298,8 @@ TEST_F(ServiceTest, ReportsWaitOnDiskAcrossAnAgentRestartAndArriveInOrder) {
     EXPECT_EQ(a.stats().reports_spooled, 46u);  // 4 in memory
     a.Stop();  // the agent stops: the 4 join the 46 on disk
   }
+  // Rewritten through a synced temporary file that replaced it.
+  EXPECT_FALSE(std::filesystem::exists(o.spool_path + ".tmp"));
   // The next run finds them, and the controller is back.
   FakeKernel k;
   ControllerClient again(o, [&k](const v1::DecisionBatch& b) { k.Apply(b); });
