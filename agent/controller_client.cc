@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "sipwarden/pem_file.h"
 #include "sipwarden/absl_compat.h"
 #include "sipwarden/ip.h"
 #include "sipwarden/v1/agent.grpc.pb.h"
@@ -42,35 +43,22 @@ absl::StatusOr<std::vector<std::string>> ParseControllerList(std::string_view te
   return out;
 }
 
-namespace {
-absl::StatusOr<std::string> ReadFile(const std::string& path, const char* what) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::InvalidArgumentError(absl::StrCat("cannot read the ", what, " ", path));
-  std::ostringstream s;
-  s << in.rdbuf();
-  if (s.str().find("-----BEGIN ") == std::string::npos) {
-    return absl::InvalidArgumentError(absl::StrCat("the ", what, " ", path, " is not PEM"));
-  }
-  return s.str();
-}
-}  // namespace
-
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> ControllerCredentials(const TlsFiles& tls) {
   if (!tls.enabled()) return grpc::InsecureChannelCredentials();
   if (tls.ca.empty()) return absl::InvalidArgumentError("TLS needs --tls-ca");
   if (tls.cert.empty() != tls.key.empty()) {
     return absl::InvalidArgumentError("--tls-cert and --tls-key go together");
   }
-  auto ca = ReadFile(tls.ca, "CA bundle (--tls-ca)");
+  auto ca = ReadPemFile(tls.ca, "CA bundle (--tls-ca)");
   if (!ca.ok()) return ca.status();
   grpc::SslCredentialsOptions o;
   o.pem_root_certs = *ca;
   // Without a certificate the controller is verified but the client is
   // anonymous (the controller refuses it: useful to check that it does).
   if (!tls.cert.empty()) {
-    auto cert = ReadFile(tls.cert, "certificate (--tls-cert)");
+    auto cert = ReadPemFile(tls.cert, "certificate (--tls-cert)");
     if (!cert.ok()) return cert.status();
-    auto key = ReadFile(tls.key, "key (--tls-key)");
+    auto key = ReadPemFile(tls.key, "key (--tls-key)");
     if (!key.ok()) return key.status();
     o.pem_private_key = *key;
     o.pem_cert_chain = *cert;

@@ -27,17 +27,6 @@ std::unique_ptr<Authenticator> Authenticator::Plain() {
   return std::unique_ptr<Authenticator>(new Authenticator());
 }
 
-absl::StatusOr<std::string> ReadPemFile(const std::string& path, const char* what) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::InvalidArgumentError(absl::StrCat("cannot read the ", what, " ", path));
-  std::ostringstream s;
-  s << in.rdbuf();
-  if (s.str().find("-----BEGIN ") == std::string::npos) {
-    return absl::InvalidArgumentError(absl::StrCat("the ", what, " ", path, " is not PEM"));
-  }
-  return s.str();
-}
-
 absl::StatusOr<std::unique_ptr<Authenticator>> Authenticator::WithCa(const std::string& ca_pem) {
   auto a = std::unique_ptr<Authenticator>(new Authenticator());
   a->store_ = std::make_unique<Store>();

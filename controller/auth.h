@@ -52,7 +52,4 @@ class Authenticator {
   std::map<std::string, Peer> verified_;  // certificate PEM -> peer (bounded)
 };
 
-// Reads a whole file (certificates and keys); a precise error when it cannot.
-absl::StatusOr<std::string> ReadPemFile(const std::string& path, const char* what);
-
 }  // namespace sw::controller

@@ -15,6 +15,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "sipwarden/ip.h"
+#include "sipwarden/pem_file.h"
 #include "sipwarden/v1/agent.grpc.pb.h"
 #include "sipwarden/v1/operator.grpc.pb.h"
 #include "sqlite_store.h"
@@ -651,9 +652,9 @@ absl::StatusOr<std::unique_ptr<Controller>> Controller::Start(ControllerOptions 
 
   std::shared_ptr<grpc::ServerCredentials> creds = grpc::InsecureServerCredentials();
   if (tls) {
-    auto cert = ReadPemFile(c->options_.tls_cert, "certificate (--tls-cert)");
-    auto key = ReadPemFile(c->options_.tls_key, "key (--tls-key)");
-    auto ca = ReadPemFile(c->options_.tls_ca, "CA bundle (--tls-ca)");
+    auto cert = sw::ReadPemFile(c->options_.tls_cert, "certificate (--tls-cert)");
+    auto key = sw::ReadPemFile(c->options_.tls_key, "key (--tls-key)");
+    auto ca = sw::ReadPemFile(c->options_.tls_ca, "CA bundle (--tls-ca)");
     for (const auto* st : {&cert.status(), &key.status(), &ca.status()}) {
       if (!st->ok()) return *st;
     }
