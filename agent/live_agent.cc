@@ -6,11 +6,9 @@
 #include <algorithm>
 #include <iostream>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
-#include "sipwarden/absl_compat.h"
 
 namespace sw {
 
@@ -349,30 +347,6 @@ void LiveAgent::Tick(uint64_t now, bool input_seen) {
   }
 }
 
-namespace {
-// "IP:PORT" or "[IPv6]:PORT".
-bool ParseEndpointText(std::string_view text, rules::MediaEndpoint* ep) {
-  std::string_view host, port;
-  if (text.starts_with('[')) {
-    const size_t close = text.find("]:");
-    if (close == std::string_view::npos) return false;
-    host = text.substr(1, close - 1);
-    port = text.substr(close + 2);
-  } else {
-    const size_t colon = text.rfind(':');
-    if (colon == std::string_view::npos) return false;
-    host = text.substr(0, colon);
-    port = text.substr(colon + 1);
-  }
-  uint32_t p = 0;
-  auto addr = IpAddress::Parse(host);
-  if (!addr.ok() || !absl::SimpleAtoi(AV(port), &p) || p == 0 || p > 65535) return false;
-  ep->addr = *addr;
-  ep->port = static_cast<uint16_t>(p);
-  return true;
-}
-}  // namespace
-
 void LiveAgent::QueueWatches(const v1::DecisionBatch& b) {
   const int64_t off = options_.boot_to_unix_ns;
   auto boot = [off](int64_t unix_ns) { return unix_ns > off ? static_cast<uint64_t>(unix_ns - off) : 0; };
@@ -381,7 +355,7 @@ void LiveAgent::QueueWatches(const v1::DecisionBatch& b) {
     FleetWatch w;
     for (const auto& text : mw.endpoints()) {
       rules::MediaEndpoint ep;
-      if (ParseEndpointText(text, &ep)) w.endpoints.push_back(ep);
+      if (ParseEndpoint(text, &ep.addr, &ep.port)) w.endpoints.push_back(ep);
     }
     if (w.endpoints.empty() || watches_pending_.size() >= 10000) continue;
     w.rule = mw.rule();

@@ -163,4 +163,29 @@ socklen_t ToSockaddr(const IpAddress& addr, uint16_t port, sockaddr_storage* out
 
 std::string IpPrefix::ToString() const { return absl::StrCat(addr.ToString(), "/", length); }
 
+bool ParseEndpoint(std::string_view text, IpAddress* addr, uint16_t* port) {
+  std::string_view host;
+  std::string_view p;
+  if (!text.empty() && text.front() == '[') {
+    const size_t close = text.find(']');
+    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
+      return false;
+    }
+    host = text.substr(1, close - 1);
+    p = text.substr(close + 2);
+  } else {
+    const size_t colon = text.rfind(':');
+    if (colon == std::string_view::npos) return false;
+    host = text.substr(0, colon);
+    p = text.substr(colon + 1);
+  }
+  uint32_t n;
+  if (!absl::SimpleAtoi(AV(p), &n) || n == 0 || n > 65535) return false;
+  auto ip = IpAddress::Parse(host);
+  if (!ip.ok()) return false;
+  *addr = *ip;
+  *port = static_cast<uint16_t>(n);
+  return true;
+}
+
 }  // namespace sw

@@ -50,4 +50,8 @@ absl::Status ParseHostPort(std::string_view text, IpAddress* addr, uint16_t* por
 // Fills a sockaddr_in or sockaddr_in6 for addr:port; returns its length.
 socklen_t ToSockaddr(const IpAddress& addr, uint16_t port, sockaddr_storage* out);
 
+// An endpoint "ADDR:PORT" or "[IPv6]:PORT" (port 1..65535); false when
+// it is not one.
+bool ParseEndpoint(std::string_view text, IpAddress* addr, uint16_t* port);
+
 }  // namespace sw

@@ -524,31 +524,6 @@ void AppendKeyBytes(const Value& v, ValueKind kind, std::string& out) {
   }
 }
 
-bool ParseEndpoint(std::string_view text, IpAddress* addr, uint16_t* port) {
-  std::string_view host;
-  std::string_view p;
-  if (!text.empty() && text.front() == '[') {
-    const size_t close = text.find(']');
-    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
-      return false;
-    }
-    host = text.substr(1, close - 1);
-    p = text.substr(close + 2);
-  } else {
-    const size_t colon = text.rfind(':');
-    if (colon == std::string_view::npos) return false;
-    host = text.substr(0, colon);
-    p = text.substr(colon + 1);
-  }
-  uint32_t n;
-  if (!absl::SimpleAtoi(AV(p), &n) || n == 0 || n > 65535) return false;
-  auto ip = IpAddress::Parse(host);
-  if (!ip.ok()) return false;
-  *addr = *ip;
-  *port = static_cast<uint16_t>(n);
-  return true;
-}
-
 int MethodIndex(std::string_view m) {
   // By first letter, then one comparison: this runs for every request.
   if (m.empty()) return kClassReqOther;

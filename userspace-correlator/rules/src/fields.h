@@ -162,8 +162,6 @@ void AppendKeyBytes(const Value& v, ValueKind kind, std::string& out);
 Value ParseText(std::string_view text, ValueKind kind);
 void AppendIp(const IpAddress& a, std::string& out);
 
-// Media endpoints "addr:port addr:port" ([v6]:port) parsed back.
-bool ParseEndpoint(std::string_view text, IpAddress* addr, uint16_t* port);
 
 // Dispatch classes: SIP requests by method, SIP responses by status class,
 // then MGCP, RTP, call records, and synthetic events by interned name.
