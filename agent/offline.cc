@@ -52,7 +52,7 @@ int RunOffline(const OfflineOptions& options) {
   ev::PipelineSinks sinks;
   uint64_t sip = 0, calls = 0, rejected = 0, rtp = 0;
   sinks.sip = [&](const ev::SipEvent& e) {
-    ++sip;
+    if (!e.malformed()) ++sip;  // refusals are counted as rejected
     out.Write(ev::ToJson(e));
   };
   sinks.mgcp = [&](const ev::MgcpEvent& e) { out.Write(ev::ToJson(e)); };

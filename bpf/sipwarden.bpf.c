@@ -543,7 +543,7 @@ __noinline int sw_first_line(struct xdp_md *ctx, __u32 off, __u32 n)
 	for (i = 1; i < 16; i++) {
 		__u8 *c = s + i;
 		if (i >= n)
-			return FL_NOT_SIP;
+			return FL_RESULT(FL_NOT_SIP, SW_CLASS_OTHER_REQUEST, 0);
 		if ((void *)(c + 1) > end)
 			return FL_RESULT(FL_SIP_LONG, SW_CLASS_OTHER_REQUEST, 0);
 		if (*c == ' ') {
@@ -551,7 +551,7 @@ __noinline int sw_first_line(struct xdp_md *ctx, __u32 off, __u32 n)
 			break;
 		}
 		if (!is_token(*c))
-			return FL_NOT_SIP;
+			return FL_RESULT(FL_NOT_SIP, SW_CLASS_OTHER_REQUEST, 0);
 	}
 	/* A method longer than the kernel reads: an extension method, or
 	 * padding meant to slip past; the agent decides. */
@@ -582,8 +582,8 @@ __noinline int sw_first_line(struct xdp_md *ctx, __u32 off, __u32 n)
 		barrier_var(j); /* keeps clang from rewriting s + j into 64-bit wrap-around */
 		if (j >= SIP_LINE_SCAN)
 			break;
-		if (j + 1 > n)
-			return FL_NOT_SIP; /* the message ends inside its first line */
+		if (j + 1 > n) /* the message ends inside its first line */
+			return FL_RESULT(FL_NOT_SIP, cls, 0);
 		__u8 *c = s + j;
 		if ((void *)(c + 1) > end)
 			return FL_RESULT(FL_SIP_LONG, cls, 0); /* the rest is in a later buffer */
@@ -595,13 +595,13 @@ __noinline int sw_first_line(struct xdp_md *ctx, __u32 off, __u32 n)
 	if (!cr)
 		return FL_RESULT(FL_SIP_LONG, cls, 0); /* longer than the kernel scans */
 	if (cr < tok + 9 || cr > SIP_LINE_SCAN)
-		return FL_NOT_SIP;
+		return FL_RESULT(FL_NOT_SIP, cls, 0);
 	__u8 *v = s + (cr - 8);
 	if ((void *)(v + 8) > end)
-		return FL_NOT_SIP;
+		return FL_RESULT(FL_NOT_SIP, cls, 0);
 	if (v[0] != ' ' || (v[1] | 0x20) != 's' || (v[2] | 0x20) != 'i' || (v[3] | 0x20) != 'p' ||
 	    v[4] != '/' || v[5] != '2' || v[6] != '.' || v[7] != '0')
-		return FL_NOT_SIP;
+		return FL_RESULT(FL_NOT_SIP, cls, 0);
 	return FL_RESULT(FL_SIP, cls, 0);
 }
 
@@ -1041,6 +1041,7 @@ __noinline int sw_l4(struct xdp_md *ctx, struct meta *m)
 					   m->payload_len - (lead & 7));
 	int fl = res & 0xff;
 	__u8 cls = (res >> 8) & 0xff;
+	int not_sip = 0;
 	__u16 status = (res >> 16) & 0xffff;
 	if (fl == FL_KEEPALIVE) {
 		env.st->sip_port_keepalive++;
@@ -1076,18 +1077,40 @@ __noinline int sw_l4(struct xdp_md *ctx, struct meta *m)
 			return XDP_PASS;
 		}
 		env.st->sip_port_not_sip++;
+		/* Still this source's traffic: charged to its buckets below by
+		 * the class its first word claims (else as another request), so
+		 * that rate limits hold for malformed floods too. */
+		not_sip = 1;
+	} else {
+		if (m->l4proto == IPPROTO_TCP)
+			env.st->sip_tcp++;
+		else
+			env.st->sip_udp++;
+		if (SW_CLASS_IS_REQUEST(cls))
+			env.st->sip_requests++;
+		else
+			env.st->sip_responses++;
+	}
+
+	const int over =
+		account_source(m, &env, !not_sip ? cls
+				       : SW_CLASS_IS_REQUEST(cls) ? cls : SW_CLASS_OTHER_REQUEST);
+	if (not_sip) {
+		if (over != SW_SRC_OK) {
+			env.st->malformed++;
+			if (over == SW_SRC_OVER_RATE)
+				env.st->drop_rate++;
+			else
+				env.st->drop_src_limit++;
+			return XDP_DROP;
+		}
+		/* A line that starts like a request goes to the agent, whose
+		 * parser reports the refusal as an event; binary noise does
+		 * not. */
+		if (cls != SW_CLASS_NONE)
+			copy_msg(ctx, m, &env, SW_REC_SIP, SW_CLASS_NONE, 0);
 		return malformed(&env, m);
 	}
-	if (m->l4proto == IPPROTO_TCP)
-		env.st->sip_tcp++;
-	else
-		env.st->sip_udp++;
-	if (SW_CLASS_IS_REQUEST(cls))
-		env.st->sip_requests++;
-	else
-		env.st->sip_responses++;
-
-	const int over = account_source(m, &env, cls);
 	if (over != SW_SRC_OK && m->l4proto == IPPROTO_TCP) {
 		/* Never a segment of an established connection: its other
 		 * dialogs would stall and the sender retransmit. Charged to

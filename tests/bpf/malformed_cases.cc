@@ -42,6 +42,20 @@ std::string RandomBytes(size_t n, uint32_t seed) {
   return s;
 }
 
+// A payload on a SIP port whose first line the kernel refuses still goes to
+// the agent when it starts like a request (at least 12 bytes, a token
+// character first, not a "SIP/2.0 " status line): the agent's parser reports
+// the refusal as an event. Binary noise and broken status lines do not.
+bool CopiedAsRefused(std::string_view p) {
+  auto token = [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+           std::string_view("-.!%*_+`'~").find(c) != std::string_view::npos;
+  };
+  if (p.size() < 12 || !token(p[0])) return false;
+  const bool sip = (p[0] | 0x20) == 's' && (p[1] | 0x20) == 'i' && (p[2] | 0x20) == 'p';
+  return !(sip && p.substr(3, 5) == "/2.0 ");
+}
+
 std::vector<Bad> BadPackets() {
   std::vector<Bad> v;
   const std::string invite = SipRequest("INVITE");
@@ -160,7 +174,8 @@ std::vector<Bad> BadPackets() {
 
       // Not SIP on a SIP port (UDP).
       auto on5060 = [&](std::string name, std::string_view payload) {
-        v.push_back({p + name, f().Udp(40000, 5060).Payload(payload).Build(), not_sip});
+        v.push_back({p + name, f().Udp(40000, 5060).Payload(payload).Build(),
+                     CopiedAsRefused(payload) ? Cat(not_sip, {{"rb_records", 1}}) : not_sip});
       };
       on5060("empty_payload", "");
       on5060("http_get", "GET / HTTP/1.1\r\nHost: example.com\r\n\r\n");
@@ -192,7 +207,7 @@ std::vector<Bad> BadPackets() {
                        .Payload(invite)
                        .SetUdpLen(static_cast<uint16_t>(8 + line))
                        .Build(),
-                   not_sip});
+                   Cat(not_sip, {{"rb_records", 1}})});
     }
   }
   // A tag with nothing behind it: the IPv4 header is missing.
@@ -304,7 +319,7 @@ std::vector<Case> MalformedCases() {
         {"udp_len_7", Frame(fam).Udp(5060, 5060).Payload("x").SetUdpLen(7).Build(), seen},
         {"tcp_doff_4", Frame(fam).Tcp(40000, 5060, 4).Payload("INVITE").Build(), seen},
         {"not_sip_on_5060", Frame(fam).Udp(40000, 5060).Payload("GET / HTTP/1.1\r\n\r\n").Build(),
-         Cat(seen, {{"sip_port_not_sip", 1}})},
+         Cat(seen, {{"sip_port_not_sip", 1}, {"rb_records", 1}})},
     };
     for (const Bad& b : after_l3) {
       t.push_back({.name = "pass/allowlisted/" + p + b.name,

@@ -213,11 +213,67 @@ TEST_F(PipelineTest, NoiseOnSipPortsIsCountedAndRejectedWithReasons) {
   Udp(kSec, "192.0.2.1", 5060, "192.0.2.2", 5060, "hello");               // junk
   Udp(kSec, "192.0.2.1", 5060, "192.0.2.2", 5060, "INVITE sip:x SIP/2.0\r\nVia: \r\n\r\n");
   Udp(kSec, "192.0.2.1", 40000, "192.0.2.2", 40002, "random media-less bytes");
-  EXPECT_TRUE(sip.empty());
   EXPECT_EQ(rejected.size(), 2u);
   EXPECT_EQ(p->stats().sip_rejected, 2u);
   EXPECT_EQ(p->stats().other, 1u);
   for (const auto& r : rejected) EXPECT_NE(r.error.reason, sip::Reason::kOk);
+  // Each refusal is an event too, marked malformed with the parser's reason
+  // and what could be read (the INVITE's method and URI; nothing of "hello").
+  ASSERT_EQ(sip.size(), 2u);
+  EXPECT_TRUE(sip[0].malformed());
+  EXPECT_EQ(sip[0].malformed_reason, "bad_start_line");
+  EXPECT_TRUE(sip[0].method.empty());
+  EXPECT_TRUE(sip[1].malformed());
+  EXPECT_EQ(sip[1].method, "INVITE");
+  EXPECT_EQ(sip[1].request_uri, "sip:x");
+  EXPECT_NE(sip[1].malformed_reason, "");
+  EXPECT_EQ(sip[1].flow.src.ToString(), "192.0.2.1");
+  // No call is threaded from them.
+  EXPECT_EQ(p->stats().sip, 0u);
+}
+
+TEST_F(PipelineTest, ARefusedMessageKeepsWhatCanStillBeRead) {
+  // A negative CSeq: refused; the rest of the message is readable.
+  Udp(kSec, "203.0.113.66", 5070, "198.51.100.1", 5060,
+      "INVITE sip:100@198.51.100.1 SIP/2.0\r\n"
+      "Via: SIP/2.0/UDP 203.0.113.66:5070;branch=z9hG4bK-1\r\n"
+      "From: \"Mallory\" <sip:mallory@203.0.113.66>;tag=abc\r\n"
+      "To: <sip:100@198.51.100.1>\r\n"
+      "Call-ID: evil-1@203.0.113.66\r\n"
+      "CSeq: -1 INVITE\r\n"
+      "User-Agent: fuzzer 0.1\r\n"
+      "Content-Length: 0\r\n\r\n");
+  ASSERT_EQ(sip.size(), 1u);
+  const SipEvent& e = sip[0];
+  EXPECT_TRUE(e.malformed());
+  EXPECT_EQ(e.malformed_reason, "bad_cseq");
+  EXPECT_EQ(e.malformed_what, "CSeq");
+  EXPECT_GT(e.malformed_at, 0u);
+  EXPECT_TRUE(e.is_request);
+  EXPECT_EQ(e.method, "INVITE");
+  EXPECT_EQ(e.request_user, "100");
+  EXPECT_EQ(e.call_id, "evil-1@203.0.113.66");
+  EXPECT_EQ(e.cseq, 0u);  // the broken part stays empty
+  EXPECT_EQ(e.from.user, "mallory");
+  EXPECT_EQ(e.from.display, "Mallory");
+  EXPECT_EQ(e.to.user, "100");
+  EXPECT_EQ(e.user_agent, "fuzzer 0.1");
+  ASSERT_EQ(e.via_hosts.size(), 1u);
+  EXPECT_EQ(e.via_hosts[0], "203.0.113.66");
+  const std::string json = ToJson(e);
+  EXPECT_NE(json.find("\"malformed\":{\"reason\":\"bad_cseq\",\"what\":\"CSeq\",\"at\":"),
+            std::string::npos)
+      << json;
+  // Junk before a request (NULs, as Zeek's sip-junk-before-request trace has):
+  // the request behind it is still read.
+  Udp(2 * kSec, "203.0.113.66", 5070, "198.51.100.1", 5060,
+      std::string("\0\0\0\0", 4) + "REGISTER sip:198.51.100.1 SIP/2.0\r\nCall-ID: j-1\r\n"
+      "CSeq: 7 REGISTER\r\n\r\n");
+  ASSERT_EQ(sip.size(), 2u);
+  EXPECT_TRUE(sip[1].malformed());
+  EXPECT_EQ(sip[1].method, "REGISTER");
+  EXPECT_EQ(sip[1].cseq, 7u);
+  EXPECT_EQ(sip[1].call_id, "j-1");
 }
 
 }  // namespace

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: BSD-2-Clause
 // libFuzzer target for the SIP, SDP and MGCP parsers (and RTP/RTCP, which
-// cost nothing more). Besides not crashing, every view a parser returns must
+// cost nothing more), and for what is salvaged of a SIP message they refuse. Besides not crashing, every view a parser returns must
 // lie inside the input: a view outside it traps. Built and run by
 // run_fuzz.sh (clang, -fsanitize=fuzzer,address,undefined).
 #include <cstddef>
@@ -10,6 +10,7 @@
 
 #include "sipwarden/sip/mgcp.h"
 #include "sipwarden/sip/rtp.h"
+#include "sipwarden/sip/salvage.h"
 #include "sipwarden/sip/sdp.h"
 #include "sipwarden/sip/sip_message.h"
 #include "sipwarden/sip/text.h"
@@ -81,12 +82,35 @@ void CheckSdp(const Bounds& in, std::string_view text) {
   }
 }
 
+// What the event of a refused message is made of: bounded, and every view
+// inside the input.
+void CheckSalvage(const Bounds& in, std::string_view data) {
+  const SalvagedSip s = SalvageSip(data);
+  in(s.method);
+  in(s.request_uri);
+  if (s.uri) CheckUri(in, *s.uri);
+  in(s.reason_phrase);
+  in(s.call_id);
+  if (s.cseq) in(s.cseq->method);
+  if (s.from) CheckNameAddr(in, *s.from);
+  if (s.to) CheckNameAddr(in, *s.to);
+  if (s.top_via) {
+    in(s.top_via->sent_by.host);
+    in(s.top_via->branch);
+  }
+  in(s.user_agent);
+  in(s.server);
+  if (s.header_lines > SipLimits{}.max_headers) __builtin_trap();
+  if (s.has_start_line && !s.is_request && (s.status < 100 || s.status > 699)) __builtin_trap();
+}
+
 void CheckSip(const Bounds& in, std::string_view data, Framing framing) {
   SipParseOptions o;
   o.framing = framing;
   auto r = ParseSip(data, o);
   if (!r.ok()) {
     if (r.error().offset > data.size()) __builtin_trap();
+    CheckSalvage(in, data);
     return;
   }
   const SipMessage& m = *r;

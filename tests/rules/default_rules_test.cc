@@ -16,6 +16,8 @@
 #include <vector>
 
 #include "rules_test_util.h"
+#include "sipwarden/events/pipeline.h"
+#include "sipwarden/sip/sip_message.h"
 
 namespace sw::rules::testing {
 namespace {
@@ -438,6 +440,142 @@ TEST_F(DefaultRules, InviteFloodFromOneSource) {
   EXPECT_EQ(a[0].src.ToString(), "203.0.113.66");
   EXPECT_TRUE(Blocked("203.0.113.66"));
   EXPECT_EQ(h.blocks[0].ttl_ns, 10 * kMin);
+}
+
+// A SIP request with one realistic corruption (kind 0..7), as a fuzzer or
+// a flooding tool sends it to `to`.
+std::string Corrupted(int kind, std::string_view to, int n) {
+  const std::string id = "fz-" + std::to_string(n) + "@203.0.113.66";
+  std::string via = "Via: SIP/2.0/UDP 203.0.113.66:5070;branch=z9hG4bK-" + std::to_string(n);
+  std::string from = "From: <sip:attacker@203.0.113.66>;tag=fz" + std::to_string(n);
+  std::string to_h = "To: <sip:" + std::string(to) + "@198.51.100.1>";
+  std::string call = "Call-ID: " + id;
+  std::string cseq = "CSeq: 1 INVITE";
+  std::string mf = "Max-Forwards: 70";
+  std::string cl = "Content-Length: 0";
+  std::string extra;
+  switch (kind) {
+    case 0: cl = "Content-Length: 400"; break;                // beyond the (empty) body
+    case 1: cseq = "CSeq: -1 INVITE"; break;                  // negative
+    case 2: to_h = "To: <sip:" + std::string(to) + "@198.51.100.1"; break;  // unclosed
+    case 3: call = "Call-ID: fz" + std::string(1, '\0') + id; break;        // a NUL
+    case 4: mf = "Max-Forwards: 70000000000"; break;          // 11 digits
+    case 5: from = "From: <sip:attacker@@203.0.113.66>;tag=x"; break;  // broken URI
+    case 6: extra = "CSeq: 2 INVITE\r\n"; break;              // a second CSeq
+    case 7: via = "Via: SIP/2.0/UDP " + std::string(300, 'a') + ":5070;;branch=";  // a broken Via
+            break;
+  }
+  return "INVITE sip:" + std::string(to) + "@198.51.100.1 SIP/2.0\r\n" + via + "\r\n" + mf +
+         "\r\n" + from + "\r\n" + to_h + "\r\n" + call + "\r\n" + cseq + "\r\n" + extra +
+         "User-Agent: fuzz\r\n" + cl + "\r\n\r\n";
+}
+
+// The event of a message the parser refuses, as the pipeline makes it.
+ev::SipEvent Refused(const std::string& bytes, int64_t t, std::string_view src,
+                     std::string_view dst) {
+  sip::SipMessage m;
+  const sip::ParseError err = sip::ParseSipInto(bytes, {}, &m);
+  EXPECT_NE(err.reason, sip::Reason::kOk) << bytes;
+  ev::Flow f;
+  f.ts_ns = t;
+  f.src = *IpAddress::Parse(src);
+  f.dst = *IpAddress::Parse(dst);
+  f.sport = 5070;
+  f.dport = 5060;
+  return ev::MakeMalformedSipEvent(bytes, err, {}, f);
+}
+
+TEST_F(DefaultRules, MalformedFloodFromOneSource) {
+  for (int i = 0; i < 60; ++i) {  // 20 per second, one kind of breakage
+    h.Feed(Refused(Corrupted(1, "100", i), kT0 + i * 50 * kMs, "203.0.113.66", kRegistrar));
+  }
+  const auto a = Raised("malformed-flood-source");
+  ASSERT_EQ(a.size(), 1u) << Describe();
+  EXPECT_EQ(a[0].category, "malformed");
+  EXPECT_EQ(a[0].src.ToString(), "203.0.113.66");
+  EXPECT_TRUE(Blocked("203.0.113.66"));
+  EXPECT_EQ(h.blocks[0].reason, "malformed");
+  // Only the malformed rules saw them: no INVITE flood, no fuzzing (one reason).
+  EXPECT_EQ(RulesRaised(), std::set<std::string>{"malformed-flood-source"}) << Describe();
+}
+
+TEST_F(DefaultRules, PhoneWithABrokenStackIsNoMalformedFlood) {
+  for (int i = 0; i < 20; ++i) {  // its INVITE refused every 30 s for 10 min
+    h.Feed(Refused(Corrupted(0, "100", i), kT0 + i * 30 * kS, "192.0.2.77", kRegistrar));
+  }
+  h.Advance(kT0 + 15 * kMin);
+  EXPECT_TRUE(h.NewAlarms().empty()) << Describe();
+}
+
+TEST_F(DefaultRules, FuzzingWithManyKindsOfBreakage) {
+  for (int i = 0; i < 8; ++i) {  // one of each, 2 s apart
+    h.Feed(Refused(Corrupted(i, "100", i), kT0 + i * 2 * kS, "203.0.113.67", kRegistrar));
+  }
+  const auto a = Raised("malformed-fuzzing");
+  ASSERT_EQ(a.size(), 1u) << Describe();
+  EXPECT_EQ(a[0].category, "malformed");
+  EXPECT_EQ(a[0].src.ToString(), "203.0.113.67");
+  EXPECT_TRUE(Blocked("203.0.113.67"));
+  EXPECT_TRUE(Raised("malformed-flood-source").empty());
+}
+
+TEST_F(DefaultRules, OneRepeatedMalformationIsNoFuzzing) {
+  for (int i = 0; i < 40; ++i) {  // 40 copies of one mistake in 40 s
+    h.Feed(Refused(Corrupted(5, "100", i), kT0 + i * kS, "192.0.2.78", kRegistrar));
+  }
+  h.Advance(kT0 + 5 * kMin);
+  EXPECT_TRUE(h.NewAlarms().empty()) << Describe();
+}
+
+TEST_F(DefaultRules, OversizedHeaderIsAnOverflowAttempt) {
+  std::string m = Corrupted(-1, "100", 1);
+  m.insert(m.find("User-Agent"), "Subject: " + std::string(9000, 'A') + "\r\n");
+  const ev::SipEvent e = Refused(m, kT0, "203.0.113.68", kRegistrar);
+  EXPECT_EQ(e.malformed_reason, "header_too_long");
+  h.Feed(e);
+  h.Feed(Refused(m, kT0 + kS, "203.0.113.68", kRegistrar));  // once per 10 min
+  const auto a = Raised("malformed-oversized");
+  ASSERT_EQ(a.size(), 1u) << Describe();
+  EXPECT_EQ(a[0].category, "malformed");
+  EXPECT_EQ(a[0].src.ToString(), "203.0.113.68");
+}
+
+TEST_F(DefaultRules, LargeWellFormedInviteIsNoOverflow) {
+  std::string sdp = "v=0\r\no=- 1 1 IN IP4 192.0.2.79\r\ns=-\r\nc=IN IP4 192.0.2.79\r\nt=0 0\r\n"
+                    "m=audio 4000 RTP/AVP 0 8 101\r\n";
+  while (sdp.size() < 3000) sdp += "a=candidate:1 1 UDP 2130706431 192.0.2.79 4000 typ host\r\n";
+  std::string m = Corrupted(-1, "100", 2);
+  m.replace(m.find("Content-Length: 0"), 17,
+            "Content-Type: application/sdp\r\nContent-Length: " + std::to_string(sdp.size()));
+  m += sdp;
+  sip::SipMessage parsed;
+  ASSERT_EQ(sip::ParseSipInto(m, {}, &parsed).reason, sip::Reason::kOk);
+  ev::Flow f;
+  f.ts_ns = kT0;
+  f.src = *IpAddress::Parse("192.0.2.79");
+  f.dst = *IpAddress::Parse(kRegistrar);
+  h.Feed(ev::MakeSipEvent(parsed, f));
+  h.Advance(kT0 + kMin);
+  EXPECT_TRUE(h.NewAlarms().empty()) << Describe();
+}
+
+TEST_F(DefaultRules, MalformedRequestsToManyUsers) {
+  for (int i = 0; i < 12; ++i) {  // one every 20 s, each to another extension
+    h.Feed(Refused(Corrupted(1, "20" + std::to_string(i), i), kT0 + i * 20 * kS, "203.0.113.69",
+                   kRegistrar));
+  }
+  const auto a = Raised("malformed-many-users");
+  ASSERT_EQ(a.size(), 1u) << Describe();
+  EXPECT_EQ(a[0].category, "malformed");
+  EXPECT_EQ(a[0].src.ToString(), "203.0.113.69");
+}
+
+TEST_F(DefaultRules, OnePhoneRefusedTenTimesIsNoProbe) {
+  for (int i = 0; i < 10; ++i) {
+    h.Feed(Refused(Corrupted(1, "300", i), kT0 + i * 20 * kS, "192.0.2.80", kRegistrar));
+  }
+  h.Advance(kT0 + 10 * kMin);
+  EXPECT_TRUE(h.NewAlarms().empty()) << Describe();
 }
 
 TEST_F(DefaultRules, BusyTrunkPlacingOneCallPerSecondIsNoFlood) {

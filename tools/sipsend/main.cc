@@ -15,6 +15,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -22,6 +23,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
 #include "sipwarden/cli.h"
 #include "sipwarden/ip.h"
 
@@ -30,7 +32,9 @@ ABSL_FLAG(std::string, transport, "udp", "udp or tcp");
 ABSL_FLAG(std::string, method, "OPTIONS", "Request method of the built-in message");
 ABSL_FLAG(std::string, user, "100", "Target user of the built-in message");
 ABSL_FLAG(std::string, user_agent, "sw-sipsend", "User-Agent of the built-in message");
-ABSL_FLAG(std::string, message_file, "", "Send this file's bytes instead (LF line ends become CRLF)");
+ABSL_FLAG(std::string, message_file, "",
+          "Send these files' bytes instead (LF line ends become CRLF): one file, or several "
+          "separated by commas, sent in turn; [n] in a file becomes the message's number");
 ABSL_FLAG(uint64_t, count, 1, "Messages to send (at most 10000000)");
 ABSL_FLAG(double, rate, 100, "Messages per second (0 = as fast as possible)");
 ABSL_FLAG(double, max_seconds, 30, "Stop after this long whatever the count");
@@ -79,7 +83,7 @@ int main(int argc, char** argv) {
   sw::SetUsage(
       "Sends a bounded number of SIP requests to HOST:PORT at a fixed rate, then stops.\n\n"
       "  sw-sipsend --to 10.0.0.1:5060 [--method INVITE] [--count 100] [--rate 50]\n"
-      "             [--transport udp|tcp] [--message-file F]\n\n"
+      "             [--transport udp|tcp] [--message-file F[,F...]]\n\n"
       "For tests and labs: send only to loopback or to hosts in your own network namespaces.");
   sw::NormalizedArgs normalized(argc, argv);
   absl::ParseCommandLine(normalized.argc(), normalized.argv());
@@ -104,17 +108,19 @@ int main(int argc, char** argv) {
     std::cerr << "sw-sipsend: --count must be 1..10000000, --rate >= 0, --max-seconds 0..3600\n";
     return 2;
   }
-  std::string fixed;
-  if (const std::string f = absl::GetFlag(FLAGS_message_file); !f.empty()) {
-    std::ifstream in(f, std::ios::binary);
+  std::vector<std::string> files;  // message templates, sent in turn
+  for (absl::string_view f : absl::StrSplit(absl::GetFlag(FLAGS_message_file), ',',
+                                            absl::SkipEmpty())) {
+    std::ifstream in(std::string(f), std::ios::binary);
     if (!in) {
       std::cerr << "sw-sipsend: cannot read " << f << "\n";
       return 2;
     }
     std::stringstream ss;
     ss << in.rdbuf();
-    fixed = ss.str();
-    if (fixed.find("\r\n") == std::string::npos) fixed = absl::StrReplaceAll(fixed, {{"\n", "\r\n"}});
+    std::string text = ss.str();
+    if (text.find("\r\n") == std::string::npos) text = absl::StrReplaceAll(text, {{"\n", "\r\n"}});
+    files.push_back(std::move(text));
   }
 
   const int fd = socket(t.addr.ss_family, transport == "tcp" ? SOCK_STREAM : SOCK_DGRAM, 0);
@@ -170,7 +176,9 @@ int main(int argc, char** argv) {
       std::this_thread::sleep_until(due);
     }
     if (Clock::now() >= deadline) break;
-    const std::string msg = fixed.empty() ? BuiltIn(t, transport, n) : fixed;
+    const std::string msg =
+        files.empty() ? BuiltIn(t, transport, n)
+                      : absl::StrReplaceAll(files[n % files.size()], {{"[n]", absl::StrCat(n)}});
     const ssize_t n_out = sendto(fd, msg.data(), msg.size(), MSG_NOSIGNAL,
                                  transport == "tcp" ? nullptr : reinterpret_cast<sockaddr*>(&t.addr),
                                  transport == "tcp" ? 0 : t.len);

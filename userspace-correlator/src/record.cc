@@ -20,7 +20,8 @@ constexpr std::string_view kClassNames[SW_CLASS_MAX] = {
 constexpr std::string_view kReasonNames[SW_REASON_MAX] = {
     "manual",     "flood",   "scan",       "enumeration", "bruteforce",
     "teardown",   "handshake", "cancel",   "spit",        "toll-fraud",
-    "gateway",    "scanner-signature", "anomaly", "honeypot", "controller"};
+    "gateway",    "scanner-signature", "anomaly", "honeypot", "controller",
+    "malformed"};
 
 }  // namespace
 

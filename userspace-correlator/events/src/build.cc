@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: BSD-2-Clause
 // SipMessage (views into a packet) to SipEvent (owned strings).
+#include <algorithm>
+#include <cstdint>
 #include <string>
 
 #include "sipwarden/events/pipeline.h"
+#include "sipwarden/sip/salvage.h"
 #include "sipwarden/sip/text.h"
 
 namespace sw::ev {
@@ -74,6 +77,43 @@ SipEvent MakeSipEvent(const sip::SipMessage& m, const Flow& flow) {
     e.expires = *m.expires;
   }
   e.warnings = m.warnings;
+  return e;
+}
+
+SipEvent MakeMalformedSipEvent(std::string_view bytes, const sip::ParseError& err,
+                               const sip::SipLimits& limits, const Flow& flow) {
+  const sip::SalvagedSip m = sip::SalvageSip(bytes, limits);
+  SipEvent e;
+  e.flow = flow;
+  e.malformed_reason = std::string(sip::ReasonName(err.reason));
+  e.malformed_what = std::string(err.what);
+  e.malformed_at = static_cast<uint32_t>(std::min<size_t>(err.offset, UINT32_MAX));
+  // A message that is not even recognisable as a request or a response is
+  // reported as a request: it was sent, not answered.
+  e.is_request = !m.has_start_line || m.is_request;
+  if (m.has_start_line && m.is_request) {
+    e.method = std::string(m.method);
+    e.request_uri = std::string(m.request_uri.substr(0, 256));
+    if (m.uri) e.request_user = std::string(m.uri->user);
+  } else if (m.has_start_line) {
+    e.status = m.status;
+    e.reason = std::string(m.reason_phrase.substr(0, 256));
+    if (m.cseq) e.method = std::string(m.cseq->method);
+  }
+  e.call_id = std::string(m.call_id.substr(0, 256));
+  if (m.cseq) {
+    e.cseq = m.cseq->seq;
+    e.cseq_method = std::string(m.cseq->method);
+  }
+  if (m.from) e.from = MakeParty(*m.from);
+  if (m.to) e.to = MakeParty(*m.to);
+  if (m.top_via) {
+    e.via_hosts.emplace_back(m.top_via->sent_by.host);
+    e.via_branch = std::string(m.top_via->branch);
+  }
+  const std::string_view ua = m.has_start_line && !m.is_request && !m.server.empty() ? m.server
+                                                                                     : m.user_agent;
+  e.user_agent = std::string(ua.substr(0, 256));
   return e;
 }
 

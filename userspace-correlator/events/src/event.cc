@@ -97,6 +97,11 @@ std::string ToJson(const SipEvent& e) {
   if (e.has_auth) w.Field("auth_user", e.auth_user);
   if (e.has_expires) w.Field("expires", e.expires);
   if (e.sdp) WriteSdp(w, *e.sdp);
+  if (e.malformed()) {
+    w.Key("malformed").BeginObject();
+    w.Field("reason", e.malformed_reason).Field("what", e.malformed_what).Field("at", e.malformed_at);
+    w.EndObject();
+  }
   w.EndObject();
   return w.Take();
 }

@@ -89,6 +89,10 @@ void Pipeline::HandleSip(const Flow& flow, std::string_view bytes, bool must_be_
     }
     ++stats_.sip_rejected;
     Reject(flow, "sip", err, bytes);
+    // The refusal is an event too: rules that ask for malformed messages
+    // count it (flood, fuzzing, overflow attempts); call threading does not
+    // see it.
+    if (sinks_.sip) sinks_.sip(MakeMalformedSipEvent(bytes, err, options_.sip_limits, flow));
     return;
   }
   ++stats_.sip;

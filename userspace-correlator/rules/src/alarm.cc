@@ -10,10 +10,10 @@
 namespace sw::rules {
 namespace {
 
-constexpr std::array<std::string_view, 14> kCategories = {
-    "flood",    "scan",         "enumeration", "bruteforce", "teardown",          "handshake",
-    "cancel",   "spit",         "toll-fraud",  "gateway",    "scanner-signature", "anomaly",
-    "honeypot", "audit-missing"};
+constexpr std::array<std::string_view, 15> kCategories = {
+    "flood",    "scan",          "enumeration", "bruteforce", "teardown",          "handshake",
+    "cancel",   "spit",          "toll-fraud",  "gateway",    "scanner-signature", "anomaly",
+    "honeypot", "audit-missing", "malformed"};
 
 std::string_view ProtoName(ev::Transport t) {
   switch (t) {

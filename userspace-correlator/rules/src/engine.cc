@@ -608,6 +608,8 @@ void EngineCore::Advance(int64_t now) {
 int EngineCore::ClassOf(const EventView& v, int name_id) const {
   switch (v.type) {
     case EventType::kSip:
+      // Refused messages reach only the rules that ask for them.
+      if (v.sip->malformed()) return kClassMalformed;
       if (v.sip->is_request) return MethodIndex(v.sip->method);
       return kClassResp + std::clamp(v.sip->status / 100, 1, 6) - 1;
     case EventType::kMgcp:

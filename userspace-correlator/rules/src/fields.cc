@@ -199,6 +199,12 @@ Value SipValue(const ev::SipEvent& e, FieldId id, std::string* scratch) {
       return Int(e.expires, e.has_expires);
     case FieldId::kWarnings:
       return Int(e.warnings);
+    case FieldId::kMalformed:
+      return Bool(e.malformed());
+    case FieldId::kMalformedReason:
+      return e.malformed() ? Str(e.malformed_reason) : kAbsent;
+    case FieldId::kMalformedWhat:
+      return e.malformed() ? Str(e.malformed_what) : kAbsent;
     case FieldId::kHasSdp:
       return Bool(e.sdp.has_value());
     case FieldId::kSdpOwner:

@@ -68,6 +68,9 @@ std::string_view KindName(ValueKind k);
   X(kHasAuth, "has_auth", kBool, kBitSip | kBitSyn)                              \
   X(kExpires, "expires", kInt, kBitSip | kBitSyn)                                \
   X(kWarnings, "warnings", kInt, kBitSip | kBitSyn)                              \
+  X(kMalformed, "malformed", kBool, kBitSip | kBitSyn)                           \
+  X(kMalformedReason, "malformed_reason", kString, kBitSip | kBitSyn)            \
+  X(kMalformedWhat, "malformed_what", kString, kBitSip | kBitSyn)                \
   X(kHasSdp, "has_sdp", kBool, kBitSip | kBitMgcp | kBitSyn)                     \
   X(kSdpOwner, "sdp_owner", kString, kBitSip | kBitMgcp | kBitSyn)               \
   X(kSdpSession, "sdp_session", kString, kBitSip | kBitMgcp | kBitSyn)           \
@@ -174,7 +177,8 @@ inline constexpr int kClassResp = kMethodCount + 1;  // + status class 1..6 - 1
 inline constexpr int kClassMgcp = kClassResp + 6;
 inline constexpr int kClassRtp = kClassMgcp + 1;
 inline constexpr int kClassCall = kClassRtp + 1;
-inline constexpr int kClassSynOther = kClassCall + 1;     // synthetic, name not interned
+inline constexpr int kClassMalformed = kClassCall + 1;  // SIP messages the parser refused
+inline constexpr int kClassSynOther = kClassMalformed + 1;  // synthetic, name not interned
 inline constexpr int kClassSynBase = kClassSynOther + 1;  // + interned name id
 int MethodIndex(std::string_view method);                 // kClassReqOther if unknown
 

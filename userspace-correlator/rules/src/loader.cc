@@ -827,6 +827,9 @@ void Loader::Dispatch(Pattern* p, const Expr& top) {
   bool responses_only = false, requests_only = false;
   std::set<std::string> names;
   bool any_name = true;
+  // Messages the parser refused go only to patterns that ask for them at the
+  // top level (malformed: true, or a malformed_reason / malformed_what).
+  bool malformed = false;
   for (const auto& kid : top.kids) {
     if (kid.kind != Expr::Kind::kLeaf) continue;
     const Condition& c = p->conds[kid.leaf];
@@ -834,6 +837,10 @@ void Loader::Dispatch(Pattern* p, const Expr& top) {
     if (c.op == Op::kEqField || c.op == Op::kEqFirst) continue;
     const FieldInfo& info = Info(c.field.id);
     types &= info.types;
+    // Any condition on the refusal's reason asks for refused messages.
+    if (c.field.id == FieldId::kMalformedReason || c.field.id == FieldId::kMalformedWhat) {
+      malformed = true;
+    }
     if (c.op != Op::kEq) continue;
     switch (c.field.id) {
       case FieldId::kType: {
@@ -878,6 +885,11 @@ void Loader::Dispatch(Pattern* p, const Expr& top) {
         responses_only = true;
         break;
       }
+      case FieldId::kMalformed:
+        for (const auto& r : c.ranges) {
+          if (r.lo == 1) malformed = true;
+        }
+        break;
       case FieldId::kRequest:
         for (const auto& r : c.ranges) {
           if (r.lo == 1) requests_only = true;
@@ -922,7 +934,9 @@ void Loader::Dispatch(Pattern* p, const Expr& top) {
   for (size_t i = 0; p->flat && i < top.kids.size(); ++i)
     p->flat = top.kids[i].leaf == static_cast<int>(i);
   p->classes.clear();
-  if (types & kBitSip) {
+  if ((types & kBitSip) && malformed) {
+    p->classes.push_back(kClassMalformed);
+  } else if (types & kBitSip) {
     if (!responses_only) {
       for (int m = 0; m <= kClassReqOther; ++m) {
         if (any_method || methods.count(m)) p->classes.push_back(m);

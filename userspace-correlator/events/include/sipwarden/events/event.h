@@ -70,6 +70,14 @@ struct SipEvent {
   bool has_expires = false;
   std::optional<SdpSummary> sdp;
   uint32_t warnings = 0;  // sip::SipWarning bits
+  // Set when the parser refused the message (its verdict stands): the
+  // reason (sip::ReasonName, e.g. "bad_cseq"), the part it concerns ("CSeq")
+  // and the byte offset where it stopped. The fields above then hold what
+  // could still be read (sip::SalvageSip); the rest stay empty.
+  std::string malformed_reason;
+  std::string malformed_what;
+  uint32_t malformed_at = 0;
+  bool malformed() const { return !malformed_reason.empty(); }
 };
 
 struct MgcpEvent {

@@ -161,6 +161,10 @@ class Pipeline {
 
 // Event from a parsed SIP message (and its SDP body, if any).
 SipEvent MakeSipEvent(const sip::SipMessage& m, const Flow& flow);
+// The event of a message the parser refused: what sip::SalvageSip could read
+// of bytes, and the refusal.
+SipEvent MakeMalformedSipEvent(std::string_view bytes, const sip::ParseError& err,
+                               const sip::SipLimits& limits, const Flow& flow);
 MgcpEvent MakeMgcpEvent(const sip::MgcpMessage& m, const Flow& flow);
 // Whether bytes start like an MGCP command ("CRCX 1234 ep MGCP 1.0") or
 // response ("200 1234 OK").
