@@ -453,7 +453,7 @@ static __always_inline int method_class(const __u8 *s, __u32 tok_len)
 	return SW_CLASS_OTHER_REQUEST;
 }
 
-enum first_line { FL_NOT_SIP = 0, FL_SIP = 1, FL_KEEPALIVE = 2, FL_SIP_LONG = 3 };
+enum first_line { FL_NOT_SIP = 0, FL_SIP = 1, FL_KEEPALIVE = 2, FL_SIP_LONG = 3, FL_NOISE = 4 };
 #define FL_RESULT(fl, cls, status) ((fl) | ((cls) << 8) | ((status) << 16))
 
 static __always_inline int is_crlf(__u8 c)
@@ -1041,7 +1041,6 @@ __noinline int sw_l4(struct xdp_md *ctx, struct meta *m)
 					   m->payload_len - (lead & 7));
 	int fl = res & 0xff;
 	__u8 cls = (res >> 8) & 0xff;
-	int not_sip = 0;
 	__u16 status = (res >> 16) & 0xffff;
 	if (fl == FL_KEEPALIVE) {
 		env.st->sip_port_keepalive++;
@@ -1077,10 +1076,19 @@ __noinline int sw_l4(struct xdp_md *ctx, struct meta *m)
 			return XDP_PASS;
 		}
 		env.st->sip_port_not_sip++;
-		/* Still this source's traffic: charged to its buckets below by
-		 * the class its first word claims (else as another request), so
-		 * that rate limits hold for malformed floods too. */
-		not_sip = 1;
+		/* Still this source's traffic: charged below to its bucket for
+		 * the class its first word claims, so that rate limits hold for
+		 * malformed floods too. A line that starts like a request
+		 * (FL_NOT_SIP with that class) goes to the agent, whose parser
+		 * reports the refusal as an event; anything else (FL_NOISE:
+		 * binary bytes, a broken status line) counts as another request
+		 * and is not copied. The path below is shared with SIP (one
+		 * accounting, one copy): sw_l4's frame is at the limit Linux 6.1
+		 * allows (sw_xdp + sw_l4 + sw_first_line: 512 bytes of stack). */
+		if (cls == SW_CLASS_NONE) {
+			fl = FL_NOISE;
+			cls = SW_CLASS_OTHER_REQUEST;
+		}
 	} else {
 		if (m->l4proto == IPPROTO_TCP)
 			env.st->sip_tcp++;
@@ -1092,25 +1100,7 @@ __noinline int sw_l4(struct xdp_md *ctx, struct meta *m)
 			env.st->sip_responses++;
 	}
 
-	const int over =
-		account_source(m, &env, !not_sip ? cls
-				       : SW_CLASS_IS_REQUEST(cls) ? cls : SW_CLASS_OTHER_REQUEST);
-	if (not_sip) {
-		if (over != SW_SRC_OK) {
-			env.st->malformed++;
-			if (over == SW_SRC_OVER_RATE)
-				env.st->drop_rate++;
-			else
-				env.st->drop_src_limit++;
-			return XDP_DROP;
-		}
-		/* A line that starts like a request goes to the agent, whose
-		 * parser reports the refusal as an event; binary noise does
-		 * not. */
-		if (cls != SW_CLASS_NONE)
-			copy_msg(ctx, m, &env, SW_REC_SIP, SW_CLASS_NONE, 0);
-		return malformed(&env, m);
-	}
+	const int over = account_source(m, &env, cls);
 	if (over != SW_SRC_OK && m->l4proto == IPPROTO_TCP) {
 		/* Never a segment of an established connection: its other
 		 * dialogs would stall and the sender retransmit. Charged to
@@ -1118,14 +1108,20 @@ __noinline int sw_l4(struct xdp_md *ctx, struct meta *m)
 		 * the agent, whose rules block a source that keeps it up. */
 		env.st->tcp_over_rate++;
 		m->over_rate = 1;
-	} else if (over == SW_SRC_OVER_RATE) {
-		env.st->drop_rate++;
-		return XDP_DROP;
-	} else if (over == SW_SRC_OVER_LIMIT) {
-		env.st->drop_src_limit++;
+	} else if (over != SW_SRC_OK) {
+		if (fl != FL_SIP)
+			env.st->malformed++;
+		if (over == SW_SRC_OVER_RATE)
+			env.st->drop_rate++;
+		else
+			env.st->drop_src_limit++;
 		return XDP_DROP;
 	}
-	copy_msg(ctx, m, &env, SW_REC_SIP, cls, status);
+	if (fl == FL_NOISE)
+		return malformed(&env, m);
+	copy_msg(ctx, m, &env, SW_REC_SIP, fl == FL_SIP ? cls : SW_CLASS_NONE, status);
+	if (fl != FL_SIP)
+		return malformed(&env, m);
 	env.st->pass_sip++;
 	return XDP_PASS;
 }
