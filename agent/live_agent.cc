@@ -479,6 +479,14 @@ void LiveAgent::AddMetrics(PromText& t) {
   t.Counter("sipwarden_sip_messages_total", "SIP messages parsed", static_cast<double>(ps.sip));
   t.Counter("sipwarden_sip_rejected_total", "SIP messages the parser refused",
             static_cast<double>(ps.sip_rejected));
+  for (const auto& [key, n] : ps.rejected_by_reason) {
+    // "sip:bad_cseq", "sdp:bad_sdp_line", "mgcp:...": what was refused and why.
+    const size_t colon = key.find(':');
+    t.Counter("sipwarden_refused_total", "Messages the parsers refused, by protocol and reason",
+              static_cast<double>(n),
+              {{"protocol", key.substr(0, colon)},
+               {"reason", colon == std::string::npos ? "" : key.substr(colon + 1)}});
+  }
   t.Gauge("sipwarden_media_endpoints", "Media endpoints mirrored into the kernel",
           static_cast<double>(media_.tracked()));
   t.Counter("sipwarden_media_map_errors_total", "Kernel media map updates refused",

@@ -264,6 +264,23 @@ TEST_F(LiveAgentTest, AFleetBlockCoveringThisHostIsNotInstalled) {
   EXPECT_EQ(agent_->fleet()->stats().spared, 1u);
 }
 
+TEST_F(LiveAgentTest, ARefusedMessageIsAnEventAndCountedByReason) {
+  StartAgent();
+  std::string m = test::SipRequest("INVITE");
+  m.replace(m.find("CSeq: 314159"), 12, "CSeq: -1");
+  RunResult r = Send(kSrc4, m);
+  EXPECT_EQ(r.retval, XDP_PASS);
+  ASSERT_EQ(r.raw.size(), 1u);
+  PromText t;
+  agent_->AddMetrics(t);
+  const std::string text = t.Take();
+  EXPECT_NE(text.find(R"(sipwarden_refused_total{protocol="sip",reason="bad_cseq"} 1)"),
+            std::string::npos)
+      << text.substr(0, 2000);
+  // The test rules ask for no malformed events: none of them fired.
+  EXPECT_EQ(agent_->correlator().alarms(), 0u);
+}
+
 // The paper's malicious gateway (section 4.2), across two hosts: the call
 // agent's host sees CRCX, its answer and DLCX; the gateway's host sees the
 // media that still arrives. Neither agent's own rules can tell; the central

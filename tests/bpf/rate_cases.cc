@@ -114,6 +114,33 @@ std::vector<Case> RateCases() {
                        ExpectSource(h, src, {{SW_CLASS_INVITE, 5}}, {{SW_BUCKET_INVITE, 2}});
                      },
                  .repeat = 5});
+    // A first line the kernel refuses still counts against its source: by
+    // the class it claims (copied to the agent), or as another request.
+    const StatList not_sip = Cat(Seen(fam), {{"sip_port_not_sip", 1}, {"malformed", 1}});
+    t.push_back({.name = p + "not_sip_charged_to_the_class_it_claims",
+                 .packet = udp("INVITE sip:bob@example.com SIP/3.0\r\n\r\n"),
+                 .setup = [](Harness& h) { SetLimit(h, SW_BUCKET_INVITE, 1, 1); },
+                 .retval = XDP_DROP,
+                 .stats = Cat(Times(not_sip, 2),
+                              {{"pass_other", 1}, {"rb_records", 1}, {"drop_rate", 1}}),
+                 .check =
+                     [src](Harness& h, const RunResult& r) {
+                       ASSERT_EQ(r.records.size(), 1u);  // the first, for the agent to refuse
+                       EXPECT_EQ(r.records[0].hdr.msg_class, SW_CLASS_NONE);
+                       ExpectSource(h, src, {{SW_CLASS_INVITE, 2}}, {{SW_BUCKET_INVITE, 1}});
+                     },
+                 .repeat = 2});
+    t.push_back({.name = p + "noise_charged_as_another_request",
+                 .packet = udp(std::string("\x01\x02\x03\x04 binary noise on 5060", 25)),
+                 .setup = [](Harness& h) { SetLimit(h, SW_BUCKET_OTHER, 1, 1); },
+                 .retval = XDP_DROP,
+                 .stats = Cat(Times(not_sip, 2), {{"pass_other", 1}, {"drop_rate", 1}}),
+                 .check =
+                     [src](Harness& h, const RunResult& r) {
+                       EXPECT_TRUE(r.records.empty());  // not copied
+                       ExpectSource(h, src, {{SW_CLASS_OTHER_REQUEST, 2}}, {{SW_BUCKET_OTHER, 1}});
+                     },
+                 .repeat = 2});
     t.push_back({.name = p + "burst_1_second_dropped",
                  .packet = invite,
                  .setup = [](Harness& h) { SetLimit(h, SW_BUCKET_INVITE, 1, 1); },

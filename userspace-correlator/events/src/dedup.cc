@@ -18,7 +18,7 @@ void Deduper::Expire(int64_t now) {
     order_.pop_front();
     auto it = by_hash_.find(e.hash);
     // Only the newest record of a hash owns the map entry.
-    if (it != by_hash_.end() && it->second == e.ts) {
+    if (it != by_hash_.end() && it->second.ts == e.ts) {
       if (now - e.ts <= window_ns_) ++evicted_;
       by_hash_.erase(it);
     }
@@ -34,13 +34,14 @@ bool Deduper::Seen(const Flow& flow, std::string_view bytes) {
   h = Fnv(h, &flow.dport, sizeof(flow.dport));
   h = Fnv(h, bytes.data(), bytes.size());
   Expire(flow.ts_ns);
+  const bool mirror = flow.transport == Transport::kHep;
   auto it = by_hash_.find(h);
-  if (it != by_hash_.end() && flow.ts_ns - it->second <= window_ns_ &&
-      it->second - flow.ts_ns <= window_ns_) {
+  if (it != by_hash_.end() && it->second.mirror != mirror &&
+      flow.ts_ns - it->second.ts <= window_ns_ && it->second.ts - flow.ts_ns <= window_ns_) {
     ++duplicates_;
     return true;
   }
-  by_hash_[h] = flow.ts_ns;
+  by_hash_[h] = Last{flow.ts_ns, mirror};
   order_.push_back({h, flow.ts_ns});
   return false;
 }

@@ -3,7 +3,6 @@
 
 #include <algorithm>
 
-#include "scan.h"
 #include "sipwarden/sip/text.h"
 
 namespace sw::sip {

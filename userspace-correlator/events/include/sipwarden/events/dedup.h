@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// Drops the second copy of a message seen twice: once by the kernel on the
-// wire and once mirrored by the proxy over HEP (or retransmitted identically
-// within a moment by the same source: callers that want retransmissions
-// counted should key them before deduplication). Bounded, event time only.
+// Drops the second copy of a message seen by both feeds: once by the kernel on
+// the wire and once mirrored by the proxy over HEP (transport hep). Identical
+// packets from one feed are separate messages and are all kept: a flood of
+// identical requests must count as a flood, and a retransmission is a packet
+// the proxy handles again. Bounded, event time only.
 #pragma once
 
 #include <cstdint>
@@ -19,8 +20,8 @@ class Deduper {
   explicit Deduper(int64_t window_ns = 2'000'000'000, size_t max_entries = 1 << 18)
       : window_ns_(window_ns), max_entries_(max_entries) {}
 
-  // True when the same bytes between the same endpoints were seen within the
-  // window before ts (the caller should drop this copy); false the first time.
+  // True when the same bytes between the same endpoints came from the other
+  // feed within the window around ts (the caller should drop this copy).
   bool Seen(const Flow& flow, std::string_view bytes);
 
   uint64_t duplicates() const { return duplicates_; }
@@ -36,7 +37,11 @@ class Deduper {
 
   int64_t window_ns_;
   size_t max_entries_;
-  std::unordered_map<uint64_t, int64_t> by_hash_;  // hash -> last time seen
+  struct Last {
+    int64_t ts;   // when last seen
+    bool mirror;  // from the HEP feed
+  };
+  std::unordered_map<uint64_t, Last> by_hash_;  // hash -> last sighting
   std::deque<Entry> order_;                        // oldest first
   uint64_t duplicates_ = 0;
   uint64_t evicted_ = 0;
