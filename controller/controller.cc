@@ -266,7 +266,6 @@ class Controller::AgentImpl final : public v1::AgentService::Service {
   uint64_t alarm_seq = 0;
 
  private:
-  // Sends what changed since `at` (or a snapshot in pages); advances `at`.
   // Media watches added since seq, in one batch that changes no decision.
   bool SendWatches(uint64_t at, uint64_t& seq, grpc::ServerWriter<v1::DecisionBatch>* w) {
     if (c_->watches_.added() == seq) return true;
@@ -278,6 +277,7 @@ class Controller::AgentImpl final : public v1::AgentService::Service {
     return w->Write(b);
   }
 
+  // Sends what changed since `at` (or a snapshot in pages); advances `at`.
   bool CatchUp(uint64_t& at, grpc::ServerWriter<v1::DecisionBatch>* w) {
     // A fresh agent (version 0) gets a snapshot: the decisions now, not
     // every change ever made.
