@@ -21,12 +21,7 @@ TMP="$E2E_TMP"
 CTL=("$BIN/sipwardenctl" --pin-dir "$PIN")
 
 e2e_log "starting the agent in $A"
-ip netns exec "$A" "$BIN/sipwarden-agent" --iface swe0 --pin-dir "$PIN" \
-  >"$TMP/records" 2>"$TMP/agent.err" &
-AGENT=$!
-E2E_PIDS+=("$AGENT")
-e2e_wait_for 20 grep -q "attached to swe0" "$TMP/agent.err" ||
-  { cat "$TMP/agent.err" >&2; e2e_fail "agent did not attach"; }
+e2e_agent "$A" swe0 "$TMP/records"
 [ -e "$PIN/sw_block_v4" ] || e2e_fail "maps not pinned under $PIN"
 
 send() {  # send FAMILY METHOD COUNT

@@ -24,12 +24,8 @@ e2e_tmpdir
 TMP="$E2E_TMP"
 CTL=("$BIN/sipwardenctl" --pin-dir "$PIN")
 
-ip netns exec "$A" "$BIN/sipwarden-agent" --iface swl0 --pin-dir "$PIN" --snap-len 8192 \
-  --invite-rate 100 --invite-burst 100 --alarms-out "$TMP/alarms" --records-out "$TMP/records" \
-  2>"$TMP/agent.err" &
-AGENT=$!
-E2E_PIDS+=("$AGENT")
-e2e_wait_for 20 grep -q "attached to swl0" "$TMP/agent.err" || e2e_fail "agent did not attach: $(cat "$TMP/agent.err")"
+e2e_agent "$A" swl0 /dev/null --snap-len 8192 --invite-rate 100 --invite-burst 100 \
+  --alarms-out "$TMP/alarms" --records-out "$TMP/records"
 
 e2e_log "400 INVITEs with 1 to 4 KB Request-URIs at about 1000/s from 10.254.0.2"
 # Each a new call (Call-ID, branch), as a flooding tool sends them; bounded

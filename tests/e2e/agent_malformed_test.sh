@@ -35,12 +35,7 @@ TMP="$E2E_TMP"
 CTL=("$BIN/sipwardenctl" --pin-dir "$PIN")
 
 e2e_log "starting the agent in $A (default rules, a limit of 10/s per source for OPTIONS and the like)"
-ip netns exec "$A" "$BIN/sipwarden-agent" --iface swm0 --pin-dir "$PIN" --other-rate 10 \
-  --events-out "$TMP/events" --alarms-out "$TMP/alarms" >/dev/null 2>"$TMP/agent.err" &
-AGENT=$!
-E2E_PIDS+=("$AGENT")
-e2e_wait_for 20 grep -q "attached to swm0" "$TMP/agent.err" ||
-  { cat "$TMP/agent.err" >&2; e2e_fail "agent did not attach"; }
+e2e_agent "$A" swm0 /dev/null --other-rate 10 --events-out "$TMP/events" --alarms-out "$TMP/alarms"
 
 # Eight corrupted INVITEs; [n] becomes the message's number (sw-sipsend), so
 # no two are the same bytes.

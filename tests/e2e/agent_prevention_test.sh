@@ -23,12 +23,7 @@ e2e_tmpdir
 TMP="$E2E_TMP"
 CTL=("$BIN/sipwardenctl" --pin-dir "$PIN")
 
-ip netns exec "$P" "$BIN/sipwarden-agent" --iface swp0 --pin-dir "$PIN" \
-  --alarms-out "$TMP/alarms" --events-out "$TMP/events" 2>"$TMP/agent.err" &
-AGENT=$!
-E2E_PIDS+=("$AGENT")
-e2e_wait_for 20 grep -q "attached to swp0" "$TMP/agent.err" ||
-  { cat "$TMP/agent.err" >&2; e2e_fail "agent did not attach"; }
+e2e_agent "$P" swp0 /dev/null --alarms-out "$TMP/alarms" --events-out "$TMP/events"
 "${CTL[@]}" allow add "$FRIEND" >/dev/null
 
 send() {  # send SRC UA COUNT

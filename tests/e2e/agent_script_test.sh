@@ -50,11 +50,8 @@ grep -q "rules.yaml:7:.*scripts are disabled" "$TMP/refused.err" &&
   e2e_fail "refusal does not name the line: $(cat "$TMP/refused.err")"
 
 e2e_log "starting the agent with the script rules"
-ip netns exec "$A" "$BIN/sipwarden-agent" --iface sws0 --pin-dir "$PIN" --rules "$TMP/rules.yaml" \
-  --alarms-out "$TMP/alarms" --records-out /dev/null 2>"$TMP/agent.err" &
-AGENT=$!
-E2E_PIDS+=("$AGENT")
-e2e_wait_for 20 grep -q "attached to sws0" "$TMP/agent.err" || e2e_fail "agent did not attach: $(cat "$TMP/agent.err")"
+e2e_agent "$A" sws0 /dev/null --rules "$TMP/rules.yaml" --alarms-out "$TMP/alarms" \
+  --records-out /dev/null
 
 # options USER N: one OPTIONS from USER (Call-ID N).
 options() {

@@ -84,6 +84,22 @@ e2e_wait_for() {
   done
 }
 
+# e2e_agent NS IFACE STDOUT [ARG...]: starts $BIN/sipwarden-agent in NS on
+# IFACE with its maps pinned under $PIN and the ARGs, its stdout to STDOUT
+# and its stderr to $E2E_TMP/agent.err; stopped at teardown. Waits until it
+# has attached (fails the test otherwise) and sets AGENT to its pid. Not for
+# $(...): the pid list must live in this shell.
+e2e_agent() {
+  local ns=$1 iface=$2 out=$3
+  shift 3
+  ip netns exec "$ns" "$BIN/sipwarden-agent" --iface "$iface" --pin-dir "$PIN" "$@" \
+    >"$out" 2>"$E2E_TMP/agent.err" &
+  AGENT=$!
+  E2E_PIDS+=("$AGENT")
+  e2e_wait_for 20 grep -q "attached to $iface" "$E2E_TMP/agent.err" ||
+    { cat "$E2E_TMP/agent.err" >&2; e2e_fail "agent did not attach to $iface"; }
+}
+
 # e2e_json_field JSON_LINE FIELD: the numeric value of a top-level field.
 e2e_json_field() {
   grep -o "\"$2\":[0-9]*" <<<"$1" | head -1 | cut -d: -f2
