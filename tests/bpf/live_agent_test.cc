@@ -26,7 +26,7 @@ namespace sw::bpftest {
 namespace {
 
 namespace v1 = sipwarden::v1;
-using Clock = std::chrono::steady_clock;
+using controller::WaitFor;
 
 // A scanner blocked on sight; every REGISTER reported as a refused guess for
 // its To user (what the central password rules count).
@@ -45,16 +45,6 @@ rules:
     actions:
       - emit: {name: auth-failure, copy: [to_user], fields: {auth_user: "${to_user}"}}
 )";
-
-template <typename F>
-bool WaitFor(F f, int ms = 5000) {
-  const auto until = Clock::now() + std::chrono::milliseconds(ms);
-  while (Clock::now() < until) {
-    if (f()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return f();
-}
 
 class LiveAgentTest : public SharedHarnessTest {
  protected:

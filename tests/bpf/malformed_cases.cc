@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "sipwarden/sip/text.h"
 #include "tables.h"
 
 namespace sw::bpftest {
@@ -47,11 +48,7 @@ std::string RandomBytes(size_t n, uint32_t seed) {
 // character first, not a "SIP/2.0 " status line): the agent's parser reports
 // the refusal as an event. Binary noise and broken status lines do not.
 bool CopiedAsRefused(std::string_view p) {
-  auto token = [](char c) {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           std::string_view("-.!%*_+`'~").find(c) != std::string_view::npos;
-  };
-  if (p.size() < 12 || !token(p[0])) return false;
+  if (p.size() < 12 || !sip::IsTokenChar(p[0])) return false;
   const bool sip = (p[0] | 0x20) == 's' && (p[1] | 0x20) == 'i' && (p[2] | 0x20) == 'p';
   return !(sip && p.substr(3, 5) == "/2.0 ");
 }

@@ -69,16 +69,6 @@ struct FakeKernel {
   }
 };
 
-template <typename F>
-bool WaitFor(F f, int ms = 3000) {
-  const auto until = Clock::now() + std::chrono::milliseconds(ms);
-  while (Clock::now() < until) {
-    if (f()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
-  return f();
-}
-
 class ServiceTest : public ::testing::Test {
  protected:
   void StartController(size_t page = 10000) {

@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// A temporary directory for a test's database, removed with it.
+// Helpers of the tests that run a controller: a temporary directory for its
+// database, removed with it; waiting for what its threads do.
 #pragma once
 
 #include <stdlib.h>
 
+#include <chrono>
 #include <filesystem>
 #include <string>
+#include <thread>
 
 namespace sw::controller {
 
@@ -24,5 +27,16 @@ class TempDir {
  private:
   std::string path_;
 };
+
+// Polls f every 2 ms until it holds or ms pass; returns its last value.
+template <typename F>
+bool WaitFor(F f, int ms = 5000) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+  while (std::chrono::steady_clock::now() < until) {
+    if (f()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return f();
+}
 
 }  // namespace sw::controller
