@@ -463,17 +463,7 @@ int main(int argc, char** argv) {
       "Flags may be written with dashes or underscores (--pin-dir or --pin_dir).\n"
       "Stop with SIGINT or SIGTERM: the program is detached and the maps unpinned, unless\n"
       "--keep_attached is given.");
-  // --config FILE: the file's settings become flags, those on the command
-  // line override them.
-  auto expanded = sw::ExpandConfig(std::vector<std::string>(argv, argv + argc));
-  if (!expanded.ok()) {
-    std::cerr << "sipwarden-agent: " << expanded.status().message() << "\n";
-    return 2;
-  }
-  std::vector<char*> args;
-  for (std::string& a : *expanded) args.push_back(a.data());
-  sw::NormalizedArgs normalized(static_cast<int>(args.size()), args.data());
-  absl::ParseCommandLine(normalized.argc(), normalized.argv());
+  if (!sw::ParseCommandLineWithConfig(argc, argv, "sipwarden-agent")) return 2;
   if (absl::GetFlag(FLAGS_version)) {
     std::cout << "sipwarden-agent " << SW_VERSION << "\n";
     return 0;

@@ -61,17 +61,7 @@ int main(int argc, char** argv) {
       "                            [--rules FILE] [--fleet-reasons LIST] [--alarm-max-age DUR]\n"
       "                            [--alarm-max-count N] [--quiet]\n"
       "Without TLS only loopback addresses are served unless --insecure is given.");
-  // --config FILE: the file's settings become flags, those on the command
-  // line override them.
-  auto expanded = sw::ExpandConfig(std::vector<std::string>(argv, argv + argc));
-  if (!expanded.ok()) {
-    std::cerr << "sipwarden-controller: " << expanded.status().message() << "\n";
-    return 2;
-  }
-  std::vector<char*> args;
-  for (std::string& a : *expanded) args.push_back(a.data());
-  sw::NormalizedArgs normalized(static_cast<int>(args.size()), args.data());
-  absl::ParseCommandLine(normalized.argc(), normalized.argv());
+  if (!sw::ParseCommandLineWithConfig(argc, argv, "sipwarden-controller")) return 2;
   if (absl::GetFlag(FLAGS_version)) {
     std::printf("sipwarden-controller %s\n", SW_VERSION);
     return 0;

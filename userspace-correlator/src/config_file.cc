@@ -9,13 +9,17 @@
 #include <cerrno>
 #include <map>
 
+#include <iostream>
+
 #include "absl/flags/commandlineflag.h"
+#include "absl/flags/parse.h"
 #include "absl/flags/marshalling.h"
 #include "absl/flags/reflection.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "sipwarden/absl_compat.h"
+#include "sipwarden/cli.h"
 
 namespace sw {
 namespace {
@@ -215,6 +219,21 @@ absl::StatusOr<std::vector<std::string>> ExpandConfig(const std::vector<std::str
   for (std::string& f : *flags) out.push_back(std::move(f));
   for (std::string& r : rest) out.push_back(std::move(r));
   return out;
+}
+
+bool ParseCommandLineWithConfig(int argc, char** argv, std::string_view program) {
+  // The file's settings become flags placed first: those on the command line
+  // override them.
+  auto expanded = ExpandConfig(std::vector<std::string>(argv, argv + argc));
+  if (!expanded.ok()) {
+    std::cerr << program << ": " << expanded.status().message() << "\n";
+    return false;
+  }
+  std::vector<char*> args;
+  for (std::string& a : *expanded) args.push_back(a.data());
+  NormalizedArgs normalized(static_cast<int>(args.size()), args.data());
+  absl::ParseCommandLine(normalized.argc(), normalized.argv());
+  return true;
 }
 
 }  // namespace sw

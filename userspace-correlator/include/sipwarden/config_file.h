@@ -32,6 +32,12 @@ namespace sw {
 // checked against the flags' types without changing any flag.
 absl::StatusOr<std::vector<std::string>> ExpandConfig(const std::vector<std::string>& argv);
 
+// A program's command line with --config FILE expanded (ExpandConfig) and
+// flag names normalised (sipwarden/cli.h), parsed into the flags. On a bad
+// config file prints "PROGRAM: FILE:LINE:COL: ..." to stderr and returns
+// false (the caller exits 2).
+bool ParseCommandLineWithConfig(int argc, char** argv, std::string_view program);
+
 // The --name=value arguments the YAML text of a config file stands for;
 // file_name is only used in error messages. An empty document gives none.
 absl::StatusOr<std::vector<std::string>> ConfigFileFlags(std::string_view file_name,
