@@ -93,12 +93,9 @@ class LiveAgent {
   Correlator& correlator() { return *correlator_; }
   ControllerClient* controller() { return controller_.get(); }
   const FleetDecisions* fleet() const { return fleet_.get(); }
-  const MediaMirror& media() const { return media_; }
   // Fleet media watches armed so far, and packets reported for them.
   uint64_t fleet_watches_armed() const { return fleet_watches_armed_; }
   uint64_t fleet_watch_reports() const { return fleet_watch_reports_; }
-  HostAddresses& host() { return host_; }
-  uint64_t bad_records() const { return bad_records_; }
 
  private:
   LiveAgent(Maps& maps, LiveAgentOptions options, LiveAgentOutputs outputs);
