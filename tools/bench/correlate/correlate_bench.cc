@@ -402,6 +402,23 @@ EngineResult RunEngine(std::string_view label, const std::shared_ptr<const sw::r
                     << " operations evicted (max_keys reached), " << rst.open << " open\n";
         }
       }
+      // Where the engine's time goes, by the engine's own sampled per-rule
+      // timings (matching and actions; deadlines and dispatch are not in
+      // them), to profile a slow ruleset without a profiler.
+      auto by_time = engine.rule_stats();
+      std::sort(by_time.begin(), by_time.end(),
+                [](const auto& a, const auto& b) { return a.time_ns > b.time_ns; });
+      uint64_t timed = 0;
+      for (const auto& rst : by_time) timed += rst.time_ns;
+      std::cerr << "  [" << label << "] rules' sampled time: "
+                << static_cast<double>(timed) / n << " ns per event of "
+                << static_cast<double>(engine_ns) / n << "; the most costly:\n";
+      for (size_t i = 0; i < by_time.size() && i < 12 && by_time[i].time_ns > 0; ++i) {
+        const auto& rst = by_time[i];
+        std::cerr << "    " << rst.name << ": " << static_cast<double>(rst.time_ns) / n
+                  << " ns per event; " << rst.matched << " matched, " << rst.fired << " fired, "
+                  << rst.operations << " operations, " << rst.open << " open\n";
+      }
     }
   }
   r.events_per_s = Median(rates);
