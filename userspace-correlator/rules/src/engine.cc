@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstring>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/hash/hash.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -38,28 +39,48 @@ struct AlarmHandle {
   uint32_t gen = 0;
 };
 
-// Timestamps of the events in a sliding window, oldest first.
+// Timestamps of the events in a sliding window, oldest first, at most cap of
+// them. The buffer grows as events come, up to cap: most keys (a caller's
+// address, a user) see a few events per window, and a ring of threshold 1000
+// allocated whole for each would cost 8 KB per key.
 class Ring {
  public:
-  explicit Ring(size_t cap) : buf_(cap ? cap : 1) {}
+  explicit Ring(size_t cap) : cap_(cap ? cap : 1) {}
   size_t size() const { return n_; }
   bool empty() const { return n_ == 0; }
   int64_t front() const { return buf_[head_]; }
   void pop() {
-    head_ = (head_ + 1) % buf_.size();
+    head_ = head_ + 1 == buf_.size() ? 0 : head_ + 1;
     --n_;
   }
-  // Drops the oldest when full.
+  // Drops the oldest when cap are held.
   void push(int64_t t) {
-    if (n_ == buf_.size()) pop();
-    buf_[(head_ + n_) % buf_.size()] = t;
+    if (n_ == buf_.size()) {
+      if (n_ == cap_) {
+        pop();
+      } else {
+        Grow();
+      }
+    }
+    const size_t at = head_ + n_;
+    buf_[at < buf_.size() ? at : at - buf_.size()] = t;
     ++n_;
   }
   void clear() { head_ = n_ = 0; }
 
  private:
-  std::vector<int64_t> buf_;
-  size_t head_ = 0, n_ = 0;
+  void Grow() {
+    absl::InlinedVector<int64_t, kInline> next(std::min(cap_, std::max(buf_.size() * 2, kInline)));
+    for (size_t i = 0; i < n_; ++i) {
+      const size_t at = head_ + i;
+      next[i] = buf_[at < buf_.size() ? at : at - buf_.size()];
+    }
+    buf_ = std::move(next);
+    head_ = 0;
+  }
+  static constexpr size_t kInline = 4;
+  absl::InlinedVector<int64_t, kInline> buf_;
+  size_t cap_, head_ = 0, n_ = 0;
 };
 
 // Per-key state of an operation (SEC's event correlation operation). Slots
