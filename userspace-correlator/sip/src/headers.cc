@@ -16,7 +16,7 @@ struct HeaderInfo {
   bool list;
 };
 
-// Sorted by the lower-case first letter of the long name (see kFirstIndex).
+// In alphabetical order (kIndexes finds them by first letter and size).
 constexpr HeaderInfo kHeaders[] = {
     {HeaderId::kAccept, "Accept", 0, true},
     {HeaderId::kAcceptContact, "Accept-Contact", 'a', true},
@@ -83,30 +83,55 @@ constexpr HeaderInfo kHeaders[] = {
 };
 constexpr size_t kNumHeaders = sizeof(kHeaders) / sizeof(kHeaders[0]);
 
+constexpr size_t kMaxNameSize = 20;  // "P-Preferred-Identity"
+
+// The long names by (first letter, size): a name is compared only with the
+// one or few known names of its size that start like it (at most three:
+// Refer-To, Replaces, Reply-To).
 struct Indexes {
-  uint8_t first[27];     // per letter a..z, then the end
-  HeaderId compact[26];  // per letter a..z
+  // bucket[b] .. bucket[b + 1] in by_bucket, b = letter * (kMaxNameSize + 1) + size.
+  uint8_t bucket[26 * (kMaxNameSize + 1) + 1];
+  uint8_t by_bucket[kNumHeaders];                                     // into kHeaders
+  HeaderId compact[26];                                               // per letter a..z
   std::array<uint8_t, static_cast<size_t>(HeaderId::kCount)> by_id;  // into kHeaders
 };
 
+constexpr size_t BucketOf(char first, size_t size) {
+  return static_cast<size_t>(internal::ToLower(first) - 'a') * (kMaxNameSize + 1) + size;
+}
+
 constexpr Indexes MakeIndexes() {
   Indexes x{};
-  for (int l = 0; l <= 26; ++l) x.first[l] = static_cast<uint8_t>(kNumHeaders);
   for (int l = 0; l < 26; ++l) x.compact[l] = HeaderId::kOther;
   for (size_t k = 0; k < x.by_id.size(); ++k) x.by_id[k] = static_cast<uint8_t>(kNumHeaders);
-  for (size_t k = kNumHeaders; k-- > 0;) {
-    const int l = internal::ToLower(kHeaders[k].name[0]) - 'a';
-    x.first[l] = static_cast<uint8_t>(k);
+  // Counting sort of kHeaders by bucket.
+  uint8_t count[26 * (kMaxNameSize + 1)] = {};
+  for (const HeaderInfo& h : kHeaders) ++count[BucketOf(h.name[0], h.name.size())];
+  uint8_t n = 0;
+  for (size_t b = 0; b < 26 * (kMaxNameSize + 1); ++b) {
+    x.bucket[b] = n;
+    n = static_cast<uint8_t>(n + count[b]);
+  }
+  x.bucket[26 * (kMaxNameSize + 1)] = n;
+  uint8_t fill[26 * (kMaxNameSize + 1)] = {};
+  for (size_t k = 0; k < kNumHeaders; ++k) {
+    const size_t b = BucketOf(kHeaders[k].name[0], kHeaders[k].name.size());
+    x.by_bucket[x.bucket[b] + fill[b]++] = static_cast<uint8_t>(k);
     if (kHeaders[k].compact != 0) x.compact[kHeaders[k].compact - 'a'] = kHeaders[k].id;
     x.by_id[static_cast<size_t>(kHeaders[k].id)] = static_cast<uint8_t>(k);
-  }
-  // Letters without headers start where the next letter does.
-  for (int l = 25; l >= 0; --l) {
-    if (x.first[l] == kNumHeaders) x.first[l] = x.first[l + 1];
   }
   return x;
 }
 constexpr Indexes kIndexes = MakeIndexes();
+
+constexpr bool NamesFitTheIndex() {
+  for (const HeaderInfo& h : kHeaders) {
+    const char c = internal::ToLower(h.name[0]);
+    if (c < 'a' || c > 'z' || h.name.size() < 2 || h.name.size() > kMaxNameSize) return false;
+  }
+  return true;
+}
+static_assert(NamesFitTheIndex());
 
 }  // namespace
 
@@ -114,12 +139,12 @@ HeaderId HeaderIdFromName(std::string_view name) {
   if (name.empty()) return HeaderId::kOther;
   const char c = internal::ToLower(name[0]);
   if (c < 'a' || c > 'z') return HeaderId::kOther;
-  const int l = c - 'a';
-  if (name.size() == 1) return kIndexes.compact[l];
-  for (size_t k = kIndexes.first[l]; k < kNumHeaders; ++k) {
-    const HeaderInfo& h = kHeaders[k];
-    if (internal::ToLower(h.name[0]) != c) break;
-    if (h.name.size() == name.size() && EqualsIgnoreCase(h.name, name)) return h.id;
+  if (name.size() == 1) return kIndexes.compact[c - 'a'];
+  if (name.size() > kMaxNameSize) return HeaderId::kOther;
+  const size_t b = BucketOf(c, name.size());
+  for (size_t k = kIndexes.bucket[b]; k < kIndexes.bucket[b + 1]; ++k) {
+    const HeaderInfo& h = kHeaders[kIndexes.by_bucket[k]];
+    if (EqualsIgnoreCase(h.name, name)) return h.id;
   }
   return HeaderId::kOther;
 }

@@ -3,6 +3,11 @@
 // a fault record that remembers the first error and where it happened.
 #pragma once
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -85,6 +90,35 @@ inline size_t SkipLws(std::string_view s, size_t i) {
 }
 inline size_t SkipClass(std::string_view s, size_t i, uint16_t cls) {
   while (i < s.size() && Is(s[i], cls)) ++i;
+  return i;
+}
+
+#if defined(__SSE2__)
+// 0xff in each lane of v that holds one of Cs.
+template <char... Cs>
+inline __m128i MatchAny(__m128i v) {
+  __m128i m = _mm_setzero_si128();
+  ((m = _mm_or_si128(m, _mm_cmpeq_epi8(v, _mm_set1_epi8(Cs)))), ...);
+  return m;
+}
+#endif
+
+// The index of the first octet at or after s[i] that is one of Cs, or
+// s.size() if there is none. Most of a message is long runs of ordinary
+// octets between a few delimiters (line ends, list commas, quotes); with
+// SSE2 they are skipped sixteen at a time instead of one test per octet.
+template <char... Cs>
+inline size_t FindFirstOf(std::string_view s, size_t i) {
+  const char* const b = s.data();
+  const size_t n = s.size();
+#if defined(__SSE2__)
+  for (; i + 16 <= n; i += 16) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + i));
+    const int hits = _mm_movemask_epi8(MatchAny<Cs...>(v));
+    if (hits != 0) return i + static_cast<size_t>(std::countr_zero(static_cast<unsigned>(hits)));
+  }
+#endif
+  while (i < n && ((b[i] != Cs) && ...)) ++i;
   return i;
 }
 

@@ -310,18 +310,14 @@ class SipParser {
 };
 
 size_t SipParser::LineEnd(size_t i, size_t limit, size_t* next) {
-  const char* b = d_.data() + i;
-  const size_t n = limit - i;
-  const char* lf = static_cast<const char*>(std::memchr(b, '\n', n));
-  const char* cr = static_cast<const char*>(std::memchr(b, '\r', lf != nullptr ? lf - b : n));
-  const char* p = cr != nullptr ? cr : lf;
-  if (p == nullptr) return npos;
-  const size_t e = static_cast<size_t>(p - d_.data());
-  if (*p == '\r' && e + 1 < d_.size() && d_[e + 1] == '\n') {
+  const size_t e = internal::FindFirstOf<'\r', '\n'>(d_.substr(0, limit), i);
+  if (e >= limit) return npos;
+  const bool cr = d_[e] == '\r';
+  if (cr && e + 1 < d_.size() && d_[e + 1] == '\n') {
     *next = e + 2;
   } else {
     // A lone CR at the very end of a stream buffer might be half of a CRLF.
-    if (*p == '\r' && e + 1 >= d_.size() && opt_.framing == Framing::kStream) return npos;
+    if (cr && e + 1 >= d_.size() && opt_.framing == Framing::kStream) return npos;
     AddWarning(&m_->warnings, SipWarning::kNonCrlfLineEnd);
     *next = e + 1;
   }

@@ -40,15 +40,11 @@ bool ParseDecimal(std::string_view s, uint64_t max, uint64_t* out, bool* overflo
 
 size_t ScanQuoted(std::string_view s, size_t i) {
   // s[i] == '"'
-  for (size_t j = i + 1; j < s.size(); ++j) {
-    const char c = s[j];
-    if (c == '\\') {
-      // quoted-pair: \ followed by any octet but CR and LF
-      if (j + 1 >= s.size() || s[j + 1] == '\r' || s[j + 1] == '\n') return std::string_view::npos;
-      ++j;
-    } else if (c == '"') {
-      return j + 1;
-    }
+  for (size_t j = FindFirstOf<'"', '\\'>(s, i + 1); j < s.size(); j = FindFirstOf<'"', '\\'>(s, j)) {
+    if (s[j] == '"') return j + 1;
+    // quoted-pair: \ followed by any octet but CR and LF
+    if (j + 1 >= s.size() || s[j + 1] == '\r' || s[j + 1] == '\n') return std::string_view::npos;
+    j += 2;
   }
   return std::string_view::npos;
 }
@@ -58,18 +54,6 @@ size_t ScanQuoted(std::string_view s, size_t i) {
 using internal::Is;
 using internal::IsLwsChar;
 using internal::SkipLws;
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (internal::ToLower(a[i]) != internal::ToLower(b[i])) return false;
-  }
-  return true;
-}
-
-bool StartsWithIgnoreCase(std::string_view s, std::string_view prefix) {
-  return s.size() >= prefix.size() && EqualsIgnoreCase(s.substr(0, prefix.size()), prefix);
-}
 
 bool IsTokenChar(char c) { return Is(c, internal::kToken); }
 
@@ -81,14 +65,6 @@ bool IsToken(std::string_view s) {
   return true;
 }
 
-std::string_view TrimLws(std::string_view s) {
-  size_t b = 0;
-  size_t e = s.size();
-  while (b < e && IsLwsChar(s[b])) ++b;
-  while (e > b && IsLwsChar(s[e - 1])) --e;
-  return s.substr(b, e - b);
-}
-
 Reason SplitList(std::string_view value, size_t max_elements,
                  absl::FunctionRef<bool(std::string_view)> fn) {
   size_t start = 0;
@@ -96,6 +72,7 @@ Reason SplitList(std::string_view value, size_t max_elements,
   int angle = 0;
   size_t i = 0;
   while (true) {
+    i = internal::FindFirstOf<',', '"', '<', '>'>(value, i);
     if (i >= value.size() || (value[i] == ',' && angle == 0)) {
       if (++count > max_elements) return Reason::kTooManyValues;
       if (!fn(TrimLws(value.substr(start, i - start)))) return Reason::kOk;
@@ -115,7 +92,7 @@ Reason SplitList(std::string_view value, size_t max_elements,
     } else if (c == '>') {
       if (--angle < 0) return Reason::kBadHeaderValue;
     }
-    ++i;
+    ++i;  // past '<', '>', or a ',' inside <...>
   }
   return angle == 0 ? Reason::kOk : Reason::kBadHeaderValue;
 }

@@ -11,13 +11,26 @@
 #include <string_view>
 
 #include "absl/functional/function_ref.h"
+#include "absl/strings/ascii.h"
 #include "sipwarden/sip/result.h"
 
 namespace sw::sip {
 
-// ASCII case-insensitive equality.
-bool EqualsIgnoreCase(std::string_view a, std::string_view b);
-bool StartsWithIgnoreCase(std::string_view s, std::string_view prefix);
+// ASCII case-insensitive equality. Inline, sizes first: the parsers call it
+// for every parameter name, mostly against literals of another length.
+inline bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (a[i] != b[i] && absl::ascii_tolower(static_cast<unsigned char>(a[i])) !=
+                            absl::ascii_tolower(static_cast<unsigned char>(b[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+inline bool StartsWithIgnoreCase(std::string_view s, std::string_view prefix) {
+  return s.size() >= prefix.size() && EqualsIgnoreCase(s.substr(0, prefix.size()), prefix);
+}
 
 // RFC 3261 token character: alphanum and - . ! % * _ + ` ' ~
 bool IsTokenChar(char c);
@@ -25,7 +38,14 @@ bool IsToken(std::string_view s);  // non-empty and only token characters
 
 // Strips leading and trailing LWS (SP, HT, CR, LF: inside a folded header
 // value the line breaks are whitespace).
-std::string_view TrimLws(std::string_view s);
+inline std::string_view TrimLws(std::string_view s) {
+  constexpr auto lws = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
+  size_t b = 0;
+  size_t e = s.size();
+  while (b < e && lws(s[b])) ++b;
+  while (e > b && lws(s[e - 1])) --e;
+  return s.substr(b, e - b);
+}
 
 // Calls fn for each element of a comma-separated header value, trimmed of
 // LWS. Commas inside "quoted strings" (with \-escapes) and <...> do not
