@@ -65,6 +65,7 @@ struct Condition {
   std::vector<IpPrefix> prefixes;            // kEq on addresses
   std::vector<Range> ranges;                 // kEq/kRange on numbers
   std::unique_ptr<RE2> re;
+  int re_id = -1;  // kRegex: the expression's index among the rule set's distinct ones
   FieldRef other;  // kEqField, kEqFirst
 };
 
@@ -222,6 +223,7 @@ struct RuleSetData {
   std::vector<std::unique_ptr<CompiledRule>> rules;
   absl::flat_hash_map<std::string, int> synthetic_names;  // interned emitted/matched names
   std::vector<std::vector<FieldRef>> key_specs;           // distinct key field lists
+  int regex_count = 0;  // distinct regular expressions (pattern and case), Condition::re_id
   int class_count = kClassSynBase;
   // Per dispatch class: (rule index, pattern bits 1 = match, 2 = match2), in file order.
   std::vector<std::vector<std::pair<uint32_t, uint8_t>>> dispatch;

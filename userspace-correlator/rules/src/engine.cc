@@ -261,6 +261,12 @@ class EngineCore {
   bool Eval(const Pattern& p, const Expr& x, const EventView& e, const Snapshot* first);
   bool EvalCond(const Condition& c, const EventView& e, const Snapshot* first);
   bool TestText(const Condition& c, std::string_view s);
+  // A regular expression's result on s: the texts rules match expressions on
+  // (User-Agents, numbers dialled) repeat, and a match costs a hundred
+  // nanoseconds or more where a lookup costs a few tens.
+  bool Regex(const Condition& c, std::string_view s);
+  static constexpr size_t kMaxMemo = 4096;       // results kept per expression
+  static constexpr size_t kMaxMemoText = 256;    // longer texts are matched each time
   bool EvalCtx(const CtxExpr& x, const ActCtx& c);
   void BuildKey(const std::vector<FieldRef>& fields, const EventView& e, std::string& out);
   // The key of the event for one of the rule set's key specs, built and hashed
@@ -395,6 +401,7 @@ class EngineCore {
   std::deque<Queued> queue_;
   std::vector<SyntheticEvent> spare_;
   std::vector<CachedKey> keys_;
+  std::vector<absl::flat_hash_map<std::string, bool>> regex_memo_;  // by Condition::re_id
   uint64_t event_seq_ = 0;
   absl::flat_hash_map<uint64_t, PendingScript> pending_;
   int max_depth_ = 16;
@@ -455,6 +462,8 @@ void EngineCore::Install(std::shared_ptr<const RuleSet> rules, bool reload) {
   rules_ = std::move(next);
   set_ = std::move(rules);
   keys_.assign(data().key_specs.size(), CachedKey{});
+  regex_memo_.clear();  // ids are the new rule set's
+  regex_memo_.resize(data().regex_count);
   BuildFifos();
   const Limits& lim = data().limits;
   max_depth_ = lim.max_synthetic_depth ? lim.max_synthetic_depth : options_.max_synthetic_depth;
@@ -787,10 +796,24 @@ bool EngineCore::TestText(const Condition& c, std::string_view s) {
       }
       return false;
     case Op::kRegex:
-      return RE2::PartialMatch(re2::StringPiece(s.data(), s.size()), *c.re);
+      return Regex(c, s);
     default:
       return false;
   }
+}
+
+bool EngineCore::Regex(const Condition& c, std::string_view s) {
+  const re2::StringPiece text(s.data(), s.size());
+  if (c.re_id < 0 || static_cast<size_t>(c.re_id) >= regex_memo_.size() ||
+      s.size() > kMaxMemoText) {
+    return RE2::PartialMatch(text, *c.re);
+  }
+  auto& memo = regex_memo_[c.re_id];
+  if (auto it = memo.find(AV(s)); it != memo.end()) return it->second;
+  const bool r = RE2::PartialMatch(text, *c.re);
+  if (memo.size() >= kMaxMemo) memo.clear();  // bounded: a source varying its text costs one match
+  memo.emplace(std::string(s), r);
+  return r;
 }
 
 bool EngineCore::EvalCond(const Condition& c, const EventView& e, const Snapshot* first) {

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <fstream>
 #include <limits>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -1851,6 +1852,21 @@ std::unique_ptr<RuleSetData> Loader::Load(std::string_view text) {
   for (auto& r : data->rules) {
     r->key_spec = spec(r->key);
     r->key2_spec = spec(r->key2);
+  }
+  // The same expression in several rules (the scanner User-Agent in two)
+  // shares one memo of results in the engine.
+  std::map<std::pair<std::string, bool>, int> regexes;
+  for (auto& r : data->rules) {
+    for (Pattern* p : {&r->match, &r->match2}) {
+      for (Condition& c : p->conds) {
+        if (c.re == nullptr) continue;
+        const auto [it, fresh] = regexes.emplace(
+            std::make_pair(c.re->pattern(), c.re->options().case_sensitive()),
+            data->regex_count);
+        if (fresh) ++data->regex_count;
+        c.re_id = it->second;
+      }
+    }
   }
   data->dispatch.assign(data->class_count, {});
   for (size_t r = 0; r < data->rules.size(); ++r) {
