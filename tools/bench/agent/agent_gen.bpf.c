@@ -126,13 +126,17 @@ int swb_agent_gen(struct xdp_md *ctx)
 		return XDP_DROP;
 	__u64 cycle = s / n;
 	const struct swb_slot *sl = &slots[slot];
+	/* A slot without a frame this cycle gives its turn back: the next run
+	 * (at once) takes the next slot, so the offered rate is frames sent. */
 	if (cycle < sl->lag) {
 		skipped++;
+		paced -= !!rate;
 		return XDP_DROP;
 	}
 	__u64 dialog = cycle - sl->lag;
 	if (sl->every > 1 && dialog % sl->every) {
 		skipped++;
+		paced -= !!rate;
 		return XDP_DROP;
 	}
 	dialog += dialog_base;

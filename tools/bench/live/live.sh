@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: BSD-2-Clause
-# Runs sw-bench-live inside two network namespaces made for the run and
-# removes them afterwards, whatever happens (EXIT trap):
+# Runs sw-bench-live (or sw-bench-agent, which takes the same flags) inside
+# two network namespaces made for the run and removes them afterwards,
+# whatever happens (EXIT trap):
 #
 #   swb-gen-<pid>  swb-tx  10.201.0.1/24  --veth--  swb-rx  10.201.0.2/24  swb-dut-<pid>
 #
@@ -103,6 +104,6 @@ rc=0
 wait "$child" || rc=$?
 child=
 if [[ $rc -eq 124 || $rc -eq 137 ]]; then
-  echo "live.sh: sw-bench-live exceeded ${SWB_LIVE_TIMEOUT:-900} s" >&2
+  echo "live.sh: $(basename "$bench") exceeded ${SWB_LIVE_TIMEOUT:-900} s" >&2
 fi
 exit $rc

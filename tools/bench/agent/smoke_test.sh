@@ -1,0 +1,59 @@
+#!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
+# Smoke test for sw-bench-agent through live.sh: a short run (two low
+# offered-rate steps, a few thousand open dialogs) exits 0, prints each
+# expected figure as a JSON line with a numeric value, and leaves no
+# namespace, bpffs or agent of its own behind. Timing is not checked.
+# Usage: smoke_test.sh path/to/live.sh path/to/sw-bench-agent path/to/sipwarden-agent
+set -euo pipefail
+
+live=${1:?usage: smoke_test.sh path/to/live.sh path/to/sw-bench-agent path/to/sipwarden-agent}
+bench=${2:?usage: smoke_test.sh path/to/live.sh path/to/sw-bench-agent path/to/sipwarden-agent}
+agent=${3:?usage: smoke_test.sh path/to/live.sh path/to/sw-bench-agent path/to/sipwarden-agent}
+if [[ $(id -u) -ne 0 ]]; then
+  echo "smoke_test: needs root (namespaces, XDP); skipping" >&2
+  exit 77
+fi
+if (( $(nproc) < 2 )); then
+  echo "smoke_test: needs two CPUs (generator and agent); skipping" >&2
+  exit 77
+fi
+
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+SWB_LIVE_TIMEOUT=100 "$live" "$bench" --agent "$agent" --steps 10000,30000 --step-seconds 1 \
+  --call-cycles 500 --dialogs 3000 --dialog-rate 30000 >"$out" &
+pid=$!
+rc=0
+wait "$pid" || rc=$?
+cat "$out"
+if [[ $rc -ne 0 ]]; then
+  echo "smoke_test: live.sh failed ($rc)" >&2
+  exit 1
+fi
+
+rc=0
+if ip netns list | grep -Eq "^swb-(gen|dut)-$pid( |$)"; then
+  echo "smoke_test: namespaces of run $pid left behind" >&2
+  rc=1
+fi
+if [[ -e /run/swb-bpffs-$pid ]]; then
+  echo "smoke_test: /run/swb-bpffs-$pid left behind" >&2
+  rc=1
+fi
+if pgrep -f -- "--pin-dir /run/swb-bpffs-$pid/" >/dev/null; then
+  echo "smoke_test: an agent of run $pid is still running" >&2
+  rc=1
+fi
+
+metrics=(
+  sustained_msg_per_s:target
+  loss_pct_above_sustained:offered_msg_per_s
+  agent_cpu_cores_at_sustained
+  agent_ns_per_msg_at_sustained
+  agent_rss_mib_at_sustained:agent_rss_idle
+  bytes_per_open_dialog
+)
+source "$(dirname "${BASH_SOURCE[0]}")/../check_lines.sh"
+check_bench_lines "$out" agent '[A-Za-z/%]+' none "${metrics[@]}" || rc=1
+exit $rc
