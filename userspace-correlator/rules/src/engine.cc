@@ -5,6 +5,7 @@
 #include "sipwarden/rules/engine.h"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstring>
 
@@ -269,6 +270,21 @@ class EngineCore {
   static constexpr size_t kMaxMemoText = 256;    // longer texts are matched each time
   bool EvalCtx(const CtxExpr& x, const ActCtx& c);
   void BuildKey(const std::vector<FieldRef>& fields, const EventView& e, std::string& out);
+  // A field of the event being dispatched. A synthetic event carries its
+  // fields as text, found by name and parsed: an "outcome" reaches a dozen
+  // rules that read its method, status and has_auth, so each field is found
+  // and parsed once per event (valid while syn_seq_[field] == event_seq_).
+  Value Get(const EventView& e, const FieldRef& f, std::string* scratch) {
+    if (e.type != EventType::kSynthetic || f.id == FieldId::kCustom) {
+      return GetValue(e, f, scratch);
+    }
+    const size_t i = static_cast<size_t>(f.id);
+    if (syn_seq_[i] != event_seq_) {
+      syn_values_[i] = GetValue(e, f, scratch);
+      syn_seq_[i] = event_seq_;
+    }
+    return syn_values_[i];
+  }
   // The key of the event for one of the rule set's key specs, built and hashed
   // once per event however many rules use it.
   struct CachedKey {
@@ -403,6 +419,9 @@ class EngineCore {
   std::vector<CachedKey> keys_;
   std::vector<absl::flat_hash_map<std::string, bool>> regex_memo_;  // by Condition::re_id
   uint64_t event_seq_ = 0;
+  static constexpr size_t kFields = static_cast<size_t>(FieldId::kCustom);
+  std::array<Value, kFields> syn_values_;
+  std::array<uint64_t, kFields> syn_seq_{};  // 0: never (event_seq_ starts at 1)
   absl::flat_hash_map<uint64_t, PendingScript> pending_;
   int max_depth_ = 16;
   size_t max_pending_ = 256;
@@ -818,7 +837,7 @@ bool EngineCore::Regex(const Condition& c, std::string_view s) {
 
 bool EngineCore::EvalCond(const Condition& c, const EventView& e, const Snapshot* first) {
   if (c.implied) return true;  // the dispatch class already guarantees it
-  const Value v = GetValue(e, c.field, &scratch_);
+  const Value v = Get(e, c.field, &scratch_);
   bool r = false;
   switch (c.op) {
     case Op::kExists:
@@ -826,7 +845,7 @@ bool EngineCore::EvalCond(const Condition& c, const EventView& e, const Snapshot
       break;
     case Op::kEqField: {
       if (!v.present) break;
-      const Value o = GetValue(e, c.other, &scratch2_);
+      const Value o = Get(e, c.other, &scratch2_);
       if (!o.present) break;
       text_.clear();
       text2_.clear();
@@ -939,7 +958,7 @@ bool EngineCore::EvalCtx(const CtxExpr& x, const ActCtx& c) {
 void EngineCore::BuildKey(const std::vector<FieldRef>& fields, const EventView& e,
                           std::string& out) {
   out.clear();
-  for (const auto& f : fields) AppendKeyBytes(GetValue(e, f, &scratch_), f.kind(), out);
+  for (const auto& f : fields) AppendKeyBytes(Get(e, f, &scratch_), f.kind(), out);
 }
 
 // ---- rules ----
@@ -1080,7 +1099,7 @@ bool EngineCore::HandleThreshold(uint32_t ri, const EventView& e, int depth) {
   uint64_t n;
   if (op.distinct) {
     key2_.clear();
-    for (const auto& f : r.distinct) AppendKeyBytes(GetValue(e, f, &scratch_), f.kind(), key2_);
+    for (const auto& f : r.distinct) AppendKeyBytes(Get(e, f, &scratch_), f.kind(), key2_);
     (*op.distinct)[absl::Hash<absl::string_view>{}(AV(key2_))] = clock_;
     n = op.distinct->size();
   } else if (op.times) {
@@ -1386,7 +1405,7 @@ Value EngineCore::FieldValue(const FieldRef& f, const ActCtx& c, std::string& te
     }
     return Value{};
   }
-  if (c.live) return GetValue(*c.live, f, &text);
+  if (c.live) return Get(*c.live, f, &text);
   if (c.snap && f.slot >= 0 && static_cast<size_t>(f.slot) < c.snap->values.size()) {
     return ParseText(c.snap->values[f.slot], f.kind());
   }
@@ -1401,7 +1420,7 @@ void EngineCore::RenderField(const FieldRef& f, const ActCtx& c, std::string& ou
     return;
   }
   if (c.live) {
-    AppendText(GetValue(*c.live, f, &scratch2_), f.kind(), out);
+    AppendText(Get(*c.live, f, &scratch2_), f.kind(), out);
     return;
   }
   if (c.snap && f.slot >= 0 && static_cast<size_t>(f.slot) < c.snap->values.size()) {
@@ -1456,7 +1475,7 @@ void EngineCore::Capture(const CompiledRule& r, const ActCtx& c, Snapshot* s) {
     s->values.resize(r.capture.size());
     for (size_t i = 0; i < r.capture.size(); ++i) {
       s->values[i].clear();
-      AppendText(GetValue(e, r.capture[i], &scratch2_), r.capture[i].kind(), s->values[i]);
+      AppendText(Get(e, r.capture[i], &scratch2_), r.capture[i].kind(), s->values[i]);
     }
   } else if (c.snap) {
     if (c.snap != s) *s = *c.snap;
