@@ -66,6 +66,10 @@ struct Condition {
   std::vector<Range> ranges;                 // kEq/kRange on numbers
   std::unique_ptr<RE2> re;
   int re_id = -1;  // kRegex: the expression's index among the rule set's distinct ones
+  // The condition's index among those several patterns share (the same test
+  // on the same field of the event): evaluated once per event. -1: not shared,
+  // or not a function of the event alone (eq_first).
+  int memo_id = -1;
   FieldRef other;  // kEqField, kEqFirst
 };
 
@@ -224,6 +228,7 @@ struct RuleSetData {
   absl::flat_hash_map<std::string, int> synthetic_names;  // interned emitted/matched names
   std::vector<std::vector<FieldRef>> key_specs;           // distinct key field lists
   int regex_count = 0;  // distinct regular expressions (pattern and case), Condition::re_id
+  int shared_conditions = 0;  // Condition::memo_id
   int class_count = kClassSynBase;
   // Per dispatch class: (rule index, pattern bits 1 = match, 2 = match2), in file order.
   std::vector<std::vector<std::pair<uint32_t, uint8_t>>> dispatch;

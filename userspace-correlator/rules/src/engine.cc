@@ -261,6 +261,13 @@ class EngineCore {
   bool Matches(const Pattern& p, const EventView& e, const Snapshot* first);
   bool Eval(const Pattern& p, const Expr& x, const EventView& e, const Snapshot* first);
   bool EvalCond(const Condition& c, const EventView& e, const Snapshot* first);
+  bool Test(const Condition& c, const EventView& e, const Snapshot* first);
+  // Results of the conditions several patterns share, for the event being
+  // dispatched (valid while event == event_seq_).
+  struct SharedCondition {
+    uint64_t event = 0;
+    bool result = false;
+  };
   bool TestText(const Condition& c, std::string_view s);
   // A regular expression's result on s: the texts rules match expressions on
   // (User-Agents, numbers dialled) repeat, and a match costs a hundred
@@ -418,6 +425,7 @@ class EngineCore {
   std::vector<SyntheticEvent> spare_;
   std::vector<CachedKey> keys_;
   std::vector<absl::flat_hash_map<std::string, bool>> regex_memo_;  // by Condition::re_id
+  std::vector<SharedCondition> shared_;                             // by Condition::memo_id
   uint64_t event_seq_ = 0;
   static constexpr size_t kFields = static_cast<size_t>(FieldId::kCustom);
   std::array<Value, kFields> syn_values_;
@@ -483,6 +491,7 @@ void EngineCore::Install(std::shared_ptr<const RuleSet> rules, bool reload) {
   keys_.assign(data().key_specs.size(), CachedKey{});
   regex_memo_.clear();  // ids are the new rule set's
   regex_memo_.resize(data().regex_count);
+  shared_.assign(data().shared_conditions, SharedCondition{});
   BuildFifos();
   const Limits& lim = data().limits;
   max_depth_ = lim.max_synthetic_depth ? lim.max_synthetic_depth : options_.max_synthetic_depth;
@@ -837,6 +846,16 @@ bool EngineCore::Regex(const Condition& c, std::string_view s) {
 
 bool EngineCore::EvalCond(const Condition& c, const EventView& e, const Snapshot* first) {
   if (c.implied) return true;  // the dispatch class already guarantees it
+  if (c.memo_id < 0) return Test(c, e, first);
+  SharedCondition& m = shared_[c.memo_id];
+  if (m.event != event_seq_) {
+    m.result = Test(c, e, first);
+    m.event = event_seq_;
+  }
+  return m.result;
+}
+
+bool EngineCore::Test(const Condition& c, const EventView& e, const Snapshot* first) {
   const Value v = Get(e, c.field, &scratch_);
   bool r = false;
   switch (c.op) {

@@ -17,6 +17,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "compiled.h"
@@ -1788,6 +1789,28 @@ std::unique_ptr<CompiledRule> Loader::LoadRule(const YAML::Node& n) {
   return rule;
 }
 
+// What a condition tests, as text: equal texts are the same test.
+std::string ConditionKey(const Condition& c) {
+  auto field = [](const FieldRef& f) {
+    return absl::StrCat(static_cast<int>(f.id), ":", f.custom, f.first ? ":first" : "");
+  };
+  std::string k = absl::StrCat(field(c.field), "|", static_cast<int>(c.op), "|", c.negate, c.nocase,
+                               "|", field(c.other), "|");
+  for (const auto& x : c.strs) absl::StrAppend(&k, x.size(), ":", x, ",");
+  std::vector<std::string> set(c.str_set.begin(), c.str_set.end());
+  std::sort(set.begin(), set.end());
+  absl::StrAppend(&k, "|");
+  for (const auto& x : set) absl::StrAppend(&k, x.size(), ":", x, ",");
+  absl::StrAppend(&k, "|");
+  for (const auto& p : c.prefixes) absl::StrAppend(&k, p.ToString(), ",");
+  absl::StrAppend(&k, "|");
+  for (const auto& r : c.ranges) {
+    absl::StrAppend(&k, absl::StrFormat("%a,%a,%d%d;", r.lo, r.hi, r.lo_open, r.hi_open));
+  }
+  if (c.re) absl::StrAppend(&k, "|", c.re->options().case_sensitive(), c.re->pattern());
+  return k;
+}
+
 std::unique_ptr<RuleSetData> Loader::Load(std::string_view text) {
   YAML::Node root;
   try {
@@ -1852,6 +1875,22 @@ std::unique_ptr<RuleSetData> Loader::Load(std::string_view text) {
   for (auto& r : data->rules) {
     r->key_spec = spec(r->key);
     r->key2_spec = spec(r->key2);
+  }
+  // Conditions several patterns test (request: true, has_auth: true, a
+  // status class on an "outcome"): one evaluation per event serves them all.
+  std::map<std::string, std::vector<Condition*>> same;
+  for (auto& r : data->rules) {
+    for (Pattern* p : {&r->match, &r->match2}) {
+      for (Condition& c : p->conds) {
+        if (c.implied || c.op == Op::kEqFirst) continue;
+        same[ConditionKey(c)].push_back(&c);
+      }
+    }
+  }
+  for (auto& [key, conds] : same) {
+    if (conds.size() < 2) continue;
+    for (Condition* c : conds) c->memo_id = data->shared_conditions;
+    ++data->shared_conditions;
   }
   // The same expression in several rules (the scanner User-Agent in two)
   // shares one memo of results in the engine.
