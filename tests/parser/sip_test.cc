@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: BSD-2-Clause
 // Table and unit tests of the SIP message parser, URIs and text helpers.
+#include <cctype>
+#include <cstdint>
 #include <ostream>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "gtest/gtest.h"
 #include "sipwarden/sip/sip_message.h"
@@ -185,6 +188,70 @@ TEST(TextTest, SplitListRespectsQuotesAndBrackets) {
   EXPECT_EQ(SplitList("a,b,c", 2, [](std::string_view) { return true; }), Reason::kTooManyValues);
 }
 
+// SplitList as a plain loop over the octets: the reference for the
+// parser's, which skips ordinary octets sixteen at a time.
+Reason ReferenceSplitList(std::string_view v, size_t max, std::vector<std::string>* out) {
+  size_t start = 0;
+  size_t count = 0;
+  int angle = 0;
+  for (size_t i = 0;;) {
+    if (i >= v.size() || (v[i] == ',' && angle == 0)) {
+      if (++count > max) return Reason::kTooManyValues;
+      out->emplace_back(TrimLws(v.substr(start, i - start)));
+      if (i >= v.size()) break;
+      start = ++i;
+      continue;
+    }
+    if (v[i] == '"') {
+      size_t j = i + 1;
+      while (j < v.size() && v[j] != '"') {
+        if (v[j] == '\\') {
+          if (j + 1 >= v.size() || v[j + 1] == '\r' || v[j + 1] == '\n') {
+            return Reason::kUnterminatedQuote;
+          }
+          ++j;
+        }
+        ++j;
+      }
+      if (j >= v.size()) return Reason::kUnterminatedQuote;
+      i = j + 1;
+      continue;
+    }
+    if (v[i] == '<') ++angle;
+    if (v[i] == '>' && --angle < 0) return Reason::kBadHeaderValue;
+    ++i;
+  }
+  return angle == 0 ? Reason::kOk : Reason::kBadHeaderValue;
+}
+
+TEST(TextTest, SplitListAgreesWithAPlainLoopAtEveryOffset) {
+  // Delimiters at every offset around the 16-octet steps, from a small
+  // alphabet so that quotes, escapes and brackets meet in every order.
+  const std::string_view alphabet = "a,\"<>\\ \r";
+  uint32_t seed = 1;
+  auto next = [&seed] {
+    seed = seed * 1103515245u + 12345u;
+    return seed >> 16;
+  };
+  for (int n = 0; n < 20000; ++n) {
+    std::string v(next() % 70, 'x');
+    for (char& c : v) {
+      if (next() % 4 == 0) c = alphabet[next() % alphabet.size()];
+    }
+    std::vector<std::string> want;
+    const Reason want_r = ReferenceSplitList(v, 8, &want);
+    std::vector<std::string> got;
+    const Reason got_r = SplitList(v, 8, [&](std::string_view e) {
+      got.emplace_back(e);
+      return true;
+    });
+    ASSERT_EQ(got_r, want_r) << v;
+    if (want_r == Reason::kOk) {
+      EXPECT_EQ(got, want) << v;
+    }
+  }
+}
+
 TEST(TextTest, Params) {
   std::string_view p = ";tag = abc ;\r\n lr; q=0.5;name=\"quoted \\\" ;value\"";
   EXPECT_EQ(FindParam(p, "TAG"), "abc");
@@ -241,6 +308,35 @@ TEST(HeaderTest, CompactForms) {
   for (int i = 1; i < static_cast<int>(HeaderId::kCount); ++i) {
     const HeaderId id = static_cast<HeaderId>(i);
     EXPECT_EQ(HeaderIdFromName(HeaderName(id)), id) << i;
+  }
+}
+
+TEST(HeaderTest, LookupAgreesWithALinearSearch) {
+  // Every known name in mixed case, and near misses of each: one octet
+  // changed, one more or one fewer, a letter case-folded outside ASCII.
+  std::vector<std::string> names;
+  for (int i = 1; i < static_cast<int>(HeaderId::kCount); ++i) {
+    std::string n(HeaderName(static_cast<HeaderId>(i)));
+    for (size_t k = 0; k < n.size(); k += 2) n[k] = static_cast<char>(std::toupper(n[k]));
+    names.push_back(n);
+    for (size_t k = 0; k < n.size(); ++k) {
+      std::string m = n;
+      m[k] = static_cast<char>(m[k] ^ 0x20);
+      names.push_back(m);
+      m[k] = '\xc1';
+      names.push_back(m);
+    }
+    names.push_back(n + "s");
+    if (n.size() > 2) names.push_back(n.substr(0, n.size() - 1));  // not a compact form
+  }
+  for (const std::string& n : names) {
+    HeaderId want = HeaderId::kOther;
+    for (int i = 1; i < static_cast<int>(HeaderId::kCount); ++i) {
+      if (EqualsIgnoreCase(HeaderName(static_cast<HeaderId>(i)), n)) {
+        want = static_cast<HeaderId>(i);
+      }
+    }
+    EXPECT_EQ(HeaderIdFromName(n), want) << n;
   }
 }
 
@@ -325,6 +421,26 @@ TEST(SipTest, LenientLineEnds) {
     ASSERT_TRUE(r.ok()) << r.error().ToString();
     EXPECT_TRUE(r->has_warning(SipWarning::kNonCrlfLineEnd));
     EXPECT_EQ(r->call_id, "a84b4c76e66710@pc33.example.org");
+  }
+}
+
+TEST(SipTest, LineEndsAtEveryOffset) {
+  // A lone CR or LF ends a header line wherever it falls in a long line;
+  // a CR before LF is one line end.
+  for (size_t k = 0; k < 48; ++k) {
+    for (const char* end : {"\r", "\n", "\r\n"}) {
+      const std::string data = Invite("Subject: " + std::string(k, 's') + end +
+                                      "X-After: " + std::string(47 - k, 'x') + "\r\n");
+      auto r = ParseSip(data);
+      ASSERT_TRUE(r.ok()) << k << " " << r.error().ToString();
+      const Header* subject = r->Find(HeaderId::kSubject);
+      ASSERT_NE(subject, nullptr);
+      EXPECT_EQ(subject->value, std::string(k, 's'));
+      const Header* after = r->Find("X-After");
+      ASSERT_NE(after, nullptr) << k;
+      EXPECT_EQ(after->value, std::string(47 - k, 'x'));
+      EXPECT_EQ(r->has_warning(SipWarning::kNonCrlfLineEnd), std::string_view(end) != "\r\n");
+    }
   }
 }
 

@@ -122,6 +122,14 @@ inline size_t FindFirstOf(std::string_view s, size_t i) {
   return i;
 }
 
+// s.find(C, i), inline: most strings searched are shorter than a call to
+// memchr is worth.
+template <char C>
+inline size_t Find(std::string_view s, size_t i = 0) {
+  const size_t k = FindFirstOf<C>(s, i);
+  return k < s.size() ? k : std::string_view::npos;
+}
+
 // Characters of cls, or %HH escapes. Returns false on a malformed escape.
 bool AllOfEscaped(std::string_view s, uint16_t cls);
 

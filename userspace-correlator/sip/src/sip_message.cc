@@ -21,13 +21,14 @@ void AddWarning(uint32_t* w, SipWarning x) { *w |= static_cast<uint32_t>(x); }
 // ---------------------------------------------------------------------------
 // Header values
 
-// name-addr / addr-spec with header parameters. `what` names the header.
+// name-addr / addr-spec with header parameters into *na, which must be as
+// default-constructed (the callers' are fresh: resetting a NameAddr is a
+// 240-byte store, several of them per message). `what` names the header.
 // lenient_tag (From, To): a tag value that is not a token is taken verbatim,
 // a quoted one without its quotes, and flagged kNonTokenTag.
 bool ParseNameAddrInto(std::string_view v, const SipLimits& limits, NameAddr* na,
                        uint32_t* warnings, Fault* f, std::string_view what,
                        bool lenient_tag = false) {
-  *na = NameAddr{};
   na->raw = v;
   if (v.empty()) return f->Set(Reason::kBadNameAddr, what, v.data());
   size_t i = 0;
@@ -71,8 +72,8 @@ bool ParseNameAddrInto(std::string_view v, const SipLimits& limits, NameAddr* na
     const std::string_view uri = v.substr(0, end);
     Fault spec;
     // RFC 3261 section 20: a URI with ',', '?' or ';' must be inside <>.
-    if (uri.find_first_of(",?") != npos) {
-      spec.Set(Reason::kBadNameAddr, what, v.data() + uri.find_first_of(",?"));
+    if (const size_t bad = internal::FindFirstOf<',', '?'>(uri, 0); bad < uri.size()) {
+      spec.Set(Reason::kBadNameAddr, what, v.data() + bad);
     } else if (internal::ParseUriInto(uri, ul, &na->uri, &spec, Reason::kBadUri)) {
       rest = v.substr(end);
     }
@@ -80,8 +81,9 @@ bool ParseNameAddrInto(std::string_view v, const SipLimits& limits, NameAddr* na
       // Not an addr-spec. RFC 4475 section 3.1.2.15 lets a parser be liberal
       // with an unquoted display name of non-token characters ("Bell,
       // Alexander <sip:...>"): take everything before '<' as the name.
-      const size_t lt = v.find('<');
+      const size_t lt = internal::Find<'<'>(v);
       if (lt == npos || lt == 0) return f->Set(spec.reason, spec.what, spec.at);
+      na->uri = Uri{};  // what the failed addr-spec left
       na->display_name = TrimLws(v.substr(0, lt));
       AddWarning(warnings, SipWarning::kNonTokenDisplayName);
       name_addr = true;
@@ -89,7 +91,7 @@ bool ParseNameAddrInto(std::string_view v, const SipLimits& limits, NameAddr* na
     }
   }
   if (name_addr) {
-    const size_t close = v.find('>', i);
+    const size_t close = internal::Find<'>'>(v, i);
     if (close == npos) return f->Set(Reason::kBadNameAddr, what, v.data() + i);
     na->bracketed = true;
     if (!internal::ParseUriInto(v.substr(i + 1, close - i - 1), ul, &na->uri, f, Reason::kBadUri)) {
@@ -118,9 +120,9 @@ bool ParseNameAddrInto(std::string_view v, const SipLimits& limits, NameAddr* na
   return true;
 }
 
+// One Via value into *via, which must be as default-constructed.
 bool ParseViaInto(std::string_view v, const SipLimits& limits, Via* via, uint32_t* warnings,
                   Fault* f) {
-  *via = Via{};
   via->raw = v;
   constexpr std::string_view kWhat = "Via";
   std::string_view* parts[3] = {&via->protocol, &via->version, &via->transport};
@@ -210,7 +212,7 @@ bool ParseCSeqInto(std::string_view v, CSeq* c, Fault* f) {
 
 bool ValidCallId(std::string_view v) {
   // callid = word ["@" word]
-  const size_t at = v.find('@');
+  const size_t at = internal::Find<'@'>(v);
   std::string_view a = v.substr(0, at);
   if (a.empty()) return false;
   for (char c : a) {
@@ -236,7 +238,7 @@ bool ParseCredentials(std::string_view v, Credentials* c) {
   if (!IsLwsChar(v[e])) return false;
   bool ok = true;
   Reason r = SplitList(c->params, 64, [&](std::string_view p) {
-    const size_t eq = p.find('=');
+    const size_t eq = internal::Find<'='>(p);
     std::string_view name = TrimLws(p.substr(0, eq));
     if (eq == npos || !IsToken(name)) {
       ok = false;
@@ -330,7 +332,7 @@ bool SipParser::ParseVersion(std::string_view v, Reason bad, std::string_view wh
     return f_->Set(bad, what, v.data());
   }
   std::string_view num = v.substr(4);
-  const size_t dot = num.find('.');
+  const size_t dot = internal::Find<'.'>(num);
   if (dot == npos || dot == 0 || dot + 1 == num.size()) return f_->Set(bad, what, v.data());
   for (size_t k = 0; k < num.size(); ++k) {
     if (k != dot && !Is(num[k], internal::kDigit)) return f_->Set(bad, what, v.data());
@@ -349,7 +351,7 @@ bool SipParser::ParseStartLine(std::string_view line) {
   if (StartsWithIgnoreCase(line, "SIP/")) {
     // Status-Line = SIP-Version SP Status-Code SP Reason-Phrase
     m_->is_request = false;
-    const size_t sp1 = line.find(' ');
+    const size_t sp1 = internal::Find<' '>(line);
     if (sp1 == npos) return f_->Set(Reason::kBadStatusLine, "status line", line.data());
     if (!ParseVersion(line.substr(0, sp1), Reason::kBadStatusLine, "SIP-Version")) return false;
     const size_t cb = sp1 + 1;
@@ -369,7 +371,7 @@ bool SipParser::ParseStartLine(std::string_view line) {
   }
   // Request-Line = Method SP Request-URI SP SIP-Version
   m_->is_request = true;
-  const size_t sp1 = line.find(' ');
+  const size_t sp1 = internal::Find<' '>(line);
   const size_t sp2 = line.rfind(' ');
   if (sp1 == npos || sp2 == sp1) return f_->Set(Reason::kBadStartLine, "request line", line.data());
   m_->method = line.substr(0, sp1);
@@ -379,8 +381,8 @@ bool SipParser::ParseStartLine(std::string_view line) {
   if (uri.empty() || uri.front() == ' ' || uri.back() == ' ') {
     return f_->Set(Reason::kBadStartLine, "request line", line.data() + sp1);
   }
-  if (uri.find_first_of(" \t") != npos) {
-    return f_->Set(Reason::kBadRequestUri, "Request-URI", uri.data() + uri.find_first_of(" \t"));
+  if (const size_t ws = internal::FindFirstOf<' ', '\t'>(uri, 0); ws < uri.size()) {
+    return f_->Set(Reason::kBadRequestUri, "Request-URI", uri.data() + ws);
   }
   if (uri.front() == '<') return f_->Set(Reason::kBadRequestUri, "Request-URI", uri.data());
   UriLimits ul;
@@ -449,11 +451,12 @@ bool SipParser::SplitHeaders(size_t pos, size_t limit, size_t* body_start, bool*
     if (colon >= line.size() || line[colon] != ':') {
       return Fail(Reason::kBadHeaderName, "header name", pos + colon);
     }
-    Header h;
+    // Filled in place: copying a Header just built on the stack stalls on
+    // store forwarding.
+    Header& h = m_->headers.emplace_back();
     h.name = line.substr(0, ne);
     h.value = TrimLws(line.substr(colon + 1));
     h.id = HeaderIdFromName(h.name);
-    m_->headers.push_back(h);
     pos = next;
   }
 }
@@ -491,16 +494,11 @@ bool SipParser::ParseHeaderValue(const Header& h) {
           m_->contact_star = true;
           return true;
         }
-        NameAddr na;
-        if (!ParseNameAddrInto(e, lim_, &na, &m_->warnings, f_, what)) return false;
-        if (h.id == HeaderId::kContact) {
-          m_->contacts.push_back(na);
-        } else if (h.id == HeaderId::kRoute) {
-          m_->routes.push_back(na);
-        } else {
-          m_->record_routes.push_back(na);
-        }
-        return true;
+        // Parsed in place: a NameAddr is too big to build and then copy.
+        NameAddr& na = h.id == HeaderId::kContact ? m_->contacts.emplace_back()
+                       : h.id == HeaderId::kRoute ? m_->routes.emplace_back()
+                                                  : m_->record_routes.emplace_back();
+        return ParseNameAddrInto(e, lim_, &na, &m_->warnings, f_, what);
       });
       if (r != Reason::kOk) f_->Set(r, what, v.data());
       return f_->ok();

@@ -91,23 +91,16 @@ bool ParseIpv6Bytes(std::string_view s, uint8_t out[16]) {
   return true;
 }
 
-bool AllDigitsAndDots(std::string_view s) {
-  for (char c : s) {
-    if (!(c == '.' || (c >= '0' && c <= '9'))) return false;
-  }
-  return true;
-}
-
 // Validates ";p1=v1;p2" of a SIP URI (no LWS, uri-parameter grammar).
 bool ValidUriParams(std::string_view p, size_t max_params) {
   size_t count = 0;
   size_t i = 0;
   while (i < p.size()) {
     if (p[i] != ';') return false;
-    size_t end = p.find(';', i + 1);
+    size_t end = internal::Find<';'>(p, i + 1);
     if (end == std::string_view::npos) end = p.size();
     std::string_view param = p.substr(i + 1, end - i - 1);
-    size_t eq = param.find('=');
+    size_t eq = internal::Find<'='>(param);
     std::string_view name = param.substr(0, eq);
     if (name.empty() || !internal::AllOfEscaped(name, internal::kParamChar)) return false;
     if (eq != std::string_view::npos) {
@@ -124,10 +117,10 @@ bool ValidUriHeaders(std::string_view h) {
   if (h.empty()) return false;
   size_t i = 0;
   while (i <= h.size()) {
-    size_t end = h.find('&', i);
+    size_t end = internal::Find<'&'>(h, i);
     if (end == std::string_view::npos) end = h.size();
     std::string_view hdr = h.substr(i, end - i);
-    size_t eq = hdr.find('=');
+    size_t eq = internal::Find<'='>(hdr);
     if (eq == 0 || eq == std::string_view::npos) return false;
     if (!internal::AllOfEscaped(hdr.substr(0, eq), internal::kHnvChar) ||
         !internal::AllOfEscaped(hdr.substr(eq + 1), internal::kHnvChar)) {
@@ -145,7 +138,7 @@ namespace internal {
 size_t ScanHost(std::string_view s, size_t i, HostPort* hp, Fault* f, Reason bad,
                 std::string_view what) {
   if (i < s.size() && s[i] == '[') {
-    const size_t close = s.find(']', i);
+    const size_t close = Find<']'>(s, i);
     if (close == std::string_view::npos) {
       f->Set(bad, what, s.data() + i);
       return std::string_view::npos;
@@ -178,7 +171,7 @@ size_t ScanHost(std::string_view s, size_t i, HostPort* hp, Fault* f, Reason bad
   }
   hp->host = s.substr(i, end - i);
   uint8_t b4[4];
-  if (AllDigitsAndDots(hp->host) && ParseIpv4Bytes(hp->host, b4)) {
+  if (ParseIpv4Bytes(hp->host, b4)) {
     hp->type = HostType::kIpv4;
     hp->ip_valid = true;
     hp->ip = IpAddress::FromV4(b4);
@@ -258,9 +251,8 @@ bool ParsePort(std::string_view digits, HostPort* hp, Fault* f, Reason bad, std:
 }
 
 bool ParseUriInto(std::string_view text, const UriLimits& limits, Uri* u, Fault* f, Reason bad) {
-  *u = Uri{};
   u->raw = text;
-  const size_t colon = text.find(':');
+  const size_t colon = Find<':'>(text);
   if (colon == std::string_view::npos || colon == 0 || !Is(text[0], kAlpha)) {
     return f->Set(bad, "URI scheme", text.data());
   }
@@ -286,7 +278,7 @@ bool ParseUriInto(std::string_view text, const UriLimits& limits, Uri* u, Fault*
   }
 
   if (u->scheme == UriScheme::kTel) {
-    const size_t semi = rest.find(';');
+    const size_t semi = Find<';'>(rest);
     u->user = rest.substr(0, semi);
     if (u->user.empty()) return f->Set(bad, "tel number", rest.data());
     for (size_t k = 0; k < rest.size(); ++k) {
@@ -303,10 +295,10 @@ bool ParseUriInto(std::string_view text, const UriLimits& limits, Uri* u, Fault*
 
   // sip / sips: [userinfo "@"] hostport uri-parameters [headers]
   if (rest.empty()) return f->Set(bad, "SIP URI host", rest.data());
-  const size_t at = rest.find('@');
+  const size_t at = Find<'@'>(rest);
   if (at != std::string_view::npos) {
     std::string_view userinfo = rest.substr(0, at);
-    const size_t pc = userinfo.find(':');
+    const size_t pc = Find<':'>(userinfo);
     u->user = userinfo.substr(0, pc);
     if (u->user.empty() || !AllOfEscaped(u->user, kUser)) {
       return f->Set(bad, "SIP URI user", userinfo.data());
@@ -338,7 +330,7 @@ bool ParseUriInto(std::string_view text, const UriLimits& limits, Uri* u, Fault*
     }
   }
   if (i < rest.size() && rest[i] == ';') {
-    size_t q = rest.find('?', i);
+    size_t q = Find<'?'>(rest, i);
     if (q == std::string_view::npos) q = rest.size();
     u->params = rest.substr(i, q - i);
     size_t count = 0;

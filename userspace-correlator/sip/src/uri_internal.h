@@ -26,6 +26,8 @@ size_t ScanUnbracketedIpv6(std::string_view s, size_t i, std::string_view delims
 // kValueOutOfRange in f.
 bool ParsePort(std::string_view digits, HostPort* hp, Fault* f, Reason bad, std::string_view what);
 
+// Parses text into *u, which must be as default-constructed (a reset is a
+// 168-byte store; the callers' URIs are fresh).
 bool ParseUriInto(std::string_view text, const UriLimits& limits, Uri* u, Fault* f, Reason bad);
 
 }  // namespace sw::sip::internal
