@@ -43,7 +43,7 @@ class KeyedTable {
 
   uint32_t Find(std::string_view key) const { return Find(key, Hash(key)); }
   uint32_t Find(std::string_view key, size_t hash) const {
-    auto it = index_.find(AV(key), hash);
+    auto it = index_.find(KeyRef{AV(key), hash});
     return it == index_.end() ? kNoSlot : it->second;
   }
 
@@ -56,7 +56,7 @@ class KeyedTable {
       *evicted = true;
     }
     const uint32_t slot = Allocate(key, Hash(key));
-    index_.emplace(AV(entries_[slot].key), slot);
+    index_.emplace(KeyRef{AV(entries_[slot].key), entries_[slot].hash}, slot);
     LinkHead(slot);
     return slot;
   }
@@ -70,9 +70,9 @@ class KeyedTable {
       return found != kNoSlot ? found : Insert(key, evicted);
     }
     uint32_t slot = kNoSlot;
-    auto it = index_.lazy_emplace(AV(key), [&](const auto& ctor) {
+    auto it = index_.lazy_emplace(KeyRef{AV(key), hash}, [&](const auto& ctor) {
       slot = Allocate(key, hash);
-      ctor(AV(entries_[slot].key), slot);
+      ctor(KeyRef{AV(entries_[slot].key), hash}, slot);
     });
     *inserted = slot != kNoSlot;
     if (!*inserted) return it->second;
@@ -83,7 +83,7 @@ class KeyedTable {
   void Erase(uint32_t slot) {
     Entry& e = entries_[slot];
     if (!e.live) return;
-    index_.erase(index_.find(AV(e.key), e.hash));
+    index_.erase(index_.find(KeyRef{AV(e.key), e.hash}));
     Unlink(slot);
     e.live = false;
     ++e.gen;
@@ -159,10 +159,26 @@ class KeyedTable {
     return slot;
   }
 
+  // The index holds each key's hash beside it: callers hash a key once (see
+  // Hash) and the index neither hashes it again nor, when it grows, rehashes
+  // the keys' bytes.
+  struct KeyRef {
+    absl::string_view bytes;
+    size_t hash;
+  };
+  struct KeyRefHash {
+    size_t operator()(const KeyRef& k) const { return k.hash; }
+  };
+  struct KeyRefEq {
+    bool operator()(const KeyRef& a, const KeyRef& b) const {
+      return a.hash == b.hash && a.bytes == b.bytes;
+    }
+  };
+
   size_t max_;
   std::deque<Entry> entries_;  // a deque: entries (and their SSO key bytes) never move
   std::vector<uint32_t> free_;
-  absl::flat_hash_map<absl::string_view, uint32_t> index_;
+  absl::flat_hash_map<KeyRef, uint32_t, KeyRefHash, KeyRefEq> index_;
   uint32_t head_ = kNoSlot, tail_ = kNoSlot;
 };
 
