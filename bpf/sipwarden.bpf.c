@@ -113,13 +113,6 @@ struct {
 	__uint(max_entries, SW_RINGBUF_BYTES);
 } sw_events SEC(".maps");
 
-/* Per-CPU scratch space where a SIP record is assembled before output. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct sw_sip_record);
-} sw_scratch SEC(".maps");
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -166,6 +159,7 @@ struct meta {
 	__u8 midstream; /* TCP: the segment does not start a SIP message */
 	__u8 over_rate; /* TCP: a request over a limit (passed, charged to the source) */
 	__u32 tcp_seq;  /* TCP: sequence number, host order */
+	__u32 copy;     /* what sw_l4 asks sw_copy to copy (see copy_msg), 0 = nothing */
 	__u8 saddr[16];
 	__u8 daddr[16];
 };
@@ -365,6 +359,22 @@ static __always_inline struct sw_block_entry *blocked(struct meta *m, struct env
 	return e;
 }
 
+/*
+ * A hit on a blocklist or allowlist entry, which every CPU shares: counted
+ * exactly while the entry has fewer than SW_HITS_EXACT hits, then sampled,
+ * SW_HITS_SAMPLE at a time whenever this CPU's own counter of such hits
+ * (cpu_count, per-CPU stats) reaches a multiple of SW_HITS_SAMPLE. A flood
+ * then writes the shared entry once per SW_HITS_SAMPLE packets per CPU
+ * instead of one locked add per packet.
+ */
+static __always_inline void count_hit(__u64 *hits, __u64 cpu_count)
+{
+	if (*hits < SW_HITS_EXACT)
+		__sync_fetch_and_add(hits, 1);
+	else if (!(cpu_count & (SW_HITS_SAMPLE - 1)))
+		__sync_fetch_and_add(hits, SW_HITS_SAMPLE);
+}
+
 /* Allowlist lookup, made only when a drop is about to happen. */
 static __always_inline int allowed(struct meta *m, struct env *env)
 {
@@ -383,8 +393,8 @@ static __always_inline int allowed(struct meta *m, struct env *env)
 	}
 	if (!a)
 		return 0;
-	__sync_fetch_and_add(&a->hits, 1);
 	env->st->pass_allowed++;
+	count_hit(&a->hits, env->st->pass_allowed);
 	m->allowed = 1;
 	return 1;
 }
@@ -614,22 +624,47 @@ static __always_inline int bucket_of(__u8 cls)
 	return SW_BUCKET_OTHER;
 }
 
-/* One GCRA step: 1 when a message at now exceeds the bucket (rate/s, burst
- * deep) whose theoretical arrival time is *tat; otherwise the message is
- * taken from the bucket and 0 returned. */
+/*
+ * One GCRA step: 1 when a message at now exceeds the bucket (rate/s, burst
+ * deep) whose theoretical arrival time is *tat; otherwise the message takes
+ * a token and 0 is returned. Lock-free and exact across CPUs: the token is
+ * taken with a compare-and-swap of tat, retried when another CPU took one
+ * in between, so two CPUs never take the same token and a bucket admits
+ * burst messages at once and rate per second after, however its source's
+ * packets are spread over CPUs. A message that exceeds the bucket writes
+ * nothing (a flood reads the shared value, it does not bounce it between
+ * CPUs). Should the swap lose SW_GCRA_TRIES times in a row (CPUs taking
+ * tokens of one bucket without pause: a flood), the message counts as
+ * exceeding.
+ */
+#define SW_GCRA_TRIES 4
 static __always_inline int gcra_exceeds(__u64 *tat_p, __u64 now, __u32 rate, __u32 burst_cfg)
 {
-	__u64 interval = 1000000000ULL / rate;
-	__u64 burst = burst_cfg ? burst_cfg : 1;
-	__u64 tat = *tat_p;
+	const __u64 burst = burst_cfg ? burst_cfg : 1;
+	__u64 seen = *(volatile __u64 *)tat_p;
 
-	if (tat < now)
-		tat = now;
-	/* Conforming while the backlog stays within burst - 1 intervals. */
-	if (tat - now > (burst - 1) * interval)
-		return 1;
-	*tat_p = tat + interval;
-	return 0;
+	/* A flood is refused without a division (a 64-bit divide is the
+	 * dearest instruction of this path): rate * backlog above
+	 * (burst - 1) seconds means the backlog is above burst - 1 intervals
+	 * of 1e9 / rate rounded down too. Both factors stay below 2^32. */
+	if (seen > now) {
+		const __u64 backlog = seen - now;
+		if (backlog < (1ULL << 32) && backlog * rate > (burst - 1) * 1000000000ULL)
+			return 1;
+	}
+	const __u64 interval = 1000000000ULL / rate;
+#pragma unroll
+	for (int i = 0; i < SW_GCRA_TRIES; i++) {
+		__u64 tat = seen < now ? now : seen;
+		/* Conforming while the backlog stays within burst - 1 intervals. */
+		if (tat - now > (burst - 1) * interval)
+			return 1;
+		__u64 was = __sync_val_compare_and_swap(tat_p, seen, tat + interval);
+		if (was == seen)
+			return 0;
+		seen = was;
+	}
+	return 1;
 }
 
 /* A request over a limit that was passed anyway (TCP: dropping a segment
@@ -658,9 +693,8 @@ static __always_inline int gcra_empty(__u64 tat, __u64 now, __u32 rate, __u32 bu
 
 /* A rate limit a rule set on this one source: returns the entry when the
  * request exceeds it (the caller counts the drop), NULL otherwise. Expired
- * limits are removed on the next hit. Like the global buckets, the bucket
- * state is updated without locks: packets of one source on several CPUs at
- * once may each take a token. */
+ * limits are removed on the next hit. Tokens are taken as for the global
+ * buckets (gcra_exceeds: lock-free, exact across CPUs). */
 static __always_inline struct sw_src_limit *over_source_limit(struct meta *m, struct env *env,
 							      struct sw_src_key *key)
 {
@@ -802,9 +836,9 @@ static __always_inline void fill_hdr(struct meta *m, struct sw_record_hdr *h, __
 /* Wake-up flags for a ring-buffer write of size bytes (see
  * sw_config.rb_wakeup_bytes): one wake-up when the backlog crosses the
  * threshold, none otherwise (the reader also polls on a short timeout). */
-static __always_inline __u64 rb_flags(struct env *env, __u64 size)
+static __always_inline __u64 rb_flags(struct sw_config *cfg, __u64 size)
 {
-	__u32 threshold = env->cfg->rb_wakeup_bytes;
+	__u32 threshold = cfg->rb_wakeup_bytes;
 
 	if (!threshold)
 		return 0;
@@ -813,20 +847,61 @@ static __always_inline __u64 rb_flags(struct env *env, __u64 size)
 								 : BPF_RB_NO_WAKEUP;
 }
 
-/* Copies a passed SIP message or MGCP datagram (kind), up to snap_len
- * bytes, to the ring buffer. */
-static __always_inline void copy_msg(struct xdp_md *ctx, struct meta *m, struct env *env,
-				     __u16 kind, __u8 cls, __u16 status)
+/* One size class of ring records (SW_COPY_CLASSES): the record is reserved
+ * at the class's size and the message loaded straight into it, one copy. */
+#define SW_COPY_CLASS(cap)                                                                    \
+	if (len <= (cap)) {                                                                  \
+		/* 1..cap, proven on the register handed to the load */                     \
+		__u32 n = len - 1;                                                           \
+		barrier_var(n);                                                              \
+		if (n >= (cap))                                                              \
+			return 0;                                                            \
+		n += 1;                                                                      \
+		struct {                                                                     \
+			struct sw_record_hdr hdr;                                            \
+			__u8 payload[cap];                                                   \
+		} *r = bpf_ringbuf_reserve(&sw_events, sizeof(*r), 0);                        \
+		if (!r)                                                                      \
+			goto lost;                                                           \
+		if (bpf_xdp_load_bytes(ctx, m->payload_off, r->payload, n) < 0) {            \
+			bpf_ringbuf_discard(r, BPF_RB_NO_WAKEUP);                            \
+			return 0;                                                            \
+		}                                                                            \
+		fill_record(ctx, m, &r->hdr, kind_cls_status, n);                            \
+		bpf_ringbuf_submit(r, flags);                                                \
+		st->rb_records++;                                                            \
+		return 0;                                                                    \
+	}
+
+static __always_inline void fill_record(struct xdp_md *ctx, struct meta *m,
+					struct sw_record_hdr *h, __u32 kind_cls_status, __u32 len)
+{
+	fill_hdr(m, h, ctx->ingress_ifindex);
+	h->kind = kind_cls_status & 0xff;
+	h->msg_class = (kind_cls_status >> 8) & 0xff;
+	h->status = kind_cls_status >> 16;
+	h->caplen = len;
+	h->orig_len = m->payload_len;
+	h->verdict = m->allowed ? SW_VERDICT_PASS_ALLOWED : SW_VERDICT_PASS;
+	if (len < m->payload_len)
+		h->flags |= SW_RECF_TRUNCATED;
+}
+
+/*
+ * Copies a passed SIP message or MGCP datagram, up to snap_len bytes, to the
+ * ring buffer. kind_cls_status packs the record kind (bits 0-7), the class
+ * (8-15) and the status (16-31). A global function: its size classes are
+ * verified once, not once per caller, and its frame is small.
+ */
+__noinline int sw_copy(struct xdp_md *ctx, struct meta *m, __u32 kind_cls_status)
 {
 	__u32 zero = 0;
-	struct sw_sip_record *rec;
+	struct sw_stats *st = bpf_map_lookup_elem(&sw_stats, &zero);
+	struct sw_config *cfg = bpf_map_lookup_elem(&sw_config, &zero);
 
-	if (env->cfg->flags & SW_CFG_NO_COPY)
-		return;
-	rec = bpf_map_lookup_elem(&sw_scratch, &zero);
-	if (!rec)
-		return;
-	__u32 snap = env->cfg->snap_len;
+	if (!ctx || !m || !st || !cfg || (cfg->flags & SW_CFG_NO_COPY))
+		return 0;
+	__u32 snap = cfg->snap_len;
 	if (!snap || snap > SW_SNAP_MAX)
 		snap = SW_SNAP_DEFAULT;
 	__u32 len = m->payload_len;
@@ -837,7 +912,7 @@ static __always_inline void copy_msg(struct xdp_md *ctx, struct meta *m, struct 
 		len = avail;
 	if (len > snap) {
 		len = snap;
-		env->st->rb_truncated++;
+		st->rb_truncated++;
 	}
 	/* 1..SW_SNAP_MAX in a form old verifiers can prove: 6.1 learns nothing
 	 * from "len == 0" (it needs a non-zero lower bound for the load
@@ -845,24 +920,23 @@ static __always_inline void copy_msg(struct xdp_md *ctx, struct meta *m, struct 
 	__u32 last = len - 1;
 	barrier_var(last);
 	if (last >= SW_SNAP_MAX)
-		return;
+		return 0;
 	len = last + 1;
-	fill_hdr(m, &rec->hdr, ctx->ingress_ifindex);
-	rec->hdr.kind = kind;
-	rec->hdr.caplen = len;
-	rec->hdr.orig_len = m->payload_len;
-	rec->hdr.msg_class = cls;
-	rec->hdr.verdict = m->allowed ? SW_VERDICT_PASS_ALLOWED : SW_VERDICT_PASS;
-	rec->hdr.status = status;
-	if (len < m->payload_len)
-		rec->hdr.flags |= SW_RECF_TRUNCATED;
-	if (bpf_xdp_load_bytes(ctx, m->payload_off, rec->payload, len) < 0)
-		return;
-	const __u64 size = sizeof(rec->hdr) + len;
-	if (bpf_ringbuf_output(&sw_events, rec, size, rb_flags(env, size)) < 0)
-		env->st->rb_lost++;
-	else
-		env->st->rb_records++;
+	const __u64 flags = rb_flags(cfg, sizeof(struct sw_record_hdr) + len);
+	SW_COPY_CLASSES(SW_COPY_CLASS)
+	return 0;
+lost:
+	st->rb_lost++;
+	return 0;
+}
+
+/* Asks for the packet's message to be copied to the ring buffer (kind: a
+ * record kind, never 0) once sw_l4 has returned: sw_xdp calls sw_copy then,
+ * so that sw_copy's frame is not stacked on sw_l4's (Linux 6.1 allows 512
+ * bytes for a chain of calls, and sw_xdp + sw_l4 + sw_first_line use them). */
+static __always_inline void copy_msg(struct meta *m, __u16 kind, __u8 cls, __u16 status)
+{
+	m->copy = (__u32)kind | ((__u32)cls << 8) | ((__u32)status << 16);
 }
 
 /* Media to an expected endpoint: count it; post one notice when watched. */
@@ -929,7 +1003,7 @@ static __always_inline void media(struct xdp_md *ctx, struct meta *m, struct env
 	} else {
 		env->st->rtp_not_rtp++;
 	}
-	bpf_ringbuf_submit(r, rb_flags(env, sizeof(*r)));
+	bpf_ringbuf_submit(r, rb_flags(env->cfg, sizeof(*r)));
 	env->st->media_notices++;
 	env->st->rb_records++;
 }
@@ -960,8 +1034,8 @@ __noinline int sw_l4(struct xdp_md *ctx, struct meta *m)
 
 	struct sw_block_entry *be = blocked(m, &env);
 	if (be && !allowed(m, &env)) {
-		__sync_fetch_and_add(&be->hits, 1); /* hits count drops only */
 		env.st->drop_blocked++;
+		count_hit(&be->hits, env.st->drop_blocked); /* hits count drops only */
 		return XDP_DROP;
 	}
 	if (m->frag_later) {
@@ -997,7 +1071,7 @@ __noinline int sw_l4(struct xdp_md *ctx, struct meta *m)
 			 * (the gateway and audit rules); everything else
 			 * may be media of a call. */
 			if ((roles & SW_PORT_MGCP) && m->payload_len > 0)
-				copy_msg(ctx, m, &env, SW_REC_MGCP, SW_CLASS_NONE, 0);
+				copy_msg(m, SW_REC_MGCP, SW_CLASS_NONE, 0);
 			else
 				media(ctx, m, &env);
 			env.st->pass_other++;
@@ -1049,7 +1123,7 @@ __noinline int sw_l4(struct xdp_md *ctx, struct meta *m)
 		 * follow the stream. */
 		if (m->l4proto == IPPROTO_TCP) {
 			m->midstream = 1;
-			copy_msg(ctx, m, &env, SW_REC_SIP, SW_CLASS_NONE, 0);
+			copy_msg(m, SW_REC_SIP, SW_CLASS_NONE, 0);
 		}
 		return XDP_PASS;
 	}
@@ -1072,7 +1146,7 @@ __noinline int sw_l4(struct xdp_md *ctx, struct meta *m)
 			env.st->tcp_continuation++;
 			env.st->pass_other++;
 			m->midstream = 1;
-			copy_msg(ctx, m, &env, SW_REC_SIP, SW_CLASS_NONE, 0);
+			copy_msg(m, SW_REC_SIP, SW_CLASS_NONE, 0);
 			return XDP_PASS;
 		}
 		env.st->sip_port_not_sip++;
@@ -1119,7 +1193,7 @@ __noinline int sw_l4(struct xdp_md *ctx, struct meta *m)
 	}
 	if (fl == FL_NOISE)
 		return malformed(&env, m);
-	copy_msg(ctx, m, &env, SW_REC_SIP, fl == FL_SIP ? cls : SW_CLASS_NONE, status);
+	copy_msg(m, SW_REC_SIP, fl == FL_SIP ? cls : SW_CLASS_NONE, status);
 	if (fl != FL_SIP)
 		return malformed(&env, m);
 	env.st->pass_sip++;
@@ -1159,5 +1233,8 @@ int sw_xdp(struct xdp_md *ctx)
 		env.st->pass_non_ip++;
 		return XDP_PASS;
 	}
-	return sw_l4(ctx, &m);
+	const int verdict = sw_l4(ctx, &m);
+	if (m.copy)
+		sw_copy(ctx, &m, m.copy);
+	return verdict;
 }

@@ -207,17 +207,23 @@ struct sw_lpm_v6 {
 	__u8 addr[16];
 };
 
+/* Entries' hit counters: exact up to SW_HITS_EXACT, then sampled, in steps
+ * of SW_HITS_SAMPLE (a power of two) per CPU, so that a flood does not have
+ * every CPU write the shared entry once per packet (see count_hit). */
+#define SW_HITS_EXACT 64
+#define SW_HITS_SAMPLE 16
+
 struct sw_block_entry {
 	__u64 expires_ns; /* CLOCK_BOOTTIME; 0 = never */
 	__u64 added_ns;
-	__u64 hits;       /* packets dropped by this entry */
+	__u64 hits;       /* packets dropped by this entry (see SW_HITS_EXACT) */
 	__u32 reason;     /* enum sw_block_reason */
 	__u32 prefixlen;  /* copy of the key's prefix length (lets the kernel delete it) */
 };
 
 struct sw_allow_entry {
 	__u64 added_ns;
-	__u64 hits; /* packets that would have been dropped */
+	__u64 hits; /* packets that would have been dropped (see SW_HITS_EXACT) */
 };
 
 /* ---- per-source state (LRU hash) ---------------------------------------- */
@@ -274,6 +280,16 @@ struct sw_media_entry {
 };
 
 /* ---- ring-buffer records ------------------------------------------------ */
+/* A SIP or MGCP record may be longer than its header and caplen bytes: the
+ * kernel reserves it in a size class and loads the message straight into it
+ * (see sw_copy), so readers take caplen, never the record's size. The
+ * classes, payload bytes after the header, ascending: the smallest holds
+ * what a media notice holds (a ring too full for a notice is too full for
+ * any record), the slack is under 128 bytes up to 1 KiB and under a third
+ * of the message above. */
+#define SW_COPY_CLASSES(X)                                                             \
+	X(24) X(128) X(256) X(384) X(512) X(640) X(768) X(896) X(1024) X(1280) X(1536) \
+	X(2048) X(3072) X(4096) X(6144) X(SW_SNAP_MAX)
 enum sw_record_kind {
 	SW_REC_SIP = 1,   /* struct sw_record_hdr + caplen payload bytes */
 	SW_REC_MEDIA = 2, /* struct sw_record_hdr + struct sw_media_notice */
@@ -325,12 +341,6 @@ struct sw_media_notice {
 	__u16 seq;
 	__u8 payload_type;
 	__u8 is_rtp;
-};
-
-/* The scratch buffer the kernel builds SIP records in (per-CPU array). */
-struct sw_sip_record {
-	struct sw_record_hdr hdr;
-	__u8 payload[SW_SNAP_MAX];
 };
 
 #ifdef __cplusplus

@@ -12,8 +12,22 @@ namespace {
 
 // Ring space one record of payload_len bytes takes (libbpf/kernel layout:
 // an 8-byte header, rounded up to 8).
+// Bytes a SIP record of payload_len bytes takes in the ring: its size class
+// (SW_COPY_CLASSES) after the header, and the ring's 8-byte record header,
+// rounded to 8.
 size_t RingFootprint(size_t payload_len) {
-  return (8 + sizeof(sw_record_hdr) + payload_len + 7) / 8 * 8;
+#define SW_CLASS_ENTRY(cap) cap,
+  constexpr size_t kClasses[] = {SW_COPY_CLASSES(SW_CLASS_ENTRY)};
+#undef SW_CLASS_ENTRY
+  size_t cap = 0;
+  for (size_t c : kClasses) {
+    if (payload_len <= c) {
+      cap = c;
+      break;
+    }
+  }
+  EXPECT_NE(cap, 0u) << payload_len << " bytes fit no class";
+  return (8 + sizeof(sw_record_hdr) + cap + 7) / 8 * 8;
 }
 
 }  // namespace
@@ -186,13 +200,15 @@ std::vector<Case> FullRingCases() {
   const std::string invite = SipRequest("INVITE");
   const size_t fit = kSmallRingBytes / RingFootprint(invite.size());
   const std::string rtp = RtpPacket(0xcafef00d, 7, 8, 160);
+  EXPECT_EQ(RingFootprint(17), 104u);
   for (int fam : {4, 6}) {
     const std::string p = Fam(fam) + "/";
     const auto pkt = Frame(fam).Udp(5060, 5060).Payload(invite).Build();
     const auto media_pkt = Frame(fam).Udp(30000, 40000).Payload(rtp).Build();
-    // A SIP record with the ring footprint of a media notice.
+    // A SIP record with the ring footprint of a media notice (the smallest
+    // size class holds a notice's 24 bytes).
     const std::string tiny = "ACK x SIP/2.0\r\n\r\n";
-    static_assert(sizeof(sw_record_hdr) + 17 + 8 <= 104 && sizeof(sw_record_hdr) + 24 + 8 == 104);
+    static_assert(sizeof(sw_record_hdr) + sizeof(sw_media_notice) + 8 == 104);
     const auto tiny_pkt = Frame(fam).Udp(5060, 5060).Payload(tiny).Build();
     const uint32_t runs = 3 * fit + 2;
     t.push_back(

@@ -4,9 +4,13 @@
 // packet and checks the verdict, every counter, the maps and the ring.
 #include <bpf/bpf.h>
 #include <gtest/gtest.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <latch>
+#include <thread>
+#include <vector>
 
 #include "tables.h"
 
@@ -75,6 +79,46 @@ TEST_F(SwXdp, FramesShorterThanEthernetRefusedByTestRun) {
     const RunResult r = h().Run(frame);
     EXPECT_EQ(r.err, -EINVAL);
   }
+}
+
+// A bucket's tokens are taken with a compare-and-swap: two CPUs flooding one
+// source at once get burst requests through between them, not one burst
+// each nor a token taken twice. (Each thread's test run stays on the CPU it
+// is pinned to.)
+TEST_F(SwXdp, BucketTokensTakenOnceAcrossCpus) {
+  if (std::thread::hardware_concurrency() < 2) GTEST_SKIP() << "needs two CPUs";
+  ASSERT_TRUE(h().Reset().ok());
+  constexpr uint32_t kBurst = 20000, kPerThread = 50000;
+  SetLimit(h(), SW_BUCKET_INVITE, 1, kBurst);
+  SetConfigFlags(h(), SW_CFG_NO_COPY);
+  const auto pkt = Frame(4).Udp(5060, 5060).Payload(SipRequest("INVITE")).Build();
+  auto before = h().maps().ReadStats();
+  ASSERT_TRUE(before.ok()) << before.status();
+  const uint64_t t0 = BootNs();
+  std::vector<int> errs(2, 0);
+  std::latch start(2);  // both pinned before either runs
+  std::vector<std::thread> threads;
+  for (int cpu = 0; cpu < 2; ++cpu) {
+    threads.emplace_back([&, cpu] {
+      cpu_set_t set;
+      CPU_ZERO(&set);
+      CPU_SET(cpu, &set);
+      if (sched_setaffinity(0, sizeof(set), &set) != 0) errs[cpu] = errno;
+      start.arrive_and_wait();
+      if (errs[cpu] == 0) errs[cpu] = -h().RunNoDrain(pkt, kPerThread).err;
+    });
+  }
+  for (auto& t : threads) t.join();
+  const uint64_t seconds = (BootNs() - t0) / 1000000000 + 1;
+  ASSERT_EQ(errs, std::vector<int>({0, 0}));
+  auto after = h().maps().ReadStats();
+  ASSERT_TRUE(after.ok()) << after.status();
+  const uint64_t passed = after->pass_sip - before->pass_sip;
+  const uint64_t dropped = after->drop_rate - before->drop_rate;
+  EXPECT_EQ(passed + dropped, 2 * kPerThread);
+  // The burst, and at most one more token per second of the run (rate 1/s).
+  EXPECT_GE(passed, kBurst);
+  EXPECT_LE(passed, kBurst + seconds);
 }
 
 // Every counter in sw_stats is moved by at least one row of the tables.
