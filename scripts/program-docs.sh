@@ -40,6 +40,7 @@ section tools/lab/lab "The network-namespace lab: Kamailio, sipp, attackers and 
 section tools/bench/run "All benchmarks; one JSON line per figure (docs/formats.md, Benchmarks)." "$SRC/tools/bench/run"
 section sw-bench-xdp "The data plane in ns per packet beside bare XDP programs (tools/bench/run xdp)." "$BIN/sw-bench-xdp"
 section sw-bench-live "Real frames through a veth pair beside a bare XDP_DROP and nftables (tools/bench/run live, through tools/bench/live/live.sh)." "$BIN/sw-bench-live"
+section sw-bench-agent "The whole agent end to end: paced SIP dialogs as real frames through the XDP program and ring buffer into the real sipwarden-agent (tools/bench/run agent, through tools/bench/live/live.sh)." "$BIN/sw-bench-agent"
 section sw-bench-parse "SIP and SDP parsing beside libosip2 (tools/bench/run parse)." "$BIN/sw-bench-parse"
 section sw-bench-correlate "The rule engine beside SEC (tools/bench/run correlate)." "$BIN/sw-bench-correlate"
 section scripts/test.sh "Builds and runs every test tier (the README's second command)." "$SRC/scripts/test.sh"

@@ -34,6 +34,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -98,7 +99,7 @@ ABSL_FLAG(std::string, steps,
           "25000,50000,75000,100000,150000,200000,300000,400000,500000,600000,800000,1000000",
           "Offered rates, SIP messages per second, in increasing order; stepping stops at the "
           "first step that loses records, or that the generator cannot offer");
-ABSL_FLAG(double, step_seconds, 3, "How long each offered-rate step lasts");
+ABSL_FLAG(double, step_seconds, 5, "How long each offered-rate step lasts");
 ABSL_FLAG(uint32_t, call_cycles, 20000,
           "Calls in progress during the steps: a BYE ends the call that began this many calls "
           "ago (the 200 to the INVITE comes a tenth of that after it); the steps start once "
@@ -490,6 +491,44 @@ absl::StatusOr<ProcStat> Agent::Stat() const {
   return s;
 }
 
+// ---- the ring buffer's fill level -------------------------------------------
+
+// The ring buffer's consumer and producer positions, mapped read-only from
+// the pinned map: bytes written and not yet taken by the agent.
+class RingLevel {
+ public:
+  static absl::StatusOr<std::unique_ptr<RingLevel>> Open(int fd) {
+    bpf_map_info info{};
+    uint32_t len = sizeof info;
+    if (bpf_obj_get_info_by_fd(fd, &info, &len) != 0) return sw::ErrnoStatus(errno, "ring info");
+    auto r = std::unique_ptr<RingLevel>(new RingLevel());
+    r->page_ = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    r->bytes_ = info.max_entries;
+    r->cons_ = mmap(nullptr, r->page_, PROT_READ, MAP_SHARED, fd, 0);
+    if (r->cons_ == MAP_FAILED) return sw::ErrnoStatus(errno, "map the ring's consumer page");
+    r->prod_ = mmap(nullptr, r->page_, PROT_READ, MAP_SHARED, fd, static_cast<off_t>(r->page_));
+    if (r->prod_ == MAP_FAILED) return sw::ErrnoStatus(errno, "map the ring's producer page");
+    return r;
+  }
+  ~RingLevel() {
+    if (cons_ != MAP_FAILED) munmap(cons_, page_);
+    if (prod_ != MAP_FAILED) munmap(prod_, page_);
+  }
+  uint64_t used() const {
+    const uint64_t c = __atomic_load_n(static_cast<const uint64_t*>(cons_), __ATOMIC_ACQUIRE);
+    const uint64_t p = __atomic_load_n(static_cast<const uint64_t*>(prod_), __ATOMIC_ACQUIRE);
+    return p >= c ? p - c : 0;
+  }
+  uint64_t bytes() const { return bytes_; }
+
+ private:
+  RingLevel() = default;
+  size_t page_ = 0;
+  uint64_t bytes_ = 0;
+  void* cons_ = MAP_FAILED;
+  void* prod_ = MAP_FAILED;
+};
+
 // ---- the benchmark ----------------------------------------------------------
 
 struct Counters {
@@ -506,6 +545,7 @@ struct StepResult {
   double cpu_cores = 0, rss_mib = 0, hwm_mib = 0, ns_per_msg = 0;
   uint64_t alarms = 0;
   uint64_t gen_waits = 0;  // generator runs that found no frame due
+  double ring_used = 0;    // share of the ring buffer filled when the step ended
   double gen_cpu = 0;      // CPU-seconds of the generator's thread (its softirq work included)
 };
 
@@ -536,6 +576,7 @@ class Bench {
   std::vector<uint8_t> frame_;  // data_in of the test runs (the templates overwrite it)
   std::unique_ptr<Agent> agent_;
   std::optional<sw::Maps> maps_;
+  std::unique_ptr<RingLevel> ring_;
   std::string tmp_;
   int agent_runs_ = 0;
 };
@@ -602,6 +643,7 @@ absl::Status Bench::StartAgent(std::string_view tag) {
   SW_RETURN_IF_ERROR(agent_->Start(dut_ns_, log));
   SW_ASSIGN_OR_RETURN(sw::Maps m, sw::Maps::OpenPinned(absl::GetFlag(FLAGS_pin_dir)));
   maps_.emplace(std::move(m));
+  SW_ASSIGN_OR_RETURN(ring_, RingLevel::Open(maps_->fds().events));
   // Up to its metrics endpoint too (it serves them from its loop).
   for (int i = 0; i < 100; ++i) {
     if (Scrape().ok()) return absl::OkStatus();
@@ -611,6 +653,7 @@ absl::Status Bench::StartAgent(std::string_view tag) {
 }
 
 void Bench::StopAgent() {
+  ring_.reset();
   maps_.reset();
   if (agent_) agent_->Stop();
   agent_.reset();
@@ -750,6 +793,7 @@ absl::StatusOr<StepResult> Bench::Step(uint64_t rate, double seconds) {
   SW_RETURN_IF_ERROR(Generate(seconds));
   const auto t1 = Clock::now();
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &g1);
+  const double ring_used = static_cast<double>(ring_->used()) / static_cast<double>(ring_->bytes());
   SW_ASSIGN_OR_RETURN(ProcStat p1, agent_->Stat());
   // Whatever is still in the ring is taken before the next step (the agent
   // is not measured meanwhile); loss already happened or not.
@@ -768,6 +812,7 @@ absl::StatusOr<StepResult> Bench::Step(uint64_t rate, double seconds) {
   r.ns_per_msg = r.records ? (p1.cpu_s - p0.cpu_s) * 1e9 / static_cast<double>(r.records) : 0;
   r.alarms = after->alarms - before.alarms;
   r.gen_waits = after->gen_waits - before.gen_waits;
+  r.ring_used = ring_used;
   r.gen_cpu = static_cast<double>(g1.tv_sec - g0.tv_sec) +
               static_cast<double>(g1.tv_nsec - g0.tv_nsec) / 1e9;
   return r;
@@ -847,6 +892,15 @@ absl::Status Bench::Run() {
   uint64_t sustained_step = 0;
   for (uint64_t rate : steps) {
     SW_ASSIGN_OR_RETURN(StepResult r, Step(rate, step_s));
+    // A step the generator could not offer, with no loss, is repeated (twice
+    // at most): on a shared machine another process may have had its CPU.
+    for (int again = 0; again < 2 && r.lost == 0 && r.offered < 0.9 * static_cast<double>(rate);
+         ++again) {
+      std::cerr << "  step " << rate << " msg/s: the generator offered only "
+                << static_cast<uint64_t>(r.offered) << " msg/s with " << 100 * r.gen_cpu / r.wall
+                << "% of its CPU; again\n";
+      SW_ASSIGN_OR_RETURN(r, Step(rate, step_s));
+    }
     const double lost_pct =
         r.records + r.lost ? 100.0 * static_cast<double>(r.lost) / static_cast<double>(r.records + r.lost) : 0;
     std::cerr << "  step " << rate << " msg/s: offered " << static_cast<uint64_t>(r.offered)
@@ -854,13 +908,21 @@ absl::Status Bench::Run() {
               << " SIP, ring records " << r.records << ", lost " << r.lost << " (" << lost_pct
               << "%); agent " << r.cpu_cores << " cores, " << r.ns_per_msg << " ns CPU/record, RSS "
               << r.rss_mib << " MiB (peak " << r.hwm_mib << "), alarms +" << r.alarms
-              << "; generator CPU " << r.gen_cpu / r.wall << ", " << r.gen_waits
-              << " runs waited\n";
+              << "; ring " << 100 * r.ring_used << "% full at the end; generator CPU "
+              << r.gen_cpu / r.wall << ", " << r.gen_waits << " runs waited\n";
     if (r.pass_sip + 10 < r.sent) {
       return absl::InternalError(absl::StrCat("step ", rate, ": ", r.sent, " frames sent but the "
                                               "XDP program passed only ", r.pass_sip, " SIP"));
     }
     if (r.lost > 0) {
+      lossy = r;
+      break;
+    }
+    // No loss yet, but the agent is falling behind: a longer step would
+    // lose. Not sustained.
+    if (r.ring_used > 0.5) {
+      std::cerr << "  the ring was " << 100 * r.ring_used << "% full when the step ended: the "
+                << "agent is falling behind; not counted as sustained\n";
       lossy = r;
       break;
     }
