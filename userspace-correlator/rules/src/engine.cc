@@ -426,6 +426,11 @@ class EngineCore {
   std::vector<CachedKey> keys_;
   std::vector<absl::flat_hash_map<std::string, bool>> regex_memo_;  // by Condition::re_id
   std::vector<SharedCondition> shared_;                             // by Condition::memo_id
+  // Context names looked up for the event being dispatched (see EvalCtx):
+  // the name's template text and whether it existed; valid while the event
+  // and ctx_version_ (bumped whenever a context is created or dropped) hold.
+  absl::InlinedVector<std::pair<const std::string*, bool>, 8> ctx_memo_;
+  uint64_t ctx_memo_event_ = 0, ctx_memo_version_ = 0, ctx_version_ = 0;
   uint64_t event_seq_ = 0;
   static constexpr size_t kFields = static_cast<size_t>(FieldId::kCustom);
   std::array<Value, kFields> syn_values_;
@@ -490,6 +495,7 @@ void EngineCore::Install(std::shared_ptr<const RuleSet> rules, bool reload) {
   set_ = std::move(rules);
   keys_.assign(data().key_specs.size(), CachedKey{});
   regex_memo_.clear();  // ids are the new rule set's
+  ++ctx_version_;       // a reload may drop contexts
   regex_memo_.resize(data().regex_count);
   shared_.assign(data().shared_conditions, SharedCondition{});
   BuildFifos();
@@ -771,6 +777,7 @@ void EngineCore::RunTimers(int64_t now) {
         ++stats_.contexts_expired;
         ContextState st = std::move(contexts_.at(tm.slot).value);
         contexts_.Erase(tm.slot);
+        ++ctx_version_;
         if (st.rule >= 0 && st.list >= 0 && static_cast<size_t>(st.rule) < rules_.size()) {
           ActCtx c;
           c.snap = st.snap.get();
@@ -954,10 +961,33 @@ bool EngineCore::Matches(const Pattern& p, const EventView& e, const Snapshot* f
 
 bool EngineCore::EvalCtx(const CtxExpr& x, const ActCtx& c) {
   switch (x.kind) {
-    case CtxExpr::Kind::kName:
+    case CtxExpr::Kind::kName: {
+      // Rules test the same names for one event (invite-flood-source and
+      // -peer both ask for sw-reg-peer:${src_ip}): a name made of text and
+      // the live event's fields is looked up once per event while no context
+      // is created or dropped.
+      const bool memo = c.live != nullptr && std::all_of(x.name.segs.begin(), x.name.segs.end(),
+                                                         [](const Segment& s) {
+                                                           return s.kind == Segment::Kind::kLiteral ||
+                                                                  (s.kind == Segment::Kind::kField &&
+                                                                   !s.field.first);
+                                                         });
+      if (memo) {
+        if (ctx_memo_event_ != event_seq_ || ctx_memo_version_ != ctx_version_) {
+          ctx_memo_.clear();
+          ctx_memo_event_ = event_seq_;
+          ctx_memo_version_ = ctx_version_;
+        }
+        for (const auto& [text, found] : ctx_memo_) {
+          if (*text == x.name.text) return found;
+        }
+      }
       ctx_name_.clear();
       Render(x.name, c, ctx_name_);
-      return contexts_.Find(ctx_name_) != kNoSlot;
+      const bool found = contexts_.Find(ctx_name_) != kNoSlot;
+      if (memo && ctx_memo_.size() < 8) ctx_memo_.emplace_back(&x.name.text, found);
+      return found;
+    }
     case CtxExpr::Kind::kNot:
       return !EvalCtx(x.kids[0], c);
     case CtxExpr::Kind::kAnd:
@@ -1744,6 +1774,7 @@ void EngineCore::DoContext(uint32_t ri, const Action& a, ActCtx& c) {
   if (a.kind == ActionKind::kDeleteContext) {
     if (slot != kNoSlot) {
       contexts_.Erase(slot);
+      ++ctx_version_;
       ++stats_.contexts_deleted;
     }
     return;
@@ -1752,6 +1783,7 @@ void EngineCore::DoContext(uint32_t ri, const Action& a, ActCtx& c) {
   if (slot == kNoSlot) {
     bool evicted;
     slot = contexts_.Insert(name, &evicted);
+    ++ctx_version_;
     if (evicted) ++stats_.contexts_evicted;
     ++stats_.contexts_created;
   } else {
