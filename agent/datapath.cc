@@ -166,6 +166,17 @@ absl::StatusOr<std::unique_ptr<Datapath>> Datapath::Load(const DatapathOptions& 
   if (bpf_map__set_max_entries(dp->skel_->maps.sw_events, rb) != 0) {
     return ErrnoStatus(errno, "size ring buffer");
   }
+  if (options.block_entries < 1 || options.src_entries < 1) {
+    return absl::InvalidArgumentError("map capacities must be at least 1");
+  }
+  for (bpf_map* m : {dp->skel_->maps.sw_block_v4, dp->skel_->maps.sw_block_v6}) {
+    if (bpf_map__set_max_entries(m, options.block_entries) != 0) {
+      return ErrnoStatus(errno, "size the blocklist");
+    }
+  }
+  if (bpf_map__set_max_entries(dp->skel_->maps.sw_src, options.src_entries) != 0) {
+    return ErrnoStatus(errno, "size the source table");
+  }
 
   if (!dp->pin_dir_.empty()) {
     // The pin directory must be on a bpffs; /sys/fs/bpf is mounted if missing.

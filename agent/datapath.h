@@ -35,6 +35,10 @@ std::string_view XdpModeName(XdpMode mode);
 struct DatapathOptions {
   std::string pin_dir;  // empty: do not pin (tests, benchmarks)
   uint32_t ringbuf_bytes = SW_RINGBUF_BYTES;  // power of two, >= page size
+  // Capacities, set before the maps are created (maps adopted from pins
+  // keep theirs; a different size refuses the pins).
+  uint32_t block_entries = SW_BLOCK_ENTRIES;  // blocklist prefixes per family
+  uint32_t src_entries = SW_SRC_ENTRIES;      // sources tracked (LRU)
 };
 
 class Datapath {

@@ -83,6 +83,12 @@ ABSL_FLAG(absl::Duration, tcp_hole_timeout, absl::Seconds(1),
           "Bytes of a TCP stream missing this long (a ring-buffer record lost) are skipped: "
           "the message they belong to is lost, framing resumes at the next one");
 ABSL_FLAG(uint32_t, ringbuf_bytes, SW_RINGBUF_BYTES, "Ring buffer size (power of two)");
+ABSL_FLAG(uint32_t, block_entries, SW_BLOCK_ENTRIES,
+          "Blocklist capacity, prefixes per address family (kernel memory is taken as "
+          "entries are added)");
+ABSL_FLAG(uint32_t, src_entries, SW_SRC_ENTRIES,
+          "Sources the kernel tracks at once (least recently seen evicted beyond; "
+          "preallocated, about 330 bytes each)");
 ABSL_FLAG(uint32_t, ringbuf_wakeup_bytes, sw::kDefaultRingWakeupBytes,
           "Wake the agent once this many ring-buffer bytes wait (0 = on every record when "
           "idle); below that the agent polls every 10 ms");
@@ -309,6 +315,8 @@ int Run() {
   sw::DatapathOptions opts;
   opts.pin_dir = absl::GetFlag(FLAGS_pin_dir);
   opts.ringbuf_bytes = absl::GetFlag(FLAGS_ringbuf_bytes);
+  opts.block_entries = absl::GetFlag(FLAGS_block_entries);
+  opts.src_entries = absl::GetFlag(FLAGS_src_entries);
   auto dp = sw::Datapath::Load(opts);
   if (!dp.ok()) {
     std::cerr << "sipwarden-agent: " << dp.status().message() << "\n";

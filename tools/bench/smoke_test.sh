@@ -13,7 +13,7 @@ fi
 
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
-if ! "$bench" --repeat 10000 --rounds 1 --blocklist-size 100 >"$out"; then
+if ! "$bench" --repeat 10000 --rounds 1 --blocklist-size 100 --scale-entries 2000 >"$out"; then
   echo "smoke_test: sw-bench-xdp failed" >&2
   exit 1
 fi
@@ -30,6 +30,11 @@ metrics=(
   ns_per_packet_drop_blocklist_vs_aim
   ns_per_packet_drop_ratelimit
   ns_per_packet_drop_ratelimit_vs_aim
+  ns_per_packet_drop_blocklist_2k_entries
+  ns_per_packet_udp_pass_2k_entries
+  ns_per_packet_drop_ratelimit_2k_entries
+  kernel_bytes_per_blocklist_prefix_2k
+  kernel_bytes_per_tracked_source_2k
 )
 rc=0
 source "$(dirname "${BASH_SOURCE[0]}")/check_lines.sh"

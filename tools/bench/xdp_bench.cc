@@ -3,6 +3,7 @@
 // main paths, each measured with bpf_prog_test_run_opts beside a bare XDP
 // program (sw_bare_pass or sw_bare_drop) on the same packet, in the same run.
 // One JSON object per figure on stdout; progress on stderr.
+#include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <linux/bpf.h>
@@ -12,6 +13,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <functional>
 #include <iostream>
@@ -49,6 +51,9 @@ ABSL_FLAG(uint32_t, rounds, 5,
 ABSL_FLAG(uint32_t, blocklist_size, 10000,
           "Other entries put in the IPv4 blocklist besides the benchmark's source, so lookups "
           "walk a populated trie");
+ABSL_FLAG(uint32_t, scale_entries, 1000000,
+          "Scale figures: the drop and pass paths with this many blocklist prefixes and "
+          "tracked sources in the kernel maps, beside the same maps empty (0 skips them)");
 ABSL_FLAG(bool, verbose, false, "Show libbpf's informational messages");
 ABSL_FLAG(bool, version, false, "Print the version and exit");
 
@@ -294,11 +299,17 @@ absl::Status Expect(std::string_view counter, uint64_t got, uint64_t want) {
 
 class Bench {
  public:
-  static absl::StatusOr<std::unique_ptr<Bench>> Create(uint32_t repeat, uint32_t rounds);
+  // capacity: blocklist prefixes per family and tracked sources the maps
+  // hold (0: the program's defaults).
+  static absl::StatusOr<std::unique_ptr<Bench>> Create(uint32_t repeat, uint32_t rounds,
+                                                       uint32_t capacity = 0);
   ~Bench() {
     if (base_) sw_baseline__destroy(base_);
   }
   absl::Status Run();
+  // The scale figures: n prefixes and n sources (the Bench was created with
+  // room for them) beside the same maps empty.
+  absl::Status RunScale(uint32_t n);
 
  private:
   Bench() = default;
@@ -308,17 +319,28 @@ class Bench {
   absl::StatusOr<Figure> MeasureRuns(const Case& c, int base_fd);
   absl::Status FillBlocklist();
   absl::Status SetInviteLimit(uint32_t rate, uint32_t burst);
+  // Median ns per packet of our program alone on c, over the rounds.
+  absl::StatusOr<double> OursNs(const Case& c);
+  // n distinct prefixes (1 in 16 a /24, the rest /32s) within 10.0.0.0/8,
+  // and n distinct sources within 11.0.0.0/8, written straight to the maps.
+  absl::Status FillScale(uint32_t n);
 
   std::unique_ptr<sw::Datapath> dp_;
   sw_baseline* base_ = nullptr;
   uint32_t repeat_ = 0, rounds_ = 0;
 };
 
-absl::StatusOr<std::unique_ptr<Bench>> Bench::Create(uint32_t repeat, uint32_t rounds) {
+absl::StatusOr<std::unique_ptr<Bench>> Bench::Create(uint32_t repeat, uint32_t rounds,
+                                                     uint32_t capacity) {
   auto b = std::unique_ptr<Bench>(new Bench());
   b->repeat_ = repeat;
   b->rounds_ = rounds;
-  SW_ASSIGN_OR_RETURN(b->dp_, sw::Datapath::Load({.pin_dir = ""}));
+  sw::DatapathOptions opts{.pin_dir = ""};
+  if (capacity) {
+    opts.block_entries = capacity;
+    opts.src_entries = capacity;
+  }
+  SW_ASSIGN_OR_RETURN(b->dp_, sw::Datapath::Load(opts));
   b->base_ = sw_baseline__open_and_load();
   if (!b->base_) return sw::ErrnoStatus(errno, "load the baseline programs");
   return b;
@@ -544,6 +566,142 @@ absl::Status Bench::Run() {
   return absl::OkStatus();
 }
 
+absl::StatusOr<double> Bench::OursNs(const Case& c) {
+  const std::string what = absl::StrCat("sw_xdp on ", c.name);
+  SW_RETURN_IF_ERROR(
+      TestRun(dp_->prog_fd(), c.packet, std::min<uint32_t>(repeat_, 10000), c.want, what)
+          .status());
+  std::vector<double> ns;
+  for (uint32_t r = 0; r < rounds_; ++r) {
+    SW_ASSIGN_OR_RETURN(sw_stats before, maps().ReadStats());
+    SW_ASSIGN_OR_RETURN(RunResult res, TestRun(dp_->prog_fd(), c.packet, repeat_, c.want, what));
+    SW_ASSIGN_OR_RETURN(sw_stats after, maps().ReadStats());
+    if (absl::Status s = c.check(Delta(before, after), repeat_); !s.ok()) {
+      return absl::InternalError(
+          absl::StrCat(what, " did not take the path under test: ", s.message()));
+    }
+    ns.push_back(res.kernel_ns);
+  }
+  std::cerr << "  " << c.name << ": " << Median(ns) << " ns/pkt (rounds: " << absl::StrJoin(ns, " ")
+            << ")\n";
+  return Median(ns);
+}
+
+absl::Status Bench::FillScale(uint32_t n) {
+  const auto& fds = maps().fds();
+  const uint64_t now = sw::BootNs();
+  const auto t0 = std::chrono::steady_clock::now();
+  for (uint32_t i = 0; i < n; ++i) {
+    // i -> i * odd is a bijection modulo 2^24: n distinct addresses.
+    const uint32_t low = (i * 2654435761u) & 0x00ffffffu;
+    sw_lpm_v4 k{};
+    k.prefixlen = i % 16 == 0 ? 24 : 32;
+    const uint32_t a = (10u << 24) | (k.prefixlen == 24 ? low & 0xffff00u : low);
+    const uint32_t be = htonl(a);
+    std::memcpy(k.addr, &be, 4);
+    sw_block_entry e{};
+    e.added_ns = now;
+    e.reason = SW_REASON_MANUAL;
+    e.prefixlen = k.prefixlen;
+    if (bpf_map_update_elem(fds.block_v4, &k, &e, BPF_ANY) != 0) {
+      return sw::ErrnoStatus(errno, absl::StrCat("add blocklist prefix ", i));
+    }
+    sw_src_key sk{};
+    sk.addr[10] = sk.addr[11] = 0xff;  // IPv4-mapped, as the kernel keys sources
+    const uint32_t src = htonl((11u << 24) | low);
+    std::memcpy(sk.addr + 12, &src, 4);
+    sw_src_state st{};
+    st.first_ns = st.last_ns = now;
+    if (bpf_map_update_elem(fds.src, &sk, &st, BPF_ANY) != 0) {
+      return sw::ErrnoStatus(errno, absl::StrCat("add source ", i));
+    }
+    if ((i + 1) % 250000 == 0 || i + 1 == n) {
+      std::cerr << "  filled " << i + 1 << " of " << n << " prefixes and sources ("
+                << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()
+                << " s)\n";
+    }
+  }
+  return absl::OkStatus();
+}
+
+// The kernel's own account of a map's memory (fdinfo "memlock").
+uint64_t MapMemory(int fd) {
+  std::ifstream in(absl::StrCat("/proc/self/fdinfo/", fd));
+  std::string key;
+  uint64_t value = 0;
+  while (in >> key) {
+    if (key == "memlock:" && in >> value) return value;
+  }
+  return 0;
+}
+
+absl::Status Bench::RunScale(uint32_t n) {
+  std::cerr << "[scale] the drop and pass paths with " << n
+            << " blocklist prefixes and tracked sources, beside the same maps empty\n";
+  SW_ASSIGN_OR_RETURN(sw::IpPrefix blocked, sw::IpPrefix::Parse("203.0.113.66/32"));
+  SW_RETURN_IF_ERROR(maps().BlockAdd(blocked, absl::ZeroDuration(), SW_REASON_MANUAL));
+  SW_RETURN_IF_ERROR(SetInviteLimit(1, 1));
+  const std::vector<Case> cases = {
+      {.name = "drop_blocklist",
+       .about = "",
+       .packet = InvitePacket("203.0.113.66"),
+       .want = XDP_DROP,
+       .consumer = Consumer::kNone,
+       .check = [](const sw_stats& d,
+                   uint64_t k) { return Expect("drop_blocked", d.drop_blocked, k); }},
+      {.name = "udp_pass",
+       .about = "",
+       .packet = sw::test::PacketBuilder()
+                     .Eth()
+                     .IPv4("198.51.100.30", "192.0.2.1")
+                     .Udp(40000, 40001)
+                     .Payload(sw::test::RtpPacket(0x1234abcd, 1, 0, 148))
+                     .Build(),
+       .want = XDP_PASS,
+       .consumer = Consumer::kNone,
+       .check = [](const sw_stats& d, uint64_t k) { return Expect("pass_other", d.pass_other, k); }},
+      {.name = "drop_ratelimit",
+       .about = "",
+       .packet = InvitePacket("198.51.100.20"),
+       .want = XDP_DROP,
+       .consumer = Consumer::kNone,
+       .check =
+           [](const sw_stats& d, uint64_t k) {
+             if (d.pass_sip > 10) return Expect("pass_sip", d.pass_sip, 0);
+             return Expect("drop_rate + pass_sip", d.drop_rate + d.pass_sip, k);
+           }},
+  };
+  const std::string what = "sw_xdp emptying the INVITE bucket";
+  SW_RETURN_IF_ERROR(TestRun(dp_->prog_fd(), cases[2].packet, 1, XDP_PASS, what).status());
+  std::vector<double> empty;
+  for (const Case& c : cases) {
+    SW_ASSIGN_OR_RETURN(double ns, OursNs(c));
+    empty.push_back(ns);
+  }
+  SW_RETURN_IF_ERROR(FillScale(n));
+  const std::string label = n % 1000000 == 0   ? absl::StrCat(n / 1000000, "m")
+                            : n % 1000 == 0    ? absl::StrCat(n / 1000, "k")
+                                               : absl::StrCat(n);
+  for (size_t i = 0; i < cases.size(); ++i) {
+    SW_ASSIGN_OR_RETURN(double ns, OursNs(cases[i]));
+    PrintLine<double>(absl::StrCat("ns_per_packet_", cases[i].name, "_", label, "_entries"), ns,
+                      "ns", "empty_maps", empty[i]);
+  }
+  PrintLine<double>(absl::StrCat("kernel_bytes_per_blocklist_prefix_", label),
+                    static_cast<double>(MapMemory(maps().fds().block_v4)) / n, "bytes", "none",
+                    0.0);
+  // The source table is preallocated: its memory over its capacity.
+  bpf_map_info info{};
+  uint32_t info_len = sizeof(info);
+  if (bpf_obj_get_info_by_fd(maps().fds().src, &info, &info_len) != 0 || info.max_entries == 0) {
+    return sw::ErrnoStatus(errno, "read sw_src's capacity");
+  }
+  PrintLine<double>(absl::StrCat("kernel_bytes_per_tracked_source_", label),
+                    static_cast<double>(MapMemory(maps().fds().src)) / info.max_entries, "bytes",
+                    "none", 0.0);
+  return SetInviteLimit(0, 0);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -551,8 +709,10 @@ int main(int argc, char** argv) {
       "Measures the sipwarden XDP program, in ns per packet, on its main paths (non-SIP UDP\n"
       "pass, SIP INVITE copied to the ring buffer, blocklist drop, rate-limit drop), each\n"
       "beside a bare XDP_PASS or XDP_DROP program on the same packet, with\n"
-      "bpf_prog_test_run. Needs root (CAP_BPF and CAP_SYS_ADMIN). Attaches nothing.\n\n"
-      "  sw-bench-xdp [--repeat N] [--rounds N] [--blocklist-size N]\n\n"
+      "bpf_prog_test_run; then the drop and pass paths with 1,000,000 blocklist prefixes\n"
+      "and tracked sources beside the same maps empty, and the kernel memory per entry.\n"
+      "Needs root (CAP_BPF and CAP_SYS_ADMIN). Attaches nothing.\n\n"
+      "  sw-bench-xdp [--repeat N] [--rounds N] [--blocklist-size N] [--scale-entries N]\n\n"
       "Prints one JSON object per figure on stdout, progress on stderr.\n"
       "Flags may be written with dashes or underscores (--blocklist-size or --blocklist_size).");
   absl::FlagsUsageConfig usage;
@@ -573,6 +733,10 @@ int main(int argc, char** argv) {
     std::cerr << "sw-bench-xdp: --repeat must be within 1..2^31-1 and --rounds at least 1\n";
     return 2;
   }
+  if (absl::GetFlag(FLAGS_scale_entries) > (1u << 24)) {
+    std::cerr << "sw-bench-xdp: --scale-entries must be at most 16777216\n";
+    return 2;
+  }
   sw::LogLibbpfToStderr(absl::GetFlag(FLAGS_verbose));
   auto bench = Bench::Create(repeat, rounds);
   if (!bench.ok()) {
@@ -585,6 +749,16 @@ int main(int argc, char** argv) {
   if (absl::Status s = (*bench)->Run(); !s.ok()) {
     std::cerr << "sw-bench-xdp: FAILED: " << s.message() << "\n";
     return 1;
+  }
+  bench->reset();  // its maps go before the scaled ones are made
+  if (const uint32_t n = absl::GetFlag(FLAGS_scale_entries); n > 0) {
+    // Room for the benchmark's own entries beside the n.
+    auto scaled = Bench::Create(repeat, rounds, n + 1024);
+    absl::Status s = scaled.ok() ? (*scaled)->RunScale(n) : scaled.status();
+    if (!s.ok()) {
+      std::cerr << "sw-bench-xdp: FAILED (scale): " << s.message() << "\n";
+      return 1;
+    }
   }
   return 0;
 }
