@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: BSD-2-Clause
 // The header name table: long names, compact forms, list-ness.
 #include <array>
+#include <cstdint>
+#include <cstring>
 
 #include "scan.h"
 #include "sipwarden/sip/sip_message.h"
@@ -85,13 +87,23 @@ constexpr size_t kNumHeaders = sizeof(kHeaders) / sizeof(kHeaders[0]);
 
 constexpr size_t kMaxNameSize = 20;  // "P-Preferred-Identity"
 
+// A long name as the lookup compares it, a word at a time: octet k of a
+// name matches when (octet | fold[k]) == lower[k], fold[k] being 0x20 where
+// the name has a letter (either case matches) and 0 elsewhere (only that
+// octet matches).
+struct NameKey {
+  char lower[kMaxNameSize] = {};
+  char fold[kMaxNameSize] = {};
+  HeaderId id = HeaderId::kOther;
+};
+
 // The long names by (first letter, size): a name is compared only with the
 // one or few known names of its size that start like it (at most three:
 // Refer-To, Replaces, Reply-To).
 struct Indexes {
   // bucket[b] .. bucket[b + 1] in by_bucket, b = letter * (kMaxNameSize + 1) + size.
   uint8_t bucket[26 * (kMaxNameSize + 1) + 1];
-  uint8_t by_bucket[kNumHeaders];                                     // into kHeaders
+  NameKey by_bucket[kNumHeaders];
   HeaderId compact[26];                                               // per letter a..z
   std::array<uint8_t, static_cast<size_t>(HeaderId::kCount)> by_id;  // into kHeaders
 };
@@ -115,8 +127,14 @@ constexpr Indexes MakeIndexes() {
   x.bucket[26 * (kMaxNameSize + 1)] = n;
   uint8_t fill[26 * (kMaxNameSize + 1)] = {};
   for (size_t k = 0; k < kNumHeaders; ++k) {
-    const size_t b = BucketOf(kHeaders[k].name[0], kHeaders[k].name.size());
-    x.by_bucket[x.bucket[b] + fill[b]++] = static_cast<uint8_t>(k);
+    const std::string_view name = kHeaders[k].name;
+    const size_t b = BucketOf(name[0], name.size());
+    NameKey& key = x.by_bucket[x.bucket[b] + fill[b]++];
+    for (size_t i = 0; i < name.size(); ++i) {
+      key.lower[i] = internal::ToLower(name[i]);
+      key.fold[i] = key.lower[i] >= 'a' && key.lower[i] <= 'z' ? 0x20 : 0;
+    }
+    key.id = kHeaders[k].id;
     if (kHeaders[k].compact != 0) x.compact[kHeaders[k].compact - 'a'] = kHeaders[k].id;
     x.by_id[static_cast<size_t>(kHeaders[k].id)] = static_cast<uint8_t>(k);
   }
@@ -133,6 +151,33 @@ constexpr bool NamesFitTheIndex() {
 }
 static_assert(NamesFitTheIndex());
 
+template <typename Word>
+bool WordMatches(const char* name, const NameKey& key, size_t at) {
+  Word n;
+  Word fold;
+  Word lower;
+  std::memcpy(&n, name + at, sizeof(Word));
+  std::memcpy(&fold, key.fold + at, sizeof(Word));
+  std::memcpy(&lower, key.lower + at, sizeof(Word));
+  return static_cast<Word>(n | fold) == lower;
+}
+
+// name (its size that of the key's name, 2 to kMaxNameSize) matches the key:
+// compared in words, the last one overlapping the one before rather than
+// an octet at a time.
+bool Matches(std::string_view name, const NameKey& key) {
+  const char* p = name.data();
+  const size_t n = name.size();
+  if (n >= 8) {
+    for (size_t at = 0; at + 8 < n; at += 8) {
+      if (!WordMatches<uint64_t>(p, key, at)) return false;
+    }
+    return WordMatches<uint64_t>(p, key, n - 8);
+  }
+  if (n >= 4) return WordMatches<uint32_t>(p, key, 0) && WordMatches<uint32_t>(p, key, n - 4);
+  return WordMatches<uint16_t>(p, key, 0) && WordMatches<uint16_t>(p, key, n - 2);
+}
+
 }  // namespace
 
 HeaderId HeaderIdFromName(std::string_view name) {
@@ -143,8 +188,7 @@ HeaderId HeaderIdFromName(std::string_view name) {
   if (name.size() > kMaxNameSize) return HeaderId::kOther;
   const size_t b = BucketOf(c, name.size());
   for (size_t k = kIndexes.bucket[b]; k < kIndexes.bucket[b + 1]; ++k) {
-    const HeaderInfo& h = kHeaders[kIndexes.by_bucket[k]];
-    if (EqualsIgnoreCase(h.name, name)) return h.id;
+    if (Matches(name, kIndexes.by_bucket[k])) return kIndexes.by_bucket[k].id;
   }
   return HeaderId::kOther;
 }

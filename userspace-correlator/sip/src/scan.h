@@ -33,6 +33,7 @@ enum CharClass : uint16_t {
   kAlpha = 1 << 11,
   kSchemeChar = 1 << 12,  // ALPHA DIGIT + - .
   kUric = 1 << 13,        // printable, not SP < > " (lenient absoluteURI)
+  kIpv6Text = 1 << 14,    // HEXDIG : . (an IPv6 address as text)
 };
 
 constexpr bool InSet(char c, std::string_view set) { return set.find(c) != std::string_view::npos; }
@@ -58,6 +59,7 @@ constexpr uint16_t ClassesOf(unsigned char u) {
   if (alpha) m |= kAlpha;
   if (alnum || InSet(c, "+-.")) m |= kSchemeChar;
   if (u > 0x20 && u < 0x7f && !InSet(c, "<>\"")) m |= kUric;
+  if ((m & kHex) != 0 || c == ':' || c == '.') m |= kIpv6Text;
   return m;
 }
 
@@ -112,10 +114,19 @@ inline size_t FindFirstOf(std::string_view s, size_t i) {
   const char* const b = s.data();
   const size_t n = s.size();
 #if defined(__SSE2__)
-  for (; i + 16 <= n; i += 16) {
-    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + i));
-    const int hits = _mm_movemask_epi8(MatchAny<Cs...>(v));
-    if (hits != 0) return i + static_cast<size_t>(std::countr_zero(static_cast<unsigned>(hits)));
+  if (n >= 16) {
+    for (; i + 16 <= n; i += 16) {
+      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + i));
+      const unsigned hits = static_cast<unsigned>(_mm_movemask_epi8(MatchAny<Cs...>(v)));
+      if (hits != 0) return i + static_cast<size_t>(std::countr_zero(hits));
+    }
+    if (i >= n) return i;
+    // The last 1..15 octets: the sixteen that end s, without the lanes
+    // before i, instead of a test per octet.
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + n - 16));
+    const unsigned hits =
+        static_cast<unsigned>(_mm_movemask_epi8(MatchAny<Cs...>(v))) >> (16 - (n - i));
+    return hits != 0 ? i + static_cast<size_t>(std::countr_zero(hits)) : n;
   }
 #endif
   while (i < n && ((b[i] != Cs) && ...)) ++i;

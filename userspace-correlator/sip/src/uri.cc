@@ -203,7 +203,7 @@ size_t ScanUnbracketedIpv6(std::string_view s, size_t i, std::string_view delims
   constexpr size_t npos = std::string_view::npos;
   size_t end = i;
   int colons = 0;
-  while (end < s.size() && (Is(s[end], kHex) || s[end] == ':' || s[end] == '.')) {
+  while (end < s.size() && Is(s[end], kIpv6Text)) {
     colons += s[end] == ':';
     ++end;
   }
