@@ -107,6 +107,9 @@ ABSL_FLAG(uint32_t, dialogs, 100000, "Dialogs opened at once for the bytes-per-d
 ABSL_FLAG(uint32_t, dialog_rate, 100000,
           "Offered rate (messages/s) while opening the dialogs (below the sustained rate, "
           "else records are lost and the figure is refused)");
+ABSL_FLAG(std::string, correlate, "",
+          "sw-bench-correlate, run with the same --dialogs for the rule engine's own bytes per "
+          "open dialog beside the agent's (default: next to this program; none: skipped)");
 ABSL_FLAG(std::string, events_out, "/dev/null",
           "The agent's --events-out: events are serialised as JSON lines (the packaged "
           "agent.yaml writes them to a file; /dev/null keeps the cost of making them, not "
@@ -871,6 +874,46 @@ absl::StatusOr<StepResult> Bench::Step(uint64_t rate, double seconds) {
   return r;
 }
 
+// The rule engine's own bytes per open dialog (no parser, pipeline, ring or
+// outputs), from sw-bench-correlate with the same number of dialogs and no
+// SEC; nullopt when it is not there or fails.
+std::optional<double> EngineBytesPerDialog(uint32_t dialogs) {
+  std::string binary = absl::GetFlag(FLAGS_correlate);
+  if (binary == "none") return std::nullopt;
+  if (binary.empty()) {
+    std::error_code ec;
+    binary =
+        (std::filesystem::read_symlink("/proc/self/exe", ec).parent_path() / "sw-bench-correlate")
+            .string();
+  }
+  if (access(binary.c_str(), X_OK) != 0 || binary.find('\'') != std::string::npos) {
+    std::cerr << "  (no " << binary << ": the engine's own bytes per dialog are not measured)\n";
+    return std::nullopt;
+  }
+  const std::string cmd = absl::StrCat("timeout 300 '", binary, "' --dialogs ", dialogs,
+                                       " --events 20000 --rounds 1 --sec '' 2>/dev/null");
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return std::nullopt;
+  std::string out;
+  char buf[4096];
+  for (size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
+  if (pclose(p) != 0) {
+    std::cerr << "  (" << binary
+              << " failed: the engine's own bytes per dialog are not measured)\n";
+    return std::nullopt;
+  }
+  for (absl::string_view line : absl::StrSplit(out, '\n')) {
+    if (line.find("\"metric\":\"bytes_per_open_dialog\"") == absl::string_view::npos) continue;
+    const size_t at = line.find("\"value\":");
+    if (at == absl::string_view::npos) break;
+    absl::string_view v = line.substr(at + 8);
+    v = v.substr(0, v.find(','));
+    double d;
+    if (absl::SimpleAtod(v, &d)) return d;
+  }
+  return std::nullopt;
+}
+
 void PrintLine(std::string_view metric, double value, std::string_view unit,
                std::string_view baseline, double baseline_value) {
   const double ratio =
@@ -1079,7 +1122,13 @@ absl::Status Bench::Run() {
   PrintLine("agent_ns_per_msg_at_sustained", sustained->ns_per_msg, "ns", "none", 0);
   PrintLine("agent_rss_mib_at_sustained", sustained->rss_mib, "MiB", "agent_rss_idle",
             idle.rss_mib);
-  PrintLine("bytes_per_open_dialog", std::round(per_dialog), "bytes", "none", 0);
+  const std::optional<double> engine = EngineBytesPerDialog(dialogs);
+  if (engine) {
+    std::cerr << "  the rule engine alone (sw-bench-correlate, " << dialogs
+              << " dialogs): " << *engine << " bytes per open dialog\n";
+  }
+  PrintLine("bytes_per_open_dialog", std::round(per_dialog), "bytes",
+            engine ? "correlate_engine_only" : "none", engine ? std::round(*engine) : 0);
   return absl::OkStatus();
 }
 

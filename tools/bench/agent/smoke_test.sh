@@ -52,7 +52,7 @@ metrics=(
   agent_cpu_cores_at_sustained
   agent_ns_per_msg_at_sustained
   agent_rss_mib_at_sustained:agent_rss_idle
-  bytes_per_open_dialog
+  "bytes_per_open_dialog:(correlate_engine_only|none)"
 )
 source "$(dirname "${BASH_SOURCE[0]}")/../check_lines.sh"
 check_bench_lines "$out" agent '[A-Za-z/%]+' none "${metrics[@]}" || rc=1
