@@ -486,45 +486,62 @@ void AppendText(const Value& v, ValueKind kind, std::string& out) {
   (void)kind;
 }
 
+namespace {
+
+// LEB128: 7 bits a byte, low first, the high bit set on all but the last.
+void AppendVarint(uint64_t n, std::string& out) {
+  while (n >= 0x80) {
+    out.push_back(static_cast<char>((n & 0x7f) | 0x80));
+    n >>= 7;
+  }
+  out.push_back(static_cast<char>(n));
+}
+
+void AppendKeyText(std::string_view text, std::string& out) {
+  AppendVarint(text.size(), out);
+  out.append(text);
+}
+
+}  // namespace
+
 void AppendKeyBytes(const Value& v, ValueKind kind, std::string& out) {
+  // A tag byte: absent, present, or (addresses) an IPv4 address.
   if (!v.present) {
     out.push_back('\0');
     return;
   }
-  out.push_back('\1');
   switch (v.kind) {
     case ValueKind::kIp:
-      out.append(reinterpret_cast<const char*>(v.ip.bytes.data()), 16);
+      if (v.ip.is_v4()) {
+        out.push_back('\2');
+        out.append(reinterpret_cast<const char*>(v.ip.bytes.data()) + 12, 4);
+      } else {
+        out.push_back('\1');
+        out.append(reinterpret_cast<const char*>(v.ip.bytes.data()), 16);
+      }
       return;
     case ValueKind::kInt:
-    case ValueKind::kBool: {
-      char b[8];
-      std::memcpy(b, &v.i, 8);
-      out.append(b, 8);
+    case ValueKind::kBool:
+      out.push_back('\1');
+      // Zigzag: small magnitudes of either sign take few bytes.
+      AppendVarint((static_cast<uint64_t>(v.i) << 1) ^ static_cast<uint64_t>(v.i >> 63), out);
       return;
-    }
     case ValueKind::kDouble: {
+      out.push_back('\1');
       char b[8];
       std::memcpy(b, &v.d, 8);
       out.append(b, 8);
       return;
     }
-    case ValueKind::kString: {
-      const uint32_t n = static_cast<uint32_t>(v.s.size());
-      char b[4];
-      std::memcpy(b, &n, 4);
-      out.append(b, 4);
-      out.append(v.s);
+    case ValueKind::kString:
+      out.push_back('\1');
+      AppendKeyText(v.s, out);
       return;
-    }
     case ValueKind::kList: {
       std::string text;
       AppendText(v, kind, text);
-      const uint32_t n = static_cast<uint32_t>(text.size());
-      char b[4];
-      std::memcpy(b, &n, 4);
-      out.append(b, 4);
-      out.append(text);
+      out.push_back('\1');
+      AppendKeyText(text, out);
       return;
     }
   }

@@ -159,7 +159,10 @@ struct Value {
 Value GetValue(const EventView& e, const FieldRef& f, std::string* scratch);
 // Appends the value as text (empty when absent).
 void AppendText(const Value& v, ValueKind kind, std::string& out);
-// Appends a canonical binary form for correlation keys and distinct counts.
+// Appends a canonical binary form for correlation keys and distinct counts:
+// self-delimiting, so that a key of several fields is their forms one after
+// the other, and short, since every event's keys are built, hashed and
+// compared (an IPv4 address is 5 bytes, a short text its length + 2).
 void AppendKeyBytes(const Value& v, ValueKind kind, std::string& out);
 // The value of a field rendered from a snapshot (text) re-typed.
 Value ParseText(std::string_view text, ValueKind kind);
