@@ -43,4 +43,5 @@ section sw-bench-live "Real frames through a veth pair beside a bare XDP_DROP an
 section sw-bench-agent "The whole agent end to end: paced SIP dialogs as real frames through the XDP program and ring buffer into the real sipwarden-agent (tools/bench/run agent, through tools/bench/live/live.sh)." "$BIN/sw-bench-agent"
 section sw-bench-parse "SIP and SDP parsing beside libosip2 (tools/bench/run parse)." "$BIN/sw-bench-parse"
 section sw-bench-correlate "The rule engine beside SEC (tools/bench/run correlate)." "$BIN/sw-bench-correlate"
+section sw-bench-scale "How the engine's and call threading's cost grows with the state they hold (tools/bench/run scale)." "$BIN/sw-bench-scale"
 section scripts/test.sh "Builds and runs every test tier (the README's second command)." "$SRC/scripts/test.sh"
