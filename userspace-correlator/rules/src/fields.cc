@@ -488,59 +488,67 @@ void AppendText(const Value& v, ValueKind kind, std::string& out) {
 
 namespace {
 
-// LEB128: 7 bits a byte, low first, the high bit set on all but the last.
-void AppendVarint(uint64_t n, std::string& out) {
+// LEB128 (7 bits a byte, low first, the high bit set on all but the last)
+// into p; returns the end. p has room for 10 bytes.
+char* PutVarint(uint64_t n, char* p) {
   while (n >= 0x80) {
-    out.push_back(static_cast<char>((n & 0x7f) | 0x80));
+    *p++ = static_cast<char>((n & 0x7f) | 0x80);
     n >>= 7;
   }
-  out.push_back(static_cast<char>(n));
+  *p++ = static_cast<char>(n);
+  return p;
 }
 
+// A tag byte, the text's length, the text: one append for the header.
 void AppendKeyText(std::string_view text, std::string& out) {
-  AppendVarint(text.size(), out);
+  char head[11];
+  head[0] = '\1';
+  char* end = PutVarint(text.size(), head + 1);
+  out.append(head, static_cast<size_t>(end - head));
   out.append(text);
 }
 
 }  // namespace
 
 void AppendKeyBytes(const Value& v, ValueKind kind, std::string& out) {
-  // A tag byte: absent, present, or (addresses) an IPv4 address.
+  // A tag byte (absent, present, or an IPv4 address), then the value: built
+  // in a buffer and appended once, as keys are built for every event.
   if (!v.present) {
     out.push_back('\0');
     return;
   }
+  char b[17];
   switch (v.kind) {
     case ValueKind::kIp:
       if (v.ip.is_v4()) {
-        out.push_back('\2');
-        out.append(reinterpret_cast<const char*>(v.ip.bytes.data()) + 12, 4);
+        b[0] = '\2';
+        std::memcpy(b + 1, v.ip.bytes.data() + 12, 4);
+        out.append(b, 5);
       } else {
-        out.push_back('\1');
-        out.append(reinterpret_cast<const char*>(v.ip.bytes.data()), 16);
+        b[0] = '\1';
+        std::memcpy(b + 1, v.ip.bytes.data(), 16);
+        out.append(b, 17);
       }
       return;
     case ValueKind::kInt:
-    case ValueKind::kBool:
-      out.push_back('\1');
+    case ValueKind::kBool: {
       // Zigzag: small magnitudes of either sign take few bytes.
-      AppendVarint((static_cast<uint64_t>(v.i) << 1) ^ static_cast<uint64_t>(v.i >> 63), out);
-      return;
-    case ValueKind::kDouble: {
-      out.push_back('\1');
-      char b[8];
-      std::memcpy(b, &v.d, 8);
-      out.append(b, 8);
+      b[0] = '\1';
+      const uint64_t z = (static_cast<uint64_t>(v.i) << 1) ^ static_cast<uint64_t>(v.i >> 63);
+      out.append(b, static_cast<size_t>(PutVarint(z, b + 1) - b));
       return;
     }
+    case ValueKind::kDouble:
+      b[0] = '\1';
+      std::memcpy(b + 1, &v.d, 8);
+      out.append(b, 9);
+      return;
     case ValueKind::kString:
-      out.push_back('\1');
       AppendKeyText(v.s, out);
       return;
     case ValueKind::kList: {
       std::string text;
       AppendText(v, kind, text);
-      out.push_back('\1');
       AppendKeyText(text, out);
       return;
     }
