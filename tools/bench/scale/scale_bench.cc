@@ -283,7 +283,7 @@ bool CallThreading(uint64_t calls, uint64_t max_calls, uint64_t seed) {
 
 int main(int argc, char** argv) {
   sw::SetUsage(
-      "sw-bench-scale: how the correlation engine's and call threading's cost grows with\n"
+      "How the correlation engine's and call threading's cost grows with\n"
       "the state they hold. The engine (full default ruleset) with 40k, 450k and 9M open\n"
       "dialogs (about 100k, 1M and 10M keys): events/s, keys held, RSS; call threading\n"
       "past its limit of 1M calls: bytes per call, events/s at the limit, eviction order.\n"
