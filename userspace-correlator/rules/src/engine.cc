@@ -522,7 +522,7 @@ void EngineCore::Install(std::shared_ptr<const RuleSet> rules, bool reload) {
       st.rule = nr;
     }
     bool evicted;
-    const uint32_t s = contexts.Insert(e.key, &evicted);
+    const uint32_t s = contexts.Insert(e.key(), &evicted);
     if (evicted) ++stats_.contexts_evicted;
     contexts.at(s).value = std::move(st);
     contexts.at(s).deadline = e.deadline;
@@ -1085,7 +1085,7 @@ bool EngineCore::HandleSuppress(uint32_t ri, const EventView& e, int depth) {
   op.start = clock_;
   op.count = 1;
   Arm(rt.ops, slot, clock_ + r.window_ns, ri, TimerKind::kOp);
-  c.op_key = rt.ops.at(slot).key;
+  c.op_key = rt.ops.at(slot).key();
   c.alarm_out = &op.alarm;
   ++rt.stats.fired;
   RunList(ri, 0, c);
@@ -1182,7 +1182,7 @@ bool EngineCore::HandleThreshold(uint32_t ri, const EventView& e, int depth) {
     Arm(rt.ops, slot, op.start + r.window_ns, ri, TimerKind::kOp);
   }
   c.count = n;
-  c.op_key = entry.key;
+  c.op_key = entry.key();
   c.alarm_out = &op.alarm;
   ++rt.stats.fired;
   RunList(ri, 0, c);
@@ -1209,7 +1209,7 @@ bool EngineCore::HandlePair2(uint32_t ri, const EventView& e, int depth) {
   if (r.has_context2 && !EvalCtx(r.context2, c)) return false;
   ++rt.stats.matched;
   c.count = op.count;
-  c.op_key = entry.key;
+  c.op_key = entry.key();
   c.alarm_out = &op.alarm;
   ++rt.stats.fired;
   RunList(ri, 1, c);
@@ -1251,7 +1251,7 @@ bool EngineCore::HandlePair1(uint32_t ri, const EventView& e, int depth) {
   if (r.needs_snapshot) Capture(r, c, op.TakeSnapshot());
   if (r.window_ns > 0) Arm(rt.ops, slot, clock_ + r.window_ns, ri, TimerKind::kOp);
   if (r.type == RuleType::kPair && !r.lists[0].actions.empty()) {
-    c.op_key = entry.key;
+    c.op_key = entry.key();
     c.alarm_out = &op.alarm;
     ++rt.stats.fired;
     RunList(ri, 0, c);
@@ -1318,7 +1318,7 @@ void EngineCore::OnOpTimer(uint32_t ri, uint32_t slot, int64_t at) {
     c.snap = op.first();
     c.ts = at;
     c.count = op.count;
-    c.op_key = entry.key;
+    c.op_key = entry.key();
     c.alarm_out = &op.alarm;
     ++rt.stats.fired;
     RunList(ri, list, c);

@@ -3,11 +3,19 @@
 // for eviction, and a deadline per slot for the engine's timers. Keys are
 // byte strings; looking one up does not allocate. V has Reset(): freed slots
 // are reset (keeping what capacity V wants to keep) and reused.
+//
+// An entry holds its key's bytes (up to kInlineKey: a Call-ID with a CSeq or
+// an address), so that a lookup compares bytes of the entry it then uses; a
+// std::string key was a heap block of its own from 16 bytes on, a cache miss
+// more per lookup in a large table.
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <cstring>
 #include <deque>
 #include <limits>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -24,14 +32,21 @@ inline constexpr uint32_t kNoSlot = std::numeric_limits<uint32_t>::max();
 template <typename V>
 class KeyedTable {
  public:
+  static constexpr uint32_t kInlineKey = 40;
   struct Entry {
-    std::string key;
+    std::string_view key() const {
+      return std::string_view(key_size <= kInlineKey ? inline_key.data() : long_key.get(), key_size);
+    }
     size_t hash = 0;   // of key, kept for Erase
     uint32_t gen = 0;  // changes whenever the slot is freed: stale timers see it
     uint32_t prev = kNoSlot, next = kNoSlot;  // LRU links, most recent at head
     bool live = false;
     int64_t deadline = kNever;  // when the entry wants its timer
     int64_t timer_at = kNever;  // the earliest timer queued for it
+    uint32_t key_size = 0;
+    uint32_t long_capacity = 0;
+    std::array<char, kInlineKey> inline_key;
+    std::unique_ptr<char[]> long_key;  // keys longer than kInlineKey (kept for reuse)
     V value{};
   };
 
@@ -56,7 +71,7 @@ class KeyedTable {
       *evicted = true;
     }
     const uint32_t slot = Allocate(key, Hash(key));
-    index_.emplace(KeyRef{AV(entries_[slot].key), entries_[slot].hash}, slot);
+    index_.emplace(KeyRef{AV(entries_[slot].key()), entries_[slot].hash}, slot);
     LinkHead(slot);
     return slot;
   }
@@ -72,7 +87,7 @@ class KeyedTable {
     uint32_t slot = kNoSlot;
     auto it = index_.lazy_emplace(KeyRef{AV(key), hash}, [&](const auto& ctor) {
       slot = Allocate(key, hash);
-      ctor(KeyRef{AV(entries_[slot].key), hash}, slot);
+      ctor(KeyRef{AV(entries_[slot].key()), hash}, slot);
     });
     *inserted = slot != kNoSlot;
     if (!*inserted) return it->second;
@@ -83,7 +98,7 @@ class KeyedTable {
   void Erase(uint32_t slot) {
     Entry& e = entries_[slot];
     if (!e.live) return;
-    index_.erase(index_.find(KeyRef{AV(e.key), e.hash}));
+    index_.erase(index_.find(KeyRef{AV(e.key()), e.hash}));
     Unlink(slot);
     e.live = false;
     ++e.gen;
@@ -150,7 +165,16 @@ class KeyedTable {
       entries_.emplace_back();
     }
     Entry& e = entries_[slot];
-    e.key.assign(key.data(), key.size());
+    e.key_size = static_cast<uint32_t>(key.size());
+    char* bytes = e.inline_key.data();
+    if (e.key_size > kInlineKey) {
+      if (e.key_size > e.long_capacity) {
+        e.long_key = std::make_unique_for_overwrite<char[]>(e.key_size);
+        e.long_capacity = e.key_size;
+      }
+      bytes = e.long_key.get();
+    }
+    std::memcpy(bytes, key.data(), key.size());
     e.hash = hash;
     e.live = true;
     e.deadline = kNever;
@@ -176,7 +200,7 @@ class KeyedTable {
   };
 
   size_t max_;
-  std::deque<Entry> entries_;  // a deque: entries (and their SSO key bytes) never move
+  std::deque<Entry> entries_;  // a deque: entries (and their inline key bytes) never move
   std::vector<uint32_t> free_;
   absl::flat_hash_map<KeyRef, uint32_t, KeyRefHash, KeyRefEq> index_;
   uint32_t head_ = kNoSlot, tail_ = kNoSlot;
