@@ -121,11 +121,15 @@ class Controller::AgentImpl final : public v1::AgentService::Service {
       std::unique_lock<std::mutex> lock(wmu_);
       while (true) {
         done_cv_.wait_for(lock, std::chrono::milliseconds(100), [&] {
-          return committed_[who] > sent || (!reading && committed_[who] >= last_read) ||
+          return committed_[who] > sent || (!reading && processed_[who] >= last_read) ||
                  !write_error_.ok() || c_->stop_;
         });
         const uint64_t through = committed_[who];
-        const bool finished = !reading && (through >= last_read || !write_error_.ok() || c_->stop_);
+        // The stream ends once the writer has been through everything it
+        // read, duplicates too (they are acknowledged as stored already, and
+        // counted when the writer gets to them).
+        const bool finished =
+            !reading && (processed_[who] >= last_read || !write_error_.ok() || c_->stop_);
         if (through > sent) {
           sent = through;
           lock.unlock();
@@ -218,6 +222,9 @@ class Controller::AgentImpl final : public v1::AgentService::Service {
       lock.lock();
       if (st.ok()) {
         for (const auto& [agent, id] : last) committed_[agent] = std::max(committed_[agent], id);
+        for (const auto& r : batch) {
+          processed_[r.agent] = std::max<uint64_t>(processed_[r.agent], r.report.id());
+        }
       } else {
         write_error_ = absl::UnavailableError(absl::StrCat("reports not stored: ", st.message()));
       }
@@ -357,6 +364,7 @@ class Controller::AgentImpl final : public v1::AgentService::Service {
   std::condition_variable wcv_, done_cv_, space_cv_;
   std::vector<ReportRow> wq_;
   std::map<std::string, uint64_t> committed_;  // stored through, per agent
+  std::map<std::string, uint64_t> processed_;  // highest id the writer went through, per agent
   absl::Status write_error_;
   bool wstop_ = false;
   std::thread writer_;
