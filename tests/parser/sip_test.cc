@@ -761,6 +761,11 @@ TEST(UnbracketedIpv6Test, UriHosts) {
       {"sip:4321@fec0:0:0:0:216:d3ff:fe0d:22c:5060", "fec0:0:0:0:216:d3ff:fe0d:22c", 5060},
       {"sip:alice@1:2:3:4:5:6:7:8:0;lr", "1:2:3:4:5:6:7:8", 0},
       {"sip:alice@::ffff:192.0.2.1:5060", "::ffff:192.0.2.1", 5060},
+      // A first group of four digits, or none ("::"), then the first ':'.
+      {"sip:alice@abcd:ef01::1", "abcd:ef01::1", -1},
+      {"sip:alice@ABCD:EF01:0:0:0:0:0:1:5060", "ABCD:EF01:0:0:0:0:0:1", 5060},
+      {"sip:alice@::1", "::1", -1},
+      {"sip:alice@::", "::", -1},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.uri);
@@ -809,6 +814,10 @@ TEST(UnbracketedIpv6Test, AmbiguousOrInvalidStayRejected) {
            "sip:alice@1:2:3:4:5:6:7:8:99999",
            "sip:alice@1:2:3:4:5:6:7:8:5060x",
            "sip:alice@1:2:3:4:5:6:7:8:123456",
+           // A first group of five digits, or a '.' before the first ':'.
+           "sip:alice@abcde::1",
+           "sip:alice@0abcd:1:2:3:4:5:6:7",
+           "sip:alice@1.2.3.4:5:6",
        }) {
     auto u = ParseUri(uri);
     EXPECT_FALSE(u.ok()) << uri << " -> " << (u.ok() ? std::string(u->host()) : "");
