@@ -13,7 +13,6 @@
 #include <array>
 #include <cstdint>
 #include <cstring>
-#include <deque>
 #include <limits>
 #include <memory>
 #include <string>
@@ -121,7 +120,7 @@ class KeyedTable {
   }
   size_t size() const { return index_.size(); }
   size_t max() const { return max_; }
-  uint32_t capacity_slots() const { return static_cast<uint32_t>(entries_.size()); }
+  uint32_t capacity_slots() const { return entries_.size(); }
 
   template <typename F>
   void ForEachSlot(F f) {
@@ -161,7 +160,7 @@ class KeyedTable {
       slot = free_.back();
       free_.pop_back();
     } else {
-      slot = static_cast<uint32_t>(entries_.size());
+      slot = entries_.size();
       entries_.emplace_back();
     }
     Entry& e = entries_[slot];
@@ -200,7 +199,29 @@ class KeyedTable {
   };
 
   size_t max_;
-  std::deque<Entry> entries_;  // a deque: entries (and their inline key bytes) never move
+  // Entries in chunks that never move (the index points at their key bytes).
+  // A std::deque did that with 512-byte blocks: two entries a block, so a
+  // malloc for every other new slot and a division on every access.
+  class Slots {
+   public:
+    Entry& operator[](uint32_t s) { return chunks_[s >> kChunkBits][s & (kChunk - 1)]; }
+    const Entry& operator[](uint32_t s) const {
+      return chunks_[s >> kChunkBits][s & (kChunk - 1)];
+    }
+    uint32_t size() const { return size_; }
+    // A fresh entry at the end (value-initialized, as chunks are).
+    void emplace_back() {
+      if ((size_ & (kChunk - 1)) == 0) chunks_.push_back(std::make_unique<Entry[]>(kChunk));
+      ++size_;
+    }
+
+   private:
+    static constexpr uint32_t kChunkBits = 4;
+    static constexpr uint32_t kChunk = 1u << kChunkBits;
+    std::vector<std::unique_ptr<Entry[]>> chunks_;
+    uint32_t size_ = 0;
+  };
+  Slots entries_;
   std::vector<uint32_t> free_;
   absl::flat_hash_map<KeyRef, uint32_t, KeyRefHash, KeyRefEq> index_;
   uint32_t head_ = kNoSlot, tail_ = kNoSlot;
