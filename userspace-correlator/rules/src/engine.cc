@@ -68,6 +68,12 @@ class Ring {
     ++n_;
   }
   void clear() { head_ = n_ = 0; }
+  // Empty, for a new window of at most cap (the buffer is kept).
+  void Reset(size_t cap) {
+    cap_ = cap ? cap : 1;
+    head_ = n_ = 0;
+    if (buf_.size() > cap_) buf_.resize(cap_);
+  }
 
  private:
   void Grow() {
@@ -85,8 +91,9 @@ class Ring {
 };
 
 // Per-key state of an operation (SEC's event correlation operation). Slots
-// are reused: Reset() keeps the snapshot's string capacity, so a warm table
-// opens operations without allocating.
+// are reused: Reset() keeps the snapshot's string capacity, the ring and the
+// distinct-value map (unused until taken again), so a warm table opens
+// operations without allocating.
 struct OpState {
   int64_t start = 0;    // window start (threshold rules), operation start otherwise
   int64_t start2 = 0;   // SingleWith2Thresholds: start of the second window
@@ -94,11 +101,35 @@ struct OpState {
   uint64_t count2 = 0;  // events in the current second window (fixed windows)
   uint8_t phase = 0;    // 0: counting; 1: fired (ignoring / watching for the end)
   bool has_snap = false;
+  bool has_times = false, has_distinct = false;
   AlarmHandle alarm;
-  std::unique_ptr<Ring> times;
-  std::unique_ptr<absl::flat_hash_map<uint64_t, int64_t>> distinct;  // value hash -> last seen
+  std::unique_ptr<Ring> ring;
+  std::unique_ptr<absl::flat_hash_map<uint64_t, int64_t>> seen;  // value hash -> last seen
   std::unique_ptr<Snapshot> snap;  // kept (with its strings) when the slot is reused
   const Snapshot* first() const { return has_snap ? snap.get() : nullptr; }
+  // Timestamps of the window's events (sliding windows), or nullptr.
+  Ring* times() const { return has_times ? ring.get() : nullptr; }
+  Ring* TakeTimes(size_t cap) {
+    if (ring) {
+      ring->Reset(cap);
+    } else {
+      ring = std::make_unique<Ring>(cap);
+    }
+    has_times = true;
+    return ring.get();
+  }
+  // Distinct values seen in the window (distinct: rules), or nullptr.
+  absl::flat_hash_map<uint64_t, int64_t>* distinct() const {
+    return has_distinct ? seen.get() : nullptr;
+  }
+  void TakeDistinct() {
+    if (seen) {
+      seen->clear();
+    } else {
+      seen = std::make_unique<absl::flat_hash_map<uint64_t, int64_t>>();
+    }
+    has_distinct = true;
+  }
   Snapshot* TakeSnapshot() {
     if (!snap) snap = std::make_unique<Snapshot>();
     has_snap = true;
@@ -109,9 +140,8 @@ struct OpState {
     count = count2 = 0;
     phase = 0;
     has_snap = false;
+    has_times = has_distinct = false;
     alarm = AlarmHandle{};
-    times.reset();
-    distinct.reset();
   }
 };
 
@@ -1116,9 +1146,9 @@ bool EngineCore::HandleThreshold(uint32_t ri, const EventView& e, int depth) {
     OpState& op = rt.ops.at(slot).value;
     op.start = clock_;
     if (!r.distinct.empty()) {
-      op.distinct = std::make_unique<absl::flat_hash_map<uint64_t, int64_t>>();
+      op.TakeDistinct();
     } else if (r.sliding) {
-      op.times = std::make_unique<Ring>(r.threshold);
+      op.TakeTimes(r.threshold);
     }
     if (r.needs_snapshot) Capture(r, c, op.TakeSnapshot());
     Arm(rt.ops, slot, clock_ + r.window_ns, ri, TimerKind::kOp);
@@ -1133,10 +1163,10 @@ bool EngineCore::HandleThreshold(uint32_t ri, const EventView& e, int depth) {
     BumpAlarm(ri, op.alarm, 1);
     if (two) {
       if (r.sliding) {
-        op.times->push(clock_);
-        if (op.times->size() > r.threshold2) {
-          op.start2 = op.times->front();
-          op.times->pop();
+        op.times()->push(clock_);
+        if (op.times()->size() > r.threshold2) {
+          op.start2 = op.times()->front();
+          op.times()->pop();
           Arm(rt.ops, slot, op.start2 + r.window2_ns, ri, TimerKind::kOp);
         }
       } else {
@@ -1146,14 +1176,14 @@ bool EngineCore::HandleThreshold(uint32_t ri, const EventView& e, int depth) {
     return true;
   }
   uint64_t n;
-  if (op.distinct) {
+  if (auto* seen = op.distinct()) {
     key2_.clear();
     for (const auto& f : r.distinct) AppendKeyBytes(Get(e, f, &scratch_), f.kind(), key2_);
-    (*op.distinct)[absl::Hash<absl::string_view>{}(AV(key2_))] = clock_;
-    n = op.distinct->size();
-  } else if (op.times) {
-    op.times->push(clock_);
-    n = op.times->size();
+    (*seen)[absl::Hash<absl::string_view>{}(AV(key2_))] = clock_;
+    n = seen->size();
+  } else if (Ring* times = op.times()) {
+    times->push(clock_);
+    n = times->size();
   } else {
     n = op.count;
   }
@@ -1161,24 +1191,24 @@ bool EngineCore::HandleThreshold(uint32_t ri, const EventView& e, int depth) {
   // Threshold reached: act, then ignore the rest of the window (or watch for
   // the storm's end with the second threshold).
   op.phase = 1;
-  if (op.times) op.start = op.times->front();
-  if (op.distinct) {
+  if (op.times()) op.start = op.times()->front();
+  if (op.distinct()) {
     int64_t oldest = clock_;
-    for (const auto& [h, t] : *op.distinct) oldest = std::min(oldest, t);
+    for (const auto& [h, t] : *op.distinct()) oldest = std::min(oldest, t);
     op.start = oldest;
   }
-  op.distinct.reset();
+  op.has_distinct = false;
   if (two) {
     op.start2 = clock_;
     op.count2 = 0;
     if (r.sliding) {
-      op.times = std::make_unique<Ring>(r.threshold2 + 1);
+      op.TakeTimes(r.threshold2 + 1);
     } else {
-      op.times.reset();
+      op.has_times = false;
     }
     Arm(rt.ops, slot, clock_ + r.window2_ns, ri, TimerKind::kOp);
   } else {
-    op.times.reset();
+    op.has_times = false;
     Arm(rt.ops, slot, op.start + r.window_ns, ri, TimerKind::kOp);
   }
   c.count = n;
@@ -1342,24 +1372,24 @@ void EngineCore::OnOpTimer(uint32_t ri, uint32_t slot, int64_t at) {
   if (op.phase == 0) {
     // The window ended below the threshold: fixed windows end; sliding ones
     // drop the events that fell out and go on from the next one.
-    if (op.times) {
-      while (!op.times->empty() && op.times->front() <= at - r.window_ns) op.times->pop();
-      if (!op.times->empty()) {
-        op.start = op.times->front();
+    if (Ring* times = op.times()) {
+      while (!times->empty() && times->front() <= at - r.window_ns) times->pop();
+      if (!times->empty()) {
+        op.start = times->front();
         Arm(rt.ops, slot, op.start + r.window_ns, ri, TimerKind::kOp);
         return;
       }
-    } else if (op.distinct && r.sliding) {
+    } else if (auto* seen = op.distinct(); seen && r.sliding) {
       int64_t oldest = kNever;
-      for (auto it = op.distinct->begin(); it != op.distinct->end();) {
+      for (auto it = seen->begin(); it != seen->end();) {
         if (it->second <= at - r.window_ns) {
-          op.distinct->erase(it++);
+          seen->erase(it++);
         } else {
           oldest = std::min(oldest, it->second);
           ++it;
         }
       }
-      if (!op.distinct->empty()) {
+      if (!seen->empty()) {
         op.start = oldest;
         Arm(rt.ops, slot, op.start + r.window_ns, ri, TimerKind::kOp);
         return;
