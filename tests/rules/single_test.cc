@@ -3,6 +3,10 @@
 // suppression, verdicts, contexts (lifetimes, negation, expiry actions).
 #include <gtest/gtest.h>
 
+#include <cctype>
+#include <string>
+#include <vector>
+
 #include "rules_test_util.h"
 
 namespace sw::rules::testing {
@@ -342,6 +346,54 @@ rules:
   EXPECT_GT(busy, 0u);
   EXPECT_EQ(busy % kTimingSample, 0u);
   EXPECT_EQ(idle, 0u);
+}
+
+// The engine keeps a regular expression's result per text (bounded, shared
+// by the rules with the same expression) and evaluates a condition several
+// patterns share once per event: results must be those of evaluating every
+// condition on every event, past the memo's bound and with alternating texts.
+TEST(Single, SharedExpressionsAndConditionsGiveEachRuleItsOwnResult) {
+  Harness h(R"(
+rules:
+  - name: bad-ua
+    type: Single
+    match: {request: true, user_agent: {regex: "scan|bot", nocase: true}}
+    actions:
+      - emit: {name: bad}
+  - name: good-ua
+    type: Single
+    match: {request: true, user_agent: {not_regex: "scan|bot", nocase: true}}
+    actions:
+      - emit: {name: good}
+  - name: good-ua-case
+    type: Single
+    match: {request: true, user_agent: {not_regex: "scan|bot"}}
+    actions:
+      - emit: {name: good-case}
+)");
+  // More distinct texts than the memo keeps (4096), each seen twice, the
+  // second time after all the others; every third a scanner, every fifth in
+  // capitals (which only the case-insensitive expression sees as one).
+  auto ua = [](int i) {
+    std::string s = (i % 3 == 0 ? "scan" : "phone") + std::string("/") + std::to_string(i);
+    if (i % 5 == 0) {
+      for (auto& ch : s) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    }
+    return s;
+  };
+  constexpr int kTexts = 5000;
+  std::vector<std::string> want;
+  int64_t t = kT0;
+  for (int round = 0; round < 2; ++round) {
+    for (int i = 0; i < kTexts; ++i) {
+      const int n = round == 0 ? i : kTexts - 1 - i;
+      h.Feed(Sip("OPTIONS").At(t += kMs).UA(ua(n)));
+      want.push_back(n % 3 == 0 ? "bad" : "good");
+      if (n % 3 != 0 || n % 5 == 0) want.push_back("good-case");
+      h.Feed(Sip("200").At(t += kMs).UA(ua(n)));  // a response: no rule
+    }
+  }
+  EXPECT_EQ(h.SyntheticNames(), want);
 }
 
 }  // namespace
