@@ -222,7 +222,7 @@ void LiveAgent::OnRateLimit(const rules::RateLimitVerdict& v) {
 }
 
 void LiveAgent::FeedSip(const ev::Flow& flow, std::string_view bytes) {
-  if (dedup_.Seen(flow, bytes)) return;
+  if (options_.hep_feed && dedup_.Seen(flow, bytes)) return;
   const absl::Time t0 = absl::Now();
   pipeline_->OnSipBytes(flow, bytes);
   busy_ += absl::Now() - t0;
@@ -302,6 +302,7 @@ void LiveAgent::OnRecord(std::span<const uint8_t> data) {
 }
 
 void LiveAgent::OnHep(const net::HepPacket& p) {
+  options_.hep_feed = true;
   if (p.proto_type != static_cast<uint8_t>(net::HepProto::kSip)) return;
   // Requests this host sent are relays of requests it received (and the
   // kernel saw); its own responses (401, 407, 404...) are news.

@@ -53,6 +53,11 @@ struct LiveAgentOptions {
   std::optional<ControllerClientOptions> controller;
   // Progress and verdict lines on stderr.
   bool log = true;
+  // HEP mirrors come in beside the kernel's copies: a message seen on both
+  // feeds is dropped the second time. Without them there is nothing to
+  // deduplicate (identical packets of one feed all count), so nothing is
+  // remembered; the first HEP packet turns it on regardless.
+  bool hep_feed = false;
 };
 
 // Where the agent writes JSON lines; each may be disabled (Open("")).

@@ -352,6 +352,7 @@ int Run() {
   lo.tcp.hole_timeout_ns = absl::ToInt64Nanoseconds(absl::GetFlag(FLAGS_tcp_hole_timeout));
   lo.boot_to_unix_ns = sw::BootToUnixOffsetNs();
   lo.adopted_maps = (*dp)->reused_pins();
+  lo.hep_feed = hep != nullptr;
   if (!controllers.empty()) {
     // The fleet: decisions from the controller into the maps, reports up.
     sw::ControllerClientOptions co;

@@ -37,6 +37,26 @@ void CallTracker::Erase(Map::iterator it) {
   calls_.erase(it);
 }
 
+void CallTracker::Retire(Map::iterator it) {
+  // Bounded like the calls under way: the oldest ended call goes first.
+  if (ended_.size() >= limits_.max_calls && !ended_order_.empty()) {
+    ended_.erase(*ended_order_.front());
+    ended_order_.pop_front();
+  }
+  const auto [e, fresh] =
+      ended_.try_emplace(it->first, Ended{it->second.state_ns, it->second.invite_cseq});
+  if (fresh) ended_order_.push_back(&e->first);
+  Erase(it);
+}
+
+void CallTracker::OnEnded(EndedMap::iterator it, const SipEvent& e) {
+  // As a call under way in its last state would: an INVITE of its own
+  // transaction, or anything else of the call, is a retransmission.
+  if (!(e.is_request && e.method == "INVITE") || e.cseq == it->second.invite_cseq) {
+    ++stats_.retransmissions;
+  }
+}
+
 void CallTracker::Finish(Call& c, int64_t end_ns, Disposition d, std::string_view ended_by) {
   if (c.state == State::kDone) return;
   c.rec.end_ns = std::max(end_ns, c.rec.start_ns);
@@ -55,6 +75,12 @@ void CallTracker::OnSip(const SipEvent& e) {
   const int64_t ts = e.flow.ts_ns;
   if (e.call_id.empty()) return;
   auto it = calls_.find(e.call_id);
+  if (it == calls_.end() && !ended_.empty()) {
+    if (auto en = ended_.find(e.call_id); en != ended_.end()) {
+      OnEnded(en, e);
+      return;
+    }
+  }
 
   if (e.is_request && e.method == "INVITE") {
     if (it == calls_.end()) {
@@ -112,10 +138,6 @@ void CallTracker::OnSip(const SipEvent& e) {
   }
   Call& c = it->second;
   Touch(it, ts);
-  if (c.state == State::kDone) {
-    ++stats_.retransmissions;  // BYE or 200 retransmitted after the end
-    return;
-  }
 
   if (e.is_request) {
     if (e.method == "CANCEL") {
@@ -127,6 +149,7 @@ void CallTracker::OnSip(const SipEvent& e) {
         // BYE before any answer: the caller gave up (or an attacker tore it down).
         Finish(c, ts, Disposition::kCancelled, "bye");
       }
+      Retire(it);
     }
     return;
   }
@@ -161,6 +184,7 @@ void CallTracker::OnSip(const SipEvent& e) {
     return;
   }
   Finish(c, ts, DispositionForStatus(e.status, c.cancelled), "response");
+  Retire(it);
 }
 
 void CallTracker::OnMedia(const std::string& call_id, int64_t ts) {
@@ -200,11 +224,17 @@ void CallTracker::Advance(int64_t now) {
         }
         break;
       case State::kDone:
-        if (in_state > limits_.linger_ns) gone.push_back(id);
         break;
     }
+    if (c.state == State::kDone) gone.push_back(id);
   }
-  for (const auto& id : gone) Erase(calls_.find(id));
+  for (const auto& id : gone) Retire(calls_.find(id));
+  while (!ended_order_.empty()) {
+    const auto en = ended_.find(*ended_order_.front());
+    if (now - en->second.end_ns <= limits_.linger_ns) break;
+    ended_.erase(en);
+    ended_order_.pop_front();
+  }
 }
 
 void CallTracker::Flush() {
@@ -224,6 +254,8 @@ void CallTracker::Flush() {
   }
   calls_.clear();
   lru_.clear();
+  ended_.clear();
+  ended_order_.clear();
 }
 
 }  // namespace sw::ev

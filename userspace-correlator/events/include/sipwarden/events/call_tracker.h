@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <list>
 #include <string>
@@ -49,6 +50,9 @@ class CallTracker {
   void Flush();
 
   size_t open_calls() const { return calls_.size(); }
+  // Calls that ended and are remembered for linger_ns, to absorb their
+  // retransmissions.
+  size_t lingering_calls() const { return ended_.size(); }
   const CallTrackerStats& stats() const { return stats_; }
 
  private:
@@ -64,16 +68,33 @@ class CallTracker {
   };
   using Map = std::unordered_map<std::string, Call>;
 
+  // What an ended call keeps while it lingers: enough to tell a
+  // retransmission, not the record (the sink has it).
+  struct Ended {
+    int64_t end_ns = 0;
+    uint32_t invite_cseq = 0;
+  };
+  using EndedMap = std::unordered_map<std::string, Ended>;
+
   void Finish(Call& c, int64_t end_ns, Disposition d, std::string_view ended_by);
+  // Moves a finished call from calls_ to ended_.
+  void Retire(Map::iterator it);
   void Touch(Map::iterator it, int64_t ts);
   void Erase(Map::iterator it);
+  void OnEnded(EndedMap::iterator it, const SipEvent& e);
   static void AddMedia(Call& c, const SipEvent& e);
 
   Sink sink_;
   CallTrackerLimits limits_;
   CallTrackerStats stats_;
-  Map calls_;
+  Map calls_;                   // calls under way
   std::list<std::string> lru_;  // least recently active first
+  // Ended calls, and their keys in the order they ended (the keys of a
+  // node-based map stay where they are until erased). An entry whose end
+  // lies before its predecessor's (a timeout found by the sweep) waits for
+  // that one to go.
+  EndedMap ended_;
+  std::deque<const std::string*> ended_order_;
   int64_t last_advance_ = 0;
 };
 
