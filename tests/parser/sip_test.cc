@@ -66,6 +66,32 @@ TEST(UriTest, HostForms) {
   ASSERT_TRUE(name.ok());
   EXPECT_EQ(name->hostport.type, HostType::kHostname);
   EXPECT_FALSE(name->hostport.has_port);
+
+  // An IPv4 address is a host that is all dotted quad; a quad that host
+  // characters continue is a name.
+  struct Case {
+    const char* uri;
+    const char* host;
+    HostType type;
+  } cases[] = {
+      {"sip:a@192.0.2.4;lr", "192.0.2.4", HostType::kIpv4},
+      {"sip:a@001.002.003.004:5060", "001.002.003.004", HostType::kIpv4},
+      {"sip:a@192.0.2.4.5", "192.0.2.4.5", HostType::kHostname},
+      {"sip:a@192.0.2.4567", "192.0.2.4567", HostType::kHostname},
+      {"sip:a@192.0.2.45x", "192.0.2.45x", HostType::kHostname},
+      {"sip:a@192.0.2.4-a", "192.0.2.4-a", HostType::kHostname},
+      {"sip:a@192.0.2.4_", "192.0.2.4_", HostType::kHostname},
+      {"sip:a@192.0.2.256", "192.0.2.256", HostType::kHostname},
+      {"sip:a@192.0.2", "192.0.2", HostType::kHostname},
+  };
+  for (const Case& c : cases) {
+    auto u = ParseUri(c.uri);
+    ASSERT_TRUE(u.ok()) << c.uri << ": " << u.error().ToString();
+    EXPECT_EQ(u->host(), c.host) << c.uri;
+    EXPECT_EQ(u->hostport.type, c.type) << c.uri;
+    EXPECT_EQ(u->hostport.ip_valid, c.type == HostType::kIpv4) << c.uri;
+  }
+  EXPECT_EQ(ParseUri("sip:a@001.002.003.004")->hostport.ip.ToString(), "1.2.3.4");
 }
 
 TEST(UriTest, TelAndOtherSchemes) {
