@@ -177,6 +177,36 @@ TEST_F(Calls, BoundedWithCountedEvictions) {
   EXPECT_EQ(done_[0].call_id, "c0");
 }
 
+// An ended call lingers to absorb retransmissions (its INVITE's, anything
+// else of it), outside the bound on calls under way, and is forgotten after
+// linger_ns: the same Call-ID then starts a new call.
+TEST_F(Calls, EndedCallsLingerOutsideTheBoundThenGo) {
+  const int64_t t0 = 100 * kSec;
+  for (int i = 0; i < 4; ++i) {
+    const std::string id = "e" + std::to_string(i);
+    Feed(Req("INVITE", t0 + i * kMs, 1, "", id));
+    Feed(Resp(486, t0 + i * kMs + kMs, 1, "INVITE", id));
+  }
+  ASSERT_EQ(done_.size(), 4u);
+  EXPECT_EQ(tracker_.open_calls(), 0u);
+  EXPECT_EQ(tracker_.lingering_calls(), 4u);
+  // Four calls under way fill the bound; the ended ones push none out.
+  for (int i = 0; i < 4; ++i) Feed(Req("INVITE", t0 + kSec, 1, "", "u" + std::to_string(i)));
+  EXPECT_EQ(tracker_.open_calls(), 4u);
+  EXPECT_EQ(tracker_.stats().evicted, 0u);
+  Feed(Resp(486, t0 + 2 * kSec, 1, "INVITE", "e0"));    // the final response again
+  Feed(Req("INVITE", t0 + 2 * kSec, 1, "", "e1"));      // the INVITE again
+  Feed(Req("INVITE", t0 + 2 * kSec, 2, "", "e2"));      // another transaction: not counted
+  EXPECT_EQ(tracker_.stats().retransmissions, 2u);
+  EXPECT_EQ(tracker_.stats().calls_started, 8u);
+  tracker_.Advance(t0 + 20 * kSec);
+  EXPECT_EQ(tracker_.lingering_calls(), 4u);  // within linger_ns (32 s)
+  tracker_.Advance(t0 + 40 * kSec);
+  EXPECT_EQ(tracker_.lingering_calls(), 0u);
+  Feed(Req("INVITE", t0 + 41 * kSec, 1, "", "e1"));  // a new call now
+  EXPECT_EQ(tracker_.stats().calls_started, 9u);
+}
+
 TEST_F(Calls, InDialogRequestsForUnknownCallsAreCounted) {
   Feed(Req("BYE", kSec, 2, "x"));
   Feed(Req("INVITE", kSec, 3, "x"));  // re-INVITE of a dialog we never saw
