@@ -131,10 +131,15 @@ Value FlowValue(const ev::Flow& f, FieldId id) {
   }
 }
 
+const std::vector<ev::SdpMedia> kNoMedia;
+
 Value SipValue(const ev::SipEvent& e, FieldId id, std::string* scratch) {
-  static const std::vector<ev::SdpMedia> kNoMedia;
-  const auto& media = e.sdp ? e.sdp->media : kNoMedia;
-  const std::string_view sconn = e.sdp ? std::string_view(e.sdp->conn) : std::string_view();
+  // The SDP's media only for the fields that need them: this runs for every
+  // field rules read.
+  auto media = [&]() -> const std::vector<ev::SdpMedia>& {
+    return e.sdp ? e.sdp->media : kNoMedia;
+  };
+  auto sconn = [&] { return e.sdp ? std::string_view(e.sdp->conn) : std::string_view(); };
   switch (id) {
     case FieldId::kMethod:
       return e.is_request ? Str(e.method) : kAbsent;
@@ -214,20 +219,21 @@ Value SipValue(const ev::SipEvent& e, FieldId id, std::string* scratch) {
     case FieldId::kSdpConn:
       return e.sdp ? Str(e.sdp->conn) : kAbsent;
     case FieldId::kMediaIp:
-      return MediaIp(media, sconn);
+      return MediaIp(media(), sconn());
     case FieldId::kMediaPort:
-      return MediaPort(media);
+      return MediaPort(media());
     case FieldId::kMedia:
-      return MediaList(media, sconn, scratch);
+      return MediaList(media(), sconn(), scratch);
     default:
       return FlowValue(e.flow, id);
   }
 }
 
 Value MgcpValue(const ev::MgcpEvent& e, FieldId id, std::string* scratch) {
-  static const std::vector<ev::SdpMedia> kNoMedia;
-  const auto& media = e.sdp ? e.sdp->media : kNoMedia;
-  const std::string_view sconn = e.sdp ? std::string_view(e.sdp->conn) : std::string_view();
+  auto media = [&]() -> const std::vector<ev::SdpMedia>& {
+    return e.sdp ? e.sdp->media : kNoMedia;
+  };
+  auto sconn = [&] { return e.sdp ? std::string_view(e.sdp->conn) : std::string_view(); };
   switch (id) {
     case FieldId::kVerb:
       return Str(e.verb);
@@ -258,11 +264,11 @@ Value MgcpValue(const ev::MgcpEvent& e, FieldId id, std::string* scratch) {
     case FieldId::kSdpConn:
       return e.sdp ? Str(e.sdp->conn) : kAbsent;
     case FieldId::kMediaIp:
-      return MediaIp(media, sconn);
+      return MediaIp(media(), sconn());
     case FieldId::kMediaPort:
-      return MediaPort(media);
+      return MediaPort(media());
     case FieldId::kMedia:
-      return MediaList(media, sconn, scratch);
+      return MediaList(media(), sconn(), scratch);
     default:
       return FlowValue(e.flow, id);
   }
