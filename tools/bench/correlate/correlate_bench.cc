@@ -410,9 +410,9 @@ EngineResult RunEngine(std::string_view label, const std::shared_ptr<const sw::r
                 [](const auto& a, const auto& b) { return a.time_ns > b.time_ns; });
       uint64_t timed = 0;
       for (const auto& rst : by_time) timed += rst.time_ns;
-      std::cerr << "  [" << label << "] rules' sampled time: "
-                << static_cast<double>(timed) / n << " ns per event of "
-                << static_cast<double>(engine_ns) / n << "; the most costly:\n";
+      std::cerr << "  [" << label << "] rules' sampled time: " << static_cast<double>(timed) / n
+                << " ns per event of " << static_cast<double>(engine_ns) / n
+                << "; the most costly:\n";
       for (size_t i = 0; i < by_time.size() && i < 12 && by_time[i].time_ns > 0; ++i) {
         const auto& rst = by_time[i];
         std::cerr << "    " << rst.name << ": " << static_cast<double>(rst.time_ns) / n

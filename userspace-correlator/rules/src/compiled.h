@@ -227,7 +227,7 @@ struct RuleSetData {
   std::vector<std::unique_ptr<CompiledRule>> rules;
   absl::flat_hash_map<std::string, int> synthetic_names;  // interned emitted/matched names
   std::vector<std::vector<FieldRef>> key_specs;           // distinct key field lists
-  int regex_count = 0;  // distinct regular expressions (pattern and case), Condition::re_id
+  int regex_count = 0;        // distinct regular expressions (pattern and case), Condition::re_id
   int shared_conditions = 0;  // Condition::memo_id
   int class_count = kClassSynBase;
   // Per dispatch class: (rule index, pattern bits 1 = match, 2 = match2), in file order.

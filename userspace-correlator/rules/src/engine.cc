@@ -303,8 +303,8 @@ class EngineCore {
   // (User-Agents, numbers dialled) repeat, and a match costs a hundred
   // nanoseconds or more where a lookup costs a few tens.
   bool Regex(const Condition& c, std::string_view s);
-  static constexpr size_t kMaxMemo = 4096;       // results kept per expression
-  static constexpr size_t kMaxMemoText = 256;    // longer texts are matched each time
+  static constexpr size_t kMaxMemo = 4096;     // results kept per expression
+  static constexpr size_t kMaxMemoText = 256;  // longer texts are matched each time
   bool EvalCtx(const CtxExpr& x, const ActCtx& c);
   void BuildKey(const std::vector<FieldRef>& fields, const EventView& e, std::string& out);
   // A field of the event being dispatched. A synthetic event carries its
@@ -996,12 +996,11 @@ bool EngineCore::EvalCtx(const CtxExpr& x, const ActCtx& c) {
       // -peer both ask for sw-reg-peer:${src_ip}): a name made of text and
       // the live event's fields is looked up once per event while no context
       // is created or dropped.
-      const bool memo = c.live != nullptr && std::all_of(x.name.segs.begin(), x.name.segs.end(),
-                                                         [](const Segment& s) {
-                                                           return s.kind == Segment::Kind::kLiteral ||
-                                                                  (s.kind == Segment::Kind::kField &&
-                                                                   !s.field.first);
-                                                         });
+      const bool memo = c.live != nullptr &&
+                        std::all_of(x.name.segs.begin(), x.name.segs.end(), [](const Segment& s) {
+                          return s.kind == Segment::Kind::kLiteral ||
+                                 (s.kind == Segment::Kind::kField && !s.field.first);
+                        });
       if (memo) {
         if (ctx_memo_event_ != event_seq_ || ctx_memo_version_ != ctx_version_) {
           ctx_memo_.clear();

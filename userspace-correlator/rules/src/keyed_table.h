@@ -34,7 +34,8 @@ class KeyedTable {
   static constexpr uint32_t kInlineKey = 40;
   struct Entry {
     std::string_view key() const {
-      return std::string_view(key_size <= kInlineKey ? inline_key.data() : long_key.get(), key_size);
+      return std::string_view(key_size <= kInlineKey ? inline_key.data() : long_key.get(),
+                              key_size);
     }
     size_t hash = 0;   // of key, kept for Erase
     uint32_t gen = 0;  // changes whenever the slot is freed: stale timers see it
@@ -205,9 +206,7 @@ class KeyedTable {
   class Slots {
    public:
     Entry& operator[](uint32_t s) { return chunks_[s >> kChunkBits][s & (kChunk - 1)]; }
-    const Entry& operator[](uint32_t s) const {
-      return chunks_[s >> kChunkBits][s & (kChunk - 1)];
-    }
+    const Entry& operator[](uint32_t s) const { return chunks_[s >> kChunkBits][s & (kChunk - 1)]; }
     uint32_t size() const { return size_; }
     // A fresh entry at the end (value-initialized, as chunks are).
     void emplace_back() {

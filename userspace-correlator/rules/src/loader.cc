@@ -1900,8 +1900,7 @@ std::unique_ptr<RuleSetData> Loader::Load(std::string_view text) {
       for (Condition& c : p->conds) {
         if (c.re == nullptr) continue;
         const auto [it, fresh] = regexes.emplace(
-            std::make_pair(c.re->pattern(), c.re->options().case_sensitive()),
-            data->regex_count);
+            std::make_pair(c.re->pattern(), c.re->options().case_sensitive()), data->regex_count);
         if (fresh) ++data->regex_count;
         c.re_id = it->second;
       }
