@@ -190,6 +190,7 @@ void Pipeline::EndEndpoints(const std::vector<SdpMedia>& media, const std::strin
       continue;
     }
     ms.ended_ns = ts;
+    ended_media_.push_back(key);
     NotifyEndpoint(MediaEndpointChange::Kind::kEnded, key, owner, ts);
   }
 }
@@ -316,18 +317,28 @@ void Pipeline::HandleMedia(const Flow& flow, std::string_view p) {
 void Pipeline::Advance(int64_t now_ns) {
   last_sweep_ = now_ns;
   calls_->Advance(now_ns);
-  // Forget endpoints of calls that ended long enough ago (a walk over every
-  // endpoint: at most once a second).
+  // Forget endpoints of calls that ended long enough ago, at most once a
+  // second, oldest end first: the sweep stops at the first endpoint whose
+  // call ended too recently. One that media kept alive since goes to the
+  // back (each is looked at once per sweep).
   if (now_ns - last_linger_sweep_ < 1'000'000'000 && now_ns >= last_linger_sweep_) return;
   last_linger_sweep_ = now_ns;
-  for (auto it = media_.begin(); it != media_.end();) {
-    const auto& s = it->second;
-    if (s.ended_ns && now_ns - std::max(s.ended_ns, s.last_ns) > options_.media_linger_ns) {
-      NotifyEndpoint(MediaEndpointChange::Kind::kForgotten, it->first, s.owner, now_ns);
-      it = media_.erase(it);
-    } else {
-      ++it;
+  for (size_t left = ended_media_.size(); left > 0 && !ended_media_.empty(); --left) {
+    const MediaKey key = ended_media_.front();
+    auto it = media_.find(key);
+    if (it == media_.end() || !it->second.ended_ns) {
+      ended_media_.pop_front();  // gone, or announced again since
+      continue;
     }
+    const MediaState& s = it->second;
+    if (now_ns - s.ended_ns <= options_.media_linger_ns) break;
+    ended_media_.pop_front();
+    if (now_ns - s.last_ns <= options_.media_linger_ns) {
+      ended_media_.push_back(key);  // media after the end keeps it a while
+      continue;
+    }
+    NotifyEndpoint(MediaEndpointChange::Kind::kForgotten, key, s.owner, now_ns);
+    media_.erase(it);
   }
 }
 

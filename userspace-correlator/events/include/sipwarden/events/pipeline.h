@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -150,6 +151,9 @@ class Pipeline {
   PipelineStats stats_;
   std::unique_ptr<CallTracker> calls_;
   std::unordered_map<MediaKey, MediaState, MediaKeyHash> media_;
+  // Endpoints in the order their calls ended, for the linger sweep (an entry
+  // whose endpoint was announced again since, or is gone, is skipped).
+  std::deque<MediaKey> ended_media_;
   sip::SipMessage scratch_;  // reused between messages
   // MGCP connections' media, by connection id, until DLCX.
   std::unordered_map<std::string, std::vector<SdpMedia>> mgcp_media_;
