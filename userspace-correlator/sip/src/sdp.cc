@@ -21,7 +21,7 @@ size_t SplitFields(std::string_view v, std::string_view* out, size_t max) {
   while (i < v.size() && n < max) {
     while (i < v.size() && v[i] == ' ') ++i;
     if (i >= v.size()) break;
-    size_t e = (n + 1 == max) ? v.size() : v.find(' ', i);
+    size_t e = (n + 1 == max) ? v.size() : internal::Find<' '>(v, i);
     if (e == npos) e = v.size();
     out[n++] = v.substr(i, e - i);
     i = e;
@@ -52,13 +52,13 @@ bool ParseConnectionInto(std::string_view v, SdpConnection* c, Fault* f) {
   c->addr_type = fields[1];
   std::string_view addr = TrimLws(fields[2]);
   if (!NoSpace(addr)) return f->Set(Reason::kBadSdpConnection, kWhat, fields[2].data());
-  const size_t slash = addr.find('/');
+  const size_t slash = internal::Find<'/'>(addr);
   c->address = addr.substr(0, slash);
   if (c->address.empty()) return f->Set(Reason::kBadSdpConnection, kWhat, addr.data());
   const bool v6 = EqualsIgnoreCase(c->addr_type, "IP6");
   if (slash != npos) {
     std::string_view rest = addr.substr(slash + 1);
-    const size_t slash2 = rest.find('/');
+    const size_t slash2 = internal::Find<'/'>(rest);
     bool overflow = false;
     uint32_t a = 0;
     if (!ParseU32(rest.substr(0, slash2), 0xffffffffu, &a, &overflow) || overflow) {
@@ -77,25 +77,25 @@ bool ParseConnectionInto(std::string_view v, SdpConnection* c, Fault* f) {
       c->ttl = a;
     }
   }
-  const bool has_colon = c->address.find(':') != npos;
+  const bool has_colon = internal::Find<':'>(c->address) != npos;
   if (has_colon == v6) c->ip_valid = ParseIpLiteral(c->address, &c->ip);
   return true;
 }
 
 bool ParseRtpMapInto(std::string_view v, SdpRtpMap* m) {
   *m = SdpRtpMap{};
-  const size_t sp = v.find(' ');
+  const size_t sp = internal::Find<' '>(v);
   if (sp == npos) return false;
   uint32_t pt = 0;
   bool overflow = false;
   if (!ParseU32(v.substr(0, sp), 127, &pt, &overflow) || overflow) return false;
   std::string_view rest = TrimLws(v.substr(sp + 1));
-  const size_t s1 = rest.find('/');
+  const size_t s1 = internal::Find<'/'>(rest);
   if (s1 == npos || s1 == 0) return false;
   m->payload_type = static_cast<uint8_t>(pt);
   m->encoding = rest.substr(0, s1);
   std::string_view rate = rest.substr(s1 + 1);
-  const size_t s2 = rate.find('/');
+  const size_t s2 = internal::Find<'/'>(rate);
   if (s2 != npos) {
     m->params = rate.substr(s2 + 1);
     rate = rate.substr(0, s2);
@@ -111,7 +111,7 @@ bool ParseMediaInto(std::string_view v, const SdpLimits& limits, SdpMedia* m, Fa
   m->type = fields[0];
   if (!IsToken(m->type)) return f->Set(Reason::kBadSdpMedia, kWhat, v.data());
   std::string_view port = fields[1];
-  const size_t slash = port.find('/');
+  const size_t slash = internal::Find<'/'>(port);
   bool overflow = false;
   uint32_t p = 0;
   if (!ParseU32(port.substr(0, slash), 65535, &p, &overflow)) {
@@ -133,7 +133,7 @@ bool ParseMediaInto(std::string_view v, const SdpLimits& limits, SdpMedia* m, Fa
     while (i < fmts.size()) {
       while (i < fmts.size() && fmts[i] == ' ') ++i;
       if (i >= fmts.size()) break;
-      size_t e = fmts.find(' ', i);
+      size_t e = internal::Find<' '>(fmts, i);
       if (e == npos) e = fmts.size();
       if (m->formats.size() >= limits.max_formats) {
         return f->Set(Reason::kTooManyValues, "m= formats", fmts.data() + i);
@@ -175,8 +175,7 @@ bool Parse(std::string_view text, const SdpLimits& limits, SdpSession* s, Fault*
   bool seen_name = false;
   bool seen_timing = false;
   while (pos < text.size()) {
-    size_t e = pos;
-    while (e < text.size() && text[e] != '\r' && text[e] != '\n') ++e;
+    const size_t e = internal::FindFirstOf<'\r', '\n'>(text, pos);
     std::string_view line = text.substr(pos, e - pos);
     size_t next = e;
     if (e < text.size()) {
@@ -244,7 +243,7 @@ bool Parse(std::string_view text, const SdpLimits& limits, SdpSession* s, Fault*
         break;
       }
       case 'a': {
-        const size_t colon = v.find(':');
+        const size_t colon = internal::Find<':'>(v);
         SdpAttribute a{v.substr(0, colon),
                        colon == npos ? std::string_view() : v.substr(colon + 1)};
         if (a.name.empty() || !NoSpace(a.name)) {
