@@ -100,5 +100,18 @@ TEST(Names, ReasonsRoundTrip) {
   EXPECT_EQ(ClassName(SW_CLASS_MAX), "invalid");
 }
 
+// RFC 3339 in UTC with microseconds, the same within a second (formatted
+// once per second) and across seconds, days and the epoch's negative side.
+TEST(FormatRfc3339, MicrosecondsWithinAndAcrossSeconds) {
+  constexpr int64_t kS = 1'000'000'000;
+  EXPECT_EQ(FormatRfc3339(1700000000 * kS + 123456789), "2023-11-14T22:13:20.123456Z");
+  EXPECT_EQ(FormatRfc3339(1700000000 * kS + 7000), "2023-11-14T22:13:20.000007Z");
+  EXPECT_EQ(FormatRfc3339(1700000000 * kS + 999999999), "2023-11-14T22:13:20.999999Z");
+  EXPECT_EQ(FormatRfc3339(1700000001 * kS), "2023-11-14T22:13:21.000000Z");
+  EXPECT_EQ(FormatRfc3339(1700000000 * kS), "2023-11-14T22:13:20.000000Z");
+  EXPECT_EQ(FormatRfc3339(0), "1970-01-01T00:00:00.000000Z");
+  EXPECT_EQ(FormatRfc3339(-1000), "1969-12-31T23:59:59.999999Z");
+}
+
 }  // namespace
 }  // namespace sw

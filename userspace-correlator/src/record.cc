@@ -3,6 +3,7 @@
 
 #include <cstring>
 #include <ctime>
+#include <limits>
 
 #include "absl/strings/str_cat.h"
 #include "sipwarden/absl_compat.h"
@@ -98,12 +99,24 @@ std::string FormatRfc3339(int64_t unix_ns) {
     ns += 1000000000;
     --secs;
   }
-  const time_t t = static_cast<time_t>(secs);
-  struct tm tm;
-  gmtime_r(&t, &tm);
-  return absl::StrFormat("%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                         tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                         static_cast<int>(ns / 1000));
+  // Events come in time order, many per second: the date and time of day
+  // are formatted once per second (per thread), the microseconds each time.
+  thread_local int64_t cached_secs = std::numeric_limits<int64_t>::min();
+  thread_local std::string cached_prefix;  // "YYYY-MM-DDTHH:MM:SS."
+  if (secs != cached_secs) {
+    const time_t t = static_cast<time_t>(secs);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    cached_prefix = absl::StrFormat("%04d-%02d-%02dT%02d:%02d:%02d.", tm.tm_year + 1900,
+                                    tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    cached_secs = secs;
+  }
+  std::string out = cached_prefix;
+  char us[7] = "000000";
+  for (int i = 5, v = static_cast<int>(ns / 1000); i >= 0; --i, v /= 10) us[i] = '0' + v % 10;
+  out.append(us, 6);
+  out.push_back('Z');
+  return out;
 }
 
 std::string RecordToJson(const Record& r, int64_t boot_to_unix_ns) {
