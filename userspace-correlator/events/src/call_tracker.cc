@@ -2,6 +2,7 @@
 #include "sipwarden/events/call_tracker.h"
 
 #include <algorithm>
+#include <tuple>
 #include <vector>
 
 namespace sw::ev {
@@ -197,38 +198,38 @@ void CallTracker::Advance(int64_t now) {
   // A full scan costs O(open calls); do it at most once per event-time second.
   if (now - last_advance_ < 1'000'000'000) return;
   last_advance_ = now;
-  std::vector<std::string> gone;
-  for (auto& [id, c] : calls_) {
+  auto timed_out = [&](const Call& c) {
     const int64_t in_state = now - c.state_ns;
     switch (c.state) {
-      case State::kTrying:
-        if (in_state > limits_.no_response_timeout_ns) {
-          Finish(c, c.last_ns, c.cancelled ? Disposition::kCancelled : Disposition::kNoAnswer,
-                 "timeout");
-        }
-        break;
-      case State::kEarly:
-        if (in_state > limits_.provisional_timeout_ns) {
-          Finish(c, c.last_ns, c.cancelled ? Disposition::kCancelled : Disposition::kNoAnswer,
-                 "timeout");
-        }
-        break;
-      case State::kChallenged:
-        if (in_state > limits_.challenge_timeout_ns) {
-          Finish(c, c.state_ns, Disposition::kRejected, "timeout");
-        }
-        break;
-      case State::kConfirmed:
-        if (now - c.last_ns > limits_.idle_call_timeout_ns) {
-          Finish(c, c.last_ns, Disposition::kAnswered, "timeout");
-        }
-        break;
-      case State::kDone:
-        break;
+      case State::kTrying: return in_state > limits_.no_response_timeout_ns;
+      case State::kEarly: return in_state > limits_.provisional_timeout_ns;
+      case State::kChallenged: return in_state > limits_.challenge_timeout_ns;
+      case State::kConfirmed: return now - c.last_ns > limits_.idle_call_timeout_ns;
+      case State::kDone: return false;
     }
-    if (c.state == State::kDone) gone.push_back(id);
+    return false;
+  };
+  std::vector<Map::iterator> due;
+  for (auto it = calls_.begin(); it != calls_.end(); ++it) {
+    if (timed_out(it->second)) due.push_back(it);
   }
-  for (const auto& id : gone) Retire(calls_.find(id));
+  // Reported in start order, whatever order the table keeps (its hash is
+  // seeded per process): a replay gives the same records in the same order.
+  std::sort(due.begin(), due.end(), [](Map::iterator a, Map::iterator b) {
+    return std::tie(a->second.rec.start_ns, a->first) < std::tie(b->second.rec.start_ns, b->first);
+  });
+  for (auto it : due) {
+    Call& c = it->second;
+    if (c.state == State::kChallenged) {
+      Finish(c, c.state_ns, Disposition::kRejected, "timeout");
+    } else if (c.state == State::kConfirmed) {
+      Finish(c, c.last_ns, Disposition::kAnswered, "timeout");
+    } else {
+      Finish(c, c.last_ns, c.cancelled ? Disposition::kCancelled : Disposition::kNoAnswer,
+             "timeout");
+    }
+  }
+  for (auto it : due) Retire(it);
   while (!ended_order_.empty()) {
     const auto en = ended_.find(*ended_order_.front());
     if (now - en->second.end_ns <= limits_.linger_ns) break;

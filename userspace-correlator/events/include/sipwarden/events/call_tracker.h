@@ -10,8 +10,8 @@
 #include <functional>
 #include <list>
 #include <string>
-#include <unordered_map>
 
+#include "absl/container/node_hash_map.h"
 #include "sipwarden/events/event.h"
 
 namespace sw::ev {
@@ -66,7 +66,9 @@ class CallTracker {
     bool cancelled = false;
     std::list<std::string>::iterator lru;
   };
-  using Map = std::unordered_map<std::string, Call>;
+  // Node-based (entries stay put: the LRU list and the ended queue point
+  // into them), with Abseil's open-addressed index: one probe per lookup.
+  using Map = absl::node_hash_map<std::string, Call>;
 
   // What an ended call keeps while it lingers: enough to tell a
   // retransmission, not the record (the sink has it).
@@ -74,7 +76,7 @@ class CallTracker {
     int64_t end_ns = 0;
     uint32_t invite_cseq = 0;
   };
-  using EndedMap = std::unordered_map<std::string, Ended>;
+  using EndedMap = absl::node_hash_map<std::string, Ended>;
 
   void Finish(Call& c, int64_t end_ns, Disposition d, std::string_view ended_by);
   // Moves a finished call from calls_ to ended_.

@@ -15,6 +15,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "sipwarden/events/call_tracker.h"
 #include "sipwarden/events/event.h"
 #include "sipwarden/net/decoder.h"
@@ -150,7 +151,9 @@ class Pipeline {
   PipelineOptions options_;
   PipelineStats stats_;
   std::unique_ptr<CallTracker> calls_;
-  std::unordered_map<MediaKey, MediaState, MediaKeyHash> media_;
+  // Open addressing: about a million endpoints linger at 100k messages/s,
+  // and a lookup is one probe instead of a walk to a node.
+  absl::flat_hash_map<MediaKey, MediaState, MediaKeyHash> media_;
   // Endpoints in the order their calls ended, for the linger sweep (an entry
   // whose endpoint was announced again since, or is gone, is skipped).
   std::deque<MediaKey> ended_media_;
