@@ -115,13 +115,13 @@ class Controller::AgentImpl final : public v1::AgentService::Service {
     if (!peer.ok()) return Refused(peer.status());
     const std::string who = peer->name;
     std::atomic<bool> reading{true};
-    std::atomic<uint64_t> last_read{0};
+    uint64_t last_queued = 0;  // queued_ after this stream's latest row (under wmu_)
     std::thread acker([&] {
       uint64_t sent = 0;
       std::unique_lock<std::mutex> lock(wmu_);
       while (true) {
         done_cv_.wait_for(lock, std::chrono::milliseconds(100), [&] {
-          return committed_[who] > sent || (!reading && processed_[who] >= last_read) ||
+          return committed_[who] > sent || (!reading && processed_ >= last_queued) ||
                  !write_error_.ok() || c_->stop_;
         });
         const uint64_t through = committed_[who];
@@ -129,7 +129,7 @@ class Controller::AgentImpl final : public v1::AgentService::Service {
         // read, duplicates too (they are acknowledged as stored already, and
         // counted when the writer gets to them).
         const bool finished =
-            !reading && (processed_[who] >= last_read || !write_error_.ok() || c_->stop_);
+            !reading && (processed_ >= last_queued || !write_error_.ok() || c_->stop_);
         if (through > sent) {
           sent = through;
           lock.unlock();
@@ -150,8 +150,8 @@ class Controller::AgentImpl final : public v1::AgentService::Service {
       space_cv_.wait(lock, [&] { return wq_.size() < kMaxQueued || wstop_ || c_->stop_; });
       if (!write_error_.ok() || wstop_) break;
       for (auto& r : *m.mutable_reports()) {
-        last_read = std::max<uint64_t>(last_read, r.id());
         wq_.push_back({who, std::move(r)});
+        last_queued = ++queued_;
       }
       wcv_.notify_one();
     }
@@ -222,12 +222,10 @@ class Controller::AgentImpl final : public v1::AgentService::Service {
       lock.lock();
       if (st.ok()) {
         for (const auto& [agent, id] : last) committed_[agent] = std::max(committed_[agent], id);
-        for (const auto& r : batch) {
-          processed_[r.agent] = std::max<uint64_t>(processed_[r.agent], r.report.id());
-        }
       } else {
         write_error_ = absl::UnavailableError(absl::StrCat("reports not stored: ", st.message()));
       }
+      processed_ += batch.size();
       done_cv_.notify_all();
     }
   }
@@ -364,7 +362,10 @@ class Controller::AgentImpl final : public v1::AgentService::Service {
   std::condition_variable wcv_, done_cv_, space_cv_;
   std::vector<ReportRow> wq_;
   std::map<std::string, uint64_t> committed_;  // stored through, per agent
-  std::map<std::string, uint64_t> processed_;  // highest id the writer went through, per agent
+  // Rows ever queued, and rows the writer has been through (in queue order:
+  // a stream whose last row was the n-th queued is through once
+  // processed_ >= n).
+  uint64_t queued_ = 0, processed_ = 0;
   absl::Status write_error_;
   bool wstop_ = false;
   std::thread writer_;

@@ -76,6 +76,7 @@ void WriteSdp(JsonWriter& w, const SdpSummary& s) {
 
 std::string ToJson(const SipEvent& e) {
   JsonWriter w;
+  w.Reserve(1024);  // a SIP event with SDP is 600 to 900 bytes
   w.BeginObject().Field("type", "sip");
   WriteFlow(w, e.flow, true);
   if (e.is_request) {

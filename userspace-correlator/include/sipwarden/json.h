@@ -13,6 +13,8 @@ namespace sw {
 
 class JsonWriter {
  public:
+  // Room for a line of n bytes, so that a large object is not copied as it grows.
+  void Reserve(size_t n) { out_.reserve(n); }
   JsonWriter& BeginObject();
   JsonWriter& EndObject();
   JsonWriter& BeginArray();
