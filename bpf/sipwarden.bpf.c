@@ -113,7 +113,6 @@ struct {
 	__uint(max_entries, SW_RINGBUF_BYTES);
 } sw_events SEC(".maps");
 
-
 /* ---- helpers ------------------------------------------------------------ */
 
 #define VLAN_HDR_LEN 4
