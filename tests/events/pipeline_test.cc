@@ -171,6 +171,44 @@ TEST_F(PipelineTest, SharedEndpointEndsWithItsLastCall) {
   EXPECT_EQ(rtp.back().owner, "call-b");
 }
 
+// An endpoint that a later call announces again after its first call ended
+// is that call's: forgotten only media_linger after the later call ends, once.
+TEST_F(PipelineTest, EndpointReannouncedAfterItsEndIsForgottenAfterTheLastEnd) {
+  const int64_t t0 = 4000 * kSec;
+  auto with_id = [&](std::string m, const std::string& id) {
+    const size_t at = m.find("Call-ID: ") + 9;
+    m.replace(at, m.find("\r\n", at) - at, id);
+    return m;
+  };
+  auto call = [&](int64_t ts, const std::string& id) {
+    Udp(ts, "192.0.2.10", 5060, "192.0.2.1", 5060,
+        with_id(test::SipRequest("INVITE", "sip:bob@example.com", Sdp("192.0.2.10", 40000)), id));
+    Udp(ts + kSec / 10, "192.0.2.1", 5060, "192.0.2.10", 5060,
+        with_id(test::SipResponse(200), id));
+  };
+  auto bye = [&](int64_t ts, const std::string& id) {
+    Udp(ts, "192.0.2.10", 5060, "192.0.2.1", 5060,
+        with_id(WithToTag(test::SipRequest("BYE")), id));
+  };
+  using Kind = MediaEndpointChange::Kind;
+  auto forgotten = [&] {
+    return std::count_if(endpoints.begin(), endpoints.end(),
+                         [&](const MediaEndpointChange& c) { return c.kind == Kind::kForgotten; });
+  };
+  call(t0, "call-a");
+  bye(t0 + 10 * kSec, "call-a");
+  call(t0 + 20 * kSec, "call-b");  // the same endpoint, announced again
+  p->Advance(t0 + 80 * kSec);      // call A's end is 70 s old, but B holds it open
+  EXPECT_EQ(forgotten(), 0);
+  bye(t0 + 90 * kSec, "call-b");
+  p->Advance(t0 + 140 * kSec);  // 50 s after B's end: still kept
+  EXPECT_EQ(forgotten(), 0);
+  p->Advance(t0 + 160 * kSec);
+  EXPECT_EQ(forgotten(), 1);
+  p->Advance(t0 + 400 * kSec);
+  EXPECT_EQ(forgotten(), 1);
+}
+
 TEST_F(PipelineTest, MgcpEventsAndMediaAfterDlcx) {
   const int64_t t0 = 2000 * kSec;
   Udp(t0, "198.51.100.1", 2727, "198.51.100.9", 2427,

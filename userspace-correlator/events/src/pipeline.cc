@@ -190,7 +190,7 @@ void Pipeline::EndEndpoints(const std::vector<SdpMedia>& media, const std::strin
       continue;
     }
     ms.ended_ns = ts;
-    ended_media_.push_back(key);
+    ended_media_.emplace_back(key, ts);
     NotifyEndpoint(MediaEndpointChange::Kind::kEnded, key, owner, ts);
   }
 }
@@ -324,17 +324,17 @@ void Pipeline::Advance(int64_t now_ns) {
   if (now_ns - last_linger_sweep_ < 1'000'000'000 && now_ns >= last_linger_sweep_) return;
   last_linger_sweep_ = now_ns;
   for (size_t left = ended_media_.size(); left > 0 && !ended_media_.empty(); --left) {
-    const MediaKey key = ended_media_.front();
+    const auto [key, ended_ns] = ended_media_.front();
     auto it = media_.find(key);
-    if (it == media_.end() || !it->second.ended_ns) {
-      ended_media_.pop_front();  // gone, or announced again since
+    if (it == media_.end() || !it->second.ended_ns || it->second.ended_ns != ended_ns) {
+      ended_media_.pop_front();  // gone, or announced (and maybe ended) again since
       continue;
     }
     const MediaState& s = it->second;
     if (now_ns - s.ended_ns <= options_.media_linger_ns) break;
     ended_media_.pop_front();
     if (now_ns - s.last_ns <= options_.media_linger_ns) {
-      ended_media_.push_back(key);  // media after the end keeps it a while
+      ended_media_.emplace_back(key, ended_ns);  // media after the end keeps it a while
       continue;
     }
     NotifyEndpoint(MediaEndpointChange::Kind::kForgotten, key, s.owner, now_ns);

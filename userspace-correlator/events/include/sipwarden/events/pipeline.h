@@ -13,6 +13,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -154,9 +155,10 @@ class Pipeline {
   // Open addressing: about a million endpoints linger at 100k messages/s,
   // and a lookup is one probe instead of a walk to a node.
   absl::flat_hash_map<MediaKey, MediaState, MediaKeyHash> media_;
-  // Endpoints in the order their calls ended, for the linger sweep (an entry
-  // whose endpoint was announced again since, or is gone, is skipped).
-  std::deque<MediaKey> ended_media_;
+  // Endpoints in the order their calls ended, with that end's time, for the
+  // linger sweep (an entry whose endpoint is gone, was announced again or
+  // ended again since is stale and skipped).
+  std::deque<std::pair<MediaKey, int64_t>> ended_media_;
   sip::SipMessage scratch_;  // reused between messages
   // MGCP connections' media, by connection id, until DLCX.
   std::unordered_map<std::string, std::vector<SdpMedia>> mgcp_media_;
