@@ -76,6 +76,7 @@
 #include "agent_gen.h"
 #include "datapath.h"
 #include "maps.h"
+#include "netns.h"
 #include "packet_builder.h"
 #include "sipwarden/absl_compat.h"
 #include "sipwarden/cli.h"
@@ -139,67 +140,11 @@ void Sleep(double s) {
   std::this_thread::sleep_for(std::chrono::microseconds(static_cast<int64_t>(s * 1e6)));
 }
 
-class Fd {
- public:
-  Fd() = default;
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(Fd&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
-  Fd& operator=(Fd&& o) noexcept {
-    if (this != &o) {
-      reset();
-      fd_ = o.fd_;
-      o.fd_ = -1;
-    }
-    return *this;
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() { reset(); }
-  int get() const { return fd_; }
-  void reset() {
-    if (fd_ >= 0) close(fd_);
-    fd_ = -1;
-  }
-
- private:
-  int fd_ = -1;
-};
-
-absl::StatusOr<Fd> OpenNetns(const std::string& name) {
-  const std::string path = absl::StrCat("/run/netns/", name);
-  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return sw::ErrnoStatus(errno, absl::StrCat("open network namespace ", path));
-  return Fd(fd);
-}
-
-absl::Status EnterNetns(const Fd& ns, std::string_view name) {
-  if (setns(ns.get(), CLONE_NEWNET) != 0) {
-    return sw::ErrnoStatus(errno, absl::StrCat("enter network namespace ", sw::AV(name)));
-  }
-  return absl::OkStatus();
-}
-
-struct Iface {
-  int ifindex = 0;
-  std::array<uint8_t, 6> mac{};
-};
-
-// The interface in the calling thread's current namespace.
-absl::StatusOr<Iface> OpenIface(const std::string& name) {
-  if (name.empty() || name.size() >= IFNAMSIZ) {
-    return absl::InvalidArgumentError(absl::StrCat("bad interface name '", name, "'"));
-  }
-  Fd sock(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-  if (sock.get() < 0) return sw::ErrnoStatus(errno, "socket");
-  Iface i;
-  ifreq ifr{};
-  std::snprintf(ifr.ifr_name, IFNAMSIZ, "%s", name.c_str());
-  if (ioctl(sock.get(), SIOCGIFINDEX, &ifr) != 0) return sw::ErrnoStatus(errno, name);
-  i.ifindex = ifr.ifr_ifindex;
-  if (ioctl(sock.get(), SIOCGIFHWADDR, &ifr) != 0) return sw::ErrnoStatus(errno, name);
-  std::memcpy(i.mac.data(), ifr.ifr_hwaddr.sa_data, 6);
-  return i;
-}
+using sw::bench::EnterNetns;
+using sw::bench::Fd;
+using sw::bench::Iface;
+using sw::bench::OpenIface;
+using sw::bench::OpenNetns;
 
 // ---- the SIP messages of a dialog, as templates ----------------------------
 //
@@ -663,7 +608,7 @@ absl::StatusOr<std::unique_ptr<Bench>> Bench::Create() {
   auto dut = OpenIface(absl::GetFlag(FLAGS_dut_iface));
   SW_RETURN_IF_ERROR(EnterNetns(b->gen_ns_, gen_name));
   if (!dut.ok()) return dut.status();
-  b->dut_ = *dut;
+  b->dut_ = std::move(*dut);
   SW_ASSIGN_OR_RETURN(b->gen_, OpenIface(absl::GetFlag(FLAGS_gen_iface)));
 
   char dir[] = "/tmp/swb-agent.XXXXXX";

@@ -69,6 +69,7 @@
 #include "absl/time/time.h"
 #include "sipwarden/cli.h"
 #include "datapath.h"
+#include "netns.h"
 #include "packet_builder.h"
 #include "sipwarden/absl_compat.h"
 #include "sipwarden/json.h"
@@ -131,82 +132,14 @@ constexpr char kBarePass[] = "bare_xdp_pass";
 
 void OnAlarm(int) {}  // only interrupts the test-run syscall (EINTR)
 
-// ---- file descriptors and namespaces --------------------------------------
+// ---- namespaces and interfaces (netns.h); GRO and the veth counters --------
 
-class Fd {
- public:
-  Fd() = default;
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(Fd&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
-  Fd& operator=(Fd&& o) noexcept {
-    if (this != &o) {
-      reset();
-      fd_ = o.fd_;
-      o.fd_ = -1;
-    }
-    return *this;
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() { reset(); }
-  int get() const { return fd_; }
-  void reset() {
-    if (fd_ >= 0) close(fd_);
-    fd_ = -1;
-  }
-
- private:
-  int fd_ = -1;
-};
-
-absl::StatusOr<Fd> OpenNetns(const std::string& name) {
-  const std::string path = absl::StrCat("/run/netns/", name);
-  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return sw::ErrnoStatus(errno, absl::StrCat("open network namespace ", path));
-  return Fd(fd);
-}
-
-absl::Status EnterNetns(const Fd& ns, std::string_view name) {
-  if (setns(ns.get(), CLONE_NEWNET) != 0) {
-    return sw::ErrnoStatus(errno, absl::StrCat("enter network namespace ", sw::AV(name)));
-  }
-  return absl::OkStatus();
-}
-
-// ---- interfaces: index, address, GRO and the veth counters (ethtool) -------
-
-struct Iface {
-  std::string name;
-  int ifindex = 0;
-  std::array<uint8_t, 6> mac{};
-  Fd sock;  // an AF_INET socket in the interface's namespace, for ioctls
-};
-
-absl::Status IfIoctl(const Iface& i, unsigned long req, ifreq& ifr, std::string_view what) {
-  std::snprintf(ifr.ifr_name, IFNAMSIZ, "%s", i.name.c_str());
-  if (ioctl(i.sock.get(), req, &ifr) != 0) {
-    return sw::ErrnoStatus(errno, absl::StrCat(sw::AV(what), " of ", i.name));
-  }
-  return absl::OkStatus();
-}
-
-// Opens the interface in the calling thread's current namespace.
-absl::StatusOr<Iface> OpenIface(const std::string& name) {
-  if (name.empty() || name.size() >= IFNAMSIZ) {
-    return absl::InvalidArgumentError(absl::StrCat("bad interface name '", name, "'"));
-  }
-  Iface i;
-  i.name = name;
-  i.sock = Fd(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-  if (i.sock.get() < 0) return sw::ErrnoStatus(errno, "socket");
-  ifreq ifr{};
-  SW_RETURN_IF_ERROR(IfIoctl(i, SIOCGIFINDEX, ifr, "interface index"));
-  i.ifindex = ifr.ifr_ifindex;
-  ifr = ifreq{};
-  SW_RETURN_IF_ERROR(IfIoctl(i, SIOCGIFHWADDR, ifr, "hardware address"));
-  std::memcpy(i.mac.data(), ifr.ifr_hwaddr.sa_data, 6);
-  return i;
-}
+using sw::bench::EnterNetns;
+using sw::bench::Fd;
+using sw::bench::Iface;
+using sw::bench::IfIoctl;
+using sw::bench::OpenIface;
+using sw::bench::OpenNetns;
 
 absl::Status SetGro(const Iface& i, bool on) {
   ethtool_value v{};
