@@ -39,6 +39,7 @@
 #include "absl/time/time.h"
 #include "sipwarden/cli.h"
 #include "datapath.h"
+#include "figure.h"
 #include "packet_builder.h"
 #include "sipwarden/absl_compat.h"
 #include "sipwarden/json.h"
@@ -276,25 +277,62 @@ struct Figure {
 template <typename T>
 void PrintLine(std::string_view metric, T value, std::string_view unit, std::string_view baseline,
                T baseline_value) {
-  const double ratio = baseline_value != 0
-                           ? static_cast<double>(value) / static_cast<double>(baseline_value)
-                           : std::numeric_limits<double>::quiet_NaN();  // written as null
-  sw::JsonWriter w;
-  w.BeginObject()
-      .Field("bench", "xdp")
-      .Field("metric", metric)
-      .Field("value", value)
-      .Field("unit", unit)
-      .Field("baseline", baseline)
-      .Field("baseline_value", baseline_value)
-      .Field("ratio", ratio)
-      .EndObject();
-  std::cout << w.str() << std::endl;
+  sw::bench::PrintFigure("xdp", metric, value, unit, baseline, baseline_value);
 }
 
 absl::Status Expect(std::string_view counter, uint64_t got, uint64_t want) {
   if (got == want) return absl::OkStatus();
   return absl::InternalError(absl::StrCat(sw::AV(counter), " moved by ", got, ", expected ", want));
+}
+
+// The paths measured twice, by Run and by RunScale.
+
+// Non-SIP UDP (RTP-like, no media expected there): blocklist miss, pass.
+Case UdpPassCase() {
+  return {
+      .name = "udp_pass",
+      .about = "non-SIP UDP 40000->40001, 160-byte payload, passed",
+      .packet = sw::test::PacketBuilder()
+                    .Eth()
+                    .IPv4("198.51.100.30", "192.0.2.1")
+                    .Udp(40000, 40001)
+                    .Payload(sw::test::RtpPacket(0x1234abcd, 1, 0, 148))
+                    .Build(),
+      .want = XDP_PASS,
+      .consumer = Consumer::kNone,
+      .check = [](const sw_stats& d, uint64_t n) { return Expect("pass_other", d.pass_other, n); },
+  };
+}
+
+// The INVITE of a blocklisted source (203.0.113.66): LPM hit, drop.
+Case BlocklistDropCase() {
+  return {
+      .name = "drop_blocklist",
+      .about = "the INVITE from a blocklisted source, dropped",
+      .packet = InvitePacket("203.0.113.66"),
+      .want = XDP_DROP,
+      .consumer = Consumer::kNone,
+      .check = [](const sw_stats& d,
+                  uint64_t n) { return Expect("drop_blocked", d.drop_blocked, n); },
+  };
+}
+
+// The INVITE of a source over its INVITE bucket (198.51.100.20; the caller
+// sets the limit): parse, classify, token bucket, drop.
+Case RateLimitDropCase() {
+  return {
+      .name = "drop_ratelimit",
+      .about = "the INVITE from a source over its INVITE limit (1/s, burst 1), dropped",
+      .packet = InvitePacket("198.51.100.20"),
+      .want = XDP_DROP,
+      .consumer = Consumer::kNone,
+      // The bucket refills once a second: a long run lets the odd one through.
+      .check =
+          [](const sw_stats& d, uint64_t n) {
+            if (d.pass_sip > 10) return Expect("pass_sip", d.pass_sip, 0);
+            return Expect("drop_rate + pass_sip", d.drop_rate + d.pass_sip, n);
+          },
+  };
 }
 
 class Bench {
@@ -455,19 +493,7 @@ absl::Status Bench::Run() {
   SW_RETURN_IF_ERROR(FillBlocklist());
 
   // 1. Non-SIP UDP (RTP-like, no media expected there): blocklist miss, pass.
-  const Case udp{
-      .name = "udp_pass",
-      .about = "non-SIP UDP 40000->40001, 160-byte payload, passed",
-      .packet = sw::test::PacketBuilder()
-                    .Eth()
-                    .IPv4("198.51.100.30", "192.0.2.1")
-                    .Udp(40000, 40001)
-                    .Payload(sw::test::RtpPacket(0x1234abcd, 1, 0, 148))
-                    .Build(),
-      .want = XDP_PASS,
-      .consumer = Consumer::kNone,
-      .check = [](const sw_stats& d, uint64_t n) { return Expect("pass_other", d.pass_other, n); },
-  };
+  const Case udp = UdpPassCase();
   SW_RETURN_IF_ERROR(Measure(udp).status());
 
   // 2. SIP INVITE passed and copied to the ring buffer while a consumer
@@ -525,33 +551,13 @@ absl::Status Bench::Run() {
   }
 
   // 3. Blocklisted source: LPM hit, drop.
-  const Case block{
-      .name = "drop_blocklist",
-      .about = "the INVITE from a blocklisted source, dropped",
-      .packet = InvitePacket("203.0.113.66"),
-      .want = XDP_DROP,
-      .consumer = Consumer::kNone,
-      .check = [](const sw_stats& d,
-                  uint64_t n) { return Expect("drop_blocked", d.drop_blocked, n); },
-  };
+  const Case block = BlocklistDropCase();
   SW_ASSIGN_OR_RETURN(sw::IpPrefix blocked, sw::IpPrefix::Parse("203.0.113.66/32"));
   SW_RETURN_IF_ERROR(maps().BlockAdd(blocked, absl::ZeroDuration(), SW_REASON_MANUAL));
   SW_RETURN_IF_ERROR(Measure(block).status());
 
   // 4. Over its INVITE bucket: parse, classify, token bucket, drop.
-  const Case rate{
-      .name = "drop_ratelimit",
-      .about = "the INVITE from a source over its INVITE limit (1/s, burst 1), dropped",
-      .packet = InvitePacket("198.51.100.20"),
-      .want = XDP_DROP,
-      .consumer = Consumer::kNone,
-      // The bucket refills once a second: a long run lets the odd one through.
-      .check =
-          [](const sw_stats& d, uint64_t n) {
-            if (d.pass_sip > 10) return Expect("pass_sip", d.pass_sip, 0);
-            return Expect("drop_rate + pass_sip", d.drop_rate + d.pass_sip, n);
-          },
-  };
+  const Case rate = RateLimitDropCase();
   SW_RETURN_IF_ERROR(SetInviteLimit(1, 1));
   // The first INVITE conforms and empties the bucket; the next is over it.
   const std::string what = "sw_xdp emptying the INVITE bucket";
@@ -641,36 +647,7 @@ absl::Status Bench::RunScale(uint32_t n) {
   SW_ASSIGN_OR_RETURN(sw::IpPrefix blocked, sw::IpPrefix::Parse("203.0.113.66/32"));
   SW_RETURN_IF_ERROR(maps().BlockAdd(blocked, absl::ZeroDuration(), SW_REASON_MANUAL));
   SW_RETURN_IF_ERROR(SetInviteLimit(1, 1));
-  const std::vector<Case> cases = {
-      {.name = "drop_blocklist",
-       .about = "",
-       .packet = InvitePacket("203.0.113.66"),
-       .want = XDP_DROP,
-       .consumer = Consumer::kNone,
-       .check = [](const sw_stats& d,
-                   uint64_t k) { return Expect("drop_blocked", d.drop_blocked, k); }},
-      {.name = "udp_pass",
-       .about = "",
-       .packet = sw::test::PacketBuilder()
-                     .Eth()
-                     .IPv4("198.51.100.30", "192.0.2.1")
-                     .Udp(40000, 40001)
-                     .Payload(sw::test::RtpPacket(0x1234abcd, 1, 0, 148))
-                     .Build(),
-       .want = XDP_PASS,
-       .consumer = Consumer::kNone,
-       .check = [](const sw_stats& d, uint64_t k) { return Expect("pass_other", d.pass_other, k); }},
-      {.name = "drop_ratelimit",
-       .about = "",
-       .packet = InvitePacket("198.51.100.20"),
-       .want = XDP_DROP,
-       .consumer = Consumer::kNone,
-       .check =
-           [](const sw_stats& d, uint64_t k) {
-             if (d.pass_sip > 10) return Expect("pass_sip", d.pass_sip, 0);
-             return Expect("drop_rate + pass_sip", d.drop_rate + d.pass_sip, k);
-           }},
-  };
+  const std::vector<Case> cases = {BlocklistDropCase(), UdpPassCase(), RateLimitDropCase()};
   const std::string what = "sw_xdp emptying the INVITE bucket";
   SW_RETURN_IF_ERROR(TestRun(dp_->prog_fd(), cases[2].packet, 1, XDP_PASS, what).status());
   std::vector<double> empty;

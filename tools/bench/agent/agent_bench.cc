@@ -75,6 +75,7 @@
 #include "absl/strings/str_split.h"
 #include "agent_gen.h"
 #include "datapath.h"
+#include "../figure.h"
 #include "maps.h"
 #include "netns.h"
 #include "packet_builder.h"
@@ -861,19 +862,7 @@ std::optional<double> EngineBytesPerDialog(uint32_t dialogs) {
 
 void PrintLine(std::string_view metric, double value, std::string_view unit,
                std::string_view baseline, double baseline_value) {
-  const double ratio =
-      baseline_value != 0 ? value / baseline_value : std::numeric_limits<double>::quiet_NaN();
-  sw::JsonWriter w;
-  w.BeginObject()
-      .Field("bench", "agent")
-      .Field("metric", metric)
-      .Field("value", value)
-      .Field("unit", unit)
-      .Field("baseline", baseline)
-      .Field("baseline_value", baseline_value)
-      .Field("ratio", ratio)
-      .EndObject();
-  std::cout << w.str() << std::endl;
+  sw::bench::PrintFigure("agent", metric, value, unit, baseline, baseline_value);
 }
 
 absl::Status Bench::Run() {

@@ -69,6 +69,7 @@
 #include "absl/time/time.h"
 #include "sipwarden/cli.h"
 #include "datapath.h"
+#include "../figure.h"
 #include "netns.h"
 #include "packet_builder.h"
 #include "sipwarden/absl_compat.h"
@@ -335,19 +336,7 @@ double Median(std::vector<double> v) {
 
 void PrintLine(std::string_view metric, double value, std::string_view unit,
                std::string_view baseline, double baseline_value) {
-  const double ratio =
-      baseline_value != 0 ? value / baseline_value : std::numeric_limits<double>::quiet_NaN();
-  sw::JsonWriter w;
-  w.BeginObject()
-      .Field("bench", "live")
-      .Field("metric", metric)
-      .Field("value", value)
-      .Field("unit", unit)
-      .Field("baseline", baseline)
-      .Field("baseline_value", baseline_value)
-      .Field("ratio", ratio)
-      .EndObject();
-  std::cout << w.str() << std::endl;
+  sw::bench::PrintFigure("live", metric, value, unit, baseline, baseline_value);
 }
 
 // ---- receivers under test --------------------------------------------------

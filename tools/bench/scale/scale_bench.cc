@@ -42,6 +42,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "../figure.h"
 #include "sipwarden/cli.h"
 #include "sipwarden/events/call_tracker.h"
 #include "sipwarden/json.h"
@@ -90,19 +91,8 @@ std::string Label(uint64_t n) {
 }
 
 void Line(std::string_view metric, double value, std::string_view unit,
-          std::string_view baseline, double baseline_value) {
-  sw::JsonWriter w;
-  w.BeginObject()
-      .Field("bench", "scale")
-      .Field("metric", metric)
-      .Field("value", value)
-      .Field("unit", unit)
-      .Field("baseline", baseline)
-      .Field("baseline_value", baseline_value)
-      .Field("ratio", baseline_value != 0 ? value / baseline_value
-                                          : std::numeric_limits<double>::quiet_NaN())
-      .EndObject();
-  std::cout << w.str() << std::endl;
+               std::string_view baseline, double baseline_value) {
+  sw::bench::PrintFigure("scale", metric, value, unit, baseline, baseline_value);
 }
 
 // ---- the engine with n open dialogs ------------------------------------------
