@@ -25,6 +25,7 @@
 
 #include "absl/status/statusor.h"
 #include "sipwarden/rules/event.h"
+#include "controller_channel.h"
 #include "sipwarden/v1/agent.pb.h"
 
 namespace grpc {
@@ -32,17 +33,6 @@ class ChannelCredentials;
 }
 
 namespace sw {
-
-// mTLS files of a controller client (agent or sipwardenctl): the CA that
-// signed the controller's certificate, and the client's certificate and key.
-struct TlsFiles {
-  std::string cert, key, ca;
-  bool enabled() const { return !cert.empty() || !key.empty() || !ca.empty(); }
-};
-// Insecure credentials without TLS files; else the client's certificate and
-// key and the CA that signed the controller's, read now (a precise error
-// when a file is missing or not PEM).
-absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> ControllerCredentials(const TlsFiles& tls);
 
 struct ControllerClientOptions {
   std::vector<std::string> addresses;  // HOST:PORT, tried in turn
@@ -62,8 +52,6 @@ struct ControllerClientOptions {
   int64_t backoff_max_ms = 5000;
 };
 
-// Parses --controller: HOST:PORT[,HOST:PORT...].
-absl::StatusOr<std::vector<std::string>> ParseControllerList(std::string_view text);
 
 // A synthetic event of the agent's rules as forwarded to the controller.
 sipwarden::v1::ForwardedEvent ToForwarded(const rules::SyntheticEvent& e);

@@ -17,6 +17,8 @@ PACKAGES=(
   openssl
   # benchmark baselines and test oracles
   libosip2-dev tshark sec nftables
+  # the honeypot: G.711 (spandsp) and WAV recordings (libsndfile)
+  libspandsp-dev libsndfile1-dev
   # the lab (tools/lab/lab): real SIP peers, attack tools, its helpers
   kamailio sip-tester sipvicious jq procps tcpdump python3
   # the kernel tier (tests/kernels): Debian kernels booted in QEMU with a busybox initramfs
