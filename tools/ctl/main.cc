@@ -19,6 +19,7 @@
 #include "absl/time/time.h"
 #include "sipwarden/cli.h"
 #include "fleet.h"
+#include "honeypot_tools.h"
 #include "maps.h"
 #include "sipwarden/absl_compat.h"
 #include "sipwarden/json.h"
@@ -64,7 +65,13 @@ constexpr char kUsage[] =
     "  sipwardenctl config show\n"
     "  sipwardenctl config set KEY VALUE   (invite-rate, invite-burst, register-rate,\n"
     "        register-burst, other-rate, other-burst, snap-len, drop-malformed 0|1)\n"
-    "  sipwardenctl rules check FILE   (prints FILE:LINE:COL: message per error)\n\n"
+    "  sipwardenctl rules check FILE   (prints FILE:LINE:COL: message per error)\n"
+    "  sipwardenctl honeypot publish --domain DOMAIN --out FILE [--users FILE | --count N\n"
+    "        [--seed S]] [--registrations-out FILE]   (a web page that hands deflector URIs\n"
+    "        to address harvesters, and the users file for sipwarden-honeypot --users)\n"
+    "  sipwardenctl honeypot deflection [--real X,...] [--deflectors Y,...] [--calls N]\n"
+    "        [--bots N] [--block-after N] [--seed S] [--json]   (simulated share of a SPIT\n"
+    "        bot's calls the deflectors absorb, real calls before graylist and block)\n\n"
     "Fleet-wide, through the controller (--controller HOST:PORT [--name OPERATOR]\n"
     "[--tls-cert F --tls-key F --tls-ca F]):\n"
     "  sipwardenctl --controller C block add PREFIX [--ttl DUR] [--reason TEXT]\n"
@@ -398,7 +405,9 @@ int main(int argc, char** argv) {
   }
   std::vector<std::string> args(rest.begin() + 1, rest.end());
   absl::Status st;
-  if (const std::string c = absl::GetFlag(FLAGS_controller); !c.empty()) {
+  if (sw::ctl::IsHoneypotToolVerb(args)) {
+    st = sw::ctl::HoneypotTool(args);
+  } else if (const std::string c = absl::GetFlag(FLAGS_controller); !c.empty()) {
     sw::ctl::FleetOptions o;
     o.controller = c;
     o.name = absl::GetFlag(FLAGS_name);
