@@ -17,6 +17,7 @@
 #include "sipwarden/ip.h"
 #include "sipwarden/pem_file.h"
 #include "sipwarden/v1/agent.grpc.pb.h"
+#include "sipwarden/v1/honeypot.grpc.pb.h"
 #include "sipwarden/v1/operator.grpc.pb.h"
 #include "sqlite_store.h"
 
@@ -380,6 +381,142 @@ class Controller::AgentImpl final : public v1::AgentService::Service {
   std::map<std::string, Conn> conn_;
 };
 
+// ---- HoneypotService -----------------------------------------------------------
+
+// A honeypot authenticates as an agent does (role agent: it may register and
+// report, nothing of OperatorService). Its hits are stored in one transaction
+// per batch, deduplicated by id, and only then handed to the policy, so that
+// a resent hit never acts twice.
+class Controller::HoneypotImpl final : public v1::HoneypotService::Service {
+ public:
+  HoneypotImpl(Controller* c) : c_(c) {}
+
+  Status Register(ServerContext* ctx, const v1::HoneypotRegisterRequest* req,
+                  v1::HoneypotRegisterResponse* resp) override {
+    auto peer = c_->Who(ctx, false);
+    if (!peer.ok()) return Refused(peer.status());
+    if (req->honeypot() != peer->name) {
+      return Status(StatusCode::PERMISSION_DENIED,
+                    absl::StrCat("registering as honeypot '", req->honeypot(),
+                                 "' but connected as '", peer->name, "'"));
+    }
+    v1::AgentInfo h;
+    h.set_agent(peer->name);
+    h.set_honeypot(true);
+    h.set_hostname(req->hostname());
+    h.set_version(req->version());
+    *h.mutable_interfaces() = req->listen();
+    h.set_deflector_users(req->deflector_users());
+    h.set_last_seen_unix_ns(NowNs());
+    if (auto st = c_->store_->UpsertHoneypot(h); !st.ok()) return ToGrpc(st);
+    auto last = c_->store_->LastHitId(peer->name);
+    if (!last.ok()) return ToGrpc(last.status());
+    resp->set_last_hit_id(*last);
+    resp->set_now_unix_ns(NowNs());
+    if (!c_->options_.quiet) {
+      std::cerr << "sipwarden-controller: honeypot " << peer->name << " registered ("
+                << req->hostname() << ", " << req->version() << ", " << req->deflector_users()
+                << " deflector users)\n";
+    }
+    return Status::OK;
+  }
+
+  Status ReportHits(ServerContext* ctx, const v1::HitBatch* req, v1::HitAck* resp) override {
+    auto peer = c_->Who(ctx, false);
+    if (!peer.ok()) return Refused(peer.status());
+    const std::string& who = peer->name;
+    // The whole batch is checked first: a bad hit refuses it all, nothing
+    // stored (a hit skipped silently would be lost for good: the ids after
+    // it would make its resend a duplicate).
+    std::vector<v1::HoneypotHit> hits(req->hits().begin(), req->hits().end());
+    uint64_t prev = 0;
+    for (size_t i = 0; i < hits.size(); ++i) {
+      auto& h = hits[i];
+      const std::string where = absl::StrCat("hit ", i, " of the batch (id ", h.id(), ")");
+      if (h.id() == 0) {
+        return Status(StatusCode::INVALID_ARGUMENT, absl::StrCat(where, ": ids start at 1"));
+      }
+      if (h.id() <= prev) {
+        return Status(StatusCode::INVALID_ARGUMENT,
+                      absl::StrCat(where, " follows id ", prev, ": hits go in increasing id order"));
+      }
+      prev = h.id();
+      if (h.stage() != v1::HoneypotHit::STAGE_ARRIVED &&
+          h.stage() != v1::HoneypotHit::STAGE_ENDED) {
+        return Status(StatusCode::INVALID_ARGUMENT,
+                      absl::StrCat(where, ": stage ", static_cast<int>(h.stage()),
+                                   " is neither STAGE_ARRIVED nor STAGE_ENDED"));
+      }
+      auto addr = IpAddress::Parse(h.src_ip());
+      if (!addr.ok()) {
+        return Status(StatusCode::INVALID_ARGUMENT,
+                      absl::StrCat(where, ": src_ip '", h.src_ip(), "' is not an IP address"));
+      }
+      h.set_src_ip(addr->ToString());  // one spelling, for filters and the policy
+    }
+    if (hits.empty()) {  // a honeypot asking how far it got: no row made
+      auto last = c_->store_->LastHitId(who);
+      if (!last.ok()) return ToGrpc(last.status());
+      resp->set_stored_through(*last);
+      return Status::OK;
+    }
+    std::vector<bool> stored;
+    const int64_t now = NowNs();
+    auto last = c_->store_->StoreHits(who, hits, now, &stored);
+    if (!last.ok()) {
+      std::cerr << "sipwarden-controller: storing hits of " << who << ": "
+                << last.status().message() << "\n";
+      return Status(StatusCode::UNAVAILABLE,
+                    absl::StrCat("hits not stored: ", last.status().message()));
+    }
+    uint64_t n = 0;
+    for (size_t i = 0; i < hits.size(); ++i) {
+      if (!stored[i]) continue;
+      ++n;
+      Act(who, hits[i], now);
+    }
+    c_->stats_.hits += n;
+    c_->stats_.hit_duplicates += hits.size() - n;
+    resp->set_stored_through(*last);
+    return Status::OK;
+  }
+
+ private:
+  void Act(const std::string& honeypot, const v1::HoneypotHit& hit, int64_t now) {
+    using O = HoneypotPolicy::Outcome;
+    const auto r = c_->policy_->Observe(honeypot, hit, now);
+    auto& s = c_->stats_;
+    switch (r.outcome) {
+      case O::kSpared: ++s.honeypot_spared; break;
+      case O::kStale: ++s.honeypot_stale; break;
+      case O::kGraylisted: ++s.honeypot_graylisted; break;
+      case O::kBlocked: ++s.honeypot_blocked; break;
+      case O::kRefused:
+        ++s.honeypot_refused;
+        std::cerr << "sipwarden-controller: honeypot policy for " << hit.src_ip() << ": "
+                  << r.error.message() << "\n";
+        return;
+      default: return;
+    }
+    if (c_->options_.quiet) return;
+    if (r.outcome == O::kSpared) {
+      std::cerr << "sipwarden-controller: honeypot " << honeypot << ": " << hit.src_ip()
+                << " called '" << hit.callee() << "' but an allow covers it: left alone\n";
+    } else if (r.outcome == O::kGraylisted || r.outcome == O::kBlocked) {
+      const auto& d = r.decision;
+      std::cerr << "sipwarden-controller: fleet "
+                << (r.outcome == O::kBlocked ? "block " : "graylist ") << d.prefix()
+                << (r.outcome == O::kBlocked
+                        ? ""
+                        : absl::StrCat(" (", d.rate_per_s(), "/s, burst ", d.burst(), ")"))
+                << " (honeypot " << honeypot << ", called '" << hit.callee() << "', version "
+                << d.version() << ")\n";
+    }
+  }
+
+  Controller* c_;
+};
+
 // ---- OperatorService -----------------------------------------------------------
 
 class Controller::OperatorImpl final : public v1::OperatorService::Service {
@@ -395,6 +532,10 @@ class Controller::OperatorImpl final : public v1::OperatorService::Service {
       c_->agent_service_->Decorate(&a);
       *resp->add_agents() = std::move(a);
     }
+    // Honeypots after the agents, marked (honeypot = true).
+    auto honeypots = c_->store_->Honeypots();
+    if (!honeypots.ok()) return ToGrpc(honeypots.status());
+    for (auto& h : *honeypots) *resp->add_agents() = std::move(h);
     return Status::OK;
   }
 
@@ -555,9 +696,54 @@ class Controller::OperatorImpl final : public v1::OperatorService::Service {
     resp->set_alarms_stored(*alarms);
     resp->set_reports_stored(c_->stats_.reports);
     resp->set_reports_duplicate(c_->stats_.duplicates);
+    resp->set_graylists(c_->table_->graylists());
+    auto honeypots = c_->store_->Honeypots();
+    if (!honeypots.ok()) return ToGrpc(honeypots.status());
+    resp->set_honeypots(honeypots->size());
+    const auto& s = c_->stats_;
+    resp->set_hits_stored(s.hits);
+    resp->set_hits_duplicate(s.hit_duplicates);
+    resp->set_honeypot_graylisted(s.honeypot_graylisted);
+    resp->set_honeypot_blocked(s.honeypot_blocked);
+    resp->set_honeypot_spared_allowed(s.honeypot_spared);
+    resp->set_honeypot_stale(s.honeypot_stale);
     for (const auto& [k, v] : c_->agent_service_->FleetCounters()) {
       (*resp->mutable_fleet_counters())[k] = v;
     }
+    return Status::OK;
+  }
+
+  Status ListHoneypotHits(ServerContext* ctx, const v1::ListHitsRequest* req,
+                          v1::ListHitsResponse* resp) override {
+    if (auto who = c_->Who(ctx, true); !who.ok()) return Refused(who.status());
+    HitFilter f;
+    f.since_unix_ns = req->since_unix_ns();
+    if (!req->src_ip().empty()) {
+      // Stored in one spelling: the filter is read the same way.
+      auto a = IpAddress::Parse(req->src_ip());
+      if (!a.ok()) {
+        return Status(StatusCode::INVALID_ARGUMENT,
+                      absl::StrCat("src_ip '", req->src_ip(), "' is not an IP address"));
+      }
+      f.src_ip = a->ToString();
+    }
+    f.callee = req->callee();
+    f.honeypot = req->honeypot();
+    f.deflected_only = req->deflected_only();
+    f.limit = req->limit() ? std::min(req->limit(), 100000u) : 1000;
+    auto hits = c_->store_->Hits(f);
+    if (!hits.ok()) return ToGrpc(hits.status());
+    for (auto& h : *hits) *resp->add_hits() = std::move(h);
+    return Status::OK;
+  }
+
+  Status ListCampaigns(ServerContext* ctx, const v1::ListCampaignsRequest* req,
+                       v1::ListCampaignsResponse* resp) override {
+    if (auto who = c_->Who(ctx, true); !who.ok()) return Refused(who.status());
+    auto list = c_->store_->Campaigns(std::max(1u, req->min_sources()),
+                                      req->limit() ? std::min(req->limit(), 100000u) : 1000);
+    if (!list.ok()) return ToGrpc(list.status());
+    for (auto& c : *list) *resp->add_campaigns() = std::move(c);
     return Status::OK;
   }
 
@@ -654,8 +840,22 @@ absl::StatusOr<std::unique_ptr<Controller>> Controller::Start(ControllerOptions 
     self->watches_.Add(std::move(mw));
     self->table_->Nudge();
   };
+  c->policy_ = std::make_unique<HoneypotPolicy>(c->table_.get(), c->options_.honeypot);
+  if (c->options_.honeypot.enabled) {
+    // The last window's arrivals (the newest 50,000): a source that hit a
+    // deflector before the restart is not taken for a newcomer after it.
+    const int64_t now = NowNs();
+    HitFilter f;
+    f.since_unix_ns = now - c->options_.honeypot.window_ns;
+    f.stage = v1::HoneypotHit::STAGE_ARRIVED;
+    f.limit = 50000;
+    auto recent = c->store_->Hits(f);
+    if (!recent.ok()) return recent.status();
+    for (const auto& h : *recent) c->policy_->Replay(h.honeypot(), h.hit(), now);
+  }
   c->agent_service_ = std::make_unique<AgentImpl>(c.get());
   c->agent_service_->StartWriter();
+  c->honeypot_service_ = std::make_unique<HoneypotImpl>(c.get());
   c->central_ = std::make_unique<CentralCorrelator>(*central_rules, std::move(cs));
   c->operator_service_ = std::make_unique<OperatorImpl>(c.get());
 
@@ -683,6 +883,7 @@ absl::StatusOr<std::unique_ptr<Controller>> Controller::Start(ControllerOptions 
   grpc::ServerBuilder b;
   b.AddListeningPort(c->options_.listen, creds, &c->port_);
   b.RegisterService(c->agent_service_.get());
+  b.RegisterService(c->honeypot_service_.get());
   b.RegisterService(c->operator_service_.get());
   b.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, c->options_.max_streams_per_connection);
   b.SetMaxReceiveMessageSize(4 << 20);
@@ -712,8 +913,8 @@ absl::StatusOr<Peer> Controller::Who(const grpc::ServerContext* ctx, bool operat
   if (!p.ok()) return p.status();
   if (operator_call && p->role != Role::kOperator) {
     return absl::PermissionDeniedError(absl::StrCat(
-        "'", p->name, "' holds an agent's certificate: agents report and watch, only operators "
-        "block, unblock, allow or read the fleet's state"));
+        "'", p->name, "' holds an agent's certificate: agents and honeypots report and watch, "
+        "only operators block, unblock, allow or read the fleet's state"));
   }
   return p;
 }
@@ -744,6 +945,11 @@ void Controller::Housekeeping() {
                                         options_.alarm_max_count);
           !st.ok()) {
         std::cerr << "sipwarden-controller: alarm retention: " << st.message() << "\n";
+      }
+      if (auto st = store_->PruneHits(NowNs() - options_.alarm_max_age_ns,
+                                      options_.alarm_max_count);
+          !st.ok()) {
+        std::cerr << "sipwarden-controller: hit retention: " << st.message() << "\n";
       }
     }
   }

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// sipwarden-controller as a library: the gRPC server (AgentService and
-// OperatorService of proto/sipwarden/v1), the decision table, the store and
-// the housekeeping thread (expiry, alarm retention). The main only parses
-// flags; tests start it on an ephemeral loopback port.
+// sipwarden-controller as a library: the gRPC server (AgentService,
+// HoneypotService and OperatorService of proto/sipwarden/v1), the decision
+// table, the honeypot policy, the store and the housekeeping thread (expiry,
+// alarm and hit retention). The main only parses flags; tests start it on an
+// ephemeral loopback port.
 #pragma once
 
 #include <atomic>
@@ -16,6 +17,7 @@
 #include "auth.h"
 #include "central.h"
 #include "decision_table.h"
+#include "honeypot_policy.h"
 #include "media_watches.h"
 #include "store.h"
 
@@ -38,8 +40,12 @@ struct ControllerOptions {
   std::string central_rules;
   // Agents' own blocks with these reasons become fleet decisions.
   std::set<std::string> fleet_reasons = {"flood", "scan", "bruteforce", "enumeration"};
+  // Retention of alarms, and of honeypot hits (the same limits, each table
+  // on its own).
   int64_t alarm_max_age_ns = 30LL * 24 * 3600 * 1000000000LL;
   uint64_t alarm_max_count = 1000000;
+  // What honeypot hits do (honeypot_policy.h).
+  HoneypotPolicyOptions honeypot;
   size_t snapshot_page = 10000;   // decisions per snapshot page
   size_t history = 200000;        // changes kept for incremental catch-up
   int max_streams_per_connection = 64;
@@ -52,6 +58,9 @@ struct ControllerOptions {
 // Counters of the controller itself (Stats and metrics).
 struct ControllerStats {
   std::atomic<uint64_t> reports{0}, duplicates{0}, fleet_blocks{0}, fleet_blocks_refused{0};
+  // Honeypot hits stored and resent; the policy's outcomes.
+  std::atomic<uint64_t> hits{0}, hit_duplicates{0}, honeypot_graylisted{0}, honeypot_blocked{0},
+      honeypot_spared{0}, honeypot_stale{0}, honeypot_refused{0};
 };
 
 class Controller {
@@ -69,10 +78,13 @@ class Controller {
   CentralCorrelator& central() { return *central_; }
   MediaWatches& media_watches() { return watches_; }
   Store& store() { return *store_; }
+  HoneypotPolicy& honeypot_policy() { return *policy_; }
+  const ControllerStats& stats() const { return stats_; }
 
  private:
   Controller() = default;
   class AgentImpl;
+  class HoneypotImpl;
   class OperatorImpl;
   void Housekeeping();
   // The caller, refused (as a gRPC status) when unknown, or when an
@@ -85,7 +97,9 @@ class Controller {
   std::unique_ptr<DecisionTable> table_;
   MediaWatches watches_;
   std::unique_ptr<CentralCorrelator> central_;
+  std::unique_ptr<HoneypotPolicy> policy_;
   std::unique_ptr<AgentImpl> agent_service_;
+  std::unique_ptr<HoneypotImpl> honeypot_service_;
   std::unique_ptr<OperatorImpl> operator_service_;
   std::unique_ptr<grpc::Server> server_;
   ControllerStats stats_;
@@ -94,7 +108,7 @@ class Controller {
   std::thread housekeeping_;
 };
 
-// A valid agent or operator name: 1..64 of [A-Za-z0-9._-].
+// A valid agent, honeypot or operator name: 1..64 of [A-Za-z0-9._-].
 bool ValidName(std::string_view name);
 
 }  // namespace sw::controller

@@ -33,6 +33,7 @@ absl::Status DecisionTable::Load(int64_t now) {
   std::lock_guard<std::mutex> lock(mu_);
   table_.clear();
   allows_.clear();
+  graylists_ = 0;
   expiry_.clear();
   log_.clear();
   version_ = loaded->version;
@@ -49,6 +50,7 @@ absl::Status DecisionTable::Load(int64_t now) {
 void DecisionTable::Put(const Key& key, Entry e) {
   Drop(key);
   if (key.second == sipwarden::v1::ACTION_ALLOW) allows_[key.first] = e.prefix;
+  if (key.second == sipwarden::v1::ACTION_GRAYLIST) ++graylists_;
   if (const int64_t exp = e.d.expires_unix_ns(); exp != 0) expiry_.insert({exp, key});
   table_.emplace(key, std::move(e));
 }
@@ -58,6 +60,7 @@ void DecisionTable::Drop(const Key& key) {
   if (it == table_.end()) return;
   if (const int64_t exp = it->second.d.expires_unix_ns(); exp != 0) expiry_.erase({exp, key});
   if (key.second == sipwarden::v1::ACTION_ALLOW) allows_.erase(key.first);
+  if (key.second == sipwarden::v1::ACTION_GRAYLIST) --graylists_;
   table_.erase(it);
 }
 
@@ -114,6 +117,14 @@ bool DecisionTable::Allowed(const IpPrefix& prefix) const {
   return AllowedLocked(prefix);
 }
 
+std::optional<Decision> DecisionTable::Find(const IpPrefix& prefix,
+                                            sipwarden::v1::Action action) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = table_.find({prefix.ToString(), action});
+  if (it == table_.end()) return std::nullopt;
+  return it->second.d;
+}
+
 absl::StatusOr<Decision> DecisionTable::Block(const IpPrefix& prefix, int64_t expires,
                                               sipwarden::v1::Origin origin,
                                               const std::string& reason, const std::string& source,
@@ -147,25 +158,70 @@ absl::StatusOr<Decision> DecisionTable::Block(const IpPrefix& prefix, int64_t ex
   return out;
 }
 
+absl::StatusOr<Decision> DecisionTable::Graylist(const IpPrefix& host, int64_t expires,
+                                                 uint32_t rate_per_s, uint32_t burst,
+                                                 sipwarden::v1::Origin origin,
+                                                 const std::string& reason,
+                                                 const std::string& source, int64_t now) {
+  // The kernel keeps per-source buckets by address: a range has none.
+  if (host.length != (host.addr.is_v4() ? 32 : 128)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "a graylist is for one host (a /32 or /128), not ", host.ToString()));
+  }
+  // The kernel's own bounds on a source's bucket (agent/maps.h SrcLimitSet).
+  constexpr uint32_t kMax = 1000000000;
+  if (rate_per_s < 1 || rate_per_s > kMax || burst < 1 || burst > kMax) {
+    return absl::InvalidArgumentError(absl::StrCat("graylist rate ", rate_per_s, "/s burst ",
+                                                   burst, ": each must be within 1..", kMax));
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  if (AllowedLocked(host)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(host.ToString(), " lies within an allow; remove the allow first"));
+  }
+  Decision d;
+  d.set_prefix(host.ToString());
+  d.set_action(sipwarden::v1::ACTION_GRAYLIST);
+  d.set_origin(origin);
+  d.set_reason(reason);
+  d.set_source(source);
+  d.set_created_unix_ns(now);
+  d.set_expires_unix_ns(expires);
+  d.set_rate_per_s(rate_per_s);
+  d.set_burst(burst);
+  if (auto it = table_.find({d.prefix(), sipwarden::v1::ACTION_GRAYLIST}); it != table_.end()) {
+    d.set_created_unix_ns(it->second.d.created_unix_ns());
+  }
+  std::vector<DecisionChange> changes{Change(DecisionChange::KIND_SET, d)};
+  const Decision out = changes.back().decision();
+  if (auto st = Commit(std::move(changes)); !st.ok()) return st;
+  return out;
+}
+
 absl::StatusOr<Decision> DecisionTable::Unblock(const IpPrefix& prefix) {
   std::lock_guard<std::mutex> lock(mu_);
-  auto it = table_.find({prefix.ToString(), sipwarden::v1::ACTION_BLOCK});
-  if (it == table_.end()) {
-    return absl::NotFoundError(absl::StrCat("no block for ", prefix.ToString()));
+  std::vector<DecisionChange> changes;
+  std::optional<Decision> out;
+  for (auto action : {sipwarden::v1::ACTION_BLOCK, sipwarden::v1::ACTION_GRAYLIST}) {
+    auto it = table_.find({prefix.ToString(), action});
+    if (it == table_.end()) continue;
+    if (!out) out = it->second.d;
+    changes.push_back(Change(DecisionChange::KIND_REMOVE, it->second.d));
   }
-  Decision d = it->second.d;
-  std::vector<DecisionChange> changes{Change(DecisionChange::KIND_REMOVE, d)};
+  if (!out) {
+    return absl::NotFoundError(absl::StrCat("no block or graylist for ", prefix.ToString()));
+  }
   if (auto st = Commit(std::move(changes)); !st.ok()) return st;
-  return d;
+  return *out;
 }
 
 absl::StatusOr<Decision> DecisionTable::Allow(const IpPrefix& prefix, const std::string& reason,
                                               const std::string& source, int64_t now) {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<DecisionChange> changes;
-  // The blocks it covers go first, fleet-wide.
+  // The blocks and graylists it covers go first, fleet-wide.
   for (const auto& [key, e] : table_) {
-    if (key.second == sipwarden::v1::ACTION_BLOCK && Covers(prefix, e.prefix)) {
+    if (key.second != sipwarden::v1::ACTION_ALLOW && Covers(prefix, e.prefix)) {
       changes.push_back(Change(DecisionChange::KIND_REMOVE, e.d));
     }
   }
@@ -211,7 +267,12 @@ uint64_t DecisionTable::version() const {
 
 size_t DecisionTable::blocks() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return table_.size() - allows_.size();
+  return table_.size() - allows_.size() - graylists_;
+}
+
+size_t DecisionTable::graylists() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return graylists_;
 }
 
 size_t DecisionTable::allows() const {

@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// The fleet's decisions: the blocks and allows every agent enforces. Each
-// change gets the next version (versions only increase) and is stored before
-// it is acknowledged or sent. Watchers catch up from a version: the changes
-// since then while the table still keeps them, a full snapshot otherwise.
-// An allow wins: adding one removes the blocks it covers, and a block inside
-// an allow is refused.
+// The fleet's decisions: the blocks, graylists and allows every agent
+// enforces. Each change gets the next version (versions only increase) and is
+// stored before it is acknowledged or sent. Watchers catch up from a version:
+// the changes since then while the table still keeps them, a full snapshot
+// otherwise. An allow wins: adding one removes the blocks and graylists it
+// covers, and a block or graylist inside an allow is refused. A graylist
+// (one host's token bucket) and a block of the same host may both be held:
+// the block wins in the kernel.
 #pragma once
 
 #include <condition_variable>
@@ -46,9 +48,22 @@ class DecisionTable {
                                                 sipwarden::v1::Origin origin,
                                                 const std::string& reason,
                                                 const std::string& source, int64_t now_unix_ns);
-  // Removes a block; NOT_FOUND when there is none.
+  // Sets a graylist: one host (a /32 or /128, else INVALID_ARGUMENT) limited
+  // to rate_per_s requests per second with a bucket of burst (each >= 1 and
+  // at most 1e9, else INVALID_ARGUMENT). FAILED_PRECONDITION when an allow
+  // covers it. Setting one again replaces it (new expiry, rate, burst; a new
+  // version), keeping its creation time. expires 0 = never.
+  absl::StatusOr<sipwarden::v1::Decision> Graylist(const IpPrefix& host, int64_t expires_unix_ns,
+                                                   uint32_t rate_per_s, uint32_t burst,
+                                                   sipwarden::v1::Origin origin,
+                                                   const std::string& reason,
+                                                   const std::string& source, int64_t now_unix_ns);
+  // Removes the block of exactly this prefix and the graylist of this host,
+  // in one version step each; NOT_FOUND when there is neither. Returns the
+  // block when there was one, else the graylist.
   absl::StatusOr<sipwarden::v1::Decision> Unblock(const IpPrefix& prefix);
-  // Sets an allow and removes every block it covers, in one version step each.
+  // Sets an allow and removes every block and graylist it covers, in one
+  // version step each.
   absl::StatusOr<sipwarden::v1::Decision> Allow(const IpPrefix& prefix, const std::string& reason,
                                                 const std::string& source, int64_t now_unix_ns);
   absl::StatusOr<sipwarden::v1::Decision> Disallow(const IpPrefix& prefix);
@@ -56,9 +71,13 @@ class DecisionTable {
   absl::StatusOr<size_t> Expire(int64_t now_unix_ns);
   // Whether an allow covers this prefix.
   bool Allowed(const IpPrefix& prefix) const;
+  // The decision of exactly this prefix and action, if the table holds one.
+  std::optional<sipwarden::v1::Decision> Find(const IpPrefix& prefix,
+                                              sipwarden::v1::Action action) const;
 
   uint64_t version() const;
   size_t blocks() const;
+  size_t graylists() const;
   size_t allows() const;
   // Every decision now, in prefix order, with the version they are at.
   std::pair<std::vector<sipwarden::v1::Decision>, uint64_t> Snapshot() const;
@@ -92,7 +111,7 @@ class DecisionTable {
   sipwarden::v1::DecisionChange Change(sipwarden::v1::DecisionChange::Kind kind,
                                        const sipwarden::v1::Decision& d);
   bool AllowedLocked(const IpPrefix& prefix) const;
-  // table_ with its indexes (allows_, expiry_); mu_ held.
+  // table_ with its indexes (allows_, graylists_, expiry_); mu_ held.
   void Put(const Key& key, Entry e);
   void Drop(const Key& key);
 
@@ -103,6 +122,7 @@ class DecisionTable {
   std::map<Key, Entry> table_;
   // The allows alone (few), so that a block need not scan every decision.
   std::map<std::string, IpPrefix> allows_;
+  size_t graylists_ = 0;
   // Decisions that expire, by expiry: Expire visits only the due ones.
   std::set<std::pair<int64_t, Key>> expiry_;
   std::deque<sipwarden::v1::DecisionChange> log_;  // the last history_ changes

@@ -13,6 +13,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
@@ -37,8 +38,26 @@ ABSL_FLAG(std::string, rules, "",
 ABSL_FLAG(std::string, fleet_reasons, "flood,scan,bruteforce,enumeration",
           "Agents' own blocks with these reasons become fleet-wide decisions (comma separated; "
           "empty = none)");
-ABSL_FLAG(absl::Duration, alarm_max_age, absl::Hours(24 * 30), "Alarms older than this are deleted");
-ABSL_FLAG(uint64_t, alarm_max_count, 1000000, "At most this many alarms are kept (oldest deleted)");
+ABSL_FLAG(absl::Duration, alarm_max_age, absl::Hours(24 * 30),
+          "Alarms older than this are deleted; honeypot hits too");
+ABSL_FLAG(uint64_t, alarm_max_count, 1000000,
+          "At most this many alarms are kept (oldest deleted); as many honeypot hits besides");
+ABSL_FLAG(bool, honeypot_policy, true,
+          "Turn honeypot hits into fleet decisions (false: store them only); see "
+          "docs/controller.md, The honeypot policy");
+ABSL_FLAG(absl::Duration, honeypot_window, absl::Hours(1),
+          "A source's honeypot hits within this window count together: its first is graylisted, "
+          "more block it");
+ABSL_FLAG(absl::Duration, honeypot_graylist_ttl, absl::Hours(1),
+          "How long a source graylisted on its first honeypot hit stays graylisted");
+ABSL_FLAG(uint32_t, honeypot_graylist_rate, 5,
+          "A graylisted source's requests per second (every agent's kernel)");
+ABSL_FLAG(uint32_t, honeypot_graylist_burst, 20, "A graylisted source's bucket depth (requests)");
+ABSL_FLAG(uint32_t, honeypot_block_hits, 2,
+          "Separate calls to deflectors (distinct called user and Call-ID) within the window "
+          "that block the source; hits at two honeypots block it too");
+ABSL_FLAG(absl::Duration, honeypot_block_ttl, absl::Hours(24),
+          "How long a source the honeypot policy blocks stays blocked");
 ABSL_FLAG(absl::Duration, watch_grace, absl::Seconds(2),
           "A central rule's media watch starts this long after it is asked for (media still in "
           "flight when a call ended is not reported)");
@@ -55,11 +74,16 @@ void OnSignal(int) { g_stop = true; }
 
 int main(int argc, char** argv) {
   sw::SetUsage(
-      "keeps the fleet's blocklist, pushes it to every agent, stores their reports.\n"
+      "keeps the fleet's blocklist, pushes it to every agent,\n"
+      "stores their reports and the honeypots' hits (graylisting and blocking the sources\n"
+      "that call deflectors).\n"
       "usage: sipwarden-controller --db PATH [--listen HOST:PORT] [--config FILE]\n"
       "                            [--tls-cert F --tls-key F --tls-ca F] [--insecure]\n"
       "                            [--rules FILE] [--fleet-reasons LIST] [--alarm-max-age DUR]\n"
-      "                            [--alarm-max-count N] [--quiet]\n"
+      "                            [--alarm-max-count N] [--honeypot-policy=false]\n"
+      "                            [--honeypot-window DUR] [--honeypot-graylist-ttl DUR]\n"
+      "                            [--honeypot-graylist-rate N] [--honeypot-graylist-burst N]\n"
+      "                            [--honeypot-block-hits N] [--honeypot-block-ttl DUR] [--quiet]\n"
       "Without TLS only loopback addresses are served unless --insecure is given.");
   if (!sw::ParseCommandLineWithConfig(argc, argv, "sipwarden-controller")) return 2;
   if (absl::GetFlag(FLAGS_version)) {
@@ -94,6 +118,34 @@ int main(int argc, char** argv) {
   o.watch_grace_ns = absl::ToInt64Nanoseconds(absl::GetFlag(FLAGS_watch_grace));
   o.alarm_max_age_ns = absl::ToInt64Nanoseconds(absl::GetFlag(FLAGS_alarm_max_age));
   o.alarm_max_count = absl::GetFlag(FLAGS_alarm_max_count);
+  // Automatic decisions always end: a zero, negative or endless duration is refused.
+  for (const auto& [name, d] : std::vector<std::pair<const char*, absl::Duration>>{
+           {"--honeypot-window", absl::GetFlag(FLAGS_honeypot_window)},
+           {"--honeypot-graylist-ttl", absl::GetFlag(FLAGS_honeypot_graylist_ttl)},
+           {"--honeypot-block-ttl", absl::GetFlag(FLAGS_honeypot_block_ttl)}}) {
+    if (d <= absl::ZeroDuration() || d > absl::Hours(24 * 365 * 10)) {
+      std::cerr << "sipwarden-controller: " << name << " must be positive and at most 10 years, not "
+                << absl::FormatDuration(d) << "\n";
+      return 2;
+    }
+  }
+  for (const auto& [name, v] : std::vector<std::pair<const char*, uint32_t>>{
+           {"--honeypot-graylist-rate", absl::GetFlag(FLAGS_honeypot_graylist_rate)},
+           {"--honeypot-graylist-burst", absl::GetFlag(FLAGS_honeypot_graylist_burst)},
+           {"--honeypot-block-hits", absl::GetFlag(FLAGS_honeypot_block_hits)}}) {
+    if (v < 1 || v > 1000000000u) {
+      std::cerr << "sipwarden-controller: " << name << " must be within 1..1000000000, not " << v
+                << "\n";
+      return 2;
+    }
+  }
+  o.honeypot.enabled = absl::GetFlag(FLAGS_honeypot_policy);
+  o.honeypot.window_ns = absl::ToInt64Nanoseconds(absl::GetFlag(FLAGS_honeypot_window));
+  o.honeypot.graylist_ttl_ns = absl::ToInt64Nanoseconds(absl::GetFlag(FLAGS_honeypot_graylist_ttl));
+  o.honeypot.graylist_rate = absl::GetFlag(FLAGS_honeypot_graylist_rate);
+  o.honeypot.graylist_burst = absl::GetFlag(FLAGS_honeypot_graylist_burst);
+  o.honeypot.block_hits = absl::GetFlag(FLAGS_honeypot_block_hits);
+  o.honeypot.block_ttl_ns = absl::ToInt64Nanoseconds(absl::GetFlag(FLAGS_honeypot_block_ttl));
   auto c = sw::controller::Controller::Start(o);
   if (!c.ok()) {
     std::cerr << "sipwarden-controller: " << c.status().message() << "\n";
@@ -106,7 +158,15 @@ int main(int argc, char** argv) {
   if (!o.quiet) {
     std::cerr << "sipwarden-controller: serving on port " << (*c)->port() << " (" << o.listen
               << (o.tls_ca.empty() ? ", no TLS" : ", mTLS") << "), database " << o.db << ", decision version " << (*c)->decisions().version()
-              << ", fleet reasons: " << absl::StrJoin(o.fleet_reasons, ",")
+              << ", fleet reasons: " << absl::StrJoin(o.fleet_reasons, ",") << ", honeypot policy: "
+              << (o.honeypot.enabled
+                      ? absl::StrCat("graylist ", o.honeypot.graylist_rate, "/s burst ",
+                                     o.honeypot.graylist_burst, " for ",
+                                     absl::FormatDuration(absl::GetFlag(FLAGS_honeypot_graylist_ttl)),
+                                     ", block at ", o.honeypot.block_hits, " calls or 2 honeypots within ",
+                                     absl::FormatDuration(absl::GetFlag(FLAGS_honeypot_window)), " for ",
+                                     absl::FormatDuration(absl::GetFlag(FLAGS_honeypot_block_ttl)))
+                      : std::string("off (hits stored only)"))
               << "; agents forward: " << absl::StrJoin((*c)->central().forward(), ",") << "\n";
   }
   while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(100));

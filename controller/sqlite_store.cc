@@ -67,6 +67,40 @@ CREATE TABLE audit (
     R"sql(
 ALTER TABLE agents ADD COLUMN counters TEXT NOT NULL DEFAULT '';
 )sql",
+    // 2 -> 3: graylists' token bucket; honeypots and their hits (the hit
+    // whole as its serialised HoneypotHit, the fields filtered on beside it).
+    R"sql(
+ALTER TABLE decisions ADD COLUMN rate_per_s INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE decisions ADD COLUMN burst INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE honeypots (
+  honeypot TEXT PRIMARY KEY,
+  hostname TEXT NOT NULL,
+  version TEXT NOT NULL,
+  listen TEXT NOT NULL,
+  deflector_users INTEGER NOT NULL,
+  first_seen_ns INTEGER NOT NULL,
+  last_seen_ns INTEGER NOT NULL,
+  last_hit_id INTEGER NOT NULL DEFAULT 0,
+  hits INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE hits (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  honeypot TEXT NOT NULL,
+  hit_id INTEGER NOT NULL,
+  ts_ns INTEGER NOT NULL,
+  stage INTEGER NOT NULL,
+  src_ip TEXT NOT NULL,
+  callee TEXT NOT NULL,
+  deflected INTEGER NOT NULL,
+  audio_sha256 TEXT NOT NULL,
+  recorded_ms INTEGER NOT NULL,
+  hit BLOB NOT NULL
+);
+CREATE INDEX hits_ts ON hits (ts_ns);
+CREATE INDEX hits_src ON hits (src_ip);
+CREATE INDEX hits_callee ON hits (callee);
+CREATE INDEX hits_audio ON hits (audio_sha256) WHERE audio_sha256 != '';
+)sql",
 };
 constexpr int kSchema = sizeof(kMigrations) / sizeof(kMigrations[0]);
 
@@ -86,6 +120,10 @@ class Stmt {
     sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
     return *this;
   }
+  Stmt& BindBlob(int i, const std::string& v) {
+    sqlite3_bind_blob(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
   int Step() { return sqlite3_step(s_); }
   void Reset() {
     sqlite3_reset(s_);
@@ -95,6 +133,12 @@ class Stmt {
   std::string Text(int col) const {
     const auto* p = sqlite3_column_text(s_, col);
     return p ? std::string(reinterpret_cast<const char*>(p),
+                           static_cast<size_t>(sqlite3_column_bytes(s_, col)))
+             : std::string();
+  }
+  std::string Blob(int col) const {
+    const void* p = sqlite3_column_blob(s_, col);
+    return p ? std::string(static_cast<const char*>(p),
                            static_cast<size_t>(sqlite3_column_bytes(s_, col)))
              : std::string();
   }
@@ -200,9 +244,14 @@ absl::Status SqliteStore::ApplyDecisions(const std::vector<StoredChange>& change
                                          uint64_t version) {
   std::lock_guard<std::mutex> lock(mu_);
   if (auto st = Exec("BEGIN IMMEDIATE"); !st.ok()) return st;
-  Stmt set(db_,
-           "INSERT OR REPLACE INTO decisions (prefix, action, origin, reason, source, created_ns, "
-           "expires_ns, version) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+  // A database opened at an older schema (tests of the upgrade path) has
+  // no token bucket columns.
+  Stmt set(db_, schema_ >= 3
+                    ? "INSERT OR REPLACE INTO decisions (prefix, action, origin, reason, source, "
+                      "created_ns, expires_ns, version, rate_per_s, burst) VALUES (?1, ?2, ?3, ?4, "
+                      "?5, ?6, ?7, ?8, ?9, ?10)"
+                    : "INSERT OR REPLACE INTO decisions (prefix, action, origin, reason, source, "
+                      "created_ns, expires_ns, version) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
   Stmt del(db_, "DELETE FROM decisions WHERE prefix = ?1 AND action = ?2");
   Stmt ver(db_, "UPDATE meta SET value = ?1 WHERE key = 'decision_version' AND value < ?1");
   bool ok = set.ok() && del.ok() && ver.ok();
@@ -222,6 +271,9 @@ absl::Status SqliteStore::ApplyDecisions(const std::vector<StoredChange>& change
           .Bind(6, d.created_unix_ns())
           .Bind(7, d.expires_unix_ns())
           .Bind(8, static_cast<int64_t>(d.version()));
+      if (schema_ >= 3) {
+        set.Bind(9, static_cast<int64_t>(d.rate_per_s())).Bind(10, static_cast<int64_t>(d.burst()));
+      }
       ok = set.Step() == SQLITE_DONE;
       set.Reset();
     }
@@ -241,9 +293,10 @@ absl::Status SqliteStore::ApplyDecisions(const std::vector<StoredChange>& change
 absl::StatusOr<LoadedDecisions> SqliteStore::LoadDecisions() {
   std::lock_guard<std::mutex> lock(mu_);
   LoadedDecisions out;
-  Stmt q(db_,
-         "SELECT prefix, action, origin, reason, source, created_ns, expires_ns, version FROM "
-         "decisions ORDER BY version");
+  Stmt q(db_, schema_ >= 3 ? "SELECT prefix, action, origin, reason, source, created_ns, "
+                              "expires_ns, version, rate_per_s, burst FROM decisions ORDER BY version"
+                            : "SELECT prefix, action, origin, reason, source, created_ns, "
+                              "expires_ns, version, 0, 0 FROM decisions ORDER BY version");
   if (!q.ok()) return Error("load decisions");
   int rc;
   while ((rc = q.Step()) == SQLITE_ROW) {
@@ -256,6 +309,8 @@ absl::StatusOr<LoadedDecisions> SqliteStore::LoadDecisions() {
     d.set_created_unix_ns(q.Int(5));
     d.set_expires_unix_ns(q.Int(6));
     d.set_version(static_cast<uint64_t>(q.Int(7)));
+    d.set_rate_per_s(static_cast<uint32_t>(q.Int(8)));
+    d.set_burst(static_cast<uint32_t>(q.Int(9)));
     out.decisions.push_back(std::move(d));
   }
   if (rc != SQLITE_DONE) return Error("load decisions");
@@ -499,6 +554,239 @@ absl::StatusOr<uint64_t> SqliteStore::AlarmCount() {
   std::lock_guard<std::mutex> lock(mu_);
   Stmt q(db_, "SELECT COUNT(*) FROM alarms");
   if (!q.ok() || q.Step() != SQLITE_ROW) return Error("count alarms");
+  return static_cast<uint64_t>(q.Int(0));
+}
+
+absl::Status SqliteStore::UpsertHoneypot(const sipwarden::v1::AgentInfo& h) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Stmt q(db_,
+         "INSERT INTO honeypots (honeypot, hostname, version, listen, deflector_users, "
+         "first_seen_ns, last_seen_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) "
+         "ON CONFLICT (honeypot) DO UPDATE SET hostname = ?2, version = ?3, listen = ?4, "
+         "deflector_users = ?5, last_seen_ns = ?6");
+  if (!q.ok()) return Error("store honeypot");
+  q.Bind(1, h.agent())
+      .Bind(2, h.hostname())
+      .Bind(3, h.version())
+      .Bind(4, absl::StrJoin(h.interfaces(), ","))
+      .Bind(5, static_cast<int64_t>(h.deflector_users()))
+      .Bind(6, h.last_seen_unix_ns());
+  if (q.Step() != SQLITE_DONE) return Error("store honeypot");
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<sipwarden::v1::AgentInfo>> SqliteStore::Honeypots() {
+  std::lock_guard<std::mutex> lock(mu_);
+  Stmt q(db_,
+         "SELECT honeypot, hostname, version, listen, deflector_users, first_seen_ns, "
+         "last_seen_ns, hits FROM honeypots ORDER BY honeypot");
+  if (!q.ok()) return Error("list honeypots");
+  std::vector<sipwarden::v1::AgentInfo> out;
+  int rc;
+  while ((rc = q.Step()) == SQLITE_ROW) {
+    sipwarden::v1::AgentInfo h;
+    h.set_honeypot(true);
+    h.set_agent(q.Text(0));
+    h.set_hostname(q.Text(1));
+    h.set_version(q.Text(2));
+    for (absl::string_view l : absl::StrSplit(q.Text(3), ',', absl::SkipEmpty())) {
+      h.add_interfaces(std::string(l));
+    }
+    h.set_deflector_users(static_cast<uint32_t>(q.Int(4)));
+    h.set_first_seen_unix_ns(q.Int(5));
+    h.set_last_seen_unix_ns(q.Int(6));
+    h.set_reports(static_cast<uint64_t>(q.Int(7)));
+    out.push_back(std::move(h));
+  }
+  if (rc != SQLITE_DONE) return Error("list honeypots");
+  return out;
+}
+
+absl::StatusOr<uint64_t> SqliteStore::StoreHits(const std::string& honeypot,
+                                                const std::vector<sipwarden::v1::HoneypotHit>& hits,
+                                                int64_t now, std::vector<bool>* stored_out) {
+  std::lock_guard<std::mutex> lock(mu_);
+  stored_out->assign(hits.size(), false);
+  if (auto st = Exec("BEGIN IMMEDIATE"); !st.ok()) return st;
+  auto fail = [this, stored_out](const char* what) -> absl::Status {
+    absl::Status st = Error(what);
+    Exec("ROLLBACK").IgnoreError();
+    stored_out->assign(stored_out->size(), false);
+    return st;
+  };
+  Stmt get(db_, "SELECT last_hit_id FROM honeypots WHERE honeypot = ?1");
+  Stmt add(db_,
+           "INSERT INTO honeypots (honeypot, hostname, version, listen, deflector_users, "
+           "first_seen_ns, last_seen_ns) VALUES (?1, '', '', '', 0, ?2, ?2)");
+  Stmt put(db_,
+           "INSERT INTO hits (honeypot, hit_id, ts_ns, stage, src_ip, callee, deflected, "
+           "audio_sha256, recorded_ms, hit) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
+  Stmt up(db_,
+          "UPDATE honeypots SET last_hit_id = ?2, hits = hits + ?3, last_seen_ns = ?4 "
+          "WHERE honeypot = ?1");
+  if (!get.ok() || !add.ok() || !put.ok() || !up.ok()) return fail("store hits");
+  get.Bind(1, honeypot);
+  uint64_t last = 0;
+  if (const int rc = get.Step(); rc == SQLITE_ROW) {
+    last = static_cast<uint64_t>(get.Int(0));
+  } else if (rc == SQLITE_DONE) {
+    add.Bind(1, honeypot).Bind(2, now);  // reporting before it registered
+    if (add.Step() != SQLITE_DONE) return fail("add the honeypot");
+  } else {
+    return fail("read the last hit id");
+  }
+  uint64_t count = 0;
+  std::string blob;
+  for (size_t i = 0; i < hits.size(); ++i) {
+    const auto& h = hits[i];
+    if (h.id() <= last) continue;  // seen before: at least once in, once stored
+    sipwarden::v1::HoneypotHit copy;
+    const sipwarden::v1::HoneypotHit* row = &h;
+    if (h.ts_unix_ns() == 0) {  // else retention would take it for decades old
+      copy = h;
+      copy.set_ts_unix_ns(now);
+      row = &copy;
+    }
+    blob.clear();
+    row->SerializeToString(&blob);
+    put.Bind(1, honeypot)
+        .Bind(2, static_cast<int64_t>(row->id()))
+        .Bind(3, row->ts_unix_ns())
+        .Bind(4, static_cast<int64_t>(row->stage()))
+        .Bind(5, row->src_ip())
+        .Bind(6, row->callee())
+        .Bind(7, row->deflected() ? 1 : 0)
+        .Bind(8, row->audio_sha256())
+        .Bind(9, row->recorded_ms())
+        .BindBlob(10, blob);
+    if (put.Step() != SQLITE_DONE) return fail("store a hit");
+    put.Reset();
+    last = h.id();
+    ++count;
+    (*stored_out)[i] = true;
+  }
+  up.Bind(1, honeypot).Bind(2, static_cast<int64_t>(last)).Bind(3, static_cast<int64_t>(count));
+  up.Bind(4, now);
+  if (up.Step() != SQLITE_DONE) return fail("store the last hit id");
+  if (auto st = Exec("COMMIT"); !st.ok()) {
+    Exec("ROLLBACK").IgnoreError();
+    stored_out->assign(hits.size(), false);
+    return st;
+  }
+  return last;
+}
+
+absl::StatusOr<uint64_t> SqliteStore::LastHitId(const std::string& honeypot) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Stmt q(db_, "SELECT last_hit_id FROM honeypots WHERE honeypot = ?1");
+  if (!q.ok()) return Error("read the last hit id");
+  q.Bind(1, honeypot);
+  const int rc = q.Step();
+  if (rc == SQLITE_ROW) return static_cast<uint64_t>(q.Int(0));
+  if (rc == SQLITE_DONE) return uint64_t{0};
+  return Error("read the last hit id");
+}
+
+absl::StatusOr<std::vector<sipwarden::v1::StoredHit>> SqliteStore::Hits(const HitFilter& f) {
+  std::lock_guard<std::mutex> lock(mu_);
+  // Only the filters given go into the query, so that SQLite can use the
+  // index of the one that narrows it (source, callee).
+  std::string where = "ts_ns >= ?1";
+  if (!f.src_ip.empty()) absl::StrAppend(&where, " AND src_ip = ?2");
+  if (!f.callee.empty()) absl::StrAppend(&where, " AND callee = ?3");
+  if (!f.honeypot.empty()) absl::StrAppend(&where, " AND honeypot = ?4");
+  if (f.deflected_only) absl::StrAppend(&where, " AND deflected = 1");
+  if (f.stage != sipwarden::v1::HoneypotHit::STAGE_UNSPECIFIED) {
+    absl::StrAppend(&where, " AND stage = ?5");
+  }
+  const std::string sql = absl::StrCat(
+      "SELECT honeypot, hit, audio_sha256 FROM (SELECT id, honeypot, hit, audio_sha256 FROM hits "
+      "WHERE ", where, " ORDER BY id DESC LIMIT ?6) ORDER BY id");
+  Stmt q(db_, sql.c_str());
+  if (!q.ok()) return Error("list hits");
+  q.Bind(1, f.since_unix_ns);
+  if (!f.src_ip.empty()) q.Bind(2, f.src_ip);
+  if (!f.callee.empty()) q.Bind(3, f.callee);
+  if (!f.honeypot.empty()) q.Bind(4, f.honeypot);
+  if (f.stage != sipwarden::v1::HoneypotHit::STAGE_UNSPECIFIED) {
+    q.Bind(5, static_cast<int64_t>(f.stage));
+  }
+  q.Bind(6, static_cast<int64_t>(f.limit ? f.limit : 1000));
+  std::vector<sipwarden::v1::StoredHit> out;
+  int rc;
+  while ((rc = q.Step()) == SQLITE_ROW) {
+    sipwarden::v1::StoredHit s;
+    s.set_honeypot(q.Text(0));
+    if (!s.mutable_hit()->ParseFromString(q.Blob(1))) {
+      return absl::DataLossError(absl::StrCat("a stored hit of ", s.honeypot(), " does not parse"));
+    }
+    s.set_campaign(q.Text(2));
+    out.push_back(std::move(s));
+  }
+  if (rc != SQLITE_DONE) return Error("list hits");
+  return out;
+}
+
+absl::StatusOr<std::vector<sipwarden::v1::Campaign>> SqliteStore::Campaigns(uint32_t min_sources,
+                                                                           uint32_t limit) {
+  std::lock_guard<std::mutex> lock(mu_);
+  // "audio_sha256 != ''" in each query lets SQLite use the partial index.
+  Stmt q(db_,
+         "SELECT * FROM (SELECT audio_sha256, COUNT(*), MIN(ts_ns), MAX(ts_ns), MAX(recorded_ms) "
+         "FROM hits WHERE stage = 2 AND audio_sha256 != '' GROUP BY audio_sha256 "
+         "HAVING COUNT(DISTINCT src_ip) >= ?1 ORDER BY MAX(ts_ns) DESC, audio_sha256 LIMIT ?2) "
+         "ORDER BY 4, 1");
+  Stmt sources(db_,
+               "SELECT src_ip FROM hits WHERE audio_sha256 = ?1 AND audio_sha256 != '' AND "
+               "stage = 2 GROUP BY src_ip ORDER BY MIN(ts_ns), MIN(id)");
+  Stmt callees(db_,
+               "SELECT callee FROM hits WHERE audio_sha256 = ?1 AND audio_sha256 != '' AND "
+               "stage = 2 AND callee != '' GROUP BY callee ORDER BY MIN(ts_ns), MIN(id) LIMIT 20");
+  if (!q.ok() || !sources.ok() || !callees.ok()) return Error("list campaigns");
+  q.Bind(1, static_cast<int64_t>(std::max<uint32_t>(1, min_sources)));
+  q.Bind(2, static_cast<int64_t>(limit ? limit : 1000));
+  std::vector<sipwarden::v1::Campaign> out;
+  int rc;
+  while ((rc = q.Step()) == SQLITE_ROW) {
+    sipwarden::v1::Campaign c;
+    c.set_audio_sha256(q.Text(0));
+    c.set_calls(static_cast<uint64_t>(q.Int(1)));
+    c.set_first_unix_ns(q.Int(2));
+    c.set_last_unix_ns(q.Int(3));
+    c.set_recorded_ms(q.Int(4));
+    out.push_back(std::move(c));
+  }
+  if (rc != SQLITE_DONE) return Error("list campaigns");
+  for (auto& c : out) {
+    sources.Bind(1, c.audio_sha256());
+    while ((rc = sources.Step()) == SQLITE_ROW) c.add_sources(sources.Text(0));
+    if (rc != SQLITE_DONE) return Error("list a campaign's sources");
+    sources.Reset();
+    callees.Bind(1, c.audio_sha256());
+    while ((rc = callees.Step()) == SQLITE_ROW) c.add_callees(callees.Text(0));
+    if (rc != SQLITE_DONE) return Error("list a campaign's callees");
+    callees.Reset();
+  }
+  return out;
+}
+
+absl::Status SqliteStore::PruneHits(int64_t min_ts_unix_ns, uint64_t max_count) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Stmt old(db_, "DELETE FROM hits WHERE ts_ns < ?1");
+  old.Bind(1, min_ts_unix_ns);
+  if (!old.ok() || old.Step() != SQLITE_DONE) return Error("prune hits by age");
+  Stmt many(db_,
+            "DELETE FROM hits WHERE id <= (SELECT id FROM hits ORDER BY id DESC "
+            "LIMIT 1 OFFSET ?1)");
+  many.Bind(1, static_cast<int64_t>(max_count));
+  if (!many.ok() || many.Step() != SQLITE_DONE) return Error("prune hits by count");
+  return absl::OkStatus();
+}
+
+absl::StatusOr<uint64_t> SqliteStore::HitCount() {
+  std::lock_guard<std::mutex> lock(mu_);
+  Stmt q(db_, "SELECT COUNT(*) FROM hits");
+  if (!q.ok() || q.Step() != SQLITE_ROW) return Error("count hits");
   return static_cast<uint64_t>(q.Int(0));
 }
 

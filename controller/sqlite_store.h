@@ -44,6 +44,17 @@ class SqliteStore final : public Store {
   absl::StatusOr<int64_t> LastAlarmRow() override;
   absl::Status PruneAlarms(int64_t min_ts_unix_ns, uint64_t max_count) override;
   absl::StatusOr<uint64_t> AlarmCount() override;
+  absl::Status UpsertHoneypot(const sipwarden::v1::AgentInfo& honeypot) override;
+  absl::StatusOr<std::vector<sipwarden::v1::AgentInfo>> Honeypots() override;
+  absl::StatusOr<uint64_t> StoreHits(const std::string& honeypot,
+                                     const std::vector<sipwarden::v1::HoneypotHit>& hits,
+                                     int64_t now_unix_ns, std::vector<bool>* stored) override;
+  absl::StatusOr<uint64_t> LastHitId(const std::string& honeypot) override;
+  absl::StatusOr<std::vector<sipwarden::v1::StoredHit>> Hits(const HitFilter& filter) override;
+  absl::StatusOr<std::vector<sipwarden::v1::Campaign>> Campaigns(uint32_t min_sources,
+                                                                uint32_t limit) override;
+  absl::Status PruneHits(int64_t min_ts_unix_ns, uint64_t max_count) override;
+  absl::StatusOr<uint64_t> HitCount() override;
   absl::Status Audit(int64_t ts_unix_ns, const std::string& who, const std::string& what) override;
   absl::StatusOr<std::vector<std::string>> AuditLog(uint32_t limit) override;
 

@@ -12,6 +12,7 @@
 #include "absl/status/statusor.h"
 #include "sipwarden/v1/agent.pb.h"
 #include "sipwarden/v1/decisions.pb.h"
+#include "sipwarden/v1/honeypot.pb.h"
 #include "sipwarden/v1/operator.pb.h"
 
 namespace sw::controller {
@@ -31,6 +32,16 @@ struct AlarmFilter {
   int64_t since_unix_ns = 0;
   std::string category, src_ip, agent;
   uint32_t limit = 1000;
+};
+
+struct HitFilter {
+  int64_t since_unix_ns = 0;
+  // Empty: any. src_ip as the store keeps it (normalised, see StoreHits).
+  std::string src_ip, callee, honeypot;
+  bool deflected_only = false;
+  // STAGE_UNSPECIFIED: both stages.
+  sipwarden::v1::HoneypotHit::Stage stage = sipwarden::v1::HoneypotHit::STAGE_UNSPECIFIED;
+  uint32_t limit = 1000;  // the newest this many, newest last
 };
 
 // A report to store: the agent's report and who sent it.
@@ -77,6 +88,32 @@ class Store {
   // Keeps at most max_count alarms, none older than min_ts_unix_ns.
   virtual absl::Status PruneAlarms(int64_t min_ts_unix_ns, uint64_t max_count) = 0;
   virtual absl::StatusOr<uint64_t> AlarmCount() = 0;
+
+  // Honeypots: inserts or updates one (first_seen kept). AgentInfo's fields
+  // as ListAgents shows them: agent = the honeypot's name, interfaces = the
+  // SIP addresses it answers on, deflector_users, last_seen_unix_ns.
+  virtual absl::Status UpsertHoneypot(const sipwarden::v1::AgentInfo& honeypot) = 0;
+  // Every honeypot (honeypot = true, reports = hits stored from it).
+  virtual absl::StatusOr<std::vector<sipwarden::v1::AgentInfo>> Honeypots() = 0;
+  // Hits of one honeypot, in id order, in one transaction. A hit whose id is
+  // at or below the honeypot's highest stored id is a duplicate: skipped.
+  // stored[i] tells whether hits[i] was new; returns the highest stored id
+  // afterwards. A hit without a time is stored at now_unix_ns. The caller
+  // has checked the hits (ids increasing, addresses valid).
+  virtual absl::StatusOr<uint64_t> StoreHits(const std::string& honeypot,
+                                             const std::vector<sipwarden::v1::HoneypotHit>& hits,
+                                             int64_t now_unix_ns, std::vector<bool>* stored) = 0;
+  virtual absl::StatusOr<uint64_t> LastHitId(const std::string& honeypot) = 0;
+  virtual absl::StatusOr<std::vector<sipwarden::v1::StoredHit>> Hits(const HitFilter& filter) = 0;
+  // Calls (STAGE_ENDED hits with an audio hash) grouped by the hash: those
+  // with at least min_sources distinct sources, at most limit, the ones with
+  // the latest calls, newest last.
+  virtual absl::StatusOr<std::vector<sipwarden::v1::Campaign>> Campaigns(uint32_t min_sources,
+                                                                        uint32_t limit) = 0;
+  // Keeps at most max_count hits, none older than min_ts_unix_ns (the
+  // honeypots' highest ids stay: a resent old hit is still a duplicate).
+  virtual absl::Status PruneHits(int64_t min_ts_unix_ns, uint64_t max_count) = 0;
+  virtual absl::StatusOr<uint64_t> HitCount() = 0;
 
   // The audit log of operator actions.
   virtual absl::Status Audit(int64_t ts_unix_ns, const std::string& who,

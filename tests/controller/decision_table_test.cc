@@ -139,6 +139,125 @@ TEST_F(DecisionTableTest, ARestartedControllerHasTheSameDecisionsAndVersion) {
   EXPECT_TRUE(again.ChangesSince(3)->empty());
 }
 
+TEST_F(DecisionTableTest, AGraylistIsOneHostWithABucketAndSettingItAgainReplacesIt) {
+  auto g = table_->Graylist(P("192.0.2.5"), kNow + 60 * kSec, 5, 20, v1::ORIGIN_HONEYPOT,
+                            "honeypot", "hp-1", kNow);
+  ASSERT_TRUE(g.ok()) << g.status();
+  EXPECT_EQ(g->action(), v1::ACTION_GRAYLIST);
+  EXPECT_EQ(g->prefix(), "192.0.2.5/32");
+  EXPECT_EQ(g->rate_per_s(), 5u);
+  EXPECT_EQ(g->burst(), 20u);
+  EXPECT_EQ(g->version(), 1u);
+  EXPECT_EQ(table_->graylists(), 1u);
+  EXPECT_EQ(table_->blocks(), 0u);
+  // Bad input: a precise error, nothing changes.
+  for (const char* range : {"192.0.2.0/24", "2001:db8::/64"}) {
+    auto bad = table_->Graylist(P(range), 0, 5, 20, v1::ORIGIN_HONEYPOT, "honeypot", "hp-1", kNow);
+    EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument) << range;
+    EXPECT_NE(bad.status().message().find("one host"), std::string::npos) << bad.status();
+  }
+  EXPECT_EQ(table_->Graylist(P("192.0.2.6"), 0, 0, 20, v1::ORIGIN_HONEYPOT, "h", "hp-1", kNow)
+                .status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(table_->Graylist(P("192.0.2.6"), 0, 5, 0, v1::ORIGIN_HONEYPOT, "h", "hp-1", kNow)
+                .status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(table_->version(), 1u);
+  EXPECT_EQ(table_->graylists(), 1u);
+  // Set again: new expiry (shorter too) and bucket, a new version, the
+  // creation time kept.
+  auto again = table_->Graylist(P("192.0.2.5"), kNow + 10 * kSec, 2, 4, v1::ORIGIN_HONEYPOT,
+                                "honeypot", "hp-2", kNow + 5 * kSec);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->version(), 2u);
+  EXPECT_EQ(again->expires_unix_ns(), kNow + 10 * kSec);
+  EXPECT_EQ(again->rate_per_s(), 2u);
+  EXPECT_EQ(again->burst(), 4u);
+  EXPECT_EQ(again->created_unix_ns(), kNow);
+  EXPECT_EQ(table_->graylists(), 1u);
+  // A block of the same host is held beside it.
+  ASSERT_TRUE(table_->Block(P("192.0.2.5"), kNow + 100 * kSec, v1::ORIGIN_HONEYPOT, "honeypot",
+                            "hp-1", kNow).ok());
+  EXPECT_EQ(table_->blocks(), 1u);
+  EXPECT_EQ(table_->graylists(), 1u);
+  auto [all, v] = table_->Snapshot();
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[1].action(), v1::ACTION_GRAYLIST);
+  EXPECT_EQ(all[1].burst(), 4u);
+  // ListDecisions' action filter.
+  bool more = false;
+  uint64_t version = 0;
+  auto page = table_->Page({"", 0}, 10,
+                           [](const IpPrefix&, const v1::Decision& d) {
+                             return d.action() == v1::ACTION_GRAYLIST;
+                           },
+                           &more, &version);
+  ASSERT_EQ(page.size(), 1u);
+  EXPECT_EQ(page[0].rate_per_s(), 2u);
+  // It expires like a block.
+  EXPECT_EQ(*table_->Expire(kNow + 10 * kSec), 1u);
+  EXPECT_EQ(table_->graylists(), 0u);
+  EXPECT_EQ(table_->blocks(), 1u);
+  auto changes = table_->ChangesSince(3);
+  ASSERT_TRUE(changes.has_value());
+  ASSERT_EQ(changes->size(), 1u);
+  EXPECT_EQ(changes->at(0).kind(), v1::DecisionChange::KIND_EXPIRE);
+  EXPECT_EQ(changes->at(0).decision().action(), v1::ACTION_GRAYLIST);
+}
+
+TEST_F(DecisionTableTest, AnAllowRemovesTheGraylistsItCoversAndRefusesNewOnes) {
+  ASSERT_TRUE(table_->Graylist(P("2001:db8::7"), 0, 5, 20, v1::ORIGIN_HONEYPOT, "honeypot",
+                               "hp-1", kNow).ok());
+  ASSERT_TRUE(table_->Graylist(P("198.51.100.7"), 0, 5, 20, v1::ORIGIN_HONEYPOT, "honeypot",
+                               "hp-1", kNow).ok());
+  ASSERT_TRUE(table_->Allow(P("2001:db8::/32"), "ours", "op", kNow).ok());
+  EXPECT_EQ(table_->graylists(), 1u);
+  auto changes = table_->ChangesSince(2);
+  ASSERT_EQ(changes->size(), 2u);
+  EXPECT_EQ(changes->at(0).kind(), v1::DecisionChange::KIND_REMOVE);
+  EXPECT_EQ(changes->at(0).decision().prefix(), "2001:db8::7/128");
+  auto refused = table_->Graylist(P("2001:db8::8"), 0, 5, 20, v1::ORIGIN_HONEYPOT, "honeypot",
+                                  "hp-1", kNow);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(table_->version(), 4u);
+}
+
+TEST_F(DecisionTableTest, UnblockLiftsTheBlockAndTheGraylistOfAHost) {
+  ASSERT_TRUE(table_->Graylist(P("192.0.2.5"), 0, 5, 20, v1::ORIGIN_HONEYPOT, "honeypot", "hp-1",
+                               kNow).ok());
+  // Only a graylist: Unblock lifts it (it has no call of its own).
+  auto g = table_->Unblock(P("192.0.2.5"));
+  ASSERT_TRUE(g.ok()) << g.status();
+  EXPECT_EQ(g->action(), v1::ACTION_GRAYLIST);
+  EXPECT_EQ(table_->graylists(), 0u);
+  ASSERT_TRUE(table_->Graylist(P("192.0.2.5"), 0, 5, 20, v1::ORIGIN_HONEYPOT, "honeypot", "hp-1",
+                               kNow).ok());
+  ASSERT_TRUE(table_->Block(P("192.0.2.5"), 0, v1::ORIGIN_HONEYPOT, "honeypot", "hp-1", kNow).ok());
+  auto both = table_->Unblock(P("192.0.2.5"));
+  ASSERT_TRUE(both.ok());
+  EXPECT_EQ(both->action(), v1::ACTION_BLOCK);
+  EXPECT_EQ(table_->blocks() + table_->graylists(), 0u);
+  EXPECT_EQ(table_->ChangesSince(4)->size(), 2u);  // one step each
+  auto none = table_->Unblock(P("192.0.2.5"));
+  EXPECT_EQ(none.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_NE(none.status().message().find("no block or graylist"), std::string::npos);
+}
+
+TEST_F(DecisionTableTest, GraylistsSurviveARestartWithTheirBucket) {
+  ASSERT_TRUE(table_->Graylist(P("192.0.2.5"), kNow + 60 * kSec, 7, 30, v1::ORIGIN_HONEYPOT,
+                               "honeypot", "hp-1", kNow).ok());
+  DecisionTable again(store_.get());
+  ASSERT_TRUE(again.Load(kNow).ok());
+  EXPECT_EQ(again.graylists(), 1u);
+  EXPECT_EQ(again.blocks(), 0u);
+  auto d = again.Find(P("192.0.2.5"), v1::ACTION_GRAYLIST);
+  ASSERT_TRUE(d.has_value());
+  EXPECT_EQ(d->rate_per_s(), 7u);
+  EXPECT_EQ(d->burst(), 30u);
+  EXPECT_EQ(d->origin(), v1::ORIGIN_HONEYPOT);
+  EXPECT_EQ(d->source(), "hp-1");
+  EXPECT_FALSE(again.Find(P("192.0.2.5"), v1::ACTION_BLOCK).has_value());
+  EXPECT_EQ(*again.Expire(kNow + 60 * kSec), 1u);
+}
+
 TEST(Covers, FamiliesAndLengths) {
   EXPECT_TRUE(Covers(P("10.0.0.0/8"), P("10.1.2.3")));
   EXPECT_TRUE(Covers(P("10.0.0.0/8"), P("10.0.0.0/8")));

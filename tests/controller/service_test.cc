@@ -14,6 +14,7 @@
 #include "controller_client.h"
 #include "sipwarden/ip.h"
 #include "sipwarden/v1/agent.grpc.pb.h"
+#include "sipwarden/v1/honeypot.grpc.pb.h"
 #include "sipwarden/v1/operator.grpc.pb.h"
 #include "test_util.h"
 
@@ -53,7 +54,15 @@ struct FakeKernel {
     }
   }
   static std::string Key(const v1::Decision& d) {
-    return d.prefix() + (d.action() == v1::ACTION_ALLOW ? " allow" : " block");
+    return d.prefix() + (d.action() == v1::ACTION_ALLOW      ? " allow"
+                         : d.action() == v1::ACTION_GRAYLIST ? " graylist"
+                                                             : " block");
+  }
+  std::optional<v1::Decision> Get(const std::string& key) {
+    std::lock_guard<std::mutex> lock(mu);
+    auto it = held.find(key);
+    if (it == held.end()) return std::nullopt;
+    return it->second;
   }
   bool Has(const std::string& key) {
     std::lock_guard<std::mutex> lock(mu);
@@ -84,6 +93,64 @@ class ServiceTest : public ::testing::Test {
     channel_ = grpc::CreateChannel("127.0.0.1:" + std::to_string(port_),
                                    grpc::InsecureChannelCredentials());
     op_ = v1::OperatorService::NewStub(channel_);
+    hp_ = v1::HoneypotService::NewStub(channel_);
+  }
+  // A honeypot's calls, named by sw-name as without TLS.
+  grpc::Status RegisterHoneypot(const std::string& who, v1::HoneypotRegisterResponse* out,
+                                const std::string& as = "") {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("sw-name", who);
+    v1::HoneypotRegisterRequest req;
+    req.set_honeypot(as.empty() ? who : as);
+    req.set_hostname(who + ".lab");
+    req.set_version("test");
+    req.add_listen("192.0.2.200:5060");
+    req.set_deflector_users(3);
+    return hp_->Register(&ctx, req, out);
+  }
+  grpc::Status ReportHits(const std::string& who, const std::vector<v1::HoneypotHit>& hits,
+                          uint64_t* through = nullptr) {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("sw-name", who);
+    v1::HitBatch b;
+    for (const auto& h : hits) *b.add_hits() = h;
+    v1::HitAck ack;
+    auto st = hp_->ReportHits(&ctx, b, &ack);
+    if (through) *through = ack.stored_through();
+    return st;
+  }
+  static v1::HoneypotHit HpHit(uint64_t id, v1::HoneypotHit::Stage stage, const std::string& src,
+                               const std::string& callee, const std::string& call_id,
+                               const std::string& audio = "") {
+    v1::HoneypotHit h;
+    h.set_id(id);
+    h.set_stage(stage);
+    h.set_ts_unix_ns(absl::ToUnixNanos(absl::Now()));
+    h.set_method("INVITE");
+    h.set_src_ip(src);
+    h.set_src_port(5070);
+    h.set_callee(callee);
+    h.set_caller("sip:100@" + src);
+    h.set_call_id(call_id);
+    if (!audio.empty()) {
+      h.set_audio_sha256(audio);
+      h.set_recorded_ms(4000);
+      h.set_talk_ms(5000);
+      h.set_recording(call_id + ".wav");
+    }
+    return h;
+  }
+  v1::StatsResponse Stats() {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("sw-name", "ops");
+    v1::StatsResponse s;
+    EXPECT_TRUE(op_->Stats(&ctx, v1::StatsRequest(), &s).ok());
+    return s;
+  }
+  grpc::Status ListHits(const v1::ListHitsRequest& req, v1::ListHitsResponse* out) {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("sw-name", "ops");
+    return op_->ListHoneypotHits(&ctx, req, out);
   }
   std::unique_ptr<ControllerClient> Agent(const std::string& name, FakeKernel* k) {
     ControllerClientOptions o;
@@ -124,7 +191,11 @@ class ServiceTest : public ::testing::Test {
   std::unique_ptr<Controller> ctl_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::OperatorService::Stub> op_;
+  std::unique_ptr<v1::HoneypotService::Stub> hp_;
 };
+
+constexpr auto kArrived = v1::HoneypotHit::STAGE_ARRIVED;
+constexpr auto kEnded = v1::HoneypotHit::STAGE_ENDED;
 
 TEST_F(ServiceTest, ABlockReachesEveryAgentAndAnAllowLiftsIt) {
   StartController();
@@ -401,6 +472,259 @@ TEST_F(ServiceTest, ACentralMediaWatchReachesEveryAgentAndOnesThatConnectLater) 
   std::this_thread::sleep_for(std::chrono::milliseconds(600));
   EXPECT_EQ(kb.Watches().size(), 1u);
   EXPECT_EQ(ka.Watches().size(), 1u);
+}
+
+TEST_F(ServiceTest, AHoneypotsFirstHitGraylistsTheSourceAndASecondCallBlocksIt) {
+  StartController();
+  FakeKernel ka, kb;
+  auto a = Agent("proxy-a", &ka);
+  auto b = Agent("proxy-b", &kb);
+  ASSERT_TRUE(WaitFor([&] { return a->stats().connected && b->stats().connected; }));
+  v1::HoneypotRegisterResponse reg;
+  ASSERT_TRUE(RegisterHoneypot("hp-1", &reg).ok());
+  EXPECT_EQ(reg.last_hit_id(), 0u);
+  EXPECT_GT(reg.now_unix_ns(), 0);
+  auto t0 = Clock::now();
+  uint64_t through = 0;
+  ASSERT_TRUE(ReportHits("hp-1", {HpHit(1, kArrived, "203.0.113.5", "900", "call-a")}, &through).ok());
+  EXPECT_EQ(through, 1u);
+  ASSERT_TRUE(WaitFor([&] {
+    return ka.Has("203.0.113.5/32 graylist") && kb.Has("203.0.113.5/32 graylist");
+  }));
+  std::printf("graylist pushed to 2 agents in %.2f ms\n",
+              std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+  const v1::Decision g = *ka.Get("203.0.113.5/32 graylist");
+  EXPECT_EQ(g.origin(), v1::ORIGIN_HONEYPOT);
+  EXPECT_EQ(g.reason(), "honeypot");
+  EXPECT_EQ(g.source(), "hp-1");
+  EXPECT_EQ(g.rate_per_s(), 5u);
+  EXPECT_EQ(g.burst(), 20u);
+  EXPECT_NEAR(static_cast<double>(g.expires_unix_ns() - g.created_unix_ns()), 3600e9, 1e9);
+  EXPECT_FALSE(ka.Has("203.0.113.5/32 block"));
+  // The call's end is no new arrival; a second call, to another deflector,
+  // blocks the source fleet-wide at once.
+  ASSERT_TRUE(ReportHits("hp-1", {HpHit(2, kEnded, "203.0.113.5", "900", "call-a", "aa")}).ok());
+  t0 = Clock::now();
+  ASSERT_TRUE(ReportHits("hp-1", {HpHit(3, kArrived, "203.0.113.5", "901", "call-b")}).ok());
+  ASSERT_TRUE(WaitFor([&] {
+    return ka.Has("203.0.113.5/32 block") && kb.Has("203.0.113.5/32 block");
+  }));
+  const double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+  std::printf("honeypot block pushed to 2 agents in %.2f ms\n", ms);
+  EXPECT_LT(ms, 1000);
+  const v1::Decision blk = *kb.Get("203.0.113.5/32 block");
+  EXPECT_EQ(blk.origin(), v1::ORIGIN_HONEYPOT);
+  EXPECT_EQ(blk.reason(), "honeypot");
+  EXPECT_NEAR(static_cast<double>(blk.expires_unix_ns() - blk.created_unix_ns()), 86400e9, 1e9);
+  const auto s = Stats();
+  EXPECT_EQ(s.hits_stored(), 3u);
+  EXPECT_EQ(s.honeypot_graylisted(), 1u);
+  EXPECT_EQ(s.honeypot_blocked(), 1u);
+  EXPECT_EQ(s.graylists(), 1u);
+  EXPECT_EQ(s.blocks(), 1u);
+  EXPECT_EQ(s.honeypots(), 1u);
+  EXPECT_EQ(s.agents(), 2u);
+  // The operator lists the graylist by its action, and sees the honeypot
+  // among the agents.
+  grpc::ClientContext lctx;
+  lctx.AddMetadata("sw-name", "ops");
+  v1::ListDecisionsRequest lreq;
+  lreq.set_action(v1::ACTION_GRAYLIST);
+  v1::ListDecisionsResponse lresp;
+  ASSERT_TRUE(op_->ListDecisions(&lctx, lreq, &lresp).ok());
+  ASSERT_EQ(lresp.decisions_size(), 1);
+  EXPECT_EQ(lresp.decisions(0).burst(), 20u);
+  grpc::ClientContext actx;
+  actx.AddMetadata("sw-name", "ops");
+  v1::ListAgentsResponse agents;
+  ASSERT_TRUE(op_->ListAgents(&actx, v1::ListAgentsRequest(), &agents).ok());
+  ASSERT_EQ(agents.agents_size(), 3);
+  const auto& hp = agents.agents(2);
+  EXPECT_EQ(hp.agent(), "hp-1");
+  EXPECT_TRUE(hp.honeypot());
+  EXPECT_EQ(hp.hostname(), "hp-1.lab");
+  EXPECT_EQ(hp.deflector_users(), 3u);
+  EXPECT_EQ(hp.reports(), 3u);
+  EXPECT_FALSE(agents.agents(0).honeypot());
+  // An operator's unblock lifts both.
+  grpc::ClientContext uctx;
+  uctx.AddMetadata("sw-name", "ops");
+  v1::PrefixRequest ureq;
+  ureq.set_prefix("203.0.113.5");
+  v1::Decision ud;
+  ASSERT_TRUE(op_->Unblock(&uctx, ureq, &ud).ok());
+  ASSERT_TRUE(WaitFor([&] { return ka.Size() == 0 && kb.Size() == 0; }));
+}
+
+TEST_F(ServiceTest, AnAllowlistedSourceCallingADeflectorIsLeftAlone) {
+  StartController();
+  FakeKernel k;
+  auto a = Agent("proxy-a", &k);
+  ASSERT_TRUE(Allow("198.51.100.0/24").ok());
+  ASSERT_TRUE(WaitFor([&] { return k.Has("198.51.100.0/24 allow"); }));
+  ASSERT_TRUE(ReportHits("hp-1", {HpHit(1, kArrived, "198.51.100.7", "900", "a"),
+                                  HpHit(2, kArrived, "198.51.100.7", "901", "b")}).ok());
+  const auto s = Stats();
+  EXPECT_EQ(s.hits_stored(), 2u);  // stored all the same
+  EXPECT_EQ(s.honeypot_spared_allowed(), 2u);
+  EXPECT_EQ(s.honeypot_graylisted() + s.honeypot_blocked(), 0u);
+  EXPECT_EQ(s.blocks() + s.graylists(), 0u);
+  EXPECT_EQ(ctl_->decisions().version(), 1u);  // the allow only
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(k.Size(), 1u);
+}
+
+TEST_F(ServiceTest, ResentHitsAreStoredOnceAndActOnce) {
+  StartController();
+  std::vector<v1::HoneypotHit> first = {HpHit(7, kArrived, "203.0.113.9", "900", "a"),
+                                        HpHit(8, kEnded, "203.0.113.9", "900", "a", "aa")};
+  uint64_t through = 0;
+  ASSERT_TRUE(ReportHits("hp-1", first, &through).ok());
+  EXPECT_EQ(through, 8u);
+  const uint64_t v = ctl_->decisions().version();
+  EXPECT_EQ(v, 1u);  // the graylist
+  // The acknowledgement was lost: the honeypot registers again, learns how
+  // far the controller has stored, and resends (here, all of it anyway).
+  v1::HoneypotRegisterResponse reg;
+  ASSERT_TRUE(RegisterHoneypot("hp-1", &reg).ok());
+  EXPECT_EQ(reg.last_hit_id(), 8u);
+  first.push_back(HpHit(9, kArrived, "192.0.2.44", "902", "c"));
+  ASSERT_TRUE(ReportHits("hp-1", first, &through).ok());
+  EXPECT_EQ(through, 9u);
+  ASSERT_TRUE(ReportHits("hp-1", first, &through).ok());  // and once more
+  EXPECT_EQ(through, 9u);
+  EXPECT_EQ(*ctl_->store().HitCount(), 3u);
+  const auto s = Stats();
+  EXPECT_EQ(s.hits_stored(), 3u);
+  EXPECT_EQ(s.hits_duplicate(), 5u);
+  EXPECT_EQ(s.honeypot_graylisted(), 2u);  // 203.0.113.9 once, 192.0.2.44
+  EXPECT_EQ(ctl_->decisions().version(), 2u);
+  // A restarted controller remembers the window's arrivals: 203.0.113.9's
+  // second call blocks it.
+  ctl_->Shutdown();
+  ctl_.reset();
+  StartController();
+  ASSERT_TRUE(ReportHits("hp-1", {HpHit(10, kArrived, "203.0.113.9", "901", "d")}).ok());
+  EXPECT_TRUE(ctl_->decisions().Find(*ParseDecisionPrefix("203.0.113.9"), v1::ACTION_BLOCK));
+}
+
+TEST_F(ServiceTest, TwoHoneypotsReportingOneSourceBlockIt) {
+  StartController();
+  FakeKernel k;
+  auto a = Agent("proxy-a", &k);
+  ASSERT_TRUE(WaitFor([&] { return a->stats().connected; }));
+  ASSERT_TRUE(ReportHits("hp-1", {HpHit(1, kArrived, "2001:db8::66", "900", "a")}).ok());
+  ASSERT_TRUE(WaitFor([&] { return k.Has("2001:db8::66/128 graylist"); }));
+  // Its ids are its own: 1 again is no duplicate of hp-1's.
+  ASSERT_TRUE(ReportHits("hp-2", {HpHit(1, kArrived, "2001:DB8::66", "900", "a")}).ok());
+  ASSERT_TRUE(WaitFor([&] { return k.Has("2001:db8::66/128 block"); }));
+  EXPECT_EQ(k.Get("2001:db8::66/128 block")->source(), "hp-2");
+  EXPECT_EQ(Stats().honeypot_blocked(), 1u);
+}
+
+TEST_F(ServiceTest, CampaignsAndHitFilters) {
+  StartController();
+  ASSERT_TRUE(ReportHits("hp-1", {HpHit(1, kArrived, "203.0.113.1", "900", "a"),
+                                  HpHit(2, kEnded, "203.0.113.1", "900", "a", "msg-1"),
+                                  HpHit(3, kArrived, "203.0.113.2", "901", "b"),
+                                  HpHit(4, kEnded, "203.0.113.2", "901", "b", "msg-1"),
+                                  HpHit(5, kArrived, "203.0.113.3", "900", "c"),
+                                  HpHit(6, kEnded, "203.0.113.3", "900", "c", "msg-2")}).ok());
+  v1::HoneypotHit deflected = HpHit(1, kEnded, "203.0.113.1", "alice", "d", "msg-1");
+  deflected.set_deflected(true);
+  ASSERT_TRUE(ReportHits("hp-2", {deflected}).ok());
+  {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("sw-name", "ops");
+    v1::ListCampaignsRequest req;
+    req.set_min_sources(2);
+    v1::ListCampaignsResponse resp;
+    ASSERT_TRUE(op_->ListCampaigns(&ctx, req, &resp).ok());
+    ASSERT_EQ(resp.campaigns_size(), 1);
+    const auto& c = resp.campaigns(0);
+    EXPECT_EQ(c.audio_sha256(), "msg-1");
+    EXPECT_EQ(c.calls(), 3u);
+    ASSERT_EQ(c.sources_size(), 2);
+    EXPECT_EQ(c.sources(0), "203.0.113.1");
+    EXPECT_EQ(c.sources(1), "203.0.113.2");
+    EXPECT_EQ(c.callees_size(), 3);
+    EXPECT_EQ(c.recorded_ms(), 4000);
+    EXPECT_LE(c.first_unix_ns(), c.last_unix_ns());
+  }
+  {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("sw-name", "ops");
+    v1::ListCampaignsResponse resp;
+    ASSERT_TRUE(op_->ListCampaigns(&ctx, v1::ListCampaignsRequest(), &resp).ok());
+    EXPECT_EQ(resp.campaigns_size(), 2);
+  }
+  auto count = [&](const v1::ListHitsRequest& req) {
+    v1::ListHitsResponse resp;
+    auto st = ListHits(req, &resp);
+    EXPECT_TRUE(st.ok()) << st.error_message();
+    return resp.hits_size();
+  };
+  v1::ListHitsRequest req;
+  EXPECT_EQ(count(req), 7);
+  req.set_src_ip("203.0.113.1");
+  EXPECT_EQ(count(req), 3);
+  req.set_honeypot("hp-1");
+  EXPECT_EQ(count(req), 2);
+  req = {};
+  req.set_callee("900");
+  EXPECT_EQ(count(req), 4);
+  req = {};
+  req.set_callee("alice");
+  req.set_deflected_only(true);  // the calls recorded for a real user
+  {
+    v1::ListHitsResponse resp;
+    ASSERT_TRUE(ListHits(req, &resp).ok());
+    ASSERT_EQ(resp.hits_size(), 1);
+    EXPECT_EQ(resp.hits(0).honeypot(), "hp-2");
+    EXPECT_EQ(resp.hits(0).campaign(), "msg-1");
+    EXPECT_EQ(resp.hits(0).hit().recording(), "d.wav");
+  }
+  req = {};
+  req.set_limit(2);
+  {
+    v1::ListHitsResponse resp;
+    ASSERT_TRUE(ListHits(req, &resp).ok());
+    ASSERT_EQ(resp.hits_size(), 2);
+    EXPECT_EQ(resp.hits(0).hit().id(), 6u);  // the newest two, newest last
+    EXPECT_EQ(resp.hits(1).honeypot(), "hp-2");
+  }
+  req = {};
+  req.set_since_unix_ns(absl::ToUnixNanos(absl::Now() + absl::Hours(1)));
+  EXPECT_EQ(count(req), 0);
+  req = {};
+  req.set_src_ip("not-an-address");
+  v1::ListHitsResponse resp;
+  EXPECT_EQ(ListHits(req, &resp).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(ServiceTest, HoneypotCallsAreCheckedAndABadBatchStoresNothing) {
+  StartController();
+  v1::HoneypotRegisterResponse reg;
+  EXPECT_EQ(RegisterHoneypot("hp-1", &reg, "hp-2").error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(RegisterHoneypot("bad name!", &reg).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  auto refused = [&](std::vector<v1::HoneypotHit> hits, const std::string& why) {
+    auto st = ReportHits("hp-1", hits);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << why;
+    EXPECT_NE(st.error_message().find(why), std::string::npos) << st.error_message();
+  };
+  refused({HpHit(2, kArrived, "203.0.113.1", "900", "a"), HpHit(1, kArrived, "203.0.113.1", "900", "b")},
+          "follows id 2");
+  refused({HpHit(1, kArrived, "203.0.113.1", "900", "a"), HpHit(2, kArrived, "x", "900", "b")},
+          "src_ip 'x' is not an IP address");
+  refused({HpHit(0, kArrived, "203.0.113.1", "900", "a")}, "ids start at 1");
+  refused({HpHit(1, v1::HoneypotHit::STAGE_UNSPECIFIED, "203.0.113.1", "900", "a")},
+          "neither STAGE_ARRIVED nor STAGE_ENDED");
+  EXPECT_EQ(*ctl_->store().HitCount(), 0u);
+  EXPECT_EQ(ctl_->decisions().version(), 0u);
+  // An empty batch is fine: nothing stored yet.
+  uint64_t through = 99;
+  ASSERT_TRUE(ReportHits("hp-1", {}, &through).ok());
+  EXPECT_EQ(through, 0u);
 }
 
 TEST(MediaWatches, RunningOnesAfterASequenceNumberExpiredOnesForgotten) {

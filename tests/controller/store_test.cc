@@ -35,6 +35,29 @@ v1::AgentReport AlarmReport(uint64_t id, const std::string& category) {
   return r;
 }
 
+constexpr int64_t kSec = 1'000'000'000;
+
+v1::HoneypotHit Hit(uint64_t id, v1::HoneypotHit::Stage stage, const std::string& src,
+                    const std::string& callee, int64_t ts, const std::string& audio = "") {
+  v1::HoneypotHit h;
+  h.set_id(id);
+  h.set_stage(stage);
+  h.set_ts_unix_ns(ts);
+  h.set_method("INVITE");
+  h.set_src_ip(src);
+  h.set_callee(callee);
+  h.set_call_id("call-" + std::to_string(id));
+  h.set_user_agent("friendly-scanner");
+  if (!audio.empty()) {
+    h.set_audio_sha256(audio);
+    h.set_recorded_ms(static_cast<int64_t>(1000 * id));
+    h.set_recording("rec-" + std::to_string(id) + ".wav");
+  }
+  return h;
+}
+constexpr auto kArrived = v1::HoneypotHit::STAGE_ARRIVED;
+constexpr auto kEnded = v1::HoneypotHit::STAGE_ENDED;
+
 TEST(SqliteStore, UpgradesFromTheFirstSchemaKeepingEverything) {
   TempDir dir;
   const std::string db = dir.File("c.db");
@@ -136,6 +159,178 @@ TEST(SqliteStore, DecisionChangesSetRemoveAndKeepTheVersion) {
   ASSERT_TRUE(l.ok());
   EXPECT_EQ(l->version, 4u);
   ASSERT_EQ(l->decisions.size(), 2u);
+}
+
+TEST(SqliteStore, UpgradesFromTheSecondSchemaAddingGraylistsAndHits) {
+  TempDir dir;
+  const std::string db = dir.File("c.db");
+  {
+    auto s = SqliteStore::OpenAtVersion(db, 2);
+    ASSERT_TRUE(s.ok()) << s.status();
+    ASSERT_TRUE((*s)->ApplyDecisions({{false, Dec("192.0.2.0/24", v1::ACTION_BLOCK, 3)}}, 3).ok());
+  }
+  auto s = SqliteStore::Open(db);
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ((*s)->schema_version(), 3);
+  auto g = Dec("192.0.2.9/32", v1::ACTION_GRAYLIST, 4);
+  g.set_rate_per_s(5);
+  g.set_burst(20);
+  ASSERT_TRUE((*s)->ApplyDecisions({{false, g}}, 4).ok());
+  auto loaded = (*s)->LoadDecisions();
+  ASSERT_TRUE(loaded.ok());
+  ASSERT_EQ(loaded->decisions.size(), 2u);
+  EXPECT_EQ(loaded->decisions[0].prefix(), "192.0.2.0/24");  // the old one, no bucket
+  EXPECT_EQ(loaded->decisions[0].rate_per_s(), 0u);
+  EXPECT_EQ(loaded->decisions[1].action(), v1::ACTION_GRAYLIST);
+  EXPECT_EQ(loaded->decisions[1].rate_per_s(), 5u);
+  EXPECT_EQ(loaded->decisions[1].burst(), 20u);
+  std::vector<bool> stored;
+  ASSERT_EQ(*(*s)->StoreHits("hp-1", {Hit(1, kArrived, "192.0.2.9", "900", 5)}, 10, &stored), 1u);
+  EXPECT_EQ(*(*s)->HitCount(), 1u);
+}
+
+TEST(SqliteStore, HitsAreStoredOncePerIdAndListedByFilter) {
+  TempDir dir;
+  auto s = SqliteStore::Open(dir.File("c.db"));
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(*(*s)->LastHitId("hp-1"), 0u);
+  std::vector<bool> stored;
+  auto last = (*s)->StoreHits("hp-1", {Hit(10, kArrived, "192.0.2.1", "900", 100 * kSec),
+                                       Hit(11, kEnded, "192.0.2.1", "900", 100 * kSec, "aa")},
+                              200 * kSec, &stored);
+  ASSERT_TRUE(last.ok()) << last.status();
+  EXPECT_EQ(*last, 11u);
+  EXPECT_EQ(stored, std::vector<bool>({true, true}));
+  // Resent after a lost acknowledgement, with one new hit (no time of its
+  // own: stored at now).
+  v1::HoneypotHit untimed = Hit(12, kArrived, "2001:db8::5", "901", 0);
+  untimed.set_deflected(true);
+  last = (*s)->StoreHits("hp-1", {Hit(10, kArrived, "192.0.2.1", "900", 100 * kSec),
+                                  Hit(11, kEnded, "192.0.2.1", "900", 100 * kSec, "aa"), untimed},
+                         300 * kSec, &stored);
+  EXPECT_EQ(*last, 12u);
+  EXPECT_EQ(stored, std::vector<bool>({false, false, true}));
+  EXPECT_EQ(*(*s)->HitCount(), 3u);
+  EXPECT_EQ(*(*s)->LastHitId("hp-1"), 12u);
+  // Another honeypot's ids are its own.
+  ASSERT_EQ(*(*s)->StoreHits("hp-2", {Hit(10, kArrived, "192.0.2.1", "902", 150 * kSec)},
+                             300 * kSec, &stored), 10u);
+  auto all = (*s)->Hits({});
+  ASSERT_TRUE(all.ok()) << all.status();
+  ASSERT_EQ(all->size(), 4u);
+  EXPECT_EQ(all->at(0).honeypot(), "hp-1");
+  EXPECT_EQ(all->at(0).hit().user_agent(), "friendly-scanner");  // the whole hit kept
+  EXPECT_EQ(all->at(0).campaign(), "");
+  EXPECT_EQ(all->at(1).campaign(), "aa");
+  EXPECT_EQ(all->at(1).hit().recording(), "rec-11.wav");
+  EXPECT_EQ(all->at(2).hit().ts_unix_ns(), 300 * kSec);
+  EXPECT_EQ(all->at(3).honeypot(), "hp-2");
+  HitFilter f;
+  f.src_ip = "192.0.2.1";
+  EXPECT_EQ((*s)->Hits(f)->size(), 3u);
+  f = {};
+  f.callee = "900";
+  EXPECT_EQ((*s)->Hits(f)->size(), 2u);
+  f.stage = kEnded;
+  EXPECT_EQ((*s)->Hits(f)->size(), 1u);
+  f = {};
+  f.honeypot = "hp-2";
+  EXPECT_EQ((*s)->Hits(f)->size(), 1u);
+  f = {};
+  f.deflected_only = true;
+  ASSERT_EQ((*s)->Hits(f)->size(), 1u);
+  EXPECT_EQ((*s)->Hits(f)->at(0).hit().src_ip(), "2001:db8::5");
+  f = {};
+  f.since_unix_ns = 150 * kSec;
+  EXPECT_EQ((*s)->Hits(f)->size(), 2u);
+  f = {};
+  f.limit = 2;  // the newest two, newest last
+  auto two = (*s)->Hits(f);
+  ASSERT_EQ(two->size(), 2u);
+  EXPECT_EQ(two->at(0).hit().id(), 12u);
+  EXPECT_EQ(two->at(1).honeypot(), "hp-2");
+  // The honeypots as ListAgents shows them; hits made the rows before any
+  // registration.
+  v1::AgentInfo h;
+  h.set_agent("hp-1");
+  h.set_hostname("hp-1.lab");
+  h.set_version("0.1.0");
+  h.add_interfaces("192.0.2.200:5060");
+  h.set_deflector_users(12);
+  h.set_last_seen_unix_ns(400 * kSec);
+  ASSERT_TRUE((*s)->UpsertHoneypot(h).ok());
+  auto pots = (*s)->Honeypots();
+  ASSERT_TRUE(pots.ok());
+  ASSERT_EQ(pots->size(), 2u);
+  EXPECT_TRUE(pots->at(0).honeypot());
+  EXPECT_EQ(pots->at(0).hostname(), "hp-1.lab");
+  EXPECT_EQ(pots->at(0).interfaces(0), "192.0.2.200:5060");
+  EXPECT_EQ(pots->at(0).deflector_users(), 12u);
+  EXPECT_EQ(pots->at(0).reports(), 3u);
+  EXPECT_EQ(pots->at(0).first_seen_unix_ns(), 200 * kSec);
+  EXPECT_EQ(pots->at(0).last_seen_unix_ns(), 400 * kSec);
+  EXPECT_EQ(*(*s)->LastHitId("hp-1"), 12u);  // registering keeps it
+}
+
+TEST(SqliteStore, CampaignsGroupCallsByTheirRecordedMessage) {
+  TempDir dir;
+  auto s = SqliteStore::Open(dir.File("c.db"));
+  ASSERT_TRUE(s.ok());
+  std::vector<bool> stored;
+  // Message "aa": three calls from two sources (the second source first
+  // called later); "bb": one call; arrivals and calls without a recording
+  // are no campaign's.
+  ASSERT_TRUE((*s)->StoreHits("hp-1", {Hit(1, kArrived, "192.0.2.1", "900", 10 * kSec),
+                                       Hit(2, kEnded, "192.0.2.1", "900", 10 * kSec, "aa"),
+                                       Hit(3, kEnded, "192.0.2.2", "901", 30 * kSec, "aa"),
+                                       Hit(4, kEnded, "192.0.2.1", "902", 40 * kSec, "aa"),
+                                       Hit(5, kEnded, "192.0.2.3", "900", 20 * kSec, "bb"),
+                                       Hit(6, kEnded, "192.0.2.4", "903", 50 * kSec)},
+                              60 * kSec, &stored).ok());
+  auto all = (*s)->Campaigns(1, 0);
+  ASSERT_TRUE(all.ok()) << all.status();
+  ASSERT_EQ(all->size(), 2u);
+  const v1::Campaign& bb = all->at(0);  // newest last
+  EXPECT_EQ(bb.audio_sha256(), "bb");
+  EXPECT_EQ(bb.calls(), 1u);
+  const v1::Campaign& aa = all->at(1);
+  EXPECT_EQ(aa.audio_sha256(), "aa");
+  EXPECT_EQ(aa.calls(), 3u);
+  ASSERT_EQ(aa.sources_size(), 2);
+  EXPECT_EQ(aa.sources(0), "192.0.2.1");
+  EXPECT_EQ(aa.sources(1), "192.0.2.2");
+  EXPECT_EQ(aa.first_unix_ns(), 10 * kSec);
+  EXPECT_EQ(aa.last_unix_ns(), 40 * kSec);
+  EXPECT_EQ(aa.recorded_ms(), 4000);  // the longest recording of it
+  ASSERT_EQ(aa.callees_size(), 3);
+  EXPECT_EQ(aa.callees(0), "900");
+  EXPECT_EQ(aa.callees(2), "902");
+  auto two = (*s)->Campaigns(2, 0);
+  ASSERT_EQ(two->size(), 1u);
+  EXPECT_EQ(two->at(0).audio_sha256(), "aa");
+  EXPECT_TRUE((*s)->Campaigns(3, 0)->empty());
+  auto newest = (*s)->Campaigns(1, 1);
+  ASSERT_EQ(newest->size(), 1u);
+  EXPECT_EQ(newest->at(0).audio_sha256(), "aa");
+}
+
+TEST(SqliteStore, HitRetentionByAgeAndCountKeepsTheDuplicateCheck) {
+  TempDir dir;
+  auto s = SqliteStore::Open(dir.File("c.db"));
+  ASSERT_TRUE(s.ok());
+  std::vector<v1::HoneypotHit> hits;
+  for (uint64_t i = 1; i <= 10; ++i) hits.push_back(Hit(i, kArrived, "192.0.2.1", "900", i));
+  std::vector<bool> stored;
+  ASSERT_TRUE((*s)->StoreHits("hp-1", hits, 100, &stored).ok());
+  ASSERT_TRUE((*s)->PruneHits(3, 1000).ok());  // older than ts 3
+  EXPECT_EQ(*(*s)->HitCount(), 8u);
+  ASSERT_TRUE((*s)->PruneHits(0, 5).ok());
+  EXPECT_EQ(*(*s)->HitCount(), 5u);
+  EXPECT_EQ((*s)->Hits({})->front().hit().id(), 6u);
+  // A pruned hit resent is still a duplicate.
+  ASSERT_EQ(*(*s)->StoreHits("hp-1", {Hit(1, kArrived, "192.0.2.1", "900", 1)}, 100, &stored), 10u);
+  EXPECT_FALSE(stored[0]);
+  EXPECT_EQ(*(*s)->HitCount(), 5u);
 }
 
 }  // namespace
