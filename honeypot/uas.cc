@@ -157,7 +157,8 @@ std::string Shape(std::string_view v) {
       size_t j = i;
       while (j < v.size() && (absl::ascii_isalnum(static_cast<unsigned char>(v[j])) || v[j] == '-')) ++j;
       std::string_view run = v.substr(i, j - i);
-      const bool name = j < v.size() && v[j] == '=';
+      // A parameter's name: after ';' or before '='.
+      const bool name = (j < v.size() && v[j] == '=') || (i > 0 && v[i - 1] == ';');
       const bool scheme = (absl::EqualsIgnoreCase(AV(run), "sip") || absl::EqualsIgnoreCase(AV(run), "sips") ||
                            absl::EqualsIgnoreCase(AV(run), "tel")) &&
                           j < v.size() && v[j] == ':';

@@ -99,8 +99,8 @@ class Uas {
 };
 
 // The shape of a Via or Contact value for fingerprints: parameter names,
-// the URI scheme and the Via's protocol kept; every run of digits written
-// "d" and every run of letters "a" elsewhere.
+// the URI scheme and the Via's protocol kept; elsewhere every run of digits
+// written "d" and every run of letters "a" ("10.0.0.5:5060" is "d.d.d.d:d").
 std::string Shape(std::string_view value);
 
 }  // namespace sw::honeypot
