@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: BSD-2-Clause
 // Writes the controller's decisions into this host's kernel maps: blocks
 // with the time remaining to their absolute expiry (re-fetching never
-// extends one), allows (removing the blocks they cover, local ones too).
-// Remembers what it installed, so that a snapshot after a reconnection
-// removes what the fleet no longer holds.
+// extends one), graylists as per-source limits (sw_src_limit, the same
+// way), allows (removing the blocks they cover, local ones too). Remembers
+// what it installed, so that a snapshot after a reconnection removes what
+// the fleet no longer holds.
 #pragma once
 
 #include <cstdint>
@@ -23,8 +24,8 @@ class FleetDecisions {
   // now_unix_ns: the wall clock (tests pass their own).
   explicit FleetDecisions(Maps& maps, std::function<int64_t()> now_unix_ns = nullptr);
 
-  // A block this predicate is true for is not installed (the agent spares
-  // this host's own addresses). Set before the first batch.
+  // A block or graylist this predicate is true for is not installed (the
+  // agent spares this host's own addresses). Set before the first batch.
   void SetSpare(std::function<bool(const IpPrefix&)> spare) { spare_ = std::move(spare); }
 
   // Applies one batch from WatchDecisions (snapshot pages are gathered until
@@ -33,17 +34,21 @@ class FleetDecisions {
 
   struct Stats {
     uint64_t blocks_set = 0, blocks_removed = 0, allows_set = 0, allows_removed = 0;
-    uint64_t expired_on_arrival = 0;  // already past their expiry
+    uint64_t graylists_set = 0, graylists_removed = 0;
+    uint64_t expired_on_arrival = 0;  // blocks and graylists already past their expiry
     uint64_t spared = 0;               // blocks covering this host's own addresses
+    uint64_t graylists_spared = 0;     // graylists of this host's own addresses
     uint64_t local_blocks_lifted = 0;  // this host's own blocks inside a fleet allow
-    uint64_t errors = 0;               // kernel map updates refused
-    size_t blocks = 0, allows = 0;     // installed from the controller now
+    uint64_t errors = 0;               // kernel map updates refused, malformed decisions
+    size_t blocks = 0, allows = 0, graylists = 0;  // installed from the controller now
   };
   Stats stats() const;
 
  private:
   void Set(const sipwarden::v1::Decision& d);
+  void SetGraylist(const sipwarden::v1::Decision& d, const IpPrefix& host);
   void Remove(const sipwarden::v1::Decision& d);
+  void RemoveGraylist(const IpPrefix& host);
 
   Maps& maps_;
   std::function<int64_t()> now_;
@@ -51,6 +56,12 @@ class FleetDecisions {
   mutable std::mutex mu_;
   // Installed from the controller: prefix text -> action.
   std::map<std::string, int> blocks_, allows_;
+  // Graylists installed, by host prefix text: the limit as written, so that
+  // a removal lifts only that (the agent's own rules may have replaced it).
+  struct Graylisted {
+    uint32_t rate = 0, burst = 0, reason = 0;
+  };
+  std::map<std::string, Graylisted> graylists_;
   std::vector<sipwarden::v1::Decision> snapshot_;  // pages so far
   Stats stats_;
 };

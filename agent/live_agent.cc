@@ -545,6 +545,9 @@ void LiveAgent::AddMetrics(PromText& t) {
             static_cast<double>(fs.blocks));
     t.Gauge("sipwarden_fleet_allows", "Allows installed from the controller",
             static_cast<double>(fs.allows));
+    t.Gauge("sipwarden_fleet_graylists",
+            "Graylists (per-source limits) installed from the controller",
+            static_cast<double>(fs.graylists));
     t.Counter("sipwarden_fleet_media_watches_total", "Media watches armed for the controller",
               static_cast<double>(fleet_watches_armed_));
     t.Counter("sipwarden_fleet_media_watch_reports_total",
@@ -553,6 +556,12 @@ void LiveAgent::AddMetrics(PromText& t) {
     t.Counter("sipwarden_fleet_spared_total",
               "Fleet blocks not installed: they cover an address of this host",
               static_cast<double>(fs.spared));
+    t.Counter("sipwarden_fleet_graylists_spared_total",
+              "Fleet graylists not installed: they are an address of this host",
+              static_cast<double>(fs.graylists_spared));
+    t.Counter("sipwarden_fleet_expired_on_arrival_total",
+              "Fleet blocks and graylists skipped: past their expiry when they arrived",
+              static_cast<double>(fs.expired_on_arrival));
     t.Counter("sipwarden_fleet_map_errors_total", "Fleet decisions the kernel maps refused",
               static_cast<double>(fs.errors));
   }

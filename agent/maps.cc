@@ -540,6 +540,17 @@ absl::Status Maps::SrcLimitDel(const IpAddress& addr) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<std::optional<sw_src_limit>> Maps::SrcLimit(const IpAddress& addr) const {
+  if (fds_.src_limit < 0) return std::nullopt;  // an agent from before them: none
+  const sw_src_key k = SrcKey(addr);
+  sw_src_limit v{};
+  if (bpf_map_lookup_elem(fds_.src_limit, &k, &v) != 0) {
+    if (errno == ENOENT) return std::nullopt;
+    return ErrnoStatus(errno, "read sw_src_limit");
+  }
+  return v;
+}
+
 absl::StatusOr<std::vector<SrcLimitEntry>> Maps::SrcLimits() const {
   std::vector<SrcLimitEntry> out;
   if (fds_.src_limit < 0) return out;  // an agent from before them: none

@@ -120,6 +120,8 @@ class Maps {
   absl::Status SrcLimitSet(const IpAddress& addr, uint32_t rate, uint32_t burst,
                            absl::Duration ttl, uint32_t reason);
   absl::Status SrcLimitDel(const IpAddress& addr);
+  // One source's limit, if it has one.
+  absl::StatusOr<std::optional<sw_src_limit>> SrcLimit(const IpAddress& addr) const;
   absl::StatusOr<std::vector<SrcLimitEntry>> SrcLimits() const;
   // Deletes expired limits; returns how many.
   absl::StatusOr<int> SrcLimitExpire();

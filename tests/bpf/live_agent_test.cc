@@ -16,9 +16,11 @@
 
 #include "../controller/test_util.h"
 #include "controller.h"
+#include "fleet_decisions.h"
 #include "harness.h"
 #include "packet_builder.h"
 #include "sipwarden/rules/ruleset.h"
+#include "sipwarden/v1/honeypot.grpc.pb.h"
 #include "sipwarden/v1/operator.grpc.pb.h"
 #include "tables.h"
 
@@ -140,6 +142,30 @@ class LiveAgentTest : public SharedHarnessTest {
     }
     return false;
   }
+  std::optional<sw_src_limit> KernelLimit(const char* addr) {
+    auto l = harness_->maps().SrcLimit(*IpAddress::Parse(addr));
+    EXPECT_TRUE(l.ok()) << l.status();
+    return l.ok() ? *l : std::nullopt;
+  }
+  // A honeypot's report of a call from src to a deflector.
+  void HoneypotHit(uint64_t id, const char* src, const std::string& callee) {
+    auto hp = v1::HoneypotService::NewStub(grpc::CreateChannel(
+        "127.0.0.1:" + std::to_string(ctl_->port()), grpc::InsecureChannelCredentials()));
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("sw-name", "hp-1");
+    v1::HitBatch b;
+    auto* h = b.add_hits();
+    h->set_id(id);
+    h->set_stage(v1::HoneypotHit::STAGE_ARRIVED);
+    h->set_ts_unix_ns(absl::ToUnixNanos(absl::Now()));
+    h->set_method("INVITE");
+    h->set_src_ip(src);
+    h->set_callee(callee);
+    h->set_call_id("call-" + std::to_string(id));
+    v1::HitAck ack;
+    auto st = hp->ReportHits(&ctx, b, &ack);
+    ASSERT_TRUE(st.ok()) << st.error_message();
+  }
   void TearDown() override {
     if (agent_) agent_->Shutdown(absl::ZeroDuration());
     agent_.reset();
@@ -252,6 +278,137 @@ TEST_F(LiveAgentTest, AFleetBlockCoveringThisHostIsNotInstalled) {
   ASSERT_TRUE(WaitFor([&] { return KernelBlocks("192.0.2.10/32"); }));
   EXPECT_FALSE(KernelBlocks("127.0.0.0/8"));
   EXPECT_EQ(agent_->fleet()->stats().spared, 1u);
+}
+
+TEST_F(LiveAgentTest, AHoneypotGraylistSlowsTheSourceHereAndItsBlockDropsIt) {
+  StartController();
+  StartAgent();
+  // A call to a deflector: the controller graylists the source, and this
+  // kernel limits it to 5 requests/s with a bucket of 20.
+  HoneypotHit(1, kSrc4, "900");
+  ASSERT_TRUE(WaitFor([&] { return KernelLimit(kSrc4).has_value(); }));
+  const sw_src_limit l = *KernelLimit(kSrc4);
+  EXPECT_EQ(l.rate, 5u);
+  EXPECT_EQ(l.burst, 20u);
+  EXPECT_EQ(l.reason, static_cast<uint32_t>(SW_REASON_HONEYPOT));
+  const double left_s = static_cast<double>(l.expires_ns - BootNs()) / 1e9;
+  EXPECT_GT(left_s, 3590);
+  EXPECT_LE(left_s, 3600);
+  EXPECT_EQ(agent_->fleet()->stats().graylists, 1u);
+  // A person's next call goes through; a bot's burst is cut at the bucket.
+  int passed = 0, dropped = 0;
+  for (int i = 0; i < 30; ++i) {
+    const int rv = Send(kSrc4, test::SipRequest("INVITE")).retval;
+    (rv == XDP_PASS ? passed : dropped) += 1;
+  }
+  std::printf("graylisted source: %d of 30 INVITEs passed, %d dropped\n", passed, dropped);
+  EXPECT_GE(passed, 20);
+  EXPECT_LE(passed, 22);  // the bucket refills at 5/s while the 30 run
+  EXPECT_EQ(passed + dropped, 30);
+  // A second call, to another deflector: blocked outright.
+  HoneypotHit(2, kSrc4, "901");
+  ASSERT_TRUE(WaitFor([&] { return KernelBlocks("192.0.2.10/32"); }));
+  EXPECT_EQ(Send(kSrc4, test::SipRequest("OPTIONS")).retval, XDP_DROP);
+  // The operator lifts both with one unblock.
+  grpc::ClientContext ctx;
+  ctx.AddMetadata("sw-name", "ops");
+  v1::PrefixRequest req;
+  req.set_prefix(kSrc4);
+  v1::Decision d;
+  ASSERT_TRUE(op_->Unblock(&ctx, req, &d).ok());
+  ASSERT_TRUE(WaitFor([&] { return !KernelBlocks("192.0.2.10/32") && !KernelLimit(kSrc4); }));
+  EXPECT_EQ(agent_->fleet()->stats().graylists_removed, 1u);
+  EXPECT_EQ(agent_->fleet()->stats().graylists, 0u);
+}
+
+TEST_F(LiveAgentTest, FleetGraylistsGetTheTimeLeftAndSnapshotsReconcileThem) {
+  int64_t now = absl::ToUnixNanos(absl::Now());
+  FleetDecisions fleet(harness_->maps(), [&] { return now; });
+  fleet.SetSpare([](const IpPrefix& p) { return p.addr.ToString() == kDst4; });
+  constexpr int64_t kSec = 1'000'000'000;
+  auto graylist = [&](const std::string& prefix, int64_t expires, uint32_t rate = 5,
+                      uint32_t burst = 20) {
+    v1::Decision d;
+    d.set_prefix(prefix);
+    d.set_action(v1::ACTION_GRAYLIST);
+    d.set_origin(v1::ORIGIN_HONEYPOT);
+    d.set_reason("honeypot");
+    d.set_expires_unix_ns(expires);
+    d.set_rate_per_s(rate);
+    d.set_burst(burst);
+    return d;
+  };
+  auto batch = [](std::vector<v1::Decision> ds, v1::DecisionChange::Kind kind,
+                  bool snapshot = false) {
+    v1::DecisionBatch b;
+    b.set_snapshot(snapshot);
+    b.set_snapshot_done(snapshot);
+    for (auto& d : ds) {
+      auto* c = b.add_changes();
+      c->set_kind(kind);
+      *c->mutable_decision() = d;
+    }
+    return b;
+  };
+  const auto kSet = v1::DecisionChange::KIND_SET;
+  fleet.Apply(batch({graylist("192.0.2.10/32", now + 600 * kSec),
+                     graylist("2001:db8::10/128", 0, 2, 4),
+                     graylist("192.0.2.11/32", now - kSec),          // expired on the way
+                     graylist(std::string(kDst4) + "/32", now + 600 * kSec),  // this host
+                     graylist("192.0.2.0/24", now + 600 * kSec)},     // not a host
+                    kSet));
+  auto v4 = KernelLimit(kSrc4);
+  ASSERT_TRUE(v4.has_value());
+  EXPECT_EQ(v4->rate, 5u);
+  EXPECT_EQ(v4->burst, 20u);
+  EXPECT_EQ(v4->reason, static_cast<uint32_t>(SW_REASON_HONEYPOT));
+  const double left_s = static_cast<double>(v4->expires_ns - BootNs()) / 1e9;
+  EXPECT_GT(left_s, 595);
+  EXPECT_LE(left_s, 600);
+  auto v6 = KernelLimit(kSrc6);
+  ASSERT_TRUE(v6.has_value());
+  EXPECT_EQ(v6->expires_ns, 0u);  // never expires
+  EXPECT_EQ(v6->rate, 2u);
+  EXPECT_FALSE(KernelLimit("192.0.2.11").has_value());
+  EXPECT_FALSE(KernelLimit(kDst4).has_value());
+  auto s = fleet.stats();
+  EXPECT_EQ(s.graylists, 2u);
+  EXPECT_EQ(s.graylists_set, 2u);
+  EXPECT_EQ(s.expired_on_arrival, 1u);
+  EXPECT_EQ(s.graylists_spared, 1u);
+  EXPECT_EQ(s.errors, 1u);
+  // The same graylist fetched again 100 s later (a reconnection): the time
+  // left to its absolute expiry, never extended.
+  const int64_t expires = now + 600 * kSec;
+  now += 100 * kSec;
+  fleet.Apply(batch({graylist("192.0.2.10/32", expires)}, kSet));
+  const double again_s = static_cast<double>(KernelLimit(kSrc4)->expires_ns - BootNs()) / 1e9;
+  EXPECT_GT(again_s, 495);
+  EXPECT_LE(again_s, 500);
+  // The agent's own rules limit 2001:db8::10 since: the fleet's removal
+  // leaves that limit alone.
+  ASSERT_TRUE(harness_->maps()
+                  .SrcLimitSet(*IpAddress::Parse(kSrc6), 1, 1, absl::ZeroDuration(), SW_REASON_FLOOD)
+                  .ok());
+  fleet.Apply(batch({graylist("2001:db8::10/128", 0)}, v1::DecisionChange::KIND_EXPIRE));
+  ASSERT_TRUE(KernelLimit(kSrc6).has_value());
+  EXPECT_EQ(KernelLimit(kSrc6)->reason, static_cast<uint32_t>(SW_REASON_FLOOD));
+  EXPECT_EQ(fleet.stats().graylists, 1u);
+  // A snapshot that no longer holds 192.0.2.10 but a new one: the first
+  // goes, the second comes.
+  fleet.Apply(batch({graylist("192.0.2.12/32", now + 60 * kSec)}, kSet, /*snapshot=*/true));
+  EXPECT_FALSE(KernelLimit(kSrc4).has_value());
+  EXPECT_TRUE(KernelLimit("192.0.2.12").has_value());
+  s = fleet.stats();
+  EXPECT_EQ(s.graylists, 1u);
+  EXPECT_EQ(s.graylists_removed, 1u);
+  // A fleet allow over it lifts it here at once.
+  v1::Decision allow;
+  allow.set_prefix("192.0.2.0/24");
+  allow.set_action(v1::ACTION_ALLOW);
+  fleet.Apply(batch({allow}, kSet));
+  EXPECT_FALSE(KernelLimit("192.0.2.12").has_value());
+  EXPECT_EQ(fleet.stats().graylists, 0u);
 }
 
 TEST_F(LiveAgentTest, ARefusedMessageIsAnEventAndCountedByReason) {
