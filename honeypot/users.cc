@@ -30,13 +30,8 @@ int HexValue(char c) {
 // RFC 3261 25.1: user = 1*( unreserved / escaped / user-unreserved ).
 bool IsUserChar(char c) {
   if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
-  switch (c) {
-    case '-': case '_': case '.': case '!': case '~': case '*': case '\'': case '(': case ')':
-    case '&': case '=': case '+': case '$': case ',': case ';': case '?': case '/':
-      return true;
-    default:
-      return false;
-  }
+  // mark and user-unreserved
+  return c != '\0' && std::string_view("-_.!~*'()&=+$,;?/").find(c) != std::string_view::npos;
 }
 
 // How a byte is named in an error: '@', or 0x09 for what does not print.
@@ -67,42 +62,40 @@ std::string Decoded(std::string_view user) {
 // First and last names from many countries, in ASCII (what a user part holds
 // without escapes), lower case.
 constexpr std::array kFirst = {
-    "aaron",   "abdul",   "ada",     "adam",    "adrian",  "agnes",   "ahmed",   "aiko",
-    "alan",    "albert",  "alberto", "alex",    "alice",   "alina",   "amelia",  "amir",
-    "ana",     "andre",   "andrea",  "anna",    "anton",   "arjun",   "astrid",  "ben",
-    "bernd",   "bianca",  "boris",   "brian",   "bruno",   "carla",   "carlos",  "carmen",
-    "chen",    "chloe",   "chris",   "claire",   "clara",   "daniel",  "david",   "diana",
-    "diego",   "dmitri",  "elena",   "elias",   "elif",    "ella",    "emil",    "emily",
-    "emma",    "eric",    "erik",    "eva",     "fatima",  "felix",   "fiona",   "frank",
-    "gabriel", "george",  "greta",   "hana",    "hannah",  "hans",    "harry",   "helen",
-    "hugo",    "ian",     "ines",    "irene",   "isabel",  "ivan",    "jack",    "jakob",
-    "jan",     "james",   "jana",    "javier",  "jean",    "jens",    "jonas",   "jose",
-    "julia",   "julien",  "karin",   "kasia",   "kenji",   "kevin",   "laila",   "lars",
-    "laura",   "lea",     "lena",    "leon",    "lina",    "linda",   "lucas",   "lucia",
-    "luis",    "maja",    "marco",   "maria",   "marie",   "mark",    "marta",   "martin",
-    "mateo",   "max",     "mei",     "mia",     "michael", "mila",    "mohamed", "nadia",
-    "nina",    "noah",    "nora",    "olga",    "oliver",  "omar",    "oscar",   "pablo",
-    "paul",    "pedro",   "peter",   "petra",   "pierre",  "priya",   "rafael",  "rahul",
-    "rosa",    "ruth",    "sam",     "sara",    "sofia",   "sophie",  "stefan",  "susan",
-    "tanja",   "thomas",  "tim",     "tobias",  "tom",     "ulrich",  "vera",    "victor",
-    "wei",     "yara",    "yuki",    "yusuf",   "zoe",     "zofia",
+    "aaron",   "abdul",   "ada",     "adam",   "adrian", "agnes",  "ahmed",  "aiko",   "alan",
+    "albert",  "alberto", "alex",    "alice",  "alina",  "amelia", "amir",   "ana",    "andre",
+    "andrea",  "anna",    "anton",   "arjun",  "astrid", "ben",    "bernd",  "bianca", "boris",
+    "brian",   "bruno",   "carla",   "carlos", "carmen", "chen",   "chloe",  "chris",  "claire",
+    "clara",   "daniel",  "david",   "diana",  "diego",  "dmitri", "elena",  "elias",  "elif",
+    "ella",    "emil",    "emily",   "emma",   "eric",   "erik",   "eva",    "fatima", "felix",
+    "fiona",   "frank",   "gabriel", "george", "greta",  "hana",   "hannah", "hans",   "harry",
+    "helen",   "hugo",    "ian",     "ines",   "irene",  "isabel", "ivan",   "jack",   "jakob",
+    "jan",     "james",   "jana",    "javier", "jean",   "jens",   "jonas",  "jose",   "julia",
+    "julien",  "karin",   "kasia",   "kenji",  "kevin",  "laila",  "lars",   "laura",  "lea",
+    "lena",    "leon",    "lina",    "linda",  "lucas",  "lucia",  "luis",   "maja",   "marco",
+    "maria",   "marie",   "mark",    "marta",  "martin", "mateo",  "max",    "mei",    "mia",
+    "michael", "mila",    "mohamed", "nadia",  "nina",   "noah",   "nora",   "olga",   "oliver",
+    "omar",    "oscar",   "pablo",   "paul",   "pedro",  "peter",  "petra",  "pierre", "priya",
+    "rafael",  "rahul",   "rosa",    "ruth",   "sam",    "sara",   "sofia",  "sophie", "stefan",
+    "susan",   "tanja",   "thomas",  "tim",    "tobias", "tom",    "ulrich", "vera",   "victor",
+    "wei",     "yara",    "yuki",    "yusuf",  "zoe",    "zofia",
 };
 constexpr std::array kLast = {
-    "adams",     "alvarez",   "andersen",  "bauer",     "becker",    "bernard",   "berg",
-    "brown",     "carter",    "castro",    "chen",      "clarke",    "costa",     "dahl",
-    "davies",    "dubois",    "duarte",    "evans",     "fischer",   "fontaine",  "garcia",
-    "gomez",     "gonzalez",  "gruber",    "hansen",    "hartmann",  "hoffmann",  "horvath",
-    "hughes",    "ivanova",   "jansen",    "jensen",    "johansson", "jones",     "kaya",
-    "keller",    "khan",      "kim",       "klein",     "koch",      "kovacs",    "kowalski",
-    "kramer",    "kumar",     "lambert",   "larsen",    "laurent",   "lee",       "lehmann",
-    "lopez",     "lorenz",    "martin",    "martinez",  "meyer",     "miller",    "moreau",
-    "moreno",    "morris",    "muller",    "nagy",      "nielsen",   "novak",     "nowak",
-    "olsen",     "ortiz",     "patel",     "perez",     "petrov",    "popescu",   "quinn",
-    "ramos",     "reyes",     "richter",   "rossi",     "roux",      "russo",     "santos",
-    "schafer",   "schmidt",   "schneider", "schulz",    "silva",     "singh",     "smith",
-    "sorensen",  "suzuki",    "svensson",  "tanaka",    "taylor",    "thomas",    "torres",
-    "varga",     "vogel",     "wagner",    "walker",    "wang",      "weber",     "wilson",
-    "wolf",      "wright",    "yamamoto",  "yilmaz",    "young",     "zhang",     "zimmermann",
+    "adams",     "alvarez",  "andersen",  "bauer",    "becker",    "bernard",  "berg",
+    "brown",     "carter",   "castro",    "chen",     "clarke",    "costa",    "dahl",
+    "davies",    "dubois",   "duarte",    "evans",    "fischer",   "fontaine", "garcia",
+    "gomez",     "gonzalez", "gruber",    "hansen",   "hartmann",  "hoffmann", "horvath",
+    "hughes",    "ivanova",  "jansen",    "jensen",   "johansson", "jones",    "kaya",
+    "keller",    "khan",     "kim",       "klein",    "koch",      "kovacs",   "kowalski",
+    "kramer",    "kumar",    "lambert",   "larsen",   "laurent",   "lee",      "lehmann",
+    "lopez",     "lorenz",   "martin",    "martinez", "meyer",     "miller",   "moreau",
+    "moreno",    "morris",   "muller",    "nagy",     "nielsen",   "novak",    "nowak",
+    "olsen",     "ortiz",    "patel",     "perez",    "petrov",    "popescu",  "quinn",
+    "ramos",     "reyes",    "richter",   "rossi",    "roux",      "russo",    "santos",
+    "schafer",   "schmidt",  "schneider", "schulz",   "silva",     "singh",    "smith",
+    "sorensen",  "suzuki",   "svensson",  "tanaka",   "taylor",    "thomas",   "torres",
+    "varga",     "vogel",    "wagner",    "walker",   "wang",      "weber",    "wilson",
+    "wolf",      "wright",   "yamamoto",  "yilmaz",   "young",     "zhang",    "zimmermann",
     "zielinski",
 };
 
@@ -150,13 +143,13 @@ std::string PersonName(Rng& rng) {
   const std::string first = kFirst[rng.Below(kFirst.size())];
   const std::string last = kLast[rng.Below(kLast.size())];
   const uint64_t style = rng.Below(100);
-  if (style < 34) return absl::StrCat(first, ".", last);                        // anna.schmidt
-  if (style < 54) return absl::StrCat(first.substr(0, 1), last);                // aschmidt
-  if (style < 68) return absl::StrCat(first, "_", last, 10 + rng.Below(90));    // anna_schmidt84
-  if (style < 78) return absl::StrCat(first, ".", last, 2 + rng.Below(8));      // anna.schmidt3
-  if (style < 88) return absl::StrCat(first, 1950 + rng.Below(56));             // anna1987
-  if (style < 95) return absl::StrCat(first.substr(0, 1), ".", last);           // a.schmidt
-  return absl::StrCat(last, ".", first);                                        // schmidt.anna
+  if (style < 34) return absl::StrCat(first, ".", last);                      // anna.schmidt
+  if (style < 54) return absl::StrCat(first.substr(0, 1), last);              // aschmidt
+  if (style < 68) return absl::StrCat(first, "_", last, 10 + rng.Below(90));  // anna_schmidt84
+  if (style < 78) return absl::StrCat(first, ".", last, 2 + rng.Below(8));    // anna.schmidt3
+  if (style < 88) return absl::StrCat(first, 1950 + rng.Below(56));           // anna1987
+  if (style < 95) return absl::StrCat(first.substr(0, 1), ".", last);         // a.schmidt
+  return absl::StrCat(last, ".", first);                                      // schmidt.anna
 }
 
 std::string TrapName(Rng& rng) {
@@ -168,9 +161,12 @@ std::string TrapName(Rng& rng) {
 
 std::string_view RoleName(Role role) {
   switch (role) {
-    case Role::kDeflector: return "deflector";
-    case Role::kVoicemail: return "voicemail";
-    case Role::kGateway: return "gateway";
+    case Role::kDeflector:
+      return "deflector";
+    case Role::kVoicemail:
+      return "voicemail";
+    case Role::kGateway:
+      return "gateway";
   }
   return "?";
 }
@@ -185,24 +181,24 @@ std::optional<Role> ParseRole(std::string_view name) {
 absl::Status CheckUserPart(std::string_view user) {
   if (user.empty()) return absl::InvalidArgumentError("empty user part");
   if (user.size() > kMaxUserLength) {
-    return absl::InvalidArgumentError(absl::StrCat("user part of ", user.size(),
-                                                   " bytes is longer than ", kMaxUserLength));
+    return absl::InvalidArgumentError(
+        absl::StrCat("user part of ", user.size(), " bytes is longer than ", kMaxUserLength));
   }
   for (size_t i = 0; i < user.size(); ++i) {
     const char c = user[i];
     if (c == '%') {
       if (i + 2 >= user.size() || !IsHex(user[i + 1]) || !IsHex(user[i + 2])) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "'%' (byte ", i + 1, ") does not start a %XX escape (two hex digits)"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("'%' (byte ", i + 1, ") does not start a %XX escape (two hex digits)"));
       }
       i += 2;
       continue;
     }
     if (!IsUserChar(c)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          Show(c), " (byte ", i + 1,
-          ") is not allowed in a SIP user part (RFC 3261: letters, digits, "
-          "-_.!~*'()&=+$,;?/ and %XX escapes)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(Show(c), " (byte ", i + 1,
+                       ") is not allowed in a SIP user part (RFC 3261: letters, digits, "
+                       "-_.!~*'()&=+$,;?/ and %XX escapes)"));
     }
   }
   return absl::OkStatus();
@@ -252,14 +248,13 @@ absl::StatusOr<std::vector<User>> ParseUsers(std::string_view text, std::string_
     }
     const std::optional<Role> role = ParseRole(fields[1]);
     if (!role) {
-      return error(absl::StrCat("unknown role '", AV(fields[1]),
-                                "' for user '", AV(fields[0]),
+      return error(absl::StrCat("unknown role '", AV(fields[1]), "' for user '", AV(fields[0]),
                                 "' (one of deflector, voicemail, gateway)"));
     }
     auto [it, inserted] = seen.emplace(Decoded(fields[0]), line_no);
     if (!inserted) {
-      return error(absl::StrCat("duplicate user '", AV(fields[0]), "' (first on line ",
-                                it->second, ")"));
+      return error(
+          absl::StrCat("duplicate user '", AV(fields[0]), "' (first on line ", it->second, ")"));
     }
     users.push_back(User{std::string(fields[0]), *role});
   }
@@ -301,8 +296,7 @@ std::vector<User> GenerateDeflectors(size_t count, uint64_t seed) {
   for (size_t i = count; i > 1; --i) std::swap(order[i - 1], order[rng.Below(i)]);
   for (size_t i = 0; i < traps; ++i) trap[order[i]] = true;
 
-  absl::flat_hash_set<std::string> taken = {std::string(kVoicemailUser),
-                                            std::string(kGatewayUser)};
+  absl::flat_hash_set<std::string> taken = {std::string(kVoicemailUser), std::string(kGatewayUser)};
   taken.reserve(count + 2);
   std::vector<User> users;
   users.reserve(count);

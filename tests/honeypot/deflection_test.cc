@@ -17,9 +17,8 @@ namespace {
 
 std::vector<DeflectionCase> Cases() {
   std::vector<DeflectionCase> cases = DefaultDeflectionCases();
-  for (DeflectionCase c : {DeflectionCase{1, 1}, DeflectionCase{1000, 1},
-                           DeflectionCase{100000, 7}, DeflectionCase{3, 100000},
-                           DeflectionCase{0, 5}, DeflectionCase{5, 0}}) {
+  for (DeflectionCase c : {DeflectionCase{1, 1}, DeflectionCase{1000, 1}, DeflectionCase{100000, 7},
+                           DeflectionCase{3, 100000}, DeflectionCase{0, 5}, DeflectionCase{5, 0}}) {
     cases.push_back(c);
   }
   return cases;
@@ -90,8 +89,7 @@ TEST(Deflection, RealCallsBeforeGraylistAndBlockMatchTheirExpectations) {
       EXPECT_NEAR(r.measured_before_graylist, r.expected_before_graylist,
                   5 * std::sqrt(var1 / 2000))
           << c.deflectors << " deflectors";
-      EXPECT_NEAR(r.measured_before_block, r.expected_before_block,
-                  5 * std::sqrt(k * var1 / 2000))
+      EXPECT_NEAR(r.measured_before_block, r.expected_before_block, 5 * std::sqrt(k * var1 / 2000))
           << c.deflectors << " deflectors, block after " << k;
       // The sample spread agrees with the model's too (within 15%).
       EXPECT_NEAR(r.stddev_before_block, std::sqrt(k * var1), 0.15 * std::sqrt(k * var1) + 0.05)

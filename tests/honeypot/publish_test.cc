@@ -89,9 +89,9 @@ std::vector<std::pair<std::string, std::string>> Links(const std::string& html) 
 // non-void element is closed in order; every '&' starts one of our entities.
 void ExpectWellFormed(const std::string& html) {
   static const std::set<std::string> kVoid = {"meta"};
-  static const std::set<std::string> kKnown = {"html", "head", "meta", "title", "style", "body",
-                                               "h1",   "div",  "p",    "strong", "ul",   "li",
-                                               "a"};
+  static const std::set<std::string> kKnown = {"html", "head", "meta", "title", "style",
+                                               "body", "h1",   "div",  "p",     "strong",
+                                               "ul",   "li",   "a"};
   ASSERT_EQ(html.rfind("<!DOCTYPE html>\n", 0), 0u);
   std::vector<std::string> open;
   size_t i = html.find('\n') + 1;
@@ -145,7 +145,8 @@ TEST(Page, EveryDeflectorIsHarvestableByRegexAndByLinks) {
 
 TEST(Page, HumansAreToldAndTheListIsHidden) {
   const std::string html = DeflectorPage({User{"alice.kowalski", Role::kDeflector}}, kDomain);
-  const size_t notice = html.find("Do not call these addresses: they are traps for unsolicited calls");
+  const size_t notice =
+      html.find("Do not call these addresses: they are traps for unsolicited calls");
   const size_t list = html.find("<div class=\"contacts\" aria-hidden=\"true\"");
   ASSERT_NE(notice, std::string::npos);
   ASSERT_NE(list, std::string::npos);
@@ -168,8 +169,8 @@ TEST(Page, HumansAreToldAndTheListIsHidden) {
 
 TEST(Page, LoadsNothingFromElsewhere) {
   const std::string html = DeflectorPage(honeypot::GenerateDeflectors(100, 2), kDomain);
-  for (const char* bad : {"http:", "https:", "//", "src=", "<link", "<script", "<img",
-                          "<iframe", "@import", "url(", "<base"}) {
+  for (const char* bad : {"http:", "https:", "//", "src=", "<link", "<script", "<img", "<iframe",
+                          "@import", "url(", "<base"}) {
     EXPECT_EQ(html.find(bad), std::string::npos) << bad;
   }
 }
@@ -195,9 +196,9 @@ TEST(Page, EscapesEverythingAndListsOnlyDeflectors) {
 }
 
 TEST(Domain, GoodAndBad) {
-  for (const char* good : {"honeypot.example.net", "localhost", "Honeypot.Example.NET",
-                           "xn--bcher-kva.example", "192.0.2.10", "[2001:db8::1]", "a-b.c0",
-                           "3com.example"}) {
+  for (const char* good :
+       {"honeypot.example.net", "localhost", "Honeypot.Example.NET", "xn--bcher-kva.example",
+        "192.0.2.10", "[2001:db8::1]", "a-b.c0", "3com.example"}) {
     EXPECT_TRUE(CheckSipDomain(good).ok()) << good << ": " << CheckSipDomain(good);
   }
   struct Bad {
@@ -222,8 +223,7 @@ TEST(Domain, GoodAndBad) {
   for (const Bad& b : bads) {
     const absl::Status st = CheckSipDomain(b.domain);
     ASSERT_FALSE(st.ok()) << b.domain;
-    EXPECT_NE(std::string(st.message()).find(b.why), std::string::npos)
-        << b.domain << ": " << st;
+    EXPECT_NE(std::string(st.message()).find(b.why), std::string::npos) << b.domain << ": " << st;
     EXPECT_NE(std::string(st.message()).find("bad --domain"), std::string::npos);
   }
   EXPECT_FALSE(CheckSipDomain(std::string(64, 'a') + ".net").ok());
@@ -297,8 +297,7 @@ TEST(Publish, AUsersFileAndItsRefusals) {
   auto refused = [&](PublishOptions bad, const std::string& why) {
     auto res = Publish(bad);
     ASSERT_FALSE(res.ok()) << why;
-    EXPECT_NE(std::string(res.status().message()).find(why), std::string::npos)
-        << res.status();
+    EXPECT_NE(std::string(res.status().message()).find(why), std::string::npos) << res.status();
   };
   PublishOptions b = o;
   b.domain = "";

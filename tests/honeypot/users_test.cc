@@ -62,7 +62,8 @@ TEST(UsersFile, EachErrorNamesFileAndLine) {
       {"a%zz deflector\n", "'%' (byte 2) does not start a %XX escape"},
       {"alice deflector\nbob gateway\nalice voicemail\n",
        "u.txt:3: duplicate user 'alice' (first on line 1)"},
-      {"alice deflector\n%61lice deflector\n", "u.txt:2: duplicate user '%61lice' (first on line 1)"},
+      {"alice deflector\n%61lice deflector\n",
+       "u.txt:2: duplicate user '%61lice' (first on line 1)"},
   };
   for (const Case& c : cases) {
     auto users = ParseUsers(c.text, "u.txt");

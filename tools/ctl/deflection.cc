@@ -124,34 +124,30 @@ DeflectionRow SimulateDeflection(const DeflectionCase& c, const DeflectionOption
 
 std::string FormatDeflectionTable(const std::vector<DeflectionRow>& rows) {
   std::string out;
-  absl::StrAppend(&out, absl::StrFormat("%8s %10s %10s %10s %7s | %-21s | %s\n", "", "",
-                                        "absorbed", "absorbed", "", "   before graylist",
-                                        "   before block"));
+  absl::StrAppend(&out, absl::StrFormat("%8s %10s %10s %10s %7s | %-21s | %s\n", "", "", "absorbed",
+                                        "absorbed", "", "   before graylist", "   before block"));
   absl::StrAppend(&out, absl::StrFormat("%8s %10s %10s %10s %7s | %10s %10s | %10s %10s %9s\n",
                                         "real x", "deflect y", "y/(x+y)", "measured", "diff pp",
-                                        "expected", "measured", "expected", "measured",
-                                        "blocked"));
+                                        "expected", "measured", "expected", "measured", "blocked"));
   for (const DeflectionRow& r : rows) {
     const bool all_blocked = r.bots_blocked == r.bots;
-    absl::StrAppend(
-        &out,
-        absl::StrFormat("%8d %10d %9.2f%% %9.2f%% %+7.2f | %10s %10s | %10s %10s %9s\n", r.c.real,
-                        r.c.deflectors, 100 * r.formula, 100 * r.measured,
-                        100 * (r.measured - r.formula), Num(r.expected_before_graylist),
-                        r.bots_graylisted ? Num(r.measured_before_graylist) : "never",
-                        Num(r.expected_before_block),
-                        (all_blocked ? "" : ">") + Num(r.measured_before_block),
-                        absl::StrCat(r.bots_blocked, "/", r.bots)));
+    absl::StrAppend(&out,
+                    absl::StrFormat("%8d %10d %9.2f%% %9.2f%% %+7.2f | %10s %10s | %10s %10s %9s\n",
+                                    r.c.real, r.c.deflectors, 100 * r.formula, 100 * r.measured,
+                                    100 * (r.measured - r.formula), Num(r.expected_before_graylist),
+                                    r.bots_graylisted ? Num(r.measured_before_graylist) : "never",
+                                    Num(r.expected_before_block),
+                                    (all_blocked ? "" : ">") + Num(r.measured_before_block),
+                                    absl::StrCat(r.bots_blocked, "/", r.bots)));
   }
   if (!rows.empty()) {
     absl::StrAppend(
-        &out,
-        absl::StrFormat(
-            "absorbed: the share of one bot's %d calls that reached a deflector.\n"
-            "before graylist / block: calls that reached real users before the policy\n"
-            "graylisted the bot (its first deflector call) / blocked it (its deflector call\n"
-            "%d); mean of %d bots of at most %d calls each. Seed %d.\n",
-            rows[0].calls, rows[0].block_after, rows[0].bots, rows[0].calls, rows[0].seed));
+        &out, absl::StrFormat(
+                  "absorbed: the share of one bot's %d calls that reached a deflector.\n"
+                  "before graylist / block: calls that reached real users before the policy\n"
+                  "graylisted the bot (its first deflector call) / blocked it (its deflector call\n"
+                  "%d); mean of %d bots of at most %d calls each. Seed %d.\n",
+                  rows[0].calls, rows[0].block_after, rows[0].bots, rows[0].calls, rows[0].seed));
   }
   return out;
 }

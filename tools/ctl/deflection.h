@@ -41,8 +41,8 @@ struct DeflectionRow {
   // Against the policy. Expected values are infinite when the bot is never
   // graylisted (y = 0) or never blocked (y = 0).
   uint64_t bots = 0;
-  uint64_t bots_graylisted = 0;  // within `calls` calls
-  uint64_t bots_blocked = 0;     // within `calls` calls
+  uint64_t bots_graylisted = 0;         // within `calls` calls
+  uint64_t bots_blocked = 0;            // within `calls` calls
   double expected_before_graylist = 0;  // x/y
   double measured_before_graylist = 0;  // mean over the graylisted bots
   double expected_before_block = 0;     // block_after * x/y

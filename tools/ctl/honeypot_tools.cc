@@ -56,8 +56,8 @@ absl::StatusOr<std::vector<uint64_t>> Counts(std::string_view flag, const std::s
   for (absl::string_view part : absl::StrSplit(text, ',')) {
     uint64_t v;
     if (!absl::SimpleAtoi(part, &v) || v > max) {
-      return absl::InvalidArgumentError(absl::StrCat("--", sw::AV(flag), ": '", part,
-                                                     "' is not a count within 0..", max));
+      return absl::InvalidArgumentError(
+          absl::StrCat("--", sw::AV(flag), ": '", part, "' is not a count within 0..", max));
     }
     out.push_back(v);
   }
@@ -87,8 +87,8 @@ absl::Status Publish(const std::vector<std::string>& args) {
   }
   auto r = sw::ctl::Publish(o);
   if (!r.ok()) return r.status();
-  std::cout << "wrote " << r->out << ": " << r->published << " deflector URIs sip:USER@"
-            << o.domain << "\n"
+  std::cout << "wrote " << r->out << ": " << r->published << " deflector URIs sip:USER@" << o.domain
+            << "\n"
             << "wrote " << r->registrations_out << ": " << r->registered
             << " users for sipwarden-honeypot --users (with voicemail and gw-pstn)\n";
   return absl::OkStatus();
@@ -117,8 +117,8 @@ absl::Status Deflection(const std::vector<std::string>& args) {
   // Each bot stops at its block, but one that is never blocked makes every
   // call: bound that worst case.
   if (o.bots * o.calls > 1000000000ull) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--bots times --calls is ", o.bots * o.calls, ", more than 10^9 draws per row"));
+    return absl::InvalidArgumentError(absl::StrCat("--bots times --calls is ", o.bots * o.calls,
+                                                   ", more than 10^9 draws per row"));
   }
   if (o.block_after < 1) return absl::InvalidArgumentError("--block-after must be at least 1");
   std::vector<DeflectionRow> rows;

@@ -30,8 +30,7 @@ absl::Status ErrnoError(std::string_view what, const std::string& path) {
 
 absl::Status CheckSipDomain(std::string_view domain) {
   auto bad = [&](std::string_view why) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("bad --domain '", AV(domain), "': ", AV(why)));
+    return absl::InvalidArgumentError(absl::StrCat("bad --domain '", AV(domain), "': ", AV(why)));
   };
   if (domain.empty()) return bad("empty");
   if (domain.front() == '[') {
@@ -53,7 +52,7 @@ absl::Status CheckSipDomain(std::string_view domain) {
     if (label.size() > 63) return bad("a label is longer than 63 bytes");
     for (size_t i = 0; i < label.size(); ++i) {
       const char c = label[i];
-      if (c == ':' ) return bad("no port here (the domain only, e.g. honeypot.example.net)");
+      if (c == ':') return bad("no port here (the domain only, e.g. honeypot.example.net)");
       if (!IsAlnum(c) && c != '-') {
         return bad(absl::StrCat("'", std::string(1, c),
                                 "' is not allowed in a host name (letters, digits, '-', '.')"));
@@ -78,12 +77,23 @@ std::string HtmlEscape(std::string_view text) {
   out.reserve(text.size());
   for (char c : text) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out.push_back(c);
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out.push_back(c);
     }
   }
   return out;
@@ -100,7 +110,8 @@ std::string DeflectorPage(const std::vector<honeypot::User>& users, std::string_
       "<head>\n"
       "<meta charset=\"utf-8\">\n"
       "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-      "<title>SIP contacts at ", d, "</title>\n",
+      "<title>SIP contacts at ",
+      d, "</title>\n",
       "<style>\n"
       "body{font-family:sans-serif;max-width:40em;margin:2em auto;padding:0 1em;"
       "color:#222;background:#fff}\n"
@@ -111,7 +122,8 @@ std::string DeflectorPage(const std::vector<honeypot::User>& users, std::string_
       "</style>\n"
       "</head>\n"
       "<body>\n"
-      "<h1>SIP contacts at ", d, "</h1>\n",
+      "<h1>SIP contacts at ",
+      d, "</h1>\n",
       "<div class=\"notice\" role=\"note\">\n"
       "<p><strong>Do not call these addresses: they are traps for unsolicited calls.</strong>"
       "</p>\n"
@@ -137,8 +149,7 @@ std::string DeflectorPage(const std::vector<honeypot::User>& users, std::string_
   return out;
 }
 
-absl::Status WriteFileAtomically(const std::string& path, std::string_view content,
-                                 mode_t mode) {
+absl::Status WriteFileAtomically(const std::string& path, std::string_view content, mode_t mode) {
   const size_t slash = path.rfind('/');
   const std::string dir = slash == std::string::npos ? "." : path.substr(0, slash + 1);
   const std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
@@ -198,8 +209,8 @@ absl::StatusOr<PublishResult> Publish(const PublishOptions& o) {
     users = std::move(*loaded);
   } else {
     if (o.count < 1 || o.count > honeypot::kMaxGeneratedUsers) {
-      return absl::InvalidArgumentError(absl::StrCat("--count must be within 1..",
-                                                     honeypot::kMaxGeneratedUsers));
+      return absl::InvalidArgumentError(
+          absl::StrCat("--count must be within 1..", honeypot::kMaxGeneratedUsers));
     }
     users = honeypot::GenerateDeflectors(o.count, o.seed);
   }
@@ -212,8 +223,8 @@ absl::StatusOr<PublishResult> Publish(const PublishOptions& o) {
   r.registered = registrations.size();
   // The registration list first: a page never names users the honeypot
   // was not given.
-  if (absl::Status st = WriteFileAtomically(r.registrations_out,
-                                            honeypot::FormatUsers(registrations));
+  if (absl::Status st =
+          WriteFileAtomically(r.registrations_out, honeypot::FormatUsers(registrations));
       !st.ok()) {
     return st;
   }

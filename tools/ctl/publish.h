@@ -4,11 +4,12 @@
 // them), and the matching users file for `sipwarden-honeypot --users`.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
-#include <sys/types.h>
 #include <vector>
 
 #include "absl/status/statusor.h"
