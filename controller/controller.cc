@@ -730,6 +730,11 @@ class Controller::OperatorImpl final : public v1::OperatorService::Service {
     f.callee = req->callee();
     f.honeypot = req->honeypot();
     f.deflected_only = req->deflected_only();
+    if (!v1::HoneypotHit::Stage_IsValid(req->stage())) {
+      return Status(StatusCode::INVALID_ARGUMENT,
+                    absl::StrCat("no hit stage ", static_cast<int>(req->stage())));
+    }
+    f.stage = req->stage();
     f.limit = req->limit() ? std::min(req->limit(), 100000u) : 1000;
     auto hits = c_->store_->Hits(f);
     if (!hits.ok()) return ToGrpc(hits.status());

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <mutex>
 #include <thread>
@@ -685,6 +686,11 @@ TEST_F(ServiceTest, CampaignsAndHitFilters) {
     EXPECT_EQ(resp.hits(0).hit().recording(), "d.wav");
   }
   req = {};
+  req.set_stage(kEnded);
+  EXPECT_EQ(count(req), 4);
+  req.set_src_ip("203.0.113.1");
+  EXPECT_EQ(count(req), 2);
+  req = {};
   req.set_limit(2);
   {
     v1::ListHitsResponse resp;
@@ -725,6 +731,89 @@ TEST_F(ServiceTest, HoneypotCallsAreCheckedAndABadBatchStoresNothing) {
   uint64_t through = 99;
   ASSERT_TRUE(ReportHits("hp-1", {}, &through).ok());
   EXPECT_EQ(through, 0u);
+}
+
+// sipwardenctl's output for a command (stdout and stderr) and its exit code.
+std::string Ctl(int port, const std::string& args, int* rc) {
+  const std::string cmd = std::string(SW_BIN_DIR) + "/sipwardenctl --controller 127.0.0.1:" +
+                          std::to_string(port) + " --name ops " + args + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while (p && (n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  const int status = p ? pclose(p) : -1;
+  *rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return out;
+}
+
+TEST_F(ServiceTest, SipwardenctlListsHitsCallsCampaignsAndGraylists) {
+  StartController();
+  v1::HoneypotRegisterResponse reg;
+  ASSERT_TRUE(RegisterHoneypot("hp-1", &reg).ok());
+  v1::HoneypotHit arrived = HpHit(1, kArrived, "203.0.113.5", "900", "a");
+  arrived.set_user_agent("friendly-scanner");
+  arrived.set_final_status(200);
+  v1::HoneypotHit ended = HpHit(2, kEnded, "203.0.113.5", "900", "a", "0123456789abcdef0123");
+  ended.set_ended_by("bye");
+  v1::HoneypotHit other = HpHit(3, kEnded, "203.0.113.6", "901", "b", "0123456789abcdef0123");
+  v1::HoneypotHit deflected = HpHit(4, kEnded, "198.51.100.9", "alice", "c", "fedcba");
+  deflected.set_deflected(true);
+  deflected.set_caller("sip:spitter@example.net");
+  deflected.set_talk_ms(12000);
+  ASSERT_TRUE(ReportHits("hp-1", {arrived, ended, other, deflected}).ok());
+  int rc = 0;
+  std::string out = Ctl(port_, "honeypot hits", &rc);
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("TIME"), std::string::npos) << out;
+  EXPECT_NE(out.find("203.0.113.5:5070"), std::string::npos) << out;
+  EXPECT_NE(out.find("\"friendly-scanner\""), std::string::npos) << out;
+  EXPECT_NE(out.find("bye, talk 5s, a.wav, campaign 0123456789abcdef"), std::string::npos) << out;
+  out = Ctl(port_, "honeypot hits --src 203.0.113.6 --json", &rc);
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
+  EXPECT_NE(out.find("\"callee\":\"901\""), std::string::npos) << out;
+  EXPECT_NE(out.find("\"campaign\":\"0123456789abcdef0123\""), std::string::npos) << out;
+  out = Ctl(port_, "honeypot calls --callee alice", &rc);
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("sip:spitter@example.net"), std::string::npos) << out;
+  EXPECT_NE(out.find("198.51.100.9:5070"), std::string::npos) << out;
+  EXPECT_NE(out.find("12s"), std::string::npos) << out;
+  EXPECT_NE(out.find("c.wav"), std::string::npos) << out;
+  EXPECT_EQ(out.find("203.0.113.5"), std::string::npos) << out;  // not deflected
+  out = Ctl(port_, "honeypot calls", &rc);
+  EXPECT_EQ(rc, 2) << out;
+  EXPECT_NE(out.find("needs --callee"), std::string::npos) << out;
+  out = Ctl(port_, "honeypot campaigns --min-sources 2", &rc);
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("0123456789abcdef "), std::string::npos) << out;
+  EXPECT_NE(out.find("sources: 203.0.113.5 203.0.113.6"), std::string::npos) << out;
+  EXPECT_EQ(out.find("fedcba"), std::string::npos) << out;  // one source only
+  out = Ctl(port_, "honeypot campaigns --json", &rc);
+  EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 2) << out;
+  // The first arrival graylisted 203.0.113.5.
+  out = Ctl(port_, "graylist list", &rc);
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("RATE/S"), std::string::npos) << out;
+  EXPECT_NE(out.find("203.0.113.5/32"), std::string::npos) << out;
+  EXPECT_NE(out.find("honeypot"), std::string::npos) << out;
+  EXPECT_NE(out.find("hp-1"), std::string::npos) << out;
+  out = Ctl(port_, "graylist list --json", &rc);
+  EXPECT_NE(out.find("\"action\":\"graylist\",\"rate_per_s\":5,\"burst\":20"), std::string::npos)
+      << out;
+  out = Ctl(port_, "agents", &rc);
+  EXPECT_NE(out.find("honeypot"), std::string::npos) << out;
+  EXPECT_NE(out.find("(4 hits, 3 deflectors)"), std::string::npos) << out;
+  out = Ctl(port_, "stats", &rc);
+  EXPECT_NE(out.find("hits_stored 4\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("honeypot_graylisted 1\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("graylists 1\n"), std::string::npos) << out;
+  out = Ctl(port_, "block del 203.0.113.5", &rc);
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("lifted the graylist of 203.0.113.5/32"), std::string::npos) << out;
+  out = Ctl(port_, "honeypot hits --src nonsense", &rc);
+  EXPECT_EQ(rc, 2) << out;
+  EXPECT_NE(out.find("src_ip 'nonsense' is not an IP address"), std::string::npos) << out;
 }
 
 TEST(MediaWatches, RunningOnesAfterASequenceNumberExpiredOnesForgotten) {

@@ -19,14 +19,18 @@ struct FleetOptions {
   // block add
   absl::Duration ttl = absl::Hours(1);
   std::string reason = "manual";
-  // alarms
+  // alarms; src, since and limit also honeypot hits and calls
   bool follow = false;
   std::string category, src;
   absl::Duration since = absl::ZeroDuration();  // 0 = all kept
   int limit = 100;
+  // honeypot hits|calls|campaigns
+  std::string callee, honeypot;
+  int min_sources = 1;
 };
 
-// block add|del|list, allow add|del|list, agents, alarms, stats.
+// block add|del|list, graylist list, allow add|del|list, agents, alarms,
+// stats, honeypot hits|calls|campaigns.
 absl::Status FleetDispatch(const std::vector<std::string>& args, const FleetOptions& o);
 
 }  // namespace sw::ctl

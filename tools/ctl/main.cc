@@ -44,9 +44,18 @@ ABSL_FLAG(std::string, tls_key, "", "--controller over mTLS: the operator's priv
 ABSL_FLAG(std::string, tls_ca, "", "--controller over mTLS: the CA of the controller's certificate");
 ABSL_FLAG(bool, follow, false, "alarms: keep printing alarms as they arrive");
 ABSL_FLAG(std::string, category, "", "alarms: only this category");
-ABSL_FLAG(std::string, src, "", "alarms: only alarms accusing this address");
-ABSL_FLAG(std::string, since, "", "alarms: only the last DUR (e.g. 10m, 2h, 7d)");
-ABSL_FLAG(int, limit, 100, "alarms: at most this many (newest)");
+ABSL_FLAG(std::string, src, "",
+          "alarms: only alarms accusing this address; honeypot hits: only hits from it");
+ABSL_FLAG(std::string, since, "", "alarms, honeypot hits and calls: only the last DUR (e.g. 10m, 2h, 7d)");
+ABSL_FLAG(int, limit, 100,
+          "alarms, honeypot hits, calls and campaigns: at most this many (the newest)");
+ABSL_FLAG(std::string, callee, "",
+          "honeypot hits: only hits on this called user; honeypot calls: the real user whose "
+          "deflected calls to list (required)");
+ABSL_FLAG(std::string, honeypot, "", "honeypot hits and calls: only this honeypot's");
+ABSL_FLAG(int, min_sources, 1,
+          "honeypot campaigns: only campaigns (calls carrying one recorded message) from at least "
+          "this many source addresses");
 
 namespace {
 
@@ -76,9 +85,17 @@ constexpr char kUsage[] =
     "[--tls-cert F --tls-key F --tls-ca F]):\n"
     "  sipwardenctl --controller C block add PREFIX [--ttl DUR] [--reason TEXT]\n"
     "  sipwardenctl --controller C block del|list ...   allow add|del|list ...\n"
+    "  sipwardenctl --controller C graylist list [--json]   (the honeypot policy's graylists:\n"
+    "        rate, burst, expiry; block del HOST lifts one)\n"
     "  sipwardenctl --controller C agents [--json]\n"
     "  sipwardenctl --controller C alarms [--follow] [--category C] [--src IP] [--since DUR]\n"
-    "  sipwardenctl --controller C stats [--json]\n\n"
+    "  sipwardenctl --controller C stats [--json]\n"
+    "  sipwardenctl --controller C honeypot hits [--src IP] [--callee USER] [--honeypot NAME]\n"
+    "        [--since DUR] [--limit N] [--json]   (what the honeypots saw, newest last)\n"
+    "  sipwardenctl --controller C honeypot calls --callee USER [--since DUR] [--json]\n"
+    "        (calls to a real user that a proxy deflected to a honeypot, with recordings)\n"
+    "  sipwardenctl --controller C honeypot campaigns [--min-sources N] [--json]\n"
+    "        (calls grouped by the recorded message they carried)\n\n"
     "PREFIX is an IPv4 or IPv6 address or prefix (192.0.2.7, 198.51.100.0/24, 2001:db8::/32).\n"
     "Common flags: --pin-dir DIR (default /sys/fs/bpf/sipwarden). Flags may use dashes or\n"
     "underscores and may come before or after the verb.";
@@ -380,6 +397,11 @@ absl::Status Rules(const std::vector<std::string>& args) {
 absl::Status Dispatch(const std::vector<std::string>& args) {
   if (args.empty()) return absl::InvalidArgumentError("no command given (see --help)");
   const std::string& cmd = args[0];
+  if (cmd == "graylist" || cmd == "honeypot") {  // the controller holds these
+    return absl::InvalidArgumentError(absl::StrCat(
+        "'", cmd, " ", args.size() > 1 ? args[1] : "",
+        "' reads the controller: give --controller HOST:PORT (see --help)"));
+  }
   if (cmd != "block" && cmd != "allow" && cmd != "limit" && cmd != "stats" && cmd != "sources" &&
       cmd != "config" && cmd != "rules") {
     return absl::InvalidArgumentError(absl::StrCat("unknown command '", cmd, "' (see --help)"));
@@ -421,6 +443,9 @@ int main(int argc, char** argv) {
     o.category = absl::GetFlag(FLAGS_category);
     o.src = absl::GetFlag(FLAGS_src);
     o.limit = absl::GetFlag(FLAGS_limit);
+    o.callee = absl::GetFlag(FLAGS_callee);
+    o.honeypot = absl::GetFlag(FLAGS_honeypot);
+    o.min_sources = absl::GetFlag(FLAGS_min_sources);
     auto ttl = ParseTtl(absl::GetFlag(FLAGS_ttl));
     if (!ttl.ok()) {
       std::cerr << "sipwardenctl: " << ttl.status().message() << "\n";
