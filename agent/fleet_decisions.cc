@@ -114,8 +114,7 @@ void FleetDecisions::Set(const v1::Decision& d) {
     std::vector<IpPrefix> inside;
     for (const auto& [p, g] : graylists_) {
       auto host = IpPrefix::Parse(p);
-      if (host.ok() && host->addr.is_v4() == prefix->addr.is_v4() &&
-          prefix->Contains(host->addr)) {
+      if (host.ok() && host->addr.is_v4() == prefix->addr.is_v4() && prefix->Contains(host->addr)) {
         inside.push_back(*host);
       }
     }
@@ -183,8 +182,8 @@ void FleetDecisions::SetGraylist(const v1::Decision& d, const IpPrefix& host) {
       reason_code.ok() ? *reason_code : static_cast<uint32_t>(SW_REASON_HONEYPOT);
   // burst 0 would mean one second's worth to the map; the controller sends >= 1.
   const uint32_t burst = d.burst() ? d.burst() : d.rate_per_s();
-  if (auto st = maps_.SrcLimitSet(host.addr, d.rate_per_s(), burst, absl::Nanoseconds(ttl_ns),
-                                  reason);
+  if (auto st =
+          maps_.SrcLimitSet(host.addr, d.rate_per_s(), burst, absl::Nanoseconds(ttl_ns), reason);
       !st.ok()) {
     ++stats_.errors;
     std::cerr << "sipwarden-agent: fleet graylist " << d.prefix() << ": " << st.message() << "\n";
@@ -205,8 +204,8 @@ void FleetDecisions::RemoveGraylist(const IpPrefix& host) {
   // the agent's own rules set since (another reason or bucket) stays.
   bool ours;
   if (auto it = graylists_.find(host.ToString()); it != graylists_.end()) {
-    ours = l.reason == it->second.reason && l.rate == it->second.rate &&
-           l.burst == it->second.burst;
+    ours =
+        l.reason == it->second.reason && l.rate == it->second.rate && l.burst == it->second.burst;
     graylists_.erase(it);
   } else {
     // Installed by this agent's previous run (the maps outlive it).

@@ -35,7 +35,7 @@ class FleetDecisions {
   struct Stats {
     uint64_t blocks_set = 0, blocks_removed = 0, allows_set = 0, allows_removed = 0;
     uint64_t graylists_set = 0, graylists_removed = 0;
-    uint64_t expired_on_arrival = 0;  // blocks and graylists already past their expiry
+    uint64_t expired_on_arrival = 0;   // blocks and graylists already past their expiry
     uint64_t spared = 0;               // blocks covering this host's own addresses
     uint64_t graylists_spared = 0;     // graylists of this host's own addresses
     uint64_t local_blocks_lifted = 0;  // this host's own blocks inside a fleet allow

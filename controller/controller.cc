@@ -437,8 +437,9 @@ class Controller::HoneypotImpl final : public v1::HoneypotService::Service {
         return Status(StatusCode::INVALID_ARGUMENT, absl::StrCat(where, ": ids start at 1"));
       }
       if (h.id() <= prev) {
-        return Status(StatusCode::INVALID_ARGUMENT,
-                      absl::StrCat(where, " follows id ", prev, ": hits go in increasing id order"));
+        return Status(
+            StatusCode::INVALID_ARGUMENT,
+            absl::StrCat(where, " follows id ", prev, ": hits go in increasing id order"));
       }
       prev = h.id();
       if (h.stage() != v1::HoneypotHit::STAGE_ARRIVED &&
@@ -487,16 +488,25 @@ class Controller::HoneypotImpl final : public v1::HoneypotService::Service {
     const auto r = c_->policy_->Observe(honeypot, hit, now);
     auto& s = c_->stats_;
     switch (r.outcome) {
-      case O::kSpared: ++s.honeypot_spared; break;
-      case O::kStale: ++s.honeypot_stale; break;
-      case O::kGraylisted: ++s.honeypot_graylisted; break;
-      case O::kBlocked: ++s.honeypot_blocked; break;
+      case O::kSpared:
+        ++s.honeypot_spared;
+        break;
+      case O::kStale:
+        ++s.honeypot_stale;
+        break;
+      case O::kGraylisted:
+        ++s.honeypot_graylisted;
+        break;
+      case O::kBlocked:
+        ++s.honeypot_blocked;
+        break;
       case O::kRefused:
         ++s.honeypot_refused;
         std::cerr << "sipwarden-controller: honeypot policy for " << hit.src_ip() << ": "
                   << r.error.message() << "\n";
         return;
-      default: return;
+      default:
+        return;
     }
     if (c_->options_.quiet) return;
     if (r.outcome == O::kSpared) {
@@ -917,9 +927,10 @@ absl::StatusOr<Peer> Controller::Who(const grpc::ServerContext* ctx, bool operat
   auto p = auth_->Identify(ctx);
   if (!p.ok()) return p.status();
   if (operator_call && p->role != Role::kOperator) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "'", p->name, "' holds an agent's certificate: agents and honeypots report and watch, "
-        "only operators block, unblock, allow or read the fleet's state"));
+    return absl::PermissionDeniedError(
+        absl::StrCat("'", p->name,
+                     "' holds an agent's certificate: agents and honeypots report and watch, "
+                     "only operators block, unblock, allow or read the fleet's state"));
   }
   return p;
 }
@@ -951,8 +962,8 @@ void Controller::Housekeeping() {
           !st.ok()) {
         std::cerr << "sipwarden-controller: alarm retention: " << st.message() << "\n";
       }
-      if (auto st = store_->PruneHits(NowNs() - options_.alarm_max_age_ns,
-                                      options_.alarm_max_count);
+      if (auto st =
+              store_->PruneHits(NowNs() - options_.alarm_max_age_ns, options_.alarm_max_count);
           !st.ok()) {
         std::cerr << "sipwarden-controller: hit retention: " << st.message() << "\n";
       }

@@ -165,14 +165,14 @@ absl::StatusOr<Decision> DecisionTable::Graylist(const IpPrefix& host, int64_t e
                                                  const std::string& source, int64_t now) {
   // The kernel keeps per-source buckets by address: a range has none.
   if (host.length != (host.addr.is_v4() ? 32 : 128)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "a graylist is for one host (a /32 or /128), not ", host.ToString()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("a graylist is for one host (a /32 or /128), not ", host.ToString()));
   }
   // The kernel's own bounds on a source's bucket (agent/maps.h SrcLimitSet).
   constexpr uint32_t kMax = 1000000000;
   if (rate_per_s < 1 || rate_per_s > kMax || burst < 1 || burst > kMax) {
-    return absl::InvalidArgumentError(absl::StrCat("graylist rate ", rate_per_s, "/s burst ",
-                                                   burst, ": each must be within 1..", kMax));
+    return absl::InvalidArgumentError(absl::StrCat("graylist rate ", rate_per_s, "/s burst ", burst,
+                                                   ": each must be within 1..", kMax));
   }
   std::lock_guard<std::mutex> lock(mu_);
   if (AllowedLocked(host)) {

@@ -57,11 +57,10 @@ void HoneypotPolicy::Record(const std::string& src, const std::string& honeypot,
   // A call is its called user and Call-ID: a retransmission (or the redial
   // of one INVITE) carries the same; a request without a Call-ID counts on
   // its own.
-  std::string key = hit.call_id().empty()
-                        ? absl::StrCat("\x01", honeypot, "\x01", hit.id())
-                        : absl::StrCat(hit.callee(), "\x01", hit.call_id());
-  auto call = std::find_if(s.calls.begin(), s.calls.end(),
-                           [&](const auto& c) { return c.second == key; });
+  std::string key = hit.call_id().empty() ? absl::StrCat("\x01", honeypot, "\x01", hit.id())
+                                          : absl::StrCat(hit.callee(), "\x01", hit.call_id());
+  auto call =
+      std::find_if(s.calls.begin(), s.calls.end(), [&](const auto& c) { return c.second == key; });
   if (call == s.calls.end()) {
     *news = true;
     // Only block_hits of them matter: the oldest makes room.
@@ -76,9 +75,9 @@ void HoneypotPolicy::Record(const std::string& src, const std::string& honeypot,
   if (pot == s.honeypots.end()) {
     *news = true;
     if (s.honeypots.size() >= 2) {
-      s.honeypots.erase(std::min_element(
-          s.honeypots.begin(), s.honeypots.end(),
-          [](const auto& a, const auto& b) { return a.second < b.second; }));
+      s.honeypots.erase(
+          std::min_element(s.honeypots.begin(), s.honeypots.end(),
+                           [](const auto& a, const auto& b) { return a.second < b.second; }));
     }
     s.honeypots.emplace(honeypot, t);
   } else {
@@ -87,8 +86,7 @@ void HoneypotPolicy::Record(const std::string& src, const std::string& honeypot,
   *over = s.calls.size() >= o_.block_hits || s.honeypots.size() >= 2;
 }
 
-void HoneypotPolicy::Replay(const std::string& honeypot, const v1::HoneypotHit& hit,
-                            int64_t now) {
+void HoneypotPolicy::Replay(const std::string& honeypot, const v1::HoneypotHit& hit, int64_t now) {
   int64_t t = 0;
   if (!Counts(hit, now, &t) || t < now - o_.window_ns) return;
   auto addr = IpAddress::Parse(hit.src_ip());
@@ -125,8 +123,7 @@ HoneypotPolicy::Result HoneypotPolicy::Observe(const std::string& honeypot,
   const bool blocked = table_->Find(host, v1::ACTION_BLOCK).has_value();
   absl::StatusOr<v1::Decision> d;
   if (over && news && !blocked) {
-    d = table_->Block(host, now + o_.block_ttl_ns, v1::ORIGIN_HONEYPOT, "honeypot", honeypot,
-                      now);
+    d = table_->Block(host, now + o_.block_ttl_ns, v1::ORIGIN_HONEYPOT, "honeypot", honeypot, now);
     r.outcome = Outcome::kBlocked;
   } else if (first && !over && !blocked) {
     d = table_->Graylist(host, now + o_.graylist_ttl_ns, o_.graylist_rate, o_.graylist_burst,

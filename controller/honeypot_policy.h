@@ -38,7 +38,7 @@ struct HoneypotPolicyOptions {
   bool enabled = true;
   int64_t window_ns = 3600LL * 1000000000LL;
   int64_t graylist_ttl_ns = 3600LL * 1000000000LL;
-  uint32_t graylist_rate = 5;   // requests per second
+  uint32_t graylist_rate = 5;  // requests per second
   uint32_t graylist_burst = 20;
   // Separate calls within the window that block (1: the first one blocks).
   uint32_t block_hits = 2;

@@ -124,8 +124,9 @@ int main(int argc, char** argv) {
            {"--honeypot-graylist-ttl", absl::GetFlag(FLAGS_honeypot_graylist_ttl)},
            {"--honeypot-block-ttl", absl::GetFlag(FLAGS_honeypot_block_ttl)}}) {
     if (d <= absl::ZeroDuration() || d > absl::Hours(24 * 365 * 10)) {
-      std::cerr << "sipwarden-controller: " << name << " must be positive and at most 10 years, not "
-                << absl::FormatDuration(d) << "\n";
+      std::cerr << "sipwarden-controller: " << name
+                << " must be positive and at most 10 years, not " << absl::FormatDuration(d)
+                << "\n";
       return 2;
     }
   }
@@ -157,15 +158,17 @@ int main(int argc, char** argv) {
   sigaction(SIGTERM, &sa, nullptr);
   if (!o.quiet) {
     std::cerr << "sipwarden-controller: serving on port " << (*c)->port() << " (" << o.listen
-              << (o.tls_ca.empty() ? ", no TLS" : ", mTLS") << "), database " << o.db << ", decision version " << (*c)->decisions().version()
+              << (o.tls_ca.empty() ? ", no TLS" : ", mTLS") << "), database " << o.db
+              << ", decision version " << (*c)->decisions().version()
               << ", fleet reasons: " << absl::StrJoin(o.fleet_reasons, ",") << ", honeypot policy: "
               << (o.honeypot.enabled
-                      ? absl::StrCat("graylist ", o.honeypot.graylist_rate, "/s burst ",
-                                     o.honeypot.graylist_burst, " for ",
-                                     absl::FormatDuration(absl::GetFlag(FLAGS_honeypot_graylist_ttl)),
-                                     ", block at ", o.honeypot.block_hits, " calls or 2 honeypots within ",
-                                     absl::FormatDuration(absl::GetFlag(FLAGS_honeypot_window)), " for ",
-                                     absl::FormatDuration(absl::GetFlag(FLAGS_honeypot_block_ttl)))
+                      ? absl::StrCat(
+                            "graylist ", o.honeypot.graylist_rate, "/s burst ",
+                            o.honeypot.graylist_burst, " for ",
+                            absl::FormatDuration(absl::GetFlag(FLAGS_honeypot_graylist_ttl)),
+                            ", block at ", o.honeypot.block_hits, " calls or 2 honeypots within ",
+                            absl::FormatDuration(absl::GetFlag(FLAGS_honeypot_window)), " for ",
+                            absl::FormatDuration(absl::GetFlag(FLAGS_honeypot_block_ttl)))
                       : std::string("off (hits stored only)"))
               << "; agents forward: " << absl::StrJoin((*c)->central().forward(), ",") << "\n";
   }

@@ -293,10 +293,11 @@ absl::Status SqliteStore::ApplyDecisions(const std::vector<StoredChange>& change
 absl::StatusOr<LoadedDecisions> SqliteStore::LoadDecisions() {
   std::lock_guard<std::mutex> lock(mu_);
   LoadedDecisions out;
-  Stmt q(db_, schema_ >= 3 ? "SELECT prefix, action, origin, reason, source, created_ns, "
-                              "expires_ns, version, rate_per_s, burst FROM decisions ORDER BY version"
-                            : "SELECT prefix, action, origin, reason, source, created_ns, "
-                              "expires_ns, version, 0, 0 FROM decisions ORDER BY version");
+  Stmt q(db_, schema_ >= 3
+                  ? "SELECT prefix, action, origin, reason, source, created_ns, "
+                    "expires_ns, version, rate_per_s, burst FROM decisions ORDER BY version"
+                  : "SELECT prefix, action, origin, reason, source, created_ns, "
+                    "expires_ns, version, 0, 0 FROM decisions ORDER BY version");
   if (!q.ok()) return Error("load decisions");
   int rc;
   while ((rc = q.Step()) == SQLITE_ROW) {
@@ -701,7 +702,8 @@ absl::StatusOr<std::vector<sipwarden::v1::StoredHit>> SqliteStore::Hits(const Hi
   }
   const std::string sql = absl::StrCat(
       "SELECT honeypot, hit, audio_sha256 FROM (SELECT id, honeypot, hit, audio_sha256 FROM hits "
-      "WHERE ", where, " ORDER BY id DESC LIMIT ?6) ORDER BY id");
+      "WHERE ",
+      where, " ORDER BY id DESC LIMIT ?6) ORDER BY id");
   Stmt q(db_, sql.c_str());
   if (!q.ok()) return Error("list hits");
   q.Bind(1, f.since_unix_ns);
@@ -728,7 +730,7 @@ absl::StatusOr<std::vector<sipwarden::v1::StoredHit>> SqliteStore::Hits(const Hi
 }
 
 absl::StatusOr<std::vector<sipwarden::v1::Campaign>> SqliteStore::Campaigns(uint32_t min_sources,
-                                                                           uint32_t limit) {
+                                                                            uint32_t limit) {
   std::lock_guard<std::mutex> lock(mu_);
   // "audio_sha256 != ''" in each query lets SQLite use the partial index.
   Stmt q(db_,

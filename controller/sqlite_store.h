@@ -52,7 +52,7 @@ class SqliteStore final : public Store {
   absl::StatusOr<uint64_t> LastHitId(const std::string& honeypot) override;
   absl::StatusOr<std::vector<sipwarden::v1::StoredHit>> Hits(const HitFilter& filter) override;
   absl::StatusOr<std::vector<sipwarden::v1::Campaign>> Campaigns(uint32_t min_sources,
-                                                                uint32_t limit) override;
+                                                                 uint32_t limit) override;
   absl::Status PruneHits(int64_t min_ts_unix_ns, uint64_t max_count) override;
   absl::StatusOr<uint64_t> HitCount() override;
   absl::Status Audit(int64_t ts_unix_ns, const std::string& who, const std::string& what) override;

@@ -109,7 +109,7 @@ class Store {
   // with at least min_sources distinct sources, at most limit, the ones with
   // the latest calls, newest last.
   virtual absl::StatusOr<std::vector<sipwarden::v1::Campaign>> Campaigns(uint32_t min_sources,
-                                                                        uint32_t limit) = 0;
+                                                                         uint32_t limit) = 0;
   // Keeps at most max_count hits, none older than min_ts_unix_ns (the
   // honeypots' highest ids stay: a resent old hit is still a duplicate).
   virtual absl::Status PruneHits(int64_t min_ts_unix_ns, uint64_t max_count) = 0;

@@ -351,12 +351,12 @@ TEST_F(LiveAgentTest, FleetGraylistsGetTheTimeLeftAndSnapshotsReconcileThem) {
     return b;
   };
   const auto kSet = v1::DecisionChange::KIND_SET;
-  fleet.Apply(batch({graylist("192.0.2.10/32", now + 600 * kSec),
-                     graylist("2001:db8::10/128", 0, 2, 4),
-                     graylist("192.0.2.11/32", now - kSec),          // expired on the way
-                     graylist(std::string(kDst4) + "/32", now + 600 * kSec),  // this host
-                     graylist("192.0.2.0/24", now + 600 * kSec)},     // not a host
-                    kSet));
+  fleet.Apply(
+      batch({graylist("192.0.2.10/32", now + 600 * kSec), graylist("2001:db8::10/128", 0, 2, 4),
+             graylist("192.0.2.11/32", now - kSec),                   // expired on the way
+             graylist(std::string(kDst4) + "/32", now + 600 * kSec),  // this host
+             graylist("192.0.2.0/24", now + 600 * kSec)},             // not a host
+            kSet));
   auto v4 = KernelLimit(kSrc4);
   ASSERT_TRUE(v4.has_value());
   EXPECT_EQ(v4->rate, 5u);
@@ -387,9 +387,10 @@ TEST_F(LiveAgentTest, FleetGraylistsGetTheTimeLeftAndSnapshotsReconcileThem) {
   EXPECT_LE(again_s, 500);
   // The agent's own rules limit 2001:db8::10 since: the fleet's removal
   // leaves that limit alone.
-  ASSERT_TRUE(harness_->maps()
-                  .SrcLimitSet(*IpAddress::Parse(kSrc6), 1, 1, absl::ZeroDuration(), SW_REASON_FLOOD)
-                  .ok());
+  ASSERT_TRUE(
+      harness_->maps()
+          .SrcLimitSet(*IpAddress::Parse(kSrc6), 1, 1, absl::ZeroDuration(), SW_REASON_FLOOD)
+          .ok());
   fleet.Apply(batch({graylist("2001:db8::10/128", 0)}, v1::DecisionChange::KIND_EXPIRE));
   ASSERT_TRUE(KernelLimit(kSrc6).has_value());
   EXPECT_EQ(KernelLimit(kSrc6)->reason, static_cast<uint32_t>(SW_REASON_FLOOD));

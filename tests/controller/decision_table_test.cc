@@ -157,9 +157,13 @@ TEST_F(DecisionTableTest, AGraylistIsOneHostWithABucketAndSettingItAgainReplaces
     EXPECT_NE(bad.status().message().find("one host"), std::string::npos) << bad.status();
   }
   EXPECT_EQ(table_->Graylist(P("192.0.2.6"), 0, 0, 20, v1::ORIGIN_HONEYPOT, "h", "hp-1", kNow)
-                .status().code(), absl::StatusCode::kInvalidArgument);
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(table_->Graylist(P("192.0.2.6"), 0, 5, 0, v1::ORIGIN_HONEYPOT, "h", "hp-1", kNow)
-                .status().code(), absl::StatusCode::kInvalidArgument);
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(table_->version(), 1u);
   EXPECT_EQ(table_->graylists(), 1u);
   // Set again: new expiry (shorter too) and bucket, a new version, the
@@ -174,8 +178,10 @@ TEST_F(DecisionTableTest, AGraylistIsOneHostWithABucketAndSettingItAgainReplaces
   EXPECT_EQ(again->created_unix_ns(), kNow);
   EXPECT_EQ(table_->graylists(), 1u);
   // A block of the same host is held beside it.
-  ASSERT_TRUE(table_->Block(P("192.0.2.5"), kNow + 100 * kSec, v1::ORIGIN_HONEYPOT, "honeypot",
-                            "hp-1", kNow).ok());
+  ASSERT_TRUE(
+      table_
+          ->Block(P("192.0.2.5"), kNow + 100 * kSec, v1::ORIGIN_HONEYPOT, "honeypot", "hp-1", kNow)
+          .ok());
   EXPECT_EQ(table_->blocks(), 1u);
   EXPECT_EQ(table_->graylists(), 1u);
   auto [all, v] = table_->Snapshot();
@@ -185,11 +191,10 @@ TEST_F(DecisionTableTest, AGraylistIsOneHostWithABucketAndSettingItAgainReplaces
   // ListDecisions' action filter.
   bool more = false;
   uint64_t version = 0;
-  auto page = table_->Page({"", 0}, 10,
-                           [](const IpPrefix&, const v1::Decision& d) {
-                             return d.action() == v1::ACTION_GRAYLIST;
-                           },
-                           &more, &version);
+  auto page = table_->Page(
+      {"", 0}, 10,
+      [](const IpPrefix&, const v1::Decision& d) { return d.action() == v1::ACTION_GRAYLIST; },
+      &more, &version);
   ASSERT_EQ(page.size(), 1u);
   EXPECT_EQ(page[0].rate_per_s(), 2u);
   // It expires like a block.
@@ -204,32 +209,36 @@ TEST_F(DecisionTableTest, AGraylistIsOneHostWithABucketAndSettingItAgainReplaces
 }
 
 TEST_F(DecisionTableTest, AnAllowRemovesTheGraylistsItCoversAndRefusesNewOnes) {
-  ASSERT_TRUE(table_->Graylist(P("2001:db8::7"), 0, 5, 20, v1::ORIGIN_HONEYPOT, "honeypot",
-                               "hp-1", kNow).ok());
-  ASSERT_TRUE(table_->Graylist(P("198.51.100.7"), 0, 5, 20, v1::ORIGIN_HONEYPOT, "honeypot",
-                               "hp-1", kNow).ok());
+  ASSERT_TRUE(
+      table_->Graylist(P("2001:db8::7"), 0, 5, 20, v1::ORIGIN_HONEYPOT, "honeypot", "hp-1", kNow)
+          .ok());
+  ASSERT_TRUE(
+      table_->Graylist(P("198.51.100.7"), 0, 5, 20, v1::ORIGIN_HONEYPOT, "honeypot", "hp-1", kNow)
+          .ok());
   ASSERT_TRUE(table_->Allow(P("2001:db8::/32"), "ours", "op", kNow).ok());
   EXPECT_EQ(table_->graylists(), 1u);
   auto changes = table_->ChangesSince(2);
   ASSERT_EQ(changes->size(), 2u);
   EXPECT_EQ(changes->at(0).kind(), v1::DecisionChange::KIND_REMOVE);
   EXPECT_EQ(changes->at(0).decision().prefix(), "2001:db8::7/128");
-  auto refused = table_->Graylist(P("2001:db8::8"), 0, 5, 20, v1::ORIGIN_HONEYPOT, "honeypot",
-                                  "hp-1", kNow);
+  auto refused =
+      table_->Graylist(P("2001:db8::8"), 0, 5, 20, v1::ORIGIN_HONEYPOT, "honeypot", "hp-1", kNow);
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(table_->version(), 4u);
 }
 
 TEST_F(DecisionTableTest, UnblockLiftsTheBlockAndTheGraylistOfAHost) {
-  ASSERT_TRUE(table_->Graylist(P("192.0.2.5"), 0, 5, 20, v1::ORIGIN_HONEYPOT, "honeypot", "hp-1",
-                               kNow).ok());
+  ASSERT_TRUE(
+      table_->Graylist(P("192.0.2.5"), 0, 5, 20, v1::ORIGIN_HONEYPOT, "honeypot", "hp-1", kNow)
+          .ok());
   // Only a graylist: Unblock lifts it (it has no call of its own).
   auto g = table_->Unblock(P("192.0.2.5"));
   ASSERT_TRUE(g.ok()) << g.status();
   EXPECT_EQ(g->action(), v1::ACTION_GRAYLIST);
   EXPECT_EQ(table_->graylists(), 0u);
-  ASSERT_TRUE(table_->Graylist(P("192.0.2.5"), 0, 5, 20, v1::ORIGIN_HONEYPOT, "honeypot", "hp-1",
-                               kNow).ok());
+  ASSERT_TRUE(
+      table_->Graylist(P("192.0.2.5"), 0, 5, 20, v1::ORIGIN_HONEYPOT, "honeypot", "hp-1", kNow)
+          .ok());
   ASSERT_TRUE(table_->Block(P("192.0.2.5"), 0, v1::ORIGIN_HONEYPOT, "honeypot", "hp-1", kNow).ok());
   auto both = table_->Unblock(P("192.0.2.5"));
   ASSERT_TRUE(both.ok());
@@ -242,8 +251,10 @@ TEST_F(DecisionTableTest, UnblockLiftsTheBlockAndTheGraylistOfAHost) {
 }
 
 TEST_F(DecisionTableTest, GraylistsSurviveARestartWithTheirBucket) {
-  ASSERT_TRUE(table_->Graylist(P("192.0.2.5"), kNow + 60 * kSec, 7, 30, v1::ORIGIN_HONEYPOT,
-                               "honeypot", "hp-1", kNow).ok());
+  ASSERT_TRUE(table_
+                  ->Graylist(P("192.0.2.5"), kNow + 60 * kSec, 7, 30, v1::ORIGIN_HONEYPOT,
+                             "honeypot", "hp-1", kNow)
+                  .ok());
   DecisionTable again(store_.get());
   ASSERT_TRUE(again.Load(kNow).ok());
   EXPECT_EQ(again.graylists(), 1u);

@@ -181,7 +181,8 @@ TEST_F(HoneypotPolicyTest, StateIsBoundedAndRebuiltFromStoredArrivals) {
   HoneypotPolicy again(table_.get(), {});
   again.Replay("hp-1", Arrival("192.0.2.50", "900", "a", kNow - 30 * kSec), kNow);
   again.Replay("hp-1", Arrival("192.0.2.51", "900", "a", kNow - 2 * kHour), kNow);  // too old
-  EXPECT_FALSE(table_->Find(P("192.0.2.50"), v1::ACTION_GRAYLIST).has_value());  // replay decides nothing
+  EXPECT_FALSE(
+      table_->Find(P("192.0.2.50"), v1::ACTION_GRAYLIST).has_value());  // replay decides nothing
   EXPECT_EQ(again.Observe("hp-1", Arrival("192.0.2.50", "901", "b", kNow), kNow).outcome,
             O::kBlocked);
   EXPECT_EQ(again.Observe("hp-1", Arrival("192.0.2.51", "901", "b", kNow), kNow).outcome,

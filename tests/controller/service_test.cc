@@ -487,11 +487,11 @@ TEST_F(ServiceTest, AHoneypotsFirstHitGraylistsTheSourceAndASecondCallBlocksIt) 
   EXPECT_GT(reg.now_unix_ns(), 0);
   auto t0 = Clock::now();
   uint64_t through = 0;
-  ASSERT_TRUE(ReportHits("hp-1", {HpHit(1, kArrived, "203.0.113.5", "900", "call-a")}, &through).ok());
+  ASSERT_TRUE(
+      ReportHits("hp-1", {HpHit(1, kArrived, "203.0.113.5", "900", "call-a")}, &through).ok());
   EXPECT_EQ(through, 1u);
-  ASSERT_TRUE(WaitFor([&] {
-    return ka.Has("203.0.113.5/32 graylist") && kb.Has("203.0.113.5/32 graylist");
-  }));
+  ASSERT_TRUE(WaitFor(
+      [&] { return ka.Has("203.0.113.5/32 graylist") && kb.Has("203.0.113.5/32 graylist"); }));
   std::printf("graylist pushed to 2 agents in %.2f ms\n",
               std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
   const v1::Decision g = *ka.Get("203.0.113.5/32 graylist");
@@ -507,9 +507,8 @@ TEST_F(ServiceTest, AHoneypotsFirstHitGraylistsTheSourceAndASecondCallBlocksIt) 
   ASSERT_TRUE(ReportHits("hp-1", {HpHit(2, kEnded, "203.0.113.5", "900", "call-a", "aa")}).ok());
   t0 = Clock::now();
   ASSERT_TRUE(ReportHits("hp-1", {HpHit(3, kArrived, "203.0.113.5", "901", "call-b")}).ok());
-  ASSERT_TRUE(WaitFor([&] {
-    return ka.Has("203.0.113.5/32 block") && kb.Has("203.0.113.5/32 block");
-  }));
+  ASSERT_TRUE(
+      WaitFor([&] { return ka.Has("203.0.113.5/32 block") && kb.Has("203.0.113.5/32 block"); }));
   const double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
   std::printf("honeypot block pushed to 2 agents in %.2f ms\n", ms);
   EXPECT_LT(ms, 1000);
@@ -564,7 +563,8 @@ TEST_F(ServiceTest, AnAllowlistedSourceCallingADeflectorIsLeftAlone) {
   ASSERT_TRUE(Allow("198.51.100.0/24").ok());
   ASSERT_TRUE(WaitFor([&] { return k.Has("198.51.100.0/24 allow"); }));
   ASSERT_TRUE(ReportHits("hp-1", {HpHit(1, kArrived, "198.51.100.7", "900", "a"),
-                                  HpHit(2, kArrived, "198.51.100.7", "901", "b")}).ok());
+                                  HpHit(2, kArrived, "198.51.100.7", "901", "b")})
+                  .ok());
   const auto s = Stats();
   EXPECT_EQ(s.hits_stored(), 2u);  // stored all the same
   EXPECT_EQ(s.honeypot_spared_allowed(), 2u);
@@ -630,7 +630,8 @@ TEST_F(ServiceTest, CampaignsAndHitFilters) {
                                   HpHit(3, kArrived, "203.0.113.2", "901", "b"),
                                   HpHit(4, kEnded, "203.0.113.2", "901", "b", "msg-1"),
                                   HpHit(5, kArrived, "203.0.113.3", "900", "c"),
-                                  HpHit(6, kEnded, "203.0.113.3", "900", "c", "msg-2")}).ok());
+                                  HpHit(6, kEnded, "203.0.113.3", "900", "c", "msg-2")})
+                  .ok());
   v1::HoneypotHit deflected = HpHit(1, kEnded, "203.0.113.1", "alice", "d", "msg-1");
   deflected.set_deflected(true);
   ASSERT_TRUE(ReportHits("hp-2", {deflected}).ok());
@@ -711,14 +712,16 @@ TEST_F(ServiceTest, CampaignsAndHitFilters) {
 TEST_F(ServiceTest, HoneypotCallsAreCheckedAndABadBatchStoresNothing) {
   StartController();
   v1::HoneypotRegisterResponse reg;
-  EXPECT_EQ(RegisterHoneypot("hp-1", &reg, "hp-2").error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(RegisterHoneypot("hp-1", &reg, "hp-2").error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_EQ(RegisterHoneypot("bad name!", &reg).error_code(), grpc::StatusCode::UNAUTHENTICATED);
   auto refused = [&](std::vector<v1::HoneypotHit> hits, const std::string& why) {
     auto st = ReportHits("hp-1", hits);
     EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << why;
     EXPECT_NE(st.error_message().find(why), std::string::npos) << st.error_message();
   };
-  refused({HpHit(2, kArrived, "203.0.113.1", "900", "a"), HpHit(1, kArrived, "203.0.113.1", "900", "b")},
+  refused({HpHit(2, kArrived, "203.0.113.1", "900", "a"),
+           HpHit(1, kArrived, "203.0.113.1", "900", "b")},
           "follows id 2");
   refused({HpHit(1, kArrived, "203.0.113.1", "900", "a"), HpHit(2, kArrived, "x", "900", "b")},
           "src_ip 'x' is not an IP address");
@@ -735,8 +738,9 @@ TEST_F(ServiceTest, HoneypotCallsAreCheckedAndABadBatchStoresNothing) {
 
 // sipwardenctl's output for a command (stdout and stderr) and its exit code.
 std::string Ctl(int port, const std::string& args, int* rc) {
-  const std::string cmd = std::string(SW_BIN_DIR) + "/sipwardenctl --controller 127.0.0.1:" +
-                          std::to_string(port) + " --name ops " + args + " 2>&1";
+  const std::string cmd = std::string(SW_BIN_DIR) +
+                          "/sipwardenctl --controller 127.0.0.1:" + std::to_string(port) +
+                          " --name ops " + args + " 2>&1";
   FILE* p = popen(cmd.c_str(), "r");
   std::string out;
   char buf[4096];

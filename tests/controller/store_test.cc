@@ -195,8 +195,9 @@ TEST(SqliteStore, HitsAreStoredOncePerIdAndListedByFilter) {
   ASSERT_TRUE(s.ok());
   EXPECT_EQ(*(*s)->LastHitId("hp-1"), 0u);
   std::vector<bool> stored;
-  auto last = (*s)->StoreHits("hp-1", {Hit(10, kArrived, "192.0.2.1", "900", 100 * kSec),
-                                       Hit(11, kEnded, "192.0.2.1", "900", 100 * kSec, "aa")},
+  auto last = (*s)->StoreHits("hp-1",
+                              {Hit(10, kArrived, "192.0.2.1", "900", 100 * kSec),
+                               Hit(11, kEnded, "192.0.2.1", "900", 100 * kSec, "aa")},
                               200 * kSec, &stored);
   ASSERT_TRUE(last.ok()) << last.status();
   EXPECT_EQ(*last, 11u);
@@ -205,8 +206,9 @@ TEST(SqliteStore, HitsAreStoredOncePerIdAndListedByFilter) {
   // own: stored at now).
   v1::HoneypotHit untimed = Hit(12, kArrived, "2001:db8::5", "901", 0);
   untimed.set_deflected(true);
-  last = (*s)->StoreHits("hp-1", {Hit(10, kArrived, "192.0.2.1", "900", 100 * kSec),
-                                  Hit(11, kEnded, "192.0.2.1", "900", 100 * kSec, "aa"), untimed},
+  last = (*s)->StoreHits("hp-1",
+                         {Hit(10, kArrived, "192.0.2.1", "900", 100 * kSec),
+                          Hit(11, kEnded, "192.0.2.1", "900", 100 * kSec, "aa"), untimed},
                          300 * kSec, &stored);
   EXPECT_EQ(*last, 12u);
   EXPECT_EQ(stored, std::vector<bool>({false, false, true}));
@@ -214,7 +216,8 @@ TEST(SqliteStore, HitsAreStoredOncePerIdAndListedByFilter) {
   EXPECT_EQ(*(*s)->LastHitId("hp-1"), 12u);
   // Another honeypot's ids are its own.
   ASSERT_EQ(*(*s)->StoreHits("hp-2", {Hit(10, kArrived, "192.0.2.1", "902", 150 * kSec)},
-                             300 * kSec, &stored), 10u);
+                             300 * kSec, &stored),
+            10u);
   auto all = (*s)->Hits({});
   ASSERT_TRUE(all.ok()) << all.status();
   ASSERT_EQ(all->size(), 4u);
@@ -280,13 +283,15 @@ TEST(SqliteStore, CampaignsGroupCallsByTheirRecordedMessage) {
   // Message "aa": three calls from two sources (the second source first
   // called later); "bb": one call; arrivals and calls without a recording
   // are no campaign's.
-  ASSERT_TRUE((*s)->StoreHits("hp-1", {Hit(1, kArrived, "192.0.2.1", "900", 10 * kSec),
-                                       Hit(2, kEnded, "192.0.2.1", "900", 10 * kSec, "aa"),
-                                       Hit(3, kEnded, "192.0.2.2", "901", 30 * kSec, "aa"),
-                                       Hit(4, kEnded, "192.0.2.1", "902", 40 * kSec, "aa"),
-                                       Hit(5, kEnded, "192.0.2.3", "900", 20 * kSec, "bb"),
-                                       Hit(6, kEnded, "192.0.2.4", "903", 50 * kSec)},
-                              60 * kSec, &stored).ok());
+  ASSERT_TRUE((*s)->StoreHits("hp-1",
+                              {Hit(1, kArrived, "192.0.2.1", "900", 10 * kSec),
+                               Hit(2, kEnded, "192.0.2.1", "900", 10 * kSec, "aa"),
+                               Hit(3, kEnded, "192.0.2.2", "901", 30 * kSec, "aa"),
+                               Hit(4, kEnded, "192.0.2.1", "902", 40 * kSec, "aa"),
+                               Hit(5, kEnded, "192.0.2.3", "900", 20 * kSec, "bb"),
+                               Hit(6, kEnded, "192.0.2.4", "903", 50 * kSec)},
+                              60 * kSec, &stored)
+                  .ok());
   auto all = (*s)->Campaigns(1, 0);
   ASSERT_TRUE(all.ok()) << all.status();
   ASSERT_EQ(all->size(), 2u);

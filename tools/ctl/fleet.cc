@@ -62,10 +62,14 @@ std::string_view OriginName(v1::Origin o) {
 
 std::string_view ActionName(v1::Action a) {
   switch (a) {
-    case v1::ACTION_BLOCK: return "block";
-    case v1::ACTION_ALLOW: return "allow";
-    case v1::ACTION_GRAYLIST: return "graylist";
-    default: return "?";
+    case v1::ACTION_BLOCK:
+      return "block";
+    case v1::ACTION_ALLOW:
+      return "allow";
+    case v1::ACTION_GRAYLIST:
+      return "graylist";
+    default:
+      return "?";
   }
 }
 
@@ -234,14 +238,14 @@ class Fleet {
       const std::string ago =
           absl::FormatDuration(absl::Seconds((now - a.last_seen_unix_ns()) / 1000000000LL));
       if (a.honeypot()) {  // no decision stream: its hits instead
-        std::cout << absl::StrFormat("%-20s %-24s %-10s %-9s %-10s %s ago (%d hits, %d deflectors)\n",
-                                     a.agent(), a.hostname(), a.version(), "honeypot", "-", ago,
-                                     a.reports(), a.deflector_users());
+        std::cout << absl::StrFormat(
+            "%-20s %-24s %-10s %-9s %-10s %s ago (%d hits, %d deflectors)\n", a.agent(),
+            a.hostname(), a.version(), "honeypot", "-", ago, a.reports(), a.deflector_users());
         continue;
       }
-      std::cout << absl::StrFormat(
-          "%-20s %-24s %-10s %-9s %-10d %s ago\n", a.agent(), a.hostname(), a.version(),
-          a.connected() ? "connected" : "away", a.decision_version(), ago);
+      std::cout << absl::StrFormat("%-20s %-24s %-10s %-9s %-10d %s ago\n", a.agent(), a.hostname(),
+                                   a.version(), a.connected() ? "connected" : "away",
+                                   a.decision_version(), ago);
     }
     return absl::OkStatus();
   }
@@ -358,11 +362,11 @@ class Fleet {
                                    "CALLER", "SOURCE", "DURATION", "RECORDING");
       for (const auto& s : resp.hits()) {
         const auto& h = s.hit();
-        std::cout << absl::StrFormat(
-            "%-27s %-12s %-32s %-22s %-9s %s\n", Rfc3339(h.ts_unix_ns()), s.honeypot(),
-            h.caller().empty() ? "-" : h.caller(), Endpoint(h.src_ip(), h.src_port()),
-            absl::FormatDuration(absl::Milliseconds(h.talk_ms())),
-            h.recording().empty() ? "-" : h.recording());
+        std::cout << absl::StrFormat("%-27s %-12s %-32s %-22s %-9s %s\n", Rfc3339(h.ts_unix_ns()),
+                                     s.honeypot(), h.caller().empty() ? "-" : h.caller(),
+                                     Endpoint(h.src_ip(), h.src_port()),
+                                     absl::FormatDuration(absl::Milliseconds(h.talk_ms())),
+                                     h.recording().empty() ? "-" : h.recording());
       }
       return absl::OkStatus();
     }
@@ -383,13 +387,11 @@ class Fleet {
         detail = absl::StrCat("\"", h.user_agent(), "\"");
       }
       if (h.deflected()) absl::StrAppend(&detail, detail.empty() ? "" : ", ", "deflected");
-      std::cout << absl::StrFormat("%-27s %-12s %-7s %-9s %-22s %-16s %6s %s\n",
-                                   Rfc3339(h.ts_unix_ns()), s.honeypot(),
-                                   ended ? "ended" : "arrived", h.method(),
-                                   Endpoint(h.src_ip(), h.src_port()),
-                                   h.callee().empty() ? "-" : h.callee(),
-                                   h.final_status() ? absl::StrCat(h.final_status()) : "-",
-                                   detail);
+      std::cout << absl::StrFormat(
+          "%-27s %-12s %-7s %-9s %-22s %-16s %6s %s\n", Rfc3339(h.ts_unix_ns()), s.honeypot(),
+          ended ? "ended" : "arrived", h.method(), Endpoint(h.src_ip(), h.src_port()),
+          h.callee().empty() ? "-" : h.callee(),
+          h.final_status() ? absl::StrCat(h.final_status()) : "-", detail);
     }
     return absl::OkStatus();
   }
@@ -408,8 +410,8 @@ class Fleet {
       return st;
     }
     if (!o_.json) {
-      std::cout << absl::StrFormat("%-16s %6s %7s %-27s %-27s %s\n", "CAMPAIGN", "CALLS",
-                                   "SOURCES", "FIRST", "LAST", "RECORDED");
+      std::cout << absl::StrFormat("%-16s %6s %7s %-27s %-27s %s\n", "CAMPAIGN", "CALLS", "SOURCES",
+                                   "FIRST", "LAST", "RECORDED");
     }
     for (const auto& c : resp.campaigns()) {
       if (o_.json) {
@@ -495,9 +497,10 @@ absl::Status FleetDispatch(const std::vector<std::string>& args, const FleetOpti
   if (cmd == "agents") return f.Agents();
   if (cmd == "alarms") return f.Alarms();
   if (cmd == "stats") return f.Stats();
-  return absl::InvalidArgumentError(absl::StrCat(
-      "'", cmd, "' is not a fleet command (with --controller: block, graylist, allow, agents, "
-      "alarms, stats, honeypot)"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("'", cmd,
+                   "' is not a fleet command (with --controller: block, graylist, allow, agents, "
+                   "alarms, stats, honeypot)"));
 }
 
 }  // namespace sw::ctl

@@ -46,7 +46,8 @@ ABSL_FLAG(bool, follow, false, "alarms: keep printing alarms as they arrive");
 ABSL_FLAG(std::string, category, "", "alarms: only this category");
 ABSL_FLAG(std::string, src, "",
           "alarms: only alarms accusing this address; honeypot hits: only hits from it");
-ABSL_FLAG(std::string, since, "", "alarms, honeypot hits and calls: only the last DUR (e.g. 10m, 2h, 7d)");
+ABSL_FLAG(std::string, since, "",
+          "alarms, honeypot hits and calls: only the last DUR (e.g. 10m, 2h, 7d)");
 ABSL_FLAG(int, limit, 100,
           "alarms, honeypot hits, calls and campaigns: at most this many (the newest)");
 ABSL_FLAG(std::string, callee, "",
@@ -398,9 +399,9 @@ absl::Status Dispatch(const std::vector<std::string>& args) {
   if (args.empty()) return absl::InvalidArgumentError("no command given (see --help)");
   const std::string& cmd = args[0];
   if (cmd == "graylist" || cmd == "honeypot") {  // the controller holds these
-    return absl::InvalidArgumentError(absl::StrCat(
-        "'", cmd, " ", args.size() > 1 ? args[1] : "",
-        "' reads the controller: give --controller HOST:PORT (see --help)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("'", cmd, " ", args.size() > 1 ? args[1] : "",
+                     "' reads the controller: give --controller HOST:PORT (see --help)"));
   }
   if (cmd != "block" && cmd != "allow" && cmd != "limit" && cmd != "stats" && cmd != "sources" &&
       cmd != "config" && cmd != "rules") {
