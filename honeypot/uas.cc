@@ -162,7 +162,15 @@ std::string Shape(std::string_view v) {
       const bool scheme = (absl::EqualsIgnoreCase(AV(run), "sip") || absl::EqualsIgnoreCase(AV(run), "sips") ||
                            absl::EqualsIgnoreCase(AV(run), "tel")) &&
                           j < v.size() && v[j] == ':';
-      if (name || scheme) {
+      if (name && absl::EqualsIgnoreCase(AV(run), "received") && !out.empty() && out.back() == ';') {
+        // Added by a proxy on the way, not the caller's: left out.
+        out.pop_back();
+        j = std::min(v.find(';', j), v.size());
+      } else if (name && absl::EqualsIgnoreCase(AV(run), "rport") && j < v.size() && v[j] == '=') {
+        // The caller asks with a bare rport; a proxy fills in the value.
+        out.append(run);
+        j = std::min(v.find(';', j), v.size());
+      } else if (name || scheme) {
         out.append(run);
       } else {
         // Runs of digits and of letters inside the token.
@@ -290,6 +298,13 @@ struct Uas::Impl {
       absl::StrAppend(&r, "To: ", AV(h->value));
       if (req.to.tag.empty() && !to_tag.empty() && code != 100) absl::StrAppend(&r, ";tag=", to_tag);
       r += "\r\n";
+    }
+    // A dialog-creating response carries the request's Record-Route set
+    // (RFC 3261 12.1.1): the caller's ACK and BYE then go through the proxy.
+    if (req.method_id == sip::Method::kInvite && code > 100 && code < 300) {
+      for (std::string_view rr : req.Values(sip::HeaderId::kRecordRoute)) {
+        absl::StrAppend(&r, "Record-Route: ", AV(rr), "\r\n");
+      }
     }
     absl::StrAppend(&r, "Call-ID: ", AV(req.call_id), "\r\n");
     if (const sip::Header* h = req.Find(sip::HeaderId::kCSeq)) absl::StrAppend(&r, "CSeq: ", AV(h->value), "\r\n");

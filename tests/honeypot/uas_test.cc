@@ -389,8 +389,11 @@ TEST_F(UasTest, TheTrustedProxysHeaderNamesTheCaller) {
   Peer proxy, rtp, stranger("127.0.0.3");
   Dialog d{.user = "bob"};
   proxy.SendTo(port(), Invite(proxy, d, "192.0.2.7", 4000,
-                              "X-Sipwarden-Source: 192.0.2.7:5099;transport=udp\r\n"));
-  ASSERT_NE(proxy.Expect("200 OK"), "");
+                              "X-Sipwarden-Source: 192.0.2.7:5099;transport=udp\r\n"
+                              "Record-Route: <sip:127.0.0.1:5060;lr>\r\n"));
+  const std::string ok = proxy.Expect("200 OK");
+  ASSERT_NE(ok, "");
+  EXPECT_EQ(Header(ok, "Record-Route"), "<sip:127.0.0.1:5060;lr>");  // the caller's ACK goes through the proxy
   const v1::HoneypotHit a = WaitHit(v1::HoneypotHit::STAGE_ARRIVED);
   EXPECT_EQ(a.src_ip(), "192.0.2.7");
   EXPECT_EQ(a.src_port(), 5099u);
@@ -464,6 +467,9 @@ TEST_F(UasTest, GatewayPlaysTheAnnouncementAsEarlyMediaThenRefuses) {
 TEST(Shape, KeepsStructureDropsValues) {
   EXPECT_EQ(Shape("SIP/2.0/UDP 10.0.0.5:5060;branch=z9hG4bK776asdhds;rport"),
             "SIP/2.0/UDP d.d.d.d:d;branch=adadada;rport");
+  // What a proxy adds to the caller's Via (received, the rport value) is not the caller's.
+  EXPECT_EQ(Shape("SIP/2.0/UDP 10.0.0.5:5060;received=192.0.2.1;branch=z9hG4bK-1;rport=5060"),
+            "SIP/2.0/UDP d.d.d.d:d;branch=adada-d;rport");
   EXPECT_EQ(Shape("<sip:1001@pbx.example.com:5060;transport=udp>;expires=3600"),
             "<sip:d@a.a.a:d;transport=a>;expires=d");
 }
