@@ -217,8 +217,9 @@ void HitLog::Sync() {
     }
     (void)SetAcked(std::min<uint64_t>(resp.last_hit_id(), written_through_));
   }
+  size_t batch_size = opt_.batch;
   while (stats_.acked_through < written_through_) {
-    auto hits = Read(stats_.acked_through, opt_.batch);
+    auto hits = Read(stats_.acked_through, batch_size);
     if (!hits.ok() || hits->empty()) return;
     v1::HitBatch batch;
     for (auto& h : *hits) *batch.add_hits() = std::move(h);
@@ -226,6 +227,21 @@ void HitLog::Sync() {
     grpc::ClientContext ctx;
     context(&ctx);
     grpc::Status st = l.stub->ReportHits(&ctx, batch, &ack);
+    if (st.error_code() == grpc::StatusCode::INVALID_ARGUMENT) {
+      // The controller refuses a batch whole for one bad hit and would
+      // refuse it again: find the hit by sending one at a time, keep it in
+      // the log (this host's record) and go on past it.
+      if (batch_size > 1) {
+        batch_size = 1;
+        continue;
+      }
+      ++stats_.refused;
+      fprintf(stderr, "sipwarden-honeypot: controller %s refused hit %lu: %s (kept in %s only)\n",
+              opt_.controllers[l.which].c_str(), static_cast<unsigned long>(batch.hits(0).id()),
+              st.error_message().c_str(), opt_.db_path.c_str());
+      (void)SetAcked(batch.hits(0).id());
+      continue;
+    }
     if (!st.ok()) return fail(st, "report");
     stats_.sent += static_cast<uint64_t>(batch.hits_size());
     (void)SetAcked(ack.stored_through());

@@ -43,6 +43,7 @@ struct HitLogOptions {
 
 struct HitLogStats {
   std::atomic<uint64_t> logged{0}, acked_through{0}, sent{0}, send_errors{0}, log_errors{0};
+  std::atomic<uint64_t> refused{0};  // hits the controller refused as malformed (kept in the log)
   std::atomic<bool> connected{false};
 };
 

@@ -108,5 +108,33 @@ TEST(HitLogWithController, HitsLoggedWhileTheControllerIsAwayArriveOnceWhenItRet
   std::filesystem::remove_all(dir);
 }
 
+TEST(HitLogWithController, AHitTheControllerRefusesIsSkippedNotResentForever) {
+  const std::string dir = std::filesystem::temp_directory_path() / absl::StrCat("sw_hitlog_bad_", getpid());
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  auto c = StartController(dir + "/controller.db", 0);
+  ASSERT_NE(c, nullptr);
+  auto log = HitLog::Open({.db_path = dir + "/hits.db",
+                           .controllers = {absl::StrCat("127.0.0.1:", c->port())},
+                           .name = "hp-test",
+                           .backoff_min_ms = 50,
+                           .quiet = true});
+  ASSERT_TRUE(log.ok());
+  v1::HoneypotHit bad = Options(1);
+  bad.set_src_ip("not an address");  // refused: the whole batch would be
+  (*log)->Add(Options(0));
+  (*log)->Add(bad);
+  const uint64_t last = (*log)->Add(Options(2));
+  ASSERT_TRUE(WaitFor([&] { return (*log)->stats().acked_through.load() == last; }));
+  EXPECT_EQ((*log)->stats().refused.load(), 1u);
+  EXPECT_EQ(StoredHits(*c), 2u);
+  auto kept = (*log)->Read(0, 10);
+  ASSERT_TRUE(kept.ok());
+  EXPECT_EQ(kept->size(), 3u);  // the log keeps all three
+  log->reset();
+  c->Shutdown();
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace sw::honeypot
