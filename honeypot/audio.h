@@ -55,6 +55,9 @@ class Recording {
   // then to be cut); the samples that fit are kept.
   bool Add(Codec codec, uint32_t rtp_timestamp, std::span<const uint8_t> payload);
 
+  // Lowers (or raises) the bound; what is recorded stays.
+  void set_max_samples(size_t max_samples) { max_samples_ = max_samples; }
+
   const std::vector<int16_t>& samples() const { return samples_; }
   int64_t duration_ms() const { return static_cast<int64_t>(samples_.size()) * 1000 / kSampleRate; }
   uint64_t packets() const { return packets_; }

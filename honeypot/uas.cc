@@ -521,14 +521,18 @@ struct Uas::Impl {
       if (!rtp.ok() || (rtp->payload_type != 0 && rtp->payload_type != 8)) continue;
       if (c.rec == nullptr) continue;
       const size_t before = c.rec->samples().size();
-      const bool room_total = total_recorded < opt.max_total_bytes;
-      bool ok = room_total && c.rec->Add(rtp->payload_type == 0 ? Codec::kPcmu : Codec::kPcma, rtp->timestamp,
-                                         rtp->payload);
+      // The call's bound, or what is left of the process's, if less.
+      const size_t call_max = static_cast<size_t>(opt.max_call_bytes / 2);
+      const size_t total_left =
+          static_cast<size_t>((opt.max_total_bytes - std::min(total_recorded, opt.max_total_bytes)) / 2);
+      const bool total_binds = before + total_left < call_max;
+      c.rec->set_max_samples(total_binds ? before + total_left : call_max);
+      bool ok = c.rec->Add(rtp->payload_type == 0 ? Codec::kPcmu : Codec::kPcma, rtp->timestamp, rtp->payload);
       const size_t added = c.rec->samples().size() - before;
       total_recorded += added * 2;
       stats.recorded_bytes += added * 2;
       if (!ok) {
-        EndCall(c, room_total ? "record-limit" : "disk-limit", true, now);
+        EndCall(c, total_binds ? "disk-limit" : "record-limit", true, now);
         ++stats.calls_cut;
         return;
       }

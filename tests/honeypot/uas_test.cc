@@ -444,6 +444,32 @@ TEST_F(UasTest, LimitsCutCallsWithByeAndCountThem) {
   }
 }
 
+TEST_F(UasTest, AnRtpFloodFromAnotherSourceIsNotRecordedAndTheTotalBoundHolds) {
+  // 3000 bytes in total: the call may record 1500 samples, then the
+  // process stops recording ("disk-limit").
+  Start({.max_total_bytes = 3000});
+  Peer sip, rtp, flooder;
+  Dialog d{.user = "voicemail"};
+  sip.SendTo(port(), Invite(sip, d, "127.0.0.1", rtp.port()));
+  const std::string ok = sip.Expect("200 OK");
+  ASSERT_NE(ok, "");
+  d.to = Header(ok, "To");
+  sip.SendTo(port(), InDialog(sip, d, "ACK"));
+  const uint16_t media = static_cast<uint16_t>(SdpAudioPort(ok));
+  rtp.SendTo(media, Rtp(0, 0, Tone(0)));  // the caller's media comes first
+  std::this_thread::sleep_for(milliseconds(100));
+  for (int i = 0; i < 500; ++i) flooder.SendTo(media, Rtp(static_cast<uint16_t>(i), i * 160u, Tone(i)));
+  std::this_thread::sleep_for(milliseconds(200));
+  EXPECT_GE(uas_->stats().rtp_dropped.load(), 400u);  // not this call's media
+  for (int i = 1; i < 12; ++i) rtp.SendTo(media, Rtp(static_cast<uint16_t>(i), i * 160u, Tone(i)));
+  ASSERT_NE(sip.Expect("BYE sip:"), "");
+  const v1::HoneypotHit ended = WaitHit(v1::HoneypotHit::STAGE_ENDED);
+  EXPECT_EQ(ended.ended_by(), "disk-limit");
+  EXPECT_EQ(ended.rtp_src(), absl::StrCat("127.0.0.1:", rtp.port()));
+  EXPECT_EQ(ended.recorded_ms(), 187);  // 1500 samples, from the caller only
+  EXPECT_EQ(uas_->stats().recorded_bytes.load(), 3000u);
+}
+
 TEST_F(UasTest, GatewayPlaysTheAnnouncementAsEarlyMediaThenRefuses) {
   Announcements ann = BuiltinAnnouncements();
   ann.unavailable.assign(kSampleRate / 5, 1000);  // 200 ms
