@@ -8,7 +8,13 @@
 #      caught by the controller's central rules from the outcome events both
 #      agents forward, and the scanner is blocked in both kernels;
 #   2. an INVITE flood at sw-proxy is blocked there by its agent, and
-#      sw-proxy2's kernel has the block within 1 s (time printed).
+#      sw-proxy2's kernel has the block within 1 s (time printed);
+#   and first, the honeypot node (sw-honeypot) is up: lab status lists it
+#   and its services running, sipwarden-honeypot is registered with the
+#   controller with the deflectors the lab published, and an OPTIONS from
+#   sw-attacker to the honeypot's Kamailio is answered by the honeypot's
+#   user agent server (its Server header) and reported to the controller as
+#   a hit from that address.
 #   lab_fleet_test.sh BIN_DIR
 source "$(dirname "$0")/lib.sh"
 e2e_require_root
@@ -42,6 +48,48 @@ now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 both_connected() { [ "$(fleet agents --json | jq -s 'map(select(.connected)) | length')" -eq 2 ]; }
 e2e_wait_for 20 both_connected || e2e_fail "the agents did not both connect: $(fleet agents)"
 e2e_log "controller: $(fleet agents | tail -n +2 | awk '{print $1 " " $4}' | paste -sd, -)"
+
+# ---- 0. the honeypot node ---------------------------------------------------------
+jq -e '.nodes["sw-honeypot"] and .services.honeypot.running and .services.honeypot_kamailio.running' \
+  "$TMP/status.json" >/dev/null || e2e_fail "lab status: the honeypot is not up: $(jq -c '.services' "$TMP/status.json")"
+HP=$(jq -r .fleet.honeypot.sip "$TMP/status.json")
+HP_FROM=$(jq -r .fleet.honeypot.reached_from.addr "$TMP/status.json")
+HP_PAGE=$(jq -r .fleet.honeypot.page "$TMP/status.json")
+deflectors=$(grep -oE "sip:[^\"'<> ]+@$HP" "$HP_PAGE" | sort -u | wc -l)
+[ "$deflectors" -ge 100 ] && [ "$deflectors" = "$(jq -r .fleet.honeypot.deflectors "$TMP/status.json")" ] ||
+  e2e_fail "the published page gives $deflectors deflector URIs at $HP"
+fleet agents --json | jq -e --argjson n "$deflectors" \
+  'select(.agent == "sw-honeypot" and .honeypot and .deflector_users == $n)' >/dev/null ||
+  e2e_fail "sw-honeypot is not registered with the controller: $(fleet agents)"
+cat >"$TMP/hp_options.xml" <<'XML'
+<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="OPTIONS answered by the honeypot's UAS">
+  <send retrans="500"><![CDATA[
+
+      OPTIONS sip:[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:probe@[local_ip]>;tag=[pid]hp[call_number]
+      To: <sip:[remote_ip]:[remote_port]>
+      Call-ID: [call_id]
+      CSeq: 1 OPTIONS
+      Max-Forwards: 70
+      User-Agent: sipwarden-lab honeypot probe
+      Content-Length: 0
+
+    ]]></send>
+  <recv response="200">
+    <action><ereg regexp="Asterisk" search_in="hdr" header="Server:" check_it="true" assign_to="srv"/></action>
+  </recv>
+  <Reference variables="srv"/>
+</scenario>
+XML
+(cd "$TMP" && timeout -k 2 8 "$LAB" exec sw-attacker sipp "$HP:5060" -sf "$TMP/hp_options.xml" -m 1 -i "$HP_FROM" \
+   -p 0 -timeout 4s -recv_timeout 3s -nostdin >/dev/null 2>&1 </dev/null) ||
+  e2e_fail "no 200 with the honeypot's Server header from $HP:5060 for an OPTIONS from $HP_FROM"
+hp_hit() { fleet honeypot hits --src "$HP_FROM" --json | jq -e 'select(.honeypot == "sw-honeypot" and .method == "OPTIONS")' >/dev/null; }
+e2e_wait_for 5 hp_hit || e2e_fail "the controller has no OPTIONS hit from $HP_FROM: $(fleet honeypot hits)"
+e2e_log "honeypot: Kamailio at $HP relays an OPTIONS from sw-attacker ($HP_FROM) to sipwarden-honeypot, which" \
+  "answers and reports the hit; $deflectors deflectors published"
 
 # ---- 1. a scan spread over both proxies ---------------------------------------------
 register() {  # register PROXY USER: one REGISTER from the scanner for USER
