@@ -52,6 +52,11 @@ ABSL_FLAG(int64_t, max_call_s, 120, "Calls longer than this are ended with BYE (
 ABSL_FLAG(uint64_t, max_call_mb, 4, "At most this many MiB recorded per call (then BYE)");
 ABSL_FLAG(uint64_t, max_record_mb, 1024, "At most this many MiB recorded by this process in total");
 ABSL_FLAG(uint32_t, max_calls, 256, "Concurrent calls; beyond, new calls get 503");
+ABSL_FLAG(std::string, register_with, "",
+          "The honeypot's Kamailio (HOST:PORT): register every --users user there with this process as "
+          "contact, and keep them registered (empty: none; the dispatcher reaches this process anyway)");
+ABSL_FLAG(std::string, domain, "", "The users' SIP domain for --register-with (default: the registrar's host)");
+ABSL_FLAG(int64_t, register_expires_s, 3600, "Registration lifetime asked for (seconds, at least 60)");
 ABSL_FLAG(std::string, realm, "asterisk", "Digest realm of the REGISTER challenge");
 ABSL_FLAG(std::string, server, "Asterisk PBX 18.20.0", "Server header it presents");
 ABSL_FLAG(std::string, tls_cert, "", "mTLS to the controller: this honeypot's certificate (PEM)");
@@ -83,6 +88,7 @@ int main(int argc, char** argv) {
       "usage: sipwarden-honeypot --listen HOST:PORT [--controller HOST:PORT] [--record-dir DIR]\n"
       "                          [--users FILE] [--media-ip IP] [--rtp-ports MIN-MAX]\n"
       "                          [--trusted-proxy IP,...] [--state-dir DIR] [--name NAME]\n"
+      "                          [--register-with HOST:PORT [--domain DOMAIN]]\n"
       "Runs behind the honeypot's Kamailio (honeypot/kamailio.cfg); see docs/honeypot.md.");
   if (!sw::ParseCommandLineWithConfig(argc, argv, "sipwarden-honeypot")) return 2;
   if (absl::GetFlag(FLAGS_version)) {
@@ -101,6 +107,9 @@ int main(int argc, char** argv) {
   o.max_calls = absl::GetFlag(FLAGS_max_calls);
   o.realm = absl::GetFlag(FLAGS_realm);
   o.server = absl::GetFlag(FLAGS_server);
+  o.registrar = absl::GetFlag(FLAGS_register_with);
+  o.domain = absl::GetFlag(FLAGS_domain);
+  o.register_expires_s = absl::GetFlag(FLAGS_register_expires_s);
   if (o.ring_ms < 0 || o.ring_ms > 60000) return Fail("--ring-ms: 0..60000");
   if (o.max_call_ms <= 0) return Fail("--max-call-s must be positive");
   if (o.max_calls == 0) return Fail("--max-calls must be positive");
@@ -183,9 +192,10 @@ int main(int argc, char** argv) {
       const auto& l = (*log)->stats();
       std::fprintf(stderr,
                    "sipwarden-honeypot: %lu requests, %lu calls (%lu active, %lu cut, %lu refused), %lu "
-                   "recordings, %lu hits logged, acknowledged through id %lu%s\n",
+                   "recordings, %lu users registered, %lu hits logged, acknowledged through id %lu%s\n",
                    s.requests.load(), s.calls.load(), s.calls_active.load(), s.calls_cut.load(),
-                   s.calls_refused.load(), s.recordings.load(), l.logged.load(), l.acked_through.load(),
+                   s.calls_refused.load(), s.recordings.load(), s.registered.load(), l.logged.load(),
+                   l.acked_through.load(),
                    lo.controllers.empty() ? "" : (l.connected ? " (controller connected)" : " (controller away)"));
     }
   });

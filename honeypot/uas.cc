@@ -13,6 +13,7 @@
 #include <cstring>
 #include <deque>
 #include <filesystem>
+#include <functional>
 #include <random>
 
 #include "absl/container/node_hash_map.h"
@@ -217,6 +218,18 @@ struct ClientTx {
   int64_t next_ms = 0, interval_ms = kT1, deadline_ms = 0;
 };
 
+// One user's registration at the registrar (a client transaction at a
+// time, UDP: timer E up to F).
+struct Registration {
+  std::string user, call_id, tag;
+  uint32_t cseq = 0;
+  bool registered = false;
+  int64_t due_ms = 0;       // next REGISTER
+  std::string request;      // in flight, empty when none
+  std::string branch;
+  int64_t retransmit_ms = 0, interval_ms = kT1, deadline_ms = 0;
+};
+
 enum class CallState { kRinging, kEarly, kAnswered, kConfirmed };
 
 struct Call {
@@ -275,6 +288,13 @@ struct Uas::Impl {
   std::vector<ClientTx> byes;
   uint16_t next_rtp = 0;
   uint64_t total_recorded = 0;
+  // Registrations of the users at the registrar, by Call-ID.
+  Addr registrar;
+  std::string domain;
+  absl::node_hash_map<std::string, Registration> regs;
+  std::deque<std::string> reg_order;  // Call-IDs, round robin
+  double reg_credit = 0;
+  int64_t reg_last_ms = 0;
 
   ~Impl() {
     for (auto& [k, c] : calls) {
@@ -716,6 +736,10 @@ struct Uas::Impl {
       return;
     }
     if (!m.is_request) {
+      if (m.cseq.method_id == sip::Method::kRegister) {
+        OnRegisterResponse(m, now);
+        return;
+      }
       // Responses to our BYEs end their retransmission.
       for (auto& b : byes) {
         if (m.cseq.method_id == sip::Method::kBye && absl::StrContains(b.request, AV(m.vias[0].branch))) b.deadline_ms = 0;
@@ -859,6 +883,83 @@ struct Uas::Impl {
     }
   }
 
+  // ---- our registrations at the registrar ------------------------------
+  void SendRegister(Registration& r, int64_t now) {
+    r.branch = absl::StrCat("z9hG4bK", RandomHex(rng, 16));
+    r.request = absl::StrCat("REGISTER sip:", domain, " SIP/2.0\r\nVia: SIP/2.0/UDP ", listen_host_text, ":",
+                             port, ";branch=", r.branch, ";rport\r\nMax-Forwards: 70\r\nFrom: <sip:", r.user, "@",
+                             domain, ">;tag=", r.tag, "\r\nTo: <sip:", r.user, "@", domain, ">\r\nCall-ID: ",
+                             r.call_id, "\r\nCSeq: ", ++r.cseq, " REGISTER\r\nContact: <sip:", r.user, "@",
+                             listen_host_text, ":", port, ">\r\nExpires: ", opt.register_expires_s,
+                             "\r\nUser-Agent: ", opt.server, "\r\nContent-Length: 0\r\n\r\n");
+    r.interval_ms = kT1;
+    r.retransmit_ms = now + kT1;
+    r.deadline_ms = now + kTimerH;
+    SendTo(registrar, r.request);
+  }
+
+  void OnRegisterResponse(const sip::SipMessage& m, int64_t now) {
+    auto it = regs.find(std::string(m.call_id));
+    if (it == regs.end() || it->second.request.empty() || m.vias.empty() ||
+        m.vias[0].branch != it->second.branch) {
+      return;
+    }
+    Registration& r = it->second;
+    if (m.status_code < 200) {
+      r.retransmit_ms = 0;  // a provisional response: timer E stops, F runs
+      return;
+    }
+    r.request.clear();
+    r.retransmit_ms = 0;
+    if (m.status_code < 300) {
+      if (!r.registered) ++stats.registered;
+      r.registered = true;
+      // Refreshed at four fifths of the expiry (the registrar may shorten it).
+      const int64_t expires = m.expires ? std::min<int64_t>(*m.expires, opt.register_expires_s)
+                                        : opt.register_expires_s;
+      r.due_ms = now + std::max<int64_t>(expires, 10) * 800;
+    } else {
+      ++stats.register_failures;
+      if (r.registered) --stats.registered;
+      r.registered = false;
+      r.due_ms = now + 60000;
+    }
+  }
+
+  void RegisterTimers(int64_t now, const std::function<void(int64_t)>& soon) {
+    if (regs.empty()) return;
+    reg_credit = std::min<double>(reg_credit + (now - reg_last_ms) * opt.register_per_s / 1000.0,
+                                  opt.register_per_s);
+    reg_last_ms = now;
+    for (size_t n = 0; n < reg_order.size() && reg_credit >= 1; ++n) {
+      Registration& r = regs[reg_order.front()];
+      reg_order.push_back(reg_order.front());
+      reg_order.pop_front();
+      if (r.request.empty() && now >= r.due_ms) {
+        SendRegister(r, now);
+        reg_credit -= 1;
+      }
+    }
+    for (auto& [id, r] : regs) {
+      if (r.request.empty()) continue;
+      if (now >= r.deadline_ms) {  // no final response: timer F
+        r.request.clear();
+        ++stats.register_failures;
+        if (r.registered) --stats.registered;
+        r.registered = false;
+        r.due_ms = now + 60000;
+        continue;
+      }
+      if (r.retransmit_ms && now >= r.retransmit_ms) {
+        SendTo(registrar, r.request);
+        r.interval_ms = std::min(r.interval_ms * 2, kT2);
+        r.retransmit_ms = now + r.interval_ms;
+      }
+      soon(r.retransmit_ms ? r.retransmit_ms : r.deadline_ms);
+    }
+    soon(now + 50);  // pacing
+  }
+
   // ---- timers -----------------------------------------------------------
   int64_t Timers(int64_t now) {
     int64_t next = now + 1000;
@@ -942,6 +1043,7 @@ struct Uas::Impl {
       if (b.deadline_ms) soon(b.next_ms);
     }
     std::erase_if(byes, [&](const ClientTx& b) { return b.deadline_ms == 0 || now >= b.deadline_ms; });
+    RegisterTimers(now, soon);
     for (const std::string& k : ended) calls.erase(k);
     ended.clear();
     stats.calls_active = calls.size();
@@ -1066,6 +1168,29 @@ absl::StatusOr<std::unique_ptr<Uas>> Uas::Create(UasOptions options, HitSink sin
   impl->port = impl->local.port;
   impl->sip_fd = fd;
   impl->listen_host_text = HostText(options.media_ip.empty() ? hp->first : impl->media_ip);
+  if (!options.registrar.empty()) {
+    auto reg = ParseHostPortText(options.registrar);
+    if (!reg.ok()) return absl::InvalidArgumentError(absl::StrCat("--register-with ", reg.status().message()));
+    auto ra = MakeAddr(reg->first, reg->second);
+    if (!ra.ok()) return ra.status();
+    impl->registrar = *ra;
+    impl->domain = options.domain.empty() ? HostText(reg->first) : options.domain;
+    if (options.register_expires_s < 60 || options.register_per_s < 1) {
+      return absl::InvalidArgumentError("registrations: expiry at least 60 s, at least one per second");
+    }
+    std::vector<std::string> users;
+    for (const auto& [user, role] : options.users) users.push_back(user);
+    std::sort(users.begin(), users.end());
+    for (const std::string& user : users) {
+      Registration r;
+      r.user = user;
+      r.call_id = absl::StrCat("reg-", RandomHex(impl->rng, 16), "@", impl->listen_host_text);
+      r.tag = RandomHex(impl->rng, 10);
+      impl->reg_order.push_back(r.call_id);
+      impl->regs.emplace(r.call_id, std::move(r));
+    }
+  }
+  impl->reg_last_ms = NowMs();
   impl->opt = std::move(options);
   impl->sink = std::move(sink);
   return std::unique_ptr<Uas>(new Uas(std::move(impl)));

@@ -64,6 +64,13 @@ struct UasOptions {
   // Proxies whose X-Sipwarden-Source header (the caller's real address)
   // and X-Sipwarden-Deflected header are believed.
   std::vector<IpAddress> trusted_proxies;
+  // The honeypot's registrar (its Kamailio, HOST:PORT): every user of
+  // `users` is registered there with this process as its contact, and kept
+  // registered. Empty: none (Kamailio's dispatcher still reaches it).
+  std::string registrar;
+  std::string domain;  // of the users' addresses of record; empty: the registrar's host
+  int64_t register_expires_s = 3600;
+  int register_per_s = 200;  // registrations sent per second at most
   std::string realm = "asterisk";
   std::string server = "Asterisk PBX 18.20.0";
   Announcements announcements = BuiltinAnnouncements();
@@ -75,6 +82,8 @@ struct UasStats {
   std::atomic<uint64_t> rtp_packets{0}, rtp_dropped{0}, media_refused{0};
   std::atomic<uint64_t> recordings{0}, recording_errors{0}, recorded_bytes{0};
   std::atomic<uint64_t> registers{0}, options{0}, hits{0};
+  // Our own registrations of the users at the registrar.
+  std::atomic<uint64_t> registered{0}, register_failures{0};
 };
 
 class Uas {

@@ -86,14 +86,18 @@ in_hp kamailio -f "$SRC/honeypot/kamailio.cfg" -DD -E -Y "$TMP/kamailio" -P "$TM
 E2E_PIDS+=("$!")
 in_hp "$BIN/sipwarden-honeypot" --listen "$HPA:5070" --media-ip "$HPA" --trusted-proxy "$HPA" \
   --controller "$CADDR" --name hp1 --users "$TMP/page.html.users" --record-dir "$TMP/rec" \
-  --state-dir "$TMP/hp1" --ring-ms 300 --stats-interval-s 0 >"$TMP/honeypot.log" 2>&1 &
+  --state-dir "$TMP/hp1" --ring-ms 300 --register-with "$HPA:5060" --domain honeypot.test \
+  --stats-interval-s 1 >"$TMP/honeypot.log" 2>&1 &
 E2E_PIDS+=("$!")
 e2e_wait_for 10 grep -q "registered with controller" "$TMP/honeypot.log" ||
   { cat "$TMP/honeypot.log" >&2; e2e_fail "the honeypot did not register with the controller"; }
 options_ok() { in_bot sipp -i 10.252.3.2 -p 5999 "$HPA:5060" -m 1 -timeout 3s -nostdin \
   -sf "$SRC/tests/data/honeypot/options.xml" -s probe >/dev/null 2>&1; }
 e2e_wait_for 10 options_ok || { cat "$TMP/kamailio.log" >&2; e2e_fail "Kamailio does not relay to the honeypot"; }
-e2e_log "controller $CADDR, agent on px0, PBX at $PXA, honeypot Kamailio at $HPA in front of the UAS"
+users=$(grep -cvE '^[[:space:]]*(#|$)' "$TMP/page.html.users")
+registered() { grep -q " $users users registered" "$TMP/honeypot.log"; }
+e2e_wait_for 10 registered || e2e_fail "the honeypot did not register its $users users at Kamailio: $(tail -2 "$TMP/honeypot.log")"
+e2e_log "controller $CADDR, agent on px0, PBX at $PXA, honeypot Kamailio at $HPA in front of the UAS ($users users registered there)"
 
 mkdir -p "$TMP/bot/pcap"
 cp "$SRC/tests/data/corpus/pcaps/sipp/g711a.pcap" "$TMP/bot/pcap/"
