@@ -3,7 +3,9 @@
 # The demo's closing table (scripts/demo_summary.py) on a fixed record of two
 # attacks: one alarmed 250 ms after its start and blocked (the most hits of
 # the blocklist snapshots count), one never detected; updates of an alarm do
-# not count as its detection; the legitimate traffic lines follow.
+# not count as its detection; the legitimate traffic lines follow. With
+# --honeypot-hits, a source no agent alarmed on (the SPIT bot) is detected at
+# its first honeypot hit.
 #   demo_summary_test.sh SOURCE_DIR
 set -euo pipefail
 SRC=$(cd "${1:?usage: $0 SOURCE_DIR}" && pwd)
@@ -30,4 +32,19 @@ expect '^  scanner-ua +192\.0\.2\.70 +not detected +- +no +-$'
 expect '^  legitimate calls: 60 attempted, 59 succeeded, 1 failed'
 expect '^  legitimate registrations: 20 attempted, 20 succeeded'
 [ "$(grep -c '198.51.100.9' <<<"$out")" -eq 0 ] || { echo "FAIL: a bystander's alarm shows" >&2; exit 1; }
+
+printf 'spit-bot\t192.0.2.71\t%s\n' "$start" >>"$T/attacks.tsv"
+cat >"$T/hits.jsonl" <<'JSON'
+{"honeypot":"hp","time":"2026-12-05T10:00:09.100000Z","stage":"arrived","src_ip":"192.0.2.71"}
+{"honeypot":"hp","time":"2026-12-05T10:00:07.900000Z","stage":"arrived","src_ip":"192.0.2.71"}
+{"honeypot":"hp","time":"2026-12-05T10:00:07.000000Z","stage":"ended","src_ip":"192.0.2.71"}
+{"honeypot":"hp","time":"2026-12-05T10:00:00.500000Z","stage":"arrived","src_ip":"192.0.2.66"}
+JSON
+echo '{"prefix":"192.0.2.71/32","reason":"honeypot","hits":4}' >"$T/b3.json"
+out=$(python3 "$SRC/scripts/demo_summary.py" --honeypot-hits "$T/hits.jsonl" "$T/alarms.jsonl" \
+        "$T/attacks.tsv" "$T/traffic.out" "$T/b1.json" "$T/b2.json" "$T/b3.json")
+echo "$out"
+expect '^  svcrack +192\.0\.2\.66 +250 ms +bruteforce +yes \(bruteforce\) +340$'
+expect '^  spit-bot +192\.0\.2\.71 +7900 ms +honeypot +yes \(honeypot\) +4$'
+expect '^  honeypot: no agent alarmed'
 echo "ok"
