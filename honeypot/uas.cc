@@ -1167,7 +1167,12 @@ absl::StatusOr<std::unique_ptr<Uas>> Uas::Create(UasOptions options, HitSink sin
   impl->local = FromSockaddr(ss, len);
   impl->port = impl->local.port;
   impl->sip_fd = fd;
-  impl->listen_host_text = HostText(options.media_ip.empty() ? hp->first : impl->media_ip);
+  // Contact and Via name the SIP address (behind Kamailio: where the
+  // proxy relays in-dialog requests); a wildcard listen address has none,
+  // and the media address stands for it.
+  const bool wildcard_listen = hp->first == IpAddress::Parse("0.0.0.0").value() ||
+                               hp->first == IpAddress::Parse("::").value();
+  impl->listen_host_text = HostText(wildcard_listen ? impl->media_ip : hp->first);
   if (!options.registrar.empty()) {
     auto reg = ParseHostPortText(options.registrar);
     if (!reg.ok()) return absl::InvalidArgumentError(absl::StrCat("--register-with ", reg.status().message()));

@@ -52,6 +52,8 @@ TMP="$E2E_TMP"
 PIN="$E2E_BPFFS/px"
 PORT=$((43000 + T % 8000))
 CADDR=$HPC:$PORT
+# (Background processes are started with ip netns exec itself, not these
+# functions: $! must be the process, for the teardown to stop it.)
 in_px() { ip netns exec "$PX" "$@"; }
 in_hp() { ip netns exec "$HP" "$@"; }
 in_bot() { ip netns exec "$BOTNS" "$@"; }
@@ -60,7 +62,7 @@ local_ctl() { in_px "$BIN/sipwardenctl" --pin-dir "$PIN" "$@"; }
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 
 # ---- the production side: controller, agent with XDP, a PBX ---------------------
-in_px "$BIN/sipwarden-controller" --listen "$CADDR" --insecure --db "$TMP/controller.db" \
+ip netns exec "$PX" "$BIN/sipwarden-controller" --listen "$CADDR" --insecure --db "$TMP/controller.db" \
   >"$TMP/controller.log" 2>&1 &
 E2E_PIDS+=("$!")
 e2e_wait_for 10 fleet stats || { cat "$TMP/controller.log" >&2; e2e_fail "the controller did not start"; }
@@ -81,10 +83,10 @@ D2=$(sed -n '17p' "$TMP/harvested" | sed 's/^sip://; s/@.*//')
 D3=$(sed -n '42p' "$TMP/harvested" | sed 's/^sip://; s/@.*//')
 echo "1 sip:$HPA:5070" >"$TMP/dispatcher.list"
 mkdir -p "$TMP/kamailio"
-in_hp kamailio -f "$SRC/honeypot/kamailio.cfg" -DD -E -Y "$TMP/kamailio" -P "$TMP/kamailio/kamailio.pid" \
+ip netns exec "$HP" kamailio -f "$SRC/honeypot/kamailio.cfg" -DD -E -Y "$TMP/kamailio" -P "$TMP/kamailio/kamailio.pid" \
   -A "HP_LISTEN=udp:$HPA:5060" -A "HP_DISPATCHER_LIST=\"$TMP/dispatcher.list\"" >"$TMP/kamailio.log" 2>&1 &
 E2E_PIDS+=("$!")
-in_hp "$BIN/sipwarden-honeypot" --listen "$HPA:5070" --media-ip "$HPA" --trusted-proxy "$HPA" \
+ip netns exec "$HP" "$BIN/sipwarden-honeypot" --listen "$HPA:5070" --media-ip "$HPA" --trusted-proxy "$HPA" \
   --controller "$CADDR" --name hp1 --users "$TMP/page.html.users" --record-dir "$TMP/rec" \
   --state-dir "$TMP/hp1" --ring-ms 300 --register-with "$HPA:5060" --domain honeypot.test \
   --stats-interval-s 1 >"$TMP/honeypot.log" 2>&1 &

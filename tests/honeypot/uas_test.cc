@@ -531,6 +531,23 @@ TEST_F(UasTest, UsersAreRegisteredAtTheRegistrarAndRetriedUntilAnswered) {
   EXPECT_EQ(uas_->stats().registered.load(), 2u);
 }
 
+TEST_F(UasTest, ContactNamesTheSipAddressAndSdpTheMediaAddress) {
+  // Behind Kamailio the UAS listens on loopback while media uses the public
+  // address: in-dialog requests must come back to the SIP address.
+  Start({.media_ip = "127.0.0.2"});
+  Peer sip;
+  Dialog d{.user = "voicemail"};
+  sip.SendTo(port(), Invite(sip, d, "127.0.0.1", 4000));
+  const std::string ok = sip.Expect("200 OK");
+  ASSERT_NE(ok, "");
+  EXPECT_EQ(Header(ok, "Contact"), absl::StrCat("<sip:voicemail@127.0.0.1:", port(), ">"));
+  EXPECT_TRUE(absl::StrContains(ok, "c=IN IP4 127.0.0.2")) << ok;
+  d.to = Header(ok, "To");
+  sip.SendTo(port(), InDialog(sip, d, "ACK"));
+  sip.SendTo(port(), InDialog(sip, d, "BYE"));
+  ASSERT_NE(sip.Expect("200 OK"), "");
+}
+
 TEST(Shape, KeepsStructureDropsValues) {
   EXPECT_EQ(Shape("SIP/2.0/UDP 10.0.0.5:5060;branch=z9hG4bK776asdhds;rport"),
             "SIP/2.0/UDP d.d.d.d:d;branch=adadada;rport");
