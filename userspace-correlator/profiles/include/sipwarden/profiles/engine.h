@@ -1,0 +1,137 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// Per-account profiles: learning (per-bin means, variances and a shared
+// correlation), the short-term window, distances, thresholds from a target
+// false-alarm rate, alarms. Event time (the calls' start) drives it all.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "sipwarden/profiles/config.h"
+#include "sipwarden/profiles/distance.h"
+#include "sipwarden/profiles/numbers.h"
+#include "sipwarden/profiles/record.h"
+
+namespace sw::profiles {
+
+// The metrics of one bin.
+enum Metric : int {
+  kCalls = 0,
+  kDistinctCallees,
+  kMeanDuration,   // billable seconds of the answered calls
+  kShareInternational,
+  kShareHighRisk,  // premium, satellite, IRSF-prone (numbers.h)
+  kFailedRatio,    // calls not answered
+  kNewCallees,     // callees never called before
+  kMetrics
+};
+std::string_view MetricName(int m);
+
+// Hellinger's counts per bin: calls by how often their callee was called
+// that day (1st, 2nd, 3rd-4th, 5th+), calls to new and known callees.
+constexpr int kRepeatClasses = 4;
+constexpr int kHellCounts = kRepeatClasses + 2;
+
+// A long-term profile: what detection compares against (docs/profiles.md).
+struct Profile {
+  uint16_t days = 0;   // days of statistics it was learned from
+  int16_t home = 0;    // home country code (0 unknown)
+  std::vector<uint8_t> n;         // per slot (weekday bins then weekend bins): days learned
+  std::vector<_Float16> mean, sd; // per slot x metric; sd shrunk and floored
+  float rinv[2][kMetrics * kMetrics] = {};  // inverse shrunk correlation, weekday / weekend
+  float href[2][kHellCounts] = {};          // long-term Hellinger distributions
+  float scale[kDistances] = {};             // the account's median calibration distance
+  std::vector<uint64_t> bloom;              // callees seen (4 hash functions)
+
+  bool BloomTest(uint64_t h) const;
+  void BloomAdd(uint64_t h);
+  size_t Bytes() const;
+};
+
+// Fleet-wide learning results every account's threshold is derived from.
+struct Calibration {
+  float ratio_quantile[kDistances] = {};  // threshold = scale * this
+  float scale_floor[kDistances] = {};     // smallest scale an account gets
+  uint64_t samples[kDistances] = {};
+};
+
+struct Alarm {
+  std::string json;  // one EVE line, no newline
+  std::string account;
+  int distance = 0;
+  int64_t ts_us = 0;
+};
+
+struct EngineStats {
+  uint64_t calls = 0, late = 0, excluded = 0, accounts = 0, new_accounts = 0;
+  uint64_t evaluations = 0, alarms = 0, profiled_online = 0;
+  int64_t first_us = INT64_MAX, last_us = INT64_MIN;
+};
+
+class Engine {
+ public:
+  enum class Mode { kLearn, kDetect };
+  using AlarmSink = std::function<void(const Alarm&)>;
+  // In kDetect, calib comes from the profiles' directory; in kLearn it is
+  // computed by Finish().
+  Engine(const Config& config, Mode mode, AlarmSink sink = nullptr);
+  ~Engine();
+  absl::Status status() const { return status_; }
+
+  // Detect: an account's profile learned before.
+  void AddProfile(std::string account, Profile p);
+  void SetCalibration(const Calibration& c) { calib_ = c; }
+  const Calibration& calibration() const { return calib_; }
+
+  void Add(const CallRecord& r);
+  // Closes every bin that ends by end_us (end of input: the last call's
+  // start rounded up to its bin's end).
+  void Flush(int64_t end_us);
+  void Flush() { Flush(stats_.last_us == INT64_MIN ? 0 : stats_.last_us + BinUs()); }
+
+  // Learn: the profiles of the accounts seen for at least min_learning_days,
+  // and the fleet's calibration (also kept for SetCalibration's use).
+  // Accounts seen for less are left out and counted in *too_young.
+  std::vector<std::pair<std::string, Profile>> TakeProfiles(uint64_t* too_young);
+
+  const EngineStats& stats() const { return stats_; }
+  // Bytes held per account now (state, profiles, windows), and its max.
+  // profiled_only: over the accounts that have a profile (detecting).
+  double BytesPerAccount(size_t* max_bytes = nullptr, bool profiled_only = false) const;
+  // The last distances of an account (for tests); NaN before any.
+  bool LastDistances(std::string_view account, double out[kDistances]) const;
+
+ private:
+  struct Account;
+  struct Learning;
+  int64_t BinUs() const { return int64_t{config_.bin_minutes} * 60000000; }
+  int64_t BinOf(int64_t us) const;
+  void CloseUpTo(Account& a, int64_t bin);
+  void CloseBin(Account& a, int64_t bin);
+  void Evaluate(Account& a, int64_t bin);
+  void RefreshSnapshot(Account& a);
+  void FinishLearning(Account& a);
+  void Sweep(int64_t bin);
+
+  Config config_;
+  Mode mode_;
+  AlarmSink sink_;
+  absl::Status status_;
+  NumberPlan plan_;
+  Calibration calib_;
+  absl::flat_hash_map<std::string, uint32_t> index_;
+  std::vector<std::unique_ptr<Account>> accounts_;
+  int64_t swept_ = INT64_MIN;  // every bin before this one is closed
+  uint64_t alarm_id_ = 0;
+  EngineStats stats_;
+};
+
+// FNV-1a 64 of a callee (stable: the bloom filters persist).
+uint64_t CalleeHash(std::string_view callee);
+
+}  // namespace sw::profiles

@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// A profile directory: profiles.meta (text: format, settings the profiles
+// depend on, the fleet's calibration, the learning period) and profiles.bin
+// (every account's profile, checksummed). Versioned: a directory of another
+// format is refused with a message saying what to do.
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "sipwarden/profiles/config.h"
+#include "sipwarden/profiles/engine.h"
+
+namespace sw::profiles {
+
+constexpr int kProfileFormat = 1;
+
+struct ProfileMeta {
+  int format = kProfileFormat;
+  int bin_minutes = 60, window_bins = 24, tz_offset_minutes = 0, learning_days = 28;
+  double target_false_alarms = 2;
+  Calibration calib;
+  int64_t learned_from_us = 0, learned_until_us = 0;
+  uint64_t records = 0;
+  uint64_t accounts = 0;
+};
+
+struct ProfileSet {
+  ProfileMeta meta;
+  std::vector<std::pair<std::string, Profile>> profiles;
+};
+
+// Writes dir/profiles.meta and dir/profiles.bin (each to a temporary file
+// renamed into place); makes dir when it does not exist.
+absl::Status SaveProfiles(const std::string& dir, const ProfileSet& set);
+// Reads a directory SaveProfiles wrote; refuses a missing or empty
+// directory, another format, a damaged or truncated file.
+absl::StatusOr<ProfileSet> LoadProfiles(const std::string& dir);
+// The settings of config that must match the profiles' (bin length,
+// window, time zone); an error naming the difference.
+absl::Status CheckCompatible(const ProfileMeta& meta, const Config& config);
+
+}  // namespace sw::profiles

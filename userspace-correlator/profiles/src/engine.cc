@@ -1,0 +1,641 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#include "sipwarden/profiles/engine.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "absl/strings/str_format.h"
+#include "sipwarden/absl_compat.h"
+#include "sipwarden/json.h"
+
+namespace sw::profiles {
+namespace {
+
+constexpr int kM = kMetrics;
+// Floors added to every bin's standard deviation (in the metric's unit), so
+// that a bin that never varied in learning does not make any change infinite.
+constexpr float kSdFloor[kM] = {0.5f, 0.5f, 15.0f, 0.05f, 0.05f, 0.05f, 0.5f};
+
+int64_t FloorDiv(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+bool Weekend(int64_t day) {
+  const int64_t wd = ((day + 4) % 7 + 7) % 7;  // 1970-01-01 was a Thursday (4); 0 Sunday
+  return wd == 0 || wd == 6;
+}
+int RepeatClass(uint32_t n) { return n <= 1 ? 0 : n == 2 ? 1 : n <= 4 ? 2 : 3; }
+uint64_t Mix(uint64_t x) {  // splitmix64's finaliser
+  x ^= x >> 30;
+  x *= 0xbf58476d1ce4e5b9ULL;
+  x ^= x >> 27;
+  x *= 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+double Median(std::vector<float> v) {
+  if (v.empty()) return std::numeric_limits<double>::quiet_NaN();
+  const size_t k = v.size() / 2;
+  std::nth_element(v.begin(), v.begin() + k, v.end());
+  return v[k];
+}
+
+struct RingEntry {
+  int32_t bin = std::numeric_limits<int32_t>::min();
+  float c[3] = {};  // squared Euclidean, quadratic, Mahalanobis contributions
+  uint16_t hc[kHellCounts] = {};
+  uint16_t calls = 0;
+  bool valid = false;  // compared (not excluded, the bin learned enough)
+  uint8_t top = 0;     // the metric deviating most (|z|)
+  _Float16 top_x = 0, top_mu = 0;
+};
+
+}  // namespace
+
+std::string_view MetricName(int m) {
+  static constexpr std::string_view kNames[kM] = {
+      "calls", "distinct_callees", "mean_duration_s", "share_international", "share_high_risk",
+      "failed_ratio", "new_callees"};
+  return m >= 0 && m < kM ? kNames[m] : "?";
+}
+
+uint64_t CalleeHash(std::string_view callee) {
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (unsigned char c : callee) h = (h ^ c) * 0x100000001b3ULL;
+  return h;
+}
+
+bool Profile::BloomTest(uint64_t h) const {
+  if (bloom.empty()) return false;
+  const uint64_t m = bloom.size() * 64 - 1, x = Mix(h), h2 = (x >> 32) | 1;
+  for (int i = 0; i < 4; ++i) {
+    const uint64_t b = (x + i * h2) & m;
+    if (!(bloom[b >> 6] >> (b & 63) & 1)) return false;
+  }
+  return true;
+}
+
+void Profile::BloomAdd(uint64_t h) {
+  if (bloom.empty()) return;
+  const uint64_t m = bloom.size() * 64 - 1, x = Mix(h), h2 = (x >> 32) | 1;
+  for (int i = 0; i < 4; ++i) {
+    const uint64_t b = (x + i * h2) & m;
+    bloom[b >> 6] |= uint64_t{1} << (b & 63);
+  }
+}
+
+size_t Profile::Bytes() const {
+  return sizeof(Profile) + n.capacity() + (mean.capacity() + sd.capacity()) * sizeof(_Float16) +
+         bloom.capacity() * 8;
+}
+
+struct Engine::Learning {
+  absl::flat_hash_set<uint64_t> callees;
+  uint32_t intl_format = 0, national_format = 0;
+  absl::flat_hash_map<int, uint32_t> cc;  // countries of callees dialled in E.164
+  std::vector<uint32_t> n;
+  std::vector<double> mean, m2;           // slot x metric (Welford)
+  double com[2][kM * kM] = {};            // pooled co-moments around each slot's mean
+  double dof[2] = {};
+  double hcount[2][kHellCounts] = {};
+  int64_t last_stat_day = std::numeric_limits<int64_t>::min();
+  int stat_days = 0;
+  std::vector<float> calib[kDistances];
+  Profile snap;
+  bool snap_ready = false;
+
+  size_t Bytes() const {
+    size_t b = sizeof(Learning) + callees.capacity() * (sizeof(uint64_t) + 1) +
+               cc.capacity() * (sizeof(std::pair<int, uint32_t>) + 1) + n.capacity() * 4 +
+               (mean.capacity() + m2.capacity()) * 8 + snap.Bytes() - sizeof(Profile);
+    for (const auto& c : calib) b += c.capacity() * sizeof(float);
+    return b;
+  }
+};
+
+struct Engine::Account {
+  std::string name;
+  int64_t first_day = 0;
+  int64_t open = std::numeric_limits<int64_t>::min();  // the bin being filled
+  uint32_t calls = 0, answered = 0, intl = 0, risk = 0, newc = 0, distinct = 0;
+  double dur = 0;
+  uint16_t hc[kHellCounts] = {};
+  int16_t home = 0;
+  bool home_fixed = false;  // from the configuration or the account's own number
+  uint8_t in_alarm = 0;
+  uint8_t clean[kDistances] = {};
+  float last_d[kDistances] = {NAN, NAN, NAN, NAN};
+  // this day's callees: low 32 bits of the hash -> count | (bin in day + 1) << 16
+  absl::flat_hash_map<uint32_t, uint32_t> today;
+  std::unique_ptr<Learning> learning;
+  std::unique_ptr<Profile> profile;
+  std::vector<RingEntry> ring;
+  std::string ip;
+
+  const Profile* Model() const {
+    if (profile) return profile.get();
+    if (learning && learning->snap_ready) return &learning->snap;
+    return nullptr;
+  }
+  size_t Bytes() const {
+    size_t b = sizeof(Account) + (name.capacity() > 15 ? name.capacity() : 0) +
+               (ip.capacity() > 15 ? ip.capacity() : 0) + ring.capacity() * sizeof(RingEntry) +
+               today.capacity() * (sizeof(std::pair<uint32_t, uint32_t>) + 1);
+    if (learning) b += learning->Bytes();
+    if (profile) b += profile->Bytes();
+    return b;
+  }
+};
+
+Engine::Engine(const Config& config, Mode mode, AlarmSink sink)
+    : config_(config), mode_(mode), sink_(std::move(sink)) {
+  status_ = Validate(config_);
+  if (status_.ok())
+    status_ = plan_.SetHighRisk(config_.high_risk.empty() ? DefaultHighRisk() : config_.high_risk);
+}
+
+Engine::~Engine() = default;
+
+int64_t Engine::BinOf(int64_t us) const {
+  return FloorDiv(us + int64_t{config_.tz_offset_minutes} * 60000000, BinUs());
+}
+
+void Engine::AddProfile(std::string account, Profile p) {
+  auto a = std::make_unique<Account>();
+  a->name = account;
+  a->home = p.home;
+  a->home_fixed = true;
+  if (auto it = config_.account_home.find(account); it != config_.account_home.end())
+    a->home = it->second;
+  else if (config_.home_country) a->home = config_.home_country;
+  a->profile = std::make_unique<Profile>(std::move(p));
+  a->ring.resize(config_.window_bins);
+  index_[std::move(account)] = accounts_.size();
+  accounts_.push_back(std::move(a));
+  ++stats_.accounts;
+}
+
+void Engine::Add(const CallRecord& r) {
+  if (!status_.ok()) return;
+  ++stats_.calls;
+  stats_.first_us = std::min(stats_.first_us, r.start_us);
+  if (r.start_us > stats_.last_us) {
+    stats_.last_us = r.start_us;
+    const int64_t target =
+        BinOf(r.start_us - int64_t{config_.lateness_minutes} * 60000000);
+    if (target > swept_) Sweep(target);
+  }
+  int64_t b = BinOf(r.start_us);
+  const int bpd = config_.bins_per_day();
+  auto [it, inserted] = index_.try_emplace(AV(r.account), accounts_.size());
+  if (inserted) {
+    auto a = std::make_unique<Account>();
+    a->name = std::string(r.account);
+    a->open = std::max(b, swept_);
+    a->first_day = FloorDiv(a->open, bpd);
+    a->ring.resize(config_.window_bins);
+    a->learning = std::make_unique<Learning>();
+    a->learning->n.assign(2 * bpd, 0);
+    a->learning->mean.assign(2 * bpd * kM, 0);
+    a->learning->m2.assign(2 * bpd * kM, 0);
+    if (auto h = config_.account_home.find(a->name); h != config_.account_home.end()) {
+      a->home = h->second, a->home_fixed = true;
+    } else if (config_.home_country) {
+      a->home = config_.home_country, a->home_fixed = true;
+    } else if (std::string own = NumberPlan::OwnE164(r.account); !own.empty()) {
+      a->home = CountryCode(own), a->home_fixed = true;
+    }
+    accounts_.push_back(std::move(a));
+    ++stats_.accounts;
+    if (mode_ == Mode::kDetect) ++stats_.new_accounts;
+  }
+  Account& a = *accounts_[it->second];
+  if (a.open == std::numeric_limits<int64_t>::min()) a.open = std::max(b, swept_);
+  const int64_t day = FloorDiv(b, bpd);
+  if (config_.Excluded(day)) {
+    ++stats_.excluded;
+    return;
+  }
+  if (b < a.open) {
+    ++stats_.late;
+    b = a.open;
+  } else if (b > a.open) {
+    CloseUpTo(a, b);
+  }
+  const Dialled dl = plan_.Classify(r.callee, a.home);
+  if (a.learning && !a.home_fixed && dl.country) {
+    Learning& L = *a.learning;
+    if (!r.callee.empty() && (r.callee[0] == '+' || r.callee.substr(0, 2) == "00"))
+      ++L.intl_format, ++L.cc[dl.country];
+    else
+      ++L.national_format;
+  }
+  const uint64_t h = CalleeHash(r.callee);
+  bool is_new;
+  if (a.learning) is_new = a.learning->callees.insert(h).second;
+  else {
+    is_new = !a.profile->BloomTest(h);
+    if (is_new) a.profile->BloomAdd(h);
+  }
+  const uint32_t bin_tag = static_cast<uint32_t>(b - FloorDiv(b, bpd) * bpd + 1) << 16;
+  auto [t, fresh] = a.today.try_emplace(static_cast<uint32_t>(h), 0);
+  const uint32_t count = std::min<uint32_t>((t->second & 0xFFFF) + 1, 0xFFFF);
+  if ((t->second & 0xFFFF0000u) != bin_tag) ++a.distinct;
+  t->second = count | bin_tag;
+  auto bump = [](uint16_t& v) { v = v == 0xFFFF ? v : v + 1; };
+  bump(a.hc[RepeatClass(count)]);
+  bump(a.hc[kRepeatClasses + (is_new ? 0 : 1)]);
+  ++a.calls;
+  if (r.answered) ++a.answered, a.dur += r.billable_s;
+  a.intl += dl.international;
+  a.risk += dl.high_risk;
+  a.newc += is_new;
+  if (!r.caller_ip.empty() && r.caller_ip != a.ip) a.ip = std::string(r.caller_ip);
+}
+
+void Engine::Sweep(int64_t bin) {
+  for (auto& a : accounts_) CloseUpTo(*a, bin);
+  swept_ = bin;
+}
+
+void Engine::Flush(int64_t end_us) {
+  const int64_t target = BinOf(end_us);
+  if (target > swept_) Sweep(target);
+}
+
+void Engine::CloseUpTo(Account& a, int64_t bin) {
+  if (a.open == std::numeric_limits<int64_t>::min()) {
+    a.open = bin;
+    return;
+  }
+  while (a.open < bin) {
+    CloseBin(a, a.open);
+    ++a.open;
+  }
+}
+
+void Engine::CloseBin(Account& a, int64_t b) {
+  const int bpd = config_.bins_per_day();
+  const int64_t day = FloorDiv(b, bpd);
+  const int bin_in_day = static_cast<int>(b - day * bpd);
+  const int dt = Weekend(day) ? 1 : 0;
+  const int slot = dt * bpd + bin_in_day;
+  const bool excluded = config_.Excluded(day);
+  float x[kM];
+  x[kCalls] = a.calls;
+  x[kDistinctCallees] = a.distinct;
+  x[kMeanDuration] = a.answered ? static_cast<float>(a.dur / a.answered) : 0.f;
+  x[kShareInternational] = a.calls ? float(a.intl) / a.calls : 0.f;
+  x[kShareHighRisk] = a.calls ? float(a.risk) / a.calls : 0.f;
+  x[kFailedRatio] = a.calls ? float(a.calls - a.answered) / a.calls : 0.f;
+  x[kNewCallees] = a.newc;
+
+  RingEntry& e = a.ring[FloorDiv(b, config_.window_bins) * -config_.window_bins + b];
+  e = RingEntry{};
+  e.bin = static_cast<int32_t>(b);
+  e.calls = static_cast<uint16_t>(std::min<uint32_t>(a.calls, 0xFFFF));
+  std::copy(std::begin(a.hc), std::end(a.hc), e.hc);
+  const Profile* model = a.Model();
+  if (!excluded && model && model->n[slot] >= config_.min_bin_samples) {
+    float mu[kM], sd[kM], w[kM];
+    float best = -1;
+    for (int m = 0; m < kM; ++m) {
+      mu[m] = static_cast<float>(model->mean[slot * kM + m]);
+      sd[m] = static_cast<float>(model->sd[slot * kM + m]);
+      w[m] = 1.f / (sd[m] * sd[m]);
+      const float z = std::fabs(x[m] - mu[m]) / sd[m];
+      if (z > best) best = z, e.top = m;
+    }
+    e.c[0] = static_cast<float>(EuclideanSq(x, mu, kM));
+    e.c[1] = static_cast<float>(QuadraticSq(x, mu, w, kM));
+    e.c[2] = static_cast<float>(MahalanobisSq(x, mu, sd, model->rinv[dt], kM));
+    e.top_x = static_cast<_Float16>(std::min(x[e.top], 65000.f));
+    e.top_mu = static_cast<_Float16>(std::min(mu[e.top], 65000.f));
+    e.valid = true;
+  }
+  if (!excluded && a.learning && day - a.first_day >= config_.warmup_days) {
+    Learning& L = *a.learning;
+    const uint32_t n = ++L.n[slot];
+    double* mean = &L.mean[slot * kM];
+    double* m2 = &L.m2[slot * kM];
+    double d_old[kM], d_new[kM];
+    for (int m = 0; m < kM; ++m) {
+      d_old[m] = x[m] - mean[m];
+      mean[m] += d_old[m] / n;
+      d_new[m] = x[m] - mean[m];
+      m2[m] += d_old[m] * d_new[m];
+    }
+    if (n > 1) {
+      for (int i = 0; i < kM; ++i)
+        for (int j = 0; j < kM; ++j) L.com[dt][i * kM + j] += d_old[i] * d_new[j];
+      L.dof[dt] += 1;
+    }
+    for (int k = 0; k < kHellCounts; ++k) L.hcount[dt][k] += a.hc[k];
+    if (day != L.last_stat_day) L.last_stat_day = day, ++L.stat_days;
+  }
+  a.calls = a.answered = a.intl = a.risk = a.newc = a.distinct = 0;
+  a.dur = 0;
+  std::fill(std::begin(a.hc), std::end(a.hc), 0);
+  if (!excluded) Evaluate(a, b);
+  if (bin_in_day == bpd - 1) {  // the day ends
+    if (a.today.capacity() > 64) a.today = {};
+    else a.today.clear();
+    if (a.learning) {
+      Learning& L = *a.learning;
+      if (!a.home_fixed && L.intl_format >= 4 * L.national_format && !L.cc.empty()) {
+        int best = 0;
+        uint32_t most = 0;
+        for (auto [cc, k] : L.cc)
+          if (k > most || (k == most && cc < best)) best = cc, most = k;
+        a.home = static_cast<int16_t>(best);
+      }
+      if (L.stat_days > 0) RefreshSnapshot(a);
+      if (mode_ == Mode::kDetect && day - a.first_day + 1 >= config_.learning_days)
+        FinishLearning(a);
+    }
+  }
+}
+
+void Engine::Evaluate(Account& a, int64_t b) {
+  const Profile* model = a.Model();
+  if (!model) return;
+  const int W = config_.window_bins, bpd = config_.bins_per_day();
+  int valid = 0;
+  double c[3] = {0, 0, 0};
+  double hs[kHellCounts] = {};
+  double pc[7 * 288], qc[7 * 288];  // calls over the window's bins, observed and expected
+  int nc = 0;
+  double sum_calls = 0, sum_q = 0;
+  for (const RingEntry& e : a.ring) {
+    if (!e.valid || e.bin <= b - W || e.bin > b) continue;
+    ++valid;
+    for (int k = 0; k < 3; ++k) c[k] += e.c[k];
+    for (int k = 0; k < kHellCounts; ++k) hs[k] += e.hc[k];
+    const int64_t day = FloorDiv(e.bin, bpd);
+    const int slot = (Weekend(day) ? bpd : 0) + static_cast<int>(e.bin - day * bpd);
+    pc[nc] = e.calls;
+    qc[nc] = std::max(0.f, static_cast<float>(model->mean[slot * kM + kCalls])) + 0.05;
+    sum_calls += pc[nc];
+    sum_q += qc[nc];
+    ++nc;
+  }
+  if (valid * 2 < W) return;
+  double d[kDistances];
+  const double scale = double(W) / valid;
+  for (int k = 0; k < 3; ++k) d[k] = std::sqrt(c[k] * scale);
+  // Hellinger: the window's distributions mixed with hellinger_prior calls
+  // of the profile's, so that a window of two calls is not a distribution.
+  const int dt = Weekend(FloorDiv(b, bpd)) ? 1 : 0;
+  const double alpha = config_.hellinger_prior;
+  auto smoothed = [&](const double* p, const float* q, int n, double* out, double* qd) {
+    double sq = 0;
+    for (int i = 0; i < n; ++i) sq += q[i];
+    for (int i = 0; i < n; ++i) {
+      qd[i] = sq > 0 ? q[i] / sq : 1.0 / n;
+      out[i] = p[i] + alpha * qd[i];
+    }
+  };
+  double ps[kHellCounts], qd[kHellCounts];
+  smoothed(hs, model->href[dt], kRepeatClasses, ps, qd);
+  const double ha = Hellinger(ps, qd, kRepeatClasses);
+  smoothed(hs + kRepeatClasses, model->href[dt] + kRepeatClasses, 2, ps + kRepeatClasses,
+           qd + kRepeatClasses);
+  const double hb = Hellinger(ps + kRepeatClasses, qd + kRepeatClasses, 2);
+  for (int i = 0; i < nc; ++i) pc[i] += alpha * qc[i] / sum_q;
+  const double hcl = Hellinger(pc, qc, nc);
+  d[kHellinger] = std::sqrt((ha * ha + hb * hb + hcl * hcl) / 3);
+  for (int k = 0; k < kDistances; ++k) a.last_d[k] = static_cast<float>(d[k]);
+  ++stats_.evaluations;
+
+  if (a.learning) {
+    Learning& L = *a.learning;
+    if (FloorDiv(b, bpd) - a.first_day >= config_.warmup_days + config_.calibration_after_days)
+      for (int k = 0; k < kDistances; ++k) L.calib[k].push_back(static_cast<float>(d[k]));
+    return;
+  }
+  const Profile& P = *a.profile;
+  for (int k = 0; k < kDistances; ++k) {
+    if (!(config_.alarm_distances >> k & 1)) continue;
+    const double thr = double(P.scale[k]) * calib_.ratio_quantile[k];
+    const uint8_t bit = 1u << k;
+    if (d[k] > thr) {
+      a.clean[k] = 0;
+      if (a.in_alarm & bit) continue;
+      a.in_alarm |= bit;
+      // The alarm: the bins contributing most, each with its most deviating metric.
+      std::vector<const RingEntry*> top;
+      for (const RingEntry& e : a.ring)
+        if (e.valid && e.bin > b - W && e.bin <= b) top.push_back(&e);
+      const int ck = k == kHellinger ? kQuadratic : k;
+      std::sort(top.begin(), top.end(), [&](const RingEntry* x, const RingEntry* y) {
+        return x->c[ck] != y->c[ck] ? x->c[ck] > y->c[ck] : x->bin > y->bin;
+      });
+      if (top.size() > 3) top.resize(3);
+      const int64_t tz = int64_t{config_.tz_offset_minutes} * 60000000;
+      const int64_t ts = (b + 1) * BinUs() - tz;
+      const std::string top_desc =
+          top.empty() ? std::string()
+                      : absl::StrFormat(": %s %.3g against %.3g at %s", MetricName(top[0]->top),
+                                        static_cast<float>(top[0]->top_x),
+                                        static_cast<float>(top[0]->top_mu),
+                                        FormatTime(top[0]->bin * BinUs() - tz).substr(0, 16));
+      JsonWriter w;
+      w.BeginObject().Field("ts", FormatTime(ts)).Field("event_type", "alert");
+      if (!a.ip.empty()) w.Field("src_ip", a.ip);
+      w.Key("alert")
+          .BeginObject()
+          .Field("signature",
+                 absl::StrFormat("account %s far from its profile: %s %.3g > %.3g over the last "
+                                 "%d bins%s",
+                                 a.name, DistanceName(k), d[k], thr, W, top_desc))
+          .Field("category", "anomaly")
+          .Field("severity", 2)
+          .Field("rule", absl::StrFormat("profile-%s", DistanceName(k)))
+          .EndObject();
+      w.Field("count", static_cast<uint64_t>(sum_calls));
+      w.Key("anomaly").BeginObject().Field("account", a.name);
+      w.Key("distance").BeginObject().Field("name", DistanceName(k)).Field("value", d[k]).EndObject();
+      w.Field("threshold", thr);
+      w.Key("window")
+          .BeginObject()
+          .Field("start", FormatTime((b + 1 - W) * BinUs() - tz))
+          .Field("end", FormatTime(ts))
+          .Field("bins", W)
+          .EndObject();
+      w.Key("bins").BeginArray();
+      for (const RingEntry* e : top) {
+        const int64_t day = FloorDiv(e->bin, bpd);
+        const int slot = (Weekend(day) ? bpd : 0) + static_cast<int>(e->bin - day * bpd);
+        const double sd = static_cast<float>(P.sd[slot * kM + e->top]);
+        const double ox = static_cast<float>(e->top_x), mu = static_cast<float>(e->top_mu);
+        w.BeginObject()
+            .Field("start", FormatTime(e->bin * BinUs() - tz))
+            .Field("contribution", static_cast<double>(e->c[ck]))
+            .Field("metric", MetricName(e->top))
+            .Field("observed", ox)
+            .Field("expected", mu)
+            .Field("z", (ox - mu) / sd)
+            .EndObject();
+      }
+      w.EndArray().Field("profile_days", static_cast<int>(P.days)).EndObject();
+      w.Field("action", "allowed").Field("alarm_id", ++alarm_id_).EndObject();
+      ++stats_.alarms;
+      if (sink_) sink_(Alarm{w.Take(), a.name, k, ts});
+    } else if ((a.in_alarm & bit) && ++a.clean[k] >= W) {
+      a.in_alarm &= ~bit;  // a whole window below the threshold ends the episode
+      a.clean[k] = 0;
+    }
+  }
+}
+
+void Engine::RefreshSnapshot(Account& a) {
+  Learning& L = *a.learning;
+  Profile& P = L.snap;
+  const int bpd = config_.bins_per_day(), slots = 2 * bpd;
+  P.n.resize(slots);
+  P.mean.resize(slots * kM);
+  P.sd.resize(slots * kM);
+  P.home = a.home;
+  P.days = static_cast<uint16_t>(L.stat_days);
+  const double n0 = config_.shrink_days;
+  for (int dt = 0; dt < 2; ++dt) {
+    double pool[kM] = {};
+    int pooled = 0;
+    for (int s = dt * bpd; s < (dt + 1) * bpd; ++s) {
+      if (L.n[s] < 2) continue;
+      ++pooled;
+      for (int m = 0; m < kM; ++m) pool[m] += L.m2[s * kM + m] / (L.n[s] - 1);
+    }
+    for (int m = 0; m < kM; ++m) pool[m] = pooled ? pool[m] / pooled : 0;
+    for (int s = dt * bpd; s < (dt + 1) * bpd; ++s) {
+      const double n = L.n[s];
+      P.n[s] = static_cast<uint8_t>(std::min<uint32_t>(L.n[s], 255));
+      for (int m = 0; m < kM; ++m) {
+        const double var = n >= 2 ? L.m2[s * kM + m] / (n - 1) : 0;
+        const double shrunk = n + n0 > 0 ? (n * var + n0 * pool[m]) / (n + n0) : pool[m];
+        const double sd = std::sqrt(shrunk + double(kSdFloor[m]) * kSdFloor[m]);
+        P.mean[s * kM + m] = static_cast<_Float16>(std::min(L.mean[s * kM + m], 65000.0));
+        P.sd[s * kM + m] = static_cast<_Float16>(std::min(sd, 65000.0));
+      }
+    }
+    // The correlation shared by the day type's bins, shrunk toward the
+    // identity: lambda = max(0.1, metrics / degrees of freedom).
+    const double* C = L.com[dt];
+    double R[kM * kM], inv[kM * kM];
+    for (int i = 0; i < kM; ++i)
+      for (int j = 0; j < kM; ++j) {
+        const double cii = C[i * kM + i], cjj = C[j * kM + j];
+        double r = i == j ? 1.0 : (cii > 0 && cjj > 0 ? C[i * kM + j] / std::sqrt(cii * cjj) : 0.0);
+        R[i * kM + j] = std::clamp(r, -1.0, 1.0);
+      }
+    const double lambda = std::clamp(double(kM) / std::max(1.0, L.dof[dt]), 0.1, 1.0);
+    for (int i = 0; i < kM; ++i)
+      for (int j = 0; j < kM; ++j)
+        R[i * kM + j] = (1 - lambda) * 0.5 * (R[i * kM + j] + R[j * kM + i]) + (i == j ? lambda : 0);
+    if (!Invert(R, inv, kM))
+      for (int i = 0; i < kM * kM; ++i) inv[i] = i % (kM + 1) == 0 ? 1 : 0;
+    for (int i = 0; i < kM * kM; ++i) P.rinv[dt][i] = static_cast<float>(inv[i]);
+    for (int k = 0; k < kHellCounts; ++k) P.href[dt][k] = static_cast<float>(L.hcount[dt][k] + 0.5);
+  }
+  L.snap_ready = true;
+}
+
+void Engine::FinishLearning(Account& a) {
+  Learning& L = *a.learning;
+  RefreshSnapshot(a);
+  auto p = std::make_unique<Profile>(std::move(L.snap));
+  for (int k = 0; k < kDistances; ++k) {
+    const double med = Median(L.calib[k]);
+    p->scale[k] = std::isnan(med) ? calib_.scale_floor[k]
+                                  : std::max<float>(med, calib_.scale_floor[k]);
+  }
+  size_t bits = 512;
+  while (bits < 16 * L.callees.size() && bits < 16384) bits *= 2;
+  p->bloom.assign(bits / 64, 0);
+  for (uint64_t h : L.callees) p->BloomAdd(h);
+  a.learning.reset();
+  a.profile = std::move(p);
+  a.home_fixed = true;
+  ++stats_.profiled_online;
+}
+
+std::vector<std::pair<std::string, Profile>> Engine::TakeProfiles(uint64_t* too_young) {
+  std::vector<std::pair<std::string, Profile>> out;
+  *too_young = 0;
+  const int bpd = config_.bins_per_day();
+  std::vector<Account*> ready;
+  for (auto& a : accounts_) {
+    if (!a->learning) continue;
+    const int64_t last_day = FloorDiv(a->open - 1, bpd);
+    if (last_day - a->first_day + 1 < config_.min_learning_days || a->learning->stat_days == 0) {
+      ++*too_young;
+      continue;
+    }
+    ready.push_back(a.get());
+  }
+  // Thresholds: each account's distances are scaled by its own median; the
+  // fleet's ratios give the quantile that leaves the target false-alarm
+  // rate. One evaluation per bin, and a deviation stays in the window for
+  // window_bins evaluations, so an alarm episode is about window_bins
+  // exceedances: the share of evaluations allowed over the threshold is
+  // target / 1000 * window_bins / bins_per_day.
+  const double rate =
+      std::min(0.5, config_.target_false_alarms / 1000.0 * config_.window_bins / bpd);
+  for (int k = 0; k < kDistances; ++k) {
+    std::vector<float> medians;
+    for (Account* a : ready) {
+      const double m = Median(a->learning->calib[k]);
+      if (!std::isnan(m) && m > 0) medians.push_back(static_cast<float>(m));
+    }
+    // The smallest scale: a quarter of the fleet's median, so that an
+    // account that hardly calls (distance 0 most of the time) is not
+    // measured against nothing.
+    float floor = 1e-6f;
+    if (!medians.empty()) {
+      const size_t i = medians.size() / 2;
+      std::nth_element(medians.begin(), medians.begin() + i, medians.end());
+      floor = std::max(floor, 0.25f * medians[i]);
+    }
+    calib_.scale_floor[k] = floor;
+    std::vector<float> ratios;
+    for (Account* a : ready) {
+      const double m = Median(a->learning->calib[k]);
+      const float s = std::isnan(m) ? floor : std::max<float>(m, floor);
+      for (float d : a->learning->calib[k]) ratios.push_back(d / s);
+    }
+    calib_.samples[k] = ratios.size();
+    if (ratios.empty()) {
+      calib_.ratio_quantile[k] = std::numeric_limits<float>::infinity();
+      continue;
+    }
+    const size_t i = std::min(ratios.size() - 1,
+                              static_cast<size_t>(std::floor((1 - rate) * (ratios.size() - 1))));
+    std::nth_element(ratios.begin(), ratios.begin() + i, ratios.end());
+    calib_.ratio_quantile[k] = ratios[i];
+  }
+  for (Account* a : ready) {
+    FinishLearning(*a);
+    --stats_.profiled_online;
+    out.emplace_back(a->name, *a->profile);
+  }
+  return out;
+}
+
+double Engine::BytesPerAccount(size_t* max_bytes, bool profiled_only) const {
+  size_t total = 0, most = 0, n = 0;
+  for (const auto& a : accounts_) {
+    if (profiled_only && !a->profile) continue;
+    ++n;
+    const size_t b = a->Bytes() + sizeof(std::pair<std::string, uint32_t>) + 1;
+    total += b;
+    most = std::max(most, b);
+  }
+  if (max_bytes) *max_bytes = most;
+  return n == 0 ? 0 : double(total) / n;
+}
+
+bool Engine::LastDistances(std::string_view account, double out[kDistances]) const {
+  auto it = index_.find(AV(account));
+  if (it == index_.end()) return false;
+  for (int k = 0; k < kDistances; ++k) out[k] = accounts_[it->second]->last_d[k];
+  return true;
+}
+
+}  // namespace sw::profiles

@@ -1,0 +1,394 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#include "sipwarden/profiles/record.h"
+
+#include <cstring>
+
+#include "absl/strings/str_format.h"
+
+namespace sw::profiles {
+namespace {
+
+// days since 1970-01-01 of a civil date (Howard Hinnant's algorithm)
+int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const unsigned yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<int64_t>(doe) - 719468;
+}
+
+bool Digits(std::string_view s, size_t pos, size_t n, int* v) {
+  if (pos + n > s.size()) return false;
+  int x = 0;
+  for (size_t i = pos; i < pos + n; ++i) {
+    if (s[i] < '0' || s[i] > '9') return false;
+    x = x * 10 + (s[i] - '0');
+  }
+  *v = x;
+  return true;
+}
+
+// A cursor over one JSON text; just enough to walk a flat object, skip
+// nested values and decode strings.
+struct Cursor {
+  const char* p;
+  const char* end;
+  void Ws() {
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')) ++p;
+  }
+  // Decodes a string at p (which is at '"'); raw points into the input when
+  // there is no escape, else into *buf.
+  bool String(std::string_view* out, std::string* buf) {
+    if (p >= end || *p != '"') return false;
+    const char* s = ++p;
+    const char* q = static_cast<const char*>(memchr(s, '"', end - s));
+    const char* bs = static_cast<const char*>(memchr(s, '\\', (q ? q : end) - s));
+    if (q && !bs) {
+      *out = std::string_view(s, q - s);
+      p = q + 1;
+      return true;
+    }
+    buf->clear();
+    while (p < end && *p != '"') {
+      if (static_cast<unsigned char>(*p) < 0x20) return false;
+      if (*p != '\\') {
+        buf->push_back(*p++);
+        continue;
+      }
+      if (++p >= end) return false;
+      switch (*p) {
+        case '"': buf->push_back('"'); break;
+        case '\\': buf->push_back('\\'); break;
+        case '/': buf->push_back('/'); break;
+        case 'b': buf->push_back('\b'); break;
+        case 'f': buf->push_back('\f'); break;
+        case 'n': buf->push_back('\n'); break;
+        case 'r': buf->push_back('\r'); break;
+        case 't': buf->push_back('\t'); break;
+        case 'u': {
+          if (end - p < 5) return false;
+          unsigned cp = 0;
+          for (int i = 1; i <= 4; ++i) {
+            const char c = p[i];
+            cp <<= 4;
+            if (c >= '0' && c <= '9') cp |= c - '0';
+            else if (c >= 'a' && c <= 'f') cp |= c - 'a' + 10;
+            else if (c >= 'A' && c <= 'F') cp |= c - 'A' + 10;
+            else return false;
+          }
+          p += 4;
+          // UTF-8 (surrogates kept as they come: an account name is an opaque key)
+          if (cp < 0x80) {
+            buf->push_back(static_cast<char>(cp));
+          } else if (cp < 0x800) {
+            buf->push_back(static_cast<char>(0xC0 | (cp >> 6)));
+            buf->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+          } else {
+            buf->push_back(static_cast<char>(0xE0 | (cp >> 12)));
+            buf->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+            buf->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+          }
+          break;
+        }
+        default: return false;
+      }
+      ++p;
+    }
+    if (p >= end) return false;
+    ++p;
+    *out = *buf;
+    return true;
+  }
+  bool Number(double* v) {
+    const char* s = p;
+    if (p < end && *p == '-') ++p;
+    bool digits = false;
+    double x = 0;
+    while (p < end && *p >= '0' && *p <= '9') {
+      x = x * 10 + (*p++ - '0');
+      digits = true;
+    }
+    if (!digits) return false;
+    if (p < end && *p == '.') {
+      ++p;
+      double scale = 0.1;
+      bool frac = false;
+      while (p < end && *p >= '0' && *p <= '9') {
+        x += (*p++ - '0') * scale;
+        scale *= 0.1;
+        frac = true;
+      }
+      if (!frac) return false;
+    }
+    if (p < end && (*p == 'e' || *p == 'E')) {
+      ++p;
+      int sign = 1;
+      if (p < end && (*p == '+' || *p == '-')) sign = *p++ == '-' ? -1 : 1;
+      int e = 0;
+      bool ed = false;
+      while (p < end && *p >= '0' && *p <= '9') {
+        e = e * 10 + (*p++ - '0');
+        ed = true;
+        if (e > 400) return false;
+      }
+      if (!ed) return false;
+      double m = 1;
+      for (int i = 0; i < e; ++i) m *= 10;
+      x = sign > 0 ? x * m : x / m;
+    }
+    *v = *s == '-' ? -x : x;
+    return true;
+  }
+  bool Literal(const char* w) {
+    const size_t n = strlen(w);
+    if (static_cast<size_t>(end - p) < n || memcmp(p, w, n) != 0) return false;
+    p += n;
+    return true;
+  }
+  // Skips any value (nested objects and arrays included).
+  bool Skip(int depth = 0) {
+    if (depth > 64) return false;
+    Ws();
+    if (p >= end) return false;
+    std::string scratch;
+    std::string_view sv;
+    double d;
+    switch (*p) {
+      case '"': return String(&sv, &scratch);
+      case 't': return Literal("true");
+      case 'f': return Literal("false");
+      case 'n': return Literal("null");
+      case '{':
+      case '[': {
+        const char close = *p == '{' ? '}' : ']';
+        const bool obj = *p == '{';
+        ++p;
+        Ws();
+        if (p < end && *p == close) {
+          ++p;
+          return true;
+        }
+        for (;;) {
+          if (obj) {
+            Ws();
+            if (!String(&sv, &scratch)) return false;
+            Ws();
+            if (p >= end || *p != ':') return false;
+            ++p;
+          }
+          if (!Skip(depth + 1)) return false;
+          Ws();
+          if (p >= end) return false;
+          if (*p == ',') {
+            ++p;
+            continue;
+          }
+          if (*p == close) {
+            ++p;
+            return true;
+          }
+          return false;
+        }
+      }
+      default: return Number(&d);
+    }
+  }
+};
+
+}  // namespace
+
+bool ParseTime(std::string_view s, int64_t* us) {
+  int y, mo, d, h, mi, se;
+  if (s.size() < 20 || !Digits(s, 0, 4, &y) || s[4] != '-' || !Digits(s, 5, 2, &mo) ||
+      s[7] != '-' || !Digits(s, 8, 2, &d) || (s[10] != 'T' && s[10] != ' ') ||
+      !Digits(s, 11, 2, &h) || s[13] != ':' || !Digits(s, 14, 2, &mi) || s[16] != ':' ||
+      !Digits(s, 17, 2, &se))
+    return false;
+  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60) return false;
+  size_t i = 19;
+  int64_t frac = 0;
+  if (i < s.size() && s[i] == '.') {
+    ++i;
+    int n = 0;
+    while (i < s.size() && s[i] >= '0' && s[i] <= '9') {
+      if (n < 6) {
+        frac = frac * 10 + (s[i] - '0');
+        ++n;
+      }
+      ++i;
+    }
+    if (n == 0) return false;
+    for (; n < 6; ++n) frac *= 10;
+  }
+  int64_t offset_s = 0;
+  if (i < s.size() && s[i] == 'Z') {
+    ++i;
+  } else if (i + 6 == s.size() && (s[i] == '+' || s[i] == '-') && s[i + 3] == ':') {
+    int oh, om;
+    if (!Digits(s, i + 1, 2, &oh) || !Digits(s, i + 4, 2, &om)) return false;
+    offset_s = (oh * 3600 + om * 60) * (s[i] == '+' ? 1 : -1);
+    i += 6;
+  } else {
+    return false;
+  }
+  if (i != s.size()) return false;
+  const int64_t days = DaysFromCivil(y, mo, d);
+  *us = ((days * 86400 + h * 3600 + mi * 60 + se) - offset_s) * 1000000 + frac;
+  return true;
+}
+
+std::string FormatTime(int64_t us) {
+  int64_t s = us >= 0 ? us / 1000000 : (us - 999999) / 1000000;
+  const int64_t frac = us - s * 1000000;
+  int64_t z = (s >= 0 ? s : s - 86399) / 86400;
+  const int64_t sod = s - z * 86400;
+  z += 719468;
+  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const unsigned doe = static_cast<unsigned>(z - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  const unsigned d = doy - (153 * mp + 2) / 5 + 1;
+  const unsigned m = mp < 10 ? mp + 3 : mp - 9;
+  const int64_t y = static_cast<int64_t>(yoe) + era * 400 + (m <= 2);
+  return absl::StrFormat("%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", y, m, d, sod / 3600,
+                         sod / 60 % 60, sod % 60, frac);
+}
+
+std::string_view UriUser(std::string_view uri) {
+  size_t start;
+  if (uri.substr(0, 4) == "sip:" || uri.substr(0, 4) == "tel:") start = 4;
+  else if (uri.substr(0, 5) == "sips:") start = 5;
+  else return {};
+  std::string_view rest = uri.substr(start);
+  if (uri[0] == 't') return rest.substr(0, rest.find(';'));
+  const size_t at = rest.find('@');
+  if (at == std::string_view::npos) return {};
+  rest = rest.substr(0, at);
+  return rest.substr(0, rest.find(';'));  // user parameters
+}
+
+ParseResult RecordParser::Parse(std::string_view line, CallRecord* out) {
+  error_.clear();
+  Cursor c{line.data(), line.data() + line.size()};
+  c.Ws();
+  if (c.p >= c.end || *c.p != '{') {
+    error_ = "not a JSON object";
+    return ParseResult::kMalformed;
+  }
+  ++c.p;
+  std::string_view type, caller_user, callee_user, caller, callee, start, disposition, ip;
+  bool has_caller_user = false, has_callee_user = false, has_billable = false;
+  double billable = 0, status = -1;
+  std::string key_buf, scratch, type_buf, start_buf, disp_buf;
+  c.Ws();
+  if (c.p < c.end && *c.p == '}') {
+    ++c.p;
+  } else {
+    for (;;) {
+      c.Ws();
+      std::string_view key;
+      if (!c.String(&key, &key_buf)) {
+        error_ = "expected a key";
+        return ParseResult::kMalformed;
+      }
+      c.Ws();
+      if (c.p >= c.end || *c.p != ':') {
+        error_ = absl::StrFormat("expected ':' after \"%s\"", key);
+        return ParseResult::kMalformed;
+      }
+      ++c.p;
+      c.Ws();
+      auto str = [&](std::string_view* v, std::string* buf) {
+        if (c.p < c.end && *c.p == 'n' && c.Literal("null")) {
+          *v = {};
+          return true;
+        }
+        if (!c.String(v, buf)) {
+          error_ = absl::StrFormat("\"%s\" is not a string", key);
+          return false;
+        }
+        return true;
+      };
+      auto num = [&](double* v) {
+        if (c.p < c.end && *c.p == 'n' && c.Literal("null")) return true;
+        if (!c.Number(v)) {
+          error_ = absl::StrFormat("\"%s\" is not a number", key);
+          return false;
+        }
+        return true;
+      };
+      bool ok = true;
+      if (key == "type") ok = str(&type, &type_buf);
+      else if (key == "caller_user") ok = str(&caller_user, &account_), has_caller_user = true;
+      else if (key == "callee_user") ok = str(&callee_user, &callee_), has_callee_user = true;
+      else if (key == "caller") ok = str(&caller, &caller_);
+      else if (key == "callee") ok = str(&callee, &callee_uri_);
+      else if (key == "caller_ip") ok = str(&ip, &caller_ip_);
+      else if (key == "start") ok = str(&start, &start_buf);
+      else if (key == "disposition") ok = str(&disposition, &disp_buf);
+      else if (key == "billable_s") ok = num(&billable), has_billable = true;
+      else if (key == "status") ok = num(&status);
+      else if (!c.Skip()) ok = false, error_ = absl::StrFormat("bad value of \"%s\"", key);
+      if (!ok) return ParseResult::kMalformed;
+      c.Ws();
+      if (c.p < c.end && *c.p == ',') {
+        ++c.p;
+        continue;
+      }
+      if (c.p < c.end && *c.p == '}') {
+        ++c.p;
+        break;
+      }
+      error_ = "expected ',' or '}'";
+      return ParseResult::kMalformed;
+    }
+  }
+  c.Ws();
+  if (c.p != c.end) {
+    error_ = "text after the object";
+    return ParseResult::kMalformed;
+  }
+  if (type.data() == nullptr) {
+    error_ = "no \"type\"";
+    return ParseResult::kMalformed;
+  }
+  if (type != "call") return ParseResult::kOtherType;
+  if (start.empty()) {
+    error_ = "call without \"start\"";
+    return ParseResult::kMalformed;
+  }
+  if (!ParseTime(start, &out->start_us)) {
+    error_ = absl::StrFormat("bad \"start\" time '%s'", start);
+    return ParseResult::kMalformed;
+  }
+  out->account = has_caller_user && !caller_user.empty() ? caller_user : UriUser(caller);
+  if (out->account.empty()) {
+    error_ = "call without a caller user (\"caller_user\" or a user in \"caller\")";
+    return ParseResult::kMalformed;
+  }
+  out->callee = has_callee_user && !callee_user.empty() ? callee_user : UriUser(callee);
+  if (out->callee.empty()) {
+    error_ = "call without a callee user (\"callee_user\" or a user in \"callee\")";
+    return ParseResult::kMalformed;
+  }
+  if (disposition.empty()) {
+    if (status < 0) {
+      error_ = "call without \"disposition\"";
+      return ParseResult::kMalformed;
+    }
+    out->answered = status >= 200 && status < 300;
+  } else {
+    out->answered = disposition == "answered";
+  }
+  if (has_billable && (billable < 0 || billable > 1e7)) {
+    error_ = "\"billable_s\" out of range";
+    return ParseResult::kMalformed;
+  }
+  out->billable_s = out->answered ? billable : 0;
+  out->caller_ip = ip;
+  return ParseResult::kCall;
+}
+
+}  // namespace sw::profiles

@@ -1,0 +1,258 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#include "sipwarden/profiles/store.h"
+
+#include <dirent.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+
+namespace sw::profiles {
+namespace {
+
+constexpr char kMagic[8] = {'S', 'W', 'P', 'R', 'O', 'F', '\n', 0};
+
+class Writer {
+ public:
+  template <typename T>
+  void Put(const T& v) {
+    const char* p = reinterpret_cast<const char*>(&v);
+    buf_.append(p, sizeof(T));
+  }
+  void Bytes(const void* p, size_t n) { buf_.append(static_cast<const char*>(p), n); }
+  std::string& buf() { return buf_; }
+
+ private:
+  std::string buf_;
+};
+
+class Reader {
+ public:
+  explicit Reader(std::string_view s) : s_(s) {}
+  template <typename T>
+  bool Get(T* v) {
+    return Bytes(v, sizeof(T));
+  }
+  bool Bytes(void* p, size_t n) {
+    if (s_.size() - pos_ < n) return false;
+    memcpy(p, s_.data() + pos_, n);
+    pos_ += n;
+    return true;
+  }
+  size_t pos() const { return pos_; }
+
+ private:
+  std::string_view s_;
+  size_t pos_ = 0;
+};
+
+uint64_t Fnv(std::string_view s) {
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (unsigned char c : s) h = (h ^ c) * 0x100000001b3ULL;
+  return h;
+}
+
+absl::Status WriteAtomically(const std::string& path, const std::string& data) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+    if (!f) return absl::UnavailableError(absl::StrFormat("%s: %s", tmp, strerror(errno)));
+    f.write(data.data(), data.size());
+    f.flush();
+    if (!f) return absl::UnavailableError(absl::StrFormat("%s: write failed", tmp));
+  }
+  if (rename(tmp.c_str(), path.c_str()) != 0)
+    return absl::UnavailableError(absl::StrFormat("%s: %s", path, strerror(errno)));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status SaveProfiles(const std::string& dir, const ProfileSet& set) {
+  struct stat st;
+  if (stat(dir.c_str(), &st) != 0) {
+    if (mkdir(dir.c_str(), 0755) != 0)
+      return absl::UnavailableError(absl::StrFormat("%s: %s", dir, strerror(errno)));
+  } else if (!S_ISDIR(st.st_mode)) {
+    return absl::InvalidArgumentError(dir + ": not a directory");
+  }
+  const ProfileMeta& m = set.meta;
+  Writer w;
+  w.Bytes(kMagic, sizeof(kMagic));
+  w.Put<uint32_t>(kProfileFormat);
+  w.Put<uint32_t>(m.bin_minutes);
+  w.Put<uint64_t>(set.profiles.size());
+  const uint32_t slots = 2 * 1440 / m.bin_minutes;
+  for (const auto& [name, p] : set.profiles) {
+    if (p.n.size() != slots || p.mean.size() != slots * kMetrics || p.sd.size() != slots * kMetrics)
+      return absl::InternalError("profile of " + name + " does not match the bin length");
+    w.Put<uint32_t>(name.size());
+    w.Bytes(name.data(), name.size());
+    w.Put(p.days);
+    w.Put(p.home);
+    w.Bytes(p.n.data(), p.n.size());
+    w.Bytes(p.mean.data(), p.mean.size() * sizeof(_Float16));
+    w.Bytes(p.sd.data(), p.sd.size() * sizeof(_Float16));
+    w.Bytes(p.rinv, sizeof(p.rinv));
+    w.Bytes(p.href, sizeof(p.href));
+    w.Bytes(p.scale, sizeof(p.scale));
+    w.Put<uint32_t>(p.bloom.size());
+    w.Bytes(p.bloom.data(), p.bloom.size() * 8);
+  }
+  w.Put<uint64_t>(Fnv(w.buf()));
+  if (auto s = WriteAtomically(dir + "/profiles.bin", w.buf()); !s.ok()) return s;
+
+  std::string meta = absl::StrFormat(
+      "sipwarden-profiles format %d\n"
+      "# written by sipwarden-profiles learn; profiles.bin holds the profiles\n"
+      "bin_minutes %d\nwindow_bins %d\ntz_offset_minutes %d\nlearning_days %d\n"
+      "target_false_alarms_per_1000_account_days %.17g\n"
+      "learned_from %d\nlearned_until %d\nrecords %d\naccounts %d\n",
+      kProfileFormat, m.bin_minutes, m.window_bins, m.tz_offset_minutes, m.learning_days,
+      m.target_false_alarms, m.learned_from_us, m.learned_until_us, m.records,
+      set.profiles.size());
+  for (int k = 0; k < kDistances; ++k)
+    meta += absl::StrFormat("calibration %s %.9g %.9g %d\n", DistanceName(k),
+                            m.calib.ratio_quantile[k], m.calib.scale_floor[k], m.calib.samples[k]);
+  return WriteAtomically(dir + "/profiles.meta", meta);
+}
+
+absl::StatusOr<ProfileSet> LoadProfiles(const std::string& dir) {
+  auto bad = [&](const std::string& m) { return absl::InvalidArgumentError(dir + ": " + m); };
+  struct stat st;
+  if (stat(dir.c_str(), &st) != 0) return bad(strerror(errno));
+  if (!S_ISDIR(st.st_mode)) return bad("not a directory");
+  std::ifstream mf(dir + "/profiles.meta");
+  if (!mf) {
+    bool empty = true;
+    if (DIR* d = opendir(dir.c_str())) {
+      while (dirent* e = readdir(d))
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) empty = false;
+      closedir(d);
+    }
+    return bad(empty ? "empty directory, not a profile directory (make one with "
+                       "`sipwarden-profiles learn --out DIR`)"
+                     : "no profiles.meta: not a profile directory (make one with "
+                       "`sipwarden-profiles learn --out DIR`)");
+  }
+  ProfileSet set;
+  ProfileMeta& m = set.meta;
+  std::string line;
+  if (!std::getline(mf, line)) return bad("profiles.meta is empty");
+  {
+    std::vector<std::string> f = absl::StrSplit(line, ' ');
+    int format;
+    if (f.size() != 3 || f[0] != "sipwarden-profiles" || f[1] != "format" ||
+        !absl::SimpleAtoi(f[2], &format))
+      return bad("profiles.meta does not start with 'sipwarden-profiles format N'");
+    if (format < kProfileFormat)
+      return bad(absl::StrFormat(
+          "profile format %d is older than this program's (%d) and cannot be migrated (it lacks "
+          "the calibration this format keeps): learn again with `sipwarden-profiles learn`",
+          format, kProfileFormat));
+    if (format > kProfileFormat)
+      return bad(absl::StrFormat(
+          "profile format %d is newer than this program's (%d): use the sipwarden that wrote it",
+          format, kProfileFormat));
+    m.format = format;
+  }
+  int lineno = 1;
+  bool seen_until = false;
+  while (std::getline(mf, line)) {
+    ++lineno;
+    if (line.empty() || line[0] == '#') continue;
+    std::vector<std::string> f = absl::StrSplit(line, ' ');
+    auto err = [&] { return bad(absl::StrFormat("profiles.meta:%d: bad line '%s'", lineno, line)); };
+    bool ok = f.size() >= 2;
+    if (!ok) return err();
+    const std::string& k = f[0];
+    if (k == "bin_minutes") ok = absl::SimpleAtoi(f[1], &m.bin_minutes);
+    else if (k == "window_bins") ok = absl::SimpleAtoi(f[1], &m.window_bins);
+    else if (k == "tz_offset_minutes") ok = absl::SimpleAtoi(f[1], &m.tz_offset_minutes);
+    else if (k == "learning_days") ok = absl::SimpleAtoi(f[1], &m.learning_days);
+    else if (k == "target_false_alarms_per_1000_account_days")
+      ok = absl::SimpleAtod(f[1], &m.target_false_alarms);
+    else if (k == "learned_from") ok = absl::SimpleAtoi(f[1], &m.learned_from_us);
+    else if (k == "learned_until") ok = absl::SimpleAtoi(f[1], &m.learned_until_us), seen_until = true;
+    else if (k == "records") ok = absl::SimpleAtoi(f[1], &m.records);
+    else if (k == "accounts") ok = absl::SimpleAtoi(f[1], &m.accounts);
+    else if (k == "calibration") {
+      auto d = f.size() == 5 ? DistanceByName(f[1]) : std::nullopt;
+      ok = d && absl::SimpleAtof(f[2], &m.calib.ratio_quantile[*d]) &&
+           absl::SimpleAtof(f[3], &m.calib.scale_floor[*d]) &&
+           absl::SimpleAtoi(f[4], &m.calib.samples[*d]);
+    } else ok = false;
+    if (!ok) return err();
+  }
+  if (!seen_until) return bad("profiles.meta has no learned_until");
+  if (m.bin_minutes < 5 || 1440 % m.bin_minutes) return bad("profiles.meta: bad bin_minutes");
+  if (m.accounts == 0) return bad("holds no profiles (the learning input had no account seen long enough)");
+
+  std::ifstream bf(dir + "/profiles.bin", std::ios::binary);
+  if (!bf) return bad("profiles.meta without profiles.bin");
+  std::stringstream ss;
+  ss << bf.rdbuf();
+  const std::string data = ss.str();
+  if (data.size() < sizeof(kMagic) + 16 + 8 || memcmp(data.data(), kMagic, sizeof(kMagic)) != 0)
+    return bad("profiles.bin is not a profile file");
+  uint64_t sum;
+  memcpy(&sum, data.data() + data.size() - 8, 8);
+  if (Fnv(std::string_view(data).substr(0, data.size() - 8)) != sum)
+    return bad("profiles.bin is damaged or truncated (checksum mismatch)");
+  Reader r(std::string_view(data).substr(0, data.size() - 8));
+  char magic[8];
+  uint32_t format, bin_minutes;
+  uint64_t count;
+  r.Bytes(magic, 8);
+  if (!r.Get(&format) || !r.Get(&bin_minutes) || !r.Get(&count)) return bad("profiles.bin truncated");
+  if (format != static_cast<uint32_t>(m.format))
+    return bad(absl::StrFormat("profiles.bin is format %d, profiles.meta format %d", format, m.format));
+  if (static_cast<int>(bin_minutes) != m.bin_minutes || count != m.accounts)
+    return bad("profiles.bin does not match profiles.meta");
+  const uint32_t slots = 2 * 1440 / bin_minutes;
+  set.profiles.reserve(count);
+  for (uint64_t i = 0; i < count; ++i) {
+    uint32_t len;
+    if (!r.Get(&len) || len > 4096) return bad("profiles.bin: bad account name");
+    std::string name(len, '\0');
+    Profile p;
+    p.n.resize(slots);
+    p.mean.resize(slots * kMetrics);
+    p.sd.resize(slots * kMetrics);
+    uint32_t words;
+    bool ok = r.Bytes(name.data(), len) && r.Get(&p.days) && r.Get(&p.home) &&
+              r.Bytes(p.n.data(), slots) &&
+              r.Bytes(p.mean.data(), p.mean.size() * sizeof(_Float16)) &&
+              r.Bytes(p.sd.data(), p.sd.size() * sizeof(_Float16)) &&
+              r.Bytes(p.rinv, sizeof(p.rinv)) && r.Bytes(p.href, sizeof(p.href)) &&
+              r.Bytes(p.scale, sizeof(p.scale)) && r.Get(&words) && words <= 1 << 20 &&
+              (words & (words - 1)) == 0;
+    if (ok) {
+      p.bloom.resize(words);
+      ok = r.Bytes(p.bloom.data(), words * 8);
+    }
+    if (!ok) return bad(absl::StrFormat("profiles.bin: profile %d is damaged", i + 1));
+    set.profiles.emplace_back(std::move(name), std::move(p));
+  }
+  return set;
+}
+
+absl::Status CheckCompatible(const ProfileMeta& m, const Config& c) {
+  auto diff = [](const char* what, int a, int b) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "the profiles were learned with %s %d, the configuration says %d", what, a, b));
+  };
+  if (m.bin_minutes != c.bin_minutes) return diff("bin_minutes", m.bin_minutes, c.bin_minutes);
+  if (m.window_bins != c.window_bins) return diff("window_bins", m.window_bins, c.window_bins);
+  if (m.tz_offset_minutes != c.tz_offset_minutes)
+    return diff("tz_offset_minutes", m.tz_offset_minutes, c.tz_offset_minutes);
+  return absl::OkStatus();
+}
+
+}  // namespace sw::profiles
