@@ -64,6 +64,7 @@ void FleetDecisions::Apply(const v1::DecisionBatch& batch) {
         gone.push_back(d);
       }
     }
+    in_snapshot_ = true;
     for (const auto& d : gone) Remove(d);
     // Allows first, so that no block or graylist lands inside one.
     for (const auto& d : snapshot_) {
@@ -73,6 +74,15 @@ void FleetDecisions::Apply(const v1::DecisionBatch& batch) {
       if (d.action() != v1::ACTION_ALLOW) Set(d);
     }
     snapshot_.clear();
+    in_snapshot_ = false;
+    if (observer_) {
+      std::vector<std::pair<IpAddress, int64_t>> all;
+      for (const auto& [p, g] : graylists_) {
+        auto host = IpPrefix::Parse(p);
+        if (host.ok()) all.emplace_back(host->addr, g.expires_unix_ns);
+      }
+      observer_->GraylistsReplaced(std::move(all));
+    }
     return;
   }
   for (const auto& c : batch.changes()) {
@@ -189,11 +199,15 @@ void FleetDecisions::SetGraylist(const v1::Decision& d, const IpPrefix& host) {
     std::cerr << "sipwarden-agent: fleet graylist " << d.prefix() << ": " << st.message() << "\n";
     return;
   }
-  graylists_[d.prefix()] = Graylisted{d.rate_per_s(), burst, reason};
+  graylists_[d.prefix()] = Graylisted{d.rate_per_s(), burst, reason, d.expires_unix_ns()};
   ++stats_.graylists_set;
+  if (observer_ && !in_snapshot_) observer_->GraylistSet(host.addr, d.expires_unix_ns());
 }
 
 void FleetDecisions::RemoveGraylist(const IpPrefix& host) {
+  // Lifted by the fleet: no longer one for Kamailio either, whatever the
+  // kernel holds.
+  if (observer_ && !in_snapshot_) observer_->GraylistRemoved(host.addr);
   auto current = maps_.SrcLimit(host.addr);
   if (!current.ok() || !current->has_value()) {
     graylists_.erase(host.ToString());

@@ -19,6 +19,18 @@
 
 namespace sw {
 
+// Told of every graylist FleetDecisions installs in the kernel or lifts
+// (KamailioGraylist pushes them into the local Kamailio). Called with
+// FleetDecisions' lock held: must neither block nor call back.
+class GraylistObserver {
+ public:
+  virtual ~GraylistObserver() = default;
+  virtual void GraylistSet(const IpAddress& host, int64_t expires_unix_ns) = 0;  // 0: none
+  virtual void GraylistRemoved(const IpAddress& host) = 0;
+  // After a snapshot: exactly these are installed.
+  virtual void GraylistsReplaced(std::vector<std::pair<IpAddress, int64_t>> all) = 0;
+};
+
 class FleetDecisions {
  public:
   // now_unix_ns: the wall clock (tests pass their own).
@@ -27,6 +39,8 @@ class FleetDecisions {
   // A block or graylist this predicate is true for is not installed (the
   // agent spares this host's own addresses). Set before the first batch.
   void SetSpare(std::function<bool(const IpPrefix&)> spare) { spare_ = std::move(spare); }
+  // Set before the first batch; not owned.
+  void SetGraylistObserver(GraylistObserver* o) { observer_ = o; }
 
   // Applies one batch from WatchDecisions (snapshot pages are gathered until
   // the last one, then applied at once).
@@ -53,6 +67,8 @@ class FleetDecisions {
   Maps& maps_;
   std::function<int64_t()> now_;
   std::function<bool(const IpPrefix&)> spare_;
+  GraylistObserver* observer_ = nullptr;
+  bool in_snapshot_ = false;  // the observer hears of a snapshot once, whole
   mutable std::mutex mu_;
   // Installed from the controller: prefix text -> action.
   std::map<std::string, int> blocks_, allows_;
@@ -60,6 +76,7 @@ class FleetDecisions {
   // a removal lifts only that (the agent's own rules may have replaced it).
   struct Graylisted {
     uint32_t rate = 0, burst = 0, reason = 0;
+    int64_t expires_unix_ns = 0;
   };
   std::map<std::string, Graylisted> graylists_;
   std::vector<sipwarden::v1::Decision> snapshot_;  // pages so far

@@ -30,6 +30,15 @@ absl::StatusOr<std::unique_ptr<LiveAgent>> LiveAgent::Create(
   for (JsonLinesOut** o : {&agent->out_.records, &agent->out_.events, &agent->out_.alarms}) {
     if (*o == nullptr) *o = agent->disabled_.get();
   }
+  if (agent->options_.kamailio) {
+    if (!agent->options_.controller || agent->options_.controller->addresses.empty()) {
+      return absl::InvalidArgumentError(
+          "pushing graylists into Kamailio needs a controller: they are the fleet's");
+    }
+    auto k = KamailioGraylist::Create(*agent->options_.kamailio);
+    if (!k.ok()) return k.status();
+    agent->kamailio_ = std::move(*k);
+  }
   agent->Init(std::move(rules));
   return agent;
 }
@@ -47,6 +56,7 @@ void LiveAgent::Init(std::shared_ptr<const rules::RuleSet> rules) {
   if (options_.controller && !options_.controller->addresses.empty()) {
     fleet_ = std::make_unique<FleetDecisions>(maps_);
     fleet_->SetSpare([this](const IpPrefix& p) { return host_.Overlaps(p); });
+    if (kamailio_) fleet_->SetGraylistObserver(kamailio_.get());
     controller_ = std::make_unique<ControllerClient>(
         *options_.controller, [this](const v1::DecisionBatch& b) {
           fleet_->Apply(b);
@@ -101,6 +111,14 @@ void LiveAgent::Init(std::shared_ptr<const rules::RuleSet> rules) {
 
 void LiveAgent::Start() {
   if (!controller_) return;
+  if (kamailio_) {
+    kamailio_->Start();
+    if (options_.log) {
+      std::cerr << "sipwarden-agent: pushing the fleet's graylists into Kamailio's htable '"
+                << options_.kamailio->table << "' through " << options_.kamailio->socket_path
+                << "\n";
+    }
+  }
   controller_->Start();
   if (options_.log) {
     std::cerr << "sipwarden-agent: following the controller at "
@@ -565,6 +583,33 @@ void LiveAgent::AddMetrics(PromText& t) {
     t.Counter("sipwarden_fleet_map_errors_total", "Fleet decisions the kernel maps refused",
               static_cast<double>(fs.errors));
   }
+  if (kamailio_) {
+    const auto ks = kamailio_->stats();
+    t.Gauge("sipwarden_kamailio_reachable", "1 while the local Kamailio answers its RPC socket",
+            ks.reachable ? 1 : 0);
+    t.Gauge("sipwarden_kamailio_graylists", "Fleet graylists that belong in Kamailio's htable",
+            static_cast<double>(ks.entries));
+    t.Gauge("sipwarden_kamailio_graylists_pending",
+            "Graylist addresses waiting to be written to (or deleted from) Kamailio",
+            static_cast<double>(ks.pending));
+    t.Counter("sipwarden_kamailio_graylist_sets_total", "Graylist entries written to Kamailio",
+              static_cast<double>(ks.sets));
+    t.Counter("sipwarden_kamailio_graylist_removes_total", "Graylist entries deleted from Kamailio",
+              static_cast<double>(ks.removes));
+    t.Counter("sipwarden_kamailio_resyncs_total",
+              "Kamailio's htable flushed and written whole (snapshots, Kamailio restarts)",
+              static_cast<double>(ks.resyncs));
+    t.Counter("sipwarden_kamailio_restarts_total", "Kamailio restarts seen",
+              static_cast<double>(ks.restarts));
+    t.Counter("sipwarden_kamailio_unreachable_total",
+              "Kamailio RPC requests that could not be sent or got no answer",
+              static_cast<double>(ks.unreachable));
+    t.Counter("sipwarden_kamailio_rpc_errors_total", "Kamailio RPC requests Kamailio refused",
+              static_cast<double>(ks.rpc_errors));
+    t.Counter("sipwarden_kamailio_graylists_dropped_total",
+              "Graylists not pushed to Kamailio: beyond its entry limit",
+              static_cast<double>(ks.dropped));
+  }
 }
 
 void LiveAgent::Shutdown(absl::Duration flush_timeout) {
@@ -583,6 +628,7 @@ void LiveAgent::Shutdown(absl::Duration flush_timeout) {
   }
   const auto cs = controller_->stats();
   controller_->Stop();
+  if (kamailio_) kamailio_->Stop();
   if (options_.log) {
     std::cerr << "sipwarden-agent: controller: " << cs.reports_acked << " reports delivered, "
               << cs.reports_buffered << " undelivered, " << cs.reports_dropped

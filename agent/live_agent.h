@@ -25,6 +25,7 @@
 #include "correlate.h"
 #include "fleet_decisions.h"
 #include "host_addrs.h"
+#include "kamailio_graylist.h"
 #include "maps.h"
 #include "media_mirror.h"
 #include "metrics.h"
@@ -51,6 +52,9 @@ struct LiveAgentOptions {
   bool adopted_maps = false;
   // Follow a controller (its addresses non-empty).
   std::optional<ControllerClientOptions> controller;
+  // With a controller: push its graylists into the local Kamailio's htable
+  // (deflection to the honeypot, packaging/kamailio/deflect.cfg).
+  std::optional<KamailioGraylistOptions> kamailio;
   // Progress and verdict lines on stderr.
   bool log = true;
   // HEP mirrors come in beside the kernel's copies: a message seen on both
@@ -98,6 +102,7 @@ class LiveAgent {
   Correlator& correlator() { return *correlator_; }
   ControllerClient* controller() { return controller_.get(); }
   const FleetDecisions* fleet() const { return fleet_.get(); }
+  const KamailioGraylist* kamailio() const { return kamailio_.get(); }
   // Fleet media watches armed so far, and packets reported for them.
   uint64_t fleet_watches_armed() const { return fleet_watches_armed_; }
   uint64_t fleet_watch_reports() const { return fleet_watch_reports_; }
@@ -127,6 +132,7 @@ class LiveAgent {
   std::unique_ptr<JsonLinesOut> disabled_;  // stands in for outputs not given
   HostAddresses host_;
   std::unique_ptr<FleetDecisions> fleet_;
+  std::unique_ptr<KamailioGraylist> kamailio_;  // before controller_: outlives its calls
   std::unique_ptr<ControllerClient> controller_;
   MediaMirror media_;
   std::unique_ptr<Correlator> correlator_;

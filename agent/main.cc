@@ -126,6 +126,15 @@ ABSL_FLAG(std::string, state_dir, "/var/lib/sipwarden",
           "(controller-reports.NAME.spool, at most 256 MiB)");
 ABSL_FLAG(std::string, agent_name, "",
           "This agent's name at the controller (default: the host name)");
+ABSL_FLAG(std::string, kamailio_rpc, "",
+          "Push the fleet's graylists into the local Kamailio through this jsonrpcs datagram "
+          "socket (modparam(\"jsonrpcs\", \"dgram_socket\", PATH)), one htable entry per "
+          "source, for a configuration that deflects their calls to the honeypot "
+          "(packaging/kamailio/deflect.cfg); needs --controller; empty = off");
+ABSL_FLAG(std::string, kamailio_htable, "graylist",
+          "The htable --kamailio-rpc writes: key the source address, value its expiry (Unix "
+          "seconds), expiring with the graylist; the agent flushes and rewrites it whole after "
+          "a snapshot or a Kamailio restart");
 ABSL_FLAG(std::string, metrics_listen, "",
           "Serve Prometheus metrics on HOST:PORT (GET /metrics); empty = off");
 
@@ -228,6 +237,12 @@ int Run() {
       return 2;
     }
     controllers = *list;
+  }
+  const std::string kamailio_rpc = absl::GetFlag(FLAGS_kamailio_rpc);
+  if (!kamailio_rpc.empty() && controllers.empty()) {
+    std::cerr << "sipwarden-agent: --kamailio-rpc needs --controller (it pushes the fleet's "
+                 "graylists)\n";
+    return 2;
   }
   std::shared_ptr<grpc::ChannelCredentials> controller_creds;
   if (!controllers.empty()) {
@@ -369,6 +384,12 @@ int Run() {
       co.spool_path = absl::StrCat(state_dir, "/controller-reports.", agent_name, ".spool");
     }
     lo.controller = std::move(co);
+    if (!kamailio_rpc.empty()) {
+      sw::KamailioGraylistOptions ko;
+      ko.socket_path = kamailio_rpc;
+      ko.table = absl::GetFlag(FLAGS_kamailio_htable);
+      lo.kamailio = std::move(ko);
+    }
   }
   auto agent = sw::LiveAgent::Create((*dp)->maps(), *ruleset, std::move(lo),
                                      {&records, &events, alarms_out->get()});

@@ -15,6 +15,8 @@
 #include <thread>
 
 #include "../controller/test_util.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "controller.h"
 #include "fleet_decisions.h"
 #include "harness.h"
@@ -410,6 +412,58 @@ TEST_F(LiveAgentTest, FleetGraylistsGetTheTimeLeftAndSnapshotsReconcileThem) {
   fleet.Apply(batch({allow}, kSet));
   EXPECT_FALSE(KernelLimit("192.0.2.12").has_value());
   EXPECT_EQ(fleet.stats().graylists, 0u);
+}
+
+// What FleetDecisions tells an observer (the agent's push to Kamailio):
+// the graylists it installs and lifts, and a snapshot once, whole.
+TEST_F(LiveAgentTest, FleetGraylistsAreToldToTheObserver) {
+  struct Recorder : GraylistObserver {
+    std::vector<std::string> seen;
+    void GraylistSet(const IpAddress& h, int64_t e) override {
+      seen.push_back(absl::StrCat("set ", h.ToString(), " ", e));
+    }
+    void GraylistRemoved(const IpAddress& h) override {
+      seen.push_back(absl::StrCat("removed ", h.ToString()));
+    }
+    void GraylistsReplaced(std::vector<std::pair<IpAddress, int64_t>> all) override {
+      std::string line = "replaced";
+      for (const auto& [h, e] : all) absl::StrAppend(&line, " ", h.ToString(), "@", e);
+      seen.push_back(line);
+    }
+  } rec;
+  const int64_t now = absl::ToUnixNanos(absl::Now());
+  const int64_t later = now + 600'000'000'000;
+  FleetDecisions fleet(harness_->maps(), [&] { return now; });
+  fleet.SetSpare([](const IpPrefix& p) { return p.addr.ToString() == kDst4; });
+  fleet.SetGraylistObserver(&rec);
+  auto change = [](std::string prefix, v1::Action a, int64_t expires,
+                   v1::DecisionChange::Kind kind = v1::DecisionChange::KIND_SET,
+                   bool snapshot = false) {
+    v1::DecisionBatch b;
+    b.set_snapshot(snapshot);
+    b.set_snapshot_done(snapshot);
+    auto* c = b.add_changes();
+    c->set_kind(kind);
+    c->mutable_decision()->set_prefix(prefix);
+    c->mutable_decision()->set_action(a);
+    c->mutable_decision()->set_expires_unix_ns(expires);
+    c->mutable_decision()->set_rate_per_s(5);
+    c->mutable_decision()->set_burst(20);
+    return b;
+  };
+  fleet.Apply(change("192.0.2.10/32", v1::ACTION_GRAYLIST, later, v1::DecisionChange::KIND_SET,
+                     /*snapshot=*/true));
+  fleet.Apply(change("2001:db8::10/128", v1::ACTION_GRAYLIST, 0));
+  fleet.Apply(change(std::string(kDst4) + "/32", v1::ACTION_GRAYLIST, later));  // spared
+  fleet.Apply(change("198.51.100.1/32", v1::ACTION_GRAYLIST, now - 1));         // expired
+  fleet.Apply(change("2001:db8::10/128", v1::ACTION_GRAYLIST, 0, v1::DecisionChange::KIND_REMOVE));
+  fleet.Apply(change("192.0.2.0/24", v1::ACTION_ALLOW, 0));  // lifts 192.0.2.10
+  fleet.Apply(change("198.51.100.2/32", v1::ACTION_GRAYLIST, later, v1::DecisionChange::KIND_SET,
+                     /*snapshot=*/true));
+  EXPECT_EQ(
+      absl::StrJoin(rec.seen, "\n"),
+      absl::StrCat("replaced 192.0.2.10@", later, "\nset 2001:db8::10 0\n",
+                   "removed 2001:db8::10\nremoved 192.0.2.10\nreplaced 198.51.100.2@", later));
 }
 
 TEST_F(LiveAgentTest, ARefusedMessageIsAnEventAndCountedByReason) {
