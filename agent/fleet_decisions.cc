@@ -235,12 +235,12 @@ void FleetDecisions::Remove(const v1::Decision& d) {
     RemoveGraylist(*prefix);
     return;
   }
-  if (d.action() != v1::ACTION_BLOCK) return;
   if (d.action() == v1::ACTION_ALLOW) {
     if (allows_.erase(d.prefix()) == 0) return;  // not ours: an operator's local allow stays
     if (auto st = maps_.AllowDel(*prefix); st.ok()) ++stats_.allows_removed;
     return;
   }
+  if (d.action() != v1::ACTION_BLOCK) return;  // an action this agent does not know
   blocks_.erase(d.prefix());
   // A fleet unblock lifts the prefix here too, whoever blocked it.
   if (auto st = maps_.BlockDel(*prefix); st.ok()) ++stats_.blocks_removed;

@@ -37,6 +37,7 @@ namespace v1 = sipwarden::v1;
 namespace {
 
 constexpr int64_t kT1 = 500, kT2 = 4000, kTimerH = 64 * kT1;  // ms (RFC 3261 17)
+constexpr int64_t kVoicemailPickupMs = 200;
 
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -652,6 +653,15 @@ struct Uas::Impl {
     }
     v1::HoneypotHit hit = MakeHit(m, caller_ip, caller_port, ttl, proxied);
     hit.set_deflected(deflected);
+    if (deflected) {
+      // The real user the production proxy deflected the call from: its
+      // header names the dialled URI (a proxy may have rewritten the
+      // Request-URI on the way).
+      if (const sip::Header* h = m.Find("X-Sipwarden-Deflected")) {
+        auto na = sip::ParseNameAddr(h->value);
+        if (na.ok() && !na->uri.user.empty()) hit.set_callee(std::string(na->uri.user.substr(0, 128)));
+      }
+    }
     ++stats.calls;
     if (calls.size() >= opt.max_calls || calls.contains(key)) {
       ++stats.calls_refused;
@@ -711,8 +721,10 @@ struct Uas::Impl {
         c.answer_at_ms = now + opt.ring_ms;
         break;
       case Role::kVoicemail:
+        // A voicemail picks up after a moment: answering in the same instant
+        // lets the 200 overtake the 180 through a multi-process proxy.
         Respond(tx, Response(m, 180, to_tag, contact), 180);
-        Answer(c, now);
+        c.answer_at_ms = now + kVoicemailPickupMs;
         break;
     }
   }

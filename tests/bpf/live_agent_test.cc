@@ -412,6 +412,15 @@ TEST_F(LiveAgentTest, FleetGraylistsGetTheTimeLeftAndSnapshotsReconcileThem) {
   fleet.Apply(batch({allow}, kSet));
   EXPECT_FALSE(KernelLimit("192.0.2.12").has_value());
   EXPECT_EQ(fleet.stats().graylists, 0u);
+  auto allowed = [&] {
+    auto list = harness_->maps().AllowList();
+    return list.ok() && !list->empty();
+  };
+  EXPECT_TRUE(allowed());
+  // Its removal reaches the kernel too.
+  fleet.Apply(batch({allow}, v1::DecisionChange::KIND_REMOVE));
+  EXPECT_FALSE(allowed());
+  EXPECT_EQ(fleet.stats().allows_removed, 1u);
 }
 
 // What FleetDecisions tells an observer (the agent's push to Kamailio):

@@ -406,6 +406,17 @@ TEST_F(UasTest, TheTrustedProxysHeaderNamesTheCaller) {
                                        "X-Sipwarden-Source: 198.51.100.1:5060\r\nContent-Length: 0\r\n\r\n"));
   ASSERT_NE(stranger.Expect("200 OK"), "");
   EXPECT_EQ(WaitHit(v1::HoneypotHit::STAGE_ARRIVED, 1).src_ip(), "127.0.0.3");
+  // A call the production proxy deflected: recorded for the real user its
+  // header names, whatever the Request-URI says.
+  Dialog d2{.user = "rewritten"};
+  proxy.SendTo(port(), Invite(proxy, d2, "192.0.2.8", 4000,
+                              "X-Sipwarden-Source: 192.0.2.8:5060;transport=udp\r\n"
+                              "X-Sipwarden-Deflected: <sip:alice@pbx.example.net>\r\n"));
+  ASSERT_NE(proxy.Expect("200 OK"), "");
+  const v1::HoneypotHit deflected = WaitHit(v1::HoneypotHit::STAGE_ARRIVED, 2);
+  EXPECT_TRUE(deflected.deflected());
+  EXPECT_EQ(deflected.callee(), "alice");
+  EXPECT_EQ(deflected.src_ip(), "192.0.2.8");
 }
 
 TEST_F(UasTest, LimitsCutCallsWithByeAndCountThem) {
