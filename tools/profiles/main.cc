@@ -36,6 +36,8 @@ ABSL_FLAG(std::string, distance, "",
           "mahalanobis, hellinger, or all (default: the configuration's, else mahalanobis)");
 ABSL_FLAG(std::string, stats_out, "", "a JSON object of counts, throughput and memory at the end");
 ABSL_FLAG(int, max_errors, 10, "malformed lines reported one by one before only counting them");
+ABSL_FLAG(std::string, trace, "",
+          "an account whose every evaluation (bin end, distances, thresholds) goes to stderr");
 ABSL_FLAG(bool, progress, true, "progress on stderr every 2 s on long inputs");
 
 namespace {
@@ -279,6 +281,13 @@ int Detect(const std::vector<std::string>& files) {
   });
   if (!engine.status().ok()) Die(std::string(engine.status().message()));
   engine.SetCalibration(set.meta.calib);
+  if (const std::string t = absl::GetFlag(FLAGS_trace); !t.empty())
+    engine.Trace(t, [](int64_t ts, const double* d, const double* thr) {
+      std::cerr << absl::StrFormat("trace %s", FormatTime(ts).substr(0, 16));
+      for (int k = 0; k < kDistances; ++k)
+        std::cerr << absl::StrFormat(" %s %.3g/%.3g", DistanceName(k), d[k], thr[k]);
+      std::cerr << "\n";
+    });
   const size_t profiled = set.profiles.size();
   for (auto& [name, p] : set.profiles) engine.AddProfile(std::move(name), std::move(p));
   set.profiles.clear();

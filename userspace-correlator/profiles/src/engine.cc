@@ -2,6 +2,7 @@
 #include "sipwarden/profiles/engine.h"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <limits>
 
@@ -22,6 +23,16 @@ bool Weekend(int64_t day) {
   const int64_t wd = ((day + 4) % 7 + 7) % 7;  // 1970-01-01 was a Thursday (4); 0 Sunday
   return wd == 0 || wd == 6;
 }
+// _Float16 to float without libgcc's soft conversion (no F16C assumed):
+// shift into a float's bits and rescale the exponent (denormals included).
+inline float F(_Float16 v) {
+  const uint16_t h = std::bit_cast<uint16_t>(v);
+  const uint32_t sign = static_cast<uint32_t>(h & 0x8000) << 16;
+  const uint32_t rest = h & 0x7FFF;
+  if (rest >= 0x7C00) return std::bit_cast<float>(sign | 0x7F800000u | (rest & 0x3FF) << 13);
+  const float f = std::bit_cast<float>(rest << 13) * 0x1p112f;
+  return std::bit_cast<float>(std::bit_cast<uint32_t>(f) | sign);
+}
 int RepeatClass(uint32_t n) { return n <= 1 ? 0 : n == 2 ? 1 : n <= 4 ? 2 : 3; }
 uint64_t Mix(uint64_t x) {  // splitmix64's finaliser
   x ^= x >> 30;
@@ -30,9 +41,11 @@ uint64_t Mix(uint64_t x) {  // splitmix64's finaliser
   x *= 0x94d049bb133111ebULL;
   return x ^ (x >> 31);
 }
-double Median(std::vector<float> v) {
+// An account's scale: the 90th percentile of its calibration distances.
+constexpr double kScaleQuantile = 0.9;
+double ScaleOf(std::vector<float> v, double q = kScaleQuantile) {
   if (v.empty()) return std::numeric_limits<double>::quiet_NaN();
-  const size_t k = v.size() / 2;
+  const size_t k = static_cast<size_t>(q * (v.size() - 1));
   std::nth_element(v.begin(), v.begin() + k, v.end());
   return v[k];
 }
@@ -42,6 +55,8 @@ struct RingEntry {
   float c[3] = {};  // squared Euclidean, quadratic, Mahalanobis contributions
   uint16_t hc[kHellCounts] = {};
   uint16_t calls = 0;
+  uint16_t slot = 0;
+  float expected_calls = 0;  // the profile's mean calls of the bin's slot
   bool valid = false;  // compared (not excluded, the bin learned enough)
   uint8_t top = 0;     // the metric deviating most (|z|)
   _Float16 top_x = 0, top_mu = 0;
@@ -290,15 +305,20 @@ void Engine::CloseBin(Account& a, int64_t b) {
   RingEntry& e = a.ring[FloorDiv(b, config_.window_bins) * -config_.window_bins + b];
   e = RingEntry{};
   e.bin = static_cast<int32_t>(b);
+  e.slot = static_cast<uint16_t>(slot);
   e.calls = static_cast<uint16_t>(std::min<uint32_t>(a.calls, 0xFFFF));
   std::copy(std::begin(a.hc), std::end(a.hc), e.hc);
   const Profile* model = a.Model();
-  if (!excluded && model && model->n[slot] >= config_.min_bin_samples) {
+  // While learning, bins are compared only from the day before calibration
+  // starts (the first calibrated window needs a full window behind it).
+  const bool compare = !a.learning || day - a.first_day >= config_.warmup_days +
+                                                             config_.calibration_after_days - 1;
+  if (!excluded && compare && model && model->n[slot] >= config_.min_bin_samples) {
     float mu[kM], sd[kM], w[kM];
     float best = -1;
     for (int m = 0; m < kM; ++m) {
-      mu[m] = static_cast<float>(model->mean[slot * kM + m]);
-      sd[m] = static_cast<float>(model->sd[slot * kM + m]);
+      mu[m] = F(model->mean[slot * kM + m]);
+      sd[m] = F(model->sd[slot * kM + m]);
       w[m] = 1.f / (sd[m] * sd[m]);
       const float z = std::fabs(x[m] - mu[m]) / sd[m];
       if (z > best) best = z, e.top = m;
@@ -308,6 +328,7 @@ void Engine::CloseBin(Account& a, int64_t b) {
     e.c[2] = static_cast<float>(MahalanobisSq(x, mu, sd, model->rinv[dt], kM));
     e.top_x = static_cast<_Float16>(std::min(x[e.top], 65000.f));
     e.top_mu = static_cast<_Float16>(std::min(mu[e.top], 65000.f));
+    e.expected_calls = std::max(0.f, mu[kCalls]);
     e.valid = true;
   }
   if (!excluded && a.learning && day - a.first_day >= config_.warmup_days) {
@@ -333,7 +354,7 @@ void Engine::CloseBin(Account& a, int64_t b) {
   a.calls = a.answered = a.intl = a.risk = a.newc = a.distinct = 0;
   a.dur = 0;
   std::fill(std::begin(a.hc), std::end(a.hc), 0);
-  if (!excluded) Evaluate(a, b);
+  if (!excluded && compare) Evaluate(a, b);
   if (bin_in_day == bpd - 1) {  // the day ends
     if (a.today.capacity() > 64) a.today = {};
     else a.today.clear();
@@ -346,7 +367,10 @@ void Engine::CloseBin(Account& a, int64_t b) {
           if (k > most || (k == most && cc < best)) best = cc, most = k;
         a.home = static_cast<int16_t>(best);
       }
-      if (L.stat_days > 0) RefreshSnapshot(a);
+      if (L.stat_days > 0 && (mode_ == Mode::kDetect ||
+                              day + 1 - a.first_day >= config_.warmup_days +
+                                                           config_.calibration_after_days - 1))
+        RefreshSnapshot(a);
       if (mode_ == Mode::kDetect && day - a.first_day + 1 >= config_.learning_days)
         FinishLearning(a);
     }
@@ -368,10 +392,8 @@ void Engine::Evaluate(Account& a, int64_t b) {
     ++valid;
     for (int k = 0; k < 3; ++k) c[k] += e.c[k];
     for (int k = 0; k < kHellCounts; ++k) hs[k] += e.hc[k];
-    const int64_t day = FloorDiv(e.bin, bpd);
-    const int slot = (Weekend(day) ? bpd : 0) + static_cast<int>(e.bin - day * bpd);
     pc[nc] = e.calls;
-    qc[nc] = std::max(0.f, static_cast<float>(model->mean[slot * kM + kCalls])) + 0.05;
+    qc[nc] = e.expected_calls + 0.05;
     sum_calls += pc[nc];
     sum_q += qc[nc];
     ++nc;
@@ -404,6 +426,13 @@ void Engine::Evaluate(Account& a, int64_t b) {
   for (int k = 0; k < kDistances; ++k) a.last_d[k] = static_cast<float>(d[k]);
   ++stats_.evaluations;
 
+  if (trace_ && a.name == trace_account_) {
+    double thr[kDistances] = {};
+    if (a.profile)
+      for (int k = 0; k < kDistances; ++k)
+        thr[k] = double(a.profile->scale[k]) * calib_.ratio_quantile[k];
+    trace_((b + 1) * BinUs() - int64_t{config_.tz_offset_minutes} * 60000000, d, thr);
+  }
   if (a.learning) {
     Learning& L = *a.learning;
     if (FloorDiv(b, bpd) - a.first_day >= config_.warmup_days + config_.calibration_after_days)
@@ -461,9 +490,7 @@ void Engine::Evaluate(Account& a, int64_t b) {
           .EndObject();
       w.Key("bins").BeginArray();
       for (const RingEntry* e : top) {
-        const int64_t day = FloorDiv(e->bin, bpd);
-        const int slot = (Weekend(day) ? bpd : 0) + static_cast<int>(e->bin - day * bpd);
-        const double sd = static_cast<float>(P.sd[slot * kM + e->top]);
+        const double sd = static_cast<float>(P.sd[e->slot * kM + e->top]);
         const double ox = static_cast<float>(e->top_x), mu = static_cast<float>(e->top_mu);
         w.BeginObject()
             .Field("start", FormatTime(e->bin * BinUs() - tz))
@@ -509,7 +536,11 @@ void Engine::RefreshSnapshot(Account& a) {
       P.n[s] = static_cast<uint8_t>(std::min<uint32_t>(L.n[s], 255));
       for (int m = 0; m < kM; ++m) {
         const double var = n >= 2 ? L.m2[s * kM + m] / (n - 1) : 0;
-        const double shrunk = n + n0 > 0 ? (n * var + n0 * pool[m]) / (n + n0) : pool[m];
+        // Counts shrink toward a Poisson variance (their mean), the others
+        // toward the day type's pooled variance.
+        const bool count = m == kCalls || m == kDistinctCallees || m == kNewCallees;
+        const double target = count ? std::max(0.0, L.mean[s * kM + m]) : pool[m];
+        const double shrunk = n + n0 > 0 ? (n * var + n0 * target) / (n + n0) : target;
         const double sd = std::sqrt(shrunk + double(kSdFloor[m]) * kSdFloor[m]);
         P.mean[s * kM + m] = static_cast<_Float16>(std::min(L.mean[s * kM + m], 65000.0));
         P.sd[s * kM + m] = static_cast<_Float16>(std::min(sd, 65000.0));
@@ -542,7 +573,7 @@ void Engine::FinishLearning(Account& a) {
   RefreshSnapshot(a);
   auto p = std::make_unique<Profile>(std::move(L.snap));
   for (int k = 0; k < kDistances; ++k) {
-    const double med = Median(L.calib[k]);
+    const double med = ScaleOf(L.calib[k]);
     p->scale[k] = std::isnan(med) ? calib_.scale_floor[k]
                                   : std::max<float>(med, calib_.scale_floor[k]);
   }
@@ -581,7 +612,7 @@ std::vector<std::pair<std::string, Profile>> Engine::TakeProfiles(uint64_t* too_
   for (int k = 0; k < kDistances; ++k) {
     std::vector<float> medians;
     for (Account* a : ready) {
-      const double m = Median(a->learning->calib[k]);
+      const double m = ScaleOf(a->learning->calib[k]);
       if (!std::isnan(m) && m > 0) medians.push_back(static_cast<float>(m));
     }
     // The smallest scale: a quarter of the fleet's median, so that an
@@ -596,7 +627,7 @@ std::vector<std::pair<std::string, Profile>> Engine::TakeProfiles(uint64_t* too_
     calib_.scale_floor[k] = floor;
     std::vector<float> ratios;
     for (Account* a : ready) {
-      const double m = Median(a->learning->calib[k]);
+      const double m = ScaleOf(a->learning->calib[k]);
       const float s = std::isnan(m) ? floor : std::max<float>(m, floor);
       for (float d : a->learning->calib[k]) ratios.push_back(d / s);
     }

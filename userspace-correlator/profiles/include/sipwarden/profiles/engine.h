@@ -99,6 +99,14 @@ class Engine {
   // Accounts seen for less are left out and counted in *too_young.
   std::vector<std::pair<std::string, Profile>> TakeProfiles(uint64_t* too_young);
 
+  // Every evaluation of one account: its time (the bin's end), the
+  // distances and the thresholds (0 while it learns).
+  using TraceSink = std::function<void(int64_t ts_us, const double* d, const double* thr)>;
+  void Trace(std::string account, TraceSink sink) {
+    trace_account_ = std::move(account);
+    trace_ = std::move(sink);
+  }
+
   const EngineStats& stats() const { return stats_; }
   // Bytes held per account now (state, profiles, windows), and its max.
   // profiled_only: over the accounts that have a profile (detecting).
@@ -129,6 +137,8 @@ class Engine {
   int64_t swept_ = INT64_MIN;  // every bin before this one is closed
   uint64_t alarm_id_ = 0;
   EngineStats stats_;
+  std::string trace_account_;
+  TraceSink trace_;
 };
 
 // FNV-1a 64 of a callee (stable: the bloom filters persist).

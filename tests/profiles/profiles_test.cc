@@ -1,0 +1,522 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// sw::profiles: the distances against hand-computed values, call records,
+// numbers, the engine learning and detecting on event time (no clocks), the
+// profile directory and its versions.
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_format.h"
+#include "gtest/gtest.h"
+#include "sipwarden/profiles/config.h"
+#include "sipwarden/profiles/distance.h"
+#include "sipwarden/profiles/engine.h"
+#include "sipwarden/profiles/numbers.h"
+#include "sipwarden/profiles/record.h"
+#include "sipwarden/profiles/store.h"
+
+namespace sw::profiles {
+namespace {
+
+// ---- distances, by hand --------------------------------------------------
+
+TEST(Distance, Euclidean) {
+  const float x[] = {1, 2, 3}, mu[] = {0, 0, 0};
+  EXPECT_DOUBLE_EQ(EuclideanSq(x, mu, 3), 14);  // 1 + 4 + 9
+  const float y[] = {4, 6}, m2[] = {1, 2};
+  EXPECT_DOUBLE_EQ(std::sqrt(EuclideanSq(y, m2, 2)), 5);  // 3-4-5
+}
+
+TEST(Distance, Quadratic) {
+  const float x[] = {1, 2}, mu[] = {0, 0}, w[] = {2, 0.5};
+  EXPECT_DOUBLE_EQ(QuadraticSq(x, mu, w, 2), 4);  // 2*1 + 0.5*4
+  const float x3[] = {3, 1, 5}, mu3[] = {1, 1, 2}, w3[] = {0.25, 7, 1.0f / 9};
+  EXPECT_NEAR(QuadraticSq(x3, mu3, w3, 3), 2, 1e-6);  // 0.25*4 + 0 + 9/9
+}
+
+TEST(Distance, Mahalanobis) {
+  // sd (1, 2), R = [[1, .5], [.5, 1]], so Rinv = [[4/3, -2/3], [-2/3, 4/3]];
+  // z = (1, 0.5): z' Rinv z = 4/3 - 2*(2/3)*0.5 + (4/3)*0.25 = 1.
+  const float x[] = {1, 1}, mu[] = {0, 0}, sd[] = {1, 2};
+  const float rinv[] = {4.f / 3, -2.f / 3, -2.f / 3, 4.f / 3};
+  EXPECT_NEAR(MahalanobisSq(x, mu, sd, rinv, 2), 1, 1e-6);
+  // With R the identity it is the quadratic distance weighted by 1/sd^2.
+  const float id[] = {1, 0, 0, 1}, w[] = {1, 0.25};
+  EXPECT_NEAR(MahalanobisSq(x, mu, sd, id, 2), QuadraticSq(x, mu, w, 2), 1e-6);  // 1.25
+  // The inverse our learning uses: [[4, 2], [2, 3]]^-1 = [[3, -2], [-2, 4]] / 8.
+  const double a[] = {4, 2, 2, 3};
+  double inv[4];
+  ASSERT_TRUE(Invert(a, inv, 2));
+  EXPECT_NEAR(inv[0], 3.0 / 8, 1e-12);
+  EXPECT_NEAR(inv[1], -2.0 / 8, 1e-12);
+  EXPECT_NEAR(inv[3], 4.0 / 8, 1e-12);
+  const double singular[] = {1, 2, 2, 4};
+  EXPECT_FALSE(Invert(singular, inv, 2));
+}
+
+TEST(Distance, Hellinger) {
+  const double p[] = {1, 0}, q[] = {0, 1};
+  EXPECT_DOUBLE_EQ(Hellinger(p, q, 2), 1);
+  const double a[] = {2, 6}, b[] = {1, 3};  // the same distribution, other totals
+  EXPECT_NEAR(Hellinger(a, b, 2), 0, 1e-12);
+  const double h[] = {0.5, 0.5};
+  EXPECT_NEAR(Hellinger(h, p, 2), std::sqrt(1 - std::sqrt(0.5)), 1e-12);  // 0.541196
+  // (0.36, 0.64) against (0.64, 0.36): BC = 2*sqrt(.36*.64) = 0.96, H = 0.2
+  const double c[] = {36, 64}, d[] = {64, 36};
+  EXPECT_NEAR(Hellinger(c, d, 2), 0.2, 1e-12);
+  const double none[] = {0, 0};
+  EXPECT_EQ(Hellinger(none, q, 2), 0);
+}
+
+TEST(Distance, Names) {
+  for (int d = 0; d < kDistances; ++d) EXPECT_EQ(DistanceByName(DistanceName(d)), d);
+  EXPECT_FALSE(DistanceByName("manhattan"));
+}
+
+// ---- records --------------------------------------------------------------
+
+TEST(Record, DocumentedLine) {
+  RecordParser p;
+  CallRecord r;
+  const std::string line =
+      R"({"type":"call","call_id":"12013223@200.57.7.195","caller":"sip:200.57.7.195:55061;user=phone",)"
+      R"("callee":"sip:francisco@bestel.com:55060","caller_user":"alice","callee_user":"francisco",)"
+      R"("caller_ip":"200.57.7.195","contact":"sip:200.57.7.195:5060",)"
+      R"("start":"2005-01-14T17:58:02.965944Z","end":"2005-01-14T17:58:37.874679Z","setup_ms":8477,)"
+      R"("duration_s":34.9087,"billable_s":26.4308,"disposition":"answered","status":200,)"
+      R"("ended_by":"end_of_input","media":[{"a":[1,2,{"b":null}]}]})";
+  ASSERT_EQ(p.Parse(line, &r), ParseResult::kCall) << p.error();
+  EXPECT_EQ(r.account, "alice");
+  EXPECT_EQ(r.callee, "francisco");
+  EXPECT_EQ(r.caller_ip, "200.57.7.195");
+  EXPECT_TRUE(r.answered);
+  EXPECT_NEAR(r.billable_s, 26.4308, 1e-9);
+  EXPECT_EQ(FormatTime(r.start_us), "2005-01-14T17:58:02.965944Z");
+}
+
+TEST(Record, OptionalFieldsAbsent) {
+  RecordParser p;
+  CallRecord r;
+  // no caller_user, callee_user, caller_ip, end, media: users from the URIs
+  ASSERT_EQ(p.Parse(R"({"type":"call","caller":"sip:+4930123@pbx;user=phone","callee":"tel:+881234;phone-context=x",)"
+                    R"("start":"2026-03-02T08:00:00Z","setup_ms":null,"billable_s":0,"disposition":"busy","status":486})",
+                    &r),
+            ParseResult::kCall)
+      << p.error();
+  EXPECT_EQ(r.account, "+4930123");
+  EXPECT_EQ(r.callee, "+881234");
+  EXPECT_TRUE(r.caller_ip.empty());
+  EXPECT_FALSE(r.answered);
+  // escaped user parts are decoded
+  ASSERT_EQ(p.Parse(R"({"type":"call","caller_user":"b\u00f6b","callee_user":"x\"y","start":"2026-03-02T08:00:00+01:00","disposition":"answered","billable_s":3})",
+                    &r),
+            ParseResult::kCall);
+  EXPECT_EQ(r.account, "b\xc3\xb6" "b");
+  EXPECT_EQ(r.callee, "x\"y");
+  EXPECT_EQ(FormatTime(r.start_us), "2026-03-02T07:00:00.000000Z");
+}
+
+TEST(Record, OtherTypesAndMalformed) {
+  RecordParser p;
+  CallRecord r;
+  EXPECT_EQ(p.Parse(R"({"type":"sip_record","ts":"x"})", &r), ParseResult::kOtherType);
+  struct Case {
+    const char* line;
+    const char* error;
+  } cases[] = {
+      {"not json", "not a JSON object"},
+      {R"({"type":"call","start":"2026-03-02T08:00:00Z")", "expected ','"},
+      {R"({"start":"2026-03-02T08:00:00Z"})", "no \"type\""},
+      {R"({"type":"call","caller_user":"a","callee_user":"b","disposition":"answered"})", "without \"start\""},
+      {R"({"type":"call","caller_user":"a","callee_user":"b","start":"yesterday","disposition":"answered"})", "bad \"start\""},
+      {R"({"type":"call","caller_user":"a","callee_user":"b","start":"2026-02-30T25:00:00Z","disposition":"answered"})", "bad \"start\""},
+      {R"({"type":"call","caller":"sip:host","callee_user":"b","start":"2026-03-02T08:00:00Z","disposition":"answered"})", "caller user"},
+      {R"({"type":"call","caller_user":"a","start":"2026-03-02T08:00:00Z","disposition":"answered"})", "callee user"},
+      {R"({"type":"call","caller_user":"a","callee_user":"b","start":"2026-03-02T08:00:00Z"})", "disposition"},
+      {R"({"type":"call","caller_user":"a","callee_user":"b","start":"2026-03-02T08:00:00Z","disposition":"answered","billable_s":"x"})", "not a number"},
+      {R"({"type":"call","caller_user":7})", "not a string"},
+      {R"({"type":"call"} trailing)", "text after"},
+  };
+  for (const Case& c : cases) {
+    EXPECT_EQ(p.Parse(c.line, &r), ParseResult::kMalformed) << c.line;
+    EXPECT_NE(p.error().find(c.error), std::string::npos) << c.line << " -> " << p.error();
+  }
+}
+
+TEST(Record, Times) {
+  int64_t us;
+  ASSERT_TRUE(ParseTime("1970-01-01T00:00:00Z", &us));
+  EXPECT_EQ(us, 0);
+  ASSERT_TRUE(ParseTime("2026-12-06T12:00:00.5Z", &us));
+  EXPECT_EQ(FormatTime(us), "2026-12-06T12:00:00.500000Z");
+  EXPECT_FALSE(ParseTime("2026-12-06T12:00:00", &us));  // no zone
+  int64_t day;
+  ASSERT_TRUE(ParseDay("2026-12-25", &day));
+  EXPECT_EQ(FormatTime(day * 86400000000LL).substr(0, 10), "2026-12-25");
+  EXPECT_FALSE(ParseDay("2026-02-31", &day));
+}
+
+// ---- numbers ----------------------------------------------------------------
+
+TEST(Numbers, CountryCodes) {
+  EXPECT_EQ(CountryCode("4930123"), 49);
+  EXPECT_EQ(CountryCode("12125550100"), 1);
+  EXPECT_EQ(CountryCode("74951234567"), 7);
+  EXPECT_EQ(CountryCode("35312345"), 353);
+  EXPECT_EQ(CountryCode("8816123"), 881);
+  EXPECT_EQ(CountryCode("0301"), 0);
+}
+
+TEST(Numbers, Classify) {
+  NumberPlan plan;
+  ASSERT_TRUE(plan.SetHighRisk(DefaultHighRisk()).ok());
+  Dialled d = plan.Classify("030123456", 49);  // national, trunk prefix 0
+  EXPECT_EQ(d.country, 49);
+  EXPECT_FALSE(d.international);
+  EXPECT_FALSE(d.high_risk);
+  d = plan.Classify("+442071234567", 49);
+  EXPECT_EQ(d.country, 44);
+  EXPECT_TRUE(d.international);
+  d = plan.Classify("0900123456", 49);  // German premium rate, dialled nationally
+  EXPECT_TRUE(d.high_risk);
+  EXPECT_FALSE(d.international);
+  d = plan.Classify("00881612345", 49);  // satellite (GMSS)
+  EXPECT_TRUE(d.high_risk && d.international);
+  EXPECT_EQ(d.country, 881);
+  d = plan.Classify("2001", 49);  // an extension
+  EXPECT_EQ(d.country, 0);
+  EXPECT_FALSE(d.international);
+  EXPECT_TRUE(plan.Classify("+4930123456", 0).international);  // home unknown yet
+  EXPECT_FALSE(plan.Classify("2125550100", 1).international);   // NANP, ten digits
+  EXPECT_TRUE(plan.Classify("011442071234567", 1).international);
+  EXPECT_TRUE(plan.Classify("19005550100", 1).high_risk);
+  EXPECT_EQ(NumberPlan::OwnE164("+49 30 123"), "4930123");
+  EXPECT_EQ(NumberPlan::OwnE164("alice"), "");
+  ASSERT_TRUE(plan.SetHighRisk({"+49 30"}).ok());
+  EXPECT_TRUE(plan.Classify("030123456", 49).high_risk);
+  EXPECT_FALSE(plan.SetHighRisk({"0049"}).ok());
+  EXPECT_FALSE(plan.SetHighRisk({"+49x"}).ok());
+}
+
+// ---- the engine on event time ------------------------------------------------
+
+constexpr int64_t kHour = 3600LL * 1000000;
+constexpr int64_t kDay = 24 * kHour;
+// 2026-03-02, a Monday
+constexpr int64_t kStart = 20514 * kDay;
+
+struct Call {
+  std::string account, callee;
+  int64_t start;
+  bool answered = true;
+  double billable = 120;
+};
+
+void Feed(Engine& e, const std::vector<Call>& calls) {
+  for (const Call& c : calls) {
+    CallRecord r;
+    r.account = c.account;
+    r.callee = c.callee;
+    r.start_us = c.start;
+    r.answered = c.answered;
+    r.billable_s = c.answered ? c.billable : 0;
+    r.caller_ip = "192.0.2.1";
+    e.Add(r);
+  }
+}
+
+// An office worker's days: a few calls an hour from 9 to 17 on weekdays to
+// a dozen national colleagues, now and then a new one; quiet weekends.
+std::vector<Call> OfficeDays(const std::string& who, int64_t from_day, int days, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<Call> out;
+  for (int d = 0; d < days; ++d) {
+    const int64_t day = kStart + (from_day + d) * kDay;
+    const int wd = (from_day + d) % 7;  // 0 Monday
+    for (int h = 9; h < 17; ++h) {
+      const int n = wd >= 5 ? (rng() % 8 == 0) : 1 + rng() % 4;
+      for (int i = 0; i < n; ++i) {
+        const bool fresh = rng() % 20 == 0;
+        out.push_back({who, fresh ? absl::StrFormat("030%07d", rng() % 10000000)
+                                  : absl::StrFormat("03055500%02d", rng() % 12),
+                       day + h * kHour + static_cast<int64_t>(rng() % 3600) * 1000000, rng() % 6 != 0,
+                       30.0 + rng() % 300});
+      }
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const Call& a, const Call& b) { return a.start < b.start; });
+  return out;
+}
+
+Config TestConfig() {
+  Config c;
+  c.home_country = 49;
+  c.target_false_alarms = 20;  // one account: a coarse quantile
+  return c;
+}
+
+// Learns four office accounts over 28 days; returns the profiles and the calibration.
+ProfileSet LearnOffices() {
+  Engine learn(TestConfig(), Engine::Mode::kLearn);
+  std::vector<Call> all;
+  for (int i = 0; i < 4; ++i) {
+    auto v = OfficeDays(absl::StrFormat("office%d", i), 0, 28, 7 + i);
+    all.insert(all.end(), v.begin(), v.end());
+  }
+  std::sort(all.begin(), all.end(), [](const Call& a, const Call& b) { return a.start < b.start; });
+  Feed(learn, all);
+  learn.Flush(kStart + 28 * kDay);
+  uint64_t young = 0;
+  ProfileSet set;
+  set.profiles = learn.TakeProfiles(&young);
+  set.meta.calib = learn.calibration();
+  set.meta.learned_until_us = kStart + 28 * kDay;
+  set.meta.accounts = set.profiles.size();
+  EXPECT_EQ(young, 0u);
+  return set;
+}
+
+TEST(Engine, LearnsProfilesFromEventTime) {
+  ProfileSet set = LearnOffices();
+  ASSERT_EQ(set.profiles.size(), 4u);
+  const Profile& p = set.profiles[0].second;
+  EXPECT_EQ(p.days, 28 - 7) << "28 days minus the warm-up week";
+  EXPECT_EQ(p.home, 49);
+  // 10:00 on a weekday: about 2.5 calls; 03:00: none
+  EXPECT_NEAR(static_cast<float>(p.mean[10 * kMetrics + kCalls]), 2.5, 0.8);
+  EXPECT_NEAR(static_cast<float>(p.mean[3 * kMetrics + kCalls]), 0, 1e-3);
+  for (int k = 0; k < kDistances; ++k) {
+    EXPECT_GT(set.meta.calib.ratio_quantile[k], 0) << DistanceName(k);
+    EXPECT_GT(p.scale[k], 0) << DistanceName(k);
+    EXPECT_GT(set.meta.calib.samples[k], 1000u);
+  }
+}
+
+struct Caught {
+  std::vector<Alarm> alarms;
+  Engine::AlarmSink Sink() {
+    return [this](const Alarm& a) { alarms.push_back(a); };
+  }
+};
+
+TEST(Engine, DetectsANightOfInternationalCallsAtTheBinsEnd) {
+  ProfileSet set = LearnOffices();
+  Caught caught;
+  Config c = TestConfig();
+  c.alarm_distances = (1u << kDistances) - 1;
+  Engine e(c, Engine::Mode::kDetect, caught.Sink());
+  e.SetCalibration(set.meta.calib);
+  for (auto& [n, p] : set.profiles) e.AddProfile(n, p);
+  // a normal week first: office0 raises nothing
+  Feed(e, OfficeDays("office0", 28, 3, 99));
+  e.Flush(kStart + 31 * kDay);
+  for (const Alarm& a : caught.alarms) EXPECT_NE(a.account, "office0") << a.json;
+  // then, on day 31 (Thursday) from 02:08 to 02:52, twelve calls abroad and to a satellite
+  std::vector<Call> night;
+  for (int i = 0; i < 12; ++i)
+    night.push_back({"office0", absl::StrFormat(i % 2 ? "+88161%06d" : "+5355%06d", i),
+                     kStart + 31 * kDay + 2 * kHour + 480000000LL + i * 240000000LL, true, 900});
+  Feed(e, night);
+  // event time has not passed the bin's end: nothing yet
+  for (const Alarm& a : caught.alarms) EXPECT_NE(a.account, "office0") << a.json;
+  Feed(e, OfficeDays("office0", 31, 1, 5));  // the day goes on and closes the night's bins
+  e.Flush(kStart + 32 * kDay);
+  std::vector<const Alarm*> mine;
+  for (const Alarm& a : caught.alarms)
+    if (a.account == "office0") mine.push_back(&a);
+  ASSERT_FALSE(mine.empty()) << "no alarm for the night";
+  const Alarm& first = *mine[0];
+  // raised when the night's bin closed: its end, 03:00, is the alarm's time
+  EXPECT_EQ(first.ts_us, kStart + 31 * kDay + 3 * kHour) << first.json;
+  EXPECT_NE(first.json.find(R"("category":"anomaly")"), std::string::npos) << first.json;
+  EXPECT_NE(first.json.find(R"("account":"office0")"), std::string::npos);
+  EXPECT_NE(first.json.find(R"("profile_days":21)"), std::string::npos) << first.json;
+  EXPECT_NE(first.json.find(R"("threshold":)"), std::string::npos);
+  EXPECT_NE(first.json.find(R"("bins":[{"start":"2026-04-02T0)"), std::string::npos) << first.json;
+  // one alarm per distance and episode, not one per bin
+  std::set<int> seen;
+  for (const Alarm* a : mine) EXPECT_TRUE(seen.insert(a->distance).second) << a->json;
+}
+
+TEST(Engine, NewAccountsLearnSilentlyThenDetect) {
+  ProfileSet set = LearnOffices();
+  Caught caught;
+  Config c = TestConfig();
+  c.alarm_distances = (1u << kDistances) - 1;
+  Engine e(c, Engine::Mode::kDetect, caught.Sink());
+  e.SetCalibration(set.meta.calib);
+  for (auto& [n, p] : set.profiles) e.AddProfile(n, p);
+  // newbie starts on day 28 with a burst no profile would accept
+  std::vector<Call> calls = OfficeDays("newbie", 28, 28, 3);
+  for (int i = 0; i < 200; ++i)
+    calls.push_back({"newbie", absl::StrFormat("+88161%06d", i), kStart + 29 * kDay + i * 60000000LL});
+  std::sort(calls.begin(), calls.end(), [](const Call& a, const Call& b) { return a.start < b.start; });
+  Feed(e, calls);
+  e.Flush(kStart + 56 * kDay);
+  for (const Alarm& a : caught.alarms) EXPECT_NE(a.account, "newbie") << a.json;
+  EXPECT_EQ(e.stats().new_accounts, 1u);
+  EXPECT_EQ(e.stats().profiled_online, 1u);  // after learning_days, it has a profile
+  // and from then on it is watched: a night burst on day 57
+  std::vector<Call> night;
+  for (int i = 0; i < 30; ++i)
+    night.push_back({"newbie", absl::StrFormat("+88161%06d", i), kStart + 57 * kDay + 2 * kHour + i * 120000000LL});
+  Feed(e, night);
+  e.Flush(kStart + 58 * kDay);
+  bool caught_newbie = false;
+  for (const Alarm& a : caught.alarms) caught_newbie |= a.account == "newbie";
+  EXPECT_TRUE(caught_newbie);
+}
+
+TEST(Engine, ExclusionDaysAreSkipped) {
+  ProfileSet set = LearnOffices();
+  Caught caught;
+  Config c = TestConfig();
+  c.alarm_distances = (1u << kDistances) - 1;
+  c.exclusion_days.insert(20514 + 31);  // 2026-04-02
+  Engine e(c, Engine::Mode::kDetect, caught.Sink());
+  e.SetCalibration(set.meta.calib);
+  for (auto& [n, p] : set.profiles) e.AddProfile(n, p);
+  Feed(e, OfficeDays("office1", 28, 3, 11));
+  std::vector<Call> burst;
+  for (int i = 0; i < 100; ++i)
+    burst.push_back({"office1", absl::StrFormat("+88161%06d", i), kStart + 31 * kDay + 2 * kHour + i * 30000000LL});
+  Feed(e, burst);
+  e.Flush(kStart + 32 * kDay);
+  for (const Alarm& a : caught.alarms) EXPECT_NE(a.account, "office1") << a.json;
+  EXPECT_EQ(e.stats().excluded, 100u);
+}
+
+TEST(Engine, LateRecordsJoinTheOpenBin) {
+  Engine e(TestConfig(), Engine::Mode::kLearn);
+  Feed(e, {{"a", "1", kStart + 5 * kHour}, {"a", "2", kStart + 7 * kHour}, {"a", "3", kStart + 6 * kHour}});
+  EXPECT_EQ(e.stats().late, 1u);
+  EXPECT_EQ(e.stats().calls, 3u);
+}
+
+// ---- the profile directory ------------------------------------------------------
+
+class TempDir {
+ public:
+  TempDir() {
+    char tmpl[] = "/tmp/sw_profiles_test.XXXXXX";
+    path_ = mkdtemp(tmpl);
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+TEST(Store, RoundTrip) {
+  ProfileSet set = LearnOffices();
+  TempDir dir;
+  ASSERT_TRUE(SaveProfiles(dir.path(), set).ok());
+  auto loaded = LoadProfiles(dir.path());
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  ASSERT_EQ(loaded->profiles.size(), set.profiles.size());
+  for (size_t i = 0; i < set.profiles.size(); ++i) {
+    const Profile &a = set.profiles[i].second, &b = loaded->profiles[i].second;
+    EXPECT_EQ(set.profiles[i].first, loaded->profiles[i].first);
+    EXPECT_EQ(a.n, b.n);
+    EXPECT_EQ(a.bloom, b.bloom);
+    EXPECT_EQ(0, memcmp(a.mean.data(), b.mean.data(), a.mean.size() * sizeof(_Float16)));
+    EXPECT_EQ(0, memcmp(a.rinv, b.rinv, sizeof(a.rinv)));
+    EXPECT_EQ(0, memcmp(a.scale, b.scale, sizeof(a.scale)));
+  }
+  for (int k = 0; k < kDistances; ++k)
+    EXPECT_EQ(loaded->meta.calib.ratio_quantile[k], set.meta.calib.ratio_quantile[k]);
+  EXPECT_EQ(loaded->meta.learned_until_us, set.meta.learned_until_us);
+}
+
+std::string Slurp(const std::string& path) {
+  std::ifstream f(path);
+  return std::string(std::istreambuf_iterator<char>(f), {});
+}
+void Spit(const std::string& path, const std::string& s) { std::ofstream(path) << s; }
+
+TEST(Store, RefusesEmptyMissingAndOtherVersions) {
+  TempDir dir;
+  auto r = LoadProfiles(dir.path());
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("empty directory"), std::string::npos) << r.status();
+  EXPECT_FALSE(LoadProfiles(dir.path() + "/absent").ok());
+  Spit(dir.path() + "/other", "x");
+  r = LoadProfiles(dir.path());
+  EXPECT_NE(r.status().message().find("no profiles.meta"), std::string::npos) << r.status();
+
+  ProfileSet set = LearnOffices();
+  ASSERT_TRUE(SaveProfiles(dir.path(), set).ok());
+  const std::string meta = Slurp(dir.path() + "/profiles.meta");
+  auto with_format = [&](int f) {
+    std::string m = meta;
+    m.replace(0, m.find('\n'), absl::StrFormat("sipwarden-profiles format %d", f));
+    Spit(dir.path() + "/profiles.meta", m);
+    return LoadProfiles(dir.path());
+  };
+  r = with_format(kProfileFormat - 1);  // an older version: refused, with what to do
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("older than this program's"), std::string::npos) << r.status();
+  EXPECT_NE(r.status().message().find("learn again"), std::string::npos);
+  r = with_format(kProfileFormat + 1);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("newer"), std::string::npos) << r.status();
+  ASSERT_TRUE(with_format(kProfileFormat).ok());
+
+  // a damaged or truncated profiles.bin
+  const std::string bin = Slurp(dir.path() + "/profiles.bin");
+  Spit(dir.path() + "/profiles.bin", bin.substr(0, bin.size() / 2));
+  r = LoadProfiles(dir.path());
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("damaged or truncated"), std::string::npos) << r.status();
+}
+
+TEST(Store, CompatibleSettings) {
+  ProfileMeta m;
+  Config c;
+  EXPECT_TRUE(CheckCompatible(m, c).ok());
+  c.bin_minutes = 30;
+  EXPECT_FALSE(CheckCompatible(m, c).ok());
+}
+
+// ---- configuration --------------------------------------------------------------
+
+TEST(ConfigFile, OverridesAndErrors) {
+  TempDir dir;
+  const std::string path = dir.path() + "/c.yaml";
+  Spit(path,
+       "bin_minutes: 30\nwindow_bins: 48\nhome_country: '+44'\n"
+       "high_risk_add: ['+99999']\nexclusion_days: [2026-12-25, 2026-12-26]\n"
+       "alarm_distances: [quadratic, hellinger]\naccounts: {alice: {home_country: 33}}\n");
+  Config c;
+  ASSERT_TRUE(LoadConfig(path, &c).ok());
+  EXPECT_EQ(c.bin_minutes, 30);
+  EXPECT_EQ(c.home_country, 44);
+  EXPECT_EQ(c.account_home["alice"], 33);
+  EXPECT_EQ(c.exclusion_days.size(), 2u);
+  EXPECT_EQ(c.alarm_distances, (1u << kQuadratic) | (1u << kHellinger));
+  EXPECT_EQ(c.high_risk.size(), DefaultHighRisk().size() + 1);
+  for (const char* bad : {"bin_minutes: 7\n", "nonsense: 1\n", "exclusion_days: [2026-13-01]\n",
+                          "high_risk: ['0049']\n", "home_country: '+4x'\n",
+                          "alarm_distances: [manhattan]\n", "learning_days: 5\n"}) {
+    Spit(path, bad);
+    Config d;
+    EXPECT_FALSE(LoadConfig(path, &d).ok()) << bad;
+  }
+  Spit(path, "window_bins: 24\nnonsense: 1\n");
+  Config d;
+  auto st = LoadConfig(path, &d);
+  EXPECT_NE(st.message().find(":2: nonsense"), std::string::npos) << st;
+}
+
+}  // namespace
+}  // namespace sw::profiles

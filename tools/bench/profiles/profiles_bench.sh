@@ -1,0 +1,43 @@
+#!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
+# The per-account profiles on labelled synthetic traffic (tools/profiles/gen):
+# for each distance, the detection rate per anomaly class, the detection
+# delay and the false alarms per 1000 account-days; learn and detect
+# throughput and memory per account. Two runs: A (seed 1, 3000 accounts,
+# mostly residential: the defaults were chosen on it) and B (seed 2, 2000
+# accounts, many more offices and PBX trunks, other dates: not tuned on).
+#   profiles_bench.sh BIN_DIR [--keep]
+# Figures on stdout (bench "profiles", metrics prefixed a_ and b_), the
+# tables on stderr. --keep leaves the work directory.
+set -euo pipefail
+bin=${1:?usage: profiles_bench.sh BIN_DIR [--keep]}
+shift
+keep=0
+for a in "$@"; do
+  case $a in
+    --keep) keep=1 ;;
+    *) echo "profiles_bench: unknown option '$a'" >&2; exit 2 ;;
+  esac
+done
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+gen=$here/../../profiles/gen
+work=$(mktemp -d /tmp/swb-profiles.XXXXXX)
+if [[ $keep -eq 0 ]]; then trap 'rm -rf "$work"' EXIT; else echo "profiles_bench: keeping $work" >&2; fi
+
+run() {  # run LABEL GEN-ARGS...
+  local label=$1
+  shift
+  local d=$work/$label
+  echo "profiles_bench: $label: generating ($*)" >&2
+  python3 "$gen" --out "$d" "$@" 2>/dev/null
+  "$bin/sipwarden-profiles" learn --records "$d/learn.jsonl" --out "$d/prof" \
+    --config "$d/config.yaml" --stats-out "$d/learn.stats" --progress=false >&2
+  "$bin/sipwarden-profiles" detect --profiles "$d/prof" --records "$d/detect.jsonl" \
+    --alarms-out "$d/alarms.jsonl" --config "$d/config.yaml" --distance all \
+    --stats-out "$d/detect.stats" --progress=false >&2
+  python3 "$here/eval.py" --truth "$d/truth.jsonl" --alarms "$d/alarms.jsonl" \
+    --learn-stats "$d/learn.stats" --detect-stats "$d/detect.stats" --label "$label"
+}
+
+run a --seed 1 --accounts 3000 --mix 70:25:5 --start 2026-03-02 --anomalies 30
+run b --seed 2 --accounts 2000 --mix 50:35:15 --heavy 0.04 --start 2026-05-04 --anomalies 30
