@@ -52,8 +52,24 @@ std::unique_ptr<controller::Controller> StartController(const std::string& db, i
 }
 
 size_t StoredHits(controller::Controller& c) {
-  auto hits = c.store().Hits({.honeypot = "hp-test", .limit = 1000});
+  controller::HitFilter filter;
+  filter.honeypot = "hp-test";
+  auto hits = c.store().Hits(filter);
   return hits.ok() ? hits->size() : 0;
+}
+
+// A hit log that reports to the controller on this loopback port, retrying fast.
+HitLogOptions LogTo(const std::string& path, int port) {
+  HitLogOptions o;
+  o.db_path = path;
+  o.controllers = {absl::StrCat("127.0.0.1:", port)};
+  o.name = "hp-test";
+  o.hostname = "test";
+  o.version = "test";
+  o.backoff_min_ms = 50;
+  o.backoff_max_ms = 200;
+  o.quiet = true;
+  return o;
 }
 
 TEST(HitLogWithController, HitsLoggedWhileTheControllerIsAwayArriveOnceWhenItReturns) {
@@ -63,14 +79,7 @@ TEST(HitLogWithController, HitsLoggedWhileTheControllerIsAwayArriveOnceWhenItRet
   auto c = StartController(dir + "/controller.db", 0);
   ASSERT_NE(c, nullptr);
   const int port = c->port();
-  HitLogOptions o{.db_path = dir + "/hits.db",
-                  .controllers = {absl::StrCat("127.0.0.1:", port)},
-                  .name = "hp-test",
-                  .hostname = "test",
-                  .version = "test",
-                  .backoff_min_ms = 50,
-                  .backoff_max_ms = 200,
-                  .quiet = true};
+  HitLogOptions o = LogTo(dir + "/hits.db", port);
   auto log = HitLog::Open(o);
   ASSERT_TRUE(log.ok()) << log.status();
   uint64_t last = 0;
@@ -114,11 +123,7 @@ TEST(HitLogWithController, AHitTheControllerRefusesIsSkippedNotResentForever) {
   std::filesystem::create_directories(dir);
   auto c = StartController(dir + "/controller.db", 0);
   ASSERT_NE(c, nullptr);
-  auto log = HitLog::Open({.db_path = dir + "/hits.db",
-                           .controllers = {absl::StrCat("127.0.0.1:", c->port())},
-                           .name = "hp-test",
-                           .backoff_min_ms = 50,
-                           .quiet = true});
+  auto log = HitLog::Open(LogTo(dir + "/hits.db", c->port()));
   ASSERT_TRUE(log.ok());
   v1::HoneypotHit bad = Options(1);
   bad.set_src_ip("not an address");  // refused: the whole batch would be

@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <random>
@@ -133,13 +134,18 @@ std::vector<uint8_t> Tone(int index) {
 
 // A call from the scripted caller.
 struct Dialog {
+  explicit Dialog(std::string callee) : user(std::move(callee)) {}
   std::string user, call_id, from_tag, branch, to;  // to: the To of the answer (tag included)
   int cseq = 1;
 };
 
 class UasTest : public ::testing::Test {
  protected:
-  void Start(UasOptions o) {
+  // Starts the UAS with the test's settings (configure sets what differs
+  // from the defaults).
+  void Start(const std::function<void(UasOptions&)>& configure = nullptr) {
+    UasOptions o;
+    if (configure) configure(o);
     record_dir_ = std::filesystem::temp_directory_path() / absl::StrCat("sw_uas_test_", getpid(), "_", ++runs_);
     std::filesystem::remove_all(record_dir_);
     o.listen = "127.0.0.1:0";
@@ -217,9 +223,9 @@ class UasTest : public ::testing::Test {
 };
 
 TEST_F(UasTest, AnswersRecordsTheCallerAndReportsBothStages) {
-  Start({});
+  Start();
   Peer sip, rtp;
-  Dialog d{.user = "alice.kowalski"};
+  Dialog d("alice.kowalski");
   sip.SendTo(port(), Invite(sip, d, "127.0.0.1", rtp.port()));
   ASSERT_NE(sip.Expect("100 Trying"), "");
   ASSERT_NE(sip.Expect("180 Ringing"), "");
@@ -270,9 +276,12 @@ TEST_F(UasTest, AnswersRecordsTheCallerAndReportsBothStages) {
 }
 
 TEST_F(UasTest, RetransmissionsAreAbsorbedAndTheAnswerIsRepeatedUntilAcked) {
-  Start({.users = {{"deflector7", Role::kDeflector}}, .ring_ms = 400});
+  Start([](UasOptions& o) {
+    o.users = {{"deflector7", Role::kDeflector}};
+    o.ring_ms = 400;
+  });
   Peer sip, rtp;
-  Dialog d{.user = "deflector7"};
+  Dialog d("deflector7");
   const std::string invite = Invite(sip, d, "127.0.0.1", rtp.port());
   sip.SendTo(port(), invite);
   ASSERT_NE(sip.Expect("180 Ringing"), "");
@@ -298,9 +307,12 @@ TEST_F(UasTest, RetransmissionsAreAbsorbedAndTheAnswerIsRepeatedUntilAcked) {
 }
 
 TEST_F(UasTest, CancelWhileRingingGets487AndEndsTheCall) {
-  Start({.users = {{"deflector8", Role::kDeflector}}, .ring_ms = 5000});
+  Start([](UasOptions& o) {
+    o.users = {{"deflector8", Role::kDeflector}};
+    o.ring_ms = 5000;
+  });
   Peer sip, rtp;
-  Dialog d{.user = "deflector8"};
+  Dialog d("deflector8");
   sip.SendTo(port(), Invite(sip, d, "127.0.0.1", rtp.port()));
   ASSERT_NE(sip.Expect("180 Ringing"), "");
   sip.SendTo(port(), InDialog(sip, d, "CANCEL", /*same_branch=*/true));
@@ -320,7 +332,7 @@ TEST_F(UasTest, CancelWhileRingingGets487AndEndsTheCall) {
 }
 
 TEST_F(UasTest, RegisterIsChallengedAndTheUsernamesTriedAreLogged) {
-  Start({});
+  Start();
   Peer sip;
   auto reg = [&](const std::string& auth, int n) {
     return absl::StrCat("REGISTER sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:", sip.port(),
@@ -346,7 +358,7 @@ TEST_F(UasTest, RegisterIsChallengedAndTheUsernamesTriedAreLogged) {
 }
 
 TEST_F(UasTest, OptionsAnsweredMalformedIgnoredAndOthersRefused) {
-  Start({});
+  Start();
   Peer sip;
   sip.SendTo(port(), "this is not SIP\r\n\r\n");
   sip.SendTo(port(), absl::StrCat("OPTIONS sip:100@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:", sip.port(),
@@ -366,9 +378,9 @@ TEST_F(UasTest, OptionsAnsweredMalformedIgnoredAndOthersRefused) {
 }
 
 TEST_F(UasTest, MediaIsNeverSentToAThirdParty) {
-  Start({});
+  Start();
   Peer sip, own_rtp, victim("127.0.0.2");
-  Dialog d{.user = "voicemail"};
+  Dialog d("voicemail");
   // The SDP points at 127.0.0.2: someone else than the caller (127.0.0.1).
   sip.SendTo(port(), Invite(sip, d, "127.0.0.2", victim.port()));
   const std::string ok = sip.Expect("200 OK");
@@ -386,9 +398,9 @@ TEST_F(UasTest, MediaIsNeverSentToAThirdParty) {
 }
 
 TEST_F(UasTest, TheTrustedProxysHeaderNamesTheCaller) {
-  Start({.trusted_proxies = {IpAddress::Parse("127.0.0.1").value()}});
+  Start([](UasOptions& o) { o.trusted_proxies = {IpAddress::Parse("127.0.0.1").value()}; });
   Peer proxy, rtp, stranger("127.0.0.3");
-  Dialog d{.user = "bob"};
+  Dialog d("bob");
   proxy.SendTo(port(), Invite(proxy, d, "192.0.2.7", 4000,
                               "X-Sipwarden-Source: 192.0.2.7:5099;transport=udp\r\n"
                               "Record-Route: <sip:127.0.0.1:5060;lr>\r\n"));
@@ -408,7 +420,7 @@ TEST_F(UasTest, TheTrustedProxysHeaderNamesTheCaller) {
   EXPECT_EQ(WaitHit(v1::HoneypotHit::STAGE_ARRIVED, 1).src_ip(), "127.0.0.3");
   // A call the production proxy deflected: recorded for the real user its
   // header names, whatever the Request-URI says.
-  Dialog d2{.user = "rewritten"};
+  Dialog d2("rewritten");
   proxy.SendTo(port(), Invite(proxy, d2, "192.0.2.8", 4000,
                               "X-Sipwarden-Source: 192.0.2.8:5060;transport=udp\r\n"
                               "X-Sipwarden-Deflected: <sip:alice@pbx.example.net>\r\n"));
@@ -420,16 +432,20 @@ TEST_F(UasTest, TheTrustedProxysHeaderNamesTheCaller) {
 }
 
 TEST_F(UasTest, LimitsCutCallsWithByeAndCountThem) {
-  Start({.max_call_ms = 500, .max_call_bytes = 3200, .max_calls = 1});
+  Start([](UasOptions& o) {
+    o.max_call_ms = 500;
+    o.max_call_bytes = 3200;
+    o.max_calls = 1;
+  });
   Peer sip, rtp, other;
-  Dialog d{.user = "voicemail"};
+  Dialog d("voicemail");
   sip.SendTo(port(), Invite(sip, d, "127.0.0.1", rtp.port()));
   const std::string ok = sip.Expect("200 OK");
   ASSERT_NE(ok, "");
   d.to = Header(ok, "To");
   sip.SendTo(port(), InDialog(sip, d, "ACK"));
   // A second call while one is up: refused (max_calls 1).
-  Dialog d2{.user = "voicemail"};
+  Dialog d2("voicemail");
   other.SendTo(port(), Invite(other, d2, "127.0.0.1", rtp.port()));
   ASSERT_NE(other.Expect("503 Service Unavailable"), "");
   // 20 packets, but only 3200 bytes (10 packets) may be recorded.
@@ -441,7 +457,7 @@ TEST_F(UasTest, LimitsCutCallsWithByeAndCountThem) {
   EXPECT_EQ(ended.ended_by(), "record-limit");
   EXPECT_EQ(ended.recorded_ms(), 200);
   // A call that never hangs up ends at the duration limit.
-  Dialog d3{.user = "voicemail"};
+  Dialog d3("voicemail");
   sip.SendTo(port(), Invite(sip, d3, "127.0.0.1", rtp.port()));
   const std::string ok3 = sip.Expect("200 OK");
   ASSERT_NE(ok3, "");
@@ -459,9 +475,9 @@ TEST_F(UasTest, LimitsCutCallsWithByeAndCountThem) {
 TEST_F(UasTest, AnRtpFloodFromAnotherSourceIsNotRecordedAndTheTotalBoundHolds) {
   // 3000 bytes in total: the call may record 1500 samples, then the
   // process stops recording ("disk-limit").
-  Start({.max_total_bytes = 3000});
+  Start([](UasOptions& o) { o.max_total_bytes = 3000; });
   Peer sip, rtp, flooder;
-  Dialog d{.user = "voicemail"};
+  Dialog d("voicemail");
   sip.SendTo(port(), Invite(sip, d, "127.0.0.1", rtp.port()));
   const std::string ok = sip.Expect("200 OK");
   ASSERT_NE(ok, "");
@@ -490,9 +506,12 @@ TEST_F(UasTest, AnRtpFloodFromAnotherSourceIsNotRecordedAndTheTotalBoundHolds) {
 TEST_F(UasTest, GatewayPlaysTheAnnouncementAsEarlyMediaThenRefuses) {
   Announcements ann = BuiltinAnnouncements();
   ann.unavailable.assign(kSampleRate / 5, 1000);  // 200 ms
-  Start({.users = {{"gw-pstn", Role::kGateway}}, .announcements = ann});
+  Start([&](UasOptions& o) {
+    o.users = {{"gw-pstn", Role::kGateway}};
+    o.announcements = ann;
+  });
   Peer sip, rtp;
-  Dialog d{.user = "gw-pstn"};
+  Dialog d("gw-pstn");
   sip.SendTo(port(), Invite(sip, d, "127.0.0.1", rtp.port()));
   const std::string progress = sip.Expect("183 Session Progress");
   ASSERT_NE(progress, "");
@@ -509,9 +528,11 @@ TEST_F(UasTest, GatewayPlaysTheAnnouncementAsEarlyMediaThenRefuses) {
 
 TEST_F(UasTest, UsersAreRegisteredAtTheRegistrarAndRetriedUntilAnswered) {
   Peer registrar;
-  Start({.users = {{"alice.k", Role::kDeflector}, {"bob.m", Role::kDeflector}, {"voicemail", Role::kVoicemail}},
-         .registrar = absl::StrCat("127.0.0.1:", registrar.port()),
-         .domain = "honeypot.test"});
+  Start([&](UasOptions& o) {
+    o.users = {{"alice.k", Role::kDeflector}, {"bob.m", Role::kDeflector}, {"voicemail", Role::kVoicemail}};
+    o.registrar = absl::StrCat("127.0.0.1:", registrar.port());
+    o.domain = "honeypot.test";
+  });
   std::map<std::string, std::string> first;  // user -> REGISTER
   for (int i = 0; i < 3; ++i) {
     const std::string reg = registrar.Expect("REGISTER sip:honeypot.test");
@@ -545,9 +566,9 @@ TEST_F(UasTest, UsersAreRegisteredAtTheRegistrarAndRetriedUntilAnswered) {
 TEST_F(UasTest, ContactNamesTheSipAddressAndSdpTheMediaAddress) {
   // Behind Kamailio the UAS listens on loopback while media uses the public
   // address: in-dialog requests must come back to the SIP address.
-  Start({.media_ip = "127.0.0.2"});
+  Start([](UasOptions& o) { o.media_ip = "127.0.0.2"; });
   Peer sip;
-  Dialog d{.user = "voicemail"};
+  Dialog d("voicemail");
   sip.SendTo(port(), Invite(sip, d, "127.0.0.1", 4000));
   const std::string ok = sip.Expect("200 OK");
   ASSERT_NE(ok, "");
@@ -569,12 +590,19 @@ TEST(Shape, KeepsStructureDropsValues) {
             "<sip:d@a.a.a:d;transport=a>;expires=d");
 }
 
+HitLogOptions QuietLog(const std::string& path) {
+  HitLogOptions o;
+  o.db_path = path;
+  o.quiet = true;
+  return o;
+}
+
 TEST(HitLog, IdsIncreaseAcrossRestartsAndHitsAreKept) {
   const std::string dir = std::filesystem::temp_directory_path() / absl::StrCat("sw_hitlog_", getpid());
   std::filesystem::create_directories(dir);
   uint64_t last = 0;
   for (int round = 0; round < 2; ++round) {
-    auto log = HitLog::Open({.db_path = dir + "/hits.db", .quiet = true});
+    auto log = HitLog::Open(QuietLog(dir + "/hits.db"));
     ASSERT_TRUE(log.ok()) << log.status();
     for (int i = 0; i < 3; ++i) {
       v1::HoneypotHit h;
@@ -586,14 +614,14 @@ TEST(HitLog, IdsIncreaseAcrossRestartsAndHitsAreKept) {
     }
     log->reset();  // writes what is queued
   }
-  auto log = HitLog::Open({.db_path = dir + "/hits.db", .quiet = true});
+  auto log = HitLog::Open(QuietLog(dir + "/hits.db"));
   ASSERT_TRUE(log.ok());
   auto all = (*log)->Read(0, 100);
   ASSERT_TRUE(all.ok());
   ASSERT_EQ(all->size(), 6u);
   for (size_t i = 1; i < all->size(); ++i) EXPECT_GT((*all)[i].id(), (*all)[i - 1].id());
   EXPECT_EQ((*all)[5].src_ip(), "192.0.2.5");
-  EXPECT_FALSE(HitLog::Open({.db_path = dir + "/missing/hits.db"}).ok());
+  EXPECT_FALSE(HitLog::Open(QuietLog(dir + "/missing/hits.db")).ok());
   log->reset();
   std::filesystem::remove_all(dir);
 }
