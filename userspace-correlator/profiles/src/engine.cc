@@ -33,6 +33,25 @@ inline float F(_Float16 v) {
   const float f = std::bit_cast<float>(rest << 13) * 0x1p112f;
   return std::bit_cast<float>(std::bit_cast<uint32_t>(f) | sign);
 }
+// float to _Float16, rounding to nearest even, without libgcc's soft
+// conversion; values here are finite and below 65504.
+inline _Float16 H(double d) {
+  const float v = static_cast<float>(d);
+  const uint32_t x = std::bit_cast<uint32_t>(v);
+  const uint32_t sign = (x >> 16) & 0x8000;
+  const uint32_t ax = x & 0x7FFFFFFF;
+  uint16_t h;
+  if (ax >= 0x477FF000u) {  // rounds to 65520 or more: the largest half
+    h = static_cast<uint16_t>(sign | 0x7BFF);
+  } else if (ax < 0x38800000u) {  // below the smallest normal half: a denormal
+    const float r = std::bit_cast<float>(ax) + 0.5f;  // 2^-1 shifts the mantissa into place
+    h = static_cast<uint16_t>(sign | (std::bit_cast<uint32_t>(r) - 0x3F000000u));
+  } else {
+    const uint32_t odd = (ax >> 13) & 1;
+    h = static_cast<uint16_t>(sign | ((ax + 0xC8000FFFu + odd) >> 13));
+  }
+  return std::bit_cast<_Float16>(h);
+}
 int RepeatClass(uint32_t n) { return n <= 1 ? 0 : n == 2 ? 1 : n <= 4 ? 2 : 3; }
 uint64_t Mix(uint64_t x) {  // splitmix64's finaliser
   x ^= x >> 30;
@@ -105,9 +124,15 @@ struct Engine::Learning {
   absl::flat_hash_set<uint64_t> callees;
   uint32_t intl_format = 0, national_format = 0;
   absl::flat_hash_map<int, uint32_t> cc;  // countries of callees dialled in E.164
-  std::vector<uint32_t> n;
-  std::vector<double> mean, m2;           // slot x metric (Welford)
-  double com[2][kM * kM] = {};            // pooled co-moments around each slot's mean
+  // Welford per slot, one cache line each: the sweep touches every
+  // account's slot once a bin, so locality is what learning costs.
+  struct alignas(64) Slot {
+    uint32_t n = 0;
+    float mean[kM] = {}, m2[kM] = {};
+  };
+  std::vector<Slot> slots;
+  // pooled co-moments around each slot's mean, upper triangle (i <= j)
+  float com[2][kM * (kM + 1) / 2] = {};
   double dof[2] = {};
   double hcount[2][kHellCounts] = {};
   int64_t last_stat_day = std::numeric_limits<int64_t>::min();
@@ -118,8 +143,8 @@ struct Engine::Learning {
 
   size_t Bytes() const {
     size_t b = sizeof(Learning) + callees.capacity() * (sizeof(uint64_t) + 1) +
-               cc.capacity() * (sizeof(std::pair<int, uint32_t>) + 1) + n.capacity() * 4 +
-               (mean.capacity() + m2.capacity()) * 8 + snap.Bytes() - sizeof(Profile);
+               cc.capacity() * (sizeof(std::pair<int, uint32_t>) + 1) +
+               slots.capacity() * sizeof(Slot) + snap.Bytes() - sizeof(Profile);
     for (const auto& c : calib) b += c.capacity() * sizeof(float);
     return b;
   }
@@ -207,9 +232,7 @@ void Engine::Add(const CallRecord& r) {
     a->first_day = FloorDiv(a->open, bpd);
     a->ring.resize(config_.window_bins);
     a->learning = std::make_unique<Learning>();
-    a->learning->n.assign(2 * bpd, 0);
-    a->learning->mean.assign(2 * bpd * kM, 0);
-    a->learning->m2.assign(2 * bpd * kM, 0);
+    a->learning->slots.resize(2 * bpd);
     if (auto h = config_.account_home.find(a->name); h != config_.account_home.end()) {
       a->home = h->second, a->home_fixed = true;
     } else if (config_.home_country) {
@@ -266,7 +289,27 @@ void Engine::Add(const CallRecord& r) {
 }
 
 void Engine::Sweep(int64_t bin) {
-  for (auto& a : accounts_) CloseUpTo(*a, bin);
+  // Every account closes its bin: prefetch the next ones' state, the sweep
+  // is bound by memory, not arithmetic.
+  const size_t n = accounts_.size();
+  for (size_t i = 0; i < n; ++i) {
+    if (i + 4 < n) __builtin_prefetch(accounts_[i + 4].get());
+    if (i + 2 < n) {
+      const Account& next = *accounts_[i + 2];
+      if (next.open != std::numeric_limits<int64_t>::min()) {
+        const int64_t w = config_.window_bins;
+        __builtin_prefetch(&next.ring[((next.open % w) + w) % w]);
+        if (next.learning) {
+          const int bpd = config_.bins_per_day();
+          const int64_t day = FloorDiv(next.open, bpd);
+          const int slot = (Weekend(day) ? bpd : 0) + static_cast<int>(next.open - day * bpd);
+          __builtin_prefetch(&next.learning->slots[slot], 1);
+          __builtin_prefetch(next.learning->com, 1);
+        }
+      }
+    }
+    CloseUpTo(*accounts_[i], bin);
+  }
   swept_ = bin;
 }
 
@@ -325,7 +368,10 @@ void Engine::CloseBin(Account& a, int64_t b) {
     }
     e.c[0] = static_cast<float>(EuclideanSq(x, mu, kM));
     e.c[1] = static_cast<float>(QuadraticSq(x, mu, w, kM));
-    e.c[2] = static_cast<float>(MahalanobisSq(x, mu, sd, model->rinv[dt], kM));
+    float rinv[kM * kM];
+    for (int i = 0, k = 0; i < kM; ++i)
+      for (int j = i; j < kM; ++j, ++k) rinv[i * kM + j] = rinv[j * kM + i] = model->rinv[dt][k];
+    e.c[2] = static_cast<float>(MahalanobisSq(x, mu, sd, rinv, kM));
     e.top_x = static_cast<_Float16>(std::min(x[e.top], 65000.f));
     e.top_mu = static_cast<_Float16>(std::min(mu[e.top], 65000.f));
     e.expected_calls = std::max(0.f, mu[kCalls]);
@@ -333,10 +379,11 @@ void Engine::CloseBin(Account& a, int64_t b) {
   }
   if (!excluded && a.learning && day - a.first_day >= config_.warmup_days) {
     Learning& L = *a.learning;
-    const uint32_t n = ++L.n[slot];
-    double* mean = &L.mean[slot * kM];
-    double* m2 = &L.m2[slot * kM];
-    double d_old[kM], d_new[kM];
+    Learning::Slot& st = L.slots[slot];
+    const uint32_t n = ++st.n;
+    float* mean = st.mean;
+    float* m2 = st.m2;
+    float d_old[kM], d_new[kM];
     for (int m = 0; m < kM; ++m) {
       d_old[m] = x[m] - mean[m];
       mean[m] += d_old[m] / n;
@@ -344,8 +391,9 @@ void Engine::CloseBin(Account& a, int64_t b) {
       m2[m] += d_old[m] * d_new[m];
     }
     if (n > 1) {
-      for (int i = 0; i < kM; ++i)
-        for (int j = 0; j < kM; ++j) L.com[dt][i * kM + j] += d_old[i] * d_new[j];
+      float* c = L.com[dt];
+      for (int i = 0, k = 0; i < kM; ++i)
+        for (int j = i; j < kM; ++j, ++k) c[k] += 0.5f * (d_old[i] * d_new[j] + d_old[j] * d_new[i]);
       L.dof[dt] += 1;
     }
     for (int k = 0; k < kHellCounts; ++k) L.hcount[dt][k] += a.hc[k];
@@ -526,29 +574,32 @@ void Engine::RefreshSnapshot(Account& a) {
     double pool[kM] = {};
     int pooled = 0;
     for (int s = dt * bpd; s < (dt + 1) * bpd; ++s) {
-      if (L.n[s] < 2) continue;
+      if (L.slots[s].n < 2) continue;
       ++pooled;
-      for (int m = 0; m < kM; ++m) pool[m] += L.m2[s * kM + m] / (L.n[s] - 1);
+      for (int m = 0; m < kM; ++m) pool[m] += double(L.slots[s].m2[m]) / (L.slots[s].n - 1);
     }
     for (int m = 0; m < kM; ++m) pool[m] = pooled ? pool[m] / pooled : 0;
     for (int s = dt * bpd; s < (dt + 1) * bpd; ++s) {
-      const double n = L.n[s];
-      P.n[s] = static_cast<uint8_t>(std::min<uint32_t>(L.n[s], 255));
+      const Learning::Slot& st = L.slots[s];
+      const double n = st.n;
+      P.n[s] = static_cast<uint8_t>(std::min<uint32_t>(st.n, 255));
       for (int m = 0; m < kM; ++m) {
-        const double var = n >= 2 ? L.m2[s * kM + m] / (n - 1) : 0;
+        const double var = n >= 2 ? std::max(0.0, double(st.m2[m])) / (n - 1) : 0;
         // Counts shrink toward a Poisson variance (their mean), the others
         // toward the day type's pooled variance.
         const bool count = m == kCalls || m == kDistinctCallees || m == kNewCallees;
-        const double target = count ? std::max(0.0, L.mean[s * kM + m]) : pool[m];
+        const double target = count ? std::max(0.0, double(st.mean[m])) : pool[m];
         const double shrunk = n + n0 > 0 ? (n * var + n0 * target) / (n + n0) : target;
         const double sd = std::sqrt(shrunk + double(kSdFloor[m]) * kSdFloor[m]);
-        P.mean[s * kM + m] = static_cast<_Float16>(std::min(L.mean[s * kM + m], 65000.0));
-        P.sd[s * kM + m] = static_cast<_Float16>(std::min(sd, 65000.0));
+        P.mean[s * kM + m] = H(std::min(double(st.mean[m]), 65000.0));
+        P.sd[s * kM + m] = H(std::min(sd, 65000.0));
       }
     }
     // The correlation shared by the day type's bins, shrunk toward the
     // identity: lambda = max(0.1, metrics / degrees of freedom).
-    const double* C = L.com[dt];
+    double C[kM * kM];
+    for (int i = 0, k = 0; i < kM; ++i)
+      for (int j = i; j < kM; ++j, ++k) C[i * kM + j] = C[j * kM + i] = L.com[dt][k];
     double R[kM * kM], inv[kM * kM];
     for (int i = 0; i < kM; ++i)
       for (int j = 0; j < kM; ++j) {
@@ -562,7 +613,9 @@ void Engine::RefreshSnapshot(Account& a) {
         R[i * kM + j] = (1 - lambda) * 0.5 * (R[i * kM + j] + R[j * kM + i]) + (i == j ? lambda : 0);
     if (!Invert(R, inv, kM))
       for (int i = 0; i < kM * kM; ++i) inv[i] = i % (kM + 1) == 0 ? 1 : 0;
-    for (int i = 0; i < kM * kM; ++i) P.rinv[dt][i] = static_cast<float>(inv[i]);
+    for (int i = 0, k = 0; i < kM; ++i)
+      for (int j = i; j < kM; ++j, ++k)
+        P.rinv[dt][k] = static_cast<float>(0.5 * (inv[i * kM + j] + inv[j * kM + i]));
     for (int k = 0; k < kHellCounts; ++k) P.href[dt][k] = static_cast<float>(L.hcount[dt][k] + 0.5);
   }
   L.snap_ready = true;

@@ -43,7 +43,8 @@ struct Profile {
   int16_t home = 0;    // home country code (0 unknown)
   std::vector<uint8_t> n;         // per slot (weekday bins then weekend bins): days learned
   std::vector<_Float16> mean, sd; // per slot x metric; sd shrunk and floored
-  float rinv[2][kMetrics * kMetrics] = {};  // inverse shrunk correlation, weekday / weekend
+  // inverse shrunk correlation, weekday / weekend: upper triangle, row by row
+  float rinv[2][kMetrics * (kMetrics + 1) / 2] = {};
   float href[2][kHellCounts] = {};          // long-term Hellinger distributions
   float scale[kDistances] = {};             // the account's median calibration distance
   std::vector<uint64_t> bloom;              // callees seen (4 hash functions)
