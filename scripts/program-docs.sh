@@ -36,6 +36,7 @@ section sipwarden-agent "The agent on each SIP host: the XDP data plane, parsing
 section sipwardenctl "The kernel state of a protected host through the pinned maps: blocklist, allowlist, per-source limits, counters, settings; checks rule files. With --controller, the fleet's blocks, allows, agents and alarms through the controller." "$BIN/sipwardenctl"
 section sipwarden-controller "The fleet's controller: keeps the shared blocklist and pushes it into every agent's kernel, stores what agents report (docs/controller.md)." "$BIN/sipwarden-controller"
 section sipwarden-honeypot "The honeypot's user agent server behind its Kamailio: deflector users and emulated services, recordings, caller fingerprints, every hit reported to the controller (docs/honeypot.md)." "$BIN/sipwarden-honeypot"
+section sipwarden-profiles "Per-account anomaly profiles from call records: learn builds them, detect raises anomaly alarms (docs/profiles.md)." "$BIN/sipwarden-profiles"
 section sw-sipsend "A bounded SIP traffic source for tests, the demo and the lab." "$BIN/sw-sipsend"
 section tools/lab/lab "The network-namespace lab: Kamailio, sipp, attackers and the agent (tools/lab/README.md)." "$SRC/tools/lab/lab"
 section tools/bench/run "All benchmarks; one JSON line per figure (docs/formats.md, Benchmarks)." "$SRC/tools/bench/run"

@@ -33,7 +33,7 @@ ABSL_FLAG(std::string, config, "",
           "target false-alarm rate (docs/profiles.md)");
 ABSL_FLAG(std::string, distance, "",
           "detect: the distances that raise alarms, NAME[,NAME] of euclidean, quadratic, "
-          "mahalanobis, hellinger, or all (default: the configuration's, else mahalanobis)");
+          "mahalanobis, hellinger, or all (default: the configuration's, else quadratic)");
 ABSL_FLAG(std::string, stats_out, "", "a JSON object of counts, throughput and memory at the end");
 ABSL_FLAG(int, max_errors, 10, "malformed lines reported one by one before only counting them");
 ABSL_FLAG(std::string, trace, "",
@@ -46,7 +46,7 @@ using namespace sw::profiles;
 using Clock = std::chrono::steady_clock;
 
 constexpr char kUsage[] =
-    "sipwarden-profiles: per-account anomaly profiles from call records (docs/profiles.md).\n"
+    "per-account anomaly profiles from call records (docs/profiles.md).\n"
     "\n"
     "  sipwarden-profiles learn --records FILE... --out DIR [--config FILE]\n"
     "  sipwarden-profiles detect --profiles DIR --records FILE... --alarms-out PATH|-\n"
@@ -54,7 +54,7 @@ constexpr char kUsage[] =
     "\n"
     "learn builds every account's long-term profile (per-bin means, variances, correlation) and\n"
     "the thresholds of each distance from the target false-alarm rate; accounts seen for less\n"
-    "than learning_days are left out. detect compares each account's last window with its\n"
+    "than min_learning_days are left out. detect compares each account's last window with its\n"
     "profile once a bin closes and writes an alarm (category anomaly) when a distance passes\n"
     "its threshold; accounts without a profile learn silently and detect once learned.\n"
     "Malformed lines are skipped and counted, reported as FILE:LINE. Exits 0 on success,\n"

@@ -23,10 +23,10 @@ struct Config {
   int min_bin_samples = 3;       // a bin with fewer learned days is not compared
   int lateness_minutes = 15;     // how long a bin stays open after its end
   int tz_offset_minutes = 0;     // local time = UTC + this (bins and weekends)
-  double target_false_alarms = 2;  // per 1000 account-days, per distance
+  double target_false_alarms = 2;  // per 1000 account-days, per distance (docs/profiles.md)
   double shrink_days = 4;        // per-bin variance shrunk toward the account's pool
   double hellinger_prior = 5;    // pseudo-calls mixing the profile into short windows
-  uint32_t alarm_distances = 1u << 2;  // bit per Distance: which raise alarms
+  uint32_t alarm_distances = 1u << 1;  // bit per Distance (quadratic): which raise alarms
   int home_country = 0;          // 0: each account's own, from its calls
   absl::flat_hash_map<std::string, int> account_home;  // per account overrides
   std::vector<std::string> high_risk;  // empty: DefaultHighRisk()
