@@ -218,9 +218,14 @@ void Engine::Add(const CallRecord& r) {
   stats_.first_us = std::min(stats_.first_us, r.start_us);
   if (r.start_us > stats_.last_us) {
     stats_.last_us = r.start_us;
-    const int64_t target =
-        BinOf(r.start_us - int64_t{config_.lateness_minutes} * 60000000);
-    if (target > swept_) Sweep(target);
+    // Detecting, every account's bins close as event time passes them, so
+    // that alarms come on time. Learning raises nothing: an account's bins
+    // close when its own next call comes (and at Flush), in one run over its
+    // own memory instead of one visit per bin; the statistics are the same.
+    if (mode_ == Mode::kDetect) {
+      const int64_t target = BinOf(r.start_us - int64_t{config_.lateness_minutes} * 60000000);
+      if (target > swept_) Sweep(target);
+    }
   }
   int64_t b = BinOf(r.start_us);
   const int bpd = config_.bins_per_day();
