@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include "users.h"
+#include "seeded_rng.h"
 
 #include <algorithm>
 #include <array>
@@ -109,29 +110,7 @@ constexpr std::array<std::pair<const char*, int>, 6> kTraps = {{
     {"fake-number-", 4},
 }};
 
-// splitmix64: small, fast, and the same on every platform (the standard
-// library's distributions are not), so a seed names one list everywhere.
-class Rng {
- public:
-  explicit Rng(uint64_t seed) : s_(seed) {}
-  uint64_t Next() {
-    uint64_t z = (s_ += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-  }
-  // Uniform in [0, n), n > 0 (Lemire's multiply-shift with rejection).
-  uint64_t Below(uint64_t n) {
-    const uint64_t threshold = (0 - n) % n;
-    for (;;) {
-      const unsigned __int128 m = static_cast<unsigned __int128>(Next()) * n;
-      if (static_cast<uint64_t>(m) >= threshold) return static_cast<uint64_t>(m >> 64);
-    }
-  }
-
- private:
-  uint64_t s_;
-};
+using Rng = SeededRng;
 
 std::string Digits(Rng& rng, int n) {
   std::string s;
