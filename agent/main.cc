@@ -439,6 +439,9 @@ int Run() {
         }
         t.Counter("sipwarden_metrics_scrapes_total", "Scrapes answered",
                   static_cast<double>(metrics->scrapes()));
+        t.Counter("sipwarden_metrics_render_timeouts_total",
+                  "Scrapes answered 503: the main loop did not render within 1 s",
+                  static_cast<double>(metrics->render_timeouts()));
         return t.Take();
       });
     }

@@ -15,6 +15,10 @@ PACKAGES=(
   libsqlite3-dev libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc libssl-dev
   # the controller's mTLS test (a throwaway CA)
   openssl
+  # HTTP: the agent's and the controller's /metrics and the controller's API
+  # (cpp-httplib, nlohmann's JSON); prometheus and its promtool for the
+  # alerting rules' check and the scrape test (tests/e2e/prometheus_test.sh)
+  libcpp-httplib-dev nlohmann-json3-dev prometheus
   # benchmark baselines and test oracles
   libosip2-dev tshark sec nftables
   # the honeypot: G.711 (spandsp) and WAV recordings (libsndfile)
