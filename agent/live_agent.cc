@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "sipwarden/absl_compat.h"
 
 namespace sw {
 
@@ -80,7 +81,10 @@ void LiveAgent::Init(std::shared_ptr<const rules::RuleSet> rules) {
   correlator_ = std::make_unique<Correlator>(std::move(rules), *out_.alarms, MakeVerdicts(),
                                              options_.scripts);
   ev::PipelineSinks sinks;
-  sinks.sip = [this](const ev::SipEvent& e) { out_.events->Write(ev::ToJson(e)); };
+  sinks.sip = [this](const ev::SipEvent& e) {
+    if (!e.malformed()) sip_methods_.Count(e.is_request, e.method);
+    out_.events->Write(ev::ToJson(e));
+  };
   sinks.mgcp = [this](const ev::MgcpEvent& e) { out_.events->Write(ev::ToJson(e)); };
   sinks.rtp = [this](const ev::RtpEvent& e) { out_.events->Write(ev::ToJson(e)); };
   sinks.call = [this](const ev::CallRecord& c) { out_.events->Write(ev::ToJson(c)); };
@@ -447,6 +451,12 @@ void LiveAgent::ReportCounters() {
   SW_STATS_FIELDS(SW_COUNTER)
 #undef SW_COUNTER
   values["alarms"] = static_cast<double>(correlator_->alarms());
+  // SIP messages parsed, by method: sip_method_INVITE, ..., sip_method_OTHER,
+  // sip_method_RESPONSE (every bucket, zeros included).
+  for (size_t i = 0; i < kSipMethodBuckets.size(); ++i) {
+    values[absl::StrCat("sip_method_", AV(kSipMethodBuckets[i]))] =
+        static_cast<double>(sip_methods_[i]);
+  }
   controller_->Report(std::move(r));
 }
 
@@ -495,7 +505,12 @@ void LiveAgent::AddMetrics(PromText& t) {
   t.Counter("sipwarden_correlation_seconds_total",
             "Time spent parsing and correlating SIP messages", absl::ToDoubleSeconds(busy_));
   const auto& ps = pipeline_->stats();
-  t.Counter("sipwarden_sip_messages_total", "SIP messages parsed", static_cast<double>(ps.sip));
+  for (size_t i = 0; i < kSipMethodBuckets.size(); ++i) {
+    t.Counter("sipwarden_sip_messages_total",
+              "SIP messages parsed, by request method (OTHER: a method outside the known set; "
+              "RESPONSE: every response)",
+              static_cast<double>(sip_methods_[i]), {{"method", std::string(kSipMethodBuckets[i])}});
+  }
   t.Counter("sipwarden_sip_rejected_total", "SIP messages the parser refused",
             static_cast<double>(ps.sip_rejected));
   for (const auto& [key, n] : ps.rejected_by_reason) {

@@ -30,6 +30,7 @@
 #include "media_mirror.h"
 #include "metrics.h"
 #include "outputs.h"
+#include "sip_methods.h"
 #include "sipwarden/events/dedup.h"
 #include "sipwarden/events/pipeline.h"
 #include "sipwarden/net/hep.h"
@@ -105,6 +106,8 @@ class LiveAgent {
   const KamailioGraylist* kamailio() const { return kamailio_.get(); }
   // Fleet media watches armed so far, and packets reported for them.
   uint64_t fleet_watches_armed() const { return fleet_watches_armed_; }
+  // SIP messages parsed, by method bucket (the parser's refusals are not in it).
+  const SipMethodCounts& sip_methods() const { return sip_methods_; }
   uint64_t fleet_watch_reports() const { return fleet_watch_reports_; }
 
  private:
@@ -145,6 +148,7 @@ class LiveAgent {
   uint64_t alarms_flushed_ = 0;
   absl::Duration busy_;  // time spent parsing and correlating
   uint64_t bad_records_ = 0;
+  SipMethodCounts sip_methods_;
   uint64_t hep_own_requests_ = 0;
   uint64_t next_expire_ns_ = 0;
   uint64_t next_counters_ns_ = 0;

@@ -492,6 +492,72 @@ TEST_F(LiveAgentTest, ARefusedMessageIsAnEventAndCountedByReason) {
   EXPECT_EQ(agent_->correlator().alarms(), 0u);
 }
 
+// Parsed SIP messages counted by method, in a bounded set: on /metrics and in
+// the counters the controller gets every 10 s. A method outside the set, in
+// any case, is OTHER; the parser's refusals are not counted.
+TEST_F(LiveAgentTest, SipMessagesAreCountedByMethodOnMetricsAndAtTheController) {
+  StartController();
+  StartAgent();
+  Send("192.0.2.31", test::SipRequest("INVITE"));
+  Send("192.0.2.31", test::SipRequest("OPTIONS"));
+  Send("192.0.2.31", test::SipRequest("OPTIONS"));
+  Send("192.0.2.31", test::SipRequest("SUBSCRIBE"));
+  Send("192.0.2.31", test::SipRequest("XFLOOD"));
+  Send("192.0.2.31", test::SipRequest("invite"));
+  Send("192.0.2.31", test::SipResponse(200));
+  std::string bad = test::SipRequest("INVITE");
+  bad.replace(bad.find("CSeq: 314159"), 12, "CSeq: -1");
+  Send("192.0.2.31", bad);
+  PromText t;
+  agent_->AddMetrics(t);
+  const std::string text = t.Take();
+  for (const char* line : {
+           R"(sipwarden_sip_messages_total{method="INVITE"} 1)",
+           R"(sipwarden_sip_messages_total{method="OPTIONS"} 2)",
+           R"(sipwarden_sip_messages_total{method="SUBSCRIBE"} 1)",
+           R"(sipwarden_sip_messages_total{method="OTHER"} 2)",
+           R"(sipwarden_sip_messages_total{method="RESPONSE"} 1)",
+           R"(sipwarden_sip_messages_total{method="BYE"} 0)",
+       }) {
+    EXPECT_NE(text.find(std::string(line) + "\n"), std::string::npos) << line << "\n" << text;
+  }
+  EXPECT_EQ(text.find("XFLOOD"), std::string::npos) << "a method from the wire became a label";
+  EXPECT_EQ(text.find("method=\"invite\""), std::string::npos);
+  EXPECT_EQ(agent_->sip_methods().total(), 7u);
+  // The controller's copy of the agent's counters (the first report goes out
+  // a second after the start, then every 10 s).
+  std::map<std::string, double> counters;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        agent_->Tick(BootNs(), false);
+        grpc::ClientContext ctx;
+        ctx.AddMetadata("sw-name", "ops");
+        v1::ListAgentsResponse resp;
+        if (!op_->ListAgents(&ctx, v1::ListAgentsRequest(), &resp).ok()) return false;
+        for (const auto& a : resp.agents()) {
+          if (a.agent() != "proxy-a" || !a.counters().contains("sip_method_INVITE")) continue;
+          counters = {a.counters().begin(), a.counters().end()};
+          return true;
+        }
+        return false;
+      },
+      5000));
+  EXPECT_EQ(counters["sip_method_INVITE"], 1);
+  EXPECT_EQ(counters["sip_method_OPTIONS"], 2);
+  EXPECT_EQ(counters["sip_method_SUBSCRIBE"], 1);
+  EXPECT_EQ(counters["sip_method_OTHER"], 2);
+  EXPECT_EQ(counters["sip_method_RESPONSE"], 1);
+  EXPECT_EQ(counters["sip_method_BYE"], 0);
+  EXPECT_TRUE(counters.contains("pass_sip"));
+  for (const auto& [key, v] : counters) {
+    if (key.starts_with("sip_method_")) {
+      EXPECT_TRUE(std::find(kSipMethodBuckets.begin(), kSipMethodBuckets.end(),
+                            std::string_view(key).substr(11)) != kSipMethodBuckets.end())
+          << key;
+    }
+  }
+}
+
 // The paper's malicious gateway (section 4.2), across two hosts: the call
 // agent's host sees CRCX, its answer and DLCX; the gateway's host sees the
 // media that still arrives. Neither agent's own rules can tell; the central
