@@ -557,21 +557,21 @@ void LiveAgent::AddMetrics(PromText& t) {
   if (controller_) {
     const auto cs = controller_->stats();
     const auto fs = fleet_->stats();
-    t.Gauge("sipwarden_controller_connected", "1 while connected to a controller",
+    t.Gauge("sipwarden_uplink_connected", "1 while connected to a controller",
             cs.connected ? 1 : 0);
-    t.Gauge("sipwarden_controller_decision_version", "Last fleet decision version applied",
+    t.Gauge("sipwarden_uplink_decision_version", "Last fleet decision version applied",
             static_cast<double>(cs.decision_version));
-    t.Counter("sipwarden_controller_connects_total", "Registrations with a controller",
+    t.Counter("sipwarden_uplink_connects_total", "Registrations with a controller",
               static_cast<double>(cs.connects));
-    t.Counter("sipwarden_controller_connect_failures_total",
+    t.Counter("sipwarden_uplink_connect_failures_total",
               "Failed attempts to reach a controller", static_cast<double>(cs.connect_failures));
-    t.Gauge("sipwarden_controller_reports_buffered", "Reports waiting for the controller",
+    t.Gauge("sipwarden_uplink_reports_buffered", "Reports waiting for the controller",
             static_cast<double>(cs.reports_buffered));
-    t.Gauge("sipwarden_controller_reports_spooled", "Reports waiting on disk (the spool)",
+    t.Gauge("sipwarden_uplink_reports_spooled", "Reports waiting on disk (the spool)",
             static_cast<double>(cs.reports_spooled));
-    t.Counter("sipwarden_controller_reports_acked_total", "Reports the controller stored",
+    t.Counter("sipwarden_uplink_reports_acked_total", "Reports the controller stored",
               static_cast<double>(cs.reports_acked));
-    t.Counter("sipwarden_controller_reports_dropped_total",
+    t.Counter("sipwarden_uplink_reports_dropped_total",
               "Reports lost: the buffer was full while the controller was away",
               static_cast<double>(cs.reports_dropped));
     t.Gauge("sipwarden_fleet_blocks", "Blocks installed from the controller",

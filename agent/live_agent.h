@@ -30,7 +30,7 @@
 #include "media_mirror.h"
 #include "metrics.h"
 #include "outputs.h"
-#include "sip_methods.h"
+#include "sipwarden/sip_methods.h"
 #include "sipwarden/events/dedup.h"
 #include "sipwarden/events/pipeline.h"
 #include "sipwarden/net/hep.h"

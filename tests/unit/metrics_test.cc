@@ -77,9 +77,12 @@ TEST(PromText, Values) {
   t.Gauge("a", "", -std::numeric_limits<double>::infinity());
   t.Gauge("a", "", std::nan(""));
   t.Gauge("a", "", 1e-7);
-  EXPECT_EQ(
-      t.Take(),
-      "# TYPE a gauge\na 1234567\na 0.25\na 9007199254740992\na +Inf\na -Inf\na NaN\na 1e-07\n");
+  t.Gauge("a", "", 100000);  // whole numbers in full, not 1e+05
+  t.Gauge("a", "", -0.0);
+  t.Gauge("a", "", 1e20);
+  EXPECT_EQ(t.Take(),
+            "# TYPE a gauge\na 1234567\na 0.25\na 9007199254740992\na +Inf\na -Inf\na NaN\na "
+            "1e-07\na 100000\na 0\na 1e+20\n");
 }
 
 TEST(PromText, NamesAreChecked) {

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// The agent's SIP method buckets (agent/sip_methods.h): a bounded set, never
+// The agent's SIP method buckets (sipwarden/sip_methods.h): a bounded set, never
 // a name from the wire.
-#include "sip_methods.h"
+#include "sipwarden/sip_methods.h"
 
 #include <gtest/gtest.h>
 

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -21,6 +22,11 @@ void AppendValue(std::string& out, double v) {
     out += "NaN";
   } else if (std::isinf(v)) {
     out += v > 0 ? "+Inf" : "-Inf";
+  } else if (v == std::trunc(v) && std::fabs(v) <= 9007199254740992.0) {
+    // Whole numbers (most counters) in full: 100000, not the shorter 1e+05.
+    char buf[32];
+    const auto r = std::to_chars(buf, buf + sizeof(buf), static_cast<int64_t>(v));
+    out.append(buf, r.ptr);
   } else {
     char buf[32];
     const auto r = std::to_chars(buf, buf + sizeof(buf), v);  // shortest round trip
