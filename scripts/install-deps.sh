@@ -29,6 +29,8 @@ PACKAGES=(
   qemu-system-x86 busybox-static xz-utils
   # the Vagrant lab's check (tests/e2e/vagrant_validate_test.sh: vagrant validate, no VM)
   vagrant
+  # the console's browser test (tests/e2e/console_browser_test.sh: headless Chromium driven by selenium)
+  chromium chromium-driver python3-selenium curl
 )
 if [ "${SW_SKIP_APT_UPDATE:-0}" != 1 ]; then
   echo "install-deps: apt-get update" >&2
