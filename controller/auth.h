@@ -25,7 +25,8 @@ class ServerContext;
 
 namespace sw::controller {
 
-enum class Role { kAgent, kOperator };
+// kReadOnly: the HTTP API's read-only tokens (may look, not change).
+enum class Role { kAgent, kOperator, kReadOnly };
 
 struct Peer {
   std::string name;

@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "http_api.h"
 #include "sipwarden/ip.h"
 #include "sipwarden/pem_file.h"
 #include "sipwarden/v1/agent.grpc.pb.h"
@@ -61,6 +62,18 @@ Status Refused(const absl::Status& st) {
   return Status(st.code() == absl::StatusCode::kPermissionDenied ? StatusCode::PERMISSION_DENIED
                                                                  : StatusCode::UNAUTHENTICATED,
                 std::string(st.message()));
+}
+
+// Where a report goes in the time series: when the agent made it (buffered
+// reports land where they belong), unless that is in the future or more
+// than a week back (a wrong clock): then now.
+int64_t SeriesTime(int64_t ts_unix_ns) {
+  const int64_t now = NowNs();
+  if (ts_unix_ns <= 0 || ts_unix_ns > now + 60'000'000'000LL ||
+      ts_unix_ns < now - 7LL * 24 * 3600 * 1000000000LL) {
+    return now / 1000000000;
+  }
+  return ts_unix_ns / 1000000000;
 }
 
 bool IsLoopback(const std::string& listen) {
@@ -318,15 +331,18 @@ class Controller::AgentImpl final : public v1::AgentService::Service {
   }
 
   void Apply(const std::string& agent, const v1::AgentReport& r) {
+    const int64_t ts_s = SeriesTime(r.ts_unix_ns());
     if (r.has_alarm()) {
+      c_->series_.Count("alarms", agent, r.alarm().category(), ts_s, 1);
       AlarmStored();
     } else if (r.has_event()) {
       c_->central_->Submit(r.event());
     } else if (r.has_counters()) {
+      std::map<std::string, double> values(r.counters().values().begin(),
+                                           r.counters().values().end());
+      c_->series_.Counters(agent, values, ts_s);
       std::lock_guard<std::mutex> lock(mu_);
-      auto& m = conn_[agent].counters;
-      m.clear();
-      for (const auto& [k, v] : r.counters().values()) m[k] = v;
+      conn_[agent].counters = std::move(values);
     } else if (r.has_block()) {
       const auto& b = r.block();
       if (!c_->options_.fleet_reasons.contains(b.reason())) return;
@@ -475,6 +491,13 @@ class Controller::HoneypotImpl final : public v1::HoneypotService::Service {
       if (!stored[i]) continue;
       ++n;
       Act(who, hits[i], now);
+      v1::StoredHit sh;
+      sh.set_honeypot(who);
+      sh.set_campaign(hits[i].audio_sha256());
+      *sh.mutable_hit() = hits[i];
+      c_->series_.Count("hits", who, hits[i].deflected() ? "deflected" : "direct",
+                        now / 1000000000, 1);
+      c_->HitStored(std::move(sh));
     }
     c_->stats_.hits += n;
     c_->stats_.hit_duplicates += hits.size() - n;
@@ -536,28 +559,13 @@ class Controller::OperatorImpl final : public v1::OperatorService::Service {
   Status ListAgents(ServerContext* ctx, const v1::ListAgentsRequest*,
                     v1::ListAgentsResponse* resp) override {
     if (auto who = c_->Who(ctx, true); !who.ok()) return Refused(who.status());
-    auto agents = c_->store_->Agents();
-    if (!agents.ok()) return ToGrpc(agents.status());
-    for (auto& a : *agents) {
-      c_->agent_service_->Decorate(&a);
-      *resp->add_agents() = std::move(a);
-    }
-    // Honeypots after the agents, marked (honeypot = true).
-    auto honeypots = c_->store_->Honeypots();
-    if (!honeypots.ok()) return ToGrpc(honeypots.status());
-    for (auto& h : *honeypots) *resp->add_agents() = std::move(h);
-    return Status::OK;
+    return ToGrpc(c_->ListAgents(resp));
   }
 
   Status ListAlarms(ServerContext* ctx, const v1::ListAlarmsRequest* req,
                     v1::ListAlarmsResponse* resp) override {
     if (auto who = c_->Who(ctx, true); !who.ok()) return Refused(who.status());
-    AlarmFilter f{req->since_unix_ns(), req->category(), req->src_ip(), req->agent(),
-                  req->limit() ? req->limit() : 1000};
-    auto alarms = c_->store_->Alarms(f);
-    if (!alarms.ok()) return ToGrpc(alarms.status());
-    for (auto& a : *alarms) *resp->add_alarms() = std::move(a);
-    return Status::OK;
+    return ToGrpc(c_->ListAlarms(*req, resp));
   }
 
   Status FollowAlarms(ServerContext* ctx, const v1::ListAlarmsRequest* req,
@@ -566,24 +574,13 @@ class Controller::OperatorImpl final : public v1::OperatorService::Service {
     auto row = c_->store_->LastAlarmRow();
     if (!row.ok()) return ToGrpc(row.status());
     int64_t at = *row;
-    auto& svc = *c_->agent_service_;
     while (!ctx->IsCancelled() && !c_->stop_) {
-      {
-        std::unique_lock<std::mutex> lock(svc.alarm_mu);
-        const uint64_t seq = svc.alarm_seq;
-        svc.alarm_cv.wait_for(lock, std::chrono::milliseconds(500),
-                              [&] { return svc.alarm_seq != seq; });
-      }
+      c_->WaitForAlarms(c_->AlarmSeq(), std::chrono::milliseconds(500));
       auto more = c_->store_->AlarmsAfter(at, 1000);
       if (!more.ok()) return ToGrpc(more.status());
       for (auto& [id, a] : *more) {
         at = id;
-        const auto& al = a.alarm();
-        if ((!req->category().empty() && al.category() != req->category()) ||
-            (!req->src_ip().empty() && al.src_ip() != req->src_ip()) ||
-            (!req->agent().empty() && a.agent() != req->agent())) {
-          continue;
-        }
+        if (!AlarmMatches(*req, a)) continue;
         if (!w->Write(a)) return Status::OK;
       }
     }
@@ -591,186 +588,275 @@ class Controller::OperatorImpl final : public v1::OperatorService::Service {
   }
 
   Status Block(ServerContext* ctx, const v1::BlockRequest* req, v1::Decision* resp) override {
-    auto peer = c_->Who(ctx, true);
-    if (!peer.ok()) return Refused(peer.status());
-    const std::string* who = &peer->name;
-    auto prefix = ParseDecisionPrefix(req->prefix());
-    if (!prefix.ok()) return ToGrpc(prefix.status());
-    constexpr int64_t kMaxTtl = 10LL * 365 * 24 * 3600;
-    if (req->ttl_seconds() < 0 || req->ttl_seconds() > kMaxTtl) {
-      return Status(StatusCode::INVALID_ARGUMENT,
-                    absl::StrCat("ttl ", req->ttl_seconds(), " s out of range (0..", kMaxTtl,
-                                 "; 0 = never expires)"));
-    }
-    const std::string reason = req->reason().empty() ? "manual" : req->reason();
-    const int64_t now = NowNs();
-    const int64_t expires = req->ttl_seconds() ? now + req->ttl_seconds() * 1000000000LL : 0;
-    auto d = c_->table_->Block(*prefix, expires, v1::ORIGIN_OPERATOR, reason, *who, now);
-    if (!d.ok()) return ToGrpc(d.status());
-    Audit(*who, absl::StrCat("block ", d->prefix(), " ttl ", req->ttl_seconds(), "s reason ",
-                             reason));
-    *resp = *d;
-    return Status::OK;
+    return Change(ctx, resp, [&](const Peer& who) { return c_->Block(who, *req); });
   }
-
   Status Unblock(ServerContext* ctx, const v1::PrefixRequest* req, v1::Decision* resp) override {
-    auto peer = c_->Who(ctx, true);
-    if (!peer.ok()) return Refused(peer.status());
-    const std::string* who = &peer->name;
-    auto prefix = ParseDecisionPrefix(req->prefix());
-    if (!prefix.ok()) return ToGrpc(prefix.status());
-    auto d = c_->table_->Unblock(*prefix);
-    if (!d.ok()) return ToGrpc(d.status());
-    Audit(*who, absl::StrCat("unblock ", d->prefix()));
-    *resp = *d;
-    return Status::OK;
+    return Change(ctx, resp, [&](const Peer& who) { return c_->Unblock(who, req->prefix()); });
   }
-
   Status Allow(ServerContext* ctx, const v1::AllowRequest* req, v1::Decision* resp) override {
-    auto peer = c_->Who(ctx, true);
-    if (!peer.ok()) return Refused(peer.status());
-    const std::string* who = &peer->name;
-    auto prefix = ParseDecisionPrefix(req->prefix());
-    if (!prefix.ok()) return ToGrpc(prefix.status());
-    auto d = c_->table_->Allow(*prefix, req->reason(), *who, NowNs());
-    if (!d.ok()) return ToGrpc(d.status());
-    Audit(*who, absl::StrCat("allow ", d->prefix(),
-                             req->reason().empty() ? "" : absl::StrCat(" (", req->reason(), ")")));
-    *resp = *d;
-    return Status::OK;
+    return Change(ctx, resp, [&](const Peer& who) { return c_->Allow(who, *req); });
   }
-
   Status Disallow(ServerContext* ctx, const v1::PrefixRequest* req, v1::Decision* resp) override {
-    auto peer = c_->Who(ctx, true);
-    if (!peer.ok()) return Refused(peer.status());
-    const std::string* who = &peer->name;
-    auto prefix = ParseDecisionPrefix(req->prefix());
-    if (!prefix.ok()) return ToGrpc(prefix.status());
-    auto d = c_->table_->Disallow(*prefix);
-    if (!d.ok()) return ToGrpc(d.status());
-    Audit(*who, absl::StrCat("disallow ", d->prefix()));
-    *resp = *d;
-    return Status::OK;
+    return Change(ctx, resp, [&](const Peer& who) { return c_->Disallow(who, req->prefix()); });
   }
 
   Status ListDecisions(ServerContext* ctx, const v1::ListDecisionsRequest* req,
                        v1::ListDecisionsResponse* resp) override {
     if (auto who = c_->Who(ctx, true); !who.ok()) return Refused(who.status());
-    std::optional<IpPrefix> within;
-    if (!req->within().empty()) {
-      auto p = ParseDecisionPrefix(req->within());
-      if (!p.ok()) return ToGrpc(p.status());
-      within = *p;
-    }
-    // The page token is the last "prefix action" of the previous page.
-    std::pair<std::string, int> after{"", 0};
-    if (!req->page_token().empty()) {
-      const size_t sp = req->page_token().rfind(' ');
-      int action = 0;
-      if (sp == std::string::npos || !absl::SimpleAtoi(req->page_token().substr(sp + 1), &action)) {
-        return Status(StatusCode::INVALID_ARGUMENT, "bad page_token");
-      }
-      after = {req->page_token().substr(0, sp), action};
-    }
-    const uint32_t page = req->page_size() ? std::min(req->page_size(), 100000u) : 10000;
-    bool more = false;
-    uint64_t version = 0;
-    auto list = c_->table_->Page(
-        after, page,
-        [&](const IpPrefix& p, const v1::Decision& d) {
-          if (req->action() != v1::ACTION_UNSPECIFIED && d.action() != req->action()) return false;
-          if (req->origin() != v1::ORIGIN_UNSPECIFIED && d.origin() != req->origin()) return false;
-          return !within || Covers(*within, p) || Covers(p, *within);
-        },
-        &more, &version);
-    resp->set_version(version);
-    for (auto& d : list) *resp->add_decisions() = std::move(d);
-    if (more && !list.empty()) {
-      const auto& last = *resp->decisions().rbegin();
-      resp->set_next_page_token(absl::StrCat(last.prefix(), " ", static_cast<int>(last.action())));
-    }
-    return Status::OK;
+    return ToGrpc(c_->ListDecisions(*req, resp));
   }
 
   Status Stats(ServerContext* ctx, const v1::StatsRequest*, v1::StatsResponse* resp) override {
     if (auto who = c_->Who(ctx, true); !who.ok()) return Refused(who.status());
-    resp->set_decision_version(c_->table_->version());
-    resp->set_blocks(c_->table_->blocks());
-    resp->set_allows(c_->table_->allows());
-    auto agents = c_->store_->Agents();
-    if (!agents.ok()) return ToGrpc(agents.status());
-    resp->set_agents(agents->size());
-    resp->set_agents_connected(c_->agent_service_->connected());
-    auto alarms = c_->store_->AlarmCount();
-    if (!alarms.ok()) return ToGrpc(alarms.status());
-    resp->set_alarms_stored(*alarms);
-    resp->set_reports_stored(c_->stats_.reports);
-    resp->set_reports_duplicate(c_->stats_.duplicates);
-    resp->set_graylists(c_->table_->graylists());
-    auto honeypots = c_->store_->Honeypots();
-    if (!honeypots.ok()) return ToGrpc(honeypots.status());
-    resp->set_honeypots(honeypots->size());
-    const auto& s = c_->stats_;
-    resp->set_hits_stored(s.hits);
-    resp->set_hits_duplicate(s.hit_duplicates);
-    resp->set_honeypot_graylisted(s.honeypot_graylisted);
-    resp->set_honeypot_blocked(s.honeypot_blocked);
-    resp->set_honeypot_spared_allowed(s.honeypot_spared);
-    resp->set_honeypot_stale(s.honeypot_stale);
-    for (const auto& [k, v] : c_->agent_service_->FleetCounters()) {
-      (*resp->mutable_fleet_counters())[k] = v;
-    }
-    return Status::OK;
+    return ToGrpc(c_->FleetStats(resp));
   }
 
   Status ListHoneypotHits(ServerContext* ctx, const v1::ListHitsRequest* req,
                           v1::ListHitsResponse* resp) override {
     if (auto who = c_->Who(ctx, true); !who.ok()) return Refused(who.status());
-    HitFilter f;
-    f.since_unix_ns = req->since_unix_ns();
-    if (!req->src_ip().empty()) {
-      // Stored in one spelling: the filter is read the same way.
-      auto a = IpAddress::Parse(req->src_ip());
-      if (!a.ok()) {
-        return Status(StatusCode::INVALID_ARGUMENT,
-                      absl::StrCat("src_ip '", req->src_ip(), "' is not an IP address"));
-      }
-      f.src_ip = a->ToString();
-    }
-    f.callee = req->callee();
-    f.honeypot = req->honeypot();
-    f.deflected_only = req->deflected_only();
-    if (!v1::HoneypotHit::Stage_IsValid(req->stage())) {
-      return Status(StatusCode::INVALID_ARGUMENT,
-                    absl::StrCat("no hit stage ", static_cast<int>(req->stage())));
-    }
-    f.stage = req->stage();
-    f.limit = req->limit() ? std::min(req->limit(), 100000u) : 1000;
-    auto hits = c_->store_->Hits(f);
-    if (!hits.ok()) return ToGrpc(hits.status());
-    for (auto& h : *hits) *resp->add_hits() = std::move(h);
-    return Status::OK;
+    return ToGrpc(c_->ListHits(*req, resp));
   }
 
   Status ListCampaigns(ServerContext* ctx, const v1::ListCampaignsRequest* req,
                        v1::ListCampaignsResponse* resp) override {
     if (auto who = c_->Who(ctx, true); !who.ok()) return Refused(who.status());
-    auto list = c_->store_->Campaigns(std::max(1u, req->min_sources()),
-                                      req->limit() ? std::min(req->limit(), 100000u) : 1000);
-    if (!list.ok()) return ToGrpc(list.status());
-    for (auto& c : *list) *resp->add_campaigns() = std::move(c);
-    return Status::OK;
+    return ToGrpc(c_->ListCampaigns(*req, resp));
   }
 
  private:
-  void Audit(const std::string& who, const std::string& what) {
-    if (auto st = c_->store_->Audit(NowNs(), who, what); !st.ok()) {
-      std::cerr << "sipwarden-controller: audit log: " << st.message() << "\n";
-    }
-    if (!c_->options_.quiet) std::cerr << "sipwarden-controller: " << who << ": " << what << "\n";
+  template <typename F>
+  Status Change(ServerContext* ctx, v1::Decision* resp, F&& f) {
+    auto peer = c_->Who(ctx, true);
+    if (!peer.ok()) return Refused(peer.status());
+    auto d = f(*peer);
+    if (!d.ok()) return ToGrpc(d.status());
+    *resp = std::move(*d);
+    return Status::OK;
   }
   Controller* c_;
 };
+
+// ---- the operator's calls (gRPC and HTTP) ---------------------------------------
+
+bool AlarmMatches(const v1::ListAlarmsRequest& f, const v1::StoredAlarm& a) {
+  const auto& al = a.alarm();
+  return (f.category().empty() || al.category() == f.category()) &&
+         (f.src_ip().empty() || al.src_ip() == f.src_ip()) &&
+         (f.agent().empty() || a.agent() == f.agent());
+}
+
+absl::Status Controller::ListAgents(v1::ListAgentsResponse* resp) {
+  auto agents = store_->Agents();
+  if (!agents.ok()) return agents.status();
+  const int64_t now_s = NowNs() / 1000000000;
+  for (auto& a : *agents) {
+    agent_service_->Decorate(&a);
+    a.set_drops_per_s(series_.RecentRate("drops", a.agent(), now_s, 60));
+    *resp->add_agents() = std::move(a);
+  }
+  // Honeypots after the agents, marked (honeypot = true).
+  auto honeypots = store_->Honeypots();
+  if (!honeypots.ok()) return honeypots.status();
+  for (auto& h : *honeypots) *resp->add_agents() = std::move(h);
+  return absl::OkStatus();
+}
+
+absl::Status Controller::ListAlarms(const v1::ListAlarmsRequest& req, v1::ListAlarmsResponse* resp) {
+  AlarmFilter f{req.since_unix_ns(), req.category(), req.src_ip(), req.agent(),
+                req.limit() ? std::min(req.limit(), 100000u) : 1000};
+  auto alarms = store_->Alarms(f);
+  if (!alarms.ok()) return alarms.status();
+  for (auto& a : *alarms) *resp->add_alarms() = std::move(a);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::Decision> Controller::Block(const Peer& who, const v1::BlockRequest& req) {
+  auto prefix = ParseDecisionPrefix(req.prefix());
+  if (!prefix.ok()) return prefix.status();
+  constexpr int64_t kMaxTtl = 10LL * 365 * 24 * 3600;
+  if (req.ttl_seconds() < 0 || req.ttl_seconds() > kMaxTtl) {
+    return absl::InvalidArgumentError(absl::StrCat("ttl ", req.ttl_seconds(),
+                                                   " s out of range (0..", kMaxTtl,
+                                                   "; 0 = never expires)"));
+  }
+  const std::string reason = req.reason().empty() ? "manual" : req.reason();
+  const int64_t now = NowNs();
+  const int64_t expires = req.ttl_seconds() ? now + req.ttl_seconds() * 1000000000LL : 0;
+  auto d = table_->Block(*prefix, expires, v1::ORIGIN_OPERATOR, reason, who.name, now);
+  if (!d.ok()) return d.status();
+  Audit(who.name, absl::StrCat("block ", d->prefix(), " ttl ", req.ttl_seconds(), "s reason ", reason));
+  return d;
+}
+
+absl::StatusOr<v1::Decision> Controller::Unblock(const Peer& who, const std::string& text) {
+  auto prefix = ParseDecisionPrefix(text);
+  if (!prefix.ok()) return prefix.status();
+  auto d = table_->Unblock(*prefix);
+  if (!d.ok()) return d.status();
+  Audit(who.name, absl::StrCat("unblock ", d->prefix()));
+  return d;
+}
+
+absl::StatusOr<v1::Decision> Controller::Allow(const Peer& who, const v1::AllowRequest& req) {
+  auto prefix = ParseDecisionPrefix(req.prefix());
+  if (!prefix.ok()) return prefix.status();
+  auto d = table_->Allow(*prefix, req.reason(), who.name, NowNs());
+  if (!d.ok()) return d.status();
+  Audit(who.name, absl::StrCat("allow ", d->prefix(),
+                               req.reason().empty() ? "" : absl::StrCat(" (", req.reason(), ")")));
+  return d;
+}
+
+absl::StatusOr<v1::Decision> Controller::Disallow(const Peer& who, const std::string& text) {
+  auto prefix = ParseDecisionPrefix(text);
+  if (!prefix.ok()) return prefix.status();
+  auto d = table_->Disallow(*prefix);
+  if (!d.ok()) return d.status();
+  Audit(who.name, absl::StrCat("disallow ", d->prefix()));
+  return d;
+}
+
+absl::Status Controller::ListDecisions(const v1::ListDecisionsRequest& req,
+                                       v1::ListDecisionsResponse* resp) {
+  std::optional<IpPrefix> within;
+  if (!req.within().empty()) {
+    auto p = ParseDecisionPrefix(req.within());
+    if (!p.ok()) return p.status();
+    within = *p;
+  }
+  // The page token is the last "prefix action" of the previous page.
+  std::pair<std::string, int> after{"", 0};
+  if (!req.page_token().empty()) {
+    const size_t sp = req.page_token().rfind(' ');
+    int action = 0;
+    if (sp == std::string::npos || !absl::SimpleAtoi(req.page_token().substr(sp + 1), &action)) {
+      return absl::InvalidArgumentError("bad page_token");
+    }
+    after = {req.page_token().substr(0, sp), action};
+  }
+  const uint32_t page = req.page_size() ? std::min(req.page_size(), 100000u) : 10000;
+  bool more = false;
+  uint64_t version = 0;
+  auto list = table_->Page(
+      after, page,
+      [&](const IpPrefix& p, const v1::Decision& d) {
+        if (req.action() != v1::ACTION_UNSPECIFIED && d.action() != req.action()) return false;
+        if (req.origin() != v1::ORIGIN_UNSPECIFIED && d.origin() != req.origin()) return false;
+        return !within || Covers(*within, p) || Covers(p, *within);
+      },
+      &more, &version);
+  resp->set_version(version);
+  for (auto& d : list) *resp->add_decisions() = std::move(d);
+  if (more && !list.empty()) {
+    const auto& last = *resp->decisions().rbegin();
+    resp->set_next_page_token(absl::StrCat(last.prefix(), " ", static_cast<int>(last.action())));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Controller::FleetStats(v1::StatsResponse* resp) {
+  resp->set_decision_version(table_->version());
+  resp->set_blocks(table_->blocks());
+  resp->set_allows(table_->allows());
+  auto agents = store_->Agents();
+  if (!agents.ok()) return agents.status();
+  resp->set_agents(agents->size());
+  resp->set_agents_connected(agent_service_->connected());
+  auto alarms = store_->AlarmCount();
+  if (!alarms.ok()) return alarms.status();
+  resp->set_alarms_stored(*alarms);
+  resp->set_reports_stored(stats_.reports);
+  resp->set_reports_duplicate(stats_.duplicates);
+  resp->set_graylists(table_->graylists());
+  auto honeypots = store_->Honeypots();
+  if (!honeypots.ok()) return honeypots.status();
+  resp->set_honeypots(honeypots->size());
+  const auto& s = stats_;
+  resp->set_hits_stored(s.hits);
+  resp->set_hits_duplicate(s.hit_duplicates);
+  resp->set_honeypot_graylisted(s.honeypot_graylisted);
+  resp->set_honeypot_blocked(s.honeypot_blocked);
+  resp->set_honeypot_spared_allowed(s.honeypot_spared);
+  resp->set_honeypot_stale(s.honeypot_stale);
+  for (const auto& [k, v] : agent_service_->FleetCounters()) {
+    (*resp->mutable_fleet_counters())[k] = v;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Controller::ListHits(const v1::ListHitsRequest& req, v1::ListHitsResponse* resp) {
+  HitFilter f;
+  f.since_unix_ns = req.since_unix_ns();
+  if (!req.src_ip().empty()) {
+    // Stored in one spelling: the filter is read the same way.
+    auto a = IpAddress::Parse(req.src_ip());
+    if (!a.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("src_ip '", req.src_ip(), "' is not an IP address"));
+    }
+    f.src_ip = a->ToString();
+  }
+  f.callee = req.callee();
+  f.honeypot = req.honeypot();
+  f.deflected_only = req.deflected_only();
+  if (!v1::HoneypotHit::Stage_IsValid(req.stage())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("no hit stage ", static_cast<int>(req.stage())));
+  }
+  f.stage = req.stage();
+  f.limit = req.limit() ? std::min(req.limit(), 100000u) : 1000;
+  auto hits = store_->Hits(f);
+  if (!hits.ok()) return hits.status();
+  for (auto& h : *hits) *resp->add_hits() = std::move(h);
+  return absl::OkStatus();
+}
+
+absl::Status Controller::ListCampaigns(const v1::ListCampaignsRequest& req,
+                                       v1::ListCampaignsResponse* resp) {
+  auto list = store_->Campaigns(std::max(1u, req.min_sources()),
+                                req.limit() ? std::min(req.limit(), 100000u) : 1000);
+  if (!list.ok()) return list.status();
+  for (auto& c : *list) *resp->add_campaigns() = std::move(c);
+  return absl::OkStatus();
+}
+
+void Controller::Audit(const std::string& who, const std::string& what) {
+  if (auto st = store_->Audit(NowNs(), who, what); !st.ok()) {
+    std::cerr << "sipwarden-controller: audit log: " << st.message() << "\n";
+  }
+  if (!options_.quiet) std::cerr << "sipwarden-controller: " << who << ": " << what << "\n";
+}
+
+uint64_t Controller::AlarmSeq() {
+  std::lock_guard<std::mutex> lock(agent_service_->alarm_mu);
+  return agent_service_->alarm_seq;
+}
+
+void Controller::WaitForAlarms(uint64_t seen, std::chrono::milliseconds timeout) {
+  auto& svc = *agent_service_;
+  std::unique_lock<std::mutex> lock(svc.alarm_mu);
+  svc.alarm_cv.wait_for(lock, timeout, [&] { return svc.alarm_seq != seen || stop_; });
+}
+
+void Controller::HitStored(v1::StoredHit hit) {
+  std::lock_guard<std::mutex> lock(recent_hits_mu_);
+  recent_hits_.emplace_back(++hit_seq_, std::move(hit));
+  if (recent_hits_.size() > kRecentHits) recent_hits_.pop_front();
+}
+
+std::vector<std::pair<uint64_t, v1::StoredHit>> Controller::HitsAfter(uint64_t seq) {
+  std::lock_guard<std::mutex> lock(recent_hits_mu_);
+  std::vector<std::pair<uint64_t, v1::StoredHit>> out;
+  for (const auto& h : recent_hits_) {
+    if (h.first > seq) out.push_back(h);
+  }
+  return out;
+}
+
+uint64_t Controller::HitSeq() {
+  std::lock_guard<std::mutex> lock(recent_hits_mu_);
+  return hit_seq_;
+}
 
 // ---- the controller ----------------------------------------------------------------
 
@@ -799,6 +885,12 @@ absl::StatusOr<std::unique_ptr<Controller>> Controller::Start(ControllerOptions 
   c->store_ = std::move(*store);
   c->table_ = std::make_unique<DecisionTable>(c->store_.get(), c->options_.history);
   if (auto st = c->table_->Load(NowNs()); !st.ok()) return st;
+  // The graphs' history; a damaged dump is reported and the graphs start empty.
+  if (auto dump = c->store_->GetState("series"); !dump.ok()) {
+    return dump.status();
+  } else if (auto st = c->series_.Load(*dump); !st.ok()) {
+    std::cerr << "sipwarden-controller: time series not restored: " << st.message() << "\n";
+  }
   std::vector<rules::ConfigError> errors;
   auto central_rules = LoadCentralRules(c->options_.central_rules, &errors);
   if (!central_rules.ok()) {
@@ -822,6 +914,7 @@ absl::StatusOr<std::unique_ptr<Controller>> Controller::Start(ControllerOptions 
       std::cerr << "sipwarden-controller: central alarm: " << st.message() << "\n";
       return;
     }
+    self->series_.Count("alarms", "controller", a.category, NowNs() / 1000000000, 1);
     if (!self->options_.quiet) {
       std::cerr << "sipwarden-controller: central alarm (" << a.rule << "): " << a.signature << "\n";
     }
@@ -917,8 +1010,24 @@ absl::StatusOr<std::unique_ptr<Controller>> Controller::Start(ControllerOptions 
   if (!c->server_ || c->port_ == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", c->options_.listen));
   }
+  if (!c->options_.http_listen.empty()) {
+    auto http = HttpApi::Start(c.get());
+    if (!http.ok()) {
+      c->Shutdown();
+      return http.status();
+    }
+    c->http_ = std::move(*http);
+  }
   c->housekeeping_ = std::thread([p = c.get()] { p->Housekeeping(); });
   return c;
+}
+
+int Controller::http_port() const { return http_ ? http_->port() : 0; }
+
+void Controller::SaveSeries() {
+  if (auto st = store_->PutState("series", series_.Serialize()); !st.ok()) {
+    std::cerr << "sipwarden-controller: saving the time series: " << st.message() << "\n";
+  }
 }
 
 Controller::~Controller() { Shutdown(); }
@@ -937,12 +1046,14 @@ absl::StatusOr<Peer> Controller::Who(const grpc::ServerContext* ctx, bool operat
 
 void Controller::Shutdown() {
   if (stop_.exchange(true)) return;
+  if (http_) http_->Stop();
   // The report writer first: it stores what it holds, and report streams
   // waiting for room in its queue give up.
   if (agent_service_) agent_service_->StopWriter();
   if (server_) server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   if (housekeeping_.joinable()) housekeeping_.join();
   central_.reset();  // its thread ends; it may still have stored (it uses the store)
+  if (store_ && table_) SaveSeries();
 }
 
 void Controller::Wait() {
@@ -951,10 +1062,15 @@ void Controller::Wait() {
 
 void Controller::Housekeeping() {
   auto next_prune = std::chrono::steady_clock::now();
+  auto next_save = next_prune + std::chrono::nanoseconds(options_.series_save_ns);
   while (!stop_) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
     auto n = table_->Expire(NowNs());
     if (!n.ok()) std::cerr << "sipwarden-controller: expiry: " << n.status().message() << "\n";
+    if (std::chrono::steady_clock::now() >= next_save) {
+      next_save += std::chrono::nanoseconds(options_.series_save_ns);
+      SaveSeries();
+    }
     if (std::chrono::steady_clock::now() >= next_prune) {
       next_prune += std::chrono::minutes(1);
       if (auto st = store_->PruneAlarms(NowNs() - options_.alarm_max_age_ns,

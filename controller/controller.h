@@ -7,11 +7,16 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
+#include <deque>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "auth.h"
@@ -19,6 +24,8 @@
 #include "decision_table.h"
 #include "honeypot_policy.h"
 #include "media_watches.h"
+#include "series.h"
+#include "sipwarden/v1/operator.pb.h"
 #include "store.h"
 
 namespace grpc {
@@ -49,6 +56,13 @@ struct ControllerOptions {
   size_t snapshot_page = 10000;   // decisions per snapshot page
   size_t history = 200000;        // changes kept for incremental catch-up
   int max_streams_per_connection = 64;
+  // The console and the JSON API (docs/api.md): HOST:PORT, empty = off;
+  // port 0 = any free one. Same TLS files as gRPC; bearer tokens from
+  // http_tokens (lines "ROLE NAME TOKEN"; empty = none).
+  std::string http_listen;
+  std::string http_tokens;
+  // Time series saved to the store this often (and at shutdown).
+  int64_t series_save_ns = 60'000'000'000LL;
   // A central rule's media watch starts this long after it is asked for, so
   // that media still in flight when a call ended is not reported.
   int64_t watch_grace_ns = 2'000'000'000;
@@ -63,12 +77,16 @@ struct ControllerStats {
       honeypot_spared{0}, honeypot_stale{0}, honeypot_refused{0};
 };
 
+class HttpApi;
+
 class Controller {
  public:
   static absl::StatusOr<std::unique_ptr<Controller>> Start(ControllerOptions options);
   ~Controller();
   // The port it listens on (the chosen one when asked for 0).
   int port() const { return port_; }
+  // The HTTP port (0 when not serving HTTP).
+  int http_port() const;
   // Stops serving (open streams end with UNAVAILABLE) and the housekeeping.
   void Shutdown();
   // Blocks until Shutdown.
@@ -80,6 +98,38 @@ class Controller {
   Store& store() { return *store_; }
   HoneypotPolicy& honeypot_policy() { return *policy_; }
   const ControllerStats& stats() const { return stats_; }
+  SeriesStore& series() { return series_; }
+  const ControllerOptions& options() const { return options_; }
+  Authenticator& authenticator() { return *auth_; }
+
+  // The operator's calls, shared by gRPC's OperatorService and the HTTP API
+  // (http_api.h). The caller has checked that `who` may make them; changes
+  // are written to the audit log under who.name.
+  absl::Status ListAgents(sipwarden::v1::ListAgentsResponse* resp);
+  absl::Status ListAlarms(const sipwarden::v1::ListAlarmsRequest& req,
+                          sipwarden::v1::ListAlarmsResponse* resp);
+  absl::StatusOr<sipwarden::v1::Decision> Block(const Peer& who,
+                                                const sipwarden::v1::BlockRequest& req);
+  absl::StatusOr<sipwarden::v1::Decision> Unblock(const Peer& who, const std::string& prefix);
+  absl::StatusOr<sipwarden::v1::Decision> Allow(const Peer& who,
+                                                const sipwarden::v1::AllowRequest& req);
+  absl::StatusOr<sipwarden::v1::Decision> Disallow(const Peer& who, const std::string& prefix);
+  absl::Status ListDecisions(const sipwarden::v1::ListDecisionsRequest& req,
+                             sipwarden::v1::ListDecisionsResponse* resp);
+  absl::Status FleetStats(sipwarden::v1::StatsResponse* resp);
+  absl::Status ListHits(const sipwarden::v1::ListHitsRequest& req,
+                        sipwarden::v1::ListHitsResponse* resp);
+  absl::Status ListCampaigns(const sipwarden::v1::ListCampaignsRequest& req,
+                             sipwarden::v1::ListCampaignsResponse* resp);
+
+  // Live news for followers (FollowAlarms, the HTTP event stream): a
+  // sequence bumped whenever alarms are stored, and a wait for it to move.
+  uint64_t AlarmSeq();
+  void WaitForAlarms(uint64_t seen, std::chrono::milliseconds timeout);
+  // The newest honeypot hits stored (at most kRecentHits), numbered.
+  uint64_t HitSeq();
+  std::vector<std::pair<uint64_t, sipwarden::v1::StoredHit>> HitsAfter(uint64_t seq);
+  bool stopping() const { return stop_; }
 
  private:
   Controller() = default;
@@ -87,6 +137,9 @@ class Controller {
   class HoneypotImpl;
   class OperatorImpl;
   void Housekeeping();
+  void Audit(const std::string& who, const std::string& what);
+  void HitStored(sipwarden::v1::StoredHit hit);
+  void SaveSeries();
   // The caller, refused (as a gRPC status) when unknown, or when an
   // operator's call comes from an agent.
   absl::StatusOr<Peer> Who(const grpc::ServerContext* ctx, bool operator_call);
@@ -103,6 +156,12 @@ class Controller {
   std::unique_ptr<OperatorImpl> operator_service_;
   std::unique_ptr<grpc::Server> server_;
   ControllerStats stats_;
+  SeriesStore series_;
+  std::unique_ptr<HttpApi> http_;
+  static constexpr size_t kRecentHits = 1000;
+  std::mutex recent_hits_mu_;
+  std::deque<std::pair<uint64_t, sipwarden::v1::StoredHit>> recent_hits_;
+  uint64_t hit_seq_ = 0;
   int port_ = 0;
   std::atomic<bool> stop_{false};
   std::thread housekeeping_;
@@ -110,5 +169,8 @@ class Controller {
 
 // A valid agent, honeypot or operator name: 1..64 of [A-Za-z0-9._-].
 bool ValidName(std::string_view name);
+// Whether a stored alarm passes a request's filters (category, src_ip, agent).
+bool AlarmMatches(const sipwarden::v1::ListAlarmsRequest& filter,
+                  const sipwarden::v1::StoredAlarm& alarm);
 
 }  // namespace sw::controller

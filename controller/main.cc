@@ -32,6 +32,13 @@ ABSL_FLAG(std::string, tls_ca, "",
           "name, its organisational unit its role (agent or operator)");
 ABSL_FLAG(bool, insecure, false,
           "Serve a non-loopback address without TLS (anyone who reaches it can block and allow)");
+ABSL_FLAG(std::string, http_listen, "",
+          "Serve the console, the JSON API (docs/api.md) and /metrics on HOST:PORT (empty = "
+          "off); HTTPS with the --tls-* files");
+ABSL_FLAG(std::string, http_tokens, "",
+          "Bearer tokens of the HTTP API: a file of lines 'ROLE NAME TOKEN' (ROLE operator or "
+          "read-only); without it and without TLS the HTTP port is open to whoever reaches it "
+          "(loopback only)");
 ABSL_FLAG(std::string, rules, "",
           "Central rule file, run over the events agents forward (default: the built-in "
           "rules/central.yaml)");
@@ -78,6 +85,7 @@ int main(int argc, char** argv) {
       "stores their reports and the honeypots' hits (graylisting and blocking the sources\n"
       "that call deflectors).\n"
       "usage: sipwarden-controller --db PATH [--listen HOST:PORT] [--config FILE]\n"
+      "                            [--http-listen HOST:PORT] [--http-tokens FILE]\n"
       "                            [--tls-cert F --tls-key F --tls-ca F] [--insecure]\n"
       "                            [--rules FILE] [--fleet-reasons LIST] [--alarm-max-age DUR]\n"
       "                            [--alarm-max-count N] [--honeypot-policy=false]\n"
@@ -98,6 +106,8 @@ int main(int argc, char** argv) {
   o.listen = absl::GetFlag(FLAGS_listen);
   o.db = absl::GetFlag(FLAGS_db);
   o.insecure = absl::GetFlag(FLAGS_insecure);
+  o.http_listen = absl::GetFlag(FLAGS_http_listen);
+  o.http_tokens = absl::GetFlag(FLAGS_http_tokens);
   o.central_rules = absl::GetFlag(FLAGS_rules);
   o.tls_cert = absl::GetFlag(FLAGS_tls_cert);
   o.tls_key = absl::GetFlag(FLAGS_tls_key);
@@ -158,7 +168,13 @@ int main(int argc, char** argv) {
   sigaction(SIGTERM, &sa, nullptr);
   if (!o.quiet) {
     std::cerr << "sipwarden-controller: serving on port " << (*c)->port() << " (" << o.listen
-              << (o.tls_ca.empty() ? ", no TLS" : ", mTLS") << "), database " << o.db
+              << (o.tls_ca.empty() ? ", no TLS" : ", mTLS") << ")"
+              << ((*c)->http_port() != 0
+                      ? absl::StrCat(", console and API on ", o.tls_ca.empty() ? "http" : "https",
+                                     " port ", (*c)->http_port(),
+                                     o.http_tokens.empty() ? "" : " (tokens)")
+                      : std::string())
+              << ", database " << o.db
               << ", decision version " << (*c)->decisions().version()
               << ", fleet reasons: " << absl::StrJoin(o.fleet_reasons, ",") << ", honeypot policy: "
               << (o.honeypot.enabled

@@ -101,6 +101,10 @@ CREATE INDEX hits_src ON hits (src_ip);
 CREATE INDEX hits_callee ON hits (callee);
 CREATE INDEX hits_audio ON hits (audio_sha256) WHERE audio_sha256 != '';
 )sql",
+    // 3 -> 4: the controller's own state (the time series dump).
+    R"sql(
+CREATE TABLE state (key TEXT PRIMARY KEY, value BLOB NOT NULL);
+)sql",
 };
 constexpr int kSchema = sizeof(kMigrations) / sizeof(kMigrations[0]);
 
@@ -798,6 +802,25 @@ absl::Status SqliteStore::Audit(int64_t ts, const std::string& who, const std::s
   q.Bind(1, ts).Bind(2, who).Bind(3, what);
   if (!q.ok() || q.Step() != SQLITE_DONE) return Error("write the audit log");
   return absl::OkStatus();
+}
+
+absl::Status SqliteStore::PutState(const std::string& key, const std::string& value) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Stmt q(db_, "INSERT OR REPLACE INTO state (key, value) VALUES (?1, ?2)");
+  q.Bind(1, key).Bind(2, value);
+  if (!q.ok() || q.Step() != SQLITE_DONE) return Error("store state");
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> SqliteStore::GetState(const std::string& key) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Stmt q(db_, "SELECT value FROM state WHERE key = ?1");
+  q.Bind(1, key);
+  if (!q.ok()) return Error("read state");
+  const int rc = q.Step();
+  if (rc == SQLITE_ROW) return std::string(q.Text(0));
+  if (rc != SQLITE_DONE) return Error("read state");
+  return std::string();
 }
 
 absl::StatusOr<std::vector<std::string>> SqliteStore::AuditLog(uint32_t limit) {

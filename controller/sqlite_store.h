@@ -57,6 +57,8 @@ class SqliteStore final : public Store {
   absl::StatusOr<uint64_t> HitCount() override;
   absl::Status Audit(int64_t ts_unix_ns, const std::string& who, const std::string& what) override;
   absl::StatusOr<std::vector<std::string>> AuditLog(uint32_t limit) override;
+  absl::Status PutState(const std::string& key, const std::string& value) override;
+  absl::StatusOr<std::string> GetState(const std::string& key) override;
 
  private:
   SqliteStore() = default;

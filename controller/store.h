@@ -119,6 +119,11 @@ class Store {
   virtual absl::Status Audit(int64_t ts_unix_ns, const std::string& who,
                              const std::string& what) = 0;
   virtual absl::StatusOr<std::vector<std::string>> AuditLog(uint32_t limit) = 0;
+
+  // Small named values of the controller's own (the time series dump):
+  // replaced whole; GetState gives "" for a key never put.
+  virtual absl::Status PutState(const std::string& key, const std::string& value) = 0;
+  virtual absl::StatusOr<std::string> GetState(const std::string& key) = 0;
 };
 
 }  // namespace sw::controller

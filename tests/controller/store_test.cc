@@ -171,7 +171,7 @@ TEST(SqliteStore, UpgradesFromTheSecondSchemaAddingGraylistsAndHits) {
   }
   auto s = SqliteStore::Open(db);
   ASSERT_TRUE(s.ok()) << s.status();
-  EXPECT_EQ((*s)->schema_version(), 3);
+  EXPECT_EQ((*s)->schema_version(), SqliteStore::SchemaVersion());
   auto g = Dec("192.0.2.9/32", v1::ACTION_GRAYLIST, 4);
   g.set_rate_per_s(5);
   g.set_burst(20);
