@@ -17,6 +17,7 @@
         if (v === undefined || v === null || v === false) continue;
         if (k === "class") e.className = v;
         else if (k === "dataset") Object.assign(e.dataset, v);
+        else if (k === "style") Object.assign(e.style, v); // CSSOM: allowed by the controller's CSP (style-src 'self')
         else if (k === "title") e.title = v;
         else if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
         else e.setAttribute(k, v === true ? "" : v);
@@ -38,7 +39,7 @@
   function fmtNum(v) {
     v = num(v);
     if (v === 0) return "0";
-    if (Math.abs(v) < 10 && !Number.isInteger(v)) return v.toFixed(Math.abs(v) < 0.1 ? 3 : 2);
+    if (Math.abs(v) < 10 && !Number.isInteger(v)) return String(Number(v.toFixed(Math.abs(v) < 0.1 ? 3 : 2)));
     if (Math.abs(v) < 10000) return whole.format(Math.round(v * 10) / 10);
     return compact.format(v);
   }
@@ -158,6 +159,7 @@
     if (loginShown) return;
     loginShown = true;
     stopStream();
+    setStreamState("offline", "a token is needed");
     $("login-text").textContent = (why ? why + " " : "") +
       "The controller asks for a token (a line of its --http-tokens file). It is kept in this tab's session storage only.";
     $("login-token").value = "";
@@ -688,8 +690,12 @@
       points++;
       if (Number(p[1]) > 0) nonzero++;
     }
+    // For tests and the curious: points drawn, points above 0, slots with any.
+    const busy = new Set();
+    for (const s of series) for (const p of s.points || []) if (Number(p[1]) > 0) busy.add(Number(p[0]));
     node.dataset.points = String(points);
     node.dataset.nonzero = String(nonzero);
+    node.dataset.slots = String(busy.size);
     node.dataset.seriesCount = String(series.length);
     const legend = $(c.legend);
     if (!times.length) {
@@ -759,7 +765,7 @@
     legend.replaceChildren(...order.map((si) => {
       const v = values[si];
       return el("span", { class: "item", dataset: { label: series[si].label } },
-        el("i", { style: `background:${colourOf(series[si].label, si)}` }),
+        el("i", { style: { background: colourOf(series[si].label, si) } }),
         series[si].label || "(none)",
         el("b", null, fmtNum(v[v.length - 1])),
         el("small", null, `peak ${fmtNum(Math.max(...v))}`));
@@ -781,7 +787,7 @@
       .filter((row) => row[1] > 0).sort((a, b) => b[1] - a[1]).slice(0, 10);
     tip.replaceChildren(el("div", { class: "strong" }, clock(g.times[best] * 1000, true)),
       ...(rows.length ? rows : [["all", 0, "#888"]]).map(([l, v, col]) =>
-        el("div", null, el("i", { style: `background:${col}` }), `${l} `, el("b", null, fmtNum(v)))));
+        el("div", null, el("i", { style: { background: col } }), `${l} `, el("b", null, fmtNum(v)))));
     tip.hidden = false;
     tip.style.left = `${Math.min(window.innerWidth - 200, ev.clientX + 14)}px`;
     tip.style.top = `${ev.clientY + 14}px`;
@@ -855,7 +861,7 @@
       return;
     }
     if (type === "alarm") pushAlarm(obj);
-    else if (type === "decision") refreshDecisionsSoon();
+    else if (type === "decision" || type === "resync") refreshDecisionsSoon();
     else if (type === "hit") {
       pushHit(obj);
       refreshHitsSoon();

@@ -158,14 +158,24 @@ def main():
     ap.add_argument("--pin", required=True, help="the agent's pin directory")
     ap.add_argument("--attacker", required=True, help="the attacker's address")
     ap.add_argument("--attack", required=True, help="shell command that floods from the attacker")
+    ap.add_argument("--traffic", help="shell command: steady legitimate traffic for the graphs, run meanwhile")
     ap.add_argument("--artifacts", required=True)
     args = ap.parse_args()
     os.makedirs(args.artifacts, exist_ok=True)
 
     b = Browser(args.artifacts)
+    traffic = None
     try:
+        if args.traffic:
+            traffic = subprocess.Popen(args.traffic, shell=True, start_new_session=True)
         run(b, args)
     finally:
+        if traffic:
+            try:
+                os.killpg(traffic.pid, 15)
+            except ProcessLookupError:
+                pass
+            traffic.wait()
         with open(os.path.join(args.artifacts, "browser-log.json"), "w") as f:
             try:
                 b.logs()
@@ -240,14 +250,16 @@ def run(b, args):
     # ---- 6. graphs (wait for the agent's counter reports) -----------------------------
     def charts():
         return b.js("return Object.fromEntries([...document.querySelectorAll('svg.plot')]"
-                    ".map(s => [s.id, {points: +s.dataset.points, nonzero: +s.dataset.nonzero}]));")
+                    ".map(s => [s.id, {points: +s.dataset.points, nonzero: +s.dataset.nonzero, slots: +s.dataset.slots}]));")
 
+    # Every chart drawn; packets and SIP messages from a couple of the agent's
+    # reports (10 s apart: two slots with traffic), the flood's alarm counted.
     def charts_ready():
         c = charts()
-        return all(v["points"] > 0 for v in c.values()) and c["chart-packets"]["nonzero"] > 0 and \
-            c["chart-sip"]["nonzero"] > 0 and c["chart-alarms"]["nonzero"] > 0
+        return all(v["points"] > 0 for v in c.values()) and c["chart-packets"]["slots"] >= 2 and \
+            c["chart-sip"]["slots"] >= 2 and c["chart-alarms"]["nonzero"] > 0
     t0 = time.time()
-    while not charts_ready() and time.time() - t0 < 50:
+    while not charts_ready() and time.time() - t0 < 60:
         time.sleep(2)
         b.by_id("range-1h").click()  # fetches the series again
     if not charts_ready():

@@ -78,6 +78,7 @@ rc=0
   --operator-token "$OP_TOKEN" --readonly-token "$RO_TOKEN" \
   --bin "$BIN" --pin "$PIN" --attacker "$ATT" \
   --attack "ip netns exec $NA $BIN/sw-sipsend --src_ip $ATT --to $PA:5060 --method INVITE --count 80 --rate 400 --max_seconds 5 2>/dev/null" \
+  --traffic "ip netns exec $NA $BIN/sw-sipsend --to $PA:5060 --method OPTIONS --count 120 --rate 2 --max_seconds 60 >/dev/null 2>&1" \
   --artifacts "$ARTIFACTS" || rc=$?
 if [ "$rc" -ne 0 ]; then
   e2e_log "controller log:"; tail -20 "$TMP/main.log" >&2
