@@ -662,7 +662,8 @@
   function timeLabel(s, spanS) {
     const d = new Date(s * 1000);
     if (spanS <= 2 * 86400) return `${pad2(d.getHours())}:${pad2(d.getMinutes())}`;
-    return `${["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"][d.getDay()]} ${pad2(d.getHours())}h`;
+    const day = `${["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"][d.getDay()]} ${d.getDate()}`;
+    return d.getHours() === 0 ? day : `${day} ${pad2(d.getHours())}h`;
   }
 
   function svg(tag, attrs, text) {
@@ -735,12 +736,16 @@
       g.append(svg("line", { x1: m.l, x2: W - m.r, y1: y(v), y2: y(v), class: k ? "grid" : "base" }));
       g.append(svg("text", { x: m.l - 6, y: y(v) + 3, "text-anchor": "end" }, fmtNum(v)));
     }
-    // Time labels: about one per 110 px.
-    const n = Math.max(2, Math.floor((W - m.l - m.r) / 110));
-    for (let k = 0; k <= n; k++) {
-      const t = t0 + ((t1 - t0) * k) / n;
-      g.append(svg("line", { x1: x(t), x2: x(t), y1: H - m.b, y2: H - m.b + 4, class: "base" }));
-      g.append(svg("text", { x: x(t), y: H - 6, "text-anchor": k === 0 ? "start" : k === n ? "end" : "middle" }, timeLabel(t, t1 - t0)));
+    // Time labels at round local times, at most one per 90 px.
+    const maxLabels = Math.max(2, Math.floor((W - m.l - m.r) / 90));
+    const step = [60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800]
+      .find((st) => (t1 - t0) / st <= maxLabels) || 172800;
+    const tz = -new Date(t0 * 1000).getTimezoneOffset() * 60;
+    for (let t = Math.ceil((t0 + tz) / step) * step - tz; t <= t1; t += step) {
+      const px = x(t);
+      g.append(svg("line", { x1: px, x2: px, y1: m.t, y2: H - m.b + 4, class: "vgrid" }));
+      const anchor = px - m.l < 20 ? "start" : W - m.r - px < 20 ? "end" : "middle";
+      g.append(svg("text", { x: px, y: H - 6, "text-anchor": anchor }, timeLabel(t, t1 - t0)));
     }
     node.append(g);
     // Areas (stacked) or lines, bottom series first.
