@@ -81,7 +81,7 @@ absl::StatusOr<std::map<std::string, HttpToken>> ParseHttpTokens(std::string_vie
     if (tok.size() < 16 || tok.size() > 256) return bad("a token is 16 to 256 characters long");
     for (char c : tok) {
       if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) &&
-          std::string_view("._~+/=-").find(c) == std::string_view::npos) {
+          std::string_view("._~+/=-_").find(c) == std::string_view::npos) {
         return bad("a token is made of letters, digits and . _ ~ + / = -");
       }
     }

@@ -10,6 +10,7 @@
 #include <string>
 #include <thread>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/time/clock.h"
 #include "controller.h"
@@ -257,6 +258,17 @@ TEST_F(HttpApiTest, SeriesComeBackAsRatesPerStep) {
   EXPECT_TRUE(absl::StrContains(names->body, "{\"name\":\"packets\",\"label\":\"verdict\",\"values\":[\"drop_rate\"],\"agents\":[\"proxy-a\"]}")) << names->body;
 }
 
+TEST_F(HttpApiTest, SeriesSurviveARestart) {
+  Start();
+  const int64_t now = absl::ToUnixSeconds(absl::Now());
+  c_->series().Count("alarms", "proxy-a", "flood", now - 100, 600);
+  c_.reset();  // shutdown saves them
+  Start();
+  auto r = Get("/api/v1/series?name=alarms&since=1h&by=none");
+  ASSERT_EQ(r->status, 200);
+  EXPECT_TRUE(absl::StrContains(r->body, absl::StrCat("[", (now - 100) / 10 * 10, ",60]"))) << r->body;
+}
+
 TEST_F(HttpApiTest, TheEventStreamPushesDecisionsAndAlarms) {
   Start();
   std::atomic<bool> stop{false};
@@ -317,6 +329,34 @@ TEST_F(HttpApiTest, ServesThePageToAnyoneAndNothingElse) {
   EXPECT_EQ(Client().Get("/assets/app.js")->status, 200);
   EXPECT_EQ(Client().Get("/../../etc/passwd")->status, 404);
   EXPECT_EQ(Client().Get("/assets/nope.js")->status, 404);
+}
+
+// sipwardenctl token new prints a line the controller takes, and the token in
+// it works.
+TEST_F(HttpApiTest, SipwardenctlMakesTokensTheControllerTakes) {
+  const std::string cmd = std::string(SW_BIN_DIR) + "/sipwardenctl token new grafana --role read-only";
+  FILE* f = popen(cmd.c_str(), "r");
+  ASSERT_NE(f, nullptr);
+  char buf[512] = {};
+  ASSERT_NE(fgets(buf, sizeof(buf), f), nullptr);
+  ASSERT_EQ(pclose(f), 0);
+  std::string line(buf);
+  ASSERT_TRUE(absl::StartsWith(line, "read-only grafana ")) << line;
+  const std::string token = std::string(absl::StripAsciiWhitespace(line.substr(18)));
+  EXPECT_EQ(token.size(), 43u) << token;
+  {
+    std::ofstream(dir_.File("tokens")) << line;
+  }
+  ControllerOptions o;
+  o.listen = "127.0.0.1:0";
+  o.db = dir_.File("c.db");
+  o.http_listen = "127.0.0.1:0";
+  o.http_tokens = dir_.File("tokens");
+  o.quiet = true;
+  auto c = Controller::Start(o);
+  ASSERT_TRUE(c.ok()) << c.status();
+  c_ = std::move(*c);
+  EXPECT_EQ(Get("/api/v1/whoami", token.c_str())->body, "{\"name\":\"grafana\",\"role\":\"read-only\"}");
 }
 
 TEST(HttpApiStart, RefusesBadListenAddressesAndTokenFiles) {

@@ -7,7 +7,11 @@
 #   - the operator's actions are logged under the certificate's name;
 #   - no client certificate, and a certificate of another CA: UNAUTHENTICATED;
 #   - the agent's certificate cannot unblock (PERMISSION_DENIED);
-#   - without TLS files the controller does not serve a public address.
+#   - without TLS files the controller does not serve a public address;
+#   - the HTTP API over HTTPS with the same certificate: alice's certificate
+#     is an operator, proxy-a's (an agent's) is refused (403), mallory's
+#     (another CA) and none at all get 401, a read-only token may look but
+#     not unblock, and alice's unblock over HTTPS leaves the agent's kernel.
 #   controller_tls_test.sh BIN_DIR
 source "$(dirname "$0")/lib.sh"
 e2e_require_root
@@ -46,8 +50,11 @@ cert rogue-ca mallory "/O=sipwarden test/OU=operator/CN=mallory"
 cd - >/dev/null
 for f in controller proxy-a alice mallory; do [ -s "$TMP/$f.pem" ] || e2e_fail "openssl made no $f certificate"; done
 
+HPORT=$((PORT + 2))
+printf 'read-only grafana ro-token-0123456789abcdef\n' >"$TMP/tokens"
 "$BIN/sipwarden-controller" --listen "$CADDR" --db "$TMP/c.db" --tls-cert "$TMP/controller.pem" \
-  --tls-key "$TMP/controller.key" --tls-ca "$TMP/test-ca.pem" >"$TMP/controller.log" 2>&1 &
+  --tls-key "$TMP/controller.key" --tls-ca "$TMP/test-ca.pem" \
+  --http-listen "127.0.0.1:$HPORT" --http-tokens "$TMP/tokens" >"$TMP/controller.log" 2>&1 &
 E2E_PIDS+=("$!")
 as() {  # as NAME ARGS...: sipwardenctl --controller with NAME's certificate ("" = none)
   local who=$1
@@ -83,6 +90,39 @@ refused UNAUTHENTICATED "" block list
 refused UNAUTHENTICATED mallory block add 192.0.2.66
 refused PERMISSION_DENIED proxy-a block del 192.0.2.55
 in_kernel || e2e_fail "the block vanished after the refused unblock"
+
+e2e_log "HTTPS: the same certificates and roles"
+https() {  # https WHO [CURL ARGS...] URLPATH: prints the status code, then the body
+  local who=$1 tls=(--cacert "$TMP/test-ca.pem")
+  shift
+  [ -n "$who" ] && tls+=(--cert "$TMP/$who.pem" --key "$TMP/$who.key")
+  local path=${*: -1}
+  curl -s -o "$TMP/body" -w '%{http_code}' "${tls[@]}" "${@:1:$#-1}" "https://127.0.0.1:$HPORT$path"
+  printf ' '
+  cat "$TMP/body"
+}
+out=$(https alice /api/v1/whoami)
+[ "$out" = '200 {"name":"alice","role":"operator"}' ] || e2e_fail "alice over HTTPS: $out"
+out=$(https proxy-a /api/v1/blocks)
+[[ "$out" == "403 "*"agent's certificate"* ]] || e2e_fail "an agent's certificate over HTTPS: $out"
+out=$(https mallory /api/v1/blocks)
+[[ "$out" == "401 "*"not signed by this controller's CA"* ]] || e2e_fail "mallory over HTTPS: $out"
+out=$(https "" /api/v1/blocks)
+[[ "$out" == "401 "* ]] || e2e_fail "no certificate and no token over HTTPS: $out"
+out=$(https "" -H "Authorization: Bearer ro-token-0123456789abcdef" /api/v1/blocks)
+[[ "$out" == "200 "*"192.0.2.55/32"* ]] || e2e_fail "the read-only token over HTTPS: $out"
+out=$(https "" -H "Authorization: Bearer ro-token-0123456789abcdef" -X DELETE /api/v1/blocks/192.0.2.55)
+[[ "$out" == "403 "* ]] || e2e_fail "the read-only token unblocked: $out"
+in_kernel || e2e_fail "the block vanished after the read-only token's refused unblock"
+if curl -s -o /dev/null "http://127.0.0.1:$HPORT/api/v1/blocks"; then
+  e2e_fail "the HTTPS port answered plain HTTP"
+fi
+out=$(https alice -X DELETE /api/v1/blocks/192.0.2.55)
+[[ "$out" == "200 "* ]] || e2e_fail "alice's unblock over HTTPS: $out"
+gone() { ! in_kernel; }
+e2e_wait_for 3 gone || e2e_fail "alice's unblock over HTTPS did not leave the agent's kernel"
+grep -q "alice: unblock 192.0.2.55/32" "$TMP/controller.log" || e2e_fail "the HTTPS unblock is not audited under alice"
+e2e_log "  HTTPS: alice operator, proxy-a 403, mallory and nobody 401, read-only token 403 on DELETE, unblock out of the kernel"
 
 e2e_log "no TLS: a public address is refused"
 if "$BIN/sipwarden-controller" --listen 0.0.0.0:$((PORT + 1)) --db "$TMP/d.db" 2>"$TMP/plain.err"; then

@@ -2,6 +2,8 @@
 // sipwardenctl: the operator's view of a host's kernel state — blocklist,
 // allowlist, counters, per-source state and settings — through the maps a
 // sipwarden-agent pinned.
+#include <openssl/rand.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -54,6 +56,8 @@ ABSL_FLAG(std::string, callee, "",
           "honeypot hits: only hits on this called user; honeypot calls: the real user whose "
           "deflected calls to list (required)");
 ABSL_FLAG(std::string, honeypot, "", "honeypot hits and calls: only this honeypot's");
+ABSL_FLAG(std::string, role, "operator",
+          "token new: the token's role, operator (may change state) or read-only");
 ABSL_FLAG(int, min_sources, 1,
           "honeypot campaigns: only campaigns (calls carrying one recorded message) from at least "
           "this many source addresses");
@@ -76,6 +80,8 @@ constexpr char kUsage[] =
     "  sipwardenctl config set KEY VALUE   (invite-rate, invite-burst, register-rate,\n"
     "        register-burst, other-rate, other-burst, snap-len, drop-malformed 0|1)\n"
     "  sipwardenctl rules check FILE   (prints FILE:LINE:COL: message per error)\n"
+    "  sipwardenctl token new NAME [--role operator|read-only]   (a line for the controller's\n"
+    "        --http-tokens file: ROLE NAME TOKEN, 256 random bits)\n"
     "  sipwardenctl honeypot publish --domain DOMAIN --out FILE [--users FILE | --count N\n"
     "        [--seed S]] [--registrations-out FILE]   (a web page that hands deflector URIs\n"
     "        to address harvesters, and the users file for sipwarden-honeypot --users)\n"
@@ -395,9 +401,51 @@ absl::Status Rules(const std::vector<std::string>& args) {
   return absl::OkStatus();
 }
 
+// A line for the controller's --http-tokens file: ROLE NAME TOKEN, the token
+// 32 random bytes in base64url (43 characters).
+absl::Status Token(const std::vector<std::string>& args) {
+  if (args.size() != 3 || args[1] != "new") {
+    return absl::InvalidArgumentError("usage: token new NAME [--role operator|read-only]");
+  }
+  const std::string role = absl::GetFlag(FLAGS_role);
+  if (role != "operator" && role != "read-only") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--role '", role, "' is neither operator nor read-only"));
+  }
+  const std::string& name = args[2];
+  const bool name_ok = !name.empty() && name.size() <= 64 &&
+                       name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                              "0123456789._-") == std::string::npos;
+  if (!name_ok) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("name '", name, "': 1..64 of letters, digits, '.', '_', '-'"));
+  }
+  unsigned char raw[32];
+  if (RAND_bytes(raw, sizeof(raw)) != 1) {
+    return absl::InternalError("no random bytes from OpenSSL");
+  }
+  static constexpr char kB64[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  std::string token;
+  uint32_t acc = 0;
+  int bits = 0;
+  for (unsigned char b : raw) {
+    acc = (acc << 8) | b;
+    bits += 8;
+    while (bits >= 6) {
+      bits -= 6;
+      token += kB64[(acc >> bits) & 63];
+    }
+  }
+  if (bits > 0) token += kB64[(acc << (6 - bits)) & 63];
+  std::cout << role << " " << name << " " << token << "\n";
+  return absl::OkStatus();
+}
+
 absl::Status Dispatch(const std::vector<std::string>& args) {
   if (args.empty()) return absl::InvalidArgumentError("no command given (see --help)");
   const std::string& cmd = args[0];
+  if (cmd == "token") return Token(args);
   if (cmd == "graylist" || cmd == "honeypot") {  // the controller holds these
     return absl::InvalidArgumentError(
         absl::StrCat("'", cmd, " ", args.size() > 1 ? args[1] : "",
