@@ -4,9 +4,12 @@
 // Every call is one transaction: it is stored whole or not at all.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <string>
+#include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -124,6 +127,82 @@ class Store {
   // replaced whole; GetState gives "" for a key never put.
   virtual absl::Status PutState(const std::string& key, const std::string& value) = 0;
   virtual absl::StatusOr<std::string> GetState(const std::string& key) = 0;
+
+  // ---- several controllers on one database (PostgreSQL) ---------------------
+  // A shared store is written by other controllers too. Then decision
+  // versions come from the database (CommitDecisions numbers the changes
+  // from a sequence, in commit order), every controller follows the
+  // database's change log (DecisionChangesSince, woken by
+  // WaitForDecisionNotice) for the others' changes, the central jobs run on
+  // the one controller that holds leadership, and the agents' forwarded
+  // events reach that leader through the store. A store that is not shared
+  // (SQLite) never sees these calls except shared() and Leader().
+  virtual bool shared() const { return false; }
+  // Stores the changes and gives each the next version from the database's
+  // sequence, under a lock held to the commit, so that versions are
+  // committed in increasing order (a reader that has seen version v never
+  // later finds a change below v appear). Returns the versions, one per
+  // change; each change's decision is stored with its version set.
+  // Nothing is stored on error.
+  virtual absl::StatusOr<std::vector<uint64_t>> CommitDecisions(
+      const std::vector<sipwarden::v1::DecisionChange>& changes) {
+    (void)changes;
+    return absl::UnimplementedError("CommitDecisions: not a shared store");
+  }
+  // The logged changes with a version above `after`, oldest first, at most
+  // limit (each with its version and its decision's version set).
+  // OUT_OF_RANGE when changes after `after` have been pruned from the log:
+  // the caller reloads everything (LoadDecisions).
+  virtual absl::StatusOr<std::vector<sipwarden::v1::DecisionChange>> DecisionChangesSince(
+      uint64_t after, size_t limit) {
+    (void)after;
+    (void)limit;
+    return absl::UnimplementedError("DecisionChangesSince: not a shared store");
+  }
+  // Keeps the newest `keep` logged changes (the leader's retention).
+  virtual absl::Status PruneDecisionLog(size_t keep) {
+    (void)keep;
+    return absl::OkStatus();
+  }
+  // Waits until a controller commits decisions (LISTEN/NOTIFY) or the
+  // timeout passes; true when notified. Notices can be lost (across
+  // reconnects): callers catch up by version whatever this returns.
+  virtual bool WaitForDecisionNotice(std::chrono::milliseconds timeout) {
+    std::this_thread::sleep_for(timeout);
+    return false;
+  }
+  // Leadership of the central jobs (expiry, retention, central rules): tries
+  // to take it or checks it is still held (an advisory lock on a session of
+  // its own, lost when that session ends: a controller that dies gives it
+  // up). A store that is not shared always leads.
+  virtual bool Leader() { return true; }
+  // Events the agents forwarded for the central rules, queued for the
+  // leader: appended by whichever controller an agent reports to, read in
+  // id order by the leader.
+  virtual absl::Status AppendEvents(const std::vector<sipwarden::v1::ForwardedEvent>& events) {
+    (void)events;
+    return absl::UnimplementedError("AppendEvents: not a shared store");
+  }
+  virtual absl::StatusOr<std::vector<std::pair<int64_t, sipwarden::v1::ForwardedEvent>>>
+  EventsAfter(int64_t id, size_t limit) {
+    (void)id;
+    (void)limit;
+    return absl::UnimplementedError("EventsAfter: not a shared store");
+  }
+  virtual absl::StatusOr<int64_t> LastEventId() {
+    return absl::UnimplementedError("LastEventId: not a shared store");
+  }
+  // Deletes the queued events up to and including id.
+  virtual absl::Status PruneEvents(int64_t through_id) {
+    (void)through_id;
+    return absl::OkStatus();
+  }
+  // The store's own counters for /metrics (name -> value), e.g.
+  // "db_reconnects_total", "db_errors_total", "db_pool_size",
+  // "db_pool_in_use"; exposed as sipwarden_controller_<name>.
+  virtual std::map<std::string, double> Counters() { return {}; }
+  // The schema version of the database and the one this build writes.
+  virtual int schema_version() const = 0;
 };
 
 }  // namespace sw::controller
