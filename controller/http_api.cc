@@ -683,6 +683,13 @@ absl::StatusOr<std::unique_ptr<HttpApi>> HttpApi::Start(Controller* c) {
   }
   httplib::Server& s = *im.server;
   s.new_task_queue = [] { return new httplib::ThreadPool(kMaxStreams + 8); };
+  // cpp-httplib's default adds SO_REUSEPORT, which would let a second
+  // process bind the same port and take half the connections.
+  s.set_socket_options([](socket_t fd) {
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  });
+  s.set_address_family(addr.is_v4() ? AF_INET : AF_INET6);
   s.set_payload_max_length(kMaxBody);
   s.set_read_timeout(10, 0);
   s.set_write_timeout(10, 0);
