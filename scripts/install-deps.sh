@@ -31,6 +31,9 @@ PACKAGES=(
   vagrant
   # the console's browser test (tests/e2e/console_browser_test.sh: headless Chromium driven by selenium)
   chromium chromium-driver python3-selenium curl
+  # the controller's PostgreSQL store (--db postgresql://...: libpq) and its
+  # tests, which run a throwaway server (tests/support/pg_tmp.sh)
+  libpq-dev postgresql
 )
 if [ "${SW_SKIP_APT_UPDATE:-0}" != 1 ]; then
   echo "install-deps: apt-get update" >&2
