@@ -7,6 +7,8 @@
 #                           postgresql:///postgres?host=DIR&user=postgres
 #   pg_tmp.sh restart DIR   pg_ctl restart (fast): connected clients lose
 #                           their sessions
+#   pg_tmp.sh down DIR      stop the server, keeping DIR (an outage)
+#   pg_tmp.sh up DIR        start it again after down
 #   pg_tmp.sh stop DIR      stop the server and remove DIR
 #   pg_tmp.sh url DIR       print the URL again
 #
@@ -18,10 +20,11 @@
 set -euo pipefail
 
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
-usage() { echo "usage: pg_tmp.sh start|restart|stop|url DIR" >&2; exit 2; }
+usage() { echo "usage: pg_tmp.sh start|restart|down|up|stop|url DIR" >&2; exit 2; }
 [ $# -eq 2 ] || usage
 cmd=$1
 dir=$2
+[ ! -d "$dir" ] || dir=$(cd "$dir" && pwd)
 [ -x "$PG_BIN/initdb" ] || { echo "pg_tmp.sh: no $PG_BIN/initdb (apt-get install postgresql)" >&2; exit 77; }
 
 as_pg() {
@@ -33,6 +36,17 @@ as_pg() {
 }
 
 url() { echo "postgresql:///postgres?host=$dir&user=postgres"; }
+
+server_start() {
+  if ! as_pg "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 \
+      -o "-c listen_addresses='' -c unix_socket_directories='$dir' -c fsync=off \
+          -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
+      start >/dev/null; then
+    echo "pg_tmp.sh: the server did not start:" >&2
+    cat "$dir/server.log" >&2
+    exit 1
+  fi
+}
 
 case "$cmd" in
   start)
@@ -51,15 +65,14 @@ case "$cmd" in
       cat "$dir/initdb.log" >&2
       exit 1
     fi
-    if ! as_pg "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 \
-        -o "-c listen_addresses='' -c unix_socket_directories='$dir' -c fsync=off \
-            -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
-        start >/dev/null; then
-      echo "pg_tmp.sh: the server did not start:" >&2
-      cat "$dir/server.log" >&2
-      exit 1
-    fi
+    server_start
     url
+    ;;
+  up)
+    server_start
+    ;;
+  down)
+    as_pg "$PG_BIN/pg_ctl" -D "$dir/data" -w -t 30 -m fast stop >/dev/null
     ;;
   restart)
     as_pg "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 -m fast restart >/dev/null
