@@ -211,8 +211,8 @@ class Rows {
   bool Bool(int row, int col) const { return PQgetvalue(r_.get(), row, col)[0] == 't'; }
   std::string Bytes(int row, int col) const {
     size_t n = 0;
-    unsigned char* p = PQunescapeBytea(
-        reinterpret_cast<const unsigned char*>(PQgetvalue(r_.get(), row, col)), &n);
+    unsigned char* p =
+        PQunescapeBytea(reinterpret_cast<const unsigned char*>(PQgetvalue(r_.get(), row, col)), &n);
     if (!p) return std::string();
     std::string s(reinterpret_cast<const char*>(p), n);
     PQfreemem(p);
@@ -327,7 +327,7 @@ absl::StatusOr<std::unique_ptr<PostgresStore>> PostgresStore::Open(const std::st
   PQconninfoFree(opts);
   auto s = std::unique_ptr<PostgresStore>(new PostgresStore());
   {
-    std::string host = given.count("host") ? given["host"]
+    std::string host = given.count("host")       ? given["host"]
                        : given.count("hostaddr") ? given["hostaddr"]
                                                  : "localhost";
     std::string port = given.count("port") ? given["port"] : "5432";
@@ -378,9 +378,9 @@ absl::StatusOr<std::unique_ptr<PostgresStore>> PostgresStore::Open(const std::st
   while (s->free_.size() < s->pool_size_) {
     PGconn* c = s->Connect(&err);
     if (!c) {
-      return absl::UnavailableError(
-          absl::StrCat("cannot open PostgreSQL connection ", s->free_.size() + 1, " of ",
-                       s->pool_size_, " at ", s->where_, ": ", err));
+      return absl::UnavailableError(absl::StrCat("cannot open PostgreSQL connection ",
+                                                 s->free_.size() + 1, " of ", s->pool_size_, " at ",
+                                                 s->where_, ": ", err));
     }
     s->free_.push_back(c);
   }
@@ -451,18 +451,18 @@ absl::Status PostgresStore::Migrate(PGconn* c) {
   }
   if (version > kSchema) {
     unlock();
-    return absl::FailedPreconditionError(absl::StrCat(
-        "database ", where_, " has schema version ", version, "; this controller knows up to ",
-        kSchema, " (upgrade the controller)"));
+    return absl::FailedPreconditionError(absl::StrCat("database ", where_, " has schema version ",
+                                                      version, "; this controller knows up to ",
+                                                      kSchema, " (upgrade the controller)"));
   }
   while (version < kSchema) {
-    const std::string sql = absl::StrCat(
-        "BEGIN;",
-        version == 0 ? "CREATE TABLE sw_schema (version INTEGER PRIMARY KEY, "
-                       "applied_at TIMESTAMPTZ NOT NULL DEFAULT now());"
-                     : "",
-        kMigrations[version], "; INSERT INTO sw_schema (version) VALUES (", version + 1,
-        "); COMMIT;");
+    const std::string sql =
+        absl::StrCat("BEGIN;",
+                     version == 0 ? "CREATE TABLE sw_schema (version INTEGER PRIMARY KEY, "
+                                    "applied_at TIMESTAMPTZ NOT NULL DEFAULT now());"
+                                  : "",
+                     kMigrations[version], "; INSERT INTO sw_schema (version) VALUES (",
+                     version + 1, "); COMMIT;");
     if (auto r = Run(c, "migrate", sql.c_str()); !r.ok()) {
       Run(c, "rollback", "ROLLBACK").IgnoreError();
       unlock();
@@ -523,8 +523,8 @@ absl::Status PostgresStore::Reconnect(PGconn** c) {
   PGconn* fresh = Connect(&err);
   std::lock_guard<std::mutex> l(pool_mu_);
   if (!fresh) {
-    backoff_ = std::clamp(backoff_ * 2, std::chrono::milliseconds(100),
-                          std::chrono::milliseconds(1000));
+    backoff_ =
+        std::clamp(backoff_ * 2, std::chrono::milliseconds(100), std::chrono::milliseconds(1000));
     next_attempt_ = Clock::now() + backoff_;
     last_connect_error_ = err;
     return absl::UnavailableError(absl::StrCat("cannot reach PostgreSQL at ", where_, ": ", err));
@@ -548,9 +548,8 @@ absl::Status PostgresStore::WithTx(const char* what, bool read_only_snapshot,
       }
     }
     Tx tx(lease.conn);
-    auto begun = tx.Exec(what, read_only_snapshot
-                                   ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
-                                   : "BEGIN");
+    auto begun = tx.Exec(
+        what, read_only_snapshot ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" : "BEGIN");
     if (!begun.ok()) {
       // Broken while it idled (the server restarted): nothing was done,
       // so take another connection (or make this one anew) and go again.
@@ -571,6 +570,41 @@ absl::Status PostgresStore::WithTx(const char* what, bool read_only_snapshot,
     return st;
   }
 }
+
+namespace {
+
+// Runs head + "($1, ..., $per), (...), ..." + tail over params, per
+// parameters a row, in statements of at most 1000 rows. first_cast and
+// second_cast are appended to the first row's first two parameters (a
+// VALUES list in a condition has no column types to infer them from).
+absl::Status InsertRows(PostgresStore::Tx& tx, const char* what, const char* head, int per,
+                        const std::vector<Param>& params, const char* tail,
+                        const char* first_cast = "", const char* second_cast = "") {
+  constexpr size_t kRowsPerStatement = 1000;
+  const size_t rows = params.size() / static_cast<size_t>(per);
+  for (size_t from = 0; from < rows; from += kRowsPerStatement) {
+    const size_t n = std::min(kRowsPerStatement, rows - from);
+    std::string sql = head;
+    for (size_t i = 0; i < n; ++i) {
+      absl::StrAppend(&sql, i ? ", (" : "(");
+      for (int k = 0; k < per; ++k) {
+        absl::StrAppend(&sql, k ? ", $" : "$",
+                        i * static_cast<size_t>(per) + static_cast<size_t>(k) + 1);
+        if (i == 0 && k == 0) absl::StrAppend(&sql, first_cast);
+        if (i == 0 && k == 1) absl::StrAppend(&sql, second_cast);
+      }
+      absl::StrAppend(&sql, ")");
+    }
+    absl::StrAppend(&sql, tail);
+    std::vector<Param> chunk(
+        params.begin() + static_cast<ptrdiff_t>(from * static_cast<size_t>(per)),
+        params.begin() + static_cast<ptrdiff_t>((from + n) * static_cast<size_t>(per)));
+    if (auto r = tx.Exec(what, sql, chunk); !r.ok()) return r.status();
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
 
 // ---- decisions ---------------------------------------------------------------
 
@@ -641,37 +675,59 @@ absl::StatusOr<std::vector<uint64_t>> PostgresStore::CommitDecisions(
                        {I(static_cast<int64_t>(changes.size()))});
     if (!seq.ok()) return seq.status();
     for (int i = 0; i < seq->size(); ++i) versions.push_back(static_cast<uint64_t>(seq->Int(i, 0)));
-    std::string blob;
+    // The log gets every change; the table only the last change of each
+    // (prefix, action) in the batch, so that a few statements do it all
+    // whatever the batch's size (the lock is held meanwhile).
+    std::vector<Param> log;
+    std::map<std::pair<std::string, int>, size_t> last_of;  // key -> index of its last change
     for (size_t i = 0; i < changes.size(); ++i) {
       v1::Decision d = changes[i].decision();
       d.set_version(versions[i]);
-      blob.clear();
+      std::string blob;
       d.SerializeToString(&blob);
-      if (auto r = tx.Exec("log a decision change",
-                           "INSERT INTO decision_log (version, kind, decision) VALUES ($1, $2, $3)",
-                           {U(versions[i]), I(changes[i].kind()), B(blob)});
-          !r.ok()) {
-        return r.status();
-      }
+      log.push_back(U(versions[i]));
+      log.push_back(I(changes[i].kind()));
+      log.push_back(B(std::move(blob)));
+      last_of[{d.prefix(), static_cast<int>(d.action())}] = i;
+    }
+    if (auto r =
+            InsertRows(tx, "log decision changes",
+                       "INSERT INTO decision_log (version, kind, decision) VALUES ", 3, log, "");
+        !r.ok()) {
+      return r;
+    }
+    std::vector<Param> sets, removes;
+    for (const auto& [key, i] : last_of) {
+      const v1::Decision& d = changes[i].decision();
       if (changes[i].kind() == v1::DecisionChange::KIND_SET) {
-        auto r = tx.Exec(
-            "store a decision",
+        for (Param& p :
+             std::vector<Param>{T(d.prefix()), I(d.action()), I(d.origin()), T(d.reason()),
+                                T(d.source()), I(d.created_unix_ns()), I(d.expires_unix_ns()),
+                                U(versions[i]), U(d.rate_per_s()), U(d.burst())}) {
+          sets.push_back(std::move(p));
+        }
+      } else {
+        removes.push_back(T(d.prefix()));
+        removes.push_back(I(d.action()));
+      }
+    }
+    if (auto r = InsertRows(
+            tx, "store decisions",
             "INSERT INTO decisions (prefix, action, origin, reason, source, created_ns, "
-            "expires_ns, version, rate_per_s, burst) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, "
-            "$10) ON CONFLICT (prefix, action) DO UPDATE SET origin = EXCLUDED.origin, "
+            "expires_ns, version, rate_per_s, burst) VALUES ",
+            10, sets,
+            " ON CONFLICT (prefix, action) DO UPDATE SET origin = EXCLUDED.origin, "
             "reason = EXCLUDED.reason, source = EXCLUDED.source, created_ns = "
             "EXCLUDED.created_ns, expires_ns = EXCLUDED.expires_ns, version = EXCLUDED.version, "
-            "rate_per_s = EXCLUDED.rate_per_s, burst = EXCLUDED.burst",
-            {T(d.prefix()), I(d.action()), I(d.origin()), T(d.reason()), T(d.source()),
-             I(d.created_unix_ns()), I(d.expires_unix_ns()), U(d.version()), U(d.rate_per_s()),
-             U(d.burst())});
-        if (!r.ok()) return r.status();
-      } else {
-        auto r = tx.Exec("delete a decision",
-                         "DELETE FROM decisions WHERE prefix = $1 AND action = $2",
-                         {T(d.prefix()), I(d.action())});
-        if (!r.ok()) return r.status();
-      }
+            "rate_per_s = EXCLUDED.rate_per_s, burst = EXCLUDED.burst");
+        !r.ok()) {
+      return r;
+    }
+    if (auto r = InsertRows(tx, "delete decisions",
+                            "DELETE FROM decisions WHERE (prefix, action) IN (VALUES ", 2, removes,
+                            ")", "::text", "::integer");
+        !r.ok()) {
+      return r;
     }
     const std::string last = absl::StrCat(versions.back());
     if (auto r = tx.Exec("store the decision version",
@@ -691,7 +747,7 @@ absl::StatusOr<std::vector<uint64_t>> PostgresStore::CommitDecisions(
 }
 
 absl::StatusOr<std::vector<v1::DecisionChange>> PostgresStore::DecisionChangesSince(uint64_t after,
-                                                                                   size_t limit) {
+                                                                                    size_t limit) {
   std::vector<v1::DecisionChange> out;
   absl::Status st = WithTx("read decision changes", true, [&](Tx& tx) -> absl::Status {
     out.clear();
@@ -704,11 +760,12 @@ absl::StatusOr<std::vector<v1::DecisionChange>> PostgresStore::DecisionChangesSi
                                                 " were pruned from the log (through version ",
                                                 pruned, "): reload the decisions"));
     }
-    auto q = tx.Exec("read decision changes",
-                     absl::StrCat("SELECT version, kind, decision FROM decision_log WHERE version > "
-                                  "$1 ORDER BY version",
-                                  limit ? absl::StrCat(" LIMIT ", limit) : ""),
-                     {U(after)});
+    auto q =
+        tx.Exec("read decision changes",
+                absl::StrCat("SELECT version, kind, decision FROM decision_log WHERE version > "
+                             "$1 ORDER BY version",
+                             limit ? absl::StrCat(" LIMIT ", limit) : ""),
+                {U(after)});
     if (!q.ok()) return q.status();
     for (int i = 0; i < q->size(); ++i) {
       v1::DecisionChange c;
@@ -848,9 +905,8 @@ absl::Status PostgresStore::UpsertAgent(const v1::AgentInfo& a) {
               "EXCLUDED.interfaces, version = EXCLUDED.version, ruleset = EXCLUDED.ruleset, "
               "last_seen_ns = EXCLUDED.last_seen_ns, counters = CASE WHEN EXCLUDED.counters = '' "
               "THEN agents.counters ELSE EXCLUDED.counters END",
-              {T(a.agent()), T(a.hostname()), T(absl::StrJoin(a.interfaces(), ",")),
-               T(a.version()), T(a.ruleset_sha256()), I(a.last_seen_unix_ns()),
-               T(CountersText(a.counters()))})
+              {T(a.agent()), T(a.hostname()), T(absl::StrJoin(a.interfaces(), ",")), T(a.version()),
+               T(a.ruleset_sha256()), I(a.last_seen_unix_ns()), T(CountersText(a.counters()))})
         .status();
   });
 }
@@ -906,26 +962,8 @@ constexpr const char* kAlarmInsert =
     "json) VALUES ";
 constexpr int kAlarmParams = 9;
 
-// Inserts alarm rows given as kAlarmParams parameters each, many per
-// statement.
 absl::Status InsertAlarms(PostgresStore::Tx& tx, std::vector<Param>& params) {
-  constexpr size_t kRowsPerStatement = 500;
-  const size_t rows = params.size() / kAlarmParams;
-  for (size_t from = 0; from < rows; from += kRowsPerStatement) {
-    const size_t n = std::min(kRowsPerStatement, rows - from);
-    std::string sql = kAlarmInsert;
-    for (size_t i = 0; i < n; ++i) {
-      absl::StrAppend(&sql, i ? ", (" : "(");
-      for (int k = 0; k < kAlarmParams; ++k) {
-        absl::StrAppend(&sql, k ? ", $" : "$", i * kAlarmParams + k + 1);
-      }
-      absl::StrAppend(&sql, ")");
-    }
-    std::vector<Param> chunk(params.begin() + static_cast<ptrdiff_t>(from * kAlarmParams),
-                             params.begin() + static_cast<ptrdiff_t>((from + n) * kAlarmParams));
-    if (auto r = tx.Exec("store an alarm", sql, chunk); !r.ok()) return r.status();
-  }
-  return absl::OkStatus();
+  return InsertRows(tx, "store alarms", kAlarmInsert, kAlarmParams, params, "");
 }
 
 }  // namespace
@@ -1027,9 +1065,9 @@ absl::Status PostgresStore::StoreAlarm(const std::string& origin, const v1::Alar
         !r.ok()) {
       return r.status();
     }
-    std::vector<Param> p = {T(origin),     I(0),           I(a.ts_unix_ns()),
-                            T(a.category()), T(a.src_ip()),  T(a.rule()),
-                            I(a.severity()), T(a.signature()), T(a.json())};
+    std::vector<Param> p = {T(origin),     I(0),        I(a.ts_unix_ns()), T(a.category()),
+                            T(a.src_ip()), T(a.rule()), I(a.severity()),   T(a.signature()),
+                            T(a.json())};
     return InsertAlarms(tx, p);
   });
 }
@@ -1065,8 +1103,7 @@ absl::StatusOr<std::vector<v1::StoredAlarm>> PostgresStore::Alarms(const AlarmFi
                      " FROM alarms WHERE ts_ns >= $1 AND ($2::text = '' OR category = $2) AND "
                      "($3::text = '' OR src_ip = $3) AND ($4::text = '' OR agent = $4) "
                      "ORDER BY id DESC LIMIT $5) a ORDER BY id"),
-        {I(f.since_unix_ns), T(f.category), T(f.src_ip), T(f.agent),
-         I(f.limit ? f.limit : 1000)});
+        {I(f.since_unix_ns), T(f.category), T(f.src_ip), T(f.agent), I(f.limit ? f.limit : 1000)});
     if (!q.ok()) return q.status();
     for (int i = 0; i < q->size(); ++i) out.push_back(AlarmRow(*q, i, 1));
     return absl::OkStatus();
@@ -1080,10 +1117,10 @@ absl::StatusOr<std::vector<std::pair<int64_t, v1::StoredAlarm>>> PostgresStore::
   std::vector<std::pair<int64_t, v1::StoredAlarm>> out;
   absl::Status st = WithTx("follow alarms", true, [&](Tx& tx) -> absl::Status {
     out.clear();
-    auto q = tx.Exec("follow alarms",
-                     absl::StrCat("SELECT id, ", kAlarmCols,
-                                  " FROM alarms WHERE id > $1 ORDER BY id LIMIT $2"),
-                     {I(row_id), I(limit)});
+    auto q = tx.Exec(
+        "follow alarms",
+        absl::StrCat("SELECT id, ", kAlarmCols, " FROM alarms WHERE id > $1 ORDER BY id LIMIT $2"),
+        {I(row_id), I(limit)});
     if (!q.ok()) return q.status();
     for (int i = 0; i < q->size(); ++i) out.emplace_back(q->Int(i, 0), AlarmRow(*q, i, 1));
     return absl::OkStatus();
@@ -1154,9 +1191,8 @@ absl::Status PostgresStore::UpsertHoneypot(const v1::AgentInfo& h) {
               "ON CONFLICT (honeypot) DO UPDATE SET hostname = EXCLUDED.hostname, version = "
               "EXCLUDED.version, listen = EXCLUDED.listen, deflector_users = "
               "EXCLUDED.deflector_users, last_seen_ns = EXCLUDED.last_seen_ns",
-              {T(h.agent()), T(h.hostname()), T(h.version()),
-               T(absl::StrJoin(h.interfaces(), ",")), U(h.deflector_users()),
-               I(h.last_seen_unix_ns())})
+              {T(h.agent()), T(h.hostname()), T(h.version()), T(absl::StrJoin(h.interfaces(), ",")),
+               U(h.deflector_users()), I(h.last_seen_unix_ns())})
         .status();
   });
 }
@@ -1344,8 +1380,8 @@ absl::StatusOr<std::vector<v1::Campaign>> PostgresStore::Campaigns(uint32_t min_
 
 absl::Status PostgresStore::PruneHits(int64_t min_ts_unix_ns, uint64_t max_count) {
   return WithTx("prune hits", false, [&](Tx& tx) -> absl::Status {
-    if (auto r = tx.Exec("prune hits by age", "DELETE FROM hits WHERE ts_ns < $1",
-                         {I(min_ts_unix_ns)});
+    if (auto r =
+            tx.Exec("prune hits by age", "DELETE FROM hits WHERE ts_ns < $1", {I(min_ts_unix_ns)});
         !r.ok()) {
       return r.status();
     }
@@ -1430,20 +1466,13 @@ absl::Status PostgresStore::AppendEvents(const std::vector<v1::ForwardedEvent>& 
         !r.ok()) {
       return r.status();
     }
-    constexpr size_t kRowsPerStatement = 1000;
-    for (size_t from = 0; from < events.size(); from += kRowsPerStatement) {
-      const size_t n = std::min(kRowsPerStatement, events.size() - from);
-      std::string sql = "INSERT INTO events (event) VALUES ";
-      std::vector<Param> params;
-      for (size_t i = 0; i < n; ++i) {
-        std::string blob;
-        events[from + i].SerializeToString(&blob);
-        params.push_back(B(std::move(blob)));
-        absl::StrAppend(&sql, i ? ", ($" : "($", i + 1, ")");
-      }
-      if (auto r = tx.Exec("queue events", sql, params); !r.ok()) return r.status();
+    std::vector<Param> params;
+    for (const auto& e : events) {
+      std::string blob;
+      e.SerializeToString(&blob);
+      params.push_back(B(std::move(blob)));
     }
-    return absl::OkStatus();
+    return InsertRows(tx, "queue events", "INSERT INTO events (event) VALUES ", 1, params, "");
   });
 }
 

@@ -141,7 +141,7 @@ class PostgresStore final : public Store {
   absl::Status Reconnect(PGconn** c);
 
   std::vector<const char*> keys_, values_;  // connection parameters
-  std::vector<std::string> params_;        // their storage
+  std::vector<std::string> params_;         // their storage
   std::string where_;
   int schema_ = 0;
   size_t pool_size_ = 0;

@@ -6,6 +6,8 @@
 // then what only a shared store does (versions in commit order across
 // controllers, NOTIFY, leadership, the pruned log, forwarded events), and an
 // outage of the server under a store that stays open.
+#include "postgres_store.h"
+
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
 #include <stdlib.h>
@@ -16,7 +18,6 @@
 #include <set>
 #include <thread>
 
-#include "postgres_store.h"
 #include "test_util.h"
 
 namespace sw::controller {
@@ -219,8 +220,8 @@ TEST(PostgresOpen, AnUnreachableServerIsNamedWithoutThePassword) {
   PostgresOptions o;
   o.connect_retry = milliseconds(600);
   const auto t0 = std::chrono::steady_clock::now();
-  auto s = PostgresStore::Open(
-      "postgresql://sw:s3cr3t-pw@/sipwarden?host=" + dir.File("nothing"), o);
+  auto s =
+      PostgresStore::Open("postgresql://sw:s3cr3t-pw@/sipwarden?host=" + dir.File("nothing"), o);
   const auto took = std::chrono::steady_clock::now() - t0;
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.status().code(), absl::StatusCode::kUnavailable);
@@ -291,8 +292,10 @@ TEST_F(PostgresStoreTest, ReportsAreStoredOncePerId) {
   uint64_t dups = 0;
   EXPECT_EQ(*s->LastReportId("a"), 0u);
   ASSERT_EQ(*s->StoreReports("a", {AlarmReport(5, "flood"), AlarmReport(6, "flood")}, &dups), 6u);
-  ASSERT_EQ(*s->StoreReports("a", {AlarmReport(5, "flood"), AlarmReport(6, "flood"),
-                                   AlarmReport(7, "scan")}, &dups), 7u);
+  ASSERT_EQ(
+      *s->StoreReports(
+          "a", {AlarmReport(5, "flood"), AlarmReport(6, "flood"), AlarmReport(7, "scan")}, &dups),
+      7u);
   EXPECT_EQ(dups, 2u);
   EXPECT_EQ(*s->AlarmCount(), 3u);
   EXPECT_EQ(*s->LastReportId("a"), 7u);
@@ -415,17 +418,16 @@ TEST_F(PostgresStoreTest, DecisionChangesSetRemoveAndKeepTheVersion) {
   EXPECT_TRUE(empty->decisions.empty());
   EXPECT_EQ(s->ApplyDecisions({{false, Dec("192.0.2.1/32", v1::ACTION_BLOCK)}}, 1).code(),
             absl::StatusCode::kFailedPrecondition);
-  auto v = s->CommitDecisions({Set(Dec("192.0.2.1/32", v1::ACTION_BLOCK)),
-                               Set(Dec("192.0.2.2/32", v1::ACTION_BLOCK))});
+  auto v = s->CommitDecisions(
+      {Set(Dec("192.0.2.1/32", v1::ACTION_BLOCK)), Set(Dec("192.0.2.2/32", v1::ACTION_BLOCK))});
   ASSERT_TRUE(v.ok()) << v.status();
   EXPECT_EQ(*v, std::vector<uint64_t>({1, 2}));
   auto g = Dec("192.0.2.9/32", v1::ACTION_GRAYLIST);
   g.set_rate_per_s(5);
   g.set_burst(20);
-  v = s->CommitDecisions({Remove("192.0.2.1/32", v1::ACTION_BLOCK),
-                          Set(Dec("192.0.2.0/24", v1::ACTION_ALLOW)), Set(g),
-                          Remove("192.0.2.2/32", v1::ACTION_BLOCK,
-                                 v1::DecisionChange::KIND_EXPIRE)});
+  v = s->CommitDecisions(
+      {Remove("192.0.2.1/32", v1::ACTION_BLOCK), Set(Dec("192.0.2.0/24", v1::ACTION_ALLOW)), Set(g),
+       Remove("192.0.2.2/32", v1::ACTION_BLOCK, v1::DecisionChange::KIND_EXPIRE)});
   ASSERT_TRUE(v.ok()) << v.status();
   EXPECT_EQ(*v, std::vector<uint64_t>({3, 4, 5, 6}));
   auto reason = Dec("192.0.2.0/24", v1::ACTION_ALLOW);
@@ -454,10 +456,52 @@ TEST_F(PostgresStoreTest, DecisionChangesSetRemoveAndKeepTheVersion) {
   EXPECT_TRUE(s->DecisionChangesSince(7, 10)->empty());
   // Nothing is stored from a batch with a bad change.
   v1::DecisionChange bad;
-  EXPECT_EQ(s->CommitDecisions({Set(Dec("198.51.100.0/24", v1::ACTION_BLOCK)), bad}).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      s->CommitDecisions({Set(Dec("198.51.100.0/24", v1::ACTION_BLOCK)), bad}).status().code(),
+      absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(s->LoadDecisions()->decisions.size(), 2u);
   EXPECT_TRUE(s->CommitDecisions({})->empty());
+}
+
+TEST_F(PostgresStoreTest, ABatchNamingAKeyTwiceEndsAsItsLastChange) {
+  auto s = Open();
+  ASSERT_NE(s, nullptr);
+  auto first = Dec("192.0.2.5/32", v1::ACTION_BLOCK);
+  auto second = first;
+  second.set_reason("second");
+  auto v = s->CommitDecisions({Set(first), Remove("192.0.2.5/32", v1::ACTION_BLOCK),
+                               Remove("192.0.2.6/32", v1::ACTION_BLOCK),
+                               Set(Dec("192.0.2.6/32", v1::ACTION_BLOCK)), Set(first), Set(second),
+                               Set(Dec("192.0.2.5/32", v1::ACTION_ALLOW))});
+  ASSERT_TRUE(v.ok()) << v.status();
+  auto l = s->LoadDecisions();
+  ASSERT_TRUE(l.ok());
+  ASSERT_EQ(l->decisions.size(), 3u);
+  EXPECT_EQ(l->decisions[0].prefix(), "192.0.2.6/32");
+  EXPECT_EQ(l->decisions[0].version(), 4u);
+  EXPECT_EQ(l->decisions[1].reason(), "second");
+  EXPECT_EQ(l->decisions[1].version(), 6u);
+  EXPECT_EQ(s->DecisionChangesSince(0, 0)->size(), 7u);
+  // More changes than one statement takes (1000 rows).
+  std::vector<v1::DecisionChange> many;
+  for (int i = 0; i < 2500; ++i) {
+    many.push_back(
+        Set(Dec("10." + std::to_string(i / 256) + "." + std::to_string(i % 256) + ".0/24",
+                v1::ACTION_BLOCK)));
+  }
+  for (int i = 0; i < 1200; ++i) {
+    many.push_back(Remove("10." + std::to_string(i / 256) + "." + std::to_string(i % 256) + ".0/24",
+                          v1::ACTION_BLOCK, v1::DecisionChange::KIND_EXPIRE));
+  }
+  v = s->CommitDecisions(many);
+  ASSERT_TRUE(v.ok()) << v.status();
+  ASSERT_EQ(v->size(), many.size());
+  EXPECT_EQ(v->front(), 8u);
+  EXPECT_EQ(v->back(), 7u + many.size());
+  l = s->LoadDecisions();
+  EXPECT_EQ(l->decisions.size(), 3u + 2500u - 1200u);
+  EXPECT_EQ(l->version, 7u + many.size());
+  EXPECT_EQ(s->DecisionChangesSince(7, 0)->size(), many.size());
 }
 
 TEST_F(PostgresStoreTest, HitsAreStoredOncePerIdAndListedByFilter) {
@@ -482,8 +526,8 @@ TEST_F(PostgresStoreTest, HitsAreStoredOncePerIdAndListedByFilter) {
   EXPECT_EQ(stored, std::vector<bool>({false, false, true}));
   EXPECT_EQ(*s->HitCount(), 3u);
   EXPECT_EQ(*s->LastHitId("hp-1"), 12u);
-  ASSERT_EQ(*s->StoreHits("hp-2", {Hit(10, kArrived, "192.0.2.1", "902", 150 * kSec)},
-                          300 * kSec, &stored),
+  ASSERT_EQ(*s->StoreHits("hp-2", {Hit(10, kArrived, "192.0.2.1", "902", 150 * kSec)}, 300 * kSec,
+                          &stored),
             10u);
   auto all = s->Hits({});
   ASSERT_TRUE(all.ok()) << all.status();
@@ -604,8 +648,8 @@ TEST_F(PostgresStoreTest, AuditLogAndState) {
   ASSERT_TRUE(s->Audit(2, "bob", "unblock 192.0.2.1/32").ok());
   auto log = s->AuditLog(10);
   ASSERT_TRUE(log.ok()) << log.status();
-  EXPECT_EQ(*log, std::vector<std::string>({"2 bob unblock 192.0.2.1/32",
-                                            "1 alice block 192.0.2.1/32"}));
+  EXPECT_EQ(*log,
+            std::vector<std::string>({"2 bob unblock 192.0.2.1/32", "1 alice block 192.0.2.1/32"}));
   EXPECT_EQ(s->AuditLog(1)->size(), 1u);
   EXPECT_EQ(*s->GetState("series"), "");
   const std::string binary("a\0b\xff\n", 5);
@@ -671,9 +715,8 @@ TEST_F(PostgresStoreTest, ConcurrentCommitsAreNumberedInCommitOrder) {
     for (int i = 0; i < kCommits; ++i) {
       std::vector<v1::DecisionChange> changes;
       for (int k = 0; k <= i % 3; ++k) {
-        changes.push_back(
-            Set(Dec(net + std::to_string(i % 250) + "." + std::to_string(k) + "/32",
-                    v1::ACTION_BLOCK)));
+        changes.push_back(Set(Dec(net + std::to_string(i % 250) + "." + std::to_string(k) + "/32",
+                                  v1::ACTION_BLOCK)));
       }
       auto v = s->CommitDecisions(changes);
       if (!v.ok()) {
@@ -901,9 +944,10 @@ TEST_F(PostgresStoreTest, ZzSurvivesAServerOutageWithoutReopening) {
   });
   // Its reconnection happens inside the wait: commit until it is heard.
   for (int i = 0; i < 20 && !woke; ++i) {
-    ASSERT_TRUE(
-        other->CommitDecisions({Set(Dec("203.0.113." + std::to_string(i) + "/32", v1::ACTION_BLOCK))})
-            .ok());
+    ASSERT_TRUE(other
+                    ->CommitDecisions(
+                        {Set(Dec("203.0.113." + std::to_string(i) + "/32", v1::ACTION_BLOCK))})
+                    .ok());
     std::this_thread::sleep_for(milliseconds(200));
   }
   waiter.join();
