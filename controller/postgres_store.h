@@ -20,6 +20,12 @@
 // written for PostgreSQL; version 5 adds the shared store's tables, which
 // SQLite has not, so PostgresStore::SchemaVersion() (5) and
 // SqliteStore::SchemaVersion() (4) differ and are kept apart.
+//
+// Needs: a database whose user may create tables in its public schema (the
+// owner, on PostgreSQL 15); sessions that last (LISTEN and session advisory
+// locks: no transaction-pooling proxy such as PgBouncer in transaction
+// mode in between). Advisory lock keys 0x5357524400000001-5 (one database
+// per fleet).
 #pragma once
 
 #include <atomic>
