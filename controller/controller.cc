@@ -2,6 +2,7 @@
 #include "controller.h"
 
 #include <grpcpp/grpcpp.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <condition_variable>
@@ -336,7 +337,15 @@ class Controller::AgentImpl final : public v1::AgentService::Service {
       c_->series_.Count("alarms", agent, r.alarm().category(), ts_s, 1);
       AlarmStored();
     } else if (r.has_event()) {
-      c_->central_->Submit(r.event());
+      if (c_->store_->shared()) {
+        // The leader runs the central rules, on every controller's events.
+        if (auto st = c_->store_->AppendEvents({r.event()}); !st.ok()) {
+          std::cerr << "sipwarden-controller: forwarding an event to the leader: " << st.message()
+                    << "\n";
+        }
+      } else {
+        c_->central_->Submit(r.event());
+      }
     } else if (r.has_counters()) {
       std::map<std::string, double> values(r.counters().values().begin(),
                                            r.counters().values().end());
@@ -886,7 +895,7 @@ absl::StatusOr<std::unique_ptr<Controller>> Controller::Start(ControllerOptions 
   c->table_ = std::make_unique<DecisionTable>(c->store_.get(), c->options_.history);
   if (auto st = c->table_->Load(NowNs()); !st.ok()) return st;
   // The graphs' history; a damaged dump is reported and the graphs start empty.
-  if (auto dump = c->store_->GetState("series"); !dump.ok()) {
+  if (auto dump = c->store_->GetState(c->SeriesKey()); !dump.ok()) {
     return dump.status();
   } else if (auto st = c->series_.Load(*dump); !st.ok()) {
     std::cerr << "sipwarden-controller: time series not restored: " << st.message() << "\n";
@@ -1019,13 +1028,22 @@ absl::StatusOr<std::unique_ptr<Controller>> Controller::Start(ControllerOptions 
     c->http_ = std::move(*http);
   }
   c->housekeeping_ = std::thread([p = c.get()] { p->Housekeeping(); });
+  if (c->store_->shared()) c->follower_ = std::thread([p = c.get()] { p->Follow(); });
   return c;
 }
 
 int Controller::http_port() const { return http_ ? http_->port() : 0; }
 
+std::string Controller::SeriesKey() const {
+  // Each controller of a shared store keeps its own agents' series.
+  if (!store_->shared()) return "series";
+  char host[256] = {};
+  gethostname(host, sizeof(host) - 1);
+  return absl::StrCat("series@", host, "/", options_.listen);
+}
+
 void Controller::SaveSeries() {
-  if (auto st = store_->PutState("series", series_.Serialize()); !st.ok()) {
+  if (auto st = store_->PutState(SeriesKey(), series_.Serialize()); !st.ok()) {
     std::cerr << "sipwarden-controller: saving the time series: " << st.message() << "\n";
   }
 }
@@ -1052,6 +1070,7 @@ void Controller::Shutdown() {
   if (agent_service_) agent_service_->StopWriter();
   if (server_) server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   if (housekeeping_.joinable()) housekeeping_.join();
+  if (follower_.joinable()) follower_.join();
   central_.reset();  // its thread ends; it may still have stored (it uses the store)
   if (store_ && table_) SaveSeries();
 }
@@ -1063,14 +1082,31 @@ void Controller::Wait() {
 void Controller::Housekeeping() {
   auto next_prune = std::chrono::steady_clock::now();
   auto next_save = next_prune + std::chrono::nanoseconds(options_.series_save_ns);
+  bool led = false;
+  int64_t event_cursor = 0;  // forwarded events consumed (shared stores)
   while (!stop_) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    auto n = table_->Expire(NowNs());
-    if (!n.ok()) std::cerr << "sipwarden-controller: expiry: " << n.status().message() << "\n";
     if (std::chrono::steady_clock::now() >= next_save) {
       next_save += std::chrono::nanoseconds(options_.series_save_ns);
       SaveSeries();
     }
+    // The central jobs run on one controller: the leader (always this one
+    // on an unshared store).
+    const bool leader = store_->Leader();
+    if (leader != led) {
+      led = leader;
+      leader_ = leader;
+      if (store_->shared() && !options_.quiet) {
+        std::cerr << "sipwarden-controller: " << (leader ? "took" : "lost")
+                  << " the leadership of expiry, retention and the central rules\n";
+      }
+      // A new leader takes the forwarded events nobody consumed yet.
+      event_cursor = 0;
+    }
+    if (!leader) continue;
+    auto n = table_->Expire(NowNs());
+    if (!n.ok()) std::cerr << "sipwarden-controller: expiry: " << n.status().message() << "\n";
+    if (store_->shared()) ConsumeEvents(event_cursor);
     if (std::chrono::steady_clock::now() >= next_prune) {
       next_prune += std::chrono::minutes(1);
       if (auto st = store_->PruneAlarms(NowNs() - options_.alarm_max_age_ns,
@@ -1083,6 +1119,46 @@ void Controller::Housekeeping() {
           !st.ok()) {
         std::cerr << "sipwarden-controller: hit retention: " << st.message() << "\n";
       }
+      if (store_->shared()) {
+        if (auto st = store_->PruneDecisionLog(options_.history); !st.ok()) {
+          std::cerr << "sipwarden-controller: decision log retention: " << st.message() << "\n";
+        }
+      }
+    }
+  }
+}
+
+void Controller::ConsumeEvents(int64_t& cursor) {
+  // The agents' forwarded events, from whichever controller took them, into
+  // this leader's central rules; consumed ones are deleted.
+  while (!stop_) {
+    auto events = store_->EventsAfter(cursor, 5000);
+    if (!events.ok()) {
+      std::cerr << "sipwarden-controller: forwarded events: " << events.status().message()
+                << "\n";
+      return;
+    }
+    if (events->empty()) return;
+    for (const auto& [id, e] : *events) {
+      central_->Submit(e);
+      cursor = id;
+    }
+    if (auto st = store_->PruneEvents(cursor); !st.ok()) {
+      std::cerr << "sipwarden-controller: forwarded events: " << st.message() << "\n";
+    }
+    if (events->size() < 5000) return;
+  }
+}
+
+void Controller::Follow() {
+  // Shared stores: the other controllers' decisions, as soon as the
+  // database says there are some, and at least twice a second.
+  while (!stop_) {
+    store_->WaitForDecisionNotice(std::chrono::milliseconds(500));
+    if (stop_) break;
+    if (auto st = table_->Sync(); !st.ok()) {
+      std::cerr << "sipwarden-controller: following the decision log: " << st.message() << "\n";
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
   }
 }

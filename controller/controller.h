@@ -130,6 +130,8 @@ class Controller {
   uint64_t HitSeq();
   std::vector<std::pair<uint64_t, sipwarden::v1::StoredHit>> HitsAfter(uint64_t seq);
   bool stopping() const { return stop_; }
+  // Whether this controller runs the central jobs (always, unshared).
+  bool leader() const { return leader_; }
 
  private:
   Controller() = default;
@@ -137,6 +139,9 @@ class Controller {
   class HoneypotImpl;
   class OperatorImpl;
   void Housekeeping();
+  void Follow();
+  void ConsumeEvents(int64_t& cursor);
+  std::string SeriesKey() const;
   void Audit(const std::string& who, const std::string& what);
   void HitStored(sipwarden::v1::StoredHit hit);
   void SaveSeries();
@@ -165,6 +170,8 @@ class Controller {
   int port_ = 0;
   std::atomic<bool> stop_{false};
   std::thread housekeeping_;
+  std::thread follower_;  // shared stores: follows the decision log
+  std::atomic<bool> leader_{false};
 };
 
 // A valid agent, honeypot or operator name: 1..64 of [A-Za-z0-9._-].

@@ -2,6 +2,7 @@
 #include "decision_table.h"
 
 #include <algorithm>
+#include <iostream>
 
 #include "absl/strings/str_cat.h"
 #include "sipwarden/absl_compat.h"
@@ -25,24 +26,14 @@ absl::StatusOr<IpPrefix> ParseDecisionPrefix(std::string_view text) {
   return *p;
 }
 
-DecisionTable::DecisionTable(Store* store, size_t history) : store_(store), history_(history) {}
+DecisionTable::DecisionTable(Store* store, size_t history)
+    : store_(store), history_(history), shared_(store->shared()) {}
 
 absl::Status DecisionTable::Load(int64_t now) {
   auto loaded = store_->LoadDecisions();
   if (!loaded.ok()) return loaded.status();
   std::lock_guard<std::mutex> lock(mu_);
-  table_.clear();
-  allows_.clear();
-  graylists_ = 0;
-  expiry_.clear();
-  log_.clear();
-  version_ = loaded->version;
-  oldest_kept_ = version_;
-  for (auto& d : loaded->decisions) {
-    auto p = IpPrefix::Parse(d.prefix());
-    if (!p.ok()) continue;  // cannot happen: only parsed prefixes are stored
-    Put({d.prefix(), d.action()}, Entry{*p, d});
-  }
+  ReplaceLocked(std::move(*loaded));
   (void)now;
   return absl::OkStatus();
 }
@@ -68,13 +59,53 @@ DecisionChange DecisionTable::Change(DecisionChange::Kind kind, const Decision& 
   DecisionChange c;
   c.set_kind(kind);
   *c.mutable_decision() = d;
-  c.set_version(++version_);
+  // A shared store numbers the changes itself (Commit): 0 until then.
+  c.set_version(shared_ ? 0 : ++version_);
   c.mutable_decision()->set_version(c.version());
   return c;
 }
 
-absl::Status DecisionTable::Commit(std::vector<DecisionChange> changes) {
-  if (changes.empty()) return absl::OkStatus();
+void DecisionTable::ApplyLocked(DecisionChange c) {
+  const Key key{c.decision().prefix(), c.decision().action()};
+  if (c.kind() == DecisionChange::KIND_SET) {
+    auto p = IpPrefix::Parse(c.decision().prefix());
+    if (p.ok()) Put(key, Entry{*p, c.decision()});
+  } else {
+    Drop(key);
+  }
+  version_ = std::max(version_, c.version());
+  log_.push_back(std::move(c));
+}
+
+void DecisionTable::TrimLocked() {
+  while (log_.size() > history_) {
+    oldest_kept_ = log_.front().version();
+    log_.pop_front();
+  }
+}
+
+absl::StatusOr<std::vector<DecisionChange>> DecisionTable::Commit(
+    std::vector<DecisionChange> changes) {
+  if (changes.empty()) return changes;
+  if (shared_) {
+    // The database numbers the changes; they (and whatever other
+    // controllers committed before them) are applied from its log, in
+    // version order.
+    auto versions = store_->CommitDecisions(changes);
+    if (!versions.ok()) {
+      return absl::UnavailableError(
+          absl::StrCat("the store refused the change: ", versions.status().message()));
+    }
+    for (size_t i = 0; i < changes.size() && i < versions->size(); ++i) {
+      changes[i].set_version((*versions)[i]);
+      changes[i].mutable_decision()->set_version((*versions)[i]);
+    }
+    if (auto st = SyncLocked(); !st.ok()) {
+      // Stored, so done: the follower applies it on its next pass.
+      std::cerr << "sipwarden-controller: decision log: " << st.message() << "\n";
+    }
+    return changes;
+  }
   std::vector<StoredChange> stored;
   stored.reserve(changes.size());
   for (const auto& c : changes) {
@@ -88,21 +119,63 @@ absl::Status DecisionTable::Commit(std::vector<DecisionChange> changes) {
     oldest_kept_ = version_;
     return absl::UnavailableError(absl::StrCat("the store refused the change: ", st.message()));
   }
-  for (auto& c : changes) {
-    const Key key{c.decision().prefix(), c.decision().action()};
-    if (c.kind() == DecisionChange::KIND_SET) {
-      Put(key, Entry{*IpPrefix::Parse(c.decision().prefix()), c.decision()});
-    } else {
-      Drop(key);
-    }
-    log_.push_back(std::move(c));
-  }
-  while (log_.size() > history_) {
-    oldest_kept_ = log_.front().version();
-    log_.pop_front();
-  }
+  for (const auto& c : changes) ApplyLocked(c);
+  TrimLocked();
   changed_.notify_all();
+  return changes;
+}
+
+void DecisionTable::CatchUpLocked() {
+  // A shared store: the others' changes first, so that checks (an allow
+  // covering a block, a longer block already there) see them.
+  if (!shared_) return;
+  if (auto st = SyncLocked(); !st.ok()) {
+    std::cerr << "sipwarden-controller: decision log: " << st.message() << "\n";
+  }
+}
+
+absl::Status DecisionTable::Sync() {
+  if (!shared_) return absl::OkStatus();
+  std::lock_guard<std::mutex> lock(mu_);
+  return SyncLocked();
+}
+
+absl::Status DecisionTable::SyncLocked() {
+  constexpr size_t kBatch = 10000;
+  const uint64_t before = version_;
+  while (true) {
+    auto changes = store_->DecisionChangesSince(version_, kBatch);
+    if (!changes.ok()) {
+      if (changes.status().code() != absl::StatusCode::kOutOfRange) return changes.status();
+      // This controller fell behind the database's log: everything anew,
+      // and its watchers get a snapshot.
+      auto loaded = store_->LoadDecisions();
+      if (!loaded.ok()) return loaded.status();
+      ReplaceLocked(std::move(*loaded));
+      ++reloads_;
+      break;
+    }
+    for (auto& c : *changes) ApplyLocked(std::move(c));
+    if (changes->size() < kBatch) break;
+  }
+  TrimLocked();
+  if (version_ != before) changed_.notify_all();
   return absl::OkStatus();
+}
+
+void DecisionTable::ReplaceLocked(LoadedDecisions loaded) {
+  table_.clear();
+  allows_.clear();
+  graylists_ = 0;
+  expiry_.clear();
+  log_.clear();
+  version_ = loaded.version;
+  oldest_kept_ = version_;
+  for (auto& d : loaded.decisions) {
+    auto p = IpPrefix::Parse(d.prefix());
+    if (!p.ok()) continue;  // cannot happen: only parsed prefixes are stored
+    Put({d.prefix(), d.action()}, Entry{*p, d});
+  }
 }
 
 bool DecisionTable::AllowedLocked(const IpPrefix& prefix) const {
@@ -130,6 +203,7 @@ absl::StatusOr<Decision> DecisionTable::Block(const IpPrefix& prefix, int64_t ex
                                               const std::string& reason, const std::string& source,
                                               int64_t now) {
   std::lock_guard<std::mutex> lock(mu_);
+  CatchUpLocked();
   if (AllowedLocked(prefix)) {
     return absl::FailedPreconditionError(
         absl::StrCat(prefix.ToString(), " lies within an allow; remove the allow first"));
@@ -152,10 +226,9 @@ absl::StatusOr<Decision> DecisionTable::Block(const IpPrefix& prefix, int64_t ex
     if (old_longer) return old;
     d.set_created_unix_ns(old.created_unix_ns());
   }
-  std::vector<DecisionChange> changes{Change(DecisionChange::KIND_SET, d)};
-  const Decision out = changes.back().decision();
-  if (auto st = Commit(std::move(changes)); !st.ok()) return st;
-  return out;
+  auto done = Commit({Change(DecisionChange::KIND_SET, d)});
+  if (!done.ok()) return done.status();
+  return done->back().decision();
 }
 
 absl::StatusOr<Decision> DecisionTable::Graylist(const IpPrefix& host, int64_t expires,
@@ -175,6 +248,7 @@ absl::StatusOr<Decision> DecisionTable::Graylist(const IpPrefix& host, int64_t e
                                                    ": each must be within 1..", kMax));
   }
   std::lock_guard<std::mutex> lock(mu_);
+  CatchUpLocked();
   if (AllowedLocked(host)) {
     return absl::FailedPreconditionError(
         absl::StrCat(host.ToString(), " lies within an allow; remove the allow first"));
@@ -192,14 +266,14 @@ absl::StatusOr<Decision> DecisionTable::Graylist(const IpPrefix& host, int64_t e
   if (auto it = table_.find({d.prefix(), sipwarden::v1::ACTION_GRAYLIST}); it != table_.end()) {
     d.set_created_unix_ns(it->second.d.created_unix_ns());
   }
-  std::vector<DecisionChange> changes{Change(DecisionChange::KIND_SET, d)};
-  const Decision out = changes.back().decision();
-  if (auto st = Commit(std::move(changes)); !st.ok()) return st;
-  return out;
+  auto done = Commit({Change(DecisionChange::KIND_SET, d)});
+  if (!done.ok()) return done.status();
+  return done->back().decision();
 }
 
 absl::StatusOr<Decision> DecisionTable::Unblock(const IpPrefix& prefix) {
   std::lock_guard<std::mutex> lock(mu_);
+  CatchUpLocked();
   std::vector<DecisionChange> changes;
   std::optional<Decision> out;
   for (auto action : {sipwarden::v1::ACTION_BLOCK, sipwarden::v1::ACTION_GRAYLIST}) {
@@ -211,13 +285,14 @@ absl::StatusOr<Decision> DecisionTable::Unblock(const IpPrefix& prefix) {
   if (!out) {
     return absl::NotFoundError(absl::StrCat("no block or graylist for ", prefix.ToString()));
   }
-  if (auto st = Commit(std::move(changes)); !st.ok()) return st;
+  if (auto done = Commit(std::move(changes)); !done.ok()) return done.status();
   return *out;
 }
 
 absl::StatusOr<Decision> DecisionTable::Allow(const IpPrefix& prefix, const std::string& reason,
                                               const std::string& source, int64_t now) {
   std::lock_guard<std::mutex> lock(mu_);
+  CatchUpLocked();
   std::vector<DecisionChange> changes;
   // The blocks and graylists it covers go first, fleet-wide.
   for (const auto& [key, e] : table_) {
@@ -233,30 +308,34 @@ absl::StatusOr<Decision> DecisionTable::Allow(const IpPrefix& prefix, const std:
   d.set_source(source);
   d.set_created_unix_ns(now);
   changes.push_back(Change(DecisionChange::KIND_SET, d));
-  const Decision out = changes.back().decision();
-  if (auto st = Commit(std::move(changes)); !st.ok()) return st;
-  return out;
+  auto done = Commit(std::move(changes));
+  if (!done.ok()) return done.status();
+  return done->back().decision();
 }
 
 absl::StatusOr<Decision> DecisionTable::Disallow(const IpPrefix& prefix) {
   std::lock_guard<std::mutex> lock(mu_);
+  CatchUpLocked();
   auto it = table_.find({prefix.ToString(), sipwarden::v1::ACTION_ALLOW});
   if (it == table_.end()) {
     return absl::NotFoundError(absl::StrCat("no allow for ", prefix.ToString()));
   }
   Decision d = it->second.d;
-  if (auto st = Commit({Change(DecisionChange::KIND_REMOVE, d)}); !st.ok()) return st;
+  if (auto done = Commit({Change(DecisionChange::KIND_REMOVE, d)}); !done.ok()) {
+    return done.status();
+  }
   return d;
 }
 
 absl::StatusOr<size_t> DecisionTable::Expire(int64_t now) {
   std::lock_guard<std::mutex> lock(mu_);
+  CatchUpLocked();
   std::vector<DecisionChange> changes;
   for (auto it = expiry_.begin(); it != expiry_.end() && it->first <= now; ++it) {
     changes.push_back(Change(DecisionChange::KIND_EXPIRE, table_.at(it->second).d));
   }
   const size_t n = changes.size();
-  if (auto st = Commit(std::move(changes)); !st.ok()) return st;
+  if (auto done = Commit(std::move(changes)); !done.ok()) return done.status();
   return n;
 }
 
@@ -315,9 +394,11 @@ std::optional<std::vector<DecisionChange>> DecisionTable::ChangesSince(uint64_t 
   if (since > version_) return std::nullopt;  // from another controller's history
   if (since < oldest_kept_) return std::nullopt;
   std::vector<DecisionChange> out;
-  // log_ holds versions oldest_kept_+1 .. version_ in order.
-  const size_t skip = static_cast<size_t>(since - oldest_kept_);
-  for (size_t i = skip; i < log_.size(); ++i) out.push_back(log_[i]);
+  // log_ holds every change after oldest_kept_ in version order (a shared
+  // store's versions may have gaps: numbers its rolled-back transactions took).
+  auto it = std::upper_bound(log_.begin(), log_.end(), since,
+                             [](uint64_t v, const DecisionChange& c) { return v < c.version(); });
+  for (; it != log_.end(); ++it) out.push_back(*it);
   return out;
 }
 

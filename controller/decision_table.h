@@ -99,6 +99,17 @@ class DecisionTable {
   uint64_t WaitNewer(uint64_t seen, std::chrono::steady_clock::time_point deadline) const;
   // Wakes every WaitNewer (news besides decisions: media watches).
   void Nudge();
+  // A shared store (several controllers on one database): applies what the
+  // database's change log holds beyond this table's version, the other
+  // controllers' changes among them (the follower calls it when notified,
+  // and at least twice a second). A table too far behind the log reloads
+  // everything (its watchers then get a snapshot). Unshared: nothing.
+  absl::Status Sync();
+  // Reloads after falling behind the log (shared stores).
+  uint64_t reloads() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return reloads_;
+  }
 
  private:
   using Key = std::pair<std::string, int>;  // prefix text, action
@@ -106,8 +117,15 @@ class DecisionTable {
     IpPrefix prefix;
     sipwarden::v1::Decision d;
   };
-  // Stores and publishes changes (mu_ held).
-  absl::Status Commit(std::vector<sipwarden::v1::DecisionChange> changes);
+  // Stores and publishes changes (mu_ held); returns them with their
+  // versions (a shared store gives them out).
+  absl::StatusOr<std::vector<sipwarden::v1::DecisionChange>> Commit(
+      std::vector<sipwarden::v1::DecisionChange> changes);
+  absl::Status SyncLocked();
+  void CatchUpLocked();
+  void ApplyLocked(sipwarden::v1::DecisionChange c);
+  void TrimLocked();
+  void ReplaceLocked(LoadedDecisions loaded);
   sipwarden::v1::DecisionChange Change(sipwarden::v1::DecisionChange::Kind kind,
                                        const sipwarden::v1::Decision& d);
   bool AllowedLocked(const IpPrefix& prefix) const;
@@ -117,6 +135,8 @@ class DecisionTable {
 
   Store* store_;
   size_t history_;
+  bool shared_ = false;
+  uint64_t reloads_ = 0;
   mutable std::mutex mu_;
   mutable std::condition_variable changed_;
   std::map<Key, Entry> table_;

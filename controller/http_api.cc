@@ -520,6 +520,22 @@ struct HttpApi::Impl {
               static_cast<double>(c->series().dropped()));
     t.Gauge("sipwarden_controller_http_event_streams", "Event streams (/api/v1/events) open",
             streams.load());
+    t.Gauge("sipwarden_controller_leader",
+            "1 when this controller runs expiry, retention and the central rules (always 1 on "
+            "SQLite; one controller of those sharing PostgreSQL)",
+            c->leader() ? 1 : 0);
+    t.Counter("sipwarden_controller_decision_reloads_total",
+              "Times this controller fell behind the shared decision log and reloaded everything",
+              static_cast<double>(c->decisions().reloads()));
+    // The store's own (PostgreSQL: connections, reconnects, errors).
+    for (const auto& [name, v] : c->store().Counters()) {
+      const std::string metric = absl::StrCat("sipwarden_controller_", name);
+      if (absl::EndsWith(name, "_total")) {
+        t.Counter(metric, "The database's counter (docs/metrics.md)", v);
+      } else {
+        t.Gauge(metric, "The database's gauge (docs/metrics.md)", v);
+      }
+    }
     return {200, t.Take(), "text/plain; version=0.0.4; charset=utf-8"};
   }
 
@@ -817,6 +833,16 @@ absl::StatusOr<std::unique_ptr<HttpApi>> HttpApi::Start(Controller* c) {
   }
   api->port_ = bound;
   im.thread = std::thread([p] { p->server->listen_after_bind(); });
+  // Serving before returning: a stop() that came before the listening loop
+  // had begun would be lost, and the loop would never end.
+  for (int i = 0; i < 5000 && !s.is_running(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  if (!s.is_running()) {
+    s.stop();
+    im.thread.join();
+    return absl::UnavailableError(absl::StrCat("HTTP on ", o.http_listen, " did not start"));
+  }
   return api;
 }
 
