@@ -21,6 +21,7 @@
 #include "sipwarden/v1/agent.grpc.pb.h"
 #include "sipwarden/v1/honeypot.grpc.pb.h"
 #include "sipwarden/v1/operator.grpc.pb.h"
+#include "postgres_store.h"
 #include "sqlite_store.h"
 
 namespace sw::controller {
@@ -869,8 +870,24 @@ uint64_t Controller::HitSeq() {
 
 // ---- the controller ----------------------------------------------------------------
 
+absl::StatusOr<std::unique_ptr<Store>> OpenStore(const ControllerOptions& options) {
+  if (IsPostgresUrl(options.db)) {
+    PostgresOptions po;
+    po.pool_size = options.db_pool;
+    po.connect_retry = std::chrono::milliseconds(options.db_connect_retry_ms);
+    auto pg = PostgresStore::Open(options.db, po);
+    if (!pg.ok()) return pg.status();
+    return std::unique_ptr<Store>(std::move(*pg));
+  }
+  auto lite = SqliteStore::Open(options.db);
+  if (!lite.ok()) return lite.status();
+  return std::unique_ptr<Store>(std::move(*lite));
+}
+
 absl::StatusOr<std::unique_ptr<Controller>> Controller::Start(ControllerOptions options) {
-  if (options.db.empty()) return absl::InvalidArgumentError("--db is required (a SQLite file)");
+  if (options.db.empty()) {
+    return absl::InvalidArgumentError("--db is required (a SQLite file or postgresql://...)");
+  }
   IpAddress addr;
   uint16_t port = 0;
   if (auto st = ParseHostPort(options.listen, &addr, &port); !st.ok()) {
@@ -889,7 +906,7 @@ absl::StatusOr<std::unique_ptr<Controller>> Controller::Start(ControllerOptions 
   }
   auto c = std::unique_ptr<Controller>(new Controller());
   c->options_ = std::move(options);
-  auto store = SqliteStore::Open(c->options_.db);
+  auto store = OpenStore(c->options_);
   if (!store.ok()) return store.status();
   c->store_ = std::move(*store);
   c->table_ = std::make_unique<DecisionTable>(c->store_.get(), c->options_.history);

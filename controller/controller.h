@@ -37,7 +37,11 @@ namespace sw::controller {
 
 struct ControllerOptions {
   std::string listen = "127.0.0.1:50051";  // HOST:PORT; port 0 = any free one
-  std::string db;                           // SQLite file
+  std::string db;  // a SQLite file, or postgresql://... (several controllers may share it)
+  // PostgreSQL: connections in the pool, and how long to keep trying to
+  // reach the server at start.
+  size_t db_pool = 4;
+  int64_t db_connect_retry_ms = 10000;
   // Serving on a non-loopback address without TLS needs this.
   bool insecure = false;
   // mTLS: the controller's certificate and key, and the CA that signs the
@@ -78,6 +82,11 @@ struct ControllerStats {
 };
 
 class HttpApi;
+
+// Opens the store --db names: PostgreSQL for a postgresql:// or postgres://
+// URL (migrated once under an advisory lock, however many controllers start
+// together), else SQLite.
+absl::StatusOr<std::unique_ptr<Store>> OpenStore(const ControllerOptions& options);
 
 class Controller {
  public:

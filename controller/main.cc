@@ -18,13 +18,20 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "controller.h"
+#include "postgres_store.h"
+#include "sqlite_store.h"
 #include "sipwarden/cli.h"
 #include "sipwarden/config_file.h"
 #include "sipwarden/record.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
           "gRPC address HOST:PORT (agents and operators connect here)");
-ABSL_FLAG(std::string, db, "", "SQLite database file (created if missing; WAL journal)");
+ABSL_FLAG(std::string, db, "",
+          "The database: a SQLite file (created if missing; WAL journal), or a PostgreSQL URL "
+          "postgresql://USER@HOST:PORT/DB that several controllers share (docs/scaling.md)");
+ABSL_FLAG(uint32_t, db_pool, 4, "PostgreSQL: connections in the pool (1..256)");
+ABSL_FLAG(absl::Duration, db_connect_retry, absl::Seconds(10),
+          "PostgreSQL: how long to keep trying to reach the server at start before giving up");
 ABSL_FLAG(std::string, tls_cert, "", "mTLS: this controller's certificate (PEM)");
 ABSL_FLAG(std::string, tls_key, "", "mTLS: this controller's private key (PEM)");
 ABSL_FLAG(std::string, tls_ca, "",
@@ -79,12 +86,109 @@ std::atomic<bool> g_stop{false};
 void OnSignal(int) { g_stop = true; }
 }  // namespace
 
+// The database URL for messages: a password in it (user:password@ or
+// password=...) is not printed.
+std::string RedactPassword(std::string url) {
+  if (const size_t at = url.find('@'), scheme = url.find("://");
+      at != std::string::npos && scheme != std::string::npos && at > scheme) {
+    const size_t colon = url.find(':', scheme + 3);
+    if (colon != std::string::npos && colon < at) url.replace(colon + 1, at - colon - 1, "***");
+  }
+  for (size_t p = url.find("password="); p != std::string::npos; p = url.find("password=", p + 1)) {
+    const size_t end = url.find('&', p);
+    url.replace(p + 9, (end == std::string::npos ? url.size() : end) - p - 9, "***");
+  }
+  return url;
+}
+
+// sipwarden-controller db migrate|check.
+int Db(const std::string& verb, const sw::controller::ControllerOptions& o) {
+  using namespace sw::controller;
+  const bool pg = IsPostgresUrl(o.db);
+  const int want = pg ? PostgresStore::SchemaVersion() : SqliteStore::SchemaVersion();
+  if (verb == "migrate") {
+    int before = -1;
+    if (pg) {
+      PostgresOptions po;
+      po.pool_size = 1;
+      po.migrate = false;
+      po.connect_retry = std::chrono::milliseconds(o.db_connect_retry_ms);
+      if (auto s = PostgresStore::Open(o.db, po); s.ok()) before = (*s)->schema_version();
+    } else if (auto v = SqliteStore::PeekSchema(o.db); v.ok()) {
+      before = *v;
+    }
+    auto store = OpenStore(o);  // migrates, under an advisory lock on PostgreSQL
+    if (!store.ok()) {
+      std::cerr << "sipwarden-controller: " << store.status().message() << "\n";
+      return 1;
+    }
+    std::cout << "schema " << (*store)->schema_version()
+              << (before >= 0 && before < (*store)->schema_version()
+                      ? absl::StrCat(" (migrated from ", before, ")")
+                      : std::string(" (up to date)"))
+              << "\n";
+    return 0;
+  }
+  // check: looks only.
+  int have = -1;
+  std::unique_ptr<Store> store;
+  if (pg) {
+    PostgresOptions po;
+    po.pool_size = 1;
+    po.migrate = false;
+    po.connect_retry = std::chrono::milliseconds(o.db_connect_retry_ms);
+    auto s = PostgresStore::Open(o.db, po);
+    if (!s.ok()) {
+      std::cerr << "sipwarden-controller: " << s.status().message() << "\n";
+      return 1;
+    }
+    have = (*s)->schema_version();
+    store = std::move(*s);
+  } else {
+    auto v = SqliteStore::PeekSchema(o.db);
+    if (!v.ok()) {
+      std::cerr << "sipwarden-controller: " << v.status().message() << "\n";
+      return 1;
+    }
+    have = *v;
+  }
+  std::cout << "schema " << have << ", this controller writes " << want;
+  if (have != want) {
+    std::cout << (have < want ? ": run sipwarden-controller db migrate"
+                              : ": the database is newer than this controller")
+              << "\n";
+    return 1;
+  }
+  if (!store) {
+    auto s = SqliteStore::Open(o.db);
+    if (!s.ok()) {
+      std::cout << "\n";
+      std::cerr << "sipwarden-controller: " << s.status().message() << "\n";
+      return 1;
+    }
+    store = std::move(*s);
+  }
+  auto d = store->LoadDecisions();
+  auto agents = store->Agents();
+  auto alarms = store->AlarmCount();
+  if (!d.ok() || !agents.ok() || !alarms.ok()) {
+    std::cout << "\n";
+    std::cerr << "sipwarden-controller: reading the database failed\n";
+    return 1;
+  }
+  std::cout << " (up to date); " << d->decisions.size() << " decisions at version " << d->version
+            << ", " << agents->size() << " agents, " << *alarms << " alarms"
+            << (store->shared() ? ", shared (PostgreSQL)" : "") << "\n";
+  return 0;
+}
+
 int main(int argc, char** argv) {
   sw::SetUsage(
       "keeps the fleet's blocklist, pushes it to every agent,\n"
       "stores their reports and the honeypots' hits (graylisting and blocking the sources\n"
       "that call deflectors).\n"
-      "usage: sipwarden-controller --db PATH [--listen HOST:PORT] [--config FILE]\n"
+      "usage: sipwarden-controller --db PATH|postgresql://... [--listen HOST:PORT] [--config FILE]\n"
+      "                            [--db-pool N] [--db-connect-retry DUR]\n"
       "                            [--http-listen HOST:PORT] [--http-tokens FILE]\n"
       "                            [--tls-cert F --tls-key F --tls-ca F] [--insecure]\n"
       "                            [--rules FILE] [--fleet-reasons LIST] [--alarm-max-age DUR]\n"
@@ -92,8 +196,25 @@ int main(int argc, char** argv) {
       "                            [--honeypot-window DUR] [--honeypot-graylist-ttl DUR]\n"
       "                            [--honeypot-graylist-rate N] [--honeypot-graylist-burst N]\n"
       "                            [--honeypot-block-hits N] [--honeypot-block-ttl DUR] [--quiet]\n"
-      "Without TLS only loopback addresses are served unless --insecure is given.");
-  if (!sw::ParseCommandLineWithConfig(argc, argv, "sipwarden-controller")) return 2;
+      "Without TLS only loopback addresses are served unless --insecure is given.\n"
+      "       sipwarden-controller db migrate --db PATH|URL   brings the schema up to date\n"
+      "       sipwarden-controller db check --db PATH|URL     prints the schema and what the\n"
+      "                            database holds; exits 1 when it is not at this build's schema");
+  // "db migrate|check" before the flags.
+  std::string db_verb;
+  std::vector<char*> args(argv, argv + argc);
+  if (argc >= 2 && std::string(argv[1]) == "db") {
+    db_verb = argc >= 3 ? argv[2] : "";
+    if (db_verb != "migrate" && db_verb != "check") {
+      std::cerr << "sipwarden-controller: db needs migrate or check (see --help)\n";
+      return 2;
+    }
+    args.erase(args.begin() + 1, args.begin() + 3);
+  }
+  if (!sw::ParseCommandLineWithConfig(static_cast<int>(args.size()), args.data(),
+                                      "sipwarden-controller")) {
+    return 2;
+  }
   if (absl::GetFlag(FLAGS_version)) {
     std::printf("sipwarden-controller %s\n", SW_VERSION);
     return 0;
@@ -105,6 +226,13 @@ int main(int argc, char** argv) {
   }
   o.listen = absl::GetFlag(FLAGS_listen);
   o.db = absl::GetFlag(FLAGS_db);
+  if (absl::GetFlag(FLAGS_db_pool) < 1 || absl::GetFlag(FLAGS_db_pool) > 256) {
+    std::cerr << "sipwarden-controller: --db-pool must be within 1..256\n";
+    return 2;
+  }
+  o.db_pool = absl::GetFlag(FLAGS_db_pool);
+  o.db_connect_retry_ms = absl::ToInt64Milliseconds(absl::GetFlag(FLAGS_db_connect_retry));
+  if (!db_verb.empty()) return Db(db_verb, o);
   o.insecure = absl::GetFlag(FLAGS_insecure);
   o.http_listen = absl::GetFlag(FLAGS_http_listen);
   o.http_tokens = absl::GetFlag(FLAGS_http_tokens);
@@ -174,7 +302,7 @@ int main(int argc, char** argv) {
                                      " port ", (*c)->http_port(),
                                      o.http_tokens.empty() ? "" : " (tokens)")
                       : std::string())
-              << ", database " << o.db
+              << ", database " << RedactPassword(o.db)
               << ", decision version " << (*c)->decisions().version()
               << ", fleet reasons: " << absl::StrJoin(o.fleet_reasons, ",") << ", honeypot policy: "
               << (o.honeypot.enabled

@@ -358,6 +358,7 @@ absl::StatusOr<std::unique_ptr<PostgresStore>> PostgresStore::Open(const std::st
   s->keys_.push_back(nullptr);
   s->values_.push_back(nullptr);
   s->pool_size_ = std::max<size_t>(1, o.pool_size);
+  s->migrate_ = o.migrate;
 
   // The first connection, retried while the server starts.
   const auto give_up = Clock::now() + o.connect_retry;
@@ -454,6 +455,11 @@ absl::Status PostgresStore::Migrate(PGconn* c) {
     return absl::FailedPreconditionError(absl::StrCat("database ", where_, " has schema version ",
                                                       version, "; this controller knows up to ",
                                                       kSchema, " (upgrade the controller)"));
+  }
+  if (!migrate_) {  // db check: only look
+    unlock();
+    schema_ = version;
+    return absl::OkStatus();
   }
   while (version < kSchema) {
     const std::string sql =

@@ -58,6 +58,9 @@ struct PostgresOptions {
   std::chrono::milliseconds connect_retry{10000};
   // libpq's connect_timeout for each attempt, unless the URL sets one.
   std::chrono::seconds connect_timeout{5};
+  // Bring an older schema up to date (false: leave it, and report its
+  // version through schema_version(): `sipwarden-controller db check`).
+  bool migrate = true;
 };
 
 class PostgresStore final : public Store {
@@ -151,6 +154,7 @@ class PostgresStore final : public Store {
   std::string where_;
   int schema_ = 0;
   size_t pool_size_ = 0;
+  bool migrate_ = true;
 
   std::mutex pool_mu_;
   std::condition_variable pool_cv_;

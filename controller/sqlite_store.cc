@@ -175,6 +175,23 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string
   return OpenUpTo(path, kSchema);
 }
 
+absl::StatusOr<int> SqliteStore::PeekSchema(const std::string& path) {
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+    std::string why = db ? sqlite3_errmsg(db) : "out of memory";
+    sqlite3_close(db);
+    return absl::UnavailableError(absl::StrCat("open database ", path, ": ", why));
+  }
+  int version = -1;
+  {
+    Stmt q(db, "PRAGMA user_version");
+    if (q.ok() && q.Step() == SQLITE_ROW) version = static_cast<int>(q.Int(0));
+  }
+  sqlite3_close(db);
+  if (version < 0) return absl::UnavailableError(absl::StrCat("read the schema of ", path));
+  return version;
+}
+
 absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::OpenAtVersion(const std::string& path,
                                                                         int version) {
   if (version < 1 || version > kSchema) {

@@ -19,6 +19,9 @@ class SqliteStore final : public Store {
   // Opens (creating) the database at path and migrates it to the newest
   // schema. A database newer than this program is refused.
   static absl::StatusOr<std::unique_ptr<SqliteStore>> Open(const std::string& path);
+  // The schema version of an existing database file, read only (nothing
+  // created or migrated): `sipwarden-controller db check`.
+  static absl::StatusOr<int> PeekSchema(const std::string& path);
   // The schema version this program writes.
   static int SchemaVersion();
   // Opens at exactly schema version `version` (tests of the upgrade path).
