@@ -17,6 +17,7 @@
 #include "sipwarden/v1/agent.grpc.pb.h"
 #include "sipwarden/v1/honeypot.grpc.pb.h"
 #include "sipwarden/v1/operator.grpc.pb.h"
+#include "fake_kernel.h"
 #include "test_util.h"
 
 namespace sw::controller {
@@ -24,60 +25,6 @@ namespace {
 
 namespace v1 = sipwarden::v1;
 using Clock = std::chrono::steady_clock;
-
-// What an agent's sink saw: the decisions it holds now.
-struct FakeKernel {
-  std::mutex mu;
-  std::map<std::string, v1::Decision> held;  // "prefix action"
-  std::vector<v1::Decision> snapshot;
-  int snapshot_pages = 0;
-  uint64_t batches = 0;
-  std::vector<v1::MediaWatch> watches;
-  void Apply(const v1::DecisionBatch& b) {
-    std::lock_guard<std::mutex> lock(mu);
-    ++batches;
-    for (const auto& w : b.media_watches()) watches.push_back(w);
-    if (b.snapshot()) {
-      ++snapshot_pages;
-      for (const auto& c : b.changes()) snapshot.push_back(c.decision());
-      if (!b.snapshot_done()) return;
-      held.clear();
-      for (const auto& d : snapshot) held[Key(d)] = d;
-      snapshot.clear();
-      return;
-    }
-    for (const auto& c : b.changes()) {
-      if (c.kind() == v1::DecisionChange::KIND_SET) {
-        held[Key(c.decision())] = c.decision();
-      } else {
-        held.erase(Key(c.decision()));
-      }
-    }
-  }
-  static std::string Key(const v1::Decision& d) {
-    return d.prefix() + (d.action() == v1::ACTION_ALLOW      ? " allow"
-                         : d.action() == v1::ACTION_GRAYLIST ? " graylist"
-                                                             : " block");
-  }
-  std::optional<v1::Decision> Get(const std::string& key) {
-    std::lock_guard<std::mutex> lock(mu);
-    auto it = held.find(key);
-    if (it == held.end()) return std::nullopt;
-    return it->second;
-  }
-  bool Has(const std::string& key) {
-    std::lock_guard<std::mutex> lock(mu);
-    return held.contains(key);
-  }
-  size_t Size() {
-    std::lock_guard<std::mutex> lock(mu);
-    return held.size();
-  }
-  std::vector<v1::MediaWatch> Watches() {
-    std::lock_guard<std::mutex> lock(mu);
-    return watches;
-  }
-};
 
 class ServiceTest : public ::testing::Test {
  protected:
