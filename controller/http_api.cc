@@ -527,13 +527,34 @@ struct HttpApi::Impl {
     t.Counter("sipwarden_controller_decision_reloads_total",
               "Times this controller fell behind the shared decision log and reloaded everything",
               static_cast<double>(c->decisions().reloads()));
-    // The store's own (PostgreSQL: connections, reconnects, errors).
-    for (const auto& [name, v] : c->store().Counters()) {
-      const std::string metric = absl::StrCat("sipwarden_controller_", name);
-      if (absl::EndsWith(name, "_total")) {
-        t.Counter(metric, "The database's counter (docs/metrics.md)", v);
+    // The store's own (PostgreSQL: connections, reconnects, errors); only
+    // the keys known here become metrics.
+    struct StoreMetric {
+      const char* key;
+      const char* name;
+      const char* help;
+      bool counter;
+    };
+    static constexpr StoreMetric kStoreMetrics[] = {
+        {"db_reconnects_total", "sipwarden_controller_db_reconnects_total",
+         "Connections to PostgreSQL made again after one broke", true},
+        {"db_errors_total", "sipwarden_controller_db_errors_total",
+         "PostgreSQL calls that failed", true},
+        {"db_pool_size", "sipwarden_controller_db_pool_size",
+         "Connections in the PostgreSQL pool (--db-pool)", false},
+        {"db_pool_in_use", "sipwarden_controller_db_pool_in_use",
+         "PostgreSQL pool connections busy now", false},
+        {"db_leader", "sipwarden_controller_db_leader",
+         "1 while this controller's session holds the leadership lock", false},
+    };
+    const auto counters = c->store().Counters();
+    for (const auto& m : kStoreMetrics) {
+      auto it = counters.find(m.key);
+      if (it == counters.end()) continue;
+      if (m.counter) {
+        t.Counter(m.name, m.help, it->second);
       } else {
-        t.Gauge(metric, "The database's gauge (docs/metrics.md)", v);
+        t.Gauge(m.name, m.help, it->second);
       }
     }
     return {200, t.Take(), "text/plain; version=0.0.4; charset=utf-8"};
