@@ -528,34 +528,32 @@ struct HttpApi::Impl {
               "Times this controller fell behind the shared decision log and reloaded everything",
               static_cast<double>(c->decisions().reloads()));
     // The store's own (PostgreSQL: connections, reconnects, errors); only
-    // the keys known here become metrics.
-    struct StoreMetric {
-      const char* key;
-      const char* name;
-      const char* help;
-      bool counter;
-    };
-    static constexpr StoreMetric kStoreMetrics[] = {
-        {"db_reconnects_total", "sipwarden_controller_db_reconnects_total",
-         "Connections to PostgreSQL made again after one broke", true},
-        {"db_errors_total", "sipwarden_controller_db_errors_total",
-         "PostgreSQL calls that failed", true},
-        {"db_pool_size", "sipwarden_controller_db_pool_size",
-         "Connections in the PostgreSQL pool (--db-pool)", false},
-        {"db_pool_in_use", "sipwarden_controller_db_pool_in_use",
-         "PostgreSQL pool connections busy now", false},
-        {"db_leader", "sipwarden_controller_db_leader",
-         "1 while this controller's session holds the leadership lock", false},
-    };
+    // the keys named here become metrics.
     const auto counters = c->store().Counters();
-    for (const auto& m : kStoreMetrics) {
-      auto it = counters.find(m.key);
-      if (it == counters.end()) continue;
-      if (m.counter) {
-        t.Counter(m.name, m.help, it->second);
-      } else {
-        t.Gauge(m.name, m.help, it->second);
-      }
+    auto value = [&](const char* key, double* v) {
+      auto it = counters.find(key);
+      if (it == counters.end()) return false;
+      *v = it->second;
+      return true;
+    };
+    double v = 0;
+    if (value("db_reconnects_total", &v)) {
+      t.Counter("sipwarden_controller_db_reconnects_total",
+                "Connections to PostgreSQL made again after one broke", v);
+    }
+    if (value("db_errors_total", &v)) {
+      t.Counter("sipwarden_controller_db_errors_total", "PostgreSQL calls that failed", v);
+    }
+    if (value("db_pool_size", &v)) {
+      t.Gauge("sipwarden_controller_db_pool_size", "Connections in the PostgreSQL pool (--db-pool)",
+              v);
+    }
+    if (value("db_pool_in_use", &v)) {
+      t.Gauge("sipwarden_controller_db_pool_in_use", "PostgreSQL pool connections busy now", v);
+    }
+    if (value("db_leader", &v)) {
+      t.Gauge("sipwarden_controller_db_leader",
+              "1 while this controller's session holds the leadership lock", v);
     }
     return {200, t.Take(), "text/plain; version=0.0.4; charset=utf-8"};
   }
