@@ -971,6 +971,7 @@ absl::StatusOr<std::unique_ptr<Controller>> Controller::Start(ControllerOptions 
       std::cerr << "sipwarden-controller: fleet media watch " << absl::StrJoin(mw.endpoints(), " ")
                 << " (central rule " << v.rule << ")\n";
     }
+    self->ShareWatch(mw);
     self->watches_.Add(std::move(mw));
     self->table_->Nudge();
   };
@@ -1169,7 +1170,8 @@ void Controller::ConsumeEvents(int64_t& cursor) {
 
 void Controller::Follow() {
   // Shared stores: the other controllers' decisions, as soon as the
-  // database says there are some, and at least twice a second.
+  // database says there are some, and at least twice a second; the
+  // leader's media watches, for this controller's agents.
   while (!stop_) {
     store_->WaitForDecisionNotice(std::chrono::milliseconds(500));
     if (stop_) break;
@@ -1177,7 +1179,49 @@ void Controller::Follow() {
       std::cerr << "sipwarden-controller: following the decision log: " << st.message() << "\n";
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
+    FollowWatches();
   }
+}
+
+namespace {
+std::string WatchKey(const v1::MediaWatch& w) {
+  return absl::StrCat(w.rule(), "|", w.owner(), "|", w.starts_unix_ns(), "|",
+                      absl::StrJoin(w.endpoints(), ","));
+}
+}  // namespace
+
+void Controller::ShareWatch(const v1::MediaWatch& mw) {
+  // The central rules run on the leader only: the watches they ask for are
+  // published in the store for every controller's agents (FollowWatches).
+  if (!store_->shared()) return;
+  const int64_t now = NowNs();
+  v1::DecisionBatch list;  // a container of watches, not decisions
+  std::lock_guard<std::mutex> lock(shared_watches_mu_);
+  shared_watches_seen_[WatchKey(mw)] = mw.expires_unix_ns();
+  uint64_t through = 0;
+  for (auto& w : watches_.Since(0, now, &through)) *list.add_media_watches() = std::move(w);
+  *list.add_media_watches() = mw;
+  if (auto st = store_->PutState("media_watches", list.SerializeAsString()); !st.ok()) {
+    std::cerr << "sipwarden-controller: sharing a media watch: " << st.message() << "\n";
+  }
+}
+
+void Controller::FollowWatches() {
+  auto blob = store_->GetState("media_watches");
+  if (!blob.ok() || blob->empty()) return;
+  v1::DecisionBatch list;
+  if (!list.ParseFromString(*blob)) return;
+  const int64_t now = NowNs();
+  bool added = false;
+  std::lock_guard<std::mutex> lock(shared_watches_mu_);
+  for (const auto& w : list.media_watches()) {
+    if (w.expires_unix_ns() <= now) continue;
+    if (!shared_watches_seen_.emplace(WatchKey(w), w.expires_unix_ns()).second) continue;
+    watches_.Add(w);
+    added = true;
+  }
+  std::erase_if(shared_watches_seen_, [&](const auto& kv) { return kv.second <= now; });
+  if (added) table_->Nudge();
 }
 
 }  // namespace sw::controller

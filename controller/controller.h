@@ -149,6 +149,8 @@ class Controller {
   class OperatorImpl;
   void Housekeeping();
   void Follow();
+  void ShareWatch(const sipwarden::v1::MediaWatch& mw);
+  void FollowWatches();
   void ConsumeEvents(int64_t& cursor);
   std::string SeriesKey() const;
   void Audit(const std::string& who, const std::string& what);
@@ -181,6 +183,9 @@ class Controller {
   std::thread housekeeping_;
   std::thread follower_;  // shared stores: follows the decision log
   std::atomic<bool> leader_{false};
+  // Shared stores: media watches seen (this leader's, or read from the store).
+  std::mutex shared_watches_mu_;
+  std::map<std::string, int64_t> shared_watches_seen_;  // key -> expiry
 };
 
 // A valid agent, honeypot or operator name: 1..64 of [A-Za-z0-9._-].

@@ -8,6 +8,7 @@
 
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "absl/time/clock.h"
 #include "controller.h"
@@ -167,6 +168,40 @@ TEST_F(SharedControllersTest, DecisionsAtEitherReachTheOthersAgentsWithOneVersio
   v1::BlockRequest inside;
   inside.set_prefix("198.51.100.5");
   EXPECT_EQ(c2->Block(ops, inside).status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+// A central rule's media watch, asked for on the leader by an event from an
+// agent of the other controller, reaches the agents of both, once.
+TEST_F(SharedControllersTest, TheLeadersMediaWatchesReachEveryControllersAgents) {
+  auto c1 = Start();
+  auto c2 = Start();
+  ASSERT_TRUE(c1 && c2);
+  ASSERT_TRUE(WaitFor([&] { return c1->leader() != c2->leader(); }, 5000));
+  Controller& leader = c1->leader() ? *c1 : *c2;
+  Controller& other = c1->leader() ? *c2 : *c1;
+  FakeKernel ka, kb;
+  auto a = Agent("call-agent-host", {other.port()}, &ka);
+  auto b = Agent("gateway-host", {leader.port()}, &kb);
+  ASSERT_TRUE(WaitFor([&] { return a->stats().connected && b->stats().connected; }));
+  v1::AgentReport r;
+  auto* e = r.mutable_event();
+  e->set_ts_unix_ns(absl::ToUnixNanos(absl::Now()));
+  e->set_name("mgcp-dlcx");
+  for (const auto& [k, v] : std::vector<std::pair<std::string, std::string>>{
+           {"connection_id", "FDE234C8"}, {"call_id", "A3C47F21456789F0"},
+           {"released_media", "198.51.100.9:3456"}}) {
+    auto* f = e->add_fields();
+    f->set_name(k);
+    f->set_value(v);
+  }
+  a->Report(r);  // to the controller that does not lead
+  ASSERT_TRUE(WaitFor([&] { return ka.Watches().size() == 1 && kb.Watches().size() == 1; }, 5000))
+      << ka.Watches().size() << " " << kb.Watches().size();
+  EXPECT_EQ(ka.Watches()[0].rule(), "fleet-gateway-dlcx");
+  EXPECT_EQ(ka.Watches()[0].SerializeAsString(), kb.Watches()[0].SerializeAsString());
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));  // followers pass again
+  EXPECT_EQ(ka.Watches().size(), 1u);
+  EXPECT_EQ(kb.Watches().size(), 1u);
 }
 
 }  // namespace
