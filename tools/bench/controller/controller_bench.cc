@@ -71,7 +71,7 @@ ABSL_FLAG(int, controllers, 2, "The fleet bench: controllers sharing the databas
 ABSL_FLAG(int, db_pool, 4, "The fleet bench: each controller's --db-pool");
 ABSL_FLAG(int, block_threads, 32,
           "The fleet bench: parallel operator Block calls making the decisions");
-ABSL_FLAG(double, block_seconds, 900,
+ABSL_FLAG(double, block_seconds, 1800,
           "The fleet bench: the most time the decisions may take to make");
 
 namespace {
@@ -725,7 +725,7 @@ int main(int argc, char** argv) {
       "  sw-bench-controller [--agents 100] [--blocks 20] [--report-seconds 5]\n"
       "                      [--decisions 300000] [--poll-seconds 10] [--controller BIN]\n"
       "  sw-bench-controller --db postgresql://... [--controllers 2] [--db-pool 4]\n"
-      "                      [--block-threads 32] [--block-seconds 900] [...]   the fleet bench");
+      "                      [--block-threads 32] [--block-seconds 1800] [...]   the fleet bench");
   sw::NormalizedArgs normalized(argc, argv);
   absl::ParseCommandLine(normalized.argc(), normalized.argv());
   const int n_agents = std::clamp(absl::GetFlag(FLAGS_agents), 1, 5000);
