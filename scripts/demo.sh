@@ -220,6 +220,16 @@ echo "  sw-proxy2's kernel blocklist:"
 "$SW_BIN_DIR/sipwardenctl" --pin-dir /run/sw-lab/bpffs/sipwarden2 block list | sed 's/^/    /' || true
 "$LAB" exec sw-controller "${FLEET_CTL[@]}" agents | sed 's/^/  /' || true
 
+banner "the operator's console and its JSON API (https://127.0.0.1:8443/ in sw-controller)"
+api() {  # api PATH: the controller's HTTP API with the lab's operator token
+  "$LAB" exec sw-controller curl -s --cacert /run/sw-lab/pki/ca.pem \
+    -H "Authorization: Bearer $(awk '{print $3}' /run/sw-lab/controller/tokens)" "https://127.0.0.1:8443$1"
+}
+api /api/v1/stats | jq -r '"  decision version \(.decision_version), \(.blocks) blocks, \(.agents_connected)/\(.agents) agents connected, \(.alarms_stored) alarms stored"' || true
+api '/api/v1/series?name=packets&since=15m&by=verdict' |
+  jq -r '.series[] | "  packets/s \(.label): peak \([.points[][1]] | max)"' 2>/dev/null | head -6 || true
+echo "  (docs/console.md: the page shows these live; docs/api.md: every call)"
+
 banner "waiting for the legitimate calls to finish"
 wait "$LEGIT" || true
 cat /run/sw-lab/demo-traffic.out | grep -E "^(registrations|calls|sw-proxy)" | sed 's/^/  /'
