@@ -11,6 +11,7 @@
 #include <mutex>
 #include <thread>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -247,18 +248,46 @@ class Controller::AgentImpl final : public v1::AgentService::Service {
   }
 
   // Fills live state into stored agent rows.
+  // Fills live state into stored agent rows. On a shared store an agent
+  // may be connected to another controller: then the row's heartbeat
+  // (Controller::Heartbeat) tells, and its counters and decision version
+  // come from the row.
   void Decorate(v1::AgentInfo* a) {
+    const bool shared = c_->store_->shared();
+    if (shared) {
+      auto& m = *a->mutable_counters();
+      if (auto v = m.find(kVersionKey); v != m.end()) {
+        a->set_decision_version(static_cast<uint64_t>(v->second));
+        m.erase(v);
+      }
+      a->set_connected(NowNs() - a->last_seen_unix_ns() < kHeartbeatFreshNs);
+    }
     std::lock_guard<std::mutex> lock(mu_);
     auto it = conn_.find(a->agent());
     if (it == conn_.end()) return;
-    a->set_connected(it->second.watches > 0);
-    if (it->second.watches > 0) a->set_last_seen_unix_ns(NowNs());  // seen now: it is watching
+    const bool here = it->second.watches > 0;
+    if (!here && shared) return;  // maybe at another controller: the row tells
+    a->set_connected(here);
+    if (here) a->set_last_seen_unix_ns(NowNs());  // seen now: it is watching
     a->set_decision_version(it->second.sent);
     if (!it->second.counters.empty()) {
       a->mutable_counters()->clear();
       for (const auto& [k, v] : it->second.counters) (*a->mutable_counters())[k] = v;
     }
   }
+  // The agents watching here: name -> (decision version sent, counters).
+  std::map<std::string, std::pair<uint64_t, std::map<std::string, double>>> Here() {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::map<std::string, std::pair<uint64_t, std::map<std::string, double>>> out;
+    for (const auto& [name, c] : conn_) {
+      if (c.watches > 0) out[name] = {c.sent, c.counters};
+    }
+    return out;
+  }
+  // Shared stores: the agent row's counters carry the decision version
+  // sent to it under this key, for the other controllers.
+  static constexpr const char* kVersionKey = "sipwarden_decision_version";
+  static constexpr int64_t kHeartbeatFreshNs = 30'000'000'000LL;
   size_t connected() {
     std::lock_guard<std::mutex> lock(mu_);
     size_t n = 0;
@@ -497,10 +526,18 @@ class Controller::HoneypotImpl final : public v1::HoneypotService::Service {
                     absl::StrCat("hits not stored: ", last.status().message()));
     }
     uint64_t n = 0;
+    // The honeypot policy runs on one controller, the leader, so that its
+    // windows see every honeypot's hits: the others queue them for it.
+    std::vector<v1::ForwardedEvent> for_leader;
+    const bool queue = c_->store_->shared() && !c_->leader();
     for (size_t i = 0; i < hits.size(); ++i) {
       if (!stored[i]) continue;
       ++n;
-      Act(who, hits[i], now);
+      if (queue) {
+        for_leader.push_back(HitEvent(who, hits[i]));
+      } else {
+        Act(who, hits[i], now);
+      }
       v1::StoredHit sh;
       sh.set_honeypot(who);
       sh.set_campaign(hits[i].audio_sha256());
@@ -509,10 +546,58 @@ class Controller::HoneypotImpl final : public v1::HoneypotService::Service {
                         now / 1000000000, 1);
       c_->HitStored(std::move(sh));
     }
+    if (!for_leader.empty()) {
+      if (auto st = c_->store_->AppendEvents(for_leader); !st.ok()) {
+        std::cerr << "sipwarden-controller: queueing honeypot hits for the leader: "
+                  << st.message() << "\n";
+      }
+    }
     c_->stats_.hits += n;
     c_->stats_.hit_duplicates += hits.size() - n;
     resp->set_stored_through(*last);
     return Status::OK;
+  }
+
+  // A hit queued for the leader, as a forwarded event of its own name.
+  static constexpr const char* kHitEvent = "sipwarden-honeypot-hit";
+  static v1::ForwardedEvent HitEvent(const std::string& honeypot, const v1::HoneypotHit& hit) {
+    v1::ForwardedEvent e;
+    e.set_name(kHitEvent);
+    e.set_ts_unix_ns(hit.ts_unix_ns());
+    auto* f = e.add_fields();
+    f->set_name("honeypot");
+    f->set_value(honeypot);
+    f = e.add_fields();
+    f->set_name("hit");
+    f->set_value(absl::Base64Escape(hit.SerializeAsString()));
+    return e;
+  }
+  // The leader: a hit another controller queued.
+  void ActQueued(const v1::ForwardedEvent& e) {
+    std::string honeypot, raw;
+    for (const auto& f : e.fields()) {
+      if (f.name() == "honeypot") honeypot = f.value();
+      if (f.name() == "hit") absl::Base64Unescape(f.value(), &raw);
+    }
+    v1::HoneypotHit hit;
+    if (honeypot.empty() || !hit.ParseFromString(raw)) {
+      std::cerr << "sipwarden-controller: a queued honeypot hit is damaged: skipped\n";
+      return;
+    }
+    Act(honeypot, hit, NowNs());
+  }
+  // On taking the leadership: the window's arrivals, as at start.
+  absl::Status Replay() {
+    if (!c_->options_.honeypot.enabled) return absl::OkStatus();
+    const int64_t now = NowNs();
+    HitFilter f;
+    f.since_unix_ns = now - c_->options_.honeypot.window_ns;
+    f.stage = v1::HoneypotHit::STAGE_ARRIVED;
+    f.limit = 50000;
+    auto recent = c_->store_->Hits(f);
+    if (!recent.ok()) return recent.status();
+    for (const auto& h : *recent) c_->policy_->Replay(h.honeypot(), h.hit(), now);
+    return absl::OkStatus();
   }
 
  private:
@@ -771,7 +856,17 @@ absl::Status Controller::FleetStats(v1::StatsResponse* resp) {
   auto agents = store_->Agents();
   if (!agents.ok()) return agents.status();
   resp->set_agents(agents->size());
-  resp->set_agents_connected(agent_service_->connected());
+  size_t connected = 0;
+  if (store_->shared()) {
+    // The fleet's: agents connected to any controller (their heartbeats).
+    for (auto& a : *agents) {
+      agent_service_->Decorate(&a);
+      connected += a.connected();
+    }
+  } else {
+    connected = agent_service_->connected();
+  }
+  resp->set_agents_connected(connected);
   auto alarms = store_->AlarmCount();
   if (!alarms.ok()) return alarms.status();
   resp->set_alarms_stored(*alarms);
@@ -788,8 +883,15 @@ absl::Status Controller::FleetStats(v1::StatsResponse* resp) {
   resp->set_honeypot_blocked(s.honeypot_blocked);
   resp->set_honeypot_spared_allowed(s.honeypot_spared);
   resp->set_honeypot_stale(s.honeypot_stale);
-  for (const auto& [k, v] : agent_service_->FleetCounters()) {
-    (*resp->mutable_fleet_counters())[k] = v;
+  if (store_->shared()) {
+    for (const auto& a : *agents) {
+      if (!a.connected()) continue;
+      for (const auto& [k, v] : a.counters()) (*resp->mutable_fleet_counters())[k] += v;
+    }
+  } else {
+    for (const auto& [k, v] : agent_service_->FleetCounters()) {
+      (*resp->mutable_fleet_counters())[k] = v;
+    }
   }
   return absl::OkStatus();
 }
@@ -976,21 +1078,12 @@ absl::StatusOr<std::unique_ptr<Controller>> Controller::Start(ControllerOptions 
     self->table_->Nudge();
   };
   c->policy_ = std::make_unique<HoneypotPolicy>(c->table_.get(), c->options_.honeypot);
-  if (c->options_.honeypot.enabled) {
-    // The last window's arrivals (the newest 50,000): a source that hit a
-    // deflector before the restart is not taken for a newcomer after it.
-    const int64_t now = NowNs();
-    HitFilter f;
-    f.since_unix_ns = now - c->options_.honeypot.window_ns;
-    f.stage = v1::HoneypotHit::STAGE_ARRIVED;
-    f.limit = 50000;
-    auto recent = c->store_->Hits(f);
-    if (!recent.ok()) return recent.status();
-    for (const auto& h : *recent) c->policy_->Replay(h.honeypot(), h.hit(), now);
-  }
   c->agent_service_ = std::make_unique<AgentImpl>(c.get());
   c->agent_service_->StartWriter();
   c->honeypot_service_ = std::make_unique<HoneypotImpl>(c.get());
+  // The last window's arrivals (the newest 50,000): a source that hit a
+  // deflector before the restart is not taken for a newcomer after it.
+  if (auto st = c->honeypot_service_->Replay(); !st.ok()) return st;
   c->central_ = std::make_unique<CentralCorrelator>(*central_rules, std::move(cs));
   c->operator_service_ = std::make_unique<OperatorImpl>(c.get());
 
@@ -1102,11 +1195,17 @@ void Controller::Housekeeping() {
   auto next_save = next_prune + std::chrono::nanoseconds(options_.series_save_ns);
   bool led = false;
   int64_t event_cursor = 0;  // forwarded events consumed (shared stores)
+  auto next_heartbeat = next_prune;
   while (!stop_) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
     if (std::chrono::steady_clock::now() >= next_save) {
       next_save += std::chrono::nanoseconds(options_.series_save_ns);
       SaveSeries();
+    }
+    if (store_->shared() && std::chrono::steady_clock::now() >= next_heartbeat) {
+      next_heartbeat =
+          std::chrono::steady_clock::now() + std::chrono::nanoseconds(options_.heartbeat_ns);
+      Heartbeat();
     }
     // The central jobs run on one controller: the leader (always this one
     // on an unshared store).
@@ -1118,8 +1217,14 @@ void Controller::Housekeeping() {
         std::cerr << "sipwarden-controller: " << (leader ? "took" : "lost")
                   << " the leadership of expiry, retention and the central rules\n";
       }
-      // A new leader takes the forwarded events nobody consumed yet.
+      // A new leader takes the forwarded events nobody consumed yet, and
+      // the honeypot policy's window from the stored arrivals.
       event_cursor = 0;
+      if (leader && store_->shared()) {
+        if (auto st = honeypot_service_->Replay(); !st.ok()) {
+          std::cerr << "sipwarden-controller: honeypot policy: " << st.message() << "\n";
+        }
+      }
     }
     if (!leader) continue;
     auto n = table_->Expire(NowNs());
@@ -1146,6 +1251,35 @@ void Controller::Housekeeping() {
   }
 }
 
+void Controller::Heartbeat() {
+  // Shared stores: the agents watching here are marked seen in their rows,
+  // with their last counters and decision version, so that every
+  // controller's agent list and fleet counters show the whole fleet.
+  const auto here = agent_service_->Here();
+  if (here.empty()) return;
+  auto agents = store_->Agents();
+  if (!agents.ok()) {
+    std::cerr << "sipwarden-controller: agents' heartbeat: " << agents.status().message() << "\n";
+    return;
+  }
+  const int64_t now = NowNs();
+  for (auto& a : *agents) {
+    auto it = here.find(a.agent());
+    if (it == here.end()) continue;
+    a.set_last_seen_unix_ns(now);
+    auto& m = *a.mutable_counters();
+    if (!it->second.second.empty()) {
+      m.clear();
+      for (const auto& [k, v] : it->second.second) m[k] = v;
+    }
+    m[AgentImpl::kVersionKey] = static_cast<double>(it->second.first);
+    if (auto st = store_->UpsertAgent(a); !st.ok()) {
+      std::cerr << "sipwarden-controller: agents' heartbeat: " << st.message() << "\n";
+      return;
+    }
+  }
+}
+
 void Controller::ConsumeEvents(int64_t& cursor) {
   // The agents' forwarded events, from whichever controller took them, into
   // this leader's central rules; consumed ones are deleted.
@@ -1158,7 +1292,11 @@ void Controller::ConsumeEvents(int64_t& cursor) {
     }
     if (events->empty()) return;
     for (const auto& [id, e] : *events) {
-      central_->Submit(e);
+      if (e.name() == HoneypotImpl::kHitEvent) {
+        honeypot_service_->ActQueued(e);
+      } else {
+        central_->Submit(e);
+      }
       cursor = id;
     }
     if (auto st = store_->PruneEvents(cursor); !st.ok()) {

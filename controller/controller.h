@@ -65,6 +65,9 @@ struct ControllerOptions {
   // http_tokens (lines "ROLE NAME TOKEN"; empty = none).
   std::string http_listen;
   std::string http_tokens;
+  // Shared stores: how often the agents connected here are marked seen in
+  // the database (an agent counts as connected fleet-wide for 30 s after).
+  int64_t heartbeat_ns = 10'000'000'000LL;
   // Time series saved to the store this often (and at shutdown).
   int64_t series_save_ns = 60'000'000'000LL;
   // A central rule's media watch starts this long after it is asked for, so
@@ -149,6 +152,7 @@ class Controller {
   class OperatorImpl;
   void Housekeeping();
   void Follow();
+  void Heartbeat();
   void ShareWatch(const sipwarden::v1::MediaWatch& mw);
   void FollowWatches();
   void ConsumeEvents(int64_t& cursor);

@@ -13,6 +13,8 @@
 #include "absl/time/clock.h"
 #include "controller.h"
 #include "controller_client.h"
+#include "sipwarden/v1/honeypot.grpc.pb.h"
+#include <grpcpp/grpcpp.h>
 #include "fake_kernel.h"
 #include "pg_server.h"
 #include "sipwarden/ip.h"
@@ -52,6 +54,7 @@ class SharedControllersTest : public ::testing::Test {
     o.listen = "127.0.0.1:0";
     o.db = url_;
     o.db_pool = 2;
+    o.heartbeat_ns = 300'000'000;
     o.quiet = true;
     auto c = Controller::Start(o);
     EXPECT_TRUE(c.ok()) << c.status();
@@ -162,6 +165,18 @@ TEST_F(SharedControllersTest, DecisionsAtEitherReachTheOthersAgentsWithOneVersio
     EXPECT_EQ(s1[i].SerializeAsString(), s2[i].SerializeAsString()) << s1[i].prefix();
   }
   EXPECT_TRUE(k1.Has("198.51.100.0/28 allow"));
+  // Each controller lists both agents as connected, with the version sent
+  // to each (the other's through the database's heartbeat).
+  auto both_listed = [&](Controller& c) {
+    v1::ListAgentsResponse r;
+    if (!c.ListAgents(&r).ok() || r.agents_size() != 2) return false;
+    for (const auto& a : r.agents()) {
+      if (!a.connected() || a.decision_version() != c.decisions().version()) return false;
+    }
+    v1::StatsResponse st;
+    return c.FleetStats(&st).ok() && st.agents_connected() == 2;
+  };
+  EXPECT_TRUE(WaitFor([&] { return both_listed(*c1) && both_listed(*c2); }, 5000));
   EXPECT_FALSE(k2.Has("198.51.100.3/32 block"));
   EXPECT_TRUE(k2.Has("198.51.100.49/32 block"));
   // An allow made at c1 refuses a block inside it at c2 (c2 caught up first).
@@ -202,6 +217,59 @@ TEST_F(SharedControllersTest, TheLeadersMediaWatchesReachEveryControllersAgents)
   std::this_thread::sleep_for(std::chrono::milliseconds(1200));  // followers pass again
   EXPECT_EQ(ka.Watches().size(), 1u);
   EXPECT_EQ(kb.Watches().size(), 1u);
+}
+
+// The honeypot policy runs on the leader over every controller's honeypots:
+// one source calling deflectors at two honeypots that report to different
+// controllers is blocked ("two honeypots"), not just graylisted twice.
+TEST_F(SharedControllersTest, HitsAtHoneypotsOfDifferentControllersCountTogether) {
+  auto c1 = Start();
+  auto c2 = Start();
+  ASSERT_TRUE(c1 && c2);
+  ASSERT_TRUE(WaitFor([&] { return c1->leader() != c2->leader(); }, 5000));
+  auto report = [](int port, const std::string& honeypot, uint64_t id, const std::string& callee) {
+    auto ch = grpc::CreateChannel("127.0.0.1:" + std::to_string(port),
+                                  grpc::InsecureChannelCredentials());
+    auto stub = v1::HoneypotService::NewStub(ch);
+    {
+      grpc::ClientContext ctx;
+      ctx.AddMetadata("sw-name", honeypot);
+      v1::HoneypotRegisterRequest req;
+      req.set_honeypot(honeypot);
+      req.set_hostname(honeypot + ".lab");
+      req.set_version("test");
+      req.add_listen("192.0.2.200:5060");
+      req.set_deflector_users(3);
+      v1::HoneypotRegisterResponse resp;
+      EXPECT_TRUE(stub->Register(&ctx, req, &resp).ok());
+    }
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("sw-name", honeypot);
+    v1::HitBatch b;
+    auto* h = b.add_hits();
+    h->set_id(id);
+    h->set_stage(v1::HoneypotHit::STAGE_ARRIVED);
+    h->set_ts_unix_ns(absl::ToUnixNanos(absl::Now()));
+    h->set_method("INVITE");
+    h->set_src_ip("203.0.113.90");
+    h->set_callee(callee);
+    h->set_call_id("call-" + honeypot);
+    v1::HitAck ack;
+    return stub->ReportHits(&ctx, b, &ack);
+  };
+  ASSERT_TRUE(report(c1->port(), "hp-a", 1, "alice").ok());
+  const auto src = *IpPrefix::Parse("203.0.113.90/32");
+  ASSERT_TRUE(WaitFor([&] {
+    return c1->decisions().Find(src, v1::ACTION_GRAYLIST).has_value() &&
+           c2->decisions().Find(src, v1::ACTION_GRAYLIST).has_value();
+  }));
+  EXPECT_FALSE(c1->decisions().Find(src, v1::ACTION_BLOCK).has_value());
+  ASSERT_TRUE(report(c2->port(), "hp-b", 1, "bob").ok());
+  ASSERT_TRUE(WaitFor([&] {
+    return c1->decisions().Find(src, v1::ACTION_BLOCK).has_value() &&
+           c2->decisions().Find(src, v1::ACTION_BLOCK).has_value();
+  })) << "hits at two honeypots of different controllers did not block the source";
+  EXPECT_EQ(c1->decisions().Find(src, v1::ACTION_BLOCK)->origin(), v1::ORIGIN_HONEYPOT);
 }
 
 }  // namespace

@@ -34,10 +34,12 @@ free_port() {
   ip netns exec "$A" python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 GRPC=$(free_port) HTTP=$(free_port) METRICS=$(free_port) PROM=$(free_port)
+# Background processes are started with 'ip netns exec' itself, never through
+# in_ns: $! must be the process, so that the teardown kills it.
 in_ns() { ip netns exec "$A" "$@"; }
 
 e2e_log "starting the controller (gRPC $GRPC, HTTP $HTTP)"
-in_ns "$BIN/sipwarden-controller" --db "$TMP/c.db" --listen "127.0.0.1:$GRPC" \
+ip netns exec "$A" "$BIN/sipwarden-controller" --db "$TMP/c.db" --listen "127.0.0.1:$GRPC" \
   --http-listen "127.0.0.1:$HTTP" >"$TMP/controller.out" 2>"$TMP/controller.err" &
 E2E_PIDS+=("$!")
 CONTROLLER=$!
@@ -68,7 +70,7 @@ scrape_configs:
       - targets: ['127.0.0.1:$HTTP']
 EOF
 e2e_log "starting prometheus on 127.0.0.1:$PROM"
-in_ns prometheus --config.file="$TMP/prometheus.yml" --storage.tsdb.path="$TMP/tsdb" \
+ip netns exec "$A" prometheus --config.file="$TMP/prometheus.yml" --storage.tsdb.path="$TMP/tsdb" \
   --web.listen-address="127.0.0.1:$PROM" >"$TMP/prometheus.log" 2>&1 &
 E2E_PIDS+=("$!")
 e2e_wait_for 30 in_ns curl -sf "http://127.0.0.1:$PROM/-/ready" ||
