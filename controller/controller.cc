@@ -226,10 +226,18 @@ class Controller::AgentImpl final : public v1::AgentService::Service {
       absl::Status st = c_->store_->StoreReportBatch(batch, &stored, &last);
       if (st.ok()) {
         uint64_t n = 0;
+        std::vector<v1::ForwardedEvent> for_leader;  // shared stores: one append per batch
         for (size_t i = 0; i < batch.size(); ++i) {
           if (!stored[i]) continue;
           ++n;
-          Apply(batch[i].agent, batch[i].report);
+          Apply(batch[i].agent, batch[i].report, &for_leader);
+        }
+        if (!for_leader.empty()) {
+          // The leader runs the central rules, on every controller's events.
+          if (auto fst = c_->store_->AppendEvents(for_leader); !fst.ok()) {
+            std::cerr << "sipwarden-controller: forwarding " << for_leader.size()
+                      << " events to the leader: " << fst.message() << "\n";
+          }
         }
         c_->stats_.reports += n;
         c_->stats_.duplicates += batch.size() - n;
@@ -361,18 +369,15 @@ class Controller::AgentImpl final : public v1::AgentService::Service {
     return true;
   }
 
-  void Apply(const std::string& agent, const v1::AgentReport& r) {
+  void Apply(const std::string& agent, const v1::AgentReport& r,
+             std::vector<v1::ForwardedEvent>* for_leader) {
     const int64_t ts_s = SeriesTime(r.ts_unix_ns());
     if (r.has_alarm()) {
       c_->series_.Count("alarms", agent, r.alarm().category(), ts_s, 1);
       AlarmStored();
     } else if (r.has_event()) {
       if (c_->store_->shared()) {
-        // The leader runs the central rules, on every controller's events.
-        if (auto st = c_->store_->AppendEvents({r.event()}); !st.ok()) {
-          std::cerr << "sipwarden-controller: forwarding an event to the leader: " << st.message()
-                    << "\n";
-        }
+        for_leader->push_back(r.event());
       } else {
         c_->central_->Submit(r.event());
       }

@@ -364,19 +364,28 @@ struct HttpApi::Impl {
     return absl::OkStatus();
   }
 
-  Reply Alarms(const httplib::Request& req) {
-    v1::ListAlarmsRequest r;
+  // The filters the list calls share: limit, since, src.
+  struct ListParams {
     uint32_t limit = 0;
     int64_t since = 0;
     std::string src;
-    for (const auto& st : {ParseLimit(req, 100000, &limit), ParseSinceParam(req, &since),
-                           ParseAddressParam(req, "src", &src)}) {
-      if (!st.ok()) return Error(st);
+    absl::Status Parse(const httplib::Request& req) {
+      for (const auto& st : {ParseLimit(req, 100000, &limit), ParseSinceParam(req, &since),
+                             ParseAddressParam(req, "src", &src)}) {
+        if (!st.ok()) return st;
+      }
+      return absl::OkStatus();
     }
-    r.set_limit(limit);
-    r.set_since_unix_ns(since);
+  };
+
+  Reply Alarms(const httplib::Request& req) {
+    v1::ListAlarmsRequest r;
+    ListParams l;
+    if (auto st = l.Parse(req); !st.ok()) return Error(st);
+    r.set_limit(l.limit);
+    r.set_since_unix_ns(l.since);
+    r.set_src_ip(l.src);
     r.set_category(Param(req, "category"));
-    r.set_src_ip(src);
     r.set_agent(Param(req, "agent"));
     v1::ListAlarmsResponse resp;
     if (auto st = c->ListAlarms(r, &resp); !st.ok()) return Error(st);
@@ -464,16 +473,11 @@ struct HttpApi::Impl {
 
   Reply Hits(const httplib::Request& req) {
     v1::ListHitsRequest r;
-    uint32_t limit = 0;
-    int64_t since = 0;
-    std::string src;
-    for (const auto& st : {ParseLimit(req, 100000, &limit), ParseSinceParam(req, &since),
-                           ParseAddressParam(req, "src", &src)}) {
-      if (!st.ok()) return Error(st);
-    }
-    r.set_limit(limit);
-    r.set_since_unix_ns(since);
-    r.set_src_ip(src);
+    ListParams l;
+    if (auto st = l.Parse(req); !st.ok()) return Error(st);
+    r.set_limit(l.limit);
+    r.set_since_unix_ns(l.since);
+    r.set_src_ip(l.src);
     r.set_callee(Param(req, "callee"));
     r.set_honeypot(Param(req, "honeypot"));
     if (const std::string d = Param(req, "deflected"); !d.empty()) {

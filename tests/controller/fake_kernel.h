@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// What an agent's decision sink saw, for the tests that run real
-// ControllerClients against controllers: the decisions it holds now.
+// For the tests that run real ControllerClients against controllers: what
+// an agent's decision sink saw (the decisions it holds now), and the events
+// an agent forwards.
 #pragma once
 
 #include <map>
@@ -8,6 +9,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/time/clock.h"
+#include "controller_client.h"
+#include "sipwarden/ip.h"
 #include "sipwarden/v1/agent.pb.h"
 #include "sipwarden/v1/decisions.pb.h"
 
@@ -66,5 +70,24 @@ struct FakeKernel {
     return watches;
   }
 };
+
+// An outcome event as rules/default.yaml's transaction rule emits it.
+inline sipwarden::v1::AgentReport Outcome(const std::string& src, const std::string& proxy,
+                                          int status, const std::string& to_user) {
+  rules::SyntheticEvent e;
+  e.ts_ns = absl::ToUnixNanos(absl::Now());
+  e.name = "outcome";
+  e.has_flow = true;
+  e.flow.src = *IpAddress::Parse(src);
+  e.flow.dst = *IpAddress::Parse(proxy);
+  e.flow.sport = 5070;
+  e.flow.dport = 5060;
+  e.Set("status", std::to_string(status));
+  e.Set("method", "REGISTER");
+  e.Set("to_user", to_user);
+  sipwarden::v1::AgentReport r;
+  *r.mutable_event() = ToForwarded(e);
+  return r;
+}
 
 }  // namespace sw::controller

@@ -327,25 +327,6 @@ TEST_F(ServiceTest, ReportsWaitOnDiskAcrossAnAgentRestartAndArriveInOrder) {
 
 }
 
-// An outcome event as rules/default.yaml's transaction rule emits it.
-v1::AgentReport Outcome(const std::string& src, const std::string& proxy, int status,
-                        const std::string& to_user) {
-  rules::SyntheticEvent e;
-  e.ts_ns = absl::ToUnixNanos(absl::Now());
-  e.name = "outcome";
-  e.has_flow = true;
-  e.flow.src = *IpAddress::Parse(src);
-  e.flow.dst = *IpAddress::Parse(proxy);
-  e.flow.sport = 5070;
-  e.flow.dport = 5060;
-  e.Set("status", std::to_string(status));
-  e.Set("method", "REGISTER");
-  e.Set("to_user", to_user);
-  v1::AgentReport r;
-  *r.mutable_event() = ToForwarded(e);
-  return r;
-}
-
 TEST_F(ServiceTest, AScanSpreadOverProxiesIsCaughtCentrally) {
   StartController();
   FakeKernel ka, kb;

@@ -4,6 +4,7 @@
 // over the events of every controller's agents; when the leader goes, the
 // other controller takes the leadership and the central rules still fire;
 // decisions made at either controller reach the agents of both.
+#include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
 #include <memory>
@@ -13,35 +14,16 @@
 #include "absl/time/clock.h"
 #include "controller.h"
 #include "controller_client.h"
-#include "sipwarden/v1/honeypot.grpc.pb.h"
-#include <grpcpp/grpcpp.h>
 #include "fake_kernel.h"
 #include "pg_server.h"
 #include "sipwarden/ip.h"
+#include "sipwarden/v1/honeypot.grpc.pb.h"
 #include "test_util.h"
 
 namespace sw::controller {
 namespace {
 
 namespace v1 = sipwarden::v1;
-
-// An outcome event as rules/default.yaml's transaction rule emits it.
-v1::AgentReport Outcome(const std::string& src, int status, const std::string& to_user) {
-  rules::SyntheticEvent e;
-  e.ts_ns = absl::ToUnixNanos(absl::Now());
-  e.name = "outcome";
-  e.has_flow = true;
-  e.flow.src = *IpAddress::Parse(src);
-  e.flow.dst = *IpAddress::Parse("10.0.0.1");
-  e.flow.sport = 5070;
-  e.flow.dport = 5060;
-  e.Set("status", std::to_string(status));
-  e.Set("method", "REGISTER");
-  e.Set("to_user", to_user);
-  v1::AgentReport r;
-  *r.mutable_event() = ToForwarded(e);
-  return r;
-}
 
 class SharedControllersTest : public ::testing::Test {
  protected:
@@ -101,8 +83,8 @@ TEST_F(SharedControllersTest, TheLeaderCorrelatesEveryControllersAgentsAndHandsO
   // 5 users at each proxy: under the per-proxy 10, 10 together: the
   // leader's fleet-enumeration rule sees both controllers' events.
   for (int i = 0; i < 5; ++i) {
-    a->Report(Outcome("203.0.113.60", 404, "10" + std::to_string(i)));
-    b->Report(Outcome("203.0.113.60", 404, "20" + std::to_string(i)));
+    a->Report(Outcome("203.0.113.60", "10.0.0.1", 404, "10" + std::to_string(i)));
+    b->Report(Outcome("203.0.113.60", "10.0.0.1", 404, "20" + std::to_string(i)));
   }
   ASSERT_TRUE(WaitFor([&] { return ka.Has("203.0.113.60/32 block") && kb.Has("203.0.113.60/32 block"); },
                       10000));
@@ -119,8 +101,8 @@ TEST_F(SharedControllersTest, TheLeaderCorrelatesEveryControllersAgentsAndHandsO
   ASSERT_TRUE(WaitFor([&] { return other->leader(); }, 5000)) << "no new leader";
   ASSERT_TRUE(WaitFor([&] { return b->stats().connected; }, 5000));
   for (int i = 0; i < 5; ++i) {
-    a->Report(Outcome("203.0.113.61", 404, "30" + std::to_string(i)));
-    b->Report(Outcome("203.0.113.61", 404, "40" + std::to_string(i)));
+    a->Report(Outcome("203.0.113.61", "10.0.0.1", 404, "30" + std::to_string(i)));
+    b->Report(Outcome("203.0.113.61", "10.0.0.1", 404, "40" + std::to_string(i)));
   }
   ASSERT_TRUE(WaitFor([&] { return ka.Has("203.0.113.61/32 block") && kb.Has("203.0.113.61/32 block"); },
                       10000))
