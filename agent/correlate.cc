@@ -67,6 +67,9 @@ Correlator::Correlator(std::shared_ptr<const rules::RuleSet> rules, JsonLinesOut
     if (verdicts_.watch) verdicts_.watch(v);
   };
   if (verdicts_.synthetic) sinks.synthetic = verdicts_.synthetic;
+  sinks.compare_profiles = [this](const rules::ProfileCompare& pc) {
+    if (profiles_) profiles_->Compare(pc);
+  };
   engine_ = std::make_unique<rules::Engine>(std::move(rules), std::move(sinks),
                                            rules::EngineOptions{}, executor_.get());
 }
@@ -83,41 +86,81 @@ void Correlator::OnAlarm(const rules::Alarm& a) {
   if (!a.update && verdicts_.alarm) verdicts_.alarm(a, json);
 }
 
+void Correlator::EmitProfileAlarms() {
+  for (profiles::Alarm& a : profiles_->TakeAlarms()) {
+    ++alarms_;
+    ++by_category_["anomaly"];
+    out_.Write(a.json);
+    rules::Alarm ra;
+    ra.ts_ns = ra.first_ns = a.ts_us * 1000;
+    ra.signature = a.signature;
+    ra.category = "anomaly";
+    ra.rule = a.rule;
+    auto ip = IpAddress::Parse(a.src_ip);
+    if (ip.ok()) ra.has_flow = true, ra.src = *ip;
+    if (verdicts_.alarm) verdicts_.alarm(ra, a.json);
+    // The rules see it as an event of their own (docs/profiles.md).
+    rules::SyntheticEvent e;
+    e.ts_ns = engine_->now();
+    e.name = "profile-anomaly";
+    if (ip.ok()) e.has_flow = true, e.flow.src = *ip, e.flow.ts_ns = e.ts_ns;
+    e.Set("account", a.account);
+    e.Set("distance", profiles::DistanceName(a.distance));
+    e.Set("value", absl::StrCat(a.value));
+    e.Set("threshold", absl::StrCat(a.threshold));
+    e.Set("bin_end", profiles::FormatTime(a.ts_us));
+    e.Set("rule", a.rule);
+    if (verdicts_.synthetic) verdicts_.synthetic(e);
+    engine_->OnSynthetic(e);
+  }
+}
+
 ev::PipelineSinks Correlator::Tee(ev::PipelineSinks next) {
   ev::PipelineSinks s;
   s.sip = [this, n = std::move(next.sip)](const ev::SipEvent& e) {
     if (n) n(e);
     engine_->OnSip(e);
+    AfterEngine();
   };
   s.mgcp = [this, n = std::move(next.mgcp)](const ev::MgcpEvent& e) {
     if (n) n(e);
     engine_->OnMgcp(e);
+    AfterEngine();
   };
   s.rtp = [this, n = std::move(next.rtp)](const ev::RtpEvent& e) {
     if (n) n(e);
     engine_->OnRtp(e);
+    AfterEngine();
   };
   s.call = [this, n = std::move(next.call)](const ev::CallRecord& c) {
     if (n) n(c);
+    if (profiles_) profiles_->OnCall(c);
     engine_->OnCall(c);
+    AfterEngine();
   };
   s.rejected = std::move(next.rejected);
   s.media_endpoint = std::move(next.media_endpoint);
   return s;
 }
 
-void Correlator::Advance(int64_t now_ns) { engine_->Advance(now_ns); }
+void Correlator::Advance(int64_t now_ns) {
+  engine_->Advance(now_ns);
+  AfterEngine();
+}
 
 void Correlator::PollScripts(int wait_ms) {
   if (!executor_) return;
   executor_->Poll([this](const rules::ScriptResult& r) { engine_->OnScriptDone(r); }, wait_ms);
+  AfterEngine();
 }
 
 void Correlator::Finish(int64_t drain_ns) {
   engine_->Advance(engine_->now() + drain_ns);
+  AfterEngine();
   if (executor_) {
     executor_->Drain([this](const rules::ScriptResult& r) { engine_->OnScriptDone(r); },
                      kScriptDrainMs);
+    AfterEngine();
   }
   out_.Flush();
 }

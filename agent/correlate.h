@@ -16,6 +16,7 @@
 
 #include "absl/status/statusor.h"
 #include "outputs.h"
+#include "profile_watch.h"
 #include "sipwarden/events/pipeline.h"
 #include "sipwarden/rules/engine.h"
 #include "sipwarden/rules/process_executor.h"
@@ -63,6 +64,13 @@ class Correlator {
   Correlator(const Correlator&) = delete;
   Correlator& operator=(const Correlator&) = delete;
 
+  // Per-account profiles (docs/profiles.md): call records feed them, the
+  // rules' compare_profiles actions compare, anomalies become alarms (to the
+  // alarm output and the alarm sink) and profile-anomaly synthetic events
+  // the rules see. Without, compare_profiles actions are only counted.
+  void AttachProfiles(std::shared_ptr<ProfileWatch> profiles) { profiles_ = std::move(profiles); }
+  ProfileWatch* profiles() { return profiles_.get(); }
+
   // Pipeline sinks that hand every event to the engine, then to next's sink.
   // The Correlator must outlive the pipeline built with them.
   ev::PipelineSinks Tee(ev::PipelineSinks next);
@@ -85,11 +93,17 @@ class Correlator {
 
  private:
   void OnAlarm(const rules::Alarm& a);
+  // Hands on the anomalies the profiles found during the engine's last call.
+  void AfterEngine() {
+    if (profiles_) EmitProfileAlarms();
+  }
+  void EmitProfileAlarms();
 
   JsonLinesOut& out_;
   VerdictSinks verdicts_;
   std::unique_ptr<rules::ProcessExecutor> executor_;  // outlives engine_, which points to it
   std::unique_ptr<rules::Engine> engine_;
+  std::shared_ptr<ProfileWatch> profiles_;
   uint64_t alarms_ = 0, updates_ = 0;
   std::map<std::string, uint64_t> by_category_;
   uint64_t blocks_ = 0, rate_limits_ = 0, watches_ = 0;

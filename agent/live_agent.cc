@@ -80,6 +80,7 @@ void LiveAgent::Init(std::shared_ptr<const rules::RuleSet> rules) {
   }
   correlator_ = std::make_unique<Correlator>(std::move(rules), *out_.alarms, MakeVerdicts(),
                                              options_.scripts);
+  if (options_.profiles) correlator_->AttachProfiles(std::move(options_.profiles));
   ev::PipelineSinks sinks;
   sinks.sip = [this](const ev::SipEvent& e) {
     if (!e.malformed()) sip_methods_.Count(e.is_request, e.method);
@@ -368,6 +369,31 @@ void LiveAgent::Tick(uint64_t now, bool input_seen) {
     next_counters_ns_ = now + kCountersEveryNs;
     ReportCounters();
   }
+  if (correlator_->profiles() && options_.profiles_save_every > absl::ZeroDuration()) {
+    const uint64_t every = absl::ToInt64Nanoseconds(options_.profiles_save_every);
+    if (next_profiles_save_ns_ == 0) next_profiles_save_ns_ = now + every;
+    if (now >= next_profiles_save_ns_) {
+      next_profiles_save_ns_ = now + every;
+      SaveProfiles();
+    }
+  }
+}
+
+void LiveAgent::SaveProfiles() {
+  ProfileWatch* p = correlator_->profiles();
+  if (!p) return;
+  const absl::Time t0 = absl::Now();
+  if (auto st = p->Save(); !st.ok()) {
+    ++profile_save_errors_;
+    if (options_.log) std::cerr << "sipwarden-agent: saving the profiles: " << st.message() << "\n";
+    return;
+  }
+  if (options_.log) {
+    const ProfileWatchStats ps = p->stats();
+    std::cerr << "sipwarden-agent: " << ps.profiles << " profiles written to " << p->dir() << " in "
+              << absl::ToInt64Milliseconds(absl::Now() - t0) << " ms (" << ps.learning
+              << " accounts still learning are not)\n";
+  }
 }
 
 void LiveAgent::QueueWatches(const v1::DecisionBatch& b) {
@@ -482,6 +508,26 @@ void LiveAgent::AddMetrics(PromText& t) {
   const auto& es = correlator_->engine().stats();
   t.Counter("sipwarden_engine_events_total", "Events the rule engine has seen",
             static_cast<double>(es.events));
+  if (const ProfileWatch* p = correlator_->profiles()) {
+    const ProfileWatchStats ps = p->stats();
+    t.Counter("sipwarden_profiles_calls_total", "Call records fed to the account profiles",
+              static_cast<double>(ps.calls));
+    t.Counter("sipwarden_profiles_skipped_total",
+              "Call records the profiles could not use (no caller or callee user)",
+              static_cast<double>(ps.skipped));
+    t.Counter("sipwarden_profiles_compares_total", "compare_profiles actions handled",
+              static_cast<double>(ps.compares));
+    t.Counter("sipwarden_profiles_anomalies_total", "Anomaly alarms of the account profiles",
+              static_cast<double>(ps.alarms));
+    t.Gauge("sipwarden_profiles_accounts", "Accounts the profiles know, by state",
+            static_cast<double>(ps.profiles), {{"state", "profiled"}});
+    t.Gauge("sipwarden_profiles_accounts", "Accounts the profiles know, by state",
+            static_cast<double>(ps.learning), {{"state", "learning"}});
+    t.Counter("sipwarden_profiles_saves_total", "Times the profiles were written back",
+              static_cast<double>(ps.saves));
+    t.Counter("sipwarden_profiles_save_errors_total", "Failed writes of the profiles",
+              static_cast<double>(profile_save_errors_));
+  }
   t.Counter("sipwarden_engine_blocks_total", "Block verdicts of rules",
             static_cast<double>(es.blocks));
   t.Counter("sipwarden_engine_rate_limits_total", "Rate-limit verdicts of rules",
@@ -634,6 +680,7 @@ void LiveAgent::Shutdown(absl::Duration flush_timeout) {
   out_.events->Flush();
   out_.alarms->Flush();
   if (options_.log) std::cerr << "sipwarden-agent: " << correlator_->Summary() << "\n";
+  SaveProfiles();
   if (!controller_) return;
   // Reports still buffered get up to flush_timeout to reach a connected controller.
   const absl::Time until = absl::Now() + flush_timeout;

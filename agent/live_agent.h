@@ -63,6 +63,11 @@ struct LiveAgentOptions {
   // deduplicate (identical packets of one feed all count), so nothing is
   // remembered; the first HEP packet turns it on regardless.
   bool hep_feed = false;
+  // Per-account profiles (ProfileWatch::Open), or none; written back to
+  // their directory at Shutdown and every profiles_save_every (0: at
+  // Shutdown only).
+  std::shared_ptr<ProfileWatch> profiles;
+  absl::Duration profiles_save_every = absl::Hours(6);
 };
 
 // Where the agent writes JSON lines; each may be disabled (Open("")).
@@ -118,6 +123,8 @@ class LiveAgent {
   bool Spared(const IpPrefix& p, const std::string& rule, const char* what);
   absl::Duration Capped(int64_t ttl_ns) const;
   void OnBlock(const rules::BlockVerdict& v);
+  // Writes the profiles back to their directory (a failure is logged and counted).
+  void SaveProfiles();
   void OnRateLimit(const rules::RateLimitVerdict& v);
   void FeedSip(const ev::Flow& flow, std::string_view bytes);
   ev::Flow FlowOf(const Record& r) const;
@@ -152,6 +159,8 @@ class LiveAgent {
   uint64_t hep_own_requests_ = 0;
   uint64_t next_expire_ns_ = 0;
   uint64_t next_counters_ns_ = 0;
+  uint64_t next_profiles_save_ns_ = 0;
+  uint64_t profile_save_errors_ = 0;
   struct FleetWatch {
     std::vector<rules::MediaEndpoint> endpoints;
     std::string rule, owner;

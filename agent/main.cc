@@ -112,6 +112,17 @@ ABSL_FLAG(bool, version, false, "Print the version and exit");
 ABSL_FLAG(std::string, config, "",
           "YAML file of flag settings (name: value, e.g. /etc/sipwarden/agent.yaml); flags on "
           "the command line override it");
+ABSL_FLAG(std::string, profiles, "",
+          "Per-account anomaly profiles: a directory sipwarden-profiles learn wrote "
+          "(docs/profiles.md). Call records feed them, the rules' compare_profiles actions "
+          "compare (the default ruleset's profile-compare, hourly) and anomalies are alarms; "
+          "profiles learned online are written back at exit and every --profiles-save-every. "
+          "Empty = none");
+ABSL_FLAG(std::string, profiles_config, "",
+          "YAML settings of the profiles (docs/profiles.md); empty = those they were learned "
+          "with");
+ABSL_FLAG(absl::Duration, profiles_save_every, absl::Hours(6),
+          "Live: how often --profiles is written back (0 = only at exit)");
 ABSL_FLAG(std::string, controller, "",
           "sipwarden-controller(s) HOST:PORT[,HOST:PORT...] (tried in turn): register, report "
           "alarms and blocks, enforce the fleet's decisions; empty = this host alone");
@@ -212,6 +223,8 @@ int Run() {
     if (o.events_out.empty() && o.alarms_out.empty()) o.events_out = "-";
     o.quiet = absl::GetFlag(FLAGS_quiet);
     o.scripts = absl::GetFlag(FLAGS_scripts);
+    o.profiles = absl::GetFlag(FLAGS_profiles);
+    o.profiles_config = absl::GetFlag(FLAGS_profiles_config);
     return sw::RunOffline(o);
   }
   const std::string iface = absl::GetFlag(FLAGS_iface);
@@ -294,6 +307,20 @@ int Run() {
     std::cerr << "sipwarden-agent: " << ruleset.status().message() << "\n";
     return 2;
   }
+  std::unique_ptr<sw::ProfileWatch> profiles;
+  if (const std::string dir = absl::GetFlag(FLAGS_profiles); !dir.empty()) {
+    auto p = sw::ProfileWatch::Open(dir, absl::GetFlag(FLAGS_profiles_config), sw::UnixNowUs());
+    if (!p.ok()) {
+      std::cerr << "sipwarden-agent: --profiles: " << p.status().message() << "\n";
+      return 2;
+    }
+    profiles = std::move(*p);
+    std::cerr << "sipwarden-agent: " << profiles->stats().profiles << " account profiles from "
+              << dir << "\n";
+  } else if (!absl::GetFlag(FLAGS_profiles_config).empty()) {
+    std::cerr << "sipwarden-agent: --profiles-config needs --profiles\n";
+    return 2;
+  }
   std::unique_ptr<sw::HepListener> hep;
   if (const std::string where = absl::GetFlag(FLAGS_hep_listen); !where.empty()) {
     auto l = sw::HepListener::Open(where);
@@ -368,6 +395,8 @@ int Run() {
   lo.boot_to_unix_ns = sw::BootToUnixOffsetNs();
   lo.adopted_maps = (*dp)->reused_pins();
   lo.hep_feed = hep != nullptr;
+  lo.profiles = std::move(profiles);
+  lo.profiles_save_every = absl::GetFlag(FLAGS_profiles_save_every);
   if (!controllers.empty()) {
     // The fleet: decisions from the controller into the maps, reports up.
     sw::ControllerClientOptions co;

@@ -18,7 +18,7 @@ namespace sw {
 int RunOffline(const OfflineOptions& options) {
   // The rules first: a bad rule file is refused before anything is written.
   std::shared_ptr<const rules::RuleSet> ruleset;
-  if (!options.alarms_out.empty() || !options.rules.empty()) {
+  if (!options.alarms_out.empty() || !options.rules.empty() || !options.profiles.empty()) {
     std::vector<rules::ConfigError> errors;
     auto loaded = LoadAgentRules(options.rules, &errors, options.scripts);
     if (!loaded.ok()) {
@@ -27,6 +27,18 @@ int RunOffline(const OfflineOptions& options) {
       return 2;
     }
     ruleset = *std::move(loaded);
+  }
+  std::unique_ptr<ProfileWatch> profiles;
+  if (!options.profiles.empty()) {
+    auto p = ProfileWatch::Open(options.profiles, options.profiles_config, UnixNowUs());
+    if (!p.ok()) {
+      std::cerr << "sipwarden-agent: --profiles: " << p.status().message() << "\n";
+      return 2;
+    }
+    profiles = std::move(*p);
+  } else if (!options.profiles_config.empty()) {
+    std::cerr << "sipwarden-agent: --profiles-config needs --profiles\n";
+    return 2;
   }
   auto src = PcapSource::Open(options.pcap);
   if (!src.ok()) {
@@ -47,6 +59,7 @@ int RunOffline(const OfflineOptions& options) {
   std::unique_ptr<Correlator> correlator;
   if (ruleset) {
     correlator = std::make_unique<Correlator>(ruleset, **alarms, VerdictSinks{}, options.scripts);
+    if (profiles) correlator->AttachProfiles(std::move(profiles));
   }
 
   ev::PipelineSinks sinks;
@@ -124,6 +137,12 @@ int RunOffline(const OfflineOptions& options) {
               << decoder.tcp_stats().messages << " messages from TCP streams, " << ds.reassembled
               << " datagrams reassembled\n";
     if (correlator) std::cerr << "sipwarden-agent: " << correlator->Summary() << "\n";
+    if (correlator && correlator->profiles()) {
+      const ProfileWatchStats ps = correlator->profiles()->stats();
+      std::cerr << "sipwarden-agent: profiles: " << ps.calls << " calls, " << ps.compares
+                << " compares, " << ps.alarms << " anomalies; " << ps.profiles << " profiles, "
+                << ps.learning << " accounts learning\n";
+    }
   }
   return rc;
 }

@@ -18,6 +18,10 @@ struct OfflineOptions {
   std::string rules;
   bool quiet = false;  // no progress on stderr
   bool scripts = true;  // run the rules' scripts; false: a rule file with one is refused
+  // Per-account profiles to detect with (docs/profiles.md; read, never
+  // written back offline); "" = none. They need the rule engine.
+  std::string profiles;
+  std::string profiles_config;  // "" = the profiles' own settings
 };
 
 // At the end of the file the engine's clock runs on this long, so that

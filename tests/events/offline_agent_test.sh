@@ -35,4 +35,9 @@ rc=0; "$BIN/sipwarden-agent" --read-pcap "$TMP/bad.pcap" 2>"$TMP/bad.err" >/dev/
 [ "$rc" -eq 2 ] || fail "exit code $rc for a non-capture, expected 2"
 rc=0; "$BIN/sipwarden-agent" --read-pcap "$TMP/missing.pcap" 2>/dev/null >/dev/null || rc=$?
 [ "$rc" -eq 2 ] || fail "exit code $rc for a missing file, expected 2"
+# A profile directory that is not one: refused before anything is read.
+rc=0; "$BIN/sipwarden-agent" --read-pcap "$PCAP" --profiles "$TMP/no-profiles" --alarms-out - \
+  2>"$TMP/prof.err" >/dev/null || rc=$?
+[ "$rc" -eq 2 ] || fail "exit code $rc for a missing profile directory, expected 2"
+grep -q -- "--profiles: $TMP/no-profiles" "$TMP/prof.err" || fail "no clear error: $(cat "$TMP/prof.err")"
 echo "PASS: $(grep -c . "$TMP/full.jsonl") events; truncated capture: $n SIP events then: $(grep -m1 "packet [0-9]" "$TMP/cut.err")"

@@ -50,6 +50,39 @@ TEST(Calendar, FiresOnEventTimeWhenTheExpectedContextIsMissing) {
   EXPECT_EQ(h.alarms.size(), 2u);
 }
 
+// The paper's figure 6: a Calendar event starts the profile comparison; a
+// rule may also ask for one account at once.
+TEST(Calendar, CompareProfilesActions) {
+  Harness h(R"(
+rules:
+  - name: hourly
+    type: Calendar
+    time: "15 * * * *"
+    actions: [compare_profiles]
+  - name: one-account
+    type: Single
+    match: {type: sip, method: INVITE, to_user: {prefix: "+882"}}
+    actions:
+      - compare_profiles: {account: "${from_user}"}
+)");
+  h.Advance(kT0);
+  h.Advance(k0200 + 15 * 60 * kS - 1);
+  EXPECT_TRUE(h.compares.empty());
+  h.Advance(k0200 + 15 * 60 * kS);
+  ASSERT_EQ(h.compares.size(), 1u);
+  EXPECT_EQ(h.compares[0].ts_ns, k0200 + 15 * 60 * kS);
+  EXPECT_EQ(h.compares[0].rule, "hourly");
+  EXPECT_EQ(h.compares[0].account, "") << "every account";
+  h.Feed(Sip("INVITE").At(k0200 + 20 * 60 * kS).From("alice").To("+88216000123"));
+  ASSERT_EQ(h.compares.size(), 2u);
+  EXPECT_EQ(h.compares[1].account, "alice");
+  EXPECT_EQ(h.compares[1].rule, "one-account");
+  h.Advance(k0300 + 15 * 60 * kS);
+  EXPECT_EQ(h.compares.size(), 3u);
+  EXPECT_EQ(h.engine->stats().profile_compares, 3u);
+
+}
+
 TEST(Calendar, EveryAndCatchUpBounds) {
   EngineOptions o;
   o.max_calendar_catchup = 10;

@@ -148,6 +148,19 @@ rules:
                      });
 }
 
+TEST(Loader, CompareProfilesAction) {
+  ExpectErrors(R"yaml(rules:
+  - name: c
+    type: Calendar
+    every: 1h
+    actions:
+      - compare_profiles: {acount: x}
+      - compare_profiles: {account: "${from_user}"}
+)yaml",
+               {{"acount", "unknown key 'acount'"},
+                {"\"${from_user}\"", "Calendar rules have no event"}});
+}
+
 TEST(Loader, DuplicatesAndSyntax) {
   ExpectErrors(R"(rules:
   - name: x

@@ -148,6 +148,7 @@ class Harness {
     sinks.rate_limit = [this](const RateLimitVerdict& v) { limits.push_back(v); };
     sinks.watch = [this](const WatchVerdict& v) { watches.push_back(v); };
     sinks.synthetic = [this](const SyntheticEvent& s) { synthetic.push_back(s); };
+    sinks.compare_profiles = [this](const ProfileCompare& c) { compares.push_back(c); };
     engine = std::make_unique<Engine>(Load(yaml), sinks, options, executor);
   }
 
@@ -196,6 +197,7 @@ class Harness {
   std::vector<RateLimitVerdict> limits;
   std::vector<WatchVerdict> watches;
   std::vector<SyntheticEvent> synthetic;
+  std::vector<ProfileCompare> compares;
   std::unique_ptr<Engine> engine;
 };
 

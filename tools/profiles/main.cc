@@ -254,25 +254,13 @@ int Detect(const std::vector<std::string>& files) {
   if (dir.empty()) Die("detect needs --profiles DIR");
   if (alarms.empty()) Die("detect needs --alarms-out PATH (- for stdout)");
   if (!absl::GetFlag(FLAGS_out).empty()) Die("detect takes no --out (that is learn's)");
-  auto loaded = LoadProfiles(dir);
-  if (!loaded.ok()) Die(std::string(loaded.status().message()));
-  ProfileSet& set = *loaded;
   const int64_t now_us = std::chrono::duration_cast<std::chrono::microseconds>(
                              std::chrono::system_clock::now().time_since_epoch())
                              .count();
-  if (set.meta.learned_until_us > now_us + 86400000000LL)
-    Die(absl::StrFormat("%s: the profiles were learned until %s, which is in the future: the "
-                        "directory is future-dated (a clock or a copy gone wrong); learn again",
-                        dir, FormatTime(set.meta.learned_until_us)));
   Config c = LoadSettings();
-  if (absl::GetFlag(FLAGS_config).empty()) {
-    c.bin_minutes = set.meta.bin_minutes;
-    c.window_bins = set.meta.window_bins;
-    c.tz_offset_minutes = set.meta.tz_offset_minutes;
-    c.learning_days = set.meta.learning_days;
-  } else if (auto st = CheckCompatible(set.meta, c); !st.ok()) {
-    Die(absl::StrFormat("%s: %s", dir, st.message()));
-  }
+  auto loaded = LoadForDetect(dir, !absl::GetFlag(FLAGS_config).empty(), &c, now_us);
+  if (!loaded.ok()) Die(std::string(loaded.status().message()));
+  ProfileSet& set = *loaded;
   FILE* out = alarms == "-" ? stdout : fopen(alarms.c_str(), "w");
   if (!out) Die(absl::StrFormat("%s: %s", alarms, strerror(errno)));
   Engine engine(c, Engine::Mode::kDetect, [out](const Alarm& a) {

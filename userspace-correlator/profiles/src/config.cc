@@ -106,8 +106,12 @@ absl::Status LoadConfig(const std::string& path, Config* c) {
         }
       } else if (key == "alarm_distances") {
         c->alarm_distances = 0;
-        for (const auto& d : v) {
-          const std::string n = d.as<std::string>();
+        std::vector<std::string> names;  // a list, or one name
+        if (v.IsScalar()) names.push_back(v.as<std::string>());
+        else if (v.IsSequence())
+          for (const auto& d : v) names.push_back(d.as<std::string>());
+        else return err("a distance or a list of them");
+        for (const std::string& n : names) {
           if (n == "all") {
             c->alarm_distances = (1u << kDistances) - 1;
             continue;

@@ -222,7 +222,7 @@ void Engine::Add(const CallRecord& r) {
     // that alarms come on time. Learning raises nothing: an account's bins
     // close when its own next call comes (and at Flush), in one run over its
     // own memory instead of one visit per bin; the statistics are the same.
-    if (mode_ == Mode::kDetect) {
+    if (mode_ == Mode::kDetect && !driven_) {
       const int64_t target = BinOf(r.start_us - int64_t{config_.lateness_minutes} * 60000000);
       if (target > swept_) Sweep(target);
     }
@@ -321,6 +321,25 @@ void Engine::Sweep(int64_t bin) {
 void Engine::Flush(int64_t end_us) {
   const int64_t target = BinOf(end_us);
   if (target > swept_) Sweep(target);
+}
+
+bool Engine::FlushAccount(std::string_view account, int64_t end_us) {
+  auto it = index_.find(AV(account));
+  if (it == index_.end()) return false;
+  Account& a = *accounts_[it->second];
+  const int64_t target = BinOf(end_us);
+  if (a.open != std::numeric_limits<int64_t>::min() && target > a.open) CloseUpTo(a, target);
+  return true;
+}
+
+std::vector<std::pair<std::string, Profile>> Engine::Profiles(uint64_t* learning) const {
+  std::vector<std::pair<std::string, Profile>> out;
+  *learning = 0;
+  for (const auto& a : accounts_) {
+    if (a->profile) out.emplace_back(a->name, *a->profile);
+    else ++*learning;
+  }
+  return out;
 }
 
 void Engine::CloseUpTo(Account& a, int64_t bin) {
@@ -518,18 +537,26 @@ void Engine::Evaluate(Account& a, int64_t b) {
                                         static_cast<float>(top[0]->top_x),
                                         static_cast<float>(top[0]->top_mu),
                                         FormatTime(top[0]->bin * BinUs() - tz).substr(0, 16));
+      Alarm al;
+      al.account = a.name;
+      al.distance = k;
+      al.ts_us = ts;
+      al.signature = absl::StrFormat("account %s far from its profile: %s %.3g > %.3g over the last "
+                                     "%d bins%s",
+                                     a.name, DistanceName(k), d[k], thr, W, top_desc);
+      al.rule = absl::StrFormat("profile-%s", DistanceName(k));
+      al.src_ip = a.ip;
+      al.value = d[k];
+      al.threshold = thr;
       JsonWriter w;
       w.BeginObject().Field("ts", FormatTime(ts)).Field("event_type", "alert");
       if (!a.ip.empty()) w.Field("src_ip", a.ip);
       w.Key("alert")
           .BeginObject()
-          .Field("signature",
-                 absl::StrFormat("account %s far from its profile: %s %.3g > %.3g over the last "
-                                 "%d bins%s",
-                                 a.name, DistanceName(k), d[k], thr, W, top_desc))
+          .Field("signature", al.signature)
           .Field("category", "anomaly")
           .Field("severity", 2)
-          .Field("rule", absl::StrFormat("profile-%s", DistanceName(k)))
+          .Field("rule", al.rule)
           .EndObject();
       w.Field("count", static_cast<uint64_t>(sum_calls));
       w.Key("anomaly").BeginObject().Field("account", a.name);
@@ -557,7 +584,8 @@ void Engine::Evaluate(Account& a, int64_t b) {
       w.EndArray().Field("profile_days", static_cast<int>(P.days)).EndObject();
       w.Field("action", "allowed").Field("alarm_id", ++alarm_id_).EndObject();
       ++stats_.alarms;
-      if (sink_) sink_(Alarm{w.Take(), a.name, k, ts});
+      al.json = w.Take();
+      if (sink_) sink_(al);
     } else if ((a.in_alarm & bit) && ++a.clean[k] >= W) {
       a.in_alarm &= ~bit;  // a whole window below the threshold ends the episode
       a.clean[k] = 0;

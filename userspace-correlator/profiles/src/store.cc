@@ -255,4 +255,25 @@ absl::Status CheckCompatible(const ProfileMeta& m, const Config& c) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<ProfileSet> LoadForDetect(const std::string& dir, bool config_given,
+                                         Config* config, int64_t now_us) {
+  auto set = LoadProfiles(dir);
+  if (!set.ok()) return set.status();
+  if (set->meta.learned_until_us > now_us + 86400000000LL) {
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "%s: the profiles were learned until %s, which is in the future: the directory is "
+        "future-dated (a clock or a copy gone wrong); learn again",
+        dir, FormatTime(set->meta.learned_until_us)));
+  }
+  if (!config_given) {
+    config->bin_minutes = set->meta.bin_minutes;
+    config->window_bins = set->meta.window_bins;
+    config->tz_offset_minutes = set->meta.tz_offset_minutes;
+    config->learning_days = set->meta.learning_days;
+  } else if (auto st = CheckCompatible(set->meta, *config); !st.ok()) {
+    return absl::FailedPreconditionError(absl::StrFormat("%s: %s", dir, st.message()));
+  }
+  return set;
+}
+
 }  // namespace sw::profiles

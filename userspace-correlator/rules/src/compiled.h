@@ -128,6 +128,7 @@ enum class ActionKind : uint8_t {
   kSetContext,
   kDeleteContext,
   kScript,
+  kCompareProfiles,
 };
 
 struct Action {
@@ -169,6 +170,8 @@ struct Action {
   // script: the program and each argument (see ScriptRequest::argv)
   std::vector<Template> command;
   int64_t timeout_ns = 0;
+  // compare_profiles: the account (empty: every account)
+  Template account;
 };
 
 // Where field values come from when a list runs: the live event, a snapshot

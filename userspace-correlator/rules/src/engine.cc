@@ -1473,6 +1473,16 @@ void EngineCore::Execute(uint32_t ri, const ActionList& list, const Action& a, A
     case ActionKind::kScript:
       DoScript(ri, a, c);
       return;
+    case ActionKind::kCompareProfiles: {
+      ++stats_.profile_compares;
+      if (!sinks_.compare_profiles) return;
+      ProfileCompare pc;
+      pc.ts_ns = c.ts;
+      pc.rule = std::string(c.rule);
+      Render(a.account, c, pc.account);
+      sinks_.compare_profiles(pc);
+      return;
+    }
   }
 }
 

@@ -1215,7 +1215,7 @@ int Loader::CompileList(const YAML::Node& n, Source source, CompiledRule& rule) 
 bool Loader::CompileAction(const YAML::Node& n, Source source, CompiledRule& rule, Action* out) {
   static const std::vector<std::string_view> kActions = {
       "alarm",          "block",       "rate_limit",     "watch_media", "emit",
-      "create_context", "set_context", "delete_context", "script"};
+      "create_context", "set_context", "delete_context", "script",      "compare_profiles"};
   // yaml-cpp nodes are references: assigning one to another rewrites the
   // document, so every node here is bound once.
   const bool single_key_map = n.IsMap() && n.size() == 1;
@@ -1223,7 +1223,7 @@ bool Loader::CompileAction(const YAML::Node& n, Source source, CompiledRule& rul
     Error(n,
           "an action is one of: - alarm: {...}, - block: {...}, - rate_limit: {...}, "
           "- watch_media: {...}, - emit: {...}, - create_context: {...}, "
-          "- set_context: {...}, - delete_context: NAME, - script: {...}");
+          "- set_context: {...}, - delete_context: NAME, - script: {...}, - compare_profiles");
     return false;
   }
   const YAML::Node where = n.IsScalar() ? n : n.begin()->first;
@@ -1232,7 +1232,7 @@ bool Loader::CompileAction(const YAML::Node& n, Source source, CompiledRule& rul
   if (std::find(kActions.begin(), kActions.end(), kind) == kActions.end()) {
     Error(where, absl::StrCat("unknown action '", kind, "'", Hint(kind, kActions),
                               " (alarm, block, rate_limit, watch_media, emit, create_context, "
-                              "set_context, delete_context, script)"));
+                              "set_context, delete_context, script, compare_profiles)"));
     return false;
   }
   TemplateCtx ctx{source, &rule};
@@ -1249,6 +1249,10 @@ bool Loader::CompileAction(const YAML::Node& n, Source source, CompiledRule& rul
       a.kind = ActionKind::kScript;
       a.timeout_ns = 10 * kSecond;
       return CompileCommand(body, ctx, &a.command);
+    }
+    if (kind == "compare_profiles") {  // - compare_profiles: ACCOUNT
+      a.kind = ActionKind::kCompareProfiles;
+      return CompileTemplate(body, body.Scalar(), ctx, &a.account);
     }
     Error(body, absl::StrCat("'", kind, "' takes a mapping of settings"));
     return false;
@@ -1475,6 +1479,10 @@ bool Loader::CompileAction(const YAML::Node& n, Source source, CompiledRule& rul
         ok = false;
       }
     }
+  } else if (kind == "compare_profiles") {
+    a.kind = ActionKind::kCompareProfiles;
+    CheckKeys(items, {"account"}, kind);
+    tmpl(Find(items, "account"), &a.account);
   } else if (kind == "delete_context") {
     a.kind = ActionKind::kDeleteContext;
     CheckKeys(items, {"name"}, kind);

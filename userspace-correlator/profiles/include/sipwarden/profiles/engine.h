@@ -66,6 +66,10 @@ struct Alarm {
   std::string account;
   int distance = 0;
   int64_t ts_us = 0;
+  // What the JSON says, for those who pass it on (the agent's reports).
+  std::string signature, rule;
+  std::string src_ip;  // the account's last caller_ip, "" when unknown
+  double value = 0, threshold = 0;
 };
 
 struct EngineStats {
@@ -94,6 +98,18 @@ class Engine {
   // start rounded up to its bin's end).
   void Flush(int64_t end_us);
   void Flush() { Flush(stats_.last_us == INT64_MIN ? 0 : stats_.last_us + BinUs()); }
+
+  // Detect, driven from outside (the agent's compare_profiles action, the
+  // paper's Calendar rule): calls no longer close every account's bins as
+  // event time passes them; Flush (every account) and FlushAccount (one) do.
+  // An account's own calls still close its earlier bins.
+  void SetDriven(bool driven) { driven_ = driven; }
+  // Closes one account's bins that end by end_us; false when it is unknown.
+  bool FlushAccount(std::string_view account, int64_t end_us);
+
+  // Detect: a copy of every profile (those loaded and those learned online),
+  // to be saved; the accounts still learning are counted in *learning.
+  std::vector<std::pair<std::string, Profile>> Profiles(uint64_t* learning) const;
 
   // Learn: the profiles of the accounts seen for at least min_learning_days,
   // and the fleet's calibration (also kept for SetCalibration's use).
@@ -136,6 +152,7 @@ class Engine {
   absl::flat_hash_map<std::string, uint32_t> index_;
   std::vector<std::unique_ptr<Account>> accounts_;
   int64_t swept_ = INT64_MIN;  // every bin before this one is closed
+  bool driven_ = false;
   uint64_t alarm_id_ = 0;
   EngineStats stats_;
   std::string trace_account_;

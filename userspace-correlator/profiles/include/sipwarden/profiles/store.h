@@ -41,5 +41,12 @@ absl::StatusOr<ProfileSet> LoadProfiles(const std::string& dir);
 // The settings of config that must match the profiles' (bin length,
 // window, time zone); an error naming the difference.
 absl::Status CheckCompatible(const ProfileMeta& meta, const Config& config);
+// Loads a directory to detect with, as of now_us (wall clock, Unix
+// microseconds): refuses what LoadProfiles refuses and a directory learned
+// in the future (more than a day ahead). With config_given the settings in
+// *config must match the profiles'; without, *config takes the profiles'
+// bin length, window, time zone and learning days.
+absl::StatusOr<ProfileSet> LoadForDetect(const std::string& dir, bool config_given,
+                                         Config* config, int64_t now_us);
 
 }  // namespace sw::profiles

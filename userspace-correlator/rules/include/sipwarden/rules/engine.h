@@ -58,6 +58,14 @@ class ScriptExecutor {
   virtual bool Submit(ScriptRequest request) = 0;
 };
 
+// A compare_profiles action ran: the owner compares the accounts' recent
+// behaviour with their long-term profiles (docs/profiles.md) as of ts_ns.
+struct ProfileCompare {
+  int64_t ts_ns = 0;
+  std::string rule;
+  std::string account;  // empty: every account
+};
+
 struct EngineSinks {
   std::function<void(const Alarm&)> alarm;
   std::function<void(const BlockVerdict&)> block;
@@ -65,6 +73,8 @@ struct EngineSinks {
   std::function<void(const WatchVerdict&)> watch;
   // Every synthetic event rules emit (before other rules see it).
   std::function<void(const SyntheticEvent&)> synthetic;
+  // compare_profiles actions (none: they are only counted).
+  std::function<void(const ProfileCompare&)> compare_profiles;
 };
 
 struct EngineOptions {
@@ -116,6 +126,7 @@ struct EngineStats {
   uint64_t scripts_done = 0;
   uint64_t calendar_fired = 0;
   uint64_t calendar_skipped = 0;
+  uint64_t profile_compares = 0;  // compare_profiles actions run
   uint64_t reloads = 0;
   uint64_t rules_kept = 0;  // at the last reload
 };
