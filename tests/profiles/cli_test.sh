@@ -60,8 +60,8 @@ expect_error "empty directory" "empty directory, not a profile directory" \
 expect_error "missing directory" "No such file or directory" \
   "$bin" detect --profiles "$t/none" --records "$t/g/detect.jsonl" --alarms-out "$t/a"
 cp -r "$t/prof" "$t/old"
-sed -i '1s/.*/sipwarden-profiles format 0/' "$t/old/profiles.meta"
-expect_error "older format" "profile format 0 is older than this program's (1)" \
+sed -i '1s/.*/sipwarden-profiles format 1/' "$t/old/profiles.meta"  # the format before the shared thresholds
+expect_error "older format" "profile format 1 is older than this program's (2)" \
   "$bin" detect --profiles "$t/old" --records "$t/g/detect.jsonl" --alarms-out "$t/a"
 cp -r "$t/prof" "$t/future"
 sed -i 's/^learned_until .*/learned_until 4102444800000000/' "$t/future/profiles.meta"  # 2100

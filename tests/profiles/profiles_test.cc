@@ -220,7 +220,10 @@ TEST(Engine, LearnsProfilesFromEventTime) {
   EXPECT_NEAR(static_cast<float>(p.mean[10 * kMetrics + kCalls]), 2.5, 0.8);
   EXPECT_NEAR(static_cast<float>(p.mean[3 * kMetrics + kCalls]), 0, 1e-3);
   for (int k = 0; k < kDistances; ++k) {
-    EXPECT_GT(set.meta.calib.ratio_quantile[k], 0) << DistanceName(k);
+    EXPECT_GT(set.meta.calib.ratio[k][0], 0) << DistanceName(k);
+    // sharing the target with others, a distance's threshold is no lower
+    for (int n = 1; n < kDistances; ++n)
+      EXPECT_GE(set.meta.calib.ratio[k][n], set.meta.calib.ratio[k][n - 1]) << DistanceName(k);
     EXPECT_GT(p.scale[k], 0) << DistanceName(k);
     EXPECT_GT(set.meta.calib.samples[k], 1000u);
   }
@@ -235,41 +238,51 @@ struct Caught {
 
 TEST(Engine, DetectsANightOfInternationalCallsAtTheBinsEnd) {
   ProfileSet set = LearnOffices();
-  Caught caught;
-  Config c = TestConfig();
-  c.alarm_distances = (1u << kDistances) - 1;
-  Engine e(c, Engine::Mode::kDetect, caught.Sink());
-  e.SetCalibration(set.meta.calib);
-  for (auto& [n, p] : set.profiles) e.AddProfile(n, p);
-  // a normal week first: office0 raises nothing
-  Feed(e, OfficeDays("office0", 28, 3, 99));
-  e.Flush(kStart + 31 * kDay);
-  for (const Alarm& a : caught.alarms) EXPECT_NE(a.account, "office0") << a.json;
-  // then, on day 31 (Thursday) from 02:08 to 02:52, twelve calls abroad and to a satellite
-  std::vector<Call> night;
-  for (int i = 0; i < 12; ++i)
-    night.push_back({"office0", absl::StrFormat(i % 2 ? "+88161%06d" : "+5355%06d", i),
-                     kStart + 31 * kDay + 2 * kHour + 480000000LL + i * 240000000LL, true, 900});
-  Feed(e, night);
-  // event time has not passed the bin's end: nothing yet
-  for (const Alarm& a : caught.alarms) EXPECT_NE(a.account, "office0") << a.json;
-  Feed(e, OfficeDays("office0", 31, 1, 5));  // the day goes on and closes the night's bins
-  e.Flush(kStart + 32 * kDay);
-  std::vector<const Alarm*> mine;
-  for (const Alarm& a : caught.alarms)
-    if (a.account == "office0") mine.push_back(&a);
-  ASSERT_FALSE(mine.empty()) << "no alarm for the night";
-  const Alarm& first = *mine[0];
-  // raised when the night's bin closed: its end, 03:00, is the alarm's time
-  EXPECT_EQ(first.ts_us, kStart + 31 * kDay + 3 * kHour) << first.json;
-  EXPECT_NE(first.json.find(R"("category":"anomaly")"), std::string::npos) << first.json;
-  EXPECT_NE(first.json.find(R"("account":"office0")"), std::string::npos);
-  EXPECT_NE(first.json.find(R"("profile_days":21)"), std::string::npos) << first.json;
-  EXPECT_NE(first.json.find(R"("threshold":)"), std::string::npos);
-  EXPECT_NE(first.json.find(R"("bins":[{"start":"2026-04-02T0)"), std::string::npos) << first.json;
-  // one alarm per distance and episode, not one per bin
-  std::set<int> seen;
-  for (const Alarm* a : mine) EXPECT_TRUE(seen.insert(a->distance).second) << a->json;
+  // alarm_mode any: the four distances share one episode; each: one per distance
+  for (const bool each : {false, true}) {
+    SCOPED_TRACE(each ? "each" : "any");
+    Caught caught;
+    Config c = TestConfig();
+    c.alarm_distances = (1u << kDistances) - 1;
+    c.alarm_each = each;
+    Engine e(c, Engine::Mode::kDetect, caught.Sink());
+    e.SetCalibration(set.meta.calib);
+    for (auto& [n, p] : set.profiles) e.AddProfile(n, p);
+    // a normal week first: office0 raises nothing
+    Feed(e, OfficeDays("office0", 28, 3, 99));
+    e.Flush(kStart + 31 * kDay);
+    for (const Alarm& a : caught.alarms) EXPECT_NE(a.account, "office0") << a.json;
+    // then, on day 31 (Thursday) from 02:08 to 02:52, twelve calls abroad and to a satellite
+    std::vector<Call> night;
+    for (int i = 0; i < 12; ++i)
+      night.push_back({"office0", absl::StrFormat(i % 2 ? "+88161%06d" : "+5355%06d", i),
+                       kStart + 31 * kDay + 2 * kHour + 480000000LL + i * 240000000LL, true, 900});
+    Feed(e, night);
+    // event time has not passed the bin's end: nothing yet
+    for (const Alarm& a : caught.alarms) EXPECT_NE(a.account, "office0") << a.json;
+    Feed(e, OfficeDays("office0", 31, 1, 5));  // the day goes on and closes the night's bins
+    e.Flush(kStart + 32 * kDay);
+    std::vector<const Alarm*> mine;
+    for (const Alarm& a : caught.alarms)
+      if (a.account == "office0") mine.push_back(&a);
+    ASSERT_FALSE(mine.empty()) << "no alarm for the night";
+    const Alarm& first = *mine[0];
+    // raised when the night's bin closed: its end, 03:00, is the alarm's time
+    EXPECT_EQ(first.ts_us, kStart + 31 * kDay + 3 * kHour) << first.json;
+    EXPECT_NE(first.json.find(R"("category":"anomaly")"), std::string::npos) << first.json;
+    EXPECT_NE(first.json.find(R"("account":"office0")"), std::string::npos);
+    EXPECT_NE(first.json.find(R"("profile_days":21)"), std::string::npos) << first.json;
+    EXPECT_NE(first.json.find(R"("threshold":)"), std::string::npos);
+    EXPECT_NE(first.json.find(R"("bins":[{"start":"2026-04-02T0)"), std::string::npos) << first.json;
+    // one alarm per distance (each) or in all (any) and episode, not one per bin
+    std::set<int> seen;
+    for (const Alarm* a : mine) EXPECT_TRUE(seen.insert(a->distance).second) << a->json;
+    if (each) {
+      EXPECT_GE(mine.size(), 2u);
+    } else {
+      EXPECT_EQ(mine.size(), 1u);
+    }
+  }
 }
 
 TEST(Engine, NewAccountsLearnSilentlyThenDetect) {
@@ -301,23 +314,63 @@ TEST(Engine, NewAccountsLearnSilentlyThenDetect) {
   EXPECT_TRUE(caught_newbie);
 }
 
-TEST(Engine, ExclusionDaysAreSkipped) {
+// Holidays (exclusion days) are not learned, and compared with the weekend's
+// bins: an office silent on a Thursday holiday is as far from its profile as
+// a quiet Sunday, and much nearer than a silent working Thursday; a burst of
+// calls abroad on a holiday still raises alarms.
+TEST(Engine, ExclusionDaysAreComparedAsWeekendsAndNotLearned) {
   ProfileSet set = LearnOffices();
-  Caught caught;
+  // the distances of the window that is the whole of Thursday 2026-04-02
+  auto detect = [&](bool holiday, bool burst, double d[kDistances]) {
+    Caught caught;
+    Config c = TestConfig();
+    c.alarm_distances = (1u << kDistances) - 1;
+    c.alarm_each = true;
+    if (holiday) c.exclusion_days.insert(20514 + 31);
+    Engine e(c, Engine::Mode::kDetect, caught.Sink());
+    e.SetCalibration(set.meta.calib);
+    for (auto& [n, p] : set.profiles) e.AddProfile(n, p);
+    Feed(e, OfficeDays("office1", 28, 3, 11));  // Monday to Wednesday, then nothing
+    std::vector<Call> calls;
+    for (int i = 0; burst && i < 100; ++i)
+      calls.push_back({"office1", absl::StrFormat("+88161%06d", i),
+                       kStart + 31 * kDay + 2 * kHour + i * 30000000LL});
+    Feed(e, calls);
+    e.Flush(kStart + 32 * kDay);
+    EXPECT_TRUE(e.LastDistances("office1", d));
+    int mine = 0;
+    for (const Alarm& a : caught.alarms) mine += a.account == "office1";
+    if (holiday) {
+      EXPECT_EQ(e.stats().excluded, burst ? 100u : 0u);
+    }
+    return mine;
+  };
+  double working[kDistances], off[kDistances], burst[kDistances];
+  detect(false, false, working);
+  detect(true, false, off);
+  EXPECT_LT(off[kQuadratic], working[kQuadratic] / 2)
+      << "a silent holiday is like the office's weekends, a silent Thursday is not";
+  EXPECT_LT(off[kEuclidean], working[kEuclidean] / 2);
+  EXPECT_GT(detect(true, true, burst), 0) << "a burst abroad on a holiday";
+  EXPECT_GT(burst[kQuadratic], 10 * off[kQuadratic]);
+
+  // Learning: the holiday's calls leave the profile as it was.
   Config c = TestConfig();
-  c.alarm_distances = (1u << kDistances) - 1;
-  c.exclusion_days.insert(20514 + 31);  // 2026-04-02
-  Engine e(c, Engine::Mode::kDetect, caught.Sink());
-  e.SetCalibration(set.meta.calib);
-  for (auto& [n, p] : set.profiles) e.AddProfile(n, p);
-  Feed(e, OfficeDays("office1", 28, 3, 11));
-  std::vector<Call> burst;
+  c.exclusion_days.insert(20514 + 10);  // 2026-03-12, a Thursday of the learning weeks
+  Engine learn(c, Engine::Mode::kLearn);
+  std::vector<Call> all = OfficeDays("office0", 0, 28, 7);
   for (int i = 0; i < 100; ++i)
-    burst.push_back({"office1", absl::StrFormat("+88161%06d", i), kStart + 31 * kDay + 2 * kHour + i * 30000000LL});
-  Feed(e, burst);
-  e.Flush(kStart + 32 * kDay);
-  for (const Alarm& a : caught.alarms) EXPECT_NE(a.account, "office1") << a.json;
-  EXPECT_EQ(e.stats().excluded, 100u);
+    all.push_back({"office0", absl::StrFormat("+88161%06d", i),
+                   kStart + 10 * kDay + 2 * kHour + i * 30000000LL});
+  std::sort(all.begin(), all.end(), [](const Call& a, const Call& b) { return a.start < b.start; });
+  Feed(learn, all);
+  learn.Flush(kStart + 28 * kDay);
+  uint64_t young = 0;
+  auto profiles = learn.TakeProfiles(&young);
+  ASSERT_EQ(profiles.size(), 1u);
+  const Profile& p = profiles[0].second;
+  EXPECT_NEAR(static_cast<float>(p.mean[2 * kMetrics + kCalls]), 0, 1e-3) << "weekday 02:00";
+  EXPECT_NEAR(static_cast<float>(p.mean[(24 + 2) * kMetrics + kCalls]), 0, 1e-3) << "weekend 02:00";
 }
 
 TEST(Engine, LateRecordsJoinTheOpenBin) {
@@ -359,7 +412,8 @@ TEST(Store, RoundTrip) {
     EXPECT_EQ(0, memcmp(a.scale, b.scale, sizeof(a.scale)));
   }
   for (int k = 0; k < kDistances; ++k)
-    EXPECT_EQ(loaded->meta.calib.ratio_quantile[k], set.meta.calib.ratio_quantile[k]);
+    for (int n = 0; n < kDistances; ++n)
+      EXPECT_EQ(loaded->meta.calib.ratio[k][n], set.meta.calib.ratio[k][n]);
   EXPECT_EQ(loaded->meta.learned_until_us, set.meta.learned_until_us);
 }
 

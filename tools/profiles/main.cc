@@ -32,8 +32,12 @@ ABSL_FLAG(std::string, config, "",
           "YAML settings: bins, learning days, home country, high-risk prefixes, exclusion days, "
           "target false-alarm rate (docs/profiles.md)");
 ABSL_FLAG(std::string, distance, "",
-          "detect: the distances that raise alarms, NAME[,NAME] of euclidean, quadratic, "
-          "mahalanobis, hellinger, or all (default: the configuration's, else quadratic)");
+          "the distances that raise alarms, NAME[,NAME] of euclidean, quadratic, mahalanobis, "
+          "hellinger, or all (default: the configuration's, else quadratic,hellinger)");
+ABSL_FLAG(std::string, alarm_mode, "",
+          "detect: any (the alarm distances share one episode per account and the target "
+          "false-alarm rate) or each (every one alarms on its own, as if alone: to compare "
+          "them); default: the configuration's, else any");
 ABSL_FLAG(std::string, stats_out, "", "a JSON object of counts, throughput and memory at the end");
 ABSL_FLAG(int, max_errors, 10, "malformed lines reported one by one before only counting them");
 ABSL_FLAG(std::string, trace, "",
@@ -51,6 +55,7 @@ constexpr char kUsage[] =
     "  sipwarden-profiles learn --records FILE... --out DIR [--config FILE]\n"
     "  sipwarden-profiles detect --profiles DIR --records FILE... --alarms-out PATH|-\n"
     "                            [--config FILE] [--distance NAME[,NAME]|all]\n"
+    "                            [--alarm-mode any|each]\n"
     "\n"
     "learn builds every account's long-term profile (per-bin means, variances, correlation) and\n"
     "the thresholds of each distance from the target false-alarm rate; accounts seen for less\n"
@@ -181,6 +186,10 @@ Config LoadSettings() {
       c.alarm_distances |= 1u << *id;
     }
   }
+  const std::string mode = absl::GetFlag(FLAGS_alarm_mode);
+  if (mode == "each") c.alarm_each = true;
+  else if (mode == "any") c.alarm_each = false;
+  else if (!mode.empty()) Die("--alarm-mode: '" + mode + "' is not any or each");
   return c;
 }
 
@@ -241,8 +250,8 @@ int Learn(const std::vector<std::string>& files) {
       .Field("profile_bytes_per_account", prof_bytes)
       .Field("profile_max_bytes_per_account", static_cast<uint64_t>(prof_max))
       .Field("max_rss_kb", static_cast<int64_t>(RssKb()));
-  w.Key("ratio_quantile").BeginObject();
-  for (int k = 0; k < kDistances; ++k) w.Field(DistanceName(k), double(m.calib.ratio_quantile[k]));
+  w.Key("ratio").BeginObject();
+  for (int k = 0; k < kDistances; ++k) w.Field(DistanceName(k), double(m.calib.ratio[k][0]));
   w.EndObject().EndObject();
   WriteStats(absl::GetFlag(FLAGS_stats_out), w);
   return 0;

@@ -3,7 +3,8 @@
 # The per-account profiles on labelled synthetic traffic (tools/profiles/gen):
 # for each distance, the detection rate per anomaly class, the detection
 # delay and the false alarms per 1000 account-days; learn and detect
-# throughput and memory per account. Two runs: A (seed 1, 3000 accounts,
+# throughput and memory per account; then the default detector (quadratic and
+# hellinger sharing one episode per account). Two runs: A (seed 1, 3000 accounts,
 # mostly residential: the defaults were chosen on it) and B (seed 2, 2000
 # accounts, many more offices and PBX trunks, other dates: not tuned on).
 #   profiles_bench.sh BIN_DIR [--keep]
@@ -32,11 +33,19 @@ run() {  # run LABEL GEN-ARGS...
   python3 "$gen" --out "$d" "$@" 2>/dev/null
   "$bin/sipwarden-profiles" learn --records "$d/learn.jsonl" --out "$d/prof" \
     --config "$d/config.yaml" --stats-out "$d/learn.stats" --progress=false >&2
+  # every distance on its own (as if it were the only one), to compare them
   "$bin/sipwarden-profiles" detect --profiles "$d/prof" --records "$d/detect.jsonl" \
-    --alarms-out "$d/alarms.jsonl" --config "$d/config.yaml" --distance all \
+    --alarms-out "$d/alarms.jsonl" --config "$d/config.yaml" --distance all --alarm-mode each \
     --stats-out "$d/detect.stats" --progress=false >&2
   python3 "$here/eval.py" --truth "$d/truth.jsonl" --alarms "$d/alarms.jsonl" \
     --learn-stats "$d/learn.stats" --detect-stats "$d/detect.stats" --label "$label"
+  # the defaults: quadratic and hellinger sharing one episode and the target
+  "$bin/sipwarden-profiles" detect --profiles "$d/prof" --records "$d/detect.jsonl" \
+    --alarms-out "$d/alarms-default.jsonl" --config "$d/config.yaml" \
+    --stats-out "$d/detect-default.stats" --progress=false >&2
+  python3 "$here/eval.py" --truth "$d/truth.jsonl" --alarms "$d/alarms-default.jsonl" \
+    --learn-stats "$d/learn.stats" --detect-stats "$d/detect-default.stats" --label "$label" \
+    --as default
 }
 
 run a --seed 1 --accounts 3000 --mix 70:25:5 --start 2026-03-02 --anomalies 30

@@ -39,6 +39,7 @@ absl::Status Validate(const Config& c) {
   if (!(c.target_false_alarms > 0 && c.target_false_alarms < 1000))
     return bad("target_false_alarms_per_1000_account_days must be in (0, 1000)");
   if (!(c.shrink_days >= 0) || !(c.hellinger_prior >= 0)) return bad("negative shrink or prior");
+  if (c.adapt_days < 0 || c.adapt_days > 3650) return bad("adapt_days outside 0..3650");
   if (c.alarm_distances == 0) return bad("no distance raises alarms");
   return absl::OkStatus();
 }
@@ -73,6 +74,12 @@ absl::Status LoadConfig(const std::string& path, Config* c) {
         c->target_false_alarms = v.as<double>();
       else if (key == "shrink_days") c->shrink_days = v.as<double>();
       else if (key == "hellinger_prior") c->hellinger_prior = v.as<double>();
+      else if (key == "adapt_days") c->adapt_days = v.as<int>();
+      else if (key == "alarm_mode") {
+        const std::string mode = v.as<std::string>();
+        if (mode != "any" && mode != "each") return err("'" + mode + "' is not any or each");
+        c->alarm_each = mode == "each";
+      }
       else if (key == "home_country") {
         const std::string s = v.as<std::string>();
         const std::string d = s.substr(s.starts_with('+') ? 1 : 0);

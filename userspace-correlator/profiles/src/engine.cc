@@ -76,7 +76,7 @@ struct RingEntry {
   uint16_t calls = 0;
   uint16_t slot = 0;
   float expected_calls = 0;  // the profile's mean calls of the bin's slot
-  bool valid = false;  // compared (not excluded, the bin learned enough)
+  bool valid = false;  // compared (the bin learned enough)
   uint8_t top = 0;     // the metric deviating most (|z|)
   _Float16 top_x = 0, top_mu = 0;
 };
@@ -160,7 +160,7 @@ struct Engine::Account {
   int16_t home = 0;
   bool home_fixed = false;  // from the configuration or the account's own number
   uint8_t in_alarm = 0;
-  uint8_t clean[kDistances] = {};
+  uint8_t clean[kDistances + 1] = {};  // per distance, and the shared episode's
   float last_d[kDistances] = {NAN, NAN, NAN, NAN};
   // this day's callees: low 32 bits of the hash -> count | (bin in day + 1) << 16
   absl::flat_hash_map<uint32_t, uint32_t> today;
@@ -252,10 +252,9 @@ void Engine::Add(const CallRecord& r) {
   Account& a = *accounts_[it->second];
   if (a.open == std::numeric_limits<int64_t>::min()) a.open = std::max(b, swept_);
   const int64_t day = FloorDiv(b, bpd);
-  if (config_.Excluded(day)) {
-    ++stats_.excluded;
-    return;
-  }
+  // Calls of exclusion days (holidays) are not learned, but compared: with
+  // the weekend's profile (CloseBin), as fraud likes holidays.
+  if (config_.Excluded(day)) ++stats_.excluded;
   if (b < a.open) {
     ++stats_.late;
     b = a.open;
@@ -357,9 +356,10 @@ void Engine::CloseBin(Account& a, int64_t b) {
   const int bpd = config_.bins_per_day();
   const int64_t day = FloorDiv(b, bpd);
   const int bin_in_day = static_cast<int>(b - day * bpd);
-  const int dt = Weekend(day) ? 1 : 0;
-  const int slot = dt * bpd + bin_in_day;
   const bool excluded = config_.Excluded(day);
+  // A holiday is compared with the weekend's bins and learned nowhere.
+  const int dt = Weekend(day) || excluded ? 1 : 0;
+  const int slot = dt * bpd + bin_in_day;
   float x[kM];
   x[kCalls] = a.calls;
   x[kDistinctCallees] = a.distinct;
@@ -380,7 +380,7 @@ void Engine::CloseBin(Account& a, int64_t b) {
   // starts (the first calibrated window needs a full window behind it).
   const bool compare = !a.learning || day - a.first_day >= config_.warmup_days +
                                                              config_.calibration_after_days - 1;
-  if (!excluded && compare && model && model->n[slot] >= config_.min_bin_samples) {
+  if (compare && model && model->n[slot] >= config_.min_bin_samples) {
     float mu[kM], sd[kM], w[kM];
     float best = -1;
     for (int m = 0; m < kM; ++m) {
@@ -426,7 +426,34 @@ void Engine::CloseBin(Account& a, int64_t b) {
   a.calls = a.answered = a.intl = a.risk = a.newc = a.distinct = 0;
   a.dur = 0;
   std::fill(std::begin(a.hc), std::end(a.hc), 0);
-  if (!excluded && compare) Evaluate(a, b);
+  if (compare) Evaluate(a, b);
+  // A profile follows its account's slow changes (a contact list that
+  // grows, a new habit): each bin compared moves its slot toward what was
+  // seen, with the weight of one day in adapt_days, unless an alarm
+  // episode is open (an attack is not learned).
+  if (!excluded && compare && a.profile && config_.adapt_days > 0 && a.in_alarm == 0) {
+    Profile& P = *a.profile;
+    const int n = P.n[slot];
+    const double alpha = 1.0 / std::max(2, config_.adapt_days);
+    if (n < 255) ++P.n[slot];
+    for (int m = 0; m < kM; ++m) {
+      const double mu = F(P.mean[slot * kM + m]), sd = F(P.sd[slot * kM + m]);
+      const double d = x[m] - mu;
+      const double var = (1 - alpha) * (sd * sd + alpha * d * d);
+      // As learned: counts keep at least their Poisson variance, every
+      // metric its floor (a quiet month does not make one call a surprise).
+      const double next = mu + alpha * d;
+      const bool count = m == kCalls || m == kDistinctCallees || m == kNewCallees;
+      const double floor = (count ? std::max(0.0, next) : 0.0) + double(kSdFloor[m]) * kSdFloor[m];
+      P.mean[slot * kM + m] = H(std::min(next, 65000.0));
+      P.sd[slot * kM + m] = H(std::min(std::sqrt(std::max(var, floor)), 65000.0));
+    }
+    // The Hellinger references are sums of counts over the days learned:
+    // they decay so that they hold about adapt_days of them.
+    const double keep = 1.0 - 1.0 / (double(config_.adapt_days) * bpd);
+    for (int k = 0; k < kHellCounts; ++k)
+      P.href[dt][k] = static_cast<float>(P.href[dt][k] * keep + e.hc[k]);
+  }
   if (bin_in_day == bpd - 1) {  // the day ends
     if (a.today.capacity() > 64) a.today = {};
     else a.today.clear();
@@ -476,7 +503,8 @@ void Engine::Evaluate(Account& a, int64_t b) {
   for (int k = 0; k < 3; ++k) d[k] = std::sqrt(c[k] * scale);
   // Hellinger: the window's distributions mixed with hellinger_prior calls
   // of the profile's, so that a window of two calls is not a distribution.
-  const int dt = Weekend(FloorDiv(b, bpd)) ? 1 : 0;
+  const int64_t day = FloorDiv(b, bpd);
+  const int dt = Weekend(day) || config_.Excluded(day) ? 1 : 0;
   const double alpha = config_.hellinger_prior;
   auto smoothed = [&](const double* p, const float* q, int n, double* out, double* qd) {
     double sq = 0;
@@ -502,7 +530,8 @@ void Engine::Evaluate(Account& a, int64_t b) {
     double thr[kDistances] = {};
     if (a.profile)
       for (int k = 0; k < kDistances; ++k)
-        thr[k] = double(a.profile->scale[k]) * calib_.ratio_quantile[k];
+        thr[k] = double(a.profile->scale[k]) *
+                 calib_.Ratio(k, config_.alarm_each ? 1 : std::popcount(config_.alarm_distances));
     trace_((b + 1) * BinUs() - int64_t{config_.tz_offset_minutes} * 60000000, d, thr);
   }
   if (a.learning) {
@@ -511,86 +540,112 @@ void Engine::Evaluate(Account& a, int64_t b) {
       for (int k = 0; k < kDistances; ++k) L.calib[k].push_back(static_cast<float>(d[k]));
     return;
   }
+  // Alarms: every alarm distance passing its threshold (scale x the fleet's
+  // ratio for this many alarm distances) opens one episode per account
+  // (alarm_mode any) or per distance (each); a whole window below ends it.
   const Profile& P = *a.profile;
-  for (int k = 0; k < kDistances; ++k) {
-    if (!(config_.alarm_distances >> k & 1)) continue;
-    const double thr = double(P.scale[k]) * calib_.ratio_quantile[k];
-    const uint8_t bit = 1u << k;
-    if (d[k] > thr) {
-      a.clean[k] = 0;
-      if (a.in_alarm & bit) continue;
+  const uint32_t alarming = config_.alarm_distances;
+  const int shares = config_.alarm_each ? 1 : std::popcount(alarming);
+  auto step = [&](int slot, int k, double thr, bool over) {
+    const uint8_t bit = 1u << slot;
+    if (over) {
+      a.clean[slot] = 0;
+      if (a.in_alarm & bit) return;
       a.in_alarm |= bit;
-      // The alarm: the bins contributing most, each with its most deviating metric.
-      std::vector<const RingEntry*> top;
-      for (const RingEntry& e : a.ring)
-        if (e.valid && e.bin > b - W && e.bin <= b) top.push_back(&e);
-      const int ck = k == kHellinger ? kQuadratic : k;
-      std::sort(top.begin(), top.end(), [&](const RingEntry* x, const RingEntry* y) {
-        return x->c[ck] != y->c[ck] ? x->c[ck] > y->c[ck] : x->bin > y->bin;
-      });
-      if (top.size() > 3) top.resize(3);
-      const int64_t tz = int64_t{config_.tz_offset_minutes} * 60000000;
-      const int64_t ts = (b + 1) * BinUs() - tz;
-      const std::string top_desc =
-          top.empty() ? std::string()
-                      : absl::StrFormat(": %s %.3g against %.3g at %s", MetricName(top[0]->top),
-                                        static_cast<float>(top[0]->top_x),
-                                        static_cast<float>(top[0]->top_mu),
-                                        FormatTime(top[0]->bin * BinUs() - tz).substr(0, 16));
-      Alarm al;
-      al.account = a.name;
-      al.distance = k;
-      al.ts_us = ts;
-      al.signature = absl::StrFormat("account %s far from its profile: %s %.3g > %.3g over the last "
-                                     "%d bins%s",
-                                     a.name, DistanceName(k), d[k], thr, W, top_desc);
-      al.rule = absl::StrFormat("profile-%s", DistanceName(k));
-      al.src_ip = a.ip;
-      al.value = d[k];
-      al.threshold = thr;
-      JsonWriter w;
-      w.BeginObject().Field("ts", FormatTime(ts)).Field("event_type", "alert");
-      if (!a.ip.empty()) w.Field("src_ip", a.ip);
-      w.Key("alert")
-          .BeginObject()
-          .Field("signature", al.signature)
-          .Field("category", "anomaly")
-          .Field("severity", 2)
-          .Field("rule", al.rule)
-          .EndObject();
-      w.Field("count", static_cast<uint64_t>(sum_calls));
-      w.Key("anomaly").BeginObject().Field("account", a.name);
-      w.Key("distance").BeginObject().Field("name", DistanceName(k)).Field("value", d[k]).EndObject();
-      w.Field("threshold", thr);
-      w.Key("window")
-          .BeginObject()
-          .Field("start", FormatTime((b + 1 - W) * BinUs() - tz))
-          .Field("end", FormatTime(ts))
-          .Field("bins", W)
-          .EndObject();
-      w.Key("bins").BeginArray();
-      for (const RingEntry* e : top) {
-        const double sd = static_cast<float>(P.sd[e->slot * kM + e->top]);
-        const double ox = static_cast<float>(e->top_x), mu = static_cast<float>(e->top_mu);
-        w.BeginObject()
-            .Field("start", FormatTime(e->bin * BinUs() - tz))
-            .Field("contribution", static_cast<double>(e->c[ck]))
-            .Field("metric", MetricName(e->top))
-            .Field("observed", ox)
-            .Field("expected", mu)
-            .Field("z", (ox - mu) / sd)
-            .EndObject();
-      }
-      w.EndArray().Field("profile_days", static_cast<int>(P.days)).EndObject();
-      w.Field("action", "allowed").Field("alarm_id", ++alarm_id_).EndObject();
-      ++stats_.alarms;
-      al.json = w.Take();
-      if (sink_) sink_(al);
-    } else if ((a.in_alarm & bit) && ++a.clean[k] >= W) {
-      a.in_alarm &= ~bit;  // a whole window below the threshold ends the episode
-      a.clean[k] = 0;
+      RaiseAlarm(a, b, k, d, thr, sum_calls);
+    } else if ((a.in_alarm & bit) && ++a.clean[slot] >= W) {
+      a.in_alarm &= ~bit;
+      a.clean[slot] = 0;
     }
+  };
+  if (config_.alarm_each) {
+    for (int k = 0; k < kDistances; ++k) {
+      if (!(alarming >> k & 1)) continue;
+      const double thr = double(P.scale[k]) * calib_.Ratio(k, 1);
+      step(k, k, thr, d[k] > thr);
+    }
+    return;
   }
+  int worst = -1;
+  double most = 0, worst_thr = 0;
+  for (int k = 0; k < kDistances; ++k) {
+    if (!(alarming >> k & 1)) continue;
+    const double thr = double(P.scale[k]) * calib_.Ratio(k, shares);
+    if (d[k] > thr && d[k] / thr > most) most = d[k] / thr, worst = k, worst_thr = thr;
+  }
+  step(kDistances, worst < 0 ? 0 : worst, worst_thr, worst >= 0);
+}
+
+void Engine::RaiseAlarm(Account& a, int64_t b, int k, const double* d, double thr,
+                        double sum_calls) {
+  const Profile& P = *a.profile;
+  const int W = config_.window_bins;
+  // The alarm: the bins contributing most, each with its most deviating metric.
+  std::vector<const RingEntry*> top;
+  for (const RingEntry& e : a.ring)
+    if (e.valid && e.bin > b - W && e.bin <= b) top.push_back(&e);
+  const int ck = k == kHellinger ? kQuadratic : k;
+  std::sort(top.begin(), top.end(), [&](const RingEntry* x, const RingEntry* y) {
+    return x->c[ck] != y->c[ck] ? x->c[ck] > y->c[ck] : x->bin > y->bin;
+  });
+  if (top.size() > 3) top.resize(3);
+  const int64_t tz = int64_t{config_.tz_offset_minutes} * 60000000;
+  const int64_t ts = (b + 1) * BinUs() - tz;
+  const std::string top_desc =
+      top.empty() ? std::string()
+                  : absl::StrFormat(": %s %.3g against %.3g at %s", MetricName(top[0]->top),
+                                    static_cast<float>(top[0]->top_x),
+                                    static_cast<float>(top[0]->top_mu),
+                                    FormatTime(top[0]->bin * BinUs() - tz).substr(0, 16));
+  Alarm al;
+  al.account = a.name;
+  al.distance = k;
+  al.ts_us = ts;
+  al.signature = absl::StrFormat("account %s far from its profile: %s %.3g > %.3g over the last "
+                                 "%d bins%s",
+                                 a.name, DistanceName(k), d[k], thr, W, top_desc);
+  al.rule = absl::StrFormat("profile-%s", DistanceName(k));
+  al.src_ip = a.ip;
+  al.value = d[k];
+  al.threshold = thr;
+  JsonWriter w;
+  w.BeginObject().Field("ts", FormatTime(ts)).Field("event_type", "alert");
+  if (!a.ip.empty()) w.Field("src_ip", a.ip);
+  w.Key("alert")
+      .BeginObject()
+      .Field("signature", al.signature)
+      .Field("category", "anomaly")
+      .Field("severity", 2)
+      .Field("rule", al.rule)
+      .EndObject();
+  w.Field("count", static_cast<uint64_t>(sum_calls));
+  w.Key("anomaly").BeginObject().Field("account", a.name);
+  w.Key("distance").BeginObject().Field("name", DistanceName(k)).Field("value", d[k]).EndObject();
+  w.Field("threshold", thr);
+  w.Key("window")
+      .BeginObject()
+      .Field("start", FormatTime((b + 1 - W) * BinUs() - tz))
+      .Field("end", FormatTime(ts))
+      .Field("bins", W)
+      .EndObject();
+  w.Key("bins").BeginArray();
+  for (const RingEntry* e : top) {
+    const double sd = static_cast<float>(P.sd[e->slot * kM + e->top]);
+    const double ox = static_cast<float>(e->top_x), mu = static_cast<float>(e->top_mu);
+    w.BeginObject()
+        .Field("start", FormatTime(e->bin * BinUs() - tz))
+        .Field("contribution", static_cast<double>(e->c[ck]))
+        .Field("metric", MetricName(e->top))
+        .Field("observed", ox)
+        .Field("expected", mu)
+        .Field("z", (ox - mu) / sd)
+        .EndObject();
+  }
+  w.EndArray().Field("profile_days", static_cast<int>(P.days)).EndObject();
+  w.Field("action", "allowed").Field("alarm_id", ++alarm_id_).EndObject();
+  ++stats_.alarms;
+  al.json = w.Take();
+  if (sink_) sink_(al);
 }
 
 void Engine::RefreshSnapshot(Account& a) {
@@ -687,14 +742,14 @@ std::vector<std::pair<std::string, Profile>> Engine::TakeProfiles(uint64_t* too_
     }
     ready.push_back(a.get());
   }
-  // Thresholds: each account's distances are scaled by its own median; the
-  // fleet's ratios give the quantile that leaves the target false-alarm
-  // rate. One evaluation per bin, and a deviation stays in the window for
-  // window_bins evaluations, so an alarm episode is about window_bins
-  // exceedances: the share of evaluations allowed over the threshold is
-  // target / 1000 * window_bins / bins_per_day.
-  const double rate =
-      std::min(0.5, config_.target_false_alarms / 1000.0 * config_.window_bins / bpd);
+  // Thresholds: each account's distances are scaled by its own scale; one
+  // ratio per distance for the fleet (threshold = scale x ratio) is chosen
+  // so that the alarm logic of Evaluate, run over every account's series of
+  // calibration distances (out of sample: each against the profile learned
+  // before it), raises the target number of episodes per 1000 account-days.
+  // Counting episodes, not exceedances: a deviation stays in the window for
+  // up to window_bins evaluations, but one near the threshold comes and goes.
+  const int W = config_.window_bins;
   for (int k = 0; k < kDistances; ++k) {
     std::vector<float> medians;
     for (Account* a : ready) {
@@ -711,21 +766,87 @@ std::vector<std::pair<std::string, Profile>> Engine::TakeProfiles(uint64_t* too_
       floor = std::max(floor, 0.25f * medians[i]);
     }
     calib_.scale_floor[k] = floor;
+    std::vector<std::vector<float>> series;
     std::vector<float> ratios;
     for (Account* a : ready) {
       const double m = ScaleOf(a->learning->calib[k]);
       const float s = std::isnan(m) ? floor : std::max<float>(m, floor);
-      for (float d : a->learning->calib[k]) ratios.push_back(d / s);
+      std::vector<float>& v = series.emplace_back();
+      v.reserve(a->learning->calib[k].size());
+      for (float d : a->learning->calib[k]) v.push_back(d / s);
+      ratios.insert(ratios.end(), v.begin(), v.end());
     }
     calib_.samples[k] = ratios.size();
     if (ratios.empty()) {
-      calib_.ratio_quantile[k] = std::numeric_limits<float>::infinity();
+      for (float& r : calib_.ratio[k]) r = std::numeric_limits<float>::infinity();
       continue;
     }
-    const size_t i = std::min(ratios.size() - 1,
-                              static_cast<size_t>(std::floor((1 - rate) * (ratios.size() - 1))));
-    std::nth_element(ratios.begin(), ratios.begin() + i, ratios.end());
-    calib_.ratio_quantile[k] = ratios[i];
+    // Evaluate's episodes at ratio r: an evaluation over r opens one unless
+    // the previous one over r came at most a window before.
+    auto episodes = [&](float r) {
+      uint64_t n = 0;
+      for (const std::vector<float>& v : series) {
+        int64_t last = std::numeric_limits<int64_t>::min() / 2;
+        for (size_t i = 0; i < v.size(); ++i) {
+          if (v[i] <= r) continue;
+          if (int64_t(i) - last > W) ++n;
+          last = int64_t(i);
+        }
+      }
+      return n;
+    };
+    const double allowed = config_.target_false_alarms / 1000.0 * double(ratios.size()) / bpd;
+    // Only the tail can hold the answer: the evaluations over a floor (the
+    // quantile leaving 20 times the evaluations a target could use, one
+    // episode lasting a window) are walked instead of every one.
+    const double tail_share =
+        std::min(1.0, 20 * config_.target_false_alarms / 1000.0 * W / bpd);
+    const size_t fi = static_cast<size_t>(std::floor((1 - tail_share) * (ratios.size() - 1)));
+    std::nth_element(ratios.begin(), ratios.begin() + fi, ratios.end());
+    const float tail_floor = ratios[fi];
+    std::vector<std::vector<std::pair<uint32_t, float>>> tails(series.size());
+    for (size_t j = 0; j < series.size(); ++j)
+      for (size_t i = 0; i < series[j].size(); ++i)
+        if (series[j][i] >= tail_floor) tails[j].emplace_back(static_cast<uint32_t>(i), series[j][i]);
+    auto tail_episodes = [&](float r) {
+      uint64_t n = 0;
+      for (const auto& t : tails) {
+        int64_t last = std::numeric_limits<int64_t>::min() / 2;
+        for (const auto& [i, x] : t) {
+          if (x <= r) continue;
+          if (int64_t(i) - last > W) ++n;
+          last = int64_t(i);
+        }
+      }
+      return n;
+    };
+    std::vector<float> candidates(ratios.begin() + fi, ratios.end());
+    std::sort(candidates.begin(), candidates.end());
+    candidates.erase(std::unique(candidates.begin(), candidates.end()), candidates.end());
+    // The smallest ratio that leaves no more episodes than allowed (the
+    // count falls, nearly monotonically, as the ratio grows); sharing the
+    // target with others, a distance gets its share.
+    auto smallest = [](const std::vector<float>& c, double allowed, auto&& count) {
+      size_t lo = 0, hi = c.size() - 1;
+      while (lo < hi) {
+        const size_t mid = lo + (hi - lo) / 2;
+        if (double(count(c[mid])) <= allowed) hi = mid;
+        else lo = mid + 1;
+      }
+      return c[lo];
+    };
+    for (int sharing = 1; sharing <= kDistances; ++sharing) {
+      const double share = allowed / sharing;
+      if (double(tail_episodes(candidates.front())) > share) {
+        calib_.ratio[k][sharing - 1] = smallest(candidates, share, tail_episodes);
+        continue;
+      }
+      // The target is generous enough to reach below the tail: every ratio.
+      std::vector<float> all = ratios;
+      std::sort(all.begin(), all.end());
+      all.erase(std::unique(all.begin(), all.end()), all.end());
+      calib_.ratio[k][sharing - 1] = smallest(all, share, episodes);
+    }
   }
   for (Account* a : ready) {
     FinishLearning(*a);

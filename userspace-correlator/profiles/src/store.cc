@@ -117,9 +117,15 @@ absl::Status SaveProfiles(const std::string& dir, const ProfileSet& set) {
       kProfileFormat, m.bin_minutes, m.window_bins, m.tz_offset_minutes, m.learning_days,
       m.target_false_alarms, m.learned_from_us, m.learned_until_us, m.records,
       set.profiles.size());
-  for (int k = 0; k < kDistances; ++k)
-    meta += absl::StrFormat("calibration %s %.9g %.9g %d\n", DistanceName(k),
-                            m.calib.ratio_quantile[k], m.calib.scale_floor[k], m.calib.samples[k]);
+  meta +=
+      "# calibration DISTANCE SCALE_FLOOR SAMPLES RATIO1 RATIO2 RATIO3 RATIO4: threshold = the\n"
+      "# account's scale x RATIOn when n distances raise alarms together\n";
+  for (int k = 0; k < kDistances; ++k) {
+    meta += absl::StrFormat("calibration %s %.9g %d", DistanceName(k), m.calib.scale_floor[k],
+                            m.calib.samples[k]);
+    for (float r : m.calib.ratio[k]) meta += absl::StrFormat(" %.9g", r);
+    meta += "\n";
+  }
   return WriteAtomically(dir + "/profiles.meta", meta);
 }
 
@@ -154,7 +160,8 @@ absl::StatusOr<ProfileSet> LoadProfiles(const std::string& dir) {
     if (format < kProfileFormat)
       return bad(absl::StrFormat(
           "profile format %d is older than this program's (%d) and cannot be migrated (it lacks "
-          "the calibration this format keeps): learn again with `sipwarden-profiles learn`",
+          "the calibration this format keeps: thresholds for distances raising alarms "
+          "together): learn again with `sipwarden-profiles learn`",
           format, kProfileFormat));
     if (format > kProfileFormat)
       return bad(absl::StrFormat(
@@ -183,10 +190,11 @@ absl::StatusOr<ProfileSet> LoadProfiles(const std::string& dir) {
     else if (k == "records") ok = absl::SimpleAtoi(f[1], &m.records);
     else if (k == "accounts") ok = absl::SimpleAtoi(f[1], &m.accounts);
     else if (k == "calibration") {
-      auto d = f.size() == 5 ? DistanceByName(f[1]) : std::nullopt;
-      ok = d && absl::SimpleAtof(f[2], &m.calib.ratio_quantile[*d]) &&
-           absl::SimpleAtof(f[3], &m.calib.scale_floor[*d]) &&
-           absl::SimpleAtoi(f[4], &m.calib.samples[*d]);
+      const int d = f.size() == 4 + kDistances ? DistanceByName(f[1]).value_or(-1) : -1;
+      ok = d >= 0 && absl::SimpleAtof(f[2], &m.calib.scale_floor[d]) &&
+           absl::SimpleAtoi(f[3], &m.calib.samples[d]);
+      for (int i = 0; ok && i < kDistances; ++i)
+        ok = absl::SimpleAtof(f[4 + i], &m.calib.ratio[d][i]);
     } else ok = false;
     if (!ok) return err();
   }

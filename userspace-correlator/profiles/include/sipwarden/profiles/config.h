@@ -26,7 +26,13 @@ struct Config {
   double target_false_alarms = 2;  // per 1000 account-days, per distance (docs/profiles.md)
   double shrink_days = 4;        // per-bin variance shrunk toward the account's pool
   double hellinger_prior = 5;    // pseudo-calls mixing the profile into short windows
-  uint32_t alarm_distances = 1u << 1;  // bit per Distance (quadratic): which raise alarms
+  int adapt_days = 28;           // profiles follow the last N days once made (0: frozen)
+  // bit per Distance: which raise alarms (quadratic and hellinger)
+  uint32_t alarm_distances = (1u << 1) | (1u << 3);
+  // false (alarm_mode any): the alarm distances share one episode per
+  // account and the target; true (each): every one alarms on its own, as if
+  // it were the only one (to compare them).
+  bool alarm_each = false;
   int home_country = 0;          // 0: each account's own, from its calls
   absl::flat_hash_map<std::string, int> account_home;  // per account overrides
   std::vector<std::string> high_risk;  // empty: DefaultHighRisk()

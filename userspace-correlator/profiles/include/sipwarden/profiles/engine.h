@@ -55,10 +55,16 @@ struct Profile {
 };
 
 // Fleet-wide learning results every account's threshold is derived from.
+// A distance's threshold is its scale times the fleet's ratio; the ratio
+// depends on how many distances raise alarms together (each then gets its
+// share of the target false-alarm rate).
 struct Calibration {
-  float ratio_quantile[kDistances] = {};  // threshold = scale * this
-  float scale_floor[kDistances] = {};     // smallest scale an account gets
+  float ratio[kDistances][kDistances] = {};  // [distance][sharing distances - 1]
+  float scale_floor[kDistances] = {};        // smallest scale an account gets
   uint64_t samples[kDistances] = {};
+  float Ratio(int k, int sharing) const {
+    return ratio[k][sharing < 1 ? 0 : sharing > kDistances ? kDistances - 1 : sharing - 1];
+  }
 };
 
 struct Alarm {
@@ -139,6 +145,7 @@ class Engine {
   void CloseUpTo(Account& a, int64_t bin);
   void CloseBin(Account& a, int64_t bin);
   void Evaluate(Account& a, int64_t bin);
+  void RaiseAlarm(Account& a, int64_t bin, int k, const double* d, double thr, double sum_calls);
   void RefreshSnapshot(Account& a);
   void FinishLearning(Account& a);
   void Sweep(int64_t bin);

@@ -15,7 +15,7 @@
 
 namespace sw::profiles {
 
-constexpr int kProfileFormat = 1;
+constexpr int kProfileFormat = 2;
 
 struct ProfileMeta {
   int format = kProfileFormat;
