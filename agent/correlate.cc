@@ -105,7 +105,7 @@ void Correlator::EmitProfileAlarms() {
     e.name = "profile-anomaly";
     if (ip.ok()) e.has_flow = true, e.flow.src = *ip, e.flow.ts_ns = e.ts_ns;
     e.Set("account", a.account);
-    e.Set("distance", profiles::DistanceName(a.distance));
+    e.Set("distance", a.detector);
     e.Set("value", absl::StrCat(a.value));
     e.Set("threshold", absl::StrCat(a.threshold));
     e.Set("bin_end", profiles::FormatTime(a.ts_us));

@@ -25,6 +25,7 @@ absl::StatusOr<std::unique_ptr<ProfileWatch>> ProfileWatch::Open(const std::stri
   if (!w->engine_->status().ok()) return w->engine_->status();
   w->engine_->SetDriven(true);
   w->engine_->SetCalibration(set->meta.calib);
+  w->engine_->SetClasses(set->meta.classes);
   for (auto& [name, p] : set->profiles) w->engine_->AddProfile(std::move(name), std::move(p));
   return w;
 }

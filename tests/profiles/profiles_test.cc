@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <random>
 #include <set>
 #include <string>
@@ -371,6 +372,90 @@ TEST(Engine, ExclusionDaysAreComparedAsWeekendsAndNotLearned) {
   const Profile& p = profiles[0].second;
   EXPECT_NEAR(static_cast<float>(p.mean[2 * kMetrics + kCalls]), 0, 1e-3) << "weekday 02:00";
   EXPECT_NEAR(static_cast<float>(p.mean[(24 + 2) * kMetrics + kCalls]), 0, 1e-3) << "weekend 02:00";
+}
+
+// Bots from their first call: many short calls a day, nearly all to numbers
+// never called before, most unanswered. Their own profiles are "normal".
+std::vector<Call> BotDays(const std::string& who, int days, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<Call> out;
+  for (int d = 0; d < days; ++d)
+    for (int h = 8; h < 20; ++h)
+      for (int i = 0; i < 10 + static_cast<int>(rng() % 20); ++i)
+        out.push_back({who, absl::StrFormat("0%09d", rng() % 1000000000),
+                       kStart + d * kDay + h * kHour + static_cast<int64_t>(rng() % 3600) * 1000000,
+                       rng() % 3 == 0, 5.0 + rng() % 10});
+  return out;
+}
+
+// The paper: "a class of VoIP bots [...] can be detected if a known bot
+// profile falls into the same class".
+TEST(Classes, AKnownBotFlagsItsClassAndNothingElse) {
+  Config c = TestConfig();
+  c.classes = 3;
+  Engine learn(c, Engine::Mode::kLearn);
+  std::vector<Call> all;
+  for (int i = 0; i < 12; ++i) {
+    auto v = OfficeDays(absl::StrFormat("office%d", i), 0, 28, 50 + i);
+    all.insert(all.end(), v.begin(), v.end());
+  }
+  for (int i = 0; i < 4; ++i) {
+    auto v = BotDays(absl::StrFormat("bot%d", i), 28, 90 + i);
+    all.insert(all.end(), v.begin(), v.end());
+  }
+  std::sort(all.begin(), all.end(), [](const Call& a, const Call& b) { return a.start < b.start; });
+  Feed(learn, all);
+  learn.Flush(kStart + 28 * kDay);
+  uint64_t young = 0;
+  auto profiles = learn.TakeProfiles(&young);
+  ASSERT_EQ(profiles.size(), 16u);
+  const Classes classes = learn.classes();
+  ASSERT_EQ(classes.centroids.size(), 3u);
+  std::map<std::string, int> cls;
+  for (const auto& [name, p] : profiles) cls[name] = p.cls;
+  for (int i = 1; i < 4; ++i) EXPECT_EQ(cls["bot0"], cls[absl::StrFormat("bot%d", i)]);
+  for (int i = 0; i < 12; ++i) EXPECT_NE(cls["bot0"], cls[absl::StrFormat("office%d", i)]);
+  EXPECT_EQ(classes.members[cls["bot0"] - 1], 4u);
+
+  // the classes survive the profile directory
+  ProfileSet set;
+  set.profiles = profiles;
+  set.meta.calib = learn.calibration();
+  set.meta.classes = classes;
+  set.meta.learned_until_us = kStart + 28 * kDay;
+  const std::string dir = ::testing::TempDir() + "sw-classes-" + std::to_string(getpid());
+  ASSERT_TRUE(SaveProfiles(dir, set).ok());
+  auto back = LoadProfiles(dir);
+  ASSERT_TRUE(back.ok()) << back.status();
+  std::filesystem::remove_all(dir);
+  ASSERT_EQ(back->meta.classes.centroids.size(), 3u);
+  EXPECT_EQ(back->meta.classes.centroids[1], classes.centroids[1]);
+  EXPECT_EQ(back->meta.classes.sd[0], classes.sd[0]);
+  for (const auto& [name, p] : back->profiles) EXPECT_EQ(p.cls, cls[name]) << name;
+
+  // bot0 is known: bot1..bot3 raise one class alarm each, nobody else does
+  c.known_bots.insert("bot0");
+  Caught caught;
+  Engine e(c, Engine::Mode::kDetect, caught.Sink());
+  e.SetCalibration(set.meta.calib);
+  e.SetClasses(back->meta.classes);
+  for (auto& [n, p] : back->profiles) e.AddProfile(n, p);
+  std::vector<Call> week;
+  for (int i = 0; i < 12; ++i) {
+    auto v = OfficeDays(absl::StrFormat("office%d", i), 28, 2, 150 + i);
+    week.insert(week.end(), v.begin(), v.end());
+  }
+  std::sort(week.begin(), week.end(), [](const Call& a, const Call& b) { return a.start < b.start; });
+  Feed(e, week);
+  e.Flush(kStart + 30 * kDay);
+  std::set<std::string> flagged;
+  for (const Alarm& a : caught.alarms) {
+    if (a.detector != "class") continue;
+    EXPECT_TRUE(flagged.insert(a.account).second) << "one class alarm per account: " << a.json;
+    EXPECT_NE(a.json.find(R"("known_bots":"bot0")"), std::string::npos) << a.json;
+    EXPECT_NE(a.json.find(R"("rule":"profile-class")"), std::string::npos) << a.json;
+  }
+  EXPECT_EQ(flagged, (std::set<std::string>{"bot1", "bot2", "bot3"}));
 }
 
 TEST(Engine, LateRecordsJoinTheOpenBin) {

@@ -226,6 +226,7 @@ int Learn(const std::vector<std::string>& files) {
   m.learning_days = c.learning_days;
   m.target_false_alarms = c.target_false_alarms;
   m.calib = engine.calibration();
+  m.classes = engine.classes();
   m.learned_from_us = engine.stats().first_us;
   m.learned_until_us = engine.stats().last_us;
   m.records = counts.calls;
@@ -278,6 +279,7 @@ int Detect(const std::vector<std::string>& files) {
   });
   if (!engine.status().ok()) Die(std::string(engine.status().message()));
   engine.SetCalibration(set.meta.calib);
+  engine.SetClasses(set.meta.classes);
   if (const std::string t = absl::GetFlag(FLAGS_trace); !t.empty())
     engine.Trace(t, [](int64_t ts, const double* d, const double* thr) {
       std::cerr << absl::StrFormat("trace %s", FormatTime(ts).substr(0, 16));

@@ -42,18 +42,24 @@ def main():
     ap.add_argument("--learn-stats", required=True)
     ap.add_argument("--detect-stats", required=True)
     ap.add_argument("--label", required=True)
+    ap.add_argument("--classes", action="store_true",
+                    help="score the class alarms (profile-class) against the bots instead")
     ap.add_argument("--as", dest="as_", default=None,
                     help="one detector of this name for every alarm, whatever its distance")
     args = ap.parse_args()
     distances = [args.as_] if args.as_ else DISTANCES
 
-    summary, truth = None, {}
+    summary, truth, bots = None, {}, {}
     for line in open(args.truth):
         r = json.loads(line)
         if r["type"] == "summary":
             summary = r
+        elif r["type"] == "bot":
+            bots[r["account"]] = r
         else:
             truth[r["account"]] = r
+    if args.classes:
+        return score_classes(args, summary, bots)
     learn = json.load(open(args.learn_stats))
     detect = json.load(open(args.detect_stats))
     d0, d1 = ts(summary["detect_start"]), ts(summary["detect_end"])
@@ -134,6 +140,31 @@ def main():
               detect["records_per_s"] / 1e6, detect["profiled_bytes_per_account"],
               detect["profiled_max_bytes_per_account"], detect["max_rss_kb"] // 1024),
           file=sys.stderr)
+
+
+def score_classes(args, summary, bots):
+    """Bots from their first call: which unknown ones a class alarm names, and
+    how many other accounts it names."""
+    learn = json.load(open(args.learn_stats))
+    flagged = set()
+    for line in open(args.alarms):
+        a = json.loads(line)
+        if a["alert"]["rule"] == "profile-class":
+            flagged.add(a["anomaly"]["account"])
+    unknown = [b for b, r in bots.items() if not r["known"]]
+    caught = sum(1 for b in unknown if b in flagged)
+    wrong = sum(1 for acct in flagged if acct not in bots)
+    others = learn["profiles"] - len(bots)
+    label = args.label
+    figure(label, "class_bots_flagged", round(100.0 * caught / max(1, len(unknown)), 1), "%",
+           "aim_min", 100)
+    figure(label, "class_others_flagged_per_1000", round(1000.0 * wrong / max(1, others), 2),
+           "accounts", "aim_max", 5)
+    print("\n%s: seed %d, %d accounts and %d bots (%d known), %d profiled: class alarms name "
+          "%d of the %d unknown bots (%.0f%%) and %d other accounts (%.2f per 1000)" % (
+              label, summary["seed"], summary["accounts"], len(bots), len(bots) - len(unknown),
+              learn["profiles"], caught, len(unknown), 100.0 * caught / max(1, len(unknown)),
+              wrong, 1000.0 * wrong / max(1, others)), file=sys.stderr)
 
 
 if __name__ == "__main__":

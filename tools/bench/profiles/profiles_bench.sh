@@ -4,7 +4,8 @@
 # for each distance, the detection rate per anomaly class, the detection
 # delay and the false alarms per 1000 account-days; learn and detect
 # throughput and memory per account; then the default detector (quadratic and
-# hellinger sharing one episode per account). Two runs: A (seed 1, 3000 accounts,
+# hellinger sharing one episode per account); then the classes (run C: SPIT
+# bots from their first call, a few known). Two runs: A (seed 1, 3000 accounts,
 # mostly residential: the defaults were chosen on it) and B (seed 2, 2000
 # accounts, many more offices and PBX trunks, other dates: not tuned on).
 #   profiles_bench.sh BIN_DIR [--keep]
@@ -50,3 +51,17 @@ run() {  # run LABEL GEN-ARGS...
 
 run a --seed 1 --accounts 3000 --mix 70:25:5 --start 2026-03-02 --anomalies 30
 run b --seed 2 --accounts 2000 --mix 50:35:15 --heavy 0.04 --start 2026-05-04 --anomalies 30
+
+# Classes: 40 SPIT bots from their first call among 1500 accounts, 3 of them
+# known (config.yaml's known_bots); the class alarms scored against the bots.
+d=$work/c
+echo "profiles_bench: c: generating (classes: 1500 accounts, 40 bots, 3 known)" >&2
+python3 "$gen" --out "$d" --seed 3 --accounts 1500 --mix 60:30:10 --start 2026-09-07 \
+  --anomalies 0 --bots 40 --known-bots 3 2>/dev/null
+"$bin/sipwarden-profiles" learn --records "$d/learn.jsonl" --out "$d/prof" \
+  --config "$d/config.yaml" --stats-out "$d/learn.stats" --progress=false >&2
+"$bin/sipwarden-profiles" detect --profiles "$d/prof" --records "$d/detect.jsonl" \
+  --alarms-out "$d/alarms.jsonl" --config "$d/config.yaml" \
+  --stats-out "$d/detect.stats" --progress=false >&2
+python3 "$here/eval.py" --truth "$d/truth.jsonl" --alarms "$d/alarms.jsonl" \
+  --learn-stats "$d/learn.stats" --detect-stats "$d/detect.stats" --label c --classes

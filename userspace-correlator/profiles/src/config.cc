@@ -40,6 +40,7 @@ absl::Status Validate(const Config& c) {
     return bad("target_false_alarms_per_1000_account_days must be in (0, 1000)");
   if (!(c.shrink_days >= 0) || !(c.hellinger_prior >= 0)) return bad("negative shrink or prior");
   if (c.adapt_days < 0 || c.adapt_days > 3650) return bad("adapt_days outside 0..3650");
+  if (c.classes < 0 || c.classes > 250) return bad("classes outside 0..250");
   if (c.alarm_distances == 0) return bad("no distance raises alarms");
   return absl::OkStatus();
 }
@@ -75,6 +76,11 @@ absl::Status LoadConfig(const std::string& path, Config* c) {
       else if (key == "shrink_days") c->shrink_days = v.as<double>();
       else if (key == "hellinger_prior") c->hellinger_prior = v.as<double>();
       else if (key == "adapt_days") c->adapt_days = v.as<int>();
+      else if (key == "classes") c->classes = v.as<int>();
+      else if (key == "known_bots") {
+        if (!v.IsSequence()) return err("a list of accounts");
+        for (const auto& b : v) c->known_bots.insert(b.as<std::string>());
+      }
       else if (key == "alarm_mode") {
         const std::string mode = v.as<std::string>();
         if (mode != "any" && mode != "each") return err("'" + mode + "' is not any or each");

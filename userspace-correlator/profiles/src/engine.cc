@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <random>
 #include <cmath>
 #include <limits>
 
@@ -168,6 +169,7 @@ struct Engine::Account {
   std::unique_ptr<Profile> profile;
   std::vector<RingEntry> ring;
   std::string ip;
+  bool class_alarmed = false;
 
   const Profile* Model() const {
     if (profile) return profile.get();
@@ -544,6 +546,13 @@ void Engine::Evaluate(Account& a, int64_t b) {
   // ratio for this many alarm distances) opens one episode per account
   // (alarm_mode any) or per distance (each); a whole window below ends it.
   const Profile& P = *a.profile;
+  if (P.cls && !a.class_alarmed && !config_.known_bots.empty()) {
+    if (!flagged_ready_) FlagClasses();
+    if (P.cls <= flagged_.size() && flagged_[P.cls - 1] && !config_.known_bots.contains(a.name)) {
+      a.class_alarmed = true;
+      RaiseClassAlarm(a, b);
+    }
+  }
   const uint32_t alarming = config_.alarm_distances;
   const int shares = config_.alarm_each ? 1 : std::popcount(alarming);
   auto step = [&](int slot, int k, double thr, bool over) {
@@ -604,6 +613,7 @@ void Engine::RaiseAlarm(Account& a, int64_t b, int k, const double* d, double th
   al.signature = absl::StrFormat("account %s far from its profile: %s %.3g > %.3g over the last "
                                  "%d bins%s",
                                  a.name, DistanceName(k), d[k], thr, W, top_desc);
+  al.detector = std::string(DistanceName(k));
   al.rule = absl::StrFormat("profile-%s", DistanceName(k));
   al.src_ip = a.ip;
   al.value = d[k];
@@ -723,9 +733,207 @@ void Engine::FinishLearning(Account& a) {
   p->bloom.assign(bits / 64, 0);
   for (uint64_t h : L.callees) p->BloomAdd(h);
   a.learning.reset();
+  if (!classes_.centroids.empty()) {
+    float f[kClassFeatures];
+    classes_.Features(*p, config_.bins_per_day(), f);
+    p->cls = static_cast<uint8_t>(classes_.Nearest(f) + 1);
+  }
   a.profile = std::move(p);
   a.home_fixed = true;
   ++stats_.profiled_online;
+}
+
+std::string_view ClassFeatureName(int f) {
+  static constexpr std::string_view kNames[kClassFeatures] = {
+      "log_calls_per_day", "share_new_callees", "share_distinct_callees", "failed_ratio",
+      "log_mean_duration_s", "share_international", "share_high_risk", "share_night",
+      "share_weekend"};
+  return f >= 0 && f < kClassFeatures ? kNames[f] : "?";
+}
+
+void Classes::Features(const Profile& p, int bpd, float out[kClassFeatures]) const {
+  // Per day: a weekday's slots count 5/7, a weekend's 2/7.
+  double calls = 0, fresh = 0, distinct = 0, failed = 0, dur = 0, answered = 0, intl = 0,
+         risk = 0, night = 0, day_calls[2] = {0, 0};
+  for (int s = 0; s < 2 * bpd; ++s) {
+    const int dt = s >= bpd ? 1 : 0;
+    const double w = dt ? 2.0 / 7 : 5.0 / 7;
+    auto m = [&](int metric) { return double(static_cast<float>(p.mean[s * kMetrics + metric])); };
+    const double c = std::max(0.0, m(kCalls)) * w;
+    calls += c;
+    day_calls[dt] += c / w;
+    fresh += std::max(0.0, m(kNewCallees)) * w;
+    distinct += std::max(0.0, m(kDistinctCallees)) * w;
+    failed += m(kFailedRatio) * c;
+    dur += m(kMeanDuration) * c * (1 - m(kFailedRatio));
+    answered += c * (1 - m(kFailedRatio));
+    intl += m(kShareInternational) * c;
+    risk += m(kShareHighRisk) * c;
+    if ((s % bpd) * (1440 / bpd) < 360) night += c;
+  }
+  const double n = std::max(calls, 1e-9);
+  const double raw[kClassFeatures] = {
+      std::log1p(calls),
+      std::min(1.0, fresh / n),
+      std::min(1.0, distinct / n),
+      failed / n,
+      std::log1p(answered > 0 ? dur / answered : 0),
+      intl / n,
+      risk / n,
+      night / n,
+      day_calls[0] + day_calls[1] > 0 ? day_calls[1] / (day_calls[0] + day_calls[1]) : 0};
+  for (int f = 0; f < kClassFeatures; ++f)
+    out[f] = static_cast<float>((raw[f] - mean[f]) / (sd[f] > 0 ? sd[f] : 1));
+}
+
+int Classes::Nearest(const float f[kClassFeatures]) const {
+  int best = -1;
+  double bd = 0;
+  for (size_t c = 0; c < centroids.size(); ++c) {
+    double d = 0;
+    for (int i = 0; i < kClassFeatures; ++i) d += (f[i] - centroids[c][i]) * (f[i] - centroids[c][i]);
+    if (best < 0 || d < bd) best = static_cast<int>(c), bd = d;
+  }
+  return best;
+}
+
+void Engine::LearnClasses(std::vector<std::pair<std::string, Profile>>& profiles) {
+  classes_ = Classes{};
+  const size_t n = profiles.size();
+  const int k = static_cast<int>(std::min<size_t>(config_.classes, n));
+  if (k == 0) return;
+  const int bpd = config_.bins_per_day();
+  // Raw features first (mean 0, sd 1 leaves them as they are), then the
+  // fleet's standardisation.
+  for (int f = 0; f < kClassFeatures; ++f) classes_.sd[f] = 1;
+  std::vector<std::array<float, kClassFeatures>> x(n);
+  for (size_t i = 0; i < n; ++i) classes_.Features(profiles[i].second, bpd, x[i].data());
+  for (int f = 0; f < kClassFeatures; ++f) {
+    double sum = 0, sq = 0;
+    for (const auto& v : x) sum += v[f], sq += double(v[f]) * v[f];
+    const double mu = sum / n, var = std::max(0.0, sq / n - mu * mu);
+    classes_.mean[f] = static_cast<float>(mu);
+    classes_.sd[f] = static_cast<float>(std::max(1e-3, std::sqrt(var)));
+    for (auto& v : x) v[f] = static_cast<float>((v[f] - mu) / classes_.sd[f]);
+  }
+  auto dist2 = [](const std::array<float, kClassFeatures>& a, const std::array<float, kClassFeatures>& b) {
+    double d = 0;
+    for (int f = 0; f < kClassFeatures; ++f) d += (a[f] - b[f]) * (a[f] - b[f]);
+    return d;
+  };
+  // k-means++ seeding (a fixed seed: the same input gives the same classes),
+  // then Lloyd's iterations until nothing moves (at most 100).
+  std::mt19937_64 rng(0x5157a4d);
+  auto& cent = classes_.centroids;
+  cent.push_back(x[rng() % n]);
+  std::vector<double> d2(n);
+  while (static_cast<int>(cent.size()) < k) {
+    double total = 0;
+    for (size_t i = 0; i < n; ++i) {
+      d2[i] = dist2(x[i], cent[0]);
+      for (size_t c = 1; c < cent.size(); ++c) d2[i] = std::min(d2[i], dist2(x[i], cent[c]));
+      total += d2[i];
+    }
+    if (total <= 0) break;
+    double r = std::uniform_real_distribution<double>(0, total)(rng);
+    size_t pick = n - 1;
+    for (size_t i = 0; i < n; ++i) {
+      if ((r -= d2[i]) <= 0) {
+        pick = i;
+        break;
+      }
+    }
+    cent.push_back(x[pick]);
+  }
+  std::vector<int> of(n, -1);
+  for (int it = 0; it < 100; ++it) {
+    bool moved = false;
+    for (size_t i = 0; i < n; ++i) {
+      const int c = classes_.Nearest(x[i].data());
+      if (c != of[i]) of[i] = c, moved = true;
+    }
+    if (!moved) break;
+    std::vector<std::array<double, kClassFeatures>> sum(cent.size());
+    std::vector<uint32_t> cnt(cent.size(), 0);
+    for (auto& s : sum) s.fill(0);
+    for (size_t i = 0; i < n; ++i) {
+      ++cnt[of[i]];
+      for (int f = 0; f < kClassFeatures; ++f) sum[of[i]][f] += x[i][f];
+    }
+    for (size_t c = 0; c < cent.size(); ++c)
+      if (cnt[c])
+        for (int f = 0; f < kClassFeatures; ++f) cent[c][f] = static_cast<float>(sum[c][f] / cnt[c]);
+  }
+  classes_.members.assign(cent.size(), 0);
+  for (size_t i = 0; i < n; ++i) {
+    profiles[i].second.cls = static_cast<uint8_t>(of[i] + 1);
+    ++classes_.members[of[i]];
+  }
+}
+
+void Engine::FlagClasses() {
+  flagged_ready_ = true;
+  flagged_.assign(classes_.centroids.size(), 0);
+  flagged_by_.assign(classes_.centroids.size(), "");
+  for (const std::string& bot : config_.known_bots) {
+    auto it = index_.find(bot);
+    if (it == index_.end()) continue;
+    const Account& a = *accounts_[it->second];
+    if (!a.profile || a.profile->cls == 0 || a.profile->cls > flagged_.size()) continue;
+    flagged_[a.profile->cls - 1] = 1;
+    std::string& by = flagged_by_[a.profile->cls - 1];
+    if (by.size() < 200) by += by.empty() ? bot : "," + bot;
+  }
+}
+
+void Engine::RaiseClassAlarm(Account& a, int64_t b) {
+  const Profile& P = *a.profile;
+  const int c = P.cls - 1;
+  const int64_t ts = (b + 1) * BinUs() - int64_t{config_.tz_offset_minutes} * 60000000;
+  float f[kClassFeatures];
+  classes_.Features(P, config_.bins_per_day(), f);
+  double d = 0;
+  for (int i = 0; i < kClassFeatures; ++i)
+    d += (f[i] - classes_.centroids[c][i]) * (f[i] - classes_.centroids[c][i]);
+  d = std::sqrt(d);
+  const uint32_t members = c < static_cast<int>(classes_.members.size()) ? classes_.members[c] : 0;
+  Alarm al;
+  al.account = a.name;
+  al.distance = -1;
+  al.detector = "class";
+  al.ts_us = ts;
+  al.signature = absl::StrFormat(
+      "account %s behaves like a known bot (%s): profile class %d of %d accounts", a.name,
+      flagged_by_[c], c + 1, members);
+  al.rule = "profile-class";
+  al.src_ip = a.ip;
+  al.value = d;
+  JsonWriter w;
+  w.BeginObject().Field("ts", FormatTime(ts)).Field("event_type", "alert");
+  if (!a.ip.empty()) w.Field("src_ip", a.ip);
+  w.Key("alert")
+      .BeginObject()
+      .Field("signature", al.signature)
+      .Field("category", "anomaly")
+      .Field("severity", 2)
+      .Field("rule", al.rule)
+      .EndObject();
+  w.Key("anomaly").BeginObject().Field("account", a.name);
+  w.Key("distance").BeginObject().Field("name", "class").Field("value", d).EndObject();
+  w.Key("class")
+      .BeginObject()
+      .Field("id", c + 1)
+      .Field("members", static_cast<uint64_t>(members))
+      .Field("known_bots", flagged_by_[c]);
+  w.Key("features").BeginObject();
+  for (int i = 0; i < kClassFeatures; ++i)
+    w.Field(ClassFeatureName(i), static_cast<double>(f[i]));
+  w.EndObject().EndObject();
+  w.Field("profile_days", static_cast<int>(P.days)).EndObject();
+  w.Field("action", "allowed").Field("alarm_id", ++alarm_id_).EndObject();
+  ++stats_.alarms;
+  al.json = w.Take();
+  if (sink_) sink_(al);
 }
 
 std::vector<std::pair<std::string, Profile>> Engine::TakeProfiles(uint64_t* too_young) {
@@ -853,6 +1061,8 @@ std::vector<std::pair<std::string, Profile>> Engine::TakeProfiles(uint64_t* too_
     --stats_.profiled_online;
     out.emplace_back(a->name, *a->profile);
   }
+  LearnClasses(out);
+  for (auto& [name, p] : out) accounts_[index_[name]]->profile->cls = p.cls;
   return out;
 }
 

@@ -96,6 +96,7 @@ absl::Status SaveProfiles(const std::string& dir, const ProfileSet& set) {
     w.Bytes(name.data(), name.size());
     w.Put(p.days);
     w.Put(p.home);
+    w.Put(p.cls);
     w.Bytes(p.n.data(), p.n.size());
     w.Bytes(p.mean.data(), p.mean.size() * sizeof(_Float16));
     w.Bytes(p.sd.data(), p.sd.size() * sizeof(_Float16));
@@ -125,6 +126,20 @@ absl::Status SaveProfiles(const std::string& dir, const ProfileSet& set) {
                             m.calib.samples[k]);
     for (float r : m.calib.ratio[k]) meta += absl::StrFormat(" %.9g", r);
     meta += "\n";
+  }
+  const Classes& cl = m.classes;
+  if (!cl.centroids.empty()) {
+    meta += absl::StrFormat(
+        "# classes of profiles: class_norm FEATURE MEAN SD; class ID MEMBERS CENTROID...\n"
+        "classes %d\n",
+        cl.centroids.size());
+    for (int f = 0; f < kClassFeatures; ++f)
+      meta += absl::StrFormat("class_norm %s %.9g %.9g\n", ClassFeatureName(f), cl.mean[f], cl.sd[f]);
+    for (size_t c = 0; c < cl.centroids.size(); ++c) {
+      meta += absl::StrFormat("class %d %d", c + 1, c < cl.members.size() ? cl.members[c] : 0);
+      for (float v : cl.centroids[c]) meta += absl::StrFormat(" %.9g", v);
+      meta += "\n";
+    }
   }
   return WriteAtomically(dir + "/profiles.meta", meta);
 }
@@ -195,6 +210,22 @@ absl::StatusOr<ProfileSet> LoadProfiles(const std::string& dir) {
            absl::SimpleAtoi(f[3], &m.calib.samples[d]);
       for (int i = 0; ok && i < kDistances; ++i)
         ok = absl::SimpleAtof(f[4 + i], &m.calib.ratio[d][i]);
+    } else if (k == "classes") {
+      size_t n = 0;
+      ok = absl::SimpleAtoi(f[1], &n) && n <= 250;
+      if (ok) m.classes.centroids.assign(n, {}), m.classes.members.assign(n, 0);
+    } else if (k == "class_norm") {
+      int fi = -1;
+      for (int i = 0; i < kClassFeatures; ++i)
+        if (ClassFeatureName(i) == f[1]) fi = i;
+      ok = f.size() == 4 && fi >= 0 && absl::SimpleAtof(f[2], &m.classes.mean[fi]) &&
+           absl::SimpleAtof(f[3], &m.classes.sd[fi]);
+    } else if (k == "class") {
+      size_t id = 0;
+      ok = f.size() == 3 + kClassFeatures && absl::SimpleAtoi(f[1], &id) && id >= 1 &&
+           id <= m.classes.centroids.size() && absl::SimpleAtoi(f[2], &m.classes.members[id - 1]);
+      for (int i = 0; ok && i < kClassFeatures; ++i)
+        ok = absl::SimpleAtof(f[3 + i], &m.classes.centroids[id - 1][i]);
     } else ok = false;
     if (!ok) return err();
   }
@@ -234,7 +265,7 @@ absl::StatusOr<ProfileSet> LoadProfiles(const std::string& dir) {
     p.mean.resize(slots * kMetrics);
     p.sd.resize(slots * kMetrics);
     uint32_t words;
-    bool ok = r.Bytes(name.data(), len) && r.Get(&p.days) && r.Get(&p.home) &&
+    bool ok = r.Bytes(name.data(), len) && r.Get(&p.days) && r.Get(&p.home) && r.Get(&p.cls) &&
               r.Bytes(p.n.data(), slots) &&
               r.Bytes(p.mean.data(), p.mean.size() * sizeof(_Float16)) &&
               r.Bytes(p.sd.data(), p.sd.size() * sizeof(_Float16)) &&

@@ -26,6 +26,8 @@ struct Config {
   double target_false_alarms = 2;  // per 1000 account-days, per distance (docs/profiles.md)
   double shrink_days = 4;        // per-bin variance shrunk toward the account's pool
   double hellinger_prior = 5;    // pseudo-calls mixing the profile into short windows
+  int classes = 16;              // k-means classes of long-term profiles (0: none)
+  absl::flat_hash_set<std::string> known_bots;  // accounts known to be bots
   int adapt_days = 28;           // profiles follow the last N days once made (0: frozen)
   // bit per Distance: which raise alarms (quadratic and hellinger)
   uint32_t alarm_distances = (1u << 1) | (1u << 3);

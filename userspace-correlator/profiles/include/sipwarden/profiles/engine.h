@@ -4,6 +4,7 @@
 // false-alarm rate, alarms. Event time (the calls' start) drives it all.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -48,6 +49,7 @@ struct Profile {
   float href[2][kHellCounts] = {};          // long-term Hellinger distributions
   float scale[kDistances] = {};             // the account's median calibration distance
   std::vector<uint64_t> bloom;              // callees seen (4 hash functions)
+  uint8_t cls = 0;                          // its class + 1 (Classes); 0: none
 
   bool BloomTest(uint64_t h) const;
   void BloomAdd(uint64_t h);
@@ -67,10 +69,28 @@ struct Calibration {
   }
 };
 
+// Classes of long-term profiles (the paper: "a class of VoIP bots [...] can
+// be detected if a known bot profile falls into the same class"): k-means
+// over features of each profile (daily calls, shares of new and distinct
+// callees, failed calls, duration, abroad, high-risk, night, weekend),
+// standardised over the fleet.
+constexpr int kClassFeatures = 9;
+std::string_view ClassFeatureName(int f);
+struct Classes {
+  float mean[kClassFeatures] = {}, sd[kClassFeatures] = {};
+  std::vector<std::array<float, kClassFeatures>> centroids;
+  std::vector<uint32_t> members;  // accounts per class when learned
+  // A profile's features, standardised (mean and sd must be set).
+  void Features(const Profile& p, int bins_per_day, float out[kClassFeatures]) const;
+  // The nearest class to standardised features, -1 when there are none.
+  int Nearest(const float f[kClassFeatures]) const;
+};
+
 struct Alarm {
   std::string json;  // one EVE line, no newline
   std::string account;
-  int distance = 0;
+  int distance = 0;  // the distance that passed its threshold; -1: a class alarm
+  std::string detector;  // its name: euclidean, ..., or class
   int64_t ts_us = 0;
   // What the JSON says, for those who pass it on (the agent's reports).
   std::string signature, rule;
@@ -97,6 +117,11 @@ class Engine {
   // Detect: an account's profile learned before.
   void AddProfile(std::string account, Profile p);
   void SetCalibration(const Calibration& c) { calib_ = c; }
+  // Detect: the classes learned (profiles keep their class) and the accounts
+  // known to be bots (config known_bots): every other account of a class
+  // holding a known bot raises one class alarm.
+  void SetClasses(Classes c) { classes_ = std::move(c), flagged_ready_ = false; }
+  const Classes& classes() const { return classes_; }
   const Calibration& calibration() const { return calib_; }
 
   void Add(const CallRecord& r);
@@ -146,6 +171,9 @@ class Engine {
   void CloseBin(Account& a, int64_t bin);
   void Evaluate(Account& a, int64_t bin);
   void RaiseAlarm(Account& a, int64_t bin, int k, const double* d, double thr, double sum_calls);
+  void RaiseClassAlarm(Account& a, int64_t bin);
+  void LearnClasses(std::vector<std::pair<std::string, Profile>>& profiles);
+  void FlagClasses();
   void RefreshSnapshot(Account& a);
   void FinishLearning(Account& a);
   void Sweep(int64_t bin);
@@ -158,6 +186,10 @@ class Engine {
   Calibration calib_;
   absl::flat_hash_map<std::string, uint32_t> index_;
   std::vector<std::unique_ptr<Account>> accounts_;
+  Classes classes_;
+  bool flagged_ready_ = false;
+  std::vector<uint8_t> flagged_;                 // per class: holds a known bot
+  std::vector<std::string> flagged_by_;          // per class: the known bots in it
   int64_t swept_ = INT64_MIN;  // every bin before this one is closed
   bool driven_ = false;
   uint64_t alarm_id_ = 0;

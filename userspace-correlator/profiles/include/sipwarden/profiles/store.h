@@ -22,6 +22,7 @@ struct ProfileMeta {
   int bin_minutes = 60, window_bins = 24, tz_offset_minutes = 0, learning_days = 28;
   double target_false_alarms = 2;
   Calibration calib;
+  Classes classes;
   int64_t learned_from_us = 0, learned_until_us = 0;
   uint64_t records = 0;
   uint64_t accounts = 0;
