@@ -46,6 +46,20 @@ std::string RulesetSha256(const std::string& path) {
   return hex;
 }
 
+bool ToProfileRecord(const ev::CallRecord& c, std::string* ip, profiles::CallRecord* r) {
+  r->account = !c.caller.user.empty() ? std::string_view(c.caller.user)
+                                      : profiles::UriUser(c.caller.uri);
+  r->callee = !c.callee.user.empty() ? std::string_view(c.callee.user)
+                                     : profiles::UriUser(c.callee.uri);
+  if (r->account.empty() || r->callee.empty() || c.start_ns <= 0) return false;
+  *ip = c.caller_ip.ToString();
+  r->caller_ip = *ip;
+  r->start_us = c.start_ns / 1000;
+  r->answered = c.disposition == ev::Disposition::kAnswered;
+  r->billable_s = r->answered ? c.billable_s : 0;
+  return true;
+}
+
 Correlator::Correlator(std::shared_ptr<const rules::RuleSet> rules, JsonLinesOut& alarms,
                        VerdictSinks verdicts, bool scripts)
     : out_(alarms), verdicts_(std::move(verdicts)) {
@@ -68,7 +82,7 @@ Correlator::Correlator(std::shared_ptr<const rules::RuleSet> rules, JsonLinesOut
   };
   if (verdicts_.synthetic) sinks.synthetic = verdicts_.synthetic;
   sinks.compare_profiles = [this](const rules::ProfileCompare& pc) {
-    if (profiles_) profiles_->Compare(pc);
+    if (profiles_) profiles_->Compare(pc.ts_ns, pc.account);
   };
   engine_ = std::make_unique<rules::Engine>(std::move(rules), std::move(sinks),
                                            rules::EngineOptions{}, executor_.get());
@@ -134,7 +148,12 @@ ev::PipelineSinks Correlator::Tee(ev::PipelineSinks next) {
   };
   s.call = [this, n = std::move(next.call)](const ev::CallRecord& c) {
     if (n) n(c);
-    if (profiles_) profiles_->OnCall(c);
+    if (profiles_) {
+      std::string ip;
+      profiles::CallRecord r;
+      if (ToProfileRecord(c, &ip, &r)) profiles_->Add(r);
+      else profiles_->Skip();
+    }
     engine_->OnCall(c);
     AfterEngine();
   };

@@ -16,13 +16,23 @@
 
 #include "absl/status/statusor.h"
 #include "outputs.h"
-#include "profile_watch.h"
+#include "sipwarden/profiles/watch.h"
 #include "sipwarden/events/pipeline.h"
 #include "sipwarden/rules/engine.h"
 #include "sipwarden/rules/process_executor.h"
 #include "sipwarden/rules/ruleset.h"
 
 namespace sw {
+
+using profiles::ProfileWatch;
+using profiles::ProfileWatchStats;
+using profiles::UnixNowUs;
+
+// A call record as the profiles read it (profiles/src/record.cc): the
+// caller's user, else the user part of its URI; likewise the callee. false
+// when one is missing (the record is only counted). ip holds the caller's
+// address for r's view.
+bool ToProfileRecord(const ev::CallRecord& c, std::string* ip, profiles::CallRecord* r);
 
 // rules/default.yaml as it was when the agent was built.
 std::string_view DefaultRulesYaml();

@@ -3,8 +3,11 @@
 
 #include <algorithm>
 #include <chrono>
+#include <iostream>
 
 #include "absl/time/clock.h"
+#include "absl/strings/numbers.h"
+#include "sipwarden/absl_compat.h"
 #include "sipwarden/ip.h"
 #include "sipwarden/rules/alarm.h"
 
@@ -49,10 +52,43 @@ bool FromForwarded(const v1::ForwardedEvent& in, rules::SyntheticEvent* out) {
   return true;
 }
 
+bool ToProfileRecord(const rules::SyntheticEvent& e, profiles::CallRecord* r) {
+  auto field = [&](std::string_view name) -> std::string_view {
+    const std::string* v = e.Find(name);
+    return v ? std::string_view(*v) : std::string_view();
+  };
+  r->account = field("caller_user");
+  if (r->account.empty()) r->account = profiles::UriUser(field("caller_uri"));
+  r->callee = field("callee_user");
+  if (r->callee.empty()) r->callee = profiles::UriUser(field("callee_uri"));
+  double duration = 0, billable = 0;
+  if (r->account.empty() || r->callee.empty() || e.ts_ns <= 0 ||
+      !absl::SimpleAtod(AV(field("duration")), &duration) || duration < 0 || duration > 1e7)
+    return false;
+  // The event is the call's end: it started duration before.
+  r->start_us = e.ts_ns / 1000 - static_cast<int64_t>(duration * 1e6);
+  r->answered = field("disposition") == "answered";
+  r->billable_s = r->answered && absl::SimpleAtod(AV(field("billable")), &billable) && billable >= 0 &&
+                          billable <= 1e7
+                      ? billable
+                      : 0;
+  r->caller_ip = field("caller_ip");
+  return true;
+}
+
 CentralCorrelator::CentralCorrelator(std::shared_ptr<const rules::RuleSet> rules, Sinks sinks,
-                                     size_t max_queue)
-    : sinks_(std::move(sinks)), max_queue_(max_queue) {
+                                     size_t max_queue,
+                                     std::unique_ptr<profiles::ProfileWatch> profiles,
+                                     absl::Duration profiles_save_every)
+    : sinks_(std::move(sinks)),
+      profiles_(std::move(profiles)),
+      profiles_save_every_(profiles_save_every),
+      max_queue_(max_queue) {
   forward_ = rules->SyntheticNamesMatched(&forward_all_);
+  if (profiles_ && !std::binary_search(forward_.begin(), forward_.end(), kCallRecordEvent)) {
+    forward_.emplace_back(kCallRecordEvent);
+    std::sort(forward_.begin(), forward_.end());
+  }
   rules::EngineSinks es;
   es.alarm = [this](const rules::Alarm& a) {
     if (a.update) return;
@@ -75,6 +111,9 @@ CentralCorrelator::CentralCorrelator(std::shared_ptr<const rules::RuleSet> rules
       ++stats_.watches;
     }
     if (sinks_.watch) sinks_.watch(v);
+  };
+  es.compare_profiles = [this](const rules::ProfileCompare& pc) {
+    if (profiles_) profiles_->Compare(pc.ts_ns, pc.account);
   };
   engine_ = std::make_unique<rules::Engine>(std::move(rules), std::move(es));
   thread_ = std::thread([this] { Run(); });
@@ -114,7 +153,38 @@ CentralCorrelator::Stats CentralCorrelator::stats() const {
   return stats_;
 }
 
+void CentralCorrelator::FeedProfiles(const rules::SyntheticEvent& e) {
+  if (!profiles_ || e.name != kCallRecordEvent) return;
+  profiles::CallRecord r;
+  if (ToProfileRecord(e, &r)) profiles_->Add(r);
+  else profiles_->Skip();
+}
+
+void CentralCorrelator::DrainProfileAlarms() {
+  if (!profiles_) return;
+  for (const profiles::Alarm& a : profiles_->TakeAlarms()) {
+    rules::Alarm ra;
+    ra.ts_ns = ra.first_ns = a.ts_us * 1000;
+    ra.signature = a.signature;
+    ra.category = "anomaly";
+    ra.rule = a.rule;
+    if (auto ip = IpAddress::Parse(a.src_ip); ip.ok()) ra.has_flow = true, ra.src = *ip;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ++stats_.alarms;
+    }
+    if (sinks_.alarm) sinks_.alarm(ra, a.json);
+  }
+}
+
+void CentralCorrelator::SaveProfiles() {
+  if (!profiles_) return;
+  if (auto st = profiles_->Save(); !st.ok())
+    std::cerr << "sipwarden-controller: saving the profiles: " << st.message() << "\n";
+}
+
 void CentralCorrelator::Run() {
+  absl::Time next_save = absl::Now() + profiles_save_every_;
   std::unique_lock<std::mutex> lock(mu_);
   while (!stop_) {
     cv_.wait_for(lock, std::chrono::milliseconds(200), [this] { return stop_ || !queue_.empty(); });
@@ -123,12 +193,24 @@ void CentralCorrelator::Run() {
     lock.unlock();
     // Events come from several agents with their own clocks: each counts at
     // its time, a late one at the engine's clock.
-    for (const auto& e : batch) engine_->OnSynthetic(e);
+    for (const auto& e : batch) {
+      FeedProfiles(e);
+      engine_->OnSynthetic(e);
+      DrainProfileAlarms();
+    }
     // Windows and timeouts run on the controller's clock when nothing comes.
     engine_->Advance(std::max(engine_->now(), absl::ToUnixNanos(absl::Now())));
+    DrainProfileAlarms();
+    if (profiles_ && profiles_save_every_ > absl::ZeroDuration() && absl::Now() >= next_save) {
+      next_save = absl::Now() + profiles_save_every_;
+      SaveProfiles();
+    }
     lock.lock();
     stats_.events += batch.size();
+    if (profiles_) stats_.profiles = profiles_->stats();
   }
+  lock.unlock();
+  SaveProfiles();
 }
 
 }  // namespace sw::controller

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "sipwarden/profiles/watch.h"
 #include "sipwarden/rules/engine.h"
 #include "sipwarden/rules/ruleset.h"
 #include "sipwarden/v1/agent.pb.h"
@@ -34,6 +35,12 @@ absl::StatusOr<std::shared_ptr<const rules::RuleSet>> LoadCentralRules(
 // one (bad addresses).
 bool FromForwarded(const sipwarden::v1::ForwardedEvent& in, rules::SyntheticEvent* out);
 
+// The synthetic event agents forward a call record as (rules/default.yaml's
+// call-record-forward) and its conversion for the profiles: false when it
+// lacks a caller or callee user or its times.
+inline constexpr std::string_view kCallRecordEvent = "call-record";
+bool ToProfileRecord(const rules::SyntheticEvent& e, profiles::CallRecord* r);
+
 class CentralCorrelator {
  public:
   struct Sinks {
@@ -43,8 +50,13 @@ class CentralCorrelator {
   };
   // max_queue: events waiting for the engine; beyond, new ones are dropped
   // and counted.
+  // profiles: the fleet's account profiles (the agents' call records feed
+  // them, the central rules' compare_profiles actions compare), or none;
+  // written back every profiles_save_every and when the correlator ends.
   CentralCorrelator(std::shared_ptr<const rules::RuleSet> rules, Sinks sinks,
-                    size_t max_queue = 100000);
+                    size_t max_queue = 100000,
+                    std::unique_ptr<profiles::ProfileWatch> profiles = nullptr,
+                    absl::Duration profiles_save_every = absl::Hours(6));
   ~CentralCorrelator();
 
   // What agents are asked to forward.
@@ -55,16 +67,24 @@ class CentralCorrelator {
 
   struct Stats {
     uint64_t events = 0, dropped = 0, rejected = 0, alarms = 0, blocks = 0, watches = 0;
+    profiles::ProfileWatchStats profiles;  // zero without profiles
   };
   Stats stats() const;
 
  private:
   void Run();
+  // Call records to the profiles, their anomalies to the alarm sink (the
+  // worker thread).
+  void FeedProfiles(const rules::SyntheticEvent& e);
+  void DrainProfileAlarms();
+  void SaveProfiles();
 
   std::vector<std::string> forward_;
   bool forward_all_ = false;
   Sinks sinks_;
   std::unique_ptr<rules::Engine> engine_;  // only the worker thread touches it
+  std::unique_ptr<profiles::ProfileWatch> profiles_;  // likewise
+  absl::Duration profiles_save_every_;
   size_t max_queue_;
   mutable std::mutex mu_;
   std::condition_variable cv_;

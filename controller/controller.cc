@@ -1089,7 +1089,22 @@ absl::StatusOr<std::unique_ptr<Controller>> Controller::Start(ControllerOptions 
   // The last window's arrivals (the newest 50,000): a source that hit a
   // deflector before the restart is not taken for a newcomer after it.
   if (auto st = c->honeypot_service_->Replay(); !st.ok()) return st;
-  c->central_ = std::make_unique<CentralCorrelator>(*central_rules, std::move(cs));
+  std::unique_ptr<profiles::ProfileWatch> watch;
+  if (!c->options_.profiles.empty()) {
+    auto w = profiles::ProfileWatch::Open(c->options_.profiles, c->options_.profiles_config,
+                                          profiles::UnixNowUs());
+    if (!w.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("--profiles: ", w.status().message()));
+    }
+    watch = std::move(*w);
+    if (!c->options_.quiet) {
+      std::cerr << "sipwarden-controller: " << watch->stats().profiles << " account profiles from "
+                << c->options_.profiles << " (agents forward their call records)\n";
+    }
+  }
+  c->central_ = std::make_unique<CentralCorrelator>(*central_rules, std::move(cs), 100000,
+                                                    std::move(watch),
+                                                    c->options_.profiles_save_every);
   c->operator_service_ = std::make_unique<OperatorImpl>(c.get());
 
   std::shared_ptr<grpc::ServerCredentials> creds = grpc::InsecureServerCredentials();

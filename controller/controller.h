@@ -49,6 +49,12 @@ struct ControllerOptions {
   std::string tls_cert, tls_key, tls_ca;
   // The central rules (a rule file; empty: the built-in rules/central.yaml).
   std::string central_rules;
+  // The fleet's account profiles (docs/profiles.md): a directory
+  // `sipwarden-profiles learn` wrote, fed with the call records agents
+  // forward and compared by the central rules' compare_profiles; "" = none.
+  std::string profiles;
+  std::string profiles_config;  // its YAML settings ("" = those learned with)
+  absl::Duration profiles_save_every = absl::Hours(6);
   // Agents' own blocks with these reasons become fleet decisions.
   std::set<std::string> fleet_reasons = {"flood", "scan", "bruteforce", "enumeration"};
   // Retention of alarms, and of honeypot hits (the same limits, each table

@@ -49,6 +49,17 @@ ABSL_FLAG(std::string, http_tokens, "",
 ABSL_FLAG(std::string, rules, "",
           "Central rule file, run over the events agents forward (default: the built-in "
           "rules/central.yaml)");
+ABSL_FLAG(std::string, profiles, "",
+          "The fleet's per-account anomaly profiles: a directory sipwarden-profiles learn wrote "
+          "(docs/profiles.md). Agents forward their call records, the central rules' "
+          "compare_profiles actions compare (rules/central.yaml's profile-compare, hourly); "
+          "anomalies are stored as alarms; written back every --profiles-save-every and at "
+          "exit. Empty = none");
+ABSL_FLAG(std::string, profiles_config, "",
+          "YAML settings of the profiles (docs/profiles.md); empty = those they were learned "
+          "with");
+ABSL_FLAG(absl::Duration, profiles_save_every, absl::Hours(6),
+          "How often --profiles is written back (0 = only at exit)");
 ABSL_FLAG(std::string, fleet_reasons, "flood,scan,bruteforce,enumeration",
           "Agents' own blocks with these reasons become fleet-wide decisions (comma separated; "
           "empty = none)");
@@ -237,6 +248,13 @@ int main(int argc, char** argv) {
   o.http_listen = absl::GetFlag(FLAGS_http_listen);
   o.http_tokens = absl::GetFlag(FLAGS_http_tokens);
   o.central_rules = absl::GetFlag(FLAGS_rules);
+  o.profiles = absl::GetFlag(FLAGS_profiles);
+  o.profiles_config = absl::GetFlag(FLAGS_profiles_config);
+  o.profiles_save_every = absl::GetFlag(FLAGS_profiles_save_every);
+  if (o.profiles.empty() && !o.profiles_config.empty()) {
+    std::cerr << "sipwarden-controller: --profiles-config needs --profiles\n";
+    return 2;
+  }
   o.tls_cert = absl::GetFlag(FLAGS_tls_cert);
   o.tls_key = absl::GetFlag(FLAGS_tls_key);
   o.tls_ca = absl::GetFlag(FLAGS_tls_ca);

@@ -16,7 +16,7 @@
 #include "gtest/gtest.h"
 #include "office_days.h"
 #include "outputs.h"
-#include "profile_watch.h"
+#include "sipwarden/profiles/watch.h"
 #include "sipwarden/rules/ruleset.h"
 
 namespace sw {

@@ -74,7 +74,8 @@ inline Config TestConfig() {
 }
 
 // Learns four office accounts over 28 days; returns the profiles and the calibration.
-inline ProfileSet LearnOffices() {
+// shift: moves every call (whole weeks keep the weekdays).
+inline ProfileSet LearnOffices(int64_t shift = 0) {
   Engine learn(TestConfig(), Engine::Mode::kLearn);
   std::vector<Call> all;
   for (int i = 0; i < 4; ++i) {
@@ -82,13 +83,15 @@ inline ProfileSet LearnOffices() {
     all.insert(all.end(), v.begin(), v.end());
   }
   std::sort(all.begin(), all.end(), [](const Call& a, const Call& b) { return a.start < b.start; });
+  for (Call& c : all) c.start += shift;
   Feed(learn, all);
-  learn.Flush(kStart + 28 * kDay);
+  learn.Flush(kStart + shift + 28 * kDay);
   uint64_t young = 0;
   ProfileSet set;
   set.profiles = learn.TakeProfiles(&young);
   set.meta.calib = learn.calibration();
-  set.meta.learned_until_us = kStart + 28 * kDay;
+  set.meta.classes = learn.classes();
+  set.meta.learned_until_us = kStart + shift + 28 * kDay;
   set.meta.accounts = set.profiles.size();
   EXPECT_EQ(young, 0u);
   return set;

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// The live side of the per-account profiles (docs/profiles.md): the
-// pipeline's call records feed them, compare_profiles actions (the default
-// ruleset's Calendar rule, the paper's Figure 6) compare every account's
-// recent bins with its long-term profile, and what deviates comes out as
-// anomaly alarms. Profiles learned online are written back to the
-// directory by Save().
+// The live side of the per-account profiles (docs/profiles.md), for the
+// agent (its pipeline's call records) and the controller (call records its
+// agents forward): records feed them, compare_profiles actions (a Calendar
+// rule, the paper's Figure 6) compare every account's recent bins with its
+// long-term profile, and what deviates comes out as anomaly alarms.
+// Profiles learned online are written back to the directory by Save().
+// Not thread-safe: one thread drives it.
 #pragma once
 
 #include <cstdint>
@@ -14,13 +15,12 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/clock.h"
-#include "sipwarden/events/event.h"
 #include "sipwarden/profiles/config.h"
 #include "sipwarden/profiles/engine.h"
+#include "sipwarden/profiles/record.h"
 #include "sipwarden/profiles/store.h"
-#include "sipwarden/rules/engine.h"
 
-namespace sw {
+namespace sw::profiles {
 
 struct ProfileWatchStats {
   uint64_t calls = 0;         // call records fed in
@@ -45,12 +45,14 @@ class ProfileWatch {
                                                             const std::string& config_path,
                                                             int64_t now_us);
 
-  void OnCall(const ev::CallRecord& c);
-  // Closes the bins (of every account, or of pc.account) that end by
-  // pc.ts_ns less the lateness allowance, comparing each with the profile.
-  void Compare(const rules::ProfileCompare& pc);
+  void Add(const CallRecord& r);
+  // A record without a caller or callee user, or a start: counted only.
+  void Skip() { ++stats_.skipped; }
+  // Closes the bins (of every account, or of one) that end by ts_ns less
+  // the lateness allowance, comparing each with the profile.
+  void Compare(int64_t ts_ns, std::string_view account = {});
   // The alarms raised since the last call.
-  std::vector<profiles::Alarm> TakeAlarms();
+  std::vector<Alarm> TakeAlarms();
   // Writes every profile (those loaded and those learned online) back to
   // the directory; accounts still learning are not written.
   absl::Status Save();
@@ -61,11 +63,11 @@ class ProfileWatch {
  private:
   ProfileWatch() = default;
   std::string dir_;
-  profiles::Config config_;
-  profiles::ProfileMeta meta_;
-  std::unique_ptr<profiles::Engine> engine_;
-  std::vector<profiles::Alarm> pending_;
+  Config config_;
+  ProfileMeta meta_;
+  std::unique_ptr<Engine> engine_;
+  std::vector<Alarm> pending_;
   ProfileWatchStats stats_;
 };
 
-}  // namespace sw
+}  // namespace sw::profiles
