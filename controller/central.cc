@@ -148,6 +148,27 @@ void CentralCorrelator::Submit(const v1::ForwardedEvent& in) {
   cv_.notify_all();
 }
 
+void CentralCorrelator::Submit(const std::vector<v1::ForwardedEvent>& in) {
+  std::vector<rules::SyntheticEvent> ok;
+  ok.reserve(in.size());
+  uint64_t rejected = 0;
+  for (const auto& f : in) {
+    rules::SyntheticEvent e;
+    if (Wants(f.name()) && FromForwarded(f, &e)) ok.push_back(std::move(e));
+    else ++rejected;
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  stats_.rejected += rejected;
+  for (auto& e : ok) {
+    if (queue_.size() >= max_queue_) {
+      ++stats_.dropped;
+      continue;
+    }
+    queue_.push_back(std::move(e));
+  }
+  cv_.notify_all();
+}
+
 CentralCorrelator::Stats CentralCorrelator::stats() const {
   std::lock_guard<std::mutex> lock(mu_);
   return stats_;

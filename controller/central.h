@@ -64,6 +64,9 @@ class CentralCorrelator {
   bool Wants(std::string_view name) const;
   // Queues a forwarded event (any thread).
   void Submit(const sipwarden::v1::ForwardedEvent& e);
+  // Queues events in one go: the engine takes them together, in order,
+  // before its clock moves on to the controller's.
+  void Submit(const std::vector<sipwarden::v1::ForwardedEvent>& events);
 
   struct Stats {
     uint64_t events = 0, dropped = 0, rejected = 0, alarms = 0, blocks = 0, watches = 0;

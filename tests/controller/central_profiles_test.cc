@@ -16,6 +16,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "central.h"
+#include "controller_client.h"
+#include "correlate.h"
 #include "office_days.h"
 #include "sipwarden/profiles/store.h"
 #include "sipwarden/profiles/watch.h"
@@ -87,21 +89,25 @@ TEST(CentralProfiles, ForwardedCallRecordsAreProfiledAndComparedCentrally) {
   std::vector<rules::ConfigError> errors;
   auto rs = rules::LoadRuleText(kRules, "central.yaml", &errors);
   ASSERT_TRUE(rs.ok());
+  // three ordinary days of office0, then a night of calls abroad
+  std::vector<Call> calls = profiles::OfficeDays("office0", 28, 3, 99);
+  for (int i = 0; i < 12; ++i)
+    calls.push_back({"office0", "+88161" + std::to_string(100000 + i),
+                     kStart + 31 * kDay + 2 * kHour + 480000000LL + i * 240000000LL, true, 900});
+  for (Call& c : calls) c.start += shift;
+  std::vector<v1::ForwardedEvent> events;
+  for (const Call& c : calls) events.push_back(CallEvent(c));
+  v1::ForwardedEvent bad = CallEvent(calls.front());
+  bad.mutable_fields(0)->set_value("");                 // no caller user,
+  bad.mutable_fields(1)->set_value("sip:pbx.example");  // nor one in the URI
+  events.push_back(bad);
   {
     CentralCorrelator cc(*rs, sinks, 100000, std::move(*watch), absl::ZeroDuration());
+    // As one batch, at once: the history goes in before the controller's
+    // clock moves the engine on to today (its first idle turn, 200 ms on).
+    cc.Submit(events);
     // it asks agents for call records
     EXPECT_TRUE(cc.Wants("call-record"));
-    // three ordinary days of office0, then a night of calls abroad
-    std::vector<Call> calls = profiles::OfficeDays("office0", 28, 3, 99);
-    for (int i = 0; i < 12; ++i)
-      calls.push_back({"office0", "+88161" + std::to_string(100000 + i),
-                       kStart + 31 * kDay + 2 * kHour + 480000000LL + i * 240000000LL, true, 900});
-    for (Call& c : calls) c.start += shift;
-    for (const Call& c : calls) cc.Submit(CallEvent(c));
-    v1::ForwardedEvent bad = CallEvent(calls.front());
-    bad.mutable_fields(0)->set_value("");  // no caller user,
-    bad.mutable_fields(1)->set_value("sip:pbx.example");  // nor one in the URI
-    cc.Submit(bad);
     ASSERT_TRUE(WaitFor(
         [&] {
           std::lock_guard<std::mutex> lock(mu);
@@ -129,6 +135,57 @@ TEST(CentralProfiles, ForwardedCallRecordsAreProfiledAndComparedCentrally) {
   ASSERT_TRUE(back.ok()) << back.status();
   EXPECT_GT(back->meta.learned_until_us, kStart + shift + 31 * kDay);
   std::filesystem::remove_all(dir);
+}
+
+// What the agents' default rule (call-record-forward) emits for a call,
+// forwarded and read back on the controller, is the record the profiles read.
+TEST(CentralProfiles, TheAgentsDefaultRuleForwardsWhatTheProfilesRead) {
+  std::vector<rules::ConfigError> errors;
+  auto rs = LoadAgentRules("", &errors);
+  ASSERT_TRUE(rs.ok());
+  auto out = JsonLinesOut::Open("");
+  ASSERT_TRUE(out.ok());
+  std::vector<rules::SyntheticEvent> emitted;
+  VerdictSinks v;
+  v.synthetic = [&](const rules::SyntheticEvent& e) {
+    if (e.name == kCallRecordEvent) emitted.push_back(e);
+  };
+  Correlator corr(*rs, **out, v, false);
+  ev::PipelineSinks sinks = corr.Tee({});
+  ev::CallRecord c;
+  c.call_id = "c1";
+  c.caller.uri = "sip:+4930123456@pbx.example";
+  c.caller.user = "+4930123456";
+  c.callee.uri = "sip:+88161000111@pbx.example";
+  c.callee.user = "+88161000111";
+  c.caller_ip = *IpAddress::Parse("198.51.100.9");
+  c.start_ns = 1'780'000'000'000'000'000LL;
+  c.answer_ns = c.start_ns + 4'000'000'000LL;
+  c.end_ns = c.start_ns + 604'500'000'000LL;
+  c.duration_s = 604.5;
+  c.billable_s = 600.5;
+  c.disposition = ev::Disposition::kAnswered;
+  corr.Advance(c.end_ns);
+  sinks.call(c);
+  ASSERT_EQ(emitted.size(), 1u);
+  // over the wire and back
+  rules::SyntheticEvent back;
+  ASSERT_TRUE(FromForwarded(ToForwarded(emitted[0]), &back));
+  profiles::CallRecord r;
+  ASSERT_TRUE(ToProfileRecord(back, &r));
+  EXPECT_EQ(r.account, "+4930123456");
+  EXPECT_EQ(r.callee, "+88161000111");
+  EXPECT_EQ(r.caller_ip, "198.51.100.9");
+  EXPECT_EQ(r.start_us, c.start_ns / 1000);
+  EXPECT_TRUE(r.answered);
+  EXPECT_DOUBLE_EQ(r.billable_s, 600.5);
+  // and what the agent's own profiles read from the call
+  std::string ip;
+  profiles::CallRecord mine;
+  ASSERT_TRUE(sw::ToProfileRecord(c, &ip, &mine));
+  EXPECT_EQ(mine.account, r.account);
+  EXPECT_EQ(mine.callee, r.callee);
+  EXPECT_EQ(mine.start_us, r.start_us);
 }
 
 TEST(CentralProfiles, WithoutProfilesCallRecordsAreNotAskedFor) {
