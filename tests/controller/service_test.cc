@@ -18,6 +18,8 @@
 #include "sipwarden/v1/honeypot.grpc.pb.h"
 #include "sipwarden/v1/operator.grpc.pb.h"
 #include "fake_kernel.h"
+#include "office_days.h"
+#include "sipwarden/profiles/store.h"
 #include "test_util.h"
 
 namespace sw::controller {
@@ -28,12 +30,13 @@ using Clock = std::chrono::steady_clock;
 
 class ServiceTest : public ::testing::Test {
  protected:
-  void StartController(size_t page = 10000) {
+  void StartController(size_t page = 10000, const std::string& profiles = "") {
     ControllerOptions o;
     o.listen = "127.0.0.1:" + std::to_string(port_);
     o.db = dir_.File("c.db");
     o.quiet = true;
     o.snapshot_page = page;
+    o.profiles = profiles;
     auto c = Controller::Start(o);
     ASSERT_TRUE(c.ok()) << c.status();
     ctl_ = std::move(*c);
@@ -361,6 +364,35 @@ TEST_F(ServiceTest, AScanSpreadOverProxiesIsCaughtCentrally) {
   a->Report(other);
   ASSERT_TRUE(WaitFor([&] { return ctl_->central().stats().rejected == 1; }));
   EXPECT_EQ(ctl_->central().stats().events, 10u);
+}
+
+// With the fleet's profiles the controller asks agents for their call
+// records, and what they forward reaches the profiles.
+TEST_F(ServiceTest, AgentsForwardCallRecordsToTheFleetsProfiles) {
+  profiles::ProfileSet set = profiles::LearnOffices();
+  set.meta.bin_minutes = 60;
+  set.meta.window_bins = 24;
+  ASSERT_TRUE(profiles::SaveProfiles(dir_.File("prof"), set).ok());
+  StartController(10000, dir_.File("prof"));
+  FakeKernel ka;
+  auto a = Agent("proxy-a", &ka);
+  ASSERT_TRUE(WaitFor([&] { return a->stats().connected; }));
+  EXPECT_TRUE(a->Forwards("call-record"));
+  v1::AgentReport r;
+  auto* e = r.mutable_event();
+  e->set_name("call-record");
+  e->set_ts_unix_ns(absl::ToUnixNanos(absl::Now()));
+  for (auto [k, v] : {std::pair{"caller_user", "office1"}, {"callee_user", "+88161000111"},
+                      {"caller_ip", "198.51.100.9"}, {"disposition", "answered"},
+                      {"duration", "125.5"}, {"billable", "120"}}) {
+    auto* f = e->add_fields();
+    f->set_name(k);
+    f->set_value(v);
+  }
+  a->Report(r);
+  ASSERT_TRUE(WaitFor([&] { return ctl_->central().stats().profiles.calls == 1; }));
+  EXPECT_EQ(ctl_->central().stats().profiles.profiles, 4u);
+  EXPECT_EQ(ctl_->central().stats().rejected, 0u);
 }
 
 TEST_F(ServiceTest, ACentralMediaWatchReachesEveryAgentAndOnesThatConnectLater) {

@@ -3,9 +3,9 @@
 
 #include <algorithm>
 #include <bit>
-#include <random>
 #include <cmath>
 #include <limits>
+#include <random>
 
 #include "absl/strings/str_format.h"
 #include "sipwarden/absl_compat.h"
@@ -585,6 +585,26 @@ void Engine::Evaluate(Account& a, int64_t b) {
   step(kDistances, worst < 0 ? 0 : worst, worst_thr, worst >= 0);
 }
 
+// The start of an alarm's EVE line: time, source, the alert object.
+static void AlertHead(JsonWriter& w, const Alarm& al) {
+  w.BeginObject().Field("ts", FormatTime(al.ts_us)).Field("event_type", "alert");
+  if (!al.src_ip.empty()) w.Field("src_ip", al.src_ip);
+  w.Key("alert")
+      .BeginObject()
+      .Field("signature", al.signature)
+      .Field("category", "anomaly")
+      .Field("severity", 2)
+      .Field("rule", al.rule)
+      .EndObject();
+}
+
+void Engine::Emit(JsonWriter& w, Alarm& al) {
+  w.Field("action", "allowed").Field("alarm_id", ++alarm_id_).EndObject();
+  ++stats_.alarms;
+  al.json = w.Take();
+  if (sink_) sink_(al);
+}
+
 void Engine::RaiseAlarm(Account& a, int64_t b, int k, const double* d, double thr,
                         double sum_calls) {
   const Profile& P = *a.profile;
@@ -619,15 +639,7 @@ void Engine::RaiseAlarm(Account& a, int64_t b, int k, const double* d, double th
   al.value = d[k];
   al.threshold = thr;
   JsonWriter w;
-  w.BeginObject().Field("ts", FormatTime(ts)).Field("event_type", "alert");
-  if (!a.ip.empty()) w.Field("src_ip", a.ip);
-  w.Key("alert")
-      .BeginObject()
-      .Field("signature", al.signature)
-      .Field("category", "anomaly")
-      .Field("severity", 2)
-      .Field("rule", al.rule)
-      .EndObject();
+  AlertHead(w, al);
   w.Field("count", static_cast<uint64_t>(sum_calls));
   w.Key("anomaly").BeginObject().Field("account", a.name);
   w.Key("distance").BeginObject().Field("name", DistanceName(k)).Field("value", d[k]).EndObject();
@@ -652,10 +664,7 @@ void Engine::RaiseAlarm(Account& a, int64_t b, int k, const double* d, double th
         .EndObject();
   }
   w.EndArray().Field("profile_days", static_cast<int>(P.days)).EndObject();
-  w.Field("action", "allowed").Field("alarm_id", ++alarm_id_).EndObject();
-  ++stats_.alarms;
-  al.json = w.Take();
-  if (sink_) sink_(al);
+  Emit(w, al);
 }
 
 void Engine::RefreshSnapshot(Account& a) {
@@ -909,15 +918,7 @@ void Engine::RaiseClassAlarm(Account& a, int64_t b) {
   al.src_ip = a.ip;
   al.value = d;
   JsonWriter w;
-  w.BeginObject().Field("ts", FormatTime(ts)).Field("event_type", "alert");
-  if (!a.ip.empty()) w.Field("src_ip", a.ip);
-  w.Key("alert")
-      .BeginObject()
-      .Field("signature", al.signature)
-      .Field("category", "anomaly")
-      .Field("severity", 2)
-      .Field("rule", al.rule)
-      .EndObject();
+  AlertHead(w, al);
   w.Key("anomaly").BeginObject().Field("account", a.name);
   w.Key("distance").BeginObject().Field("name", "class").Field("value", d).EndObject();
   w.Key("class")
@@ -930,10 +931,7 @@ void Engine::RaiseClassAlarm(Account& a, int64_t b) {
     w.Field(ClassFeatureName(i), static_cast<double>(f[i]));
   w.EndObject().EndObject();
   w.Field("profile_days", static_cast<int>(P.days)).EndObject();
-  w.Field("action", "allowed").Field("alarm_id", ++alarm_id_).EndObject();
-  ++stats_.alarms;
-  al.json = w.Take();
-  if (sink_) sink_(al);
+  Emit(w, al);
 }
 
 std::vector<std::pair<std::string, Profile>> Engine::TakeProfiles(uint64_t* too_young) {

@@ -18,6 +18,10 @@
 #include "sipwarden/profiles/numbers.h"
 #include "sipwarden/profiles/record.h"
 
+namespace sw {
+class JsonWriter;
+}
+
 namespace sw::profiles {
 
 // The metrics of one bin.
@@ -172,6 +176,8 @@ class Engine {
   void Evaluate(Account& a, int64_t bin);
   void RaiseAlarm(Account& a, int64_t bin, int k, const double* d, double thr, double sum_calls);
   void RaiseClassAlarm(Account& a, int64_t bin);
+  // Ends an alarm's EVE line (its action and id), counts and hands it on.
+  void Emit(JsonWriter& w, Alarm& al);
   void LearnClasses(std::vector<std::pair<std::string, Profile>>& profiles);
   void FlagClasses();
   void RefreshSnapshot(Account& a);
