@@ -241,6 +241,42 @@ TEST_F(LiveProfiles, ProfilesLearnedOnlineAreWrittenBack) {
   EXPECT_EQ((*again)->stats().profiles, 5u);
 }
 
+// An account still learning when the agent stops goes on learning after the
+// restart, from where it was: two weeks before, two after, then its profile.
+TEST_F(LiveProfiles, LearningSurvivesARestart) {
+  Start(kRules);
+  Feed(profiles::OfficeDays("newcomer", 28, 14, 300));
+  AdvanceTo(kStart + 42 * kDay);
+  ASSERT_EQ(correlator_->profiles()->stats().learning, 1u);
+  ASSERT_TRUE(correlator_->profiles()->Save().ok());
+  ASSERT_TRUE(std::filesystem::exists(dir_ / "profiles" / "learning.bin"));
+
+  // the restart: a new correlator from the directory
+  Start(kRules);
+  EXPECT_EQ(correlator_->profiles()->stats().learning, 1u) << "the newcomer came back";
+  Feed(profiles::OfficeDays("newcomer", 42, 14, 301));
+  AdvanceTo(kStart + 56 * kDay + kHour);
+  const ProfileWatchStats s = correlator_->profiles()->stats();
+  EXPECT_EQ(s.profiles, 5u) << "profiled 28 days after its first call, across the restart";
+  EXPECT_EQ(s.learning, 0u);
+  ASSERT_TRUE(correlator_->profiles()->Save().ok());
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "profiles" / "learning.bin"))
+      << "nobody learning: no file";
+
+  // a damaged learning.bin is refused, not half read
+  Feed(profiles::OfficeDays("another", 56, 3, 302));
+  ASSERT_TRUE(correlator_->profiles()->Save().ok());
+  const auto lb = dir_ / "profiles" / "learning.bin";
+  std::string bytes = Slurp(lb.string());
+  ASSERT_GT(bytes.size(), 40u);
+  bytes[30] ^= 0x55;
+  std::ofstream(lb, std::ios::binary | std::ios::trunc) << bytes;
+  auto bad = ProfileWatch::Open((dir_ / "profiles").string(), config_, UnixNowUs());
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("learning.bin is damaged"), std::string::npos)
+      << bad.status();
+}
+
 TEST(ProfileWatchOpen, RefusesWhatDetectRefuses) {
   auto missing = ProfileWatch::Open("/nonexistent/sw-profiles", "", UnixNowUs());
   ASSERT_FALSE(missing.ok());

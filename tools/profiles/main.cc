@@ -212,6 +212,8 @@ int Learn(const std::vector<std::string>& files) {
   uint64_t too_young = 0;
   ProfileSet set;
   set.profiles = engine.TakeProfiles(&too_young);
+  // The accounts seen for too short a time go on learning in detect.
+  set.learning = engine.ExportLearning();
   if (set.profiles.empty())
     Die(absl::StrFormat("no account was seen for %d days (min_learning_days): nothing to profile "
                         "(%d accounts, records from %s to %s)",
@@ -290,6 +292,10 @@ int Detect(const std::vector<std::string>& files) {
   const size_t profiled = set.profiles.size();
   for (auto& [name, p] : set.profiles) engine.AddProfile(std::move(name), std::move(p));
   set.profiles.clear();
+  if (!set.learning.empty()) {
+    if (auto st = engine.ImportLearning(set.learning); !st.ok())
+      Die(absl::StrFormat("%s: %s", dir, st.message()));
+  }
   Counts counts;
   const auto t0 = Clock::now();
   ReadRecords(files, "detect", engine, &counts, [&](int64_t first) {

@@ -10,6 +10,7 @@
 #include "absl/strings/str_format.h"
 #include "sipwarden/absl_compat.h"
 #include "sipwarden/json.h"
+#include "bytes.h"
 
 namespace sw::profiles {
 namespace {
@@ -331,6 +332,108 @@ bool Engine::FlushAccount(std::string_view account, int64_t end_us) {
   const int64_t target = BinOf(end_us);
   if (a.open != std::numeric_limits<int64_t>::min() && target > a.open) CloseUpTo(a, target);
   return true;
+}
+
+std::string Engine::ExportLearning() const {
+  Writer w;
+  uint32_t n = 0;
+  for (const auto& a : accounts_) n += a->learning != nullptr;
+  if (n == 0) return "";
+  w.Put(n);
+  for (const auto& a : accounts_) {
+    if (!a->learning) continue;
+    const Learning& L = *a->learning;
+    w.Put<uint32_t>(a->name.size());
+    w.Bytes(a->name.data(), a->name.size());
+    w.Put(a->first_day);
+    w.Put(a->home);
+    w.Put<uint8_t>(a->home_fixed);
+    w.Put(L.intl_format);
+    w.Put(L.national_format);
+    w.Put<uint32_t>(L.cc.size());
+    for (const auto& [cc, k] : L.cc) w.Put<int32_t>(cc), w.Put(k);
+    w.Put<uint32_t>(L.callees.size());
+    for (uint64_t h : L.callees) w.Put(h);
+    w.Put<uint32_t>(L.slots.size());
+    for (const Learning::Slot& st : L.slots) {
+      w.Put(st.n);
+      w.Bytes(st.mean, sizeof(st.mean));
+      w.Bytes(st.m2, sizeof(st.m2));
+    }
+    w.Bytes(L.com, sizeof(L.com));
+    w.Bytes(L.dof, sizeof(L.dof));
+    w.Bytes(L.hcount, sizeof(L.hcount));
+    w.Put(L.last_stat_day);
+    w.Put<int32_t>(L.stat_days);
+    for (const auto& c : L.calib) {
+      w.Put<uint32_t>(c.size());
+      w.Bytes(c.data(), c.size() * sizeof(float));
+    }
+  }
+  return std::move(w.buf());
+}
+
+absl::Status Engine::ImportLearning(std::string_view bytes) {
+  Reader r(bytes);
+  uint32_t n = 0;
+  if (!r.Get(&n)) return absl::DataLossError("learning state: truncated");
+  const int bpd = config_.bins_per_day();
+  for (uint32_t i = 0; i < n; ++i) {
+    auto bad = [&] {
+      return absl::DataLossError(absl::StrFormat("learning state: account %d is damaged", i + 1));
+    };
+    uint32_t len = 0;
+    if (!r.Get(&len) || len > 4096) return bad();
+    auto a = std::make_unique<Account>();
+    a->name.resize(len);
+    auto L = std::make_unique<Learning>();
+    uint8_t fixed = 0;
+    uint32_t ncc = 0, ncallees = 0, nslots = 0;
+    if (!r.Bytes(a->name.data(), len) || !r.Get(&a->first_day) || !r.Get(&a->home) ||
+        !r.Get(&fixed) || !r.Get(&L->intl_format) || !r.Get(&L->national_format) || !r.Get(&ncc) ||
+        ncc > 1000)
+      return bad();
+    a->home_fixed = fixed != 0;
+    for (uint32_t k = 0; k < ncc; ++k) {
+      int32_t cc;
+      uint32_t cnt;
+      if (!r.Get(&cc) || !r.Get(&cnt)) return bad();
+      L->cc[cc] = cnt;
+    }
+    if (!r.Get(&ncallees) || ncallees > (1u << 24)) return bad();
+    L->callees.reserve(ncallees);
+    for (uint32_t k = 0; k < ncallees; ++k) {
+      uint64_t h;
+      if (!r.Get(&h)) return bad();
+      L->callees.insert(h);
+    }
+    if (!r.Get(&nslots) || nslots != static_cast<uint32_t>(2 * bpd)) return bad();
+    L->slots.resize(nslots);
+    for (Learning::Slot& st : L->slots)
+      if (!r.Get(&st.n) || !r.Bytes(st.mean, sizeof(st.mean)) || !r.Bytes(st.m2, sizeof(st.m2)))
+        return bad();
+    int32_t stat_days = 0;
+    if (!r.Bytes(L->com, sizeof(L->com)) || !r.Bytes(L->dof, sizeof(L->dof)) ||
+        !r.Bytes(L->hcount, sizeof(L->hcount)) || !r.Get(&L->last_stat_day) || !r.Get(&stat_days))
+      return bad();
+    L->stat_days = stat_days;
+    for (auto& c : L->calib) {
+      uint32_t m = 0;
+      if (!r.Get(&m) || m > (1u << 24)) return bad();
+      c.resize(m);
+      if (!r.Bytes(c.data(), m * sizeof(float))) return bad();
+    }
+    if (index_.contains(a->name)) continue;  // a profile of its own came since
+    a->ring.resize(config_.window_bins);
+    a->learning = std::move(L);
+    if (a->learning->stat_days > 0) RefreshSnapshot(*a);
+    index_[a->name] = accounts_.size();
+    accounts_.push_back(std::move(a));
+    ++stats_.accounts;
+    if (mode_ == Mode::kDetect) ++stats_.new_accounts;
+  }
+  if (r.pos() != bytes.size()) return absl::DataLossError("learning state: bytes after the end");
+  return absl::OkStatus();
 }
 
 std::vector<std::pair<std::string, Profile>> Engine::Profiles(uint64_t* learning) const {

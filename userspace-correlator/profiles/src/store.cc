@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -12,51 +13,14 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "bytes.h"
 
 namespace sw::profiles {
 namespace {
 
 constexpr char kMagic[8] = {'S', 'W', 'P', 'R', 'O', 'F', '\n', 0};
+constexpr char kLearningMagic[8] = {'S', 'W', 'L', 'E', 'A', 'R', 'N', '\n'};
 
-class Writer {
- public:
-  template <typename T>
-  void Put(const T& v) {
-    const char* p = reinterpret_cast<const char*>(&v);
-    buf_.append(p, sizeof(T));
-  }
-  void Bytes(const void* p, size_t n) { buf_.append(static_cast<const char*>(p), n); }
-  std::string& buf() { return buf_; }
-
- private:
-  std::string buf_;
-};
-
-class Reader {
- public:
-  explicit Reader(std::string_view s) : s_(s) {}
-  template <typename T>
-  bool Get(T* v) {
-    return Bytes(v, sizeof(T));
-  }
-  bool Bytes(void* p, size_t n) {
-    if (s_.size() - pos_ < n) return false;
-    memcpy(p, s_.data() + pos_, n);
-    pos_ += n;
-    return true;
-  }
-  size_t pos() const { return pos_; }
-
- private:
-  std::string_view s_;
-  size_t pos_ = 0;
-};
-
-uint64_t Fnv(std::string_view s) {
-  uint64_t h = 0xcbf29ce484222325ULL;
-  for (unsigned char c : s) h = (h ^ c) * 0x100000001b3ULL;
-  return h;
-}
 
 absl::Status WriteAtomically(const std::string& path, const std::string& data) {
   const std::string tmp = path + ".tmp";
@@ -108,6 +72,17 @@ absl::Status SaveProfiles(const std::string& dir, const ProfileSet& set) {
   }
   w.Put<uint64_t>(Fnv(w.buf()));
   if (auto s = WriteAtomically(dir + "/profiles.bin", w.buf()); !s.ok()) return s;
+  if (set.learning.empty()) {
+    unlink((dir + "/learning.bin").c_str());
+  } else {
+    Writer l;
+    l.Bytes(kLearningMagic, sizeof(kLearningMagic));
+    l.Put<uint32_t>(kProfileFormat);
+    l.Put<uint32_t>(m.bin_minutes);
+    l.Bytes(set.learning.data(), set.learning.size());
+    l.Put<uint64_t>(Fnv(l.buf()));
+    if (auto s = WriteAtomically(dir + "/learning.bin", l.buf()); !s.ok()) return s;
+  }
 
   std::string meta = absl::StrFormat(
       "sipwarden-profiles format %d\n"
@@ -278,6 +253,26 @@ absl::StatusOr<ProfileSet> LoadProfiles(const std::string& dir) {
     }
     if (!ok) return bad(absl::StrFormat("profiles.bin: profile %d is damaged", i + 1));
     set.profiles.emplace_back(std::move(name), std::move(p));
+  }
+  // The accounts still learning, when there were any.
+  std::ifstream lf(dir + "/learning.bin", std::ios::binary);
+  if (lf) {
+    std::stringstream ls;
+    ls << lf.rdbuf();
+    const std::string l = ls.str();
+    uint32_t format = 0, bin_minutes = 0;
+    if (l.size() < sizeof(kLearningMagic) + 16 ||
+        memcmp(l.data(), kLearningMagic, sizeof(kLearningMagic)) != 0)
+      return bad("learning.bin is not a sipwarden learning file");
+    uint64_t sum = 0;
+    memcpy(&sum, l.data() + l.size() - 8, 8);
+    if (Fnv(std::string_view(l.data(), l.size() - 8)) != sum)
+      return bad("learning.bin is damaged (checksum)");
+    memcpy(&format, l.data() + 8, 4);
+    memcpy(&bin_minutes, l.data() + 12, 4);
+    if (format != kProfileFormat || static_cast<int>(bin_minutes) != m.bin_minutes)
+      return bad("learning.bin does not belong to these profiles (format or bin length)");
+    set.learning = l.substr(16, l.size() - 16 - 8);
   }
   return set;
 }

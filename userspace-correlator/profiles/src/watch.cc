@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
+
 namespace sw::profiles {
 
 absl::StatusOr<std::unique_ptr<ProfileWatch>> ProfileWatch::Open(const std::string& dir,
@@ -26,6 +28,10 @@ absl::StatusOr<std::unique_ptr<ProfileWatch>> ProfileWatch::Open(const std::stri
   w->engine_->SetCalibration(set->meta.calib);
   w->engine_->SetClasses(set->meta.classes);
   for (auto& [name, p] : set->profiles) w->engine_->AddProfile(std::move(name), std::move(p));
+  if (!set->learning.empty()) {
+    if (auto st = w->engine_->ImportLearning(set->learning); !st.ok())
+      return absl::DataLossError(absl::StrCat(dir, ": ", st.message()));
+  }
   return w;
 }
 
@@ -53,6 +59,7 @@ absl::Status ProfileWatch::Save() {
   ProfileSet set;
   uint64_t learning = 0;
   set.profiles = engine_->Profiles(&learning);
+  set.learning = engine_->ExportLearning();
   set.meta = meta_;
   set.meta.accounts = set.profiles.size();
   set.meta.records += stats_.calls;

@@ -146,6 +146,13 @@ class Engine {
   // to be saved; the accounts still learning are counted in *learning.
   std::vector<std::pair<std::string, Profile>> Profiles(uint64_t* learning) const;
 
+  // The accounts still learning, as bytes (ProfileSet::learning), so that a
+  // restart does not start their learning over; Import adds them (detect).
+  // The bin being filled is not kept: after a restart an account's next
+  // call opens its bin, and the hours between are not learned as silence.
+  std::string ExportLearning() const;
+  absl::Status ImportLearning(std::string_view bytes);
+
   // Learn: the profiles of the accounts seen for at least min_learning_days,
   // and the fleet's calibration (also kept for SetCalibration's use).
   // Accounts seen for less are left out and counted in *too_young.

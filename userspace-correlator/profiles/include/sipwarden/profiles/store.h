@@ -31,10 +31,13 @@ struct ProfileMeta {
 struct ProfileSet {
   ProfileMeta meta;
   std::vector<std::pair<std::string, Profile>> profiles;
+  // The accounts still learning (Engine::ExportLearning), in learning.bin;
+  // empty: none (the file is removed).
+  std::string learning;
 };
 
-// Writes dir/profiles.meta and dir/profiles.bin (each to a temporary file
-// renamed into place); makes dir when it does not exist.
+// Writes dir/profiles.meta, dir/profiles.bin and dir/learning.bin (each to
+// a temporary file renamed into place); makes dir when it does not exist.
 absl::Status SaveProfiles(const std::string& dir, const ProfileSet& set);
 // Reads a directory SaveProfiles wrote; refuses a missing or empty
 // directory, another format, a damaged or truncated file.
