@@ -18,7 +18,9 @@ class Writer {
     const char* p = reinterpret_cast<const char*>(&v);
     buf_.append(p, sizeof(T));
   }
-  void Bytes(const void* p, size_t n) { buf_.append(static_cast<const char*>(p), n); }
+  void Bytes(const void* p, size_t n) {
+    if (n > 0) buf_.append(static_cast<const char*>(p), n);  // an empty vector's data() may be null
+  }
   std::string& buf() { return buf_; }
 
  private:
@@ -34,6 +36,7 @@ class Reader {
   }
   bool Bytes(void* p, size_t n) {
     if (s_.size() - pos_ < n) return false;
+    if (n == 0) return true;  // memcpy wants real pointers even for nothing
     memcpy(p, s_.data() + pos_, n);
     pos_ += n;
     return true;
