@@ -105,7 +105,7 @@ class Correlator {
   void OnAlarm(const rules::Alarm& a);
   // Hands on the anomalies the profiles found during the engine's last call.
   void AfterEngine() {
-    if (profiles_) EmitProfileAlarms();
+    if (profiles_ && profiles_->has_alarms()) EmitProfileAlarms();
   }
   void EmitProfileAlarms();
 

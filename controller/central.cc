@@ -182,7 +182,7 @@ void CentralCorrelator::FeedProfiles(const rules::SyntheticEvent& e) {
 }
 
 void CentralCorrelator::DrainProfileAlarms() {
-  if (!profiles_) return;
+  if (!profiles_ || !profiles_->has_alarms()) return;
   for (const profiles::Alarm& a : profiles_->TakeAlarms()) {
     rules::Alarm ra;
     ra.ts_ns = ra.first_ns = a.ts_us * 1000;

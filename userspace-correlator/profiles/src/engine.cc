@@ -436,13 +436,10 @@ absl::Status Engine::ImportLearning(std::string_view bytes) {
   return absl::OkStatus();
 }
 
-std::vector<std::pair<std::string, Profile>> Engine::Profiles(uint64_t* learning) const {
+std::vector<std::pair<std::string, Profile>> Engine::Profiles() const {
   std::vector<std::pair<std::string, Profile>> out;
-  *learning = 0;
-  for (const auto& a : accounts_) {
+  for (const auto& a : accounts_)
     if (a->profile) out.emplace_back(a->name, *a->profile);
-    else ++*learning;
-  }
   return out;
 }
 

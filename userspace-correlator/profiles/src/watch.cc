@@ -57,8 +57,7 @@ std::vector<Alarm> ProfileWatch::TakeAlarms() {
 
 absl::Status ProfileWatch::Save() {
   ProfileSet set;
-  uint64_t learning = 0;
-  set.profiles = engine_->Profiles(&learning);
+  set.profiles = engine_->Profiles();
   set.learning = engine_->ExportLearning();
   set.meta = meta_;
   set.meta.accounts = set.profiles.size();

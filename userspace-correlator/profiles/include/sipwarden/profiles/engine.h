@@ -143,8 +143,8 @@ class Engine {
   bool FlushAccount(std::string_view account, int64_t end_us);
 
   // Detect: a copy of every profile (those loaded and those learned online),
-  // to be saved; the accounts still learning are counted in *learning.
-  std::vector<std::pair<std::string, Profile>> Profiles(uint64_t* learning) const;
+  // to be saved (ExportLearning has the accounts still learning).
+  std::vector<std::pair<std::string, Profile>> Profiles() const;
 
   // The accounts still learning, as bytes (ProfileSet::learning), so that a
   // restart does not start their learning over; Import adds them (detect).

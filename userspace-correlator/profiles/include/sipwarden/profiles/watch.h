@@ -52,6 +52,7 @@ class ProfileWatch {
   // the lateness allowance, comparing each with the profile.
   void Compare(int64_t ts_ns, std::string_view account = {});
   // The alarms raised since the last call.
+  bool has_alarms() const { return !pending_.empty(); }
   std::vector<Alarm> TakeAlarms();
   // Writes every profile (those loaded and those learned online) back to
   // the directory; accounts still learning are not written.
