@@ -18,6 +18,7 @@
 
 #include "absl/strings/str_format.h"
 #include "gtest/gtest.h"
+#include "sipwarden/profiles/batch.h"
 #include "sipwarden/profiles/config.h"
 #include "sipwarden/profiles/distance.h"
 #include "sipwarden/profiles/engine.h"
@@ -54,6 +55,16 @@ TEST(Distance, Mahalanobis) {
   // With R the identity it is the quadratic distance weighted by 1/sd^2.
   const float id[] = {1, 0, 0, 1}, w[] = {1, 0.25};
   EXPECT_NEAR(MahalanobisSq(x, mu, sd, id, 2), QuadraticSq(x, mu, w, 2), 1e-6);  // 1.25
+  // Packed (the upper triangle, as profiles keep it): the same values.
+  const float packed[] = {4.f / 3, -2.f / 3, 4.f / 3}, packed_id[] = {1, 0, 1};
+  EXPECT_NEAR(MahalanobisSqPacked(x, mu, sd, packed, 2), 1, 1e-6);
+  EXPECT_NEAR(MahalanobisSqPacked(x, mu, sd, packed_id, 2), 1.25, 1e-6);
+  // 3 x 3, z = (1, -1, 2), Rinv = [[2, .5, 0], [.5, 1, -.25], [0, -.25, 3]]:
+  // 2 + 1 + 12 + 2*(.5*-1) + 2*0 + 2*(-.25*-2) = 15 - 1 + 1 = 15.
+  const float x3[] = {1, -1, 2}, mu3[] = {0, 0, 0}, sd3[] = {1, 1, 1};
+  const float full3[] = {2, .5, 0, .5, 1, -.25, 0, -.25, 3}, packed3[] = {2, .5, 0, 1, -.25, 3};
+  EXPECT_NEAR(MahalanobisSq(x3, mu3, sd3, full3, 3), 15, 1e-6);
+  EXPECT_NEAR(MahalanobisSqPacked(x3, mu3, sd3, packed3, 3), 15, 1e-6);
   // The inverse our learning uses: [[4, 2], [2, 3]]^-1 = [[3, -2], [-2, 4]] / 8.
   const double a[] = {4, 2, 2, 3};
   double inv[4];
@@ -201,6 +212,12 @@ TEST(Numbers, Classify) {
   EXPECT_FALSE(plan.Classify("2125550100", 1).international);   // NANP, ten digits
   EXPECT_TRUE(plan.Classify("011442071234567", 1).international);
   EXPECT_TRUE(plan.Classify("19005550100", 1).high_risk);
+  EXPECT_TRUE(plan.Classify("+4990012345", 1).high_risk);   // a five-digit prefix (49900)
+  EXPECT_FALSE(plan.Classify("+4990112345", 1).high_risk);
+  d = plan.Classify("0871234567", 353);  // a three-digit home's national number
+  EXPECT_EQ(d.country, 353);
+  EXPECT_FALSE(d.international);
+  EXPECT_EQ(plan.Classify("+" + std::string(40, '4'), 49).country, 0);  // no number is that long
   EXPECT_EQ(NumberPlan::OwnE164("+49 30 123"), "4930123");
   EXPECT_EQ(NumberPlan::OwnE164("alice"), "");
   ASSERT_TRUE(plan.SetHighRisk({"+49 30"}).ok());
@@ -463,6 +480,67 @@ TEST(Engine, LateRecordsJoinTheOpenBin) {
   Feed(e, {{"a", "1", kStart + 5 * kHour}, {"a", "2", kStart + 7 * kHour}, {"a", "3", kStart + 6 * kHour}});
   EXPECT_EQ(e.stats().late, 1u);
   EXPECT_EQ(e.stats().calls, 3u);
+}
+
+// Learning in batches grouped by account gives what learning one call at a
+// time gives: the same profiles, thresholds and accounts still learning.
+TEST(LearnBatch, TheSameProfilesAsOneByOne) {
+  std::vector<Call> all;
+  for (int i = 0; i < 4; ++i) {
+    auto v = OfficeDays(absl::StrFormat("office%d", i), 0, 28, 7 + i);
+    all.insert(all.end(), v.begin(), v.end());
+  }
+  auto young = OfficeDays("young", 20, 8, 99);  // too few days for a profile: still learning
+  all.insert(all.end(), young.begin(), young.end());
+  std::stable_sort(all.begin(), all.end(), [](const Call& a, const Call& b) { return a.start < b.start; });
+  all.insert(all.begin() + all.size() / 2, Call{"office1", "0305550001", kStart + 10 * kDay});  // late
+  const int64_t end = kStart + 28 * kDay;
+
+  Engine one(TestConfig(), Engine::Mode::kLearn);
+  Feed(one, all);
+  one.Flush(end);
+  Engine grouped(TestConfig(), Engine::Mode::kLearn);
+  {
+    LearnBatch batch(grouped, 37);  // small: many batches, accounts split across them
+    std::string account, callee;
+    for (const Call& c : all) {
+      account = c.account, callee = c.callee;
+      CallRecord r;
+      r.account = account, r.callee = callee, r.caller_ip = "192.0.2.1";
+      r.start_us = c.start, r.answered = c.answered, r.billable_s = c.answered ? c.billable : 0;
+      batch.Add(r);
+      account.assign("overwritten"), callee.assign("0000");  // the batch keeps its copies
+    }
+  }  // the rest is handed on when the batch goes
+  grouped.Flush(end);
+
+  EXPECT_EQ(grouped.stats().calls, one.stats().calls);
+  EXPECT_EQ(grouped.stats().late, 1u);
+  EXPECT_EQ(grouped.stats().late, one.stats().late);
+  EXPECT_EQ(grouped.stats().evaluations, one.stats().evaluations);
+  EXPECT_EQ(grouped.ExportLearning(), one.ExportLearning());
+  EXPECT_FALSE(one.ExportLearning().empty());
+  uint64_t y1 = 0, y2 = 0;
+  auto a = one.TakeProfiles(&y1), b = grouped.TakeProfiles(&y2);
+  EXPECT_EQ(y1, 1u);
+  EXPECT_EQ(y2, y1);
+  ASSERT_EQ(a.size(), 4u);
+  ASSERT_EQ(b.size(), a.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    const Profile &p = a[i].second, &q = b[i].second;
+    EXPECT_EQ(a[i].first, b[i].first);
+    EXPECT_EQ(p.days, q.days);
+    EXPECT_EQ(p.home, q.home);
+    EXPECT_EQ(p.n, q.n);
+    EXPECT_EQ(0, memcmp(p.mean.data(), q.mean.data(), p.mean.size() * sizeof(_Float16)));
+    EXPECT_EQ(0, memcmp(p.sd.data(), q.sd.data(), p.sd.size() * sizeof(_Float16)));
+    EXPECT_EQ(0, memcmp(p.rinv, q.rinv, sizeof(p.rinv)));
+    EXPECT_EQ(0, memcmp(p.href, q.href, sizeof(p.href)));
+    EXPECT_EQ(0, memcmp(p.scale, q.scale, sizeof(p.scale)));
+    EXPECT_EQ(p.bloom, q.bloom);
+    EXPECT_EQ(p.cls, q.cls);
+  }
+  EXPECT_EQ(0, memcmp(&one.calibration(), &grouped.calibration(), sizeof(Calibration)));
 }
 
 // ---- the profile directory ------------------------------------------------------

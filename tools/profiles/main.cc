@@ -17,6 +17,7 @@
 #include "absl/strings/str_split.h"
 #include "sipwarden/cli.h"
 #include "sipwarden/json.h"
+#include "sipwarden/profiles/batch.h"
 #include "sipwarden/profiles/config.h"
 #include "sipwarden/profiles/engine.h"
 #include "sipwarden/profiles/record.h"
@@ -74,11 +75,12 @@ struct Counts {
   uint64_t lines = 0, calls = 0, other = 0, malformed = 0;
 };
 
-// Reads the record files in order, handing each call to fn; first is
-// called with the first call's start before it is handed on.
+// Reads the record files in order, handing each call to the engine (through
+// batch when there is one); before_first is called with the first call's
+// start before it is handed on.
 template <typename Fn>
 void ReadRecords(const std::vector<std::string>& files, const char* verb, Engine& engine,
-                 Counts* counts, Fn&& before_first) {
+                 LearnBatch* batch, Counts* counts, Fn&& before_first) {
   RecordParser parser;
   CallRecord rec;
   const int max_errors = absl::GetFlag(FLAGS_max_errors);
@@ -121,7 +123,8 @@ void ReadRecords(const std::vector<std::string>& files, const char* verb, Engine
               first = false;
             }
             ++counts->calls;
-            engine.Add(rec);
+            if (batch) batch->Add(rec);
+            else engine.Add(rec);
             break;
           case ParseResult::kOtherType: ++counts->other; break;
           case ParseResult::kMalformed:
@@ -203,7 +206,9 @@ int Learn(const std::vector<std::string>& files) {
   if (!engine.status().ok()) Die(std::string(engine.status().message()));
   Counts counts;
   const auto t0 = Clock::now();
-  ReadRecords(files, "learn", engine, &counts, [](int64_t) {});
+  LearnBatch batch(engine);  // the same profiles as one by one, faster (batch.h)
+  ReadRecords(files, "learn", engine, &batch, &counts, [](int64_t) {});
+  batch.Drain();
   engine.Flush();
   const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   size_t learn_max = 0;
@@ -298,7 +303,7 @@ int Detect(const std::vector<std::string>& files) {
   }
   Counts counts;
   const auto t0 = Clock::now();
-  ReadRecords(files, "detect", engine, &counts, [&](int64_t first) {
+  ReadRecords(files, "detect", engine, nullptr, &counts, [&](int64_t first) {
     if (first < set.meta.learned_until_us)
       Die(absl::StrFormat(
           "the records begin at %s, before the end of the profiles' learning (%s): detect reads "

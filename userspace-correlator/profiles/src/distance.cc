@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include "sipwarden/profiles/distance.h"
 
+#include <algorithm>
 #include <cmath>
 #include <utility>
 #include <vector>
@@ -54,18 +55,41 @@ double MahalanobisSq(const float* x, const float* mu, const float* sd, const flo
   return s < 0 ? 0 : s;
 }
 
+double MahalanobisSqPacked(const float* x, const float* mu, const float* sd, const float* rinv,
+                           int n) {
+  double z[32];
+  for (int i = 0; i < n; ++i) z[i] = (static_cast<double>(x[i]) - mu[i]) / sd[i];
+  double s = 0;
+  for (int i = 0, k = 0; i < n; ++i) {
+    double row = 0.5 * rinv[k++] * z[i];  // the diagonal once, the rest twice
+    for (int j = i + 1; j < n; ++j) row += rinv[k++] * z[j];
+    s += 2 * z[i] * row;
+  }
+  return s < 0 ? 0 : s;
+}
+
 double Hellinger(const double* p, const double* q, int n) {
   double sp = 0, sq = 0;
   for (int i = 0; i < n; ++i) sp += p[i], sq += q[i];
   if (sp <= 0 || sq <= 0) return 0;
-  double bc = 0;
-  for (int i = 0; i < n; ++i) bc += std::sqrt(p[i] / sp * q[i] / sq);
-  const double h2 = 1 - bc;
+  // 1 - sum sqrt(p q) written as half the squared distance between the
+  // roots, which is exactly 0 for equal distributions.
+  const double ip = 1 / sp, iq = 1 / sq;
+  double h2 = 0;
+  for (int i = 0; i < n; ++i) {
+    const double e = std::sqrt(p[i] * ip) - std::sqrt(q[i] * iq);
+    h2 += e * e;
+  }
+  h2 *= 0.5;
   return h2 <= 0 ? 0 : std::sqrt(h2);
 }
 
 bool Invert(const double* a, double* inv, int n) {
-  std::vector<double> m(a, a + n * n);
+  double small[16 * 16];
+  std::vector<double> big;
+  double* m = small;
+  if (n > 16) big.resize(n * n), m = big.data();
+  std::copy(a, a + n * n, m);
   for (int i = 0; i < n * n; ++i) inv[i] = 0;
   for (int i = 0; i < n; ++i) inv[i * n + i] = 1;
   for (int c = 0; c < n; ++c) {

@@ -142,6 +142,7 @@ struct Engine::Learning {
   std::vector<float> calib[kDistances];
   Profile snap;
   bool snap_ready = false;
+  uint8_t dirty = 0;  // day types (bit 0 weekday, 1 weekend) learned since snap
 
   size_t Bytes() const {
     size_t b = sizeof(Learning) + callees.capacity() * (sizeof(uint64_t) + 1) +
@@ -190,8 +191,10 @@ struct Engine::Account {
 Engine::Engine(const Config& config, Mode mode, AlarmSink sink)
     : config_(config), mode_(mode), sink_(std::move(sink)) {
   status_ = Validate(config_);
-  if (status_.ok())
+  if (status_.ok()) {
+    bpd_ = config_.bins_per_day();
     status_ = plan_.SetHighRisk(config_.high_risk.empty() ? DefaultHighRisk() : config_.high_risk);
+  }
 }
 
 Engine::~Engine() = default;
@@ -231,7 +234,7 @@ void Engine::Add(const CallRecord& r) {
     }
   }
   int64_t b = BinOf(r.start_us);
-  const int bpd = config_.bins_per_day();
+  const int bpd = bpd_;
   auto [it, inserted] = index_.try_emplace(AV(r.account), accounts_.size());
   if (inserted) {
     auto a = std::make_unique<Account>();
@@ -307,7 +310,7 @@ void Engine::Sweep(int64_t bin) {
         const int64_t w = config_.window_bins;
         __builtin_prefetch(&next.ring[((next.open % w) + w) % w]);
         if (next.learning) {
-          const int bpd = config_.bins_per_day();
+          const int bpd = bpd_;
           const int64_t day = FloorDiv(next.open, bpd);
           const int slot = (Weekend(day) ? bpd : 0) + static_cast<int>(next.open - day * bpd);
           __builtin_prefetch(&next.learning->slots[slot], 1);
@@ -350,10 +353,16 @@ std::string Engine::ExportLearning() const {
     w.Put<uint8_t>(a->home_fixed);
     w.Put(L.intl_format);
     w.Put(L.national_format);
-    w.Put<uint32_t>(L.cc.size());
-    for (const auto& [cc, k] : L.cc) w.Put<int32_t>(cc), w.Put(k);
-    w.Put<uint32_t>(L.callees.size());
-    for (uint64_t h : L.callees) w.Put(h);
+    // sorted: the same learning gives the same bytes (hash sets' order
+    // changes from run to run)
+    std::vector<std::pair<int, uint32_t>> cc(L.cc.begin(), L.cc.end());
+    std::sort(cc.begin(), cc.end());
+    w.Put<uint32_t>(cc.size());
+    for (const auto& [c, k] : cc) w.Put<int32_t>(c), w.Put(k);
+    std::vector<uint64_t> callees(L.callees.begin(), L.callees.end());
+    std::sort(callees.begin(), callees.end());
+    w.Put<uint32_t>(callees.size());
+    for (uint64_t h : callees) w.Put(h);
     w.Put<uint32_t>(L.slots.size());
     for (const Learning::Slot& st : L.slots) {
       w.Put(st.n);
@@ -377,7 +386,7 @@ absl::Status Engine::ImportLearning(std::string_view bytes) {
   Reader r(bytes);
   uint32_t n = 0;
   if (!r.Get(&n)) return absl::DataLossError("learning state: truncated");
-  const int bpd = config_.bins_per_day();
+  const int bpd = bpd_;
   for (uint32_t i = 0; i < n; ++i) {
     auto bad = [&] {
       return absl::DataLossError(absl::StrFormat("learning state: account %d is damaged", i + 1));
@@ -455,7 +464,7 @@ void Engine::CloseUpTo(Account& a, int64_t bin) {
 }
 
 void Engine::CloseBin(Account& a, int64_t b) {
-  const int bpd = config_.bins_per_day();
+  const int bpd = bpd_;
   const int64_t day = FloorDiv(b, bpd);
   const int bin_in_day = static_cast<int>(b - day * bpd);
   const bool excluded = config_.Excluded(day);
@@ -471,7 +480,7 @@ void Engine::CloseBin(Account& a, int64_t b) {
   x[kFailedRatio] = a.calls ? float(a.calls - a.answered) / a.calls : 0.f;
   x[kNewCallees] = a.newc;
 
-  RingEntry& e = a.ring[FloorDiv(b, config_.window_bins) * -config_.window_bins + b];
+  RingEntry& e = a.ring[RingIndex(b)];
   e = RingEntry{};
   e.bin = static_cast<int32_t>(b);
   e.slot = static_cast<uint16_t>(slot);
@@ -494,10 +503,7 @@ void Engine::CloseBin(Account& a, int64_t b) {
     }
     e.c[0] = static_cast<float>(EuclideanSq(x, mu, kM));
     e.c[1] = static_cast<float>(QuadraticSq(x, mu, w, kM));
-    float rinv[kM * kM];
-    for (int i = 0, k = 0; i < kM; ++i)
-      for (int j = i; j < kM; ++j, ++k) rinv[i * kM + j] = rinv[j * kM + i] = model->rinv[dt][k];
-    e.c[2] = static_cast<float>(MahalanobisSq(x, mu, sd, rinv, kM));
+    e.c[2] = static_cast<float>(MahalanobisSqPacked(x, mu, sd, model->rinv[dt], kM));
     e.top_x = static_cast<_Float16>(std::min(x[e.top], 65000.f));
     e.top_mu = static_cast<_Float16>(std::min(mu[e.top], 65000.f));
     e.expected_calls = std::max(0.f, mu[kCalls]);
@@ -517,12 +523,17 @@ void Engine::CloseBin(Account& a, int64_t b) {
       m2[m] += d_old[m] * d_new[m];
     }
     if (n > 1) {
+      // Welford's co-moment: d_old[i] d_new[j], d_new being d_old (n-1)/n.
       float* c = L.com[dt];
-      for (int i = 0, k = 0; i < kM; ++i)
-        for (int j = i; j < kM; ++j, ++k) c[k] += 0.5f * (d_old[i] * d_new[j] + d_old[j] * d_new[i]);
+      const float f = float(n - 1) / n;
+      for (int i = 0, k = 0; i < kM; ++i) {
+        const float di = f * d_old[i];
+        for (int j = i; j < kM; ++j, ++k) c[k] += di * d_old[j];
+      }
       L.dof[dt] += 1;
     }
     for (int k = 0; k < kHellCounts; ++k) L.hcount[dt][k] += a.hc[k];
+    L.dirty |= 1u << dt;
     if (day != L.last_stat_day) L.last_stat_day = day, ++L.stat_days;
   }
   a.calls = a.answered = a.intl = a.risk = a.newc = a.distinct = 0;
@@ -581,10 +592,10 @@ void Engine::CloseBin(Account& a, int64_t b) {
 void Engine::Evaluate(Account& a, int64_t b) {
   const Profile* model = a.Model();
   if (!model) return;
-  const int W = config_.window_bins, bpd = config_.bins_per_day();
+  const int W = config_.window_bins, bpd = bpd_;
   int valid = 0;
   double c[3] = {0, 0, 0};
-  double hs[kHellCounts] = {};
+  uint32_t hsum[kHellCounts] = {};
   double pc[7 * 288], qc[7 * 288];  // calls over the window's bins, observed and expected
   int nc = 0;
   double sum_calls = 0, sum_q = 0;
@@ -592,7 +603,7 @@ void Engine::Evaluate(Account& a, int64_t b) {
     if (!e.valid || e.bin <= b - W || e.bin > b) continue;
     ++valid;
     for (int k = 0; k < 3; ++k) c[k] += e.c[k];
-    for (int k = 0; k < kHellCounts; ++k) hs[k] += e.hc[k];
+    for (int k = 0; k < kHellCounts; ++k) hsum[k] += e.hc[k];
     pc[nc] = e.calls;
     qc[nc] = e.expected_calls + 0.05;
     sum_calls += pc[nc];
@@ -600,6 +611,8 @@ void Engine::Evaluate(Account& a, int64_t b) {
     ++nc;
   }
   if (valid * 2 < W) return;
+  double hs[kHellCounts];
+  for (int k = 0; k < kHellCounts; ++k) hs[k] = hsum[k];
   double d[kDistances];
   const double scale = double(W) / valid;
   for (int k = 0; k < 3; ++k) d[k] = std::sqrt(c[k] * scale);
@@ -622,8 +635,20 @@ void Engine::Evaluate(Account& a, int64_t b) {
   smoothed(hs + kRepeatClasses, model->href[dt] + kRepeatClasses, 2, ps + kRepeatClasses,
            qd + kRepeatClasses);
   const double hb = Hellinger(ps + kRepeatClasses, qd + kRepeatClasses, 2);
-  for (int i = 0; i < nc; ++i) pc[i] += alpha * qc[i] / sum_q;
-  const double hcl = Hellinger(pc, qc, nc);
+  // Calls over the window's bins, p = calls + alpha q / sum q: as
+  // Hellinger(p, q), with the bins without calls (most of them) summed at
+  // once, sqrt(alpha q / sum q * q) being q sqrt(alpha / sum q).
+  double hcl = 0;
+  if (const double sp = sum_calls + alpha; sp > 0 && sum_q > 0) {
+    const double aq = alpha / sum_q;
+    double bc = 0, quiet = 0;
+    for (int i = 0; i < nc; ++i) {
+      if (pc[i] == 0) quiet += qc[i];
+      else bc += std::sqrt((pc[i] + aq * qc[i]) * qc[i]);
+    }
+    const double h2 = 1 - (bc + std::sqrt(aq) * quiet) / std::sqrt(sp * sum_q);
+    hcl = h2 <= 0 ? 0 : std::sqrt(h2);
+  }
   d[kHellinger] = std::sqrt((ha * ha + hb * hb + hcl * hcl) / 3);
   for (int k = 0; k < kDistances; ++k) a.last_d[k] = static_cast<float>(d[k]);
   ++stats_.evaluations;
@@ -770,14 +795,18 @@ void Engine::RaiseAlarm(Account& a, int64_t b, int k, const double* d, double th
 void Engine::RefreshSnapshot(Account& a) {
   Learning& L = *a.learning;
   Profile& P = L.snap;
-  const int bpd = config_.bins_per_day(), slots = 2 * bpd;
+  const int bpd = bpd_, slots = 2 * bpd;
   P.n.resize(slots);
   P.mean.resize(slots * kM);
   P.sd.resize(slots * kM);
   P.home = a.home;
   P.days = static_cast<uint16_t>(L.stat_days);
   const double n0 = config_.shrink_days;
+  // A day type nothing was learned in since the last snapshot keeps its part.
+  const uint8_t todo = L.snap_ready ? L.dirty : 3;
+  L.dirty = 0;
   for (int dt = 0; dt < 2; ++dt) {
+    if (!(todo >> dt & 1)) continue;
     double pool[kM] = {};
     int pooled = 0;
     for (int s = dt * bpd; s < (dt + 1) * bpd; ++s) {
@@ -844,7 +873,7 @@ void Engine::FinishLearning(Account& a) {
   a.learning.reset();
   if (!classes_.centroids.empty()) {
     float f[kClassFeatures];
-    classes_.Features(*p, config_.bins_per_day(), f);
+    classes_.Features(*p, bpd_, f);
     p->cls = static_cast<uint8_t>(classes_.Nearest(f) + 1);
   }
   a.profile = std::move(p);
@@ -911,7 +940,7 @@ void Engine::LearnClasses(std::vector<std::pair<std::string, Profile>>& profiles
   const size_t n = profiles.size();
   const int k = static_cast<int>(std::min<size_t>(config_.classes, n));
   if (k == 0) return;
-  const int bpd = config_.bins_per_day();
+  const int bpd = bpd_;
   // Raw features first (mean 0, sd 1 leaves them as they are), then the
   // fleet's standardisation.
   for (int f = 0; f < kClassFeatures; ++f) classes_.sd[f] = 1;
@@ -1000,7 +1029,7 @@ void Engine::RaiseClassAlarm(Account& a, int64_t b) {
   const int c = P.cls - 1;
   const int64_t ts = (b + 1) * BinUs() - int64_t{config_.tz_offset_minutes} * 60000000;
   float f[kClassFeatures];
-  classes_.Features(P, config_.bins_per_day(), f);
+  classes_.Features(P, bpd_, f);
   double d = 0;
   for (int i = 0; i < kClassFeatures; ++i)
     d += (f[i] - classes_.centroids[c][i]) * (f[i] - classes_.centroids[c][i]);
@@ -1037,7 +1066,7 @@ void Engine::RaiseClassAlarm(Account& a, int64_t b) {
 std::vector<std::pair<std::string, Profile>> Engine::TakeProfiles(uint64_t* too_young) {
   std::vector<std::pair<std::string, Profile>> out;
   *too_young = 0;
-  const int bpd = config_.bins_per_day();
+  const int bpd = bpd_;
   std::vector<Account*> ready;
   for (auto& a : accounts_) {
     if (!a->learning) continue;

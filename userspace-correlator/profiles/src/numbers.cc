@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include "sipwarden/profiles/numbers.h"
 
+#include <algorithm>
+#include <cstring>
+
 #include "absl/strings/str_format.h"
 
 namespace sw::profiles {
@@ -12,8 +15,24 @@ constexpr int kTwoDigit[] = {20, 27, 30, 31, 32, 33, 34, 36, 39, 40, 41, 43, 44,
                              47, 48, 49, 51, 52, 53, 54, 55, 56, 57, 58, 60, 61, 62, 63,
                              64, 65, 66, 81, 82, 84, 86, 90, 91, 92, 93, 94, 95, 98};
 
-// Keeps digits; false when a character other than digits and visual
-// separators appears.
+constexpr int kMaxDigits = 32;  // more digits than any dialled number
+
+// Keeps digits in out[0..*n) (at most cap); false when a character other
+// than digits and visual separators appears, or there are more digits.
+bool Digits(std::string_view s, char* out, int cap, int* n) {
+  int k = 0;
+  for (char c : s) {
+    if (c >= '0' && c <= '9') {
+      if (k == cap) return false;
+      out[k++] = c;
+    } else if (c != ' ' && c != '-' && c != '.' && c != '(' && c != ')') {
+      return false;
+    }
+  }
+  *n = k;
+  return k > 0;
+}
+
 bool Digits(std::string_view s, std::string* out) {
   out->clear();
   for (char c : s) {
@@ -56,6 +75,7 @@ const std::vector<std::string>& DefaultHighRisk() {
 
 absl::Status NumberPlan::SetHighRisk(const std::vector<std::string>& prefixes) {
   prefixes_.clear();
+  std::fill(short_.begin(), short_.end(), 0);
   max_len_ = 0;
   std::string d;
   for (const std::string& p : prefixes) {
@@ -68,6 +88,7 @@ absl::Status NumberPlan::SetHighRisk(const std::vector<std::string>& prefixes) {
     uint64_t v = 0;
     for (char c : d) v = v * 10 + (c - '0');
     prefixes_.insert((static_cast<uint64_t>(d.size()) << 56) | v);
+    if (d.size() <= 4) short_[kShortBase[d.size()] + v] = 1;
     max_len_ = std::max<int>(max_len_, d.size());
   }
   return absl::OkStatus();
@@ -87,26 +108,33 @@ std::string NumberPlan::OwnE164(std::string_view user) {
 
 Dialled NumberPlan::Classify(std::string_view user, int home) const {
   Dialled r;
-  thread_local std::string d;
+  // E.164 numbers have at most 15 digits: a longer string of digits is no
+  // public number.
+  char d[kMaxDigits + 4];
+  int n = 0;
   std::string_view e164;
   if (!user.empty() && user[0] == '+') {
-    if (!Digits(user.substr(1), &d)) return r;
-    e164 = d;
+    if (!Digits(user.substr(1), d, kMaxDigits, &n)) return r;
+    e164 = std::string_view(d, n);
   } else {
-    if (!Digits(user, &d)) return r;
-    if (d.size() > 2 && d[0] == '0' && d[1] == '0') {
-      e164 = std::string_view(d).substr(2);
-    } else if (home == 1 && d.size() > 3 && d.compare(0, 3, "011") == 0) {
-      e164 = std::string_view(d).substr(3);
-    } else if (home == 1 && (d.size() == 10 || (d.size() == 11 && d[0] == '1'))) {
-      if (d.size() == 10) d.insert(d.begin(), '1');
-      e164 = d;
-    } else if (home > 1 && d.size() > 4 && d[0] == '0') {
-      char cc[4];
+    if (!Digits(user, d, kMaxDigits, &n)) return r;
+    if (n > 2 && d[0] == '0' && d[1] == '0') {
+      e164 = std::string_view(d + 2, n - 2);
+    } else if (home == 1 && n > 3 && d[0] == '0' && d[1] == '1' && d[2] == '1') {
+      e164 = std::string_view(d + 3, n - 3);
+    } else if (home == 1 && (n == 10 || (n == 11 && d[0] == '1'))) {
+      if (n == 10) {
+        memmove(d + 1, d, n);
+        d[0] = '1';
+        ++n;
+      }
+      e164 = std::string_view(d, n);
+    } else if (home > 1 && n > 4 && d[0] == '0') {
       const int len = home >= 100 ? 3 : home >= 10 ? 2 : 1;
-      for (int i = len - 1, v = home; i >= 0; --i, v /= 10) cc[i] = static_cast<char>('0' + v % 10);
-      d.replace(0, 1, cc, len);
-      e164 = d;
+      memmove(d + len, d + 1, n - 1);
+      for (int i = len - 1, v = home; i >= 0; --i, v /= 10) d[i] = static_cast<char>('0' + v % 10);
+      n += len - 1;
+      e164 = std::string_view(d, n);
     } else {
       return r;  // an extension or short code
     }
@@ -115,10 +143,11 @@ Dialled NumberPlan::Classify(std::string_view user, int home) const {
   if (r.country == 0) return r;
   r.international = home == 0 || r.country != home;
   uint64_t v = 0;
-  const int n = std::min<int>(max_len_, e164.size());
-  for (int len = 1; len <= n; ++len) {
+  const int m = std::min<int>(max_len_, e164.size());
+  for (int len = 1; len <= m; ++len) {
     v = v * 10 + (e164[len - 1] - '0');
-    if (prefixes_.contains((static_cast<uint64_t>(len) << 56) | v)) {
+    if (len <= 4 ? short_[kShortBase[len] + v]
+                 : prefixes_.contains((static_cast<uint64_t>(len) << 56) | v)) {
       r.high_risk = true;
       break;
     }

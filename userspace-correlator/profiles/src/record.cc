@@ -2,6 +2,9 @@
 #include "sipwarden/profiles/record.h"
 
 #include <cstring>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "absl/strings/str_format.h"
 
@@ -29,6 +32,21 @@ bool Digits(std::string_view s, size_t pos, size_t n, int* v) {
   return true;
 }
 
+// The first '"' or '\\' in [p, end), or end: 16 bytes at a time.
+const char* FindQuoteOrEscape(const char* p, const char* end) {
+#ifdef __SSE2__
+  const __m128i quote = _mm_set1_epi8('"'), escape = _mm_set1_epi8('\\');
+  for (; end - p >= 16; p += 16) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    const int hits =
+        _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, escape)));
+    if (hits) return p + __builtin_ctz(hits);
+  }
+#endif
+  while (p < end && *p != '"' && *p != '\\') ++p;
+  return p;
+}
+
 // A cursor over one JSON text; just enough to walk a flat object, skip
 // nested values and decode strings.
 struct Cursor {
@@ -42,9 +60,10 @@ struct Cursor {
   bool String(std::string_view* out, std::string* buf) {
     if (p >= end || *p != '"') return false;
     const char* s = ++p;
-    const char* q = static_cast<const char*>(memchr(s, '"', end - s));
-    const char* bs = static_cast<const char*>(memchr(s, '\\', (q ? q : end) - s));
-    if (q && !bs) {
+    // The values are short: one pass looking for the end or an escape
+    // beats two library scans.
+    const char* q = FindQuoteOrEscape(s, end);
+    if (q < end && *q == '"') {
       *out = std::string_view(s, q - s);
       p = q + 1;
       return true;

@@ -24,6 +24,10 @@ double QuadraticSq(const float* x, const float* mu, const float* w, int n);
 // diag(sd) R diag(sd): z = (x - mu) / sd, then z' Rinv z, Rinv the inverse
 // of the correlation matrix R (n x n, row-major).
 double MahalanobisSq(const float* x, const float* mu, const float* sd, const float* rinv, int n);
+// The same with the symmetric Rinv given as its upper triangle, row by row
+// (n (n + 1) / 2 values), as profiles keep it.
+double MahalanobisSqPacked(const float* x, const float* mu, const float* sd, const float* rinv,
+                           int n);
 // Hellinger distance between two distributions over n outcomes, each given
 // as non-negative weights (normalised here): sqrt(1 - sum sqrt(p q)), in
 // [0, 1]. 0 when either has no mass.

@@ -117,6 +117,7 @@ class Engine {
   Engine(const Config& config, Mode mode, AlarmSink sink = nullptr);
   ~Engine();
   absl::Status status() const { return status_; }
+  Mode mode() const { return mode_; }
 
   // Detect: an account's profile learned before.
   void AddProfile(std::string account, Profile p);
@@ -178,6 +179,13 @@ class Engine {
   struct Learning;
   int64_t BinUs() const { return int64_t{config_.bin_minutes} * 60000000; }
   int64_t BinOf(int64_t us) const;
+  // A bin's entry in an account's window ring (bin mod window_bins).
+  size_t RingIndex(int64_t bin) const {
+    const int64_t w = config_.window_bins;
+    if (bin >= 0 && bin <= INT32_MAX) return static_cast<uint32_t>(bin) % static_cast<uint32_t>(w);
+    const int64_t r = bin % w;
+    return static_cast<size_t>(r < 0 ? r + w : r);
+  }
   void CloseUpTo(Account& a, int64_t bin);
   void CloseBin(Account& a, int64_t bin);
   void Evaluate(Account& a, int64_t bin);
@@ -192,6 +200,7 @@ class Engine {
   void Sweep(int64_t bin);
 
   Config config_;
+  int bpd_ = 1;  // config_.bins_per_day()
   Mode mode_;
   AlarmSink sink_;
   absl::Status status_;

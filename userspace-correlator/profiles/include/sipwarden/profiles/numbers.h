@@ -46,6 +46,9 @@ class NumberPlan {
 
  private:
   absl::flat_hash_set<uint64_t> prefixes_;  // (length << 56) | value
+  // The prefixes of 1 to 4 digits again, as flags: [kShortBase[len] + value].
+  static constexpr int kShortBase[5] = {0, 0, 10, 110, 1110};
+  std::vector<uint8_t> short_ = std::vector<uint8_t>(11110);
   int max_len_ = 0;
 };
 
