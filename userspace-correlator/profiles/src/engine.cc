@@ -170,6 +170,25 @@ struct Engine::Account {
   std::unique_ptr<Learning> learning;
   std::unique_ptr<Profile> profile;
   std::vector<RingEntry> ring;
+  // The sums over the ring's valid entries (the window), kept as bins come
+  // and go instead of summed at every evaluation.
+  struct Window {
+    double c[3] = {};
+    double q = 0, quiet_q = 0;  // expected calls (+ 0.05) of all, of those without calls
+    uint32_t hc[kHellCounts] = {};
+    uint32_t calls = 0;
+    uint16_t valid = 0, busy = 0;  // entries, those with calls
+    void Add(const RingEntry& e, int sign) {
+      const double q1 = e.expected_calls + 0.05;
+      for (int k = 0; k < 3; ++k) c[k] += sign * double(e.c[k]);
+      for (int k = 0; k < kHellCounts; ++k) hc[k] += sign * e.hc[k];
+      q += sign * q1;
+      calls += sign * e.calls;
+      valid += sign;
+      if (e.calls) busy += sign;
+      else quiet_q += sign * q1;
+    }
+  } win;
   std::string ip;
   bool class_alarmed = false;
 
@@ -235,7 +254,15 @@ void Engine::Add(const CallRecord& r) {
   }
   int64_t b = BinOf(r.start_us);
   const int bpd = bpd_;
-  auto [it, inserted] = index_.try_emplace(AV(r.account), accounts_.size());
+  // Calls of one account often come together (LearnBatch groups them).
+  uint32_t idx = last_;
+  const bool same = idx < accounts_.size() && accounts_[idx]->name == r.account;
+  bool inserted = false;
+  if (!same) {
+    auto [it, fresh] = index_.try_emplace(AV(r.account), accounts_.size());
+    idx = last_ = it->second;
+    inserted = fresh;
+  }
   if (inserted) {
     auto a = std::make_unique<Account>();
     a->name = std::string(r.account);
@@ -255,7 +282,7 @@ void Engine::Add(const CallRecord& r) {
     ++stats_.accounts;
     if (mode_ == Mode::kDetect) ++stats_.new_accounts;
   }
-  Account& a = *accounts_[it->second];
+  Account& a = *accounts_[idx];
   if (a.open == std::numeric_limits<int64_t>::min()) a.open = std::max(b, swept_);
   const int64_t day = FloorDiv(b, bpd);
   // Calls of exclusion days (holidays) are not learned, but compared: with
@@ -480,7 +507,9 @@ void Engine::CloseBin(Account& a, int64_t b) {
   x[kFailedRatio] = a.calls ? float(a.calls - a.answered) / a.calls : 0.f;
   x[kNewCallees] = a.newc;
 
-  RingEntry& e = a.ring[RingIndex(b)];
+  const size_t ri = RingIndex(b);
+  RingEntry& e = a.ring[ri];
+  if (e.valid) a.win.Add(e, -1);  // bin b - window_bins leaves the window
   e = RingEntry{};
   e.bin = static_cast<int32_t>(b);
   e.slot = static_cast<uint16_t>(slot);
@@ -508,6 +537,12 @@ void Engine::CloseBin(Account& a, int64_t b) {
     e.top_mu = static_cast<_Float16>(std::min(mu[e.top], 65000.f));
     e.expected_calls = std::max(0.f, mu[kCalls]);
     e.valid = true;
+    a.win.Add(e, +1);
+  }
+  if (ri == 0) {  // once a window, the sums again from the entries: no rounding drifts
+    a.win = {};
+    for (const RingEntry& r : a.ring)
+      if (r.valid) a.win.Add(r, +1);
   }
   if (!excluded && a.learning && day - a.first_day >= config_.warmup_days) {
     Learning& L = *a.learning;
@@ -593,29 +628,17 @@ void Engine::Evaluate(Account& a, int64_t b) {
   const Profile* model = a.Model();
   if (!model) return;
   const int W = config_.window_bins, bpd = bpd_;
-  int valid = 0;
-  double c[3] = {0, 0, 0};
-  uint32_t hsum[kHellCounts] = {};
-  double pc[7 * 288], qc[7 * 288];  // calls over the window's bins, observed and expected
-  int nc = 0;
-  double sum_calls = 0, sum_q = 0;
-  for (const RingEntry& e : a.ring) {
-    if (!e.valid || e.bin <= b - W || e.bin > b) continue;
-    ++valid;
-    for (int k = 0; k < 3; ++k) c[k] += e.c[k];
-    for (int k = 0; k < kHellCounts; ++k) hsum[k] += e.hc[k];
-    pc[nc] = e.calls;
-    qc[nc] = e.expected_calls + 0.05;
-    sum_calls += pc[nc];
-    sum_q += qc[nc];
-    ++nc;
-  }
+  // The window: the ring's valid entries, bins (b - W, b] (every bin of an
+  // account closes in turn, so an entry is in the window or invalid).
+  const Account::Window& win = a.win;
+  const int valid = win.valid;
+  const double sum_calls = win.calls, sum_q = std::max(0.0, win.q);
   if (valid * 2 < W) return;
   double hs[kHellCounts];
-  for (int k = 0; k < kHellCounts; ++k) hs[k] = hsum[k];
+  for (int k = 0; k < kHellCounts; ++k) hs[k] = win.hc[k];
   double d[kDistances];
   const double scale = double(W) / valid;
-  for (int k = 0; k < 3; ++k) d[k] = std::sqrt(c[k] * scale);
+  for (int k = 0; k < 3; ++k) d[k] = std::sqrt(std::max(0.0, win.c[k]) * scale);
   // Hellinger: the window's distributions mixed with hellinger_prior calls
   // of the profile's, so that a window of two calls is not a distribution.
   const int64_t day = FloorDiv(b, bpd);
@@ -641,12 +664,14 @@ void Engine::Evaluate(Account& a, int64_t b) {
   double hcl = 0;
   if (const double sp = sum_calls + alpha; sp > 0 && sum_q > 0) {
     const double aq = alpha / sum_q;
-    double bc = 0, quiet = 0;
-    for (int i = 0; i < nc; ++i) {
-      if (pc[i] == 0) quiet += qc[i];
-      else bc += std::sqrt((pc[i] + aq * qc[i]) * qc[i]);
-    }
-    const double h2 = 1 - (bc + std::sqrt(aq) * quiet) / std::sqrt(sp * sum_q);
+    double bc = std::sqrt(aq) * std::max(0.0, win.quiet_q);
+    if (win.busy)
+      for (const RingEntry& e : a.ring) {
+        if (e.calls == 0 || !e.valid) continue;
+        const double q = e.expected_calls + 0.05;
+        bc += std::sqrt((e.calls + aq * q) * q);
+      }
+    const double h2 = 1 - bc / std::sqrt(sp * sum_q);
     hcl = h2 <= 0 ? 0 : std::sqrt(h2);
   }
   d[kHellinger] = std::sqrt((ha * ha + hb * hb + hcl * hcl) / 3);

@@ -53,7 +53,9 @@ struct Cursor {
   const char* p;
   const char* end;
   void Ws() {
-    while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')) ++p;
+    while (p < end && static_cast<unsigned char>(*p) <= ' ' &&
+           (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
+      ++p;
   }
   // Decodes a string at p (which is at '"'); raw points into the input when
   // there is no escape, else into *buf.

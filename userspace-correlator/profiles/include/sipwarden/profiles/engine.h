@@ -208,6 +208,7 @@ class Engine {
   Calibration calib_;
   absl::flat_hash_map<std::string, uint32_t> index_;
   std::vector<std::unique_ptr<Account>> accounts_;
+  uint32_t last_ = UINT32_MAX;  // the account of the last call
   Classes classes_;
   bool flagged_ready_ = false;
   std::vector<uint8_t> flagged_;                 // per class: holds a known bot
