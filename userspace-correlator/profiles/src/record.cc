@@ -121,26 +121,27 @@ struct Cursor {
     *out = *buf;
     return true;
   }
+  // A JSON number at p; its value into *v unless v is null (skipping).
   bool Number(double* v) {
     const char* s = p;
     if (p < end && *p == '-') ++p;
-    bool digits = false;
+    const char* int_start = p;
     double x = 0;
-    while (p < end && *p >= '0' && *p <= '9') {
-      x = x * 10 + (*p++ - '0');
-      digits = true;
+    if (v) {
+      while (p < end && *p >= '0' && *p <= '9') x = x * 10 + (*p++ - '0');
+    } else {
+      while (p < end && *p >= '0' && *p <= '9') ++p;
     }
-    if (!digits) return false;
+    if (p == int_start) return false;
     if (p < end && *p == '.') {
       ++p;
+      const char* frac = p;
       double scale = 0.1;
-      bool frac = false;
       while (p < end && *p >= '0' && *p <= '9') {
-        x += (*p++ - '0') * scale;
-        scale *= 0.1;
-        frac = true;
+        if (v) x += (*p - '0') * scale, scale *= 0.1;
+        ++p;
       }
-      if (!frac) return false;
+      if (p == frac) return false;
     }
     if (p < end && (*p == 'e' || *p == 'E')) {
       ++p;
@@ -158,7 +159,7 @@ struct Cursor {
       for (int i = 0; i < e; ++i) m *= 10;
       x = sign > 0 ? x * m : x / m;
     }
-    *v = *s == '-' ? -x : x;
+    if (v) *v = *s == '-' ? -x : x;
     return true;
   }
   bool Literal(const char* w) {
@@ -174,7 +175,6 @@ struct Cursor {
     if (p >= end) return false;
     std::string scratch;
     std::string_view sv;
-    double d;
     switch (*p) {
       case '"': return String(&sv, &scratch);
       case 't': return Literal("true");
@@ -212,10 +212,31 @@ struct Cursor {
           return false;
         }
       }
-      default: return Number(&d);
+      default: return Number(nullptr);  // checked as a number, the value unused
     }
   }
 };
+
+// The keys a call record is read from; the rest are skipped.
+enum class Key {
+  kOther, kType, kCallerUser, kCalleeUser, kCaller, kCallee, kCallerIp, kStart, kDisposition,
+  kBillable, kStatus
+};
+Key KeyOf(std::string_view k) {
+  switch (k.size()) {  // one comparison, two at most, instead of a chain
+    case 4: return k == "type" ? Key::kType : Key::kOther;
+    case 5: return k == "start" ? Key::kStart : Key::kOther;
+    case 6:
+      return k == "caller" ? Key::kCaller : k == "callee" ? Key::kCallee
+             : k == "status" ? Key::kStatus : Key::kOther;
+    case 9: return k == "caller_ip" ? Key::kCallerIp : Key::kOther;
+    case 10: return k == "billable_s" ? Key::kBillable : Key::kOther;
+    case 11:
+      return k == "caller_user" ? Key::kCallerUser : k == "callee_user" ? Key::kCalleeUser
+             : k == "disposition" ? Key::kDisposition : Key::kOther;
+  }
+  return Key::kOther;
+}
 
 }  // namespace
 
@@ -341,17 +362,21 @@ ParseResult RecordParser::Parse(std::string_view line, CallRecord* out) {
         return true;
       };
       bool ok = true;
-      if (key == "type") ok = str(&type, &type_buf);
-      else if (key == "caller_user") ok = str(&caller_user, &account_), has_caller_user = true;
-      else if (key == "callee_user") ok = str(&callee_user, &callee_), has_callee_user = true;
-      else if (key == "caller") ok = str(&caller, &caller_);
-      else if (key == "callee") ok = str(&callee, &callee_uri_);
-      else if (key == "caller_ip") ok = str(&ip, &caller_ip_);
-      else if (key == "start") ok = str(&start, &start_buf);
-      else if (key == "disposition") ok = str(&disposition, &disp_buf);
-      else if (key == "billable_s") ok = num(&billable), has_billable = true;
-      else if (key == "status") ok = num(&status);
-      else if (!c.Skip()) ok = false, error_ = absl::StrFormat("bad value of \"%s\"", key);
+      switch (KeyOf(key)) {
+        case Key::kType: ok = str(&type, &type_buf); break;
+        case Key::kCallerUser: ok = str(&caller_user, &account_), has_caller_user = true; break;
+        case Key::kCalleeUser: ok = str(&callee_user, &callee_), has_callee_user = true; break;
+        case Key::kCaller: ok = str(&caller, &caller_); break;
+        case Key::kCallee: ok = str(&callee, &callee_uri_); break;
+        case Key::kCallerIp: ok = str(&ip, &caller_ip_); break;
+        case Key::kStart: ok = str(&start, &start_buf); break;
+        case Key::kDisposition: ok = str(&disposition, &disp_buf); break;
+        case Key::kBillable: ok = num(&billable), has_billable = true; break;
+        case Key::kStatus: ok = num(&status); break;
+        case Key::kOther:
+          if (!c.Skip()) ok = false, error_ = absl::StrFormat("bad value of \"%s\"", key);
+          break;
+      }
       if (!ok) return ParseResult::kMalformed;
       c.Ws();
       if (c.p < c.end && *c.p == ',') {

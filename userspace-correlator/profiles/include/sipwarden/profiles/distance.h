@@ -30,7 +30,8 @@ double MahalanobisSqPacked(const float* x, const float* mu, const float* sd, con
                            int n);
 // Hellinger distance between two distributions over n outcomes, each given
 // as non-negative weights (normalised here): sqrt(1 - sum sqrt(p q)), in
-// [0, 1]. 0 when either has no mass.
+// [0, 1]. 0 when either has no mass, and below about 1e-7 (what rounding
+// leaves of equal distributions).
 double Hellinger(const double* p, const double* q, int n);
 // Inverts the symmetric positive definite n x n matrix a (row-major) into
 // inv by Gauss-Jordan elimination with partial pivoting; false when it is
