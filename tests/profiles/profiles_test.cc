@@ -178,6 +178,29 @@ TEST(Record, Times) {
   EXPECT_FALSE(ParseDay("2026-02-31", &day));
 }
 
+// The parser remembers the last date: a bad clock on the same date, a bad
+// date, and then the good date again are each judged on their own.
+TEST(Record, StartTimesInTurn) {
+  RecordParser p;
+  CallRecord r;
+  auto line = [](const std::string& start) {
+    return R"({"type":"call","caller_user":"a","callee_user":"b","disposition":"answered","start":")" +
+           start + "\"}";
+  };
+  ASSERT_EQ(p.Parse(line("2026-03-02T10:00:00Z"), &r), ParseResult::kCall);
+  EXPECT_EQ(FormatTime(r.start_us), "2026-03-02T10:00:00.000000Z");
+  EXPECT_EQ(p.Parse(line("2026-03-02T24:00:00Z"), &r), ParseResult::kMalformed);
+  EXPECT_EQ(p.Parse(line("2026-03-02T10:00:00"), &r), ParseResult::kMalformed);
+  EXPECT_EQ(p.Parse(line("2026-13-02T10:00:00Z"), &r), ParseResult::kMalformed);
+  std::string nuls;  // ten NULs where the date goes (a fresh parser's memory is zeros)
+  for (int i = 0; i < 10; ++i) nuls += "\\u0000";
+  EXPECT_EQ(RecordParser().Parse(line(nuls + "T10:00:00Z"), &r), ParseResult::kMalformed);
+  ASSERT_EQ(p.Parse(line("2026-03-02T11:30:00+01:00"), &r), ParseResult::kCall);
+  EXPECT_EQ(FormatTime(r.start_us), "2026-03-02T10:30:00.000000Z");
+  ASSERT_EQ(p.Parse(line("2026-03-03T00:00:01Z"), &r), ParseResult::kCall);
+  EXPECT_EQ(FormatTime(r.start_us), "2026-03-03T00:00:01.000000Z");
+}
+
 // ---- numbers ----------------------------------------------------------------
 
 TEST(Numbers, CountryCodes) {

@@ -240,14 +240,25 @@ Key KeyOf(std::string_view k) {
 
 }  // namespace
 
-bool ParseTime(std::string_view s, int64_t* us) {
-  int y, mo, d, h, mi, se;
-  if (s.size() < 20 || !Digits(s, 0, 4, &y) || s[4] != '-' || !Digits(s, 5, 2, &mo) ||
-      s[7] != '-' || !Digits(s, 8, 2, &d) || (s[10] != 'T' && s[10] != ' ') ||
-      !Digits(s, 11, 2, &h) || s[13] != ':' || !Digits(s, 14, 2, &mi) || s[16] != ':' ||
-      !Digits(s, 17, 2, &se))
+namespace {
+
+// "YYYY-MM-DD" at the start of s: days since the epoch.
+bool ParseDate(std::string_view s, int64_t* days) {
+  int y, mo, d;
+  if (s.size() < 10 || !Digits(s, 0, 4, &y) || s[4] != '-' || !Digits(s, 5, 2, &mo) ||
+      s[7] != '-' || !Digits(s, 8, 2, &d) || mo < 1 || mo > 12 || d < 1 || d > 31)
     return false;
-  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60) return false;
+  *days = DaysFromCivil(y, mo, d);
+  return true;
+}
+
+// The rest of a time after its date: "THH:MM:SS[.frac](Z|+HH:MM)".
+bool ParseClock(std::string_view s, int64_t days, int64_t* us) {
+  int h, mi, se;
+  if (s.size() < 20 || (s[10] != 'T' && s[10] != ' ') || !Digits(s, 11, 2, &h) || s[13] != ':' ||
+      !Digits(s, 14, 2, &mi) || s[16] != ':' || !Digits(s, 17, 2, &se))
+    return false;
+  if (h > 23 || mi > 59 || se > 60) return false;
   size_t i = 19;
   int64_t frac = 0;
   if (i < s.size() && s[i] == '.') {
@@ -275,9 +286,25 @@ bool ParseTime(std::string_view s, int64_t* us) {
     return false;
   }
   if (i != s.size()) return false;
-  const int64_t days = DaysFromCivil(y, mo, d);
   *us = ((days * 86400 + h * 3600 + mi * 60 + se) - offset_s) * 1000000 + frac;
   return true;
+}
+
+}  // namespace
+
+bool ParseTime(std::string_view s, int64_t* us) {
+  int64_t days;
+  return ParseDate(s, &days) && ParseClock(s, days, us);
+}
+
+bool RecordParser::Time(std::string_view s, int64_t* us) {
+  // Records come in time order: most share the last one's date.
+  if (!have_date_ || s.size() < 10 || memcmp(s.data(), date_, 10) != 0) {
+    if (!ParseDate(s, &days_)) return false;
+    memcpy(date_, s.data(), 10);
+    have_date_ = true;
+  }
+  return ParseClock(s, days_, us);
 }
 
 std::string FormatTime(int64_t us) {
@@ -405,7 +432,7 @@ ParseResult RecordParser::Parse(std::string_view line, CallRecord* out) {
     error_ = "call without \"start\"";
     return ParseResult::kMalformed;
   }
-  if (!ParseTime(start, &out->start_us)) {
+  if (!Time(start, &out->start_us)) {
     error_ = absl::StrFormat("bad \"start\" time '%s'", start);
     return ParseResult::kMalformed;
   }

@@ -28,7 +28,11 @@ class RecordParser {
   const std::string& error() const { return error_; }
 
  private:
+  bool Time(std::string_view s, int64_t* us);  // ParseTime, the last date remembered
   std::string account_, callee_, caller_ip_, caller_, callee_uri_, error_;
+  char date_[10] = {};  // the last date parsed ("YYYY-MM-DD"), and its days
+  int64_t days_ = 0;
+  bool have_date_ = false;
 };
 
 // "2026-11-25T09:31:22.567389Z" (fraction optional, Z or +HH:MM) to
