@@ -326,6 +326,51 @@ TEST(Engine, DetectsANightOfInternationalCallsAtTheBinsEnd) {
   }
 }
 
+// An alarm episode ends after rearm_bins bins with every distance under its
+// threshold: a second burst the next evening is a second alarm, unless the
+// episode must wait longer than the quiet hours between (rearm_bins 24).
+TEST(Engine, AnEpisodeEndsAfterRearmBinsQuiet) {
+  ProfileSet set = LearnOffices();
+  auto burst = [](int64_t at) {
+    std::vector<Call> v;
+    for (int i = 0; i < 12; ++i)
+      v.push_back({"office0", absl::StrFormat(i % 2 ? "+88161%06d" : "+5355%06d", i),
+                   at + 480000000LL + i * 240000000LL, true, 900});
+    return v;
+  };
+  for (const int rearm : {6, 24}) {
+    SCOPED_TRACE(absl::StrFormat("rearm_bins %d", rearm));
+    Caught caught;
+    Config c = TestConfig();
+    c.rearm_bins = rearm;
+    Engine e(c, Engine::Mode::kDetect, caught.Sink());
+    e.SetCalibration(set.meta.calib);
+    for (auto& [n, p] : set.profiles) e.AddProfile(n, p);
+    // day 31 from 02:00 and day 32 from 20:00: the first burst leaves the
+    // window at 03:00 on day 32, 17 quiet evaluations before the second
+    std::vector<Call> calls = OfficeDays("office0", 28, 6, 99);
+    for (const int64_t at : {kStart + 31 * kDay + 2 * kHour, kStart + 32 * kDay + 20 * kHour}) {
+      auto b = burst(at);
+      calls.insert(calls.end(), b.begin(), b.end());
+    }
+    std::stable_sort(calls.begin(), calls.end(),
+                     [](const Call& a, const Call& b) { return a.start < b.start; });
+    Feed(e, calls);
+    e.Flush(kStart + 34 * kDay);
+    std::vector<int64_t> at;
+    for (const Alarm& a : caught.alarms)
+      if (a.account == "office0") at.push_back(a.ts_us);
+    ASSERT_FALSE(at.empty());
+    EXPECT_EQ(at[0], kStart + 31 * kDay + 3 * kHour);
+    if (rearm == 6) {
+      ASSERT_EQ(at.size(), 2u);
+      EXPECT_EQ(at[1], kStart + 32 * kDay + 21 * kHour);
+    } else {
+      EXPECT_EQ(at.size(), 1u);
+    }
+  }
+}
+
 TEST(Engine, NewAccountsLearnSilentlyThenDetect) {
   ProfileSet set = LearnOffices();
   Caught caught;
@@ -581,6 +626,12 @@ class TempDir {
   std::string path_;
 };
 
+std::string Slurp(const std::string& path) {
+  std::ifstream f(path);
+  return std::string(std::istreambuf_iterator<char>(f), {});
+}
+void Spit(const std::string& path, const std::string& s) { std::ofstream(path) << s; }
+
 TEST(Store, RoundTrip) {
   ProfileSet set = LearnOffices();
   TempDir dir;
@@ -601,13 +652,18 @@ TEST(Store, RoundTrip) {
     for (int n = 0; n < kDistances; ++n)
       EXPECT_EQ(loaded->meta.calib.ratio[k][n], set.meta.calib.ratio[k][n]);
   EXPECT_EQ(loaded->meta.learned_until_us, set.meta.learned_until_us);
+  EXPECT_EQ(loaded->meta.rearm_bins, 6);
+  // A directory written before rearm_bins was kept: its episodes ended
+  // after a window, which its thresholds were set for.
+  std::string meta = Slurp(dir.path() + "/profiles.meta");
+  const size_t at = meta.find("rearm_bins 6\n");
+  ASSERT_NE(at, std::string::npos);
+  meta.erase(at, strlen("rearm_bins 6\n"));
+  Spit(dir.path() + "/profiles.meta", meta);
+  loaded = LoadProfiles(dir.path());
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ(loaded->meta.rearm_bins, loaded->meta.window_bins);
 }
-
-std::string Slurp(const std::string& path) {
-  std::ifstream f(path);
-  return std::string(std::istreambuf_iterator<char>(f), {});
-}
-void Spit(const std::string& path, const std::string& s) { std::ofstream(path) << s; }
 
 TEST(Store, RefusesEmptyMissingAndOtherVersions) {
   TempDir dir;
@@ -651,6 +707,12 @@ TEST(Store, CompatibleSettings) {
   EXPECT_TRUE(CheckCompatible(m, c).ok());
   c.bin_minutes = 30;
   EXPECT_FALSE(CheckCompatible(m, c).ok());
+  c = Config();
+  c.rearm_bins = 12;  // the thresholds were set counting episodes the other way
+  auto st = CheckCompatible(m, c);
+  EXPECT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("rearm_bins 6, the configuration says 12"), std::string::npos)
+      << st.message();
 }
 
 // ---- configuration --------------------------------------------------------------

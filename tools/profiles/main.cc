@@ -42,7 +42,8 @@ ABSL_FLAG(std::string, alarm_mode, "",
 ABSL_FLAG(std::string, stats_out, "", "a JSON object of counts, throughput and memory at the end");
 ABSL_FLAG(int, max_errors, 10, "malformed lines reported one by one before only counting them");
 ABSL_FLAG(std::string, trace, "",
-          "an account whose every evaluation (bin end, distances, thresholds) goes to stderr");
+          "an account whose every evaluation (bin end, distances, thresholds) goes to stderr; "
+          "learning, its calibration's (thresholds 0)");
 ABSL_FLAG(bool, progress, true, "progress on stderr every 2 s on long inputs");
 
 namespace {
@@ -196,6 +197,17 @@ Config LoadSettings() {
   return c;
 }
 
+// --trace: the account's every evaluation on stderr (learning: thresholds 0).
+void TraceFlag(Engine& engine) {
+  if (const std::string t = absl::GetFlag(FLAGS_trace); !t.empty())
+    engine.Trace(t, [](int64_t ts, const double* d, const double* thr) {
+      std::cerr << absl::StrFormat("trace %s", FormatTime(ts).substr(0, 16));
+      for (int k = 0; k < kDistances; ++k)
+        std::cerr << absl::StrFormat(" %s %.3g/%.3g", DistanceName(k), d[k], thr[k]);
+      std::cerr << "\n";
+    });
+}
+
 int Learn(const std::vector<std::string>& files) {
   const std::string out = absl::GetFlag(FLAGS_out);
   if (out.empty()) Die("learn needs --out DIR");
@@ -204,6 +216,7 @@ int Learn(const std::vector<std::string>& files) {
   Config c = LoadSettings();
   Engine engine(c, Engine::Mode::kLearn);
   if (!engine.status().ok()) Die(std::string(engine.status().message()));
+  TraceFlag(engine);
   Counts counts;
   const auto t0 = Clock::now();
   LearnBatch batch(engine);  // the same profiles as one by one, faster (batch.h)
@@ -229,6 +242,7 @@ int Learn(const std::vector<std::string>& files) {
   ProfileMeta& m = set.meta;
   m.bin_minutes = c.bin_minutes;
   m.window_bins = c.window_bins;
+  m.rearm_bins = c.rearm_bins;
   m.tz_offset_minutes = c.tz_offset_minutes;
   m.learning_days = c.learning_days;
   m.target_false_alarms = c.target_false_alarms;
@@ -287,13 +301,7 @@ int Detect(const std::vector<std::string>& files) {
   if (!engine.status().ok()) Die(std::string(engine.status().message()));
   engine.SetCalibration(set.meta.calib);
   engine.SetClasses(set.meta.classes);
-  if (const std::string t = absl::GetFlag(FLAGS_trace); !t.empty())
-    engine.Trace(t, [](int64_t ts, const double* d, const double* thr) {
-      std::cerr << absl::StrFormat("trace %s", FormatTime(ts).substr(0, 16));
-      for (int k = 0; k < kDistances; ++k)
-        std::cerr << absl::StrFormat(" %s %.3g/%.3g", DistanceName(k), d[k], thr[k]);
-      std::cerr << "\n";
-    });
+  TraceFlag(engine);
   const size_t profiled = set.profiles.size();
   for (auto& [name, p] : set.profiles) engine.AddProfile(std::move(name), std::move(p));
   set.profiles.clear();

@@ -25,6 +25,7 @@ absl::Status Validate(const Config& c) {
     return bad("bin_minutes must divide a day (1440) and be at least 5");
   if (c.window_bins < 1 || c.window_bins > 7 * c.bins_per_day())
     return bad("window_bins must be 1 to a week of bins");
+  if (c.rearm_bins < 1 || c.rearm_bins > 255) return bad("rearm_bins must be 1 to 255");
   if (c.warmup_days < 0 || c.calibration_after_days < 1 ||
       c.learning_days < c.warmup_days + c.calibration_after_days + 1)
     return bad("learning_days must exceed warmup_days + calibration_after_days (>= 1)");
@@ -64,6 +65,7 @@ absl::Status LoadConfig(const std::string& path, Config* c) {
     try {
       if (key == "bin_minutes") c->bin_minutes = v.as<int>();
       else if (key == "window_bins") c->window_bins = v.as<int>();
+      else if (key == "rearm_bins") c->rearm_bins = v.as<int>();
       else if (key == "learning_days") c->learning_days = v.as<int>();
       else if (key == "min_learning_days") c->min_learning_days = v.as<int>();
       else if (key == "warmup_days") c->warmup_days = v.as<int>();

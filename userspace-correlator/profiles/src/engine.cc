@@ -694,7 +694,7 @@ void Engine::Evaluate(Account& a, int64_t b) {
   }
   // Alarms: every alarm distance passing its threshold (scale x the fleet's
   // ratio for this many alarm distances) opens one episode per account
-  // (alarm_mode any) or per distance (each); a whole window below ends it.
+  // (alarm_mode any) or per distance (each); rearm_bins below end it.
   const Profile& P = *a.profile;
   if (P.cls && !a.class_alarmed && !config_.known_bots.empty()) {
     if (!flagged_ready_) FlagClasses();
@@ -712,7 +712,7 @@ void Engine::Evaluate(Account& a, int64_t b) {
       if (a.in_alarm & bit) return;
       a.in_alarm |= bit;
       RaiseAlarm(a, b, k, d, thr, sum_calls);
-    } else if ((a.in_alarm & bit) && ++a.clean[slot] >= W) {
+    } else if ((a.in_alarm & bit) && ++a.clean[slot] >= config_.rearm_bins) {
       a.in_alarm &= ~bit;
       a.clean[slot] = 0;
     }
@@ -1109,7 +1109,7 @@ std::vector<std::pair<std::string, Profile>> Engine::TakeProfiles(uint64_t* too_
   // before it), raises the target number of episodes per 1000 account-days.
   // Counting episodes, not exceedances: a deviation stays in the window for
   // up to window_bins evaluations, but one near the threshold comes and goes.
-  const int W = config_.window_bins;
+  const int W = config_.window_bins, G = config_.rearm_bins;
   for (int k = 0; k < kDistances; ++k) {
     std::vector<float> medians;
     for (Account* a : ready) {
@@ -1142,14 +1142,14 @@ std::vector<std::pair<std::string, Profile>> Engine::TakeProfiles(uint64_t* too_
       continue;
     }
     // Evaluate's episodes at ratio r: an evaluation over r opens one unless
-    // the previous one over r came at most a window before.
+    // the previous one over r came at most rearm_bins before.
     auto episodes = [&](float r) {
       uint64_t n = 0;
       for (const std::vector<float>& v : series) {
         int64_t last = std::numeric_limits<int64_t>::min() / 2;
         for (size_t i = 0; i < v.size(); ++i) {
           if (v[i] <= r) continue;
-          if (int64_t(i) - last > W) ++n;
+          if (int64_t(i) - last > G) ++n;
           last = int64_t(i);
         }
       }
@@ -1174,7 +1174,7 @@ std::vector<std::pair<std::string, Profile>> Engine::TakeProfiles(uint64_t* too_
         int64_t last = std::numeric_limits<int64_t>::min() / 2;
         for (const auto& [i, x] : t) {
           if (x <= r) continue;
-          if (int64_t(i) - last > W) ++n;
+          if (int64_t(i) - last > G) ++n;
           last = int64_t(i);
         }
       }

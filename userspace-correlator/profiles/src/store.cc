@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -87,10 +88,11 @@ absl::Status SaveProfiles(const std::string& dir, const ProfileSet& set) {
   std::string meta = absl::StrFormat(
       "sipwarden-profiles format %d\n"
       "# written by sipwarden-profiles learn; profiles.bin holds the profiles\n"
-      "bin_minutes %d\nwindow_bins %d\ntz_offset_minutes %d\nlearning_days %d\n"
+      "bin_minutes %d\nwindow_bins %d\nrearm_bins %d\ntz_offset_minutes %d\nlearning_days %d\n"
       "target_false_alarms_per_1000_account_days %.17g\n"
       "learned_from %d\nlearned_until %d\nrecords %d\naccounts %d\n",
-      kProfileFormat, m.bin_minutes, m.window_bins, m.tz_offset_minutes, m.learning_days,
+      kProfileFormat, m.bin_minutes, m.window_bins, m.rearm_bins, m.tz_offset_minutes,
+      m.learning_days,
       m.target_false_alarms, m.learned_from_us, m.learned_until_us, m.records,
       set.profiles.size());
   meta +=
@@ -160,7 +162,7 @@ absl::StatusOr<ProfileSet> LoadProfiles(const std::string& dir) {
     m.format = format;
   }
   int lineno = 1;
-  bool seen_until = false;
+  bool seen_until = false, seen_rearm = false;
   while (std::getline(mf, line)) {
     ++lineno;
     if (line.empty() || line[0] == '#') continue;
@@ -171,6 +173,7 @@ absl::StatusOr<ProfileSet> LoadProfiles(const std::string& dir) {
     const std::string& k = f[0];
     if (k == "bin_minutes") ok = absl::SimpleAtoi(f[1], &m.bin_minutes);
     else if (k == "window_bins") ok = absl::SimpleAtoi(f[1], &m.window_bins);
+    else if (k == "rearm_bins") ok = absl::SimpleAtoi(f[1], &m.rearm_bins), seen_rearm = true;
     else if (k == "tz_offset_minutes") ok = absl::SimpleAtoi(f[1], &m.tz_offset_minutes);
     else if (k == "learning_days") ok = absl::SimpleAtoi(f[1], &m.learning_days);
     else if (k == "target_false_alarms_per_1000_account_days")
@@ -205,6 +208,9 @@ absl::StatusOr<ProfileSet> LoadProfiles(const std::string& dir) {
     if (!ok) return err();
   }
   if (!seen_until) return bad("profiles.meta has no learned_until");
+  // Written before rearm_bins was a setting: episodes ended after a window.
+  if (!seen_rearm) m.rearm_bins = std::min(m.window_bins, 255);
+  if (m.rearm_bins < 1 || m.rearm_bins > 255) return bad("profiles.meta: bad rearm_bins");
   if (m.bin_minutes < 5 || 1440 % m.bin_minutes) return bad("profiles.meta: bad bin_minutes");
   if (m.accounts == 0) return bad("holds no profiles (the learning input had no account seen long enough)");
 
@@ -284,6 +290,7 @@ absl::Status CheckCompatible(const ProfileMeta& m, const Config& c) {
   };
   if (m.bin_minutes != c.bin_minutes) return diff("bin_minutes", m.bin_minutes, c.bin_minutes);
   if (m.window_bins != c.window_bins) return diff("window_bins", m.window_bins, c.window_bins);
+  if (m.rearm_bins != c.rearm_bins) return diff("rearm_bins", m.rearm_bins, c.rearm_bins);
   if (m.tz_offset_minutes != c.tz_offset_minutes)
     return diff("tz_offset_minutes", m.tz_offset_minutes, c.tz_offset_minutes);
   return absl::OkStatus();
@@ -302,6 +309,7 @@ absl::StatusOr<ProfileSet> LoadForDetect(const std::string& dir, bool config_giv
   if (!config_given) {
     config->bin_minutes = set->meta.bin_minutes;
     config->window_bins = set->meta.window_bins;
+    config->rearm_bins = set->meta.rearm_bins;
     config->tz_offset_minutes = set->meta.tz_offset_minutes;
     config->learning_days = set->meta.learning_days;
   } else if (auto st = CheckCompatible(set->meta, *config); !st.ok()) {

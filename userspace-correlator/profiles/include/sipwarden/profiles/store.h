@@ -20,6 +20,7 @@ constexpr int kProfileFormat = 2;
 struct ProfileMeta {
   int format = kProfileFormat;
   int bin_minutes = 60, window_bins = 24, tz_offset_minutes = 0, learning_days = 28;
+  int rearm_bins = 6;  // the thresholds were set for it (a file without it: window_bins)
   double target_false_alarms = 2;
   Calibration calib;
   Classes classes;
