@@ -533,8 +533,8 @@ void Engine::CloseBin(Account& a, int64_t b) {
     e.c[0] = static_cast<float>(EuclideanSq(x, mu, kM));
     e.c[1] = static_cast<float>(QuadraticSq(x, mu, w, kM));
     e.c[2] = static_cast<float>(MahalanobisSqPacked(x, mu, sd, model->rinv[dt], kM));
-    e.top_x = static_cast<_Float16>(std::min(x[e.top], 65000.f));
-    e.top_mu = static_cast<_Float16>(std::min(mu[e.top], 65000.f));
+    e.top_x = H(std::min(x[e.top], 65000.f));
+    e.top_mu = H(std::min(mu[e.top], 65000.f));
     e.expected_calls = std::max(0.f, mu[kCalls]);
     e.valid = true;
     a.win.Add(e, +1);
