@@ -653,16 +653,23 @@ TEST(Store, RoundTrip) {
       EXPECT_EQ(loaded->meta.calib.ratio[k][n], set.meta.calib.ratio[k][n]);
   EXPECT_EQ(loaded->meta.learned_until_us, set.meta.learned_until_us);
   EXPECT_EQ(loaded->meta.rearm_bins, 6);
-  // A directory written before rearm_bins was kept: its episodes ended
-  // after a window, which its thresholds were set for.
+  EXPECT_EQ(loaded->meta.hellinger_parts, (1u << kHellGrowth) | (1u << kHellTime));
+  // A directory written before rearm_bins and hellinger_parts were kept:
+  // its episodes ended after a window and Hellinger took all three parts,
+  // which its thresholds were set for.
   std::string meta = Slurp(dir.path() + "/profiles.meta");
-  const size_t at = meta.find("rearm_bins 6\n");
-  ASSERT_NE(at, std::string::npos);
-  meta.erase(at, strlen("rearm_bins 6\n"));
+  for (const std::string line : {"rearm_bins 6\n", "hellinger_parts growth,time\n"}) {
+    const size_t at = meta.find(line);
+    ASSERT_NE(at, std::string::npos) << line;
+    meta.erase(at, line.size());
+  }
   Spit(dir.path() + "/profiles.meta", meta);
   loaded = LoadProfiles(dir.path());
   ASSERT_TRUE(loaded.ok()) << loaded.status();
   EXPECT_EQ(loaded->meta.rearm_bins, loaded->meta.window_bins);
+  EXPECT_EQ(loaded->meta.hellinger_parts, (1u << kHellParts) - 1);
+  Spit(dir.path() + "/profiles.meta", meta + "hellinger_parts growth,weekdays\n");
+  EXPECT_FALSE(LoadProfiles(dir.path()).ok());
 }
 
 TEST(Store, RefusesEmptyMissingAndOtherVersions) {
@@ -713,6 +720,13 @@ TEST(Store, CompatibleSettings) {
   EXPECT_FALSE(st.ok());
   EXPECT_NE(st.message().find("rearm_bins 6, the configuration says 12"), std::string::npos)
       << st.message();
+  c = Config();
+  c.hellinger_parts = (1u << kHellParts) - 1;
+  st = CheckCompatible(m, c);
+  EXPECT_NE(st.message().find("hellinger_parts growth,time, the configuration says "
+                              "callees,growth,time"),
+            std::string::npos)
+      << st.message();
 }
 
 // ---- configuration --------------------------------------------------------------
@@ -723,10 +737,14 @@ TEST(ConfigFile, OverridesAndErrors) {
   Spit(path,
        "bin_minutes: 30\nwindow_bins: 48\nhome_country: '+44'\n"
        "high_risk_add: ['+99999']\nexclusion_days: [2026-12-25, 2026-12-26]\n"
-       "alarm_distances: [quadratic, hellinger]\naccounts: {alice: {home_country: 33}}\n");
+       "alarm_distances: [quadratic, hellinger]\naccounts: {alice: {home_country: 33}}\n"
+       "rearm_bins: 3\nhellinger_parts: [callees, time]\n");
   Config c;
+  EXPECT_EQ(c.hellinger_parts, (1u << kHellGrowth) | (1u << kHellTime));
   ASSERT_TRUE(LoadConfig(path, &c).ok());
   EXPECT_EQ(c.bin_minutes, 30);
+  EXPECT_EQ(c.rearm_bins, 3);
+  EXPECT_EQ(HellingerPartsString(c.hellinger_parts), "callees,time");
   EXPECT_EQ(c.home_country, 44);
   EXPECT_EQ(c.account_home["alice"], 33);
   EXPECT_EQ(c.exclusion_days.size(), 2u);
@@ -734,7 +752,9 @@ TEST(ConfigFile, OverridesAndErrors) {
   EXPECT_EQ(c.high_risk.size(), DefaultHighRisk().size() + 1);
   for (const char* bad : {"bin_minutes: 7\n", "nonsense: 1\n", "exclusion_days: [2026-13-01]\n",
                           "high_risk: ['0049']\n", "home_country: '+4x'\n",
-                          "alarm_distances: [manhattan]\n", "learning_days: 5\n"}) {
+                          "alarm_distances: [manhattan]\n", "learning_days: 5\n",
+                          "rearm_bins: 0\n", "rearm_bins: 300\n", "hellinger_parts: [weekdays]\n",
+                          "hellinger_parts: []\n"}) {
     Spit(path, bad);
     Config d;
     EXPECT_FALSE(LoadConfig(path, &d).ok()) << bad;

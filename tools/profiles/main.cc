@@ -243,6 +243,7 @@ int Learn(const std::vector<std::string>& files) {
   m.bin_minutes = c.bin_minutes;
   m.window_bins = c.window_bins;
   m.rearm_bins = c.rearm_bins;
+  m.hellinger_parts = c.hellinger_parts;
   m.tz_offset_minutes = c.tz_offset_minutes;
   m.learning_days = c.learning_days;
   m.target_false_alarms = c.target_false_alarms;

@@ -19,6 +19,22 @@ bool ParseDay(std::string_view s, int64_t* day) {
   return FormatTime(us).substr(0, 10) == s;  // refuses 2026-02-31
 }
 
+std::string_view HellingerPartName(int part) {
+  switch (part) {
+    case kHellCallees: return "callees";
+    case kHellGrowth: return "growth";
+    case kHellTime: return "time";
+  }
+  return "?";
+}
+
+std::string HellingerPartsString(uint32_t parts) {
+  std::string s;
+  for (int i = 0; i < kHellParts; ++i)
+    if (parts >> i & 1) s += (s.empty() ? "" : ",") + std::string(HellingerPartName(i));
+  return s;
+}
+
 absl::Status Validate(const Config& c) {
   auto bad = [](const std::string& m) { return absl::InvalidArgumentError(m); };
   if (c.bin_minutes < 5 || c.bin_minutes > 1440 || 1440 % c.bin_minutes != 0)
@@ -43,6 +59,8 @@ absl::Status Validate(const Config& c) {
   if (c.adapt_days < 0 || c.adapt_days > 3650) return bad("adapt_days outside 0..3650");
   if (c.classes < 0 || c.classes > 250) return bad("classes outside 0..250");
   if (c.alarm_distances == 0) return bad("no distance raises alarms");
+  if (c.hellinger_parts == 0 || c.hellinger_parts >= (1u << kHellParts))
+    return bad("hellinger_parts: one or more of callees, growth, time");
   return absl::OkStatus();
 }
 
@@ -118,6 +136,20 @@ absl::Status LoadConfig(const std::string& path, Config* c) {
           if (!ParseDay(d.as<std::string>(), &day))
             return err("'" + d.as<std::string>() + "' is not a date (YYYY-MM-DD)");
           c->exclusion_days.insert(day);
+        }
+      } else if (key == "hellinger_parts") {
+        c->hellinger_parts = 0;
+        std::vector<std::string> names;  // a list, or one name
+        if (v.IsScalar()) names.push_back(v.as<std::string>());
+        else if (v.IsSequence())
+          for (const auto& d : v) names.push_back(d.as<std::string>());
+        else return err("a part or a list of them (callees, growth, time)");
+        for (const std::string& n : names) {
+          int part = -1;
+          for (int i = 0; i < kHellParts; ++i)
+            if (HellingerPartName(i) == n) part = i;
+          if (part < 0) return err("unknown part '" + n + "' (callees, growth, time)");
+          c->hellinger_parts |= 1u << part;
         }
       } else if (key == "alarm_distances") {
         c->alarm_distances = 0;

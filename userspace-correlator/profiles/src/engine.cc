@@ -674,7 +674,13 @@ void Engine::Evaluate(Account& a, int64_t b) {
     const double h2 = 1 - bc / std::sqrt(sp * sum_q);
     hcl = h2 <= 0 ? 0 : std::sqrt(h2);
   }
-  d[kHellinger] = std::sqrt((ha * ha + hb * hb + hcl * hcl) / 3);
+  // the root mean square of the parts compared (hellinger_parts)
+  const double part[kHellParts] = {ha, hb, hcl};
+  double sum = 0;
+  int parts = 0;
+  for (int i = 0; i < kHellParts; ++i)
+    if (config_.HellingerHas(i)) sum += part[i] * part[i], ++parts;
+  d[kHellinger] = std::sqrt(sum / parts);
   for (int k = 0; k < kDistances; ++k) a.last_d[k] = static_cast<float>(d[k]);
   ++stats_.evaluations;
 

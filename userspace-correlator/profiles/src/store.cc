@@ -15,6 +15,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "bytes.h"
+#include "sipwarden/absl_compat.h"
 
 namespace sw::profiles {
 namespace {
@@ -90,10 +91,11 @@ absl::Status SaveProfiles(const std::string& dir, const ProfileSet& set) {
       "# written by sipwarden-profiles learn; profiles.bin holds the profiles\n"
       "bin_minutes %d\nwindow_bins %d\nrearm_bins %d\ntz_offset_minutes %d\nlearning_days %d\n"
       "target_false_alarms_per_1000_account_days %.17g\n"
+      "hellinger_parts %s\n"
       "learned_from %d\nlearned_until %d\nrecords %d\naccounts %d\n",
       kProfileFormat, m.bin_minutes, m.window_bins, m.rearm_bins, m.tz_offset_minutes,
       m.learning_days,
-      m.target_false_alarms, m.learned_from_us, m.learned_until_us, m.records,
+      m.target_false_alarms, HellingerPartsString(m.hellinger_parts), m.learned_from_us, m.learned_until_us, m.records,
       set.profiles.size());
   meta +=
       "# calibration DISTANCE SCALE_FLOOR SAMPLES RATIO1 RATIO2 RATIO3 RATIO4: threshold = the\n"
@@ -162,7 +164,7 @@ absl::StatusOr<ProfileSet> LoadProfiles(const std::string& dir) {
     m.format = format;
   }
   int lineno = 1;
-  bool seen_until = false, seen_rearm = false;
+  bool seen_until = false, seen_rearm = false, seen_parts = false;
   while (std::getline(mf, line)) {
     ++lineno;
     if (line.empty() || line[0] == '#') continue;
@@ -174,6 +176,17 @@ absl::StatusOr<ProfileSet> LoadProfiles(const std::string& dir) {
     if (k == "bin_minutes") ok = absl::SimpleAtoi(f[1], &m.bin_minutes);
     else if (k == "window_bins") ok = absl::SimpleAtoi(f[1], &m.window_bins);
     else if (k == "rearm_bins") ok = absl::SimpleAtoi(f[1], &m.rearm_bins), seen_rearm = true;
+    else if (k == "hellinger_parts") {
+      m.hellinger_parts = 0;
+      seen_parts = true;
+      for (absl::string_view n : absl::StrSplit(f[1], ',')) {
+        int part = -1;
+        for (int i = 0; i < kHellParts; ++i)
+          if (HellingerPartName(i) == SV(n)) part = i;
+        ok = ok && part >= 0;
+        if (part >= 0) m.hellinger_parts |= 1u << part;
+      }
+    }
     else if (k == "tz_offset_minutes") ok = absl::SimpleAtoi(f[1], &m.tz_offset_minutes);
     else if (k == "learning_days") ok = absl::SimpleAtoi(f[1], &m.learning_days);
     else if (k == "target_false_alarms_per_1000_account_days")
@@ -211,6 +224,8 @@ absl::StatusOr<ProfileSet> LoadProfiles(const std::string& dir) {
   // Written before rearm_bins was a setting: episodes ended after a window.
   if (!seen_rearm) m.rearm_bins = std::min(m.window_bins, 255);
   if (m.rearm_bins < 1 || m.rearm_bins > 255) return bad("profiles.meta: bad rearm_bins");
+  // ... and Hellinger took all three distributions.
+  if (!seen_parts) m.hellinger_parts = (1u << kHellParts) - 1;
   if (m.bin_minutes < 5 || 1440 % m.bin_minutes) return bad("profiles.meta: bad bin_minutes");
   if (m.accounts == 0) return bad("holds no profiles (the learning input had no account seen long enough)");
 
@@ -291,6 +306,10 @@ absl::Status CheckCompatible(const ProfileMeta& m, const Config& c) {
   if (m.bin_minutes != c.bin_minutes) return diff("bin_minutes", m.bin_minutes, c.bin_minutes);
   if (m.window_bins != c.window_bins) return diff("window_bins", m.window_bins, c.window_bins);
   if (m.rearm_bins != c.rearm_bins) return diff("rearm_bins", m.rearm_bins, c.rearm_bins);
+  if (m.hellinger_parts != c.hellinger_parts)
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "the profiles were learned with hellinger_parts %s, the configuration says %s",
+        HellingerPartsString(m.hellinger_parts), HellingerPartsString(c.hellinger_parts)));
   if (m.tz_offset_minutes != c.tz_offset_minutes)
     return diff("tz_offset_minutes", m.tz_offset_minutes, c.tz_offset_minutes);
   return absl::OkStatus();
@@ -310,6 +329,7 @@ absl::StatusOr<ProfileSet> LoadForDetect(const std::string& dir, bool config_giv
     config->bin_minutes = set->meta.bin_minutes;
     config->window_bins = set->meta.window_bins;
     config->rearm_bins = set->meta.rearm_bins;
+    config->hellinger_parts = set->meta.hellinger_parts;
     config->tz_offset_minutes = set->meta.tz_offset_minutes;
     config->learning_days = set->meta.learning_days;
   } else if (auto st = CheckCompatible(set->meta, *config); !st.ok()) {

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -12,6 +13,17 @@
 #include "absl/status/statusor.h"
 
 namespace sw::profiles {
+
+// The distributions the Hellinger distance takes the root mean square of.
+enum HellingerPart : int {
+  kHellCallees = 0,  // calls over callees: 1st, 2nd, 3rd-4th, 5th+ call to one callee that day
+  kHellGrowth = 1,   // calls to new against known callees (the callee list's growth)
+  kHellTime = 2,     // calls over the window's bins
+  kHellParts
+};
+std::string_view HellingerPartName(int part);
+// "growth,time" (the order above)
+std::string HellingerPartsString(uint32_t parts);
 
 struct Config {
   int bin_minutes = 60;          // a day is split into bins of this length
@@ -27,6 +39,10 @@ struct Config {
   double target_false_alarms = 2;  // per 1000 account-days, per distance (docs/profiles.md)
   double shrink_days = 4;        // per-bin variance shrunk toward the account's pool
   double hellinger_prior = 5;    // pseudo-calls mixing the profile into short windows
+  // The distributions Hellinger compares (bit per HellingerPart): calls over
+  // the window's bins and new against known callees; calls over callees can
+  // be added (docs/profiles.md: measured, it adds false alarms, not detections).
+  uint32_t hellinger_parts = (1u << 1) | (1u << 2);
   int classes = 16;              // k-means classes of long-term profiles (0: none)
   absl::flat_hash_set<std::string> known_bots;  // accounts known to be bots
   int adapt_days = 28;           // profiles follow the last N days once made (0: frozen)
@@ -42,6 +58,7 @@ struct Config {
   absl::flat_hash_set<int64_t> exclusion_days;  // local days since 1970-01-01
 
   int bins_per_day() const { return 1440 / bin_minutes; }
+  bool HellingerHas(int part) const { return hellinger_parts >> part & 1; }
   bool Excluded(int64_t day) const { return exclusion_days.contains(day); }
 };
 

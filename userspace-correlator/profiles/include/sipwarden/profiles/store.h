@@ -21,6 +21,7 @@ struct ProfileMeta {
   int format = kProfileFormat;
   int bin_minutes = 60, window_bins = 24, tz_offset_minutes = 0, learning_days = 28;
   int rearm_bins = 6;  // the thresholds were set for it (a file without it: window_bins)
+  uint32_t hellinger_parts = (1u << kHellGrowth) | (1u << kHellTime);  // without it: all
   double target_false_alarms = 2;
   Calibration calib;
   Classes classes;
