@@ -19,6 +19,17 @@ bool ParseDay(std::string_view s, int64_t* day) {
   return FormatTime(us).substr(0, 10) == s;  // refuses 2026-02-31
 }
 
+namespace {
+// A list of names, or one name; false when it is neither.
+bool Names(const YAML::Node& v, std::vector<std::string>* out) {
+  if (v.IsScalar()) out->push_back(v.as<std::string>());
+  else if (v.IsSequence())
+    for (const auto& d : v) out->push_back(d.as<std::string>());
+  else return false;
+  return true;
+}
+}  // namespace
+
 std::string_view HellingerPartName(int part) {
   switch (part) {
     case kHellCallees: return "callees";
@@ -139,11 +150,8 @@ absl::Status LoadConfig(const std::string& path, Config* c) {
         }
       } else if (key == "hellinger_parts") {
         c->hellinger_parts = 0;
-        std::vector<std::string> names;  // a list, or one name
-        if (v.IsScalar()) names.push_back(v.as<std::string>());
-        else if (v.IsSequence())
-          for (const auto& d : v) names.push_back(d.as<std::string>());
-        else return err("a part or a list of them (callees, growth, time)");
+        std::vector<std::string> names;
+        if (!Names(v, &names)) return err("a part or a list of them (callees, growth, time)");
         for (const std::string& n : names) {
           int part = -1;
           for (int i = 0; i < kHellParts; ++i)
@@ -153,11 +161,8 @@ absl::Status LoadConfig(const std::string& path, Config* c) {
         }
       } else if (key == "alarm_distances") {
         c->alarm_distances = 0;
-        std::vector<std::string> names;  // a list, or one name
-        if (v.IsScalar()) names.push_back(v.as<std::string>());
-        else if (v.IsSequence())
-          for (const auto& d : v) names.push_back(d.as<std::string>());
-        else return err("a distance or a list of them");
+        std::vector<std::string> names;
+        if (!Names(v, &names)) return err("a distance or a list of them");
         for (const std::string& n : names) {
           if (n == "all") {
             c->alarm_distances = (1u << kDistances) - 1;
