@@ -29,7 +29,9 @@ skip() { log "SKIP: $*"; exit 77; }
 QEMU=$(command -v qemu-system-x86_64 || true)
 [ -n "$QEMU" ] || skip "qemu-system-x86_64 is not installed (scripts/install-deps.sh installs qemu-system-x86)"
 BUSYBOX=$(command -v busybox || true)
-[ -n "$BUSYBOX" ] && "$BUSYBOX" --list | grep -qx poweroff || fail "busybox (static) with poweroff is needed"
+# (not `busybox --list | grep -q`: grep leaving early can kill busybox with
+# SIGPIPE, which pipefail turns into a failure)
+[ -n "$BUSYBOX" ] && grep -qx poweroff <("$BUSYBOX" --list) || fail "busybox (static) with poweroff is needed"
 [ "$(id -u)" -eq 0 ] || skip "needs root (apt-get download into $CACHE)"
 
 # The newest package whose name matches.

@@ -61,7 +61,7 @@ expect_error "missing directory" "No such file or directory" \
   "$bin" detect --profiles "$t/none" --records "$t/g/detect.jsonl" --alarms-out "$t/a"
 cp -r "$t/prof" "$t/old"
 sed -i '1s/.*/sipwarden-profiles format 1/' "$t/old/profiles.meta"  # the format before the shared thresholds
-expect_error "older format" "profile format 1 is older than this program's (2)" \
+expect_error "older format" "profile format 1 is older than this program reads (2 to 3)" \
   "$bin" detect --profiles "$t/old" --records "$t/g/detect.jsonl" --alarms-out "$t/a"
 cp -r "$t/prof" "$t/future"
 sed -i 's/^learned_until .*/learned_until 4102444800000000/' "$t/future/profiles.meta"  # 2100

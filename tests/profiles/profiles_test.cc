@@ -116,6 +116,23 @@ TEST(Record, DocumentedLine) {
   EXPECT_EQ(FormatTime(r.start_us), "2005-01-14T17:58:02.965944Z");
 }
 
+// Strings are scanned 16 bytes at a time: an escape or the end quote in a
+// later block, or in the last bytes of the line, is found all the same.
+TEST(Record, EscapesAnywhereInLongStrings) {
+  RecordParser p;
+  CallRecord r;
+  const std::string line =
+      R"({"type":"call","caller_user":"a-rather-long-account-name\u0041nd-more","callee_user":)"
+      R"("0123456789abcdef0123456789\"q","disposition":"answered","start":"2026-03-02T10:00:00Z",)"
+      R"("note":"0123456789abcdefghij\\"})";
+  ASSERT_EQ(p.Parse(line, &r), ParseResult::kCall) << p.error();
+  EXPECT_EQ(r.account, "a-rather-long-account-nameAnd-more");
+  EXPECT_EQ(r.callee, "0123456789abcdef0123456789\"q");
+  // no end quote: the scan stops at the line's end
+  EXPECT_EQ(p.Parse(R"({"type":"call","caller_user":"0123456789abcdef0123456789)", &r),
+            ParseResult::kMalformed);
+}
+
 TEST(Record, OptionalFieldsAbsent) {
   RecordParser p;
   CallRecord r;
@@ -245,6 +262,8 @@ TEST(Numbers, Classify) {
   EXPECT_EQ(NumberPlan::OwnE164("alice"), "");
   ASSERT_TRUE(plan.SetHighRisk({"+49 30"}).ok());
   EXPECT_TRUE(plan.Classify("030123456", 49).high_risk);
+  EXPECT_FALSE(plan.Classify("+881612345", 49).high_risk);  // the default list is gone
+  EXPECT_FALSE(plan.Classify("+53123456", 49).high_risk);
   EXPECT_FALSE(plan.SetHighRisk({"0049"}).ok());
   EXPECT_FALSE(plan.SetHighRisk({"+49x"}).ok());
 }
@@ -369,6 +388,62 @@ TEST(Engine, AnEpisodeEndsAfterRearmBinsQuiet) {
       EXPECT_EQ(at.size(), 1u);
     }
   }
+}
+
+// Learning with other settings: hellinger compares the parts named, and the
+// calibration counts episodes ending after rearm_bins, as detection does.
+TEST(Engine, HellingerPartsAndRearmBinsReachTheDistancesAndThresholds) {
+  auto learn = [](const Config& c, double last[kDistances]) {
+    Engine e(c, Engine::Mode::kLearn);
+    std::vector<Call> all;
+    for (int i = 0; i < 4; ++i) {
+      auto v = OfficeDays(absl::StrFormat("office%d", i), 0, 28, 7 + i);
+      all.insert(all.end(), v.begin(), v.end());
+    }
+    std::sort(all.begin(), all.end(), [](const Call& a, const Call& b) { return a.start < b.start; });
+    Feed(e, all);
+    e.Flush(kStart + 28 * kDay);
+    EXPECT_TRUE(e.LastDistances("office0", last));
+    uint64_t young = 0;
+    e.TakeProfiles(&young);
+    return e.calibration();
+  };
+  double time_only[kDistances], callees_only[kDistances], all_parts[kDistances];
+  Config c = TestConfig();
+  c.hellinger_parts = 1u << kHellTime;
+  learn(c, time_only);
+  c.hellinger_parts = 1u << kHellCallees;
+  learn(c, callees_only);
+  c.hellinger_parts = (1u << kHellParts) - 1;
+  learn(c, all_parts);
+  EXPECT_NE(time_only[kHellinger], callees_only[kHellinger]);
+  for (int k = 0; k < kHellinger; ++k) {
+    EXPECT_EQ(time_only[k], callees_only[k]) << DistanceName(k);  // the others untouched
+    EXPECT_EQ(time_only[k], all_parts[k]) << DistanceName(k);
+  }
+  // the root mean square of the three
+  double growth_only[kDistances];
+  c.hellinger_parts = 1u << kHellGrowth;
+  learn(c, growth_only);
+  EXPECT_NEAR(all_parts[kHellinger],
+              std::sqrt((time_only[kHellinger] * time_only[kHellinger] +
+                         callees_only[kHellinger] * callees_only[kHellinger] +
+                         growth_only[kHellinger] * growth_only[kHellinger]) / 3),
+              1e-5);
+  // One quiet bin ends an episode: more episodes at every ratio, so the
+  // ratio meeting the target is no lower, and here higher.
+  double d[kDistances];
+  c = TestConfig();
+  c.rearm_bins = 1;
+  const Calibration quick = learn(c, d);
+  c.rearm_bins = 24;
+  const Calibration slow = learn(c, d);
+  bool higher = false;
+  for (int k = 0; k < kDistances; ++k) {
+    EXPECT_GE(quick.ratio[k][0], slow.ratio[k][0]) << DistanceName(k);
+    higher |= quick.ratio[k][0] > slow.ratio[k][0];
+  }
+  EXPECT_TRUE(higher);
 }
 
 TEST(Engine, NewAccountsLearnSilentlyThenDetect) {
@@ -668,6 +743,21 @@ TEST(Store, RoundTrip) {
   ASSERT_TRUE(loaded.ok()) << loaded.status();
   EXPECT_EQ(loaded->meta.rearm_bins, loaded->meta.window_bins);
   EXPECT_EQ(loaded->meta.hellinger_parts, (1u << kHellParts) - 1);
+  // Detecting with a configuration that leaves them out takes the
+  // directory's; one that sets them otherwise is refused, saying what to do.
+  Config c;
+  auto det = LoadForDetect(dir.path(), true, &c, set.meta.learned_until_us);
+  ASSERT_TRUE(det.ok()) << det.status();
+  EXPECT_EQ(c.rearm_bins, det->meta.window_bins);
+  EXPECT_EQ(c.hellinger_parts, (1u << kHellParts) - 1);
+  Config d;
+  d.rearm_bins_set = true;  // rearm_bins: 6 in the file
+  det = LoadForDetect(dir.path(), true, &d, set.meta.learned_until_us);
+  ASSERT_FALSE(det.ok());
+  EXPECT_NE(det.status().message().find("learned with rearm_bins 24, the configuration says 6 "
+                                        "(learn again, or set it as learned)"),
+            std::string::npos)
+      << det.status();
   Spit(dir.path() + "/profiles.meta", meta + "hellinger_parts growth,weekdays\n");
   EXPECT_FALSE(LoadProfiles(dir.path()).ok());
 }
@@ -691,10 +781,12 @@ TEST(Store, RefusesEmptyMissingAndOtherVersions) {
     Spit(dir.path() + "/profiles.meta", m);
     return LoadProfiles(dir.path());
   };
-  r = with_format(kProfileFormat - 1);  // an older version: refused, with what to do
+  r = with_format(kOldestProfileFormat - 1);  // too old to migrate: refused, with what to do
   ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.status().message().find("older than this program's"), std::string::npos) << r.status();
+  EXPECT_NE(r.status().message().find("older than this program reads"), std::string::npos)
+      << r.status();
   EXPECT_NE(r.status().message().find("learn again"), std::string::npos);
+  for (int f = kOldestProfileFormat; f <= kProfileFormat; ++f) EXPECT_TRUE(with_format(f).ok()) << f;
   r = with_format(kProfileFormat + 1);
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("newer"), std::string::npos) << r.status();

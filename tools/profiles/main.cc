@@ -43,7 +43,7 @@ ABSL_FLAG(std::string, stats_out, "", "a JSON object of counts, throughput and m
 ABSL_FLAG(int, max_errors, 10, "malformed lines reported one by one before only counting them");
 ABSL_FLAG(std::string, trace, "",
           "an account whose every evaluation (bin end, distances, thresholds) goes to stderr; "
-          "learning, its calibration's (thresholds 0)");
+          "learning, its evaluations from the day before calibration (thresholds 0)");
 ABSL_FLAG(bool, progress, true, "progress on stderr every 2 s on long inputs");
 
 namespace {

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include "sipwarden/profiles/batch.h"
 
-#include <cassert>
+#include <algorithm>
 
 #include "sipwarden/absl_compat.h"
 
@@ -9,11 +9,15 @@ namespace sw::profiles {
 
 LearnBatch::LearnBatch(Engine& engine, size_t max_records)
     : engine_(engine), max_(max_records ? max_records : 1) {
-  assert(engine.mode() == Engine::Mode::kLearn);
+  if (engine.mode() != Engine::Mode::kLearn) return;  // Add hands each record on at once
   items_.reserve(std::min<size_t>(max_, size_t{1} << 20));
 }
 
 void LearnBatch::Add(const CallRecord& r) {
+  if (engine_.mode() != Engine::Mode::kLearn) {  // detecting: event time closes every bin
+    engine_.Add(r);
+    return;
+  }
   auto [it, inserted] = ids_.try_emplace(AV(r.account), static_cast<uint32_t>(names_.size()));
   if (inserted) names_.emplace_back(r.account);
   items_.push_back(Item{r.start_us, r.billable_s, it->second,

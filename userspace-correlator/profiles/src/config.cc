@@ -94,7 +94,7 @@ absl::Status LoadConfig(const std::string& path, Config* c) {
     try {
       if (key == "bin_minutes") c->bin_minutes = v.as<int>();
       else if (key == "window_bins") c->window_bins = v.as<int>();
-      else if (key == "rearm_bins") c->rearm_bins = v.as<int>();
+      else if (key == "rearm_bins") c->rearm_bins = v.as<int>(), c->rearm_bins_set = true;
       else if (key == "learning_days") c->learning_days = v.as<int>();
       else if (key == "min_learning_days") c->min_learning_days = v.as<int>();
       else if (key == "warmup_days") c->warmup_days = v.as<int>();
@@ -150,6 +150,7 @@ absl::Status LoadConfig(const std::string& path, Config* c) {
         }
       } else if (key == "hellinger_parts") {
         c->hellinger_parts = 0;
+        c->hellinger_parts_set = true;
         std::vector<std::string> names;
         if (!Names(v, &names)) return err("a part or a list of them (callees, growth, time)");
         for (const std::string& n : names) {

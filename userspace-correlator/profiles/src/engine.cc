@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <cassert>
 #include <cmath>
 #include <limits>
 #include <random>
@@ -233,6 +234,7 @@ void Engine::AddProfile(std::string account, Profile p) {
   a->profile = std::make_unique<Profile>(std::move(p));
   a->ring.resize(config_.window_bins);
   index_[std::move(account)] = accounts_.size();
+  last_ = UINT32_MAX;
   accounts_.push_back(std::move(a));
   ++stats_.accounts;
 }
@@ -464,6 +466,7 @@ absl::Status Engine::ImportLearning(std::string_view bytes) {
     a->learning = std::move(L);
     if (a->learning->stat_days > 0) RefreshSnapshot(*a);
     index_[a->name] = accounts_.size();
+    last_ = UINT32_MAX;
     accounts_.push_back(std::move(a));
     ++stats_.accounts;
     if (mode_ == Mode::kDetect) ++stats_.new_accounts;
@@ -631,6 +634,18 @@ void Engine::Evaluate(Account& a, int64_t b) {
   // The window: the ring's valid entries, bins (b - W, b] (every bin of an
   // account closes in turn, so an entry is in the window or invalid).
   const Account::Window& win = a.win;
+#ifndef NDEBUG
+  {  // Debug and sanitizer builds: the sums' bookkeeping against a recount
+    Account::Window re;
+    for (const RingEntry& e : a.ring) {
+      if (!e.valid) continue;
+      assert(e.bin > b - W && e.bin <= b);
+      re.Add(e, +1);
+    }
+    assert(re.valid == win.valid && re.calls == win.calls && re.busy == win.busy);
+    for (int k = 0; k < kHellCounts; ++k) assert(re.hc[k] == win.hc[k]);
+  }
+#endif
   const int valid = win.valid;
   const double sum_calls = win.calls, sum_q = std::max(0.0, win.q);
   if (valid * 2 < W) return;
@@ -672,7 +687,8 @@ void Engine::Evaluate(Account& a, int64_t b) {
         bc += std::sqrt((e.calls + aq * q) * q);
       }
     const double h2 = 1 - bc / std::sqrt(sp * sum_q);
-    hcl = h2 <= 0 ? 0 : std::sqrt(h2);
+    // as Hellinger(): rounding of equal distributions is 0
+    hcl = h2 < 8 * valid * std::numeric_limits<double>::epsilon() ? 0 : std::sqrt(h2);
   }
   // the root mean square of the parts compared (hellinger_parts)
   const double part[kHellParts] = {ha, hb, hcl};

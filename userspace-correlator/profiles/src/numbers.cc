@@ -108,8 +108,8 @@ std::string NumberPlan::OwnE164(std::string_view user) {
 
 Dialled NumberPlan::Classify(std::string_view user, int home) const {
   Dialled r;
-  // E.164 numbers have at most 15 digits: a longer string of digits is no
-  // public number.
+  // E.164 numbers have at most 15 digits: with prefixes and some slack, more
+  // than kMaxDigits (32) is no public number.
   char d[kMaxDigits + 4];
   int n = 0;
   std::string_view e164;

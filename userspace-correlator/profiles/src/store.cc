@@ -51,7 +51,7 @@ absl::Status SaveProfiles(const std::string& dir, const ProfileSet& set) {
   const ProfileMeta& m = set.meta;
   Writer w;
   w.Bytes(kMagic, sizeof(kMagic));
-  w.Put<uint32_t>(kProfileFormat);
+  w.Put<uint32_t>(kProfileDataFormat);
   w.Put<uint32_t>(m.bin_minutes);
   w.Put<uint64_t>(set.profiles.size());
   const uint32_t slots = 2 * 1440 / m.bin_minutes;
@@ -79,7 +79,7 @@ absl::Status SaveProfiles(const std::string& dir, const ProfileSet& set) {
   } else {
     Writer l;
     l.Bytes(kLearningMagic, sizeof(kLearningMagic));
-    l.Put<uint32_t>(kProfileFormat);
+    l.Put<uint32_t>(kProfileDataFormat);
     l.Put<uint32_t>(m.bin_minutes);
     l.Bytes(set.learning.data(), set.learning.size());
     l.Put<uint64_t>(Fnv(l.buf()));
@@ -151,12 +151,12 @@ absl::StatusOr<ProfileSet> LoadProfiles(const std::string& dir) {
     if (f.size() != 3 || f[0] != "sipwarden-profiles" || f[1] != "format" ||
         !absl::SimpleAtoi(f[2], &format))
       return bad("profiles.meta does not start with 'sipwarden-profiles format N'");
-    if (format < kProfileFormat)
+    if (format < kOldestProfileFormat)
       return bad(absl::StrFormat(
-          "profile format %d is older than this program's (%d) and cannot be migrated (it lacks "
-          "the calibration this format keeps: thresholds for distances raising alarms "
-          "together): learn again with `sipwarden-profiles learn`",
-          format, kProfileFormat));
+          "profile format %d is older than this program reads (%d to %d) and cannot be migrated "
+          "(it lacks the calibration later formats keep: thresholds for distances raising "
+          "alarms together): learn again with `sipwarden-profiles learn`",
+          format, kOldestProfileFormat, kProfileFormat));
     if (format > kProfileFormat)
       return bad(absl::StrFormat(
           "profile format %d is newer than this program's (%d): use the sipwarden that wrote it",
@@ -246,8 +246,9 @@ absl::StatusOr<ProfileSet> LoadProfiles(const std::string& dir) {
   uint64_t count;
   r.Bytes(magic, 8);
   if (!r.Get(&format) || !r.Get(&bin_minutes) || !r.Get(&count)) return bad("profiles.bin truncated");
-  if (format != static_cast<uint32_t>(m.format))
-    return bad(absl::StrFormat("profiles.bin is format %d, profiles.meta format %d", format, m.format));
+  if (format != static_cast<uint32_t>(kProfileDataFormat))
+    return bad(absl::StrFormat("profiles.bin is format %d, this program reads format %d", format,
+                               kProfileDataFormat));
   if (static_cast<int>(bin_minutes) != m.bin_minutes || count != m.accounts)
     return bad("profiles.bin does not match profiles.meta");
   const uint32_t slots = 2 * 1440 / bin_minutes;
@@ -291,7 +292,7 @@ absl::StatusOr<ProfileSet> LoadProfiles(const std::string& dir) {
       return bad("learning.bin is damaged (checksum)");
     memcpy(&format, l.data() + 8, 4);
     memcpy(&bin_minutes, l.data() + 12, 4);
-    if (format != kProfileFormat || static_cast<int>(bin_minutes) != m.bin_minutes)
+    if (format != kProfileDataFormat || static_cast<int>(bin_minutes) != m.bin_minutes)
       return bad("learning.bin does not belong to these profiles (format or bin length)");
     set.learning = l.substr(16, l.size() - 16 - 8);
   }
@@ -301,14 +302,16 @@ absl::StatusOr<ProfileSet> LoadProfiles(const std::string& dir) {
 absl::Status CheckCompatible(const ProfileMeta& m, const Config& c) {
   auto diff = [](const char* what, int a, int b) {
     return absl::InvalidArgumentError(absl::StrFormat(
-        "the profiles were learned with %s %d, the configuration says %d", what, a, b));
+        "the profiles were learned with %s %d, the configuration says %d (learn again, or set "
+        "it as learned)", what, a, b));
   };
   if (m.bin_minutes != c.bin_minutes) return diff("bin_minutes", m.bin_minutes, c.bin_minutes);
   if (m.window_bins != c.window_bins) return diff("window_bins", m.window_bins, c.window_bins);
   if (m.rearm_bins != c.rearm_bins) return diff("rearm_bins", m.rearm_bins, c.rearm_bins);
   if (m.hellinger_parts != c.hellinger_parts)
     return absl::InvalidArgumentError(absl::StrFormat(
-        "the profiles were learned with hellinger_parts %s, the configuration says %s",
+        "the profiles were learned with hellinger_parts %s, the configuration says %s (learn "
+        "again, or set it as learned)",
         HellingerPartsString(m.hellinger_parts), HellingerPartsString(c.hellinger_parts)));
   if (m.tz_offset_minutes != c.tz_offset_minutes)
     return diff("tz_offset_minutes", m.tz_offset_minutes, c.tz_offset_minutes);
@@ -332,8 +335,13 @@ absl::StatusOr<ProfileSet> LoadForDetect(const std::string& dir, bool config_giv
     config->hellinger_parts = set->meta.hellinger_parts;
     config->tz_offset_minutes = set->meta.tz_offset_minutes;
     config->learning_days = set->meta.learning_days;
-  } else if (auto st = CheckCompatible(set->meta, *config); !st.ok()) {
-    return absl::FailedPreconditionError(absl::StrFormat("%s: %s", dir, st.message()));
+  } else {
+    // Settings the configuration leaves out are the profiles' own: the
+    // directories of an earlier version keep working with a config file.
+    if (!config->rearm_bins_set) config->rearm_bins = set->meta.rearm_bins;
+    if (!config->hellinger_parts_set) config->hellinger_parts = set->meta.hellinger_parts;
+    if (auto st = CheckCompatible(set->meta, *config); !st.ok())
+      return absl::FailedPreconditionError(absl::StrFormat("%s: %s", dir, st.message()));
   }
   return set;
 }

@@ -23,8 +23,9 @@ namespace sw::profiles {
 
 class LearnBatch {
  public:
-  // engine must be learning (Engine::Mode::kLearn) and outlive the batch.
-  // Every max_records records the batch is handed on (Drain).
+  // engine must outlive the batch. Every max_records records the batch is
+  // handed on (Drain); an engine that is not learning gets each record at
+  // once.
   explicit LearnBatch(Engine& engine, size_t max_records = size_t{1} << 18);
   ~LearnBatch() { Drain(); }
   LearnBatch(const LearnBatch&) = delete;

@@ -29,6 +29,8 @@ struct Config {
   int bin_minutes = 60;          // a day is split into bins of this length
   int window_bins = 24;          // the short-term profile: the last N bins
   int rearm_bins = 6;            // an alarm episode ends after N bins in a row under every threshold
+  // set by the configuration file (else detecting takes the profiles' own)
+  bool rearm_bins_set = false, hellinger_parts_set = false;
   int learning_days = 28;        // from an account's first call to its profile
   int min_learning_days = 21;    // learn: the fewest days an account is profiled from
   int warmup_days = 7;           // callee list and home country only, no statistics

@@ -15,7 +15,12 @@
 
 namespace sw::profiles {
 
-constexpr int kProfileFormat = 2;
+// profiles.meta's format: 3 keeps rearm_bins and hellinger_parts; 2 (read
+// as learned with the settings before them) is the oldest read.
+constexpr int kProfileFormat = 3;
+constexpr int kOldestProfileFormat = 2;
+// The layout of profiles.bin and learning.bin (unchanged since format 2).
+constexpr int kProfileDataFormat = 2;
 
 struct ProfileMeta {
   int format = kProfileFormat;
@@ -45,13 +50,16 @@ absl::Status SaveProfiles(const std::string& dir, const ProfileSet& set);
 // directory, another format, a damaged or truncated file.
 absl::StatusOr<ProfileSet> LoadProfiles(const std::string& dir);
 // The settings of config that must match the profiles' (bin length,
-// window, time zone); an error naming the difference.
+// window, episode end, Hellinger parts, time zone); an error naming the
+// difference.
 absl::Status CheckCompatible(const ProfileMeta& meta, const Config& config);
 // Loads a directory to detect with, as of now_us (wall clock, Unix
 // microseconds): refuses what LoadProfiles refuses and a directory learned
 // in the future (more than a day ahead). With config_given the settings in
-// *config must match the profiles'; without, *config takes the profiles'
-// bin length, window, time zone and learning days.
+// *config must match the profiles' (rearm_bins and hellinger_parts that the
+// file did not set are taken from them); without, *config takes the
+// profiles' bin length, window, episode end, Hellinger parts, time zone and
+// learning days.
 absl::StatusOr<ProfileSet> LoadForDetect(const std::string& dir, bool config_given,
                                          Config* config, int64_t now_us);
 
