@@ -73,16 +73,22 @@ inline Config TestConfig() {
   return c;
 }
 
-// Learns four office accounts over 28 days; returns the profiles and the calibration.
-// shift: moves every call (whole weeks keep the weekdays).
-inline ProfileSet LearnOffices(int64_t shift = 0) {
-  Engine learn(TestConfig(), Engine::Mode::kLearn);
+// Four office accounts' calls over their 28 learning days, in time order.
+inline std::vector<Call> OfficesLearning() {
   std::vector<Call> all;
   for (int i = 0; i < 4; ++i) {
     auto v = OfficeDays(absl::StrFormat("office%d", i), 0, 28, 7 + i);
     all.insert(all.end(), v.begin(), v.end());
   }
   std::sort(all.begin(), all.end(), [](const Call& a, const Call& b) { return a.start < b.start; });
+  return all;
+}
+
+// Learns four office accounts over 28 days; returns the profiles and the calibration.
+// shift: moves every call (whole weeks keep the weekdays).
+inline ProfileSet LearnOffices(int64_t shift = 0) {
+  Engine learn(TestConfig(), Engine::Mode::kLearn);
+  std::vector<Call> all = OfficesLearning();
   for (Call& c : all) c.start += shift;
   Feed(learn, all);
   learn.Flush(kStart + shift + 28 * kDay);

@@ -395,13 +395,7 @@ TEST(Engine, AnEpisodeEndsAfterRearmBinsQuiet) {
 TEST(Engine, HellingerPartsAndRearmBinsReachTheDistancesAndThresholds) {
   auto learn = [](const Config& c, double last[kDistances]) {
     Engine e(c, Engine::Mode::kLearn);
-    std::vector<Call> all;
-    for (int i = 0; i < 4; ++i) {
-      auto v = OfficeDays(absl::StrFormat("office%d", i), 0, 28, 7 + i);
-      all.insert(all.end(), v.begin(), v.end());
-    }
-    std::sort(all.begin(), all.end(), [](const Call& a, const Call& b) { return a.start < b.start; });
-    Feed(e, all);
+    Feed(e, OfficesLearning());
     e.Flush(kStart + 28 * kDay);
     EXPECT_TRUE(e.LastDistances("office0", last));
     uint64_t young = 0;
@@ -628,11 +622,7 @@ TEST(Engine, LateRecordsJoinTheOpenBin) {
 // Learning in batches grouped by account gives what learning one call at a
 // time gives: the same profiles, thresholds and accounts still learning.
 TEST(LearnBatch, TheSameProfilesAsOneByOne) {
-  std::vector<Call> all;
-  for (int i = 0; i < 4; ++i) {
-    auto v = OfficeDays(absl::StrFormat("office%d", i), 0, 28, 7 + i);
-    all.insert(all.end(), v.begin(), v.end());
-  }
+  std::vector<Call> all = OfficesLearning();
   auto young = OfficeDays("young", 20, 8, 99);  // too few days for a profile: still learning
   all.insert(all.end(), young.begin(), young.end());
   std::stable_sort(all.begin(), all.end(), [](const Call& a, const Call& b) { return a.start < b.start; });
