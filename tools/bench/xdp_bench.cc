@@ -36,6 +36,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "sipwarden/cli.h"
 #include "datapath.h"
@@ -55,6 +56,10 @@ ABSL_FLAG(uint32_t, blocklist_size, 10000,
 ABSL_FLAG(uint32_t, scale_entries, 1000000,
           "Scale figures: the drop and pass paths with this many blocklist prefixes and "
           "tracked sources in the kernel maps, beside the same maps empty (0 skips them)");
+ABSL_FLAG(std::string, cases, "",
+          "Comma-separated figures to measure (udp_pass, invite_ringbuf, invite_ringbuf_batched, "
+          "invite_ringbuf_full, drop_blocklist, drop_ratelimit); empty: all of them. Lets a "
+          "profiler (perf, bpftool prog profile) see one path alone");
 ABSL_FLAG(bool, verbose, false, "Show libbpf's informational messages");
 ABSL_FLAG(bool, version, false, "Print the version and exit");
 
@@ -253,6 +258,16 @@ int64_t IrqWorkInterrupts() {
     return total;
   }
   return -1;
+}
+
+// Whether --cases asks for this figure (all of them when it is empty).
+bool Wanted(std::string_view name) {
+  const std::string cases = absl::GetFlag(FLAGS_cases);
+  if (cases.empty()) return true;
+  for (absl::string_view c : absl::StrSplit(cases, ',')) {
+    if (std::string_view(c.data(), c.size()) == name) return true;
+  }
+  return false;
 }
 
 // One figure: our program and a bare one on the same packet.
@@ -494,7 +509,7 @@ absl::Status Bench::Run() {
 
   // 1. Non-SIP UDP (RTP-like, no media expected there): blocklist miss, pass.
   const Case udp = UdpPassCase();
-  SW_RETURN_IF_ERROR(Measure(udp).status());
+  if (Wanted(udp.name)) SW_RETURN_IF_ERROR(Measure(udp).status());
 
   // 2. SIP INVITE passed and copied to the ring buffer while a consumer
   // drains it the way the agent does (woken by the kernel).
@@ -513,7 +528,7 @@ absl::Status Bench::Run() {
             return Expect("rb_records + rb_lost", d.rb_records + d.rb_lost, n);
           },
   };
-  SW_RETURN_IF_ERROR(Measure(copy).status());
+  if (Wanted(copy.name)) SW_RETURN_IF_ERROR(Measure(copy).status());
 
   // 2b. The same, the consumer draining on a timer: few wakeups, so this is
   // the copy itself.
@@ -523,7 +538,7 @@ absl::Status Bench::Run() {
                              absl::FormatDuration(absl::FromChrono(kBatchInterval)),
                              " without waiting for wakeups");
   batch.consumer = Consumer::kBatch;
-  SW_RETURN_IF_ERROR(Measure(batch).status());
+  if (Wanted(batch.name)) SW_RETURN_IF_ERROR(Measure(batch).status());
 
   // 2c. The same with nobody reading: the ring is full, every copy is lost.
   Case full = copy;
@@ -534,7 +549,7 @@ absl::Status Bench::Run() {
     SW_RETURN_IF_ERROR(Expect("pass_sip", d.pass_sip, n));
     return Expect("rb_lost", d.rb_lost, n);
   };
-  {
+  if (Wanted(full.name)) {
     // Twice the ring's size in records fills it.
     SW_ASSIGN_OR_RETURN(sw_stats before, maps().ReadStats());
     const uint32_t fill = 2 * (SW_RINGBUF_BYTES / static_cast<uint32_t>(sip_bytes)) + 1000;
@@ -554,10 +569,11 @@ absl::Status Bench::Run() {
   const Case block = BlocklistDropCase();
   SW_ASSIGN_OR_RETURN(sw::IpPrefix blocked, sw::IpPrefix::Parse("203.0.113.66/32"));
   SW_RETURN_IF_ERROR(maps().BlockAdd(blocked, absl::ZeroDuration(), SW_REASON_MANUAL));
-  SW_RETURN_IF_ERROR(Measure(block).status());
+  if (Wanted(block.name)) SW_RETURN_IF_ERROR(Measure(block).status());
 
   // 4. Over its INVITE bucket: parse, classify, token bucket, drop.
   const Case rate = RateLimitDropCase();
+  if (!Wanted(rate.name)) return absl::OkStatus();
   SW_RETURN_IF_ERROR(SetInviteLimit(1, 1));
   // The first INVITE conforms and empties the bucket; the next is over it.
   const std::string what = "sw_xdp emptying the INVITE bucket";
