@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include "sipwarden/ip.h"
 
+#include <arpa/inet.h>
 #include <netinet/in.h>
 
 #include <gtest/gtest.h>
@@ -18,6 +19,22 @@ TEST(IpAddress, ParsesAndFormatsBothFamilies) {
   ASSERT_TRUE(v6.ok());
   EXPECT_FALSE(v6->is_v4());
   EXPECT_EQ(v6->ToString(), "2001:db8::1");
+}
+
+// IPv4 text is written without inet_ntop: the same text for every octet
+// value in every place.
+TEST(IpAddress, Ipv4TextAsInetNtop) {
+  for (int v = 0; v < 256; ++v) {
+    for (int place = 0; place < 4; ++place) {
+      uint8_t b[4] = {10, 0, 200, 99};
+      b[place] = static_cast<uint8_t>(v);
+      char want[INET_ADDRSTRLEN];
+      ASSERT_NE(inet_ntop(AF_INET, b, want, sizeof(want)), nullptr);
+      auto a = IpAddress::Parse(want);
+      ASSERT_TRUE(a.ok()) << want;
+      EXPECT_EQ(a->ToString(), want);
+    }
+  }
 }
 
 TEST(IpAddress, RejectsGarbage) {

@@ -3,6 +3,10 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <random>
+#include <string>
+
 namespace sw {
 namespace {
 
@@ -27,6 +31,62 @@ TEST(JsonWriter, EscapesControlQuotesAndBadUtf8) {
   out.clear();
   AppendJsonString(out, "\xed\xa0\x80");  // a UTF-16 surrogate encoded in UTF-8
   EXPECT_EQ(out, R"("\ufffd\ufffd\ufffd")");
+}
+
+// Byte by byte, as the escaper was before its 16-byte scan: what a byte
+// becomes does not depend on where it sits in the string.
+std::string EscapeByteWise(std::string_view s) {
+  std::string out = "\"";
+  for (size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
+      out.push_back(static_cast<char>(c));
+    } else if (c >= 0x80) {
+      // Tested with ASCII only below: a high byte is checked as UTF-8.
+      out.push_back(static_cast<char>(c));
+    } else {
+      std::string one;
+      AppendJsonString(one, std::string_view(s.data() + i, 1));
+      out.append(one.substr(1, one.size() - 2));
+    }
+  }
+  out.push_back('"');
+  return out;
+}
+
+TEST(JsonWriter, EscapesEveryAsciiByteAtEveryOffset) {
+  // Each special byte at each position of strings from 1 to 40 bytes: the
+  // 16-byte scan must stop exactly at it, in the first, a middle and the
+  // last block and in the tail.
+  for (int c = 0; c < 0x80; ++c) {
+    for (size_t len = 1; len <= 40; ++len) {
+      for (size_t at = 0; at < len; ++at) {
+        std::string s(len, 'a');
+        s[at] = static_cast<char>(c);
+        std::string out;
+        AppendJsonString(out, s);
+        ASSERT_EQ(out, EscapeByteWise(s)) << "byte " << c << " at " << at << " of " << len;
+      }
+    }
+  }
+}
+
+TEST(JsonWriter, RandomAsciiMatchesByteWise) {
+  std::mt19937 rng(7);
+  for (int n = 0; n < 2000; ++n) {
+    std::string s(rng() % 100, ' ');
+    for (auto& ch : s) ch = static_cast<char>(rng() % 8 == 0 ? rng() % 0x20 : 0x20 + rng() % 0x60);
+    std::string out;
+    AppendJsonString(out, s);
+    ASSERT_EQ(out, EscapeByteWise(s));
+  }
+}
+
+TEST(JsonWriter, KeysNeedingEscapesAndLongKeys) {
+  JsonWriter w;
+  const std::string long_key(100, 'k');
+  w.BeginObject().Field("a\"b", 1).Field(long_key, 2).Field("", 3).EndObject();
+  EXPECT_EQ(w.str(), "{\"a\\\"b\":1,\"" + long_key + "\":2,\"\":3}");
 }
 
 TEST(JsonWriter, NonFiniteDoublesBecomeNull) {

@@ -111,6 +111,12 @@ TEST(FormatRfc3339, MicrosecondsWithinAndAcrossSeconds) {
   EXPECT_EQ(FormatRfc3339(1700000000 * kS), "2023-11-14T22:13:20.000000Z");
   EXPECT_EQ(FormatRfc3339(0), "1970-01-01T00:00:00.000000Z");
   EXPECT_EQ(FormatRfc3339(-1000), "1969-12-31T23:59:59.999999Z");
+  // The buffered form gives the same text, within and across seconds.
+  for (int64_t t : {1700000000 * kS + 5, 1700000000 * kS + 999999999, 1700000001 * kS, int64_t{0},
+                    int64_t{-1000}, 7258118399 * kS}) {
+    EXPECT_EQ(FormatRfc3339View(t), FormatRfc3339(t));
+  }
+  EXPECT_EQ(FormatRfc3339View(7258118399 * kS + 1000), "2199-12-31T23:59:59.000001Z");
 }
 
 }  // namespace

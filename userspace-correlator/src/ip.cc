@@ -56,7 +56,17 @@ absl::StatusOr<IpAddress> IpAddress::Parse(std::string_view text) {
 std::string IpAddress::ToString() const {
   char out[INET6_ADDRSTRLEN];
   if (is_v4()) {
-    inet_ntop(AF_INET, bytes.data() + 12, out, sizeof(out));
+    // What inet_ntop writes, without its sprintf: events print two
+    // addresses each.
+    char* p = out;
+    for (int i = 12; i < 16; ++i) {
+      const unsigned v = bytes[i];
+      if (v >= 100) *p++ = static_cast<char>('0' + v / 100);
+      if (v >= 10) *p++ = static_cast<char>('0' + (v / 10) % 10);
+      *p++ = static_cast<char>('0' + v % 10);
+      if (i < 15) *p++ = '.';
+    }
+    return std::string(out, p);
   } else {
     inet_ntop(AF_INET6, bytes.data(), out, sizeof(out));
   }

@@ -4,6 +4,11 @@
 #include <array>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
+
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "absl/strings/str_cat.h"
 
@@ -51,12 +56,37 @@ constexpr std::array<bool, 256> kPlainJsonByte = [] {
   return t;
 }();
 
+namespace {
+
+// The end of the run of plain bytes starting at i.
+size_t PlainRunEnd(std::string_view s, size_t i) {
+#ifdef __SSE2__
+  // 16 bytes at a time: a byte is plain when it is above 0x1f (a signed
+  // compare: bytes from 0x80 are negative), not 0x7f, and neither '"' nor '\\'.
+  const __m128i lo = _mm_set1_epi8(0x1f), hi = _mm_set1_epi8(0x7f);
+  const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\');
+  while (i + 16 <= s.size()) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s.data() + i));
+    const __m128i above = _mm_cmpgt_epi8(v, lo);
+    const __m128i bad = _mm_or_si128(_mm_cmpeq_epi8(v, hi),
+                                     _mm_or_si128(_mm_cmpeq_epi8(v, quote),
+                                                  _mm_cmpeq_epi8(v, backslash)));
+    const unsigned ok = static_cast<unsigned>(_mm_movemask_epi8(_mm_andnot_si128(bad, above)));
+    if (ok != 0xffff) return i + static_cast<size_t>(__builtin_ctz(~ok));
+    i += 16;
+  }
+#endif
+  while (i < s.size() && kPlainJsonByte[static_cast<unsigned char>(s[i])]) ++i;
+  return i;
+}
+
+}  // namespace
+
 void AppendJsonString(std::string& out, std::string_view s) {
   out.push_back('"');
   for (size_t i = 0; i < s.size();) {
     // Runs of plain bytes (most of any SIP text) are appended at once.
-    size_t run = i;
-    while (run < s.size() && kPlainJsonByte[static_cast<unsigned char>(s[run])]) ++run;
+    const size_t run = PlainRunEnd(s, i);
     if (run > i) {
       out.append(s.data() + i, run - i);
       i = run;
@@ -90,47 +120,47 @@ void AppendJsonString(std::string& out, std::string_view s) {
   out.push_back('"');
 }
 
-void JsonWriter::Separate() {
-  if (after_key_) {
-    after_key_ = false;
-    return;
-  }
-  if (!first_.empty()) {
-    if (!first_.back()) out_.push_back(',');
-    first_.back() = false;
-  }
-}
-
 JsonWriter& JsonWriter::BeginObject() {
   Separate();
   out_.push_back('{');
-  first_.push_back(true);
+  written_.push_back(0);
   return *this;
 }
 
 JsonWriter& JsonWriter::EndObject() {
   out_.push_back('}');
-  first_.pop_back();
+  written_.pop_back();
   return *this;
 }
 
 JsonWriter& JsonWriter::BeginArray() {
   Separate();
   out_.push_back('[');
-  first_.push_back(true);
+  written_.push_back(0);
   return *this;
 }
 
 JsonWriter& JsonWriter::EndArray() {
   out_.push_back(']');
-  first_.pop_back();
+  written_.pop_back();
   return *this;
 }
 
 JsonWriter& JsonWriter::Key(std::string_view k) {
   Separate();
-  AppendJsonString(out_, k);
-  out_.push_back(':');
+  // Keys are short names that need no escaping: written with their quotes
+  // and colon in one append.
+  char buf[kShortKey + 3];
+  if (k.size() <= kShortKey && PlainRunEnd(k, 0) == k.size()) {
+    buf[0] = '"';
+    std::memcpy(buf + 1, k.data(), k.size());
+    buf[k.size() + 1] = '"';
+    buf[k.size() + 2] = ':';
+    out_.append(buf, k.size() + 3);
+  } else {
+    AppendJsonString(out_, k);
+    out_.push_back(':');
+  }
   after_key_ = true;
   return *this;
 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include "sipwarden/record.h"
 
+#include <algorithm>
 #include <cstring>
 #include <ctime>
 #include <limits>
@@ -92,7 +93,7 @@ absl::StatusOr<Record> DecodeRecord(std::span<const uint8_t> data) {
   return r;
 }
 
-std::string FormatRfc3339(int64_t unix_ns) {
+std::string_view FormatRfc3339View(int64_t unix_ns) {
   int64_t secs = unix_ns / 1000000000;
   int64_t ns = unix_ns % 1000000000;
   if (ns < 0) {
@@ -102,29 +103,33 @@ std::string FormatRfc3339(int64_t unix_ns) {
   // Events come in time order, many per second: the date and time of day
   // are formatted once per second (per thread), the microseconds each time.
   thread_local int64_t cached_secs = std::numeric_limits<int64_t>::min();
-  thread_local std::string cached_prefix;  // "YYYY-MM-DDTHH:MM:SS."
+  thread_local char text[40];  // "YYYY-MM-DDTHH:MM:SS.uuuuuuZ"
+  thread_local size_t prefix = 0;
   if (secs != cached_secs) {
     const time_t t = static_cast<time_t>(secs);
     struct tm tm;
     gmtime_r(&t, &tm);
-    cached_prefix = absl::StrFormat("%04d-%02d-%02dT%02d:%02d:%02d.", tm.tm_year + 1900,
-                                    tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    const std::string p = absl::StrFormat("%04d-%02d-%02dT%02d:%02d:%02d.", tm.tm_year + 1900,
+                                          tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                                          tm.tm_sec);
+    prefix = std::min(p.size(), sizeof(text) - 7);
+    std::memcpy(text, p.data(), prefix);
     cached_secs = secs;
   }
-  std::string out = cached_prefix;
-  char us[7] = "000000";
+  char* us = text + prefix;
   for (int i = 5, v = static_cast<int>(ns / 1000); i >= 0; --i, v /= 10) us[i] = '0' + v % 10;
-  out.append(us, 6);
-  out.push_back('Z');
-  return out;
+  us[6] = 'Z';
+  return std::string_view(text, prefix + 7);
 }
+
+std::string FormatRfc3339(int64_t unix_ns) { return std::string(FormatRfc3339View(unix_ns)); }
 
 std::string RecordToJson(const Record& r, int64_t boot_to_unix_ns) {
   JsonWriter w;
   const bool media = r.hdr.kind == SW_REC_MEDIA;
   w.BeginObject();
   w.Field("type", media ? "media_notice" : r.hdr.kind == SW_REC_MGCP ? "mgcp_record" : "sip_record");
-  w.Field("ts", FormatRfc3339(static_cast<int64_t>(r.hdr.ts_ns) + boot_to_unix_ns));
+  w.Field("ts", FormatRfc3339View(static_cast<int64_t>(r.hdr.ts_ns) + boot_to_unix_ns));
   w.Field("ifindex", r.hdr.ifindex);
   w.Field("src_ip", r.src.ToString());
   w.Field("src_port", static_cast<uint32_t>(r.hdr.sport));

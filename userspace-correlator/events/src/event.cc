@@ -32,7 +32,7 @@ std::string_view DispositionName(Disposition d) {
 namespace {
 
 void WriteFlow(JsonWriter& w, const Flow& f, bool with_transport) {
-  w.Field("ts", FormatRfc3339(f.ts_ns));
+  w.Field("ts", FormatRfc3339View(f.ts_ns));
   w.Field("src_ip", f.src.ToString());
   w.Field("src_port", static_cast<uint32_t>(f.sport));
   w.Field("dst_ip", f.dst.ToString());
@@ -154,8 +154,8 @@ std::string ToJson(const CallRecord& c) {
   w.Field("callee_user", c.callee.user);
   w.Field("caller_ip", c.caller_ip.ToString());
   w.Field("contact", c.contact);
-  w.Field("start", FormatRfc3339(c.start_ns));
-  w.Field("end", FormatRfc3339(c.end_ns));
+  w.Field("start", FormatRfc3339View(c.start_ns));
+  w.Field("end", FormatRfc3339View(c.end_ns));
   w.Key("setup_ms");
   if (c.setup_ms >= 0) {
     w.Int(c.setup_ms);

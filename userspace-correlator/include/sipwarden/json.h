@@ -9,6 +9,8 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/container/inlined_vector.h"
+
 namespace sw {
 
 class JsonWriter {
@@ -41,9 +43,24 @@ class JsonWriter {
   std::string Take() { return std::move(out_); }
 
  private:
-  void Separate();
+  // The comma before an element, unless it is the first of its container
+  // or a key's value.
+  void Separate() {
+    if (after_key_) {
+      after_key_ = false;
+      return;
+    }
+    if (!written_.empty()) {
+      if (written_.back()) out_.push_back(',');
+      written_.back() = 1;
+    }
+  }
+  static constexpr size_t kShortKey = 64;
   std::string out_;
-  std::vector<bool> first_;  // per open container: no element written yet
+  // Per open container: 1 once an element is written. Inline (lines nest a
+  // few levels), and bytes rather than vector<bool>'s bits: every element
+  // reads and writes it.
+  absl::InlinedVector<uint8_t, 8> written_;
   bool after_key_ = false;
 };
 

@@ -36,6 +36,9 @@ absl::StatusOr<Record> DecodeRecord(std::span<const uint8_t> data);
 
 // RFC 3339 UTC with microseconds, e.g. 2026-11-25T09:21:22.123456Z.
 std::string FormatRfc3339(int64_t unix_ns);
+// The same text in a per-thread buffer, valid until the thread's next call:
+// for writers that copy it at once (no allocation per event).
+std::string_view FormatRfc3339View(int64_t unix_ns);
 
 // One JSON line (no newline) describing a record. boot_to_unix_ns converts the
 // record's CLOCK_BOOTTIME stamp to Unix time.
