@@ -12,12 +12,6 @@
 namespace sw::rules::internal {
 namespace {
 
-constexpr FieldInfo kInfos[] = {
-#define SW_FIELD_INFO(id, name, kind, types) {name, ValueKind::kind, static_cast<uint8_t>(types)},
-    SW_RULE_FIELDS(SW_FIELD_INFO)
-#undef SW_FIELD_INFO
-        {"field.*", ValueKind::kString, kBitSyn},
-};
 
 Value Str(std::string_view s) {
   Value v;
@@ -366,11 +360,9 @@ std::string_view KindName(ValueKind k) {
   return "text";
 }
 
-const FieldInfo& Info(FieldId id) { return kInfos[static_cast<int>(id)]; }
-
 std::optional<FieldId> FieldByName(std::string_view name) {
   for (size_t i = 0; i < static_cast<size_t>(FieldId::kCustom); ++i) {
-    if (kInfos[i].name == name) return static_cast<FieldId>(i);
+    if (kFieldInfos[i].name == name) return static_cast<FieldId>(i);
   }
   return std::nullopt;
 }
@@ -378,7 +370,7 @@ std::optional<FieldId> FieldByName(std::string_view name) {
 std::string FieldNameList() {
   std::string out;
   for (size_t i = 0; i < static_cast<size_t>(FieldId::kCustom); ++i) {
-    absl::StrAppend(&out, i ? ", " : "", AV(kInfos[i].name));
+    absl::StrAppend(&out, i ? ", " : "", AV(kFieldInfos[i].name));
   }
   absl::StrAppend(&out, ", field.NAME");
   return out;

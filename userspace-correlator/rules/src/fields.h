@@ -114,7 +114,14 @@ struct FieldInfo {
   ValueKind kind;
   uint8_t types;
 };
-const FieldInfo& Info(FieldId id);
+inline constexpr FieldInfo kFieldInfos[] = {
+#define SW_FIELD_INFO(id, name, kind, types) {name, ValueKind::kind, static_cast<uint8_t>(types)},
+    SW_RULE_FIELDS(SW_FIELD_INFO)
+#undef SW_FIELD_INFO
+        {"field.*", ValueKind::kString, kBitSyn},
+};
+// Inline: rules ask a field's kind for every value they read.
+inline const FieldInfo& Info(FieldId id) { return kFieldInfos[static_cast<int>(id)]; }
 std::optional<FieldId> FieldByName(std::string_view name);
 // All field names, for error messages.
 std::string FieldNameList();
