@@ -250,6 +250,19 @@ TEST(Contexts, NegatedContextTestsTheCaller) {
   EXPECT_EQ(h.alarms[0].src.ToString(), "203.0.113.66");
 }
 
+// A context created again takes the new creator's fields (its snapshot's
+// storage is reused, so nothing of the first creator may remain).
+TEST(Contexts, CreatedAgainExpiresWithTheLatestCreatorsFields) {
+  Harness h(kContextRules);
+  h.Feed(Sip("INVITE").Call("c1").From("a-much-longer-first-caller-name").Src("192.0.2.10").At(kT0));
+  h.Feed(Sip("INVITE").Call("c1").From("bob").Src("192.0.2.77").At(kT0 + kS));
+  h.Advance(kT0 + 6 * kS + 1);
+  ASSERT_EQ(h.synthetic.size(), 1u);
+  EXPECT_EQ(h.synthetic[0].ts_ns, kT0 + 6 * kS);
+  EXPECT_EQ(*h.synthetic[0].Find("from_user"), "bob");
+  EXPECT_EQ(*h.synthetic[0].Find("src_ip"), "192.0.2.77");
+}
+
 TEST(Contexts, ExpiryRunsActionsWithTheCreatorsFieldsAtTheExpiryTime) {
   Harness h(kContextRules);
   h.Feed(Sip("INVITE").Call("c1").From("alice").At(kT0));

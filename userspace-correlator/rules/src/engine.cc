@@ -477,6 +477,7 @@ class EngineCore {
 
   // Reused buffers: nothing on the per-event path allocates once they are warm.
   std::string key_, key2_, scratch_, scratch2_, text_, text2_, lower_, ctx_name_, alarm_key_;
+  std::string ctx_action_name_, target_text_;
 };
 
 namespace {
@@ -1569,6 +1570,7 @@ void EngineCore::Capture(const CompiledRule& r, const ActCtx& c, Snapshot* s) {
     if (c.snap != s) *s = *c.snap;
     s->values.resize(r.capture.size());
   } else {
+    s->type = EventType::kSynthetic;  // as a fresh snapshot: it may be a reused one
     s->ts = c.ts;
     s->values.assign(r.capture.size(), std::string());
   }
@@ -1701,7 +1703,8 @@ void EngineCore::EmitUpdate(uint32_t, AlarmState& st, int64_t at) {
 }
 
 bool EngineCore::Target(const Action& a, ActCtx& c, IpPrefix* out) {
-  std::string text;
+  std::string& text = target_text_;
+  text.clear();
   Render(a.target, c, text);
   std::string_view t = text;
   if (t.size() > 2 && t.front() == '[' && t.back() == ']') t = t.substr(1, t.size() - 2);
@@ -1807,7 +1810,8 @@ void EngineCore::DoEmit(const Action& a, ActCtx& c) {
 }
 
 void EngineCore::DoContext(uint32_t ri, const Action& a, ActCtx& c) {
-  std::string name;
+  std::string& name = ctx_action_name_;  // reused: names outgrow the inline buffer
+  name.clear();
   Render(a.ctx_name, c, name);
   uint32_t slot = contexts_.Find(name);
   if (a.kind == ActionKind::kDeleteContext) {
@@ -1834,7 +1838,11 @@ void EngineCore::DoContext(uint32_t ri, const Action& a, ActCtx& c) {
   if (a.on_expiry >= 0) {
     st.rule = static_cast<int32_t>(ri);
     st.list = a.on_expiry;
-    st.snap = Capture(*rules_[ri]->rule, c);
+    if (st.snap) {  // a context created again keeps its snapshot's storage
+      Capture(*rules_[ri]->rule, c, st.snap.get());
+    } else {
+      st.snap = Capture(*rules_[ri]->rule, c);
+    }
     st.op_key.assign(c.op_key);
   } else if (a.kind == ActionKind::kCreateContext) {
     st = ContextState{};
