@@ -7,7 +7,7 @@
 namespace sw {
 
 MediaMirror::Key MediaMirror::KeyOf(const IpAddress& addr, uint16_t port) {
-  Key k(18, '\0');
+  Key k;
   std::memcpy(k.data(), addr.bytes.data(), 16);
   k[16] = static_cast<char>(port >> 8);
   k[17] = static_cast<char>(port & 0xff);
@@ -135,6 +135,7 @@ void MediaMirror::OnWatch(const rules::WatchVerdict& v) {
       it = entries_.emplace(k, Entry{}).first;
       it->second.owner = v.call_id;
     }
+    if (it->second.watch_until_ns == 0) ++watched_;
     it->second.watch_until_ns = now + ttl;
     it->second.installed = true;
     ++stats_.watches;
@@ -157,6 +158,7 @@ void MediaMirror::Describe(const IpAddress& src, uint16_t sport, const IpAddress
 void MediaMirror::Expire(uint64_t boot_now_ns) {
   if (boot_now_ns < next_expire_ns_) return;
   next_expire_ns_ = boot_now_ns + 1'000'000'000ull;
+  if (watched_ == 0) return;  // nothing a rule watches: nothing expires
   for (auto it = entries_.begin(); it != entries_.end();) {
     Entry& e = it->second;
     if (!e.watch_until_ns || e.watch_until_ns > boot_now_ns) {
@@ -165,6 +167,7 @@ void MediaMirror::Expire(uint64_t boot_now_ns) {
     }
     ++stats_.watch_expired;
     e.watch_until_ns = 0;
+    --watched_;
     const IpAddress addr = AddrOf(it->first);
     const uint16_t port = PortOf(it->first);
     if (e.from_sdp) {
@@ -173,7 +176,7 @@ void MediaMirror::Expire(uint64_t boot_now_ns) {
       ++it;
     } else {
       (void)maps_.MediaDel(MediaKey(addr, port));
-      it = entries_.erase(it);
+      entries_.erase(it++);  // flat_hash_map: erasing leaves the other iterators valid
     }
   }
 }

@@ -9,10 +9,13 @@
 // "watched_media").
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <unordered_map>
 #include <vector>
+
+#include "absl/container/flat_hash_map.h"
 
 #include "maps.h"
 #include "sipwarden/events/event.h"
@@ -62,7 +65,7 @@ class MediaMirror {
     bool ended = false;         // its call ended: the next packet is media after the end
     uint64_t watch_until_ns = 0;  // a rule watch holds it until then (0: none)
   };
-  using Key = std::string;  // 16 address bytes + 2 port bytes
+  using Key = std::array<char, 18>;  // 16 address bytes + 2 port bytes (held inline)
   static Key KeyOf(const IpAddress& addr, uint16_t port);
   // Writes the kernel entry for key, arming a notice from since_ns when watch.
   void Arm(const IpAddress& addr, uint16_t port, const Entry& e, bool watch, uint64_t since_ns,
@@ -76,7 +79,9 @@ class MediaMirror {
   static constexpr size_t kMaxPendingOwners = 65536;
   Maps& maps_;
   size_t max_tracked_;
-  std::unordered_map<Key, Entry> entries_;
+  // Flat, keys inline: every SDP, BYE and media notice looks one up.
+  absl::flat_hash_map<Key, Entry> entries_;
+  size_t watched_ = 0;  // entries with watch_until_ns set: Expire walks entries_ only then
   std::unordered_map<std::string, std::vector<Key>> offers_;  // owner -> not installed yet
   MediaMirrorStats stats_;
   uint64_t next_expire_ns_ = 0;

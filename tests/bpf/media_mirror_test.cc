@@ -139,5 +139,36 @@ TEST_F(MediaMirrorTest, RuleWatchReportsThenExpires) {
   EXPECT_EQ(mirror.stats().watch_expired, 1u);
 }
 
+// Expiry walks the endpoints only while a rule watches one: a watch renewed
+// counts once, and an endpoint still watched keeps the walk going after
+// another one's watch ended.
+TEST_F(MediaMirrorTest, WatchesExpireEachAtItsOwnTime) {
+  Harness& h = *harness_;
+  MediaMirror mirror(h.maps());
+  const uint64_t now = BootNs();
+  rules::WatchVerdict shortv, longv;
+  shortv.call_id = longv.call_id = "suspect";
+  shortv.endpoints.push_back({Addr(kDst4), kCalleePort});
+  shortv.ttl_ns = 1;
+  longv.endpoints.push_back({Addr(kSrc4), kCallerPort});
+  longv.ttl_ns = 10'000'000'000;
+  mirror.OnWatch(shortv);
+  mirror.OnWatch(shortv);  // renewed: still one watch
+  mirror.OnWatch(longv);
+  EXPECT_EQ(mirror.tracked(), 2u);
+  mirror.Expire(now + 1'000'000'000);
+  EXPECT_FALSE(MediaEntry(h, kDst4, kCalleePort).has_value());
+  EXPECT_TRUE(MediaEntry(h, kSrc4, kCallerPort).has_value());
+  EXPECT_EQ(mirror.tracked(), 1u);
+  mirror.Expire(now + 20'000'000'000);
+  EXPECT_FALSE(MediaEntry(h, kSrc4, kCallerPort).has_value());
+  EXPECT_EQ(mirror.tracked(), 0u);
+  EXPECT_EQ(mirror.stats().watch_expired, 2u);
+  mirror.OnWatch(shortv);  // a new watch after all ended
+  mirror.Expire(now + 40'000'000'000);
+  EXPECT_EQ(mirror.tracked(), 0u);
+  EXPECT_EQ(mirror.stats().watch_expired, 3u);
+}
+
 }  // namespace
 }  // namespace sw::bpftest
