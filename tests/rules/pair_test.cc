@@ -355,5 +355,54 @@ rules:
   EXPECT_EQ(*h.synthetic[0].Find("status"), "503");
 }
 
+// Synthetic events whose rules ask for a method or a status are dispatched by
+// them too: every edge of that (statuses below 100 and above 699, a status
+// that is no number, an absent or empty method, an unknown method, a method
+// in another case, conditions under any: and not:) reaches exactly the rules
+// whose conditions hold.
+TEST(SyntheticDispatch, ByMethodAndStatusReachesExactlyTheMatchingRules) {
+  Harness h(R"(
+defaults: {}
+rules:
+  - {name: low, type: Single, continue: true, actions: &hit [{emit: {name: hit}}],
+     match: {name: outcome, status: {lt: 100}}}
+  - {name: high, type: Single, continue: true, actions: *hit,
+     match: {name: outcome, status: {ge: 700}}}
+  - {name: register, type: Single, continue: true, actions: *hit,
+     match: {name: outcome, method: REGISTER}}
+  - {name: foo, type: Single, continue: true, actions: *hit, match: {name: outcome, method: FOO}}
+  - {name: either, type: Single, continue: true, actions: *hit,
+     match: {name: outcome, any: [{status: 404}, {method: BYE}]}}
+  - {name: not-2xx, type: Single, continue: true, actions: *hit,
+     match: {name: outcome, not: [{status: 2xx}]}}
+  - {name: invite-2xx, type: Single, continue: true, actions: *hit,
+     match: {name: outcome, method: INVITE, status: 2xx}}
+  - {name: any-outcome, type: Single, actions: *hit, match: {name: outcome}}
+)");
+  auto feed = [&](std::string_view method, std::string_view status) {
+    SyntheticEvent s;
+    s.name = "outcome";
+    s.ts_ns = kT0;
+    if (method != "-") s.Set("method", method);
+    if (status != "-") s.Set("status", status);
+    h.Feed(s);
+  };
+  feed("REGISTER", "50");
+  feed("register", "750");
+  feed("FOO", "abc");
+  feed("", "404");
+  feed("BYE", "-");
+  feed("INVITE", "200");
+  feed("-", "-5");
+  EXPECT_EQ(h.Stats("low").matched, 2u);  // 50 and -5
+  EXPECT_EQ(h.Stats("high").matched, 1u);
+  EXPECT_EQ(h.Stats("register").matched, 1u);  // not "register"
+  EXPECT_EQ(h.Stats("foo").matched, 1u);
+  EXPECT_EQ(h.Stats("either").matched, 2u);
+  EXPECT_EQ(h.Stats("not-2xx").matched, 6u);
+  EXPECT_EQ(h.Stats("invite-2xx").matched, 1u);
+  EXPECT_EQ(h.Stats("any-outcome").matched, 7u);
+}
+
 }  // namespace
 }  // namespace sw::rules::testing

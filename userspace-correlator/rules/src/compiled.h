@@ -89,7 +89,23 @@ struct Pattern {
   std::vector<int> classes;  // dispatch classes this pattern can match (not synthetic ones)
   bool syn_all = false;      // every synthetic event
   std::vector<std::string> syn_names;  // synthetic events of these names
+  // Which synthetic events of those names it can match, by the slots of
+  // their method and status (SynMethodSlot, SynStatusSlot): bit per slot,
+  // from top-level positive conditions (a superset, as classes are).
+  uint32_t syn_methods = ~0u;
+  uint32_t syn_statuses = ~0u;
 };
+
+// Synthetic events are dispatched by name and, for names whose rules ask for
+// a method or a status (an "outcome" reaches eight rules, most of which want
+// one method or one status class), by the event's method and status too.
+inline constexpr int kSynMethodSlots = kClassReqOther + 2;  // MethodIndex, then "absent"
+inline constexpr int kSynMethodAbsent = kClassReqOther + 1;
+inline constexpr int kSynStatusSlots = 7;  // 0: absent or not a number; 1..6: status / 100
+inline int SynStatusSlot(int64_t status) {
+  const int64_t k = status / 100;
+  return static_cast<int>(k < 1 ? 1 : k > 6 ? 6 : k);
+}
 
 // ---- templates ----
 
@@ -235,6 +251,12 @@ struct RuleSetData {
   int class_count = kClassSynBase;
   // Per dispatch class: (rule index, pattern bits 1 = match, 2 = match2), in file order.
   std::vector<std::vector<std::pair<uint32_t, uint8_t>>> dispatch;
+  // Per synthetic name id: whether its events are dispatched by method and
+  // status too; if so, its lists are syn_dispatch[(id * kSynMethodSlots +
+  // method slot) * kSynStatusSlots + status slot], each dispatch's list for
+  // the name without the rules that cannot match there, in the same order.
+  std::vector<uint8_t> syn_split;
+  std::vector<std::vector<std::pair<uint32_t, uint8_t>>> syn_dispatch;
   Limits limits;
 };
 

@@ -275,6 +275,9 @@ class EngineCore {
   void Drain();
   void Dispatch(const EventView& v, int cls, int depth);
   int ClassOf(const EventView& v, int name_id) const;
+  // The rules an event of class cls goes to (for some synthetic names, those
+  // its method and status allow).
+  const std::vector<std::pair<uint32_t, uint8_t>>& RulesFor(const EventView& v, int cls) const;
 
   // Rules.
   bool Handle(uint32_t ri, const EventView& e, uint8_t bits, int depth);
@@ -724,9 +727,35 @@ int EngineCore::ClassOf(const EventView& v, int name_id) const {
   return kClassSynOther;
 }
 
+const std::vector<std::pair<uint32_t, uint8_t>>& EngineCore::RulesFor(const EventView& v,
+                                                                      int cls) const {
+  const RuleSetData& d = data();
+  if (cls >= kClassSynBase) {
+    const size_t k = static_cast<size_t>(cls - kClassSynBase);
+    if (k < d.syn_split.size() && d.syn_split[k]) {
+      // The method and status as the rules' conditions read them (GetValue
+      // on a synthetic event): empty text is absent, a status must parse.
+      const SyntheticEvent& s = *v.syn;
+      int m = kSynMethodAbsent;
+      if (const std::string* t = s.Find("method"); t != nullptr && !t->empty()) {
+        m = MethodIndex(*t);
+      }
+      int st = 0;
+      int64_t status;
+      if (const std::string* t = s.Find("status");
+          t != nullptr && absl::SimpleAtoi(AV(*t), &status)) {
+        st = SynStatusSlot(status);
+      }
+      return d.syn_dispatch[(k * kSynMethodSlots + static_cast<size_t>(m)) * kSynStatusSlots +
+                            static_cast<size_t>(st)];
+    }
+  }
+  return d.dispatch[cls];
+}
+
 void EngineCore::Dispatch(const EventView& v, int cls, int depth) {
   ++event_seq_;
-  for (const auto& [ri, bits] : data().dispatch[cls]) {
+  for (const auto& [ri, bits] : RulesFor(v, cls)) {
     // Rule timings, sampled per rule: every kTimingSample-th event a rule
     // sees is timed, and its time counts kTimingSample-fold (a prime period,
     // so that events alternating in a short cycle do not bias it).

@@ -820,6 +820,8 @@ bool Loader::CompileMatch(const YAML::Node& n, CompiledRule& rule, bool second, 
 // Which dispatch classes a pattern can match, from its top-level positive
 // conditions (a superset: the pattern is still evaluated).
 void Loader::Dispatch(Pattern* p, const Expr& top) {
+  p->syn_methods = ~0u;
+  p->syn_statuses = ~0u;
   // Synthetic events reach only patterns that ask for them (type: synthetic
   // or a name): a rule that emits what it matches would otherwise feed itself.
   uint8_t types = kBitAll & ~kBitSyn;
@@ -860,7 +862,12 @@ void Loader::Dispatch(Pattern* p, const Expr& top) {
       case FieldId::kMethod:
         if (!c.nocase && c.str_set.empty()) {
           std::set<int> m;
-          for (const auto& s : c.strs) m.insert(MethodIndex(s));
+          uint32_t slots = 0;  // an equal text has the same MethodIndex; absent never matches
+          for (const auto& s : c.strs) {
+            m.insert(MethodIndex(s));
+            slots |= 1u << MethodIndex(s);
+          }
+          p->syn_methods &= slots;
           if (any_method) {
             methods = m;
           } else {
@@ -876,6 +883,20 @@ void Loader::Dispatch(Pattern* p, const Expr& top) {
         break;
       case FieldId::kStatus:
       case FieldId::kStatusClass: {
+        if (c.field.id == FieldId::kStatus) {
+          // Every status the ranges hold falls in these slots (the slot of
+          // a number is clamped to 1..6, so the ends' slots bound them);
+          // an absent status (slot 0) never matches.
+          uint32_t slots = 0;
+          for (const auto& r : c.ranges) {
+            auto slot = [](double x) {
+              const double k = std::floor(x / 100);
+              return static_cast<int>(k < 1 ? 1 : k > 6 ? 6 : k);
+            };
+            for (int k = slot(r.lo); k <= slot(r.hi); ++k) slots |= 1u << k;
+          }
+          p->syn_statuses &= slots;
+        }
         uint32_t bits = 0;
         for (const auto& r : c.ranges) {
           const double div = c.field.id == FieldId::kStatus ? 100 : 1;
@@ -1943,6 +1964,40 @@ std::unique_ptr<RuleSetData> Loader::Load(std::string_view text) {
     add(rule.match, 1);
     if (rule.type == RuleType::kPair || rule.type == RuleType::kPairWithWindow) {
       add(rule.match2, 2);
+    }
+  }
+  // Synthetic names whose rules ask for a method or a status get lists per
+  // method and status slot.
+  data->syn_split.assign(id, 0);
+  data->syn_dispatch.clear();
+  auto takes = [](const Pattern& p, int m, int s) {
+    return ((p.syn_methods >> m) & 1) && ((p.syn_statuses >> s) & 1);
+  };
+  for (int k = 0; k < id; ++k) {
+    const auto& all = data->dispatch[kClassSynBase + k];
+    bool narrows = false;
+    for (const auto& [ri, bits] : all) {
+      const CompiledRule& rule = *data->rules[ri];
+      for (const Pattern* p : {&rule.match, &rule.match2}) {
+        narrows |= p->syn_methods != ~0u || p->syn_statuses != ~0u;
+      }
+    }
+    if (all.size() < 2 || !narrows) continue;
+    data->syn_split[k] = 1;
+    data->syn_dispatch.resize(static_cast<size_t>(id) * kSynMethodSlots * kSynStatusSlots);
+    for (int m = 0; m < kSynMethodSlots; ++m) {
+      for (int s = 0; s < kSynStatusSlots; ++s) {
+        auto& v = data->syn_dispatch[(static_cast<size_t>(k) * kSynMethodSlots + m) *
+                                         kSynStatusSlots +
+                                     s];
+        for (const auto& [ri, bits] : all) {
+          const CompiledRule& rule = *data->rules[ri];
+          uint8_t b = 0;
+          if ((bits & 1) && takes(rule.match, m, s)) b |= 1;
+          if ((bits & 2) && takes(rule.match2, m, s)) b |= 2;
+          if (b) v.emplace_back(ri, b);
+        }
+      }
     }
   }
   if (!errors_->empty()) return nullptr;
