@@ -91,6 +91,16 @@ struct {
 	__type(value, struct sw_src_state);
 } sw_src SEC(".maps");
 
+/* Per-CPU room for the first state of a new source: built here rather than
+ * on sw_l4's stack (248 bytes of the 512 Linux 6.1 allows over sw_xdp,
+ * sw_l4 and sw_first_line together). Written afresh before each use. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sw_src_state);
+} sw_src_init SEC(".maps");
+
 /* Per-source rate limits set by rules through the agent. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -114,6 +124,24 @@ struct {
 } sw_events SEC(".maps");
 
 /* ---- helpers ------------------------------------------------------------ */
+
+/*
+ * The kernel's own LPM trie structure, the one field read here: how many
+ * entries the trie holds. Read straight from the map (CO-RE: the offset
+ * comes from the running kernel's BTF; Linux 5.10+ lets a program read its
+ * maps' fields, with CAP_PERFMON), it costs one load, where a lookup in an
+ * empty trie costs a helper call. So an empty allowlist or blocklist is
+ * skipped exactly, however its entries were written (sipwardenctl, the
+ * agent, bpftool).
+ */
+struct lpm_trie {
+	unsigned long n_entries; /* size_t */
+} __attribute__((preserve_access_index));
+
+static __always_inline int trie_empty(void *map)
+{
+	return ((struct lpm_trie *)map)->n_entries == 0;
+}
 
 #define VLAN_HDR_LEN 4
 #define IP_MF 0x2000
@@ -186,6 +214,8 @@ static __always_inline void map_v4(__u8 *dst, __be32 a)
 	__builtin_memcpy(dst + 12, &a, 4);
 }
 
+union lpm_key;
+static __always_inline int allowed_k(struct meta *m, struct env *env, union lpm_key *k);
 static __always_inline int allowed(struct meta *m, struct env *env);
 
 /* m: the parse result once the source is known (an allowlisted source is
@@ -325,32 +355,52 @@ static __always_inline int parse_ipv6(struct xdp_md *ctx, void *data, void *end,
 /* Blocklist lookup: the entry blocking the source now, or NULL. Expired
  * entries are deleted and the lookup repeated, so a covering prefix still
  * applies. */
-static __always_inline struct sw_block_entry *blocked(struct meta *m, struct env *env)
+/* One key for either trie, its address handed to the lookups: one stack
+ * slot for all of them (Linux 6.1 allows 512 bytes of stack over sw_xdp,
+ * sw_l4 and sw_first_line together). */
+union lpm_key {
+	struct sw_lpm_v4 v4;
+	struct sw_lpm_v6 v6;
+};
+
+/* The source's full-length key in k. */
+static __always_inline void src_key(struct meta *m, union lpm_key *k)
+{
+	if (m->family == 4) {
+		k->v4.prefixlen = 32;
+		__builtin_memcpy(k->v4.addr, m->saddr + 12, 4);
+	} else {
+		k->v6.prefixlen = 128;
+		__builtin_memcpy(k->v6.addr, m->saddr, 16);
+	}
+}
+
+static __always_inline struct sw_block_entry *blocked(struct meta *m, struct env *env,
+						      union lpm_key *k)
 {
 	struct sw_block_entry *e = 0;
 
+	if (trie_empty(m->family == 4 ? (void *)&sw_block_v4 : (void *)&sw_block_v6))
+		return 0;
 #pragma unroll
 	for (int i = 0; i < 2; i++) {
+		src_key(m, k);
 		if (m->family == 4) {
-			struct sw_lpm_v4 k = {.prefixlen = 32};
-			__builtin_memcpy(k.addr, m->saddr + 12, 4);
-			e = bpf_map_lookup_elem(&sw_block_v4, &k);
+			e = bpf_map_lookup_elem(&sw_block_v4, k);
 			if (!e)
 				return 0;
 			if (!e->expires_ns || e->expires_ns > now_ns(m))
 				break;
-			k.prefixlen = e->prefixlen;
-			bpf_map_delete_elem(&sw_block_v4, &k);
+			k->v4.prefixlen = e->prefixlen;
+			bpf_map_delete_elem(&sw_block_v4, k);
 		} else {
-			struct sw_lpm_v6 k = {.prefixlen = 128};
-			__builtin_memcpy(k.addr, m->saddr, 16);
-			e = bpf_map_lookup_elem(&sw_block_v6, &k);
+			e = bpf_map_lookup_elem(&sw_block_v6, k);
 			if (!e)
 				return 0;
 			if (!e->expires_ns || e->expires_ns > now_ns(m))
 				break;
-			k.prefixlen = e->prefixlen;
-			bpf_map_delete_elem(&sw_block_v6, &k);
+			k->v6.prefixlen = e->prefixlen;
+			bpf_map_delete_elem(&sw_block_v6, k);
 		}
 		env->st->block_expired++;
 		e = 0;
@@ -374,28 +424,34 @@ static __always_inline void count_hit(__u64 *hits, __u64 cpu_count)
 		__sync_fetch_and_add(hits, SW_HITS_SAMPLE);
 }
 
-/* Allowlist lookup, made only when a drop is about to happen. */
-static __always_inline int allowed(struct meta *m, struct env *env)
+/* Allowlist lookup, made only when a drop is about to happen, and not at
+ * all while the family's allowlist is empty. k: room for the key. */
+static __always_inline int allowed_k(struct meta *m, struct env *env, union lpm_key *k)
 {
 	struct sw_allow_entry *a;
 
 	if (m->allowed)
 		return 1; /* counted once per packet */
-	if (m->family == 4) {
-		struct sw_lpm_v4 k = {.prefixlen = 32};
-		__builtin_memcpy(k.addr, m->saddr + 12, 4);
-		a = bpf_map_lookup_elem(&sw_allow_v4, &k);
-	} else {
-		struct sw_lpm_v6 k = {.prefixlen = 128};
-		__builtin_memcpy(k.addr, m->saddr, 16);
-		a = bpf_map_lookup_elem(&sw_allow_v6, &k);
-	}
+	if (trie_empty(m->family == 4 ? (void *)&sw_allow_v4 : (void *)&sw_allow_v6))
+		return 0;
+	src_key(m, k);
+	if (m->family == 4)
+		a = bpf_map_lookup_elem(&sw_allow_v4, k);
+	else
+		a = bpf_map_lookup_elem(&sw_allow_v6, k);
 	if (!a)
 		return 0;
 	env->st->pass_allowed++;
 	count_hit(&a->hits, env->st->pass_allowed);
 	m->allowed = 1;
 	return 1;
+}
+
+static __always_inline int allowed(struct meta *m, struct env *env)
+{
+	union lpm_key k;
+
+	return allowed_k(m, env, &k);
 }
 
 /* Token characters of RFC 3261 (method names). */
@@ -732,9 +788,13 @@ static __always_inline int account_source(struct meta *m, struct env *env, __u8 
 	__builtin_memcpy(key.addr, m->saddr, 16);
 	s = bpf_map_lookup_elem(&sw_src, &key);
 	if (!s) {
-		struct sw_src_state init = {};
-		init.first_ns = now_ns(m);
-		bpf_map_update_elem(&sw_src, &key, &init, BPF_NOEXIST);
+		__u32 zero = 0;
+		struct sw_src_state *init = bpf_map_lookup_elem(&sw_src_init, &zero);
+		if (!init)
+			return SW_SRC_OK;
+		__builtin_memset(init, 0, sizeof(*init));
+		init->first_ns = now_ns(m);
+		bpf_map_update_elem(&sw_src, &key, init, BPF_NOEXIST);
 		s = bpf_map_lookup_elem(&sw_src, &key);
 		if (!s)
 			return SW_SRC_OK;
@@ -1017,9 +1077,9 @@ static __always_inline __u32 port_roles(__u16 a, __u16 b)
 }
 
 /*
- * Everything after L3: blocklist, fragments, UDP/TCP, SIP classification,
- * token buckets, ring-buffer copy, media. A global function, verified once
- * for all the L2/L3 paths that lead here.
+ * Everything after L3 and the blocklist: fragments, UDP/TCP, SIP
+ * classification, token buckets, ring-buffer copy, media. A global
+ * function, verified once for all the L2/L3 paths that lead here.
  */
 __noinline int sw_l4(struct xdp_md *ctx, struct meta *m)
 {
@@ -1031,12 +1091,6 @@ __noinline int sw_l4(struct xdp_md *ctx, struct meta *m)
 	if (!ctx || !m || !env.st || !env.cfg)
 		return XDP_PASS;
 
-	struct sw_block_entry *be = blocked(m, &env);
-	if (be && !allowed(m, &env)) {
-		env.st->drop_blocked++;
-		count_hit(&be->hits, env.st->drop_blocked); /* hits count drops only */
-		return XDP_DROP;
-	}
 	if (m->frag_later) {
 		env.st->frag_later++;
 		env.st->pass_other++;
@@ -1231,6 +1285,16 @@ int sw_xdp(struct xdp_md *ctx)
 	} else {
 		env.st->pass_non_ip++;
 		return XDP_PASS;
+	}
+	/* The blocklist here, not in sw_l4: a blocked source's packets are
+	 * dropped without the call (every call and return is dear where the
+	 * kernel mitigates return-stack attacks). */
+	union lpm_key k;
+	struct sw_block_entry *be = blocked(&m, &env, &k);
+	if (be && !allowed_k(&m, &env, &k)) {
+		env.st->drop_blocked++;
+		count_hit(&be->hits, env.st->drop_blocked); /* hits count drops only */
+		return XDP_DROP;
 	}
 	const int verdict = sw_l4(ctx, &m);
 	if (m.copy)

@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: BSD-2-Clause
 // Allowlist and blocklist: LPM matching on the source, expiry, hit counters.
+#include <bpf/bpf.h>
 #include <gtest/gtest.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "tables.h"
@@ -25,6 +29,28 @@ void ExpectAllowHits(Harness& h, const std::string& prefix, uint64_t hits) {
   auto e = AllowEntryOf(h, prefix);
   ASSERT_TRUE(e.has_value()) << prefix << " not in the allowlist";
   EXPECT_EQ(e->hits, hits) << prefix;
+}
+
+// An allowlist entry written straight into the trie, past Maps, as
+// `bpftool map update` would: the kernel must see it all the same.
+void AllowRaw(Harness& h, std::string_view prefix) {
+  auto p = IpPrefix::Parse(prefix);
+  ASSERT_TRUE(p.ok()) << p.status();
+  sw_allow_entry v{};
+  int rc;
+  if (p->addr.is_v4()) {
+    sw_lpm_v4 k{};
+    k.prefixlen = p->length;
+    const auto b = p->addr.v4();
+    std::memcpy(k.addr, b.data(), 4);
+    rc = bpf_map_update_elem(h.maps().fds().allow_v4, &k, &v, BPF_ANY);
+  } else {
+    sw_lpm_v6 k{};
+    k.prefixlen = p->length;
+    std::memcpy(k.addr, p->addr.bytes.data(), 16);
+    rc = bpf_map_update_elem(h.maps().fds().allow_v6, &k, &v, BPF_ANY);
+  }
+  ASSERT_EQ(rc, 0) << "write allowlist entry: " << std::strerror(errno);
 }
 
 }  // namespace
@@ -266,6 +292,55 @@ std::vector<Case> ListCases() {
                        ExpectAllowHits(h, host, 3);
                      },
                  .repeat = 3});
+    // The kernel skips an empty allowlist (it reads the trie's entry count):
+    // an entry written past Maps, after the block and after packets were
+    // dropped, still counts; and once the last entry goes, drops resume.
+    t.push_back({.name = p + "allow_written_past_maps_after_drops_overrides_block",
+                 .packet = udp,
+                 .setup =
+                     [=](Harness& h) {
+                       Block(h, host, 0);
+                       Send(h, udp, 3, XDP_DROP);
+                       AllowRaw(h, net);
+                     },
+                 .retval = XDP_PASS,
+                 .stats = Cat(passed, {{"pass_allowed", 1}}),
+                 .check =
+                     [=](Harness& h, const RunResult& r) {
+                       OneSip(rec_allowed)(h, r);
+                       ExpectAllowHits(h, net, 1);
+                       ExpectHits(h, host, 3);
+                     }});
+    t.push_back({.name = p + "allow_added_while_blocked_then_removed",
+                 .packet = udp,
+                 .setup =
+                     [=](Harness& h) {
+                       Block(h, net, 0);
+                       Send(h, udp, 2, XDP_DROP);
+                       Allow(h, host);
+                       Send(h, udp, 2, XDP_PASS);
+                       auto pr = IpPrefix::Parse(host);
+                       ASSERT_TRUE(pr.ok());
+                       ASSERT_TRUE(h.maps().AllowDel(*pr).ok());
+                     },
+                 .retval = XDP_DROP,
+                 .stats = dropped,
+                 .check = [=](Harness& h, const RunResult&) { ExpectHits(h, net, 3); }});
+    t.push_back({.name = p + "block_written_past_maps_into_empty_trie",
+                 .packet = udp,
+                 .setup =
+                     [=](Harness& h) {
+                       Send(h, udp, 1, XDP_PASS);
+                       Block(h, net, kSecondAgo);  // written straight into the trie
+                       Block(h, host, 0);
+                     },
+                 .retval = XDP_DROP,
+                 .stats = dropped,
+                 .check =
+                     [=](Harness& h, const RunResult&) {
+                       ExpectHits(h, host, 1);
+                       EXPECT_TRUE(BlockEntryOf(h, net).has_value());
+                     }});
     t.push_back({.name = p + "allow_alone_changes_nothing",
                  .packet = udp,
                  .setup = [=](Harness& h) { Allow(h, host); },
