@@ -1162,7 +1162,17 @@ __noinline int sw_l4(struct xdp_md *ctx, struct meta *m)
 		return XDP_PASS;
 	}
 
-	int lead = sw_lead_crlf(ctx, m->payload_off, m->payload_len);
+	/* CRLFs before the start line are rare: sw_lead_crlf is only called
+	 * when the payload starts with one (or its first byte is not in the
+	 * linear data), which spares the common path a call and its return. */
+	int lead = 0;
+	__u32 po = m->payload_off;
+	if (po > SW_MAX_L4_OFF)
+		po = SW_MAX_L4_OFF;
+	__u8 *p0 = data + po;
+	barrier_var(p0);
+	if (m->payload_len > 0 && ((void *)(p0 + 1) > end || is_crlf(p0[0])))
+		lead = sw_lead_crlf(ctx, m->payload_off, m->payload_len);
 	int res = lead < 0 ? FL_KEEPALIVE
 			   : sw_first_line(ctx, m->payload_off + (lead & 7),
 					   m->payload_len - (lead & 7));
