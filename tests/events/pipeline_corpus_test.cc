@@ -7,6 +7,8 @@
 #include <array>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <sstream>
@@ -15,6 +17,7 @@
 
 #include "pcap_source.h"
 #include "sipwarden/events/pipeline.h"
+#include "sipwarden/sip/sip_message.h"
 
 namespace sw::ev {
 namespace {
@@ -49,6 +52,66 @@ Analysis Analyse(const std::string& path) {
   p.Flush();
   r.stats = p.stats();
   return r;
+}
+
+void ExpectSameParty(const Party& a, const Party& b) {
+  EXPECT_EQ(a.uri, b.uri);
+  EXPECT_EQ(a.user, b.user);
+  EXPECT_EQ(a.host, b.host);
+  EXPECT_EQ(a.tag, b.tag);
+  EXPECT_EQ(a.display, b.display);
+}
+
+// The pipeline fills one reused event per message: every RFC 4475 and 5118
+// message the parser takes, filled into an event that held the previous
+// ones, equals a fresh event of the same message, field by field (nothing
+// of an earlier message is left behind).
+TEST(FillSipEvent, ReusedEventEqualsAFreshOne) {
+  std::vector<std::filesystem::path> files;
+  for (const char* dir : {"rfc4475", "rfc5118"}) {
+    for (const auto& f : std::filesystem::directory_iterator(Corpus(dir))) {
+      if (f.path().extension() == ".dat") files.push_back(f.path());
+    }
+  }
+  std::sort(files.begin(), files.end());
+  ASSERT_GT(files.size(), 40u);
+  SipEvent reused;
+  Flow flow;
+  size_t parsed = 0;
+  // Twice, forwards then backwards: each message follows a different one.
+  for (int pass = 0; pass < 2; ++pass) {
+    for (size_t k = 0; k < files.size(); ++k) {
+      const auto& path = files[pass == 0 ? k : files.size() - 1 - k];
+      std::ifstream in(path, std::ios::binary);
+      const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      sip::SipMessage m;
+      if (sip::ParseSipInto(bytes, {}, &m).reason != sip::Reason::kOk) continue;
+      ++parsed;
+      SCOPED_TRACE(path.filename().string());
+      flow.ts_ns = static_cast<int64_t>(parsed);
+      const SipEvent fresh = MakeSipEvent(m, flow);
+      reused.sdp = SdpSummary{};  // as the pipeline leaves it after an SDP
+      reused.malformed_reason = "earlier";
+      FillSipEvent(m, flow, &reused);
+      EXPECT_EQ(ToJson(reused), ToJson(fresh));
+      EXPECT_EQ(reused.request_user, fresh.request_user);
+      EXPECT_EQ(reused.reason, fresh.reason);
+      EXPECT_EQ(reused.status, fresh.status);
+      EXPECT_EQ(reused.via_hosts, fresh.via_hosts);
+      EXPECT_EQ(reused.via_branch, fresh.via_branch);
+      EXPECT_EQ(reused.has_auth, fresh.has_auth);
+      EXPECT_EQ(reused.auth_user, fresh.auth_user);
+      EXPECT_EQ(reused.has_expires, fresh.has_expires);
+      EXPECT_EQ(reused.expires, fresh.expires);
+      EXPECT_EQ(reused.warnings, fresh.warnings);
+      EXPECT_EQ(reused.sdp.has_value(), fresh.sdp.has_value());
+      EXPECT_EQ(reused.malformed(), fresh.malformed());
+      EXPECT_EQ(reused.malformed_at, fresh.malformed_at);
+      ExpectSameParty(reused.from, fresh.from);
+      ExpectSameParty(reused.to, fresh.to);
+    }
+  }
+  EXPECT_GT(parsed, 40u);
 }
 
 // One SIP message as tshark decodes it.

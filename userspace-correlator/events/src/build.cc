@@ -11,13 +11,23 @@
 namespace sw::ev {
 namespace {
 
+// Into p's strings (assign keeps their storage: a reused event allocates
+// only when a text outgrows what it held before).
+void FillParty(const sip::NameAddr& na, Party* p) {
+  p->uri.assign(na.uri.raw);
+  p->user.assign(na.uri.user);
+  p->host.assign(na.uri.host());
+  p->tag.assign(na.tag);
+  if (na.display_quoted) {
+    p->display = sip::Unquote(na.display_name);
+  } else {
+    p->display.assign(na.display_name);
+  }
+}
+
 Party MakeParty(const sip::NameAddr& na) {
   Party p;
-  p.uri = std::string(na.uri.raw);
-  p.user = std::string(na.uri.user);
-  p.host = std::string(na.uri.host());
-  p.tag = std::string(na.tag);
-  p.display = na.display_quoted ? sip::Unquote(na.display_name) : std::string(na.display_name);
+  FillParty(na, &p);
   return p;
 }
 
@@ -45,38 +55,59 @@ SdpSummary SummarizeSdp(const sip::SdpSession& s) {
   return out;
 }
 
-SipEvent MakeSipEvent(const sip::SipMessage& m, const Flow& flow) {
-  SipEvent e;
+void FillSipEvent(const sip::SipMessage& m, const Flow& flow, SipEvent* out) {
+  SipEvent& e = *out;
   e.flow = flow;
   e.is_request = m.is_request;
   if (m.is_request) {
-    e.method = std::string(m.method);
-    e.request_uri = std::string(m.request_uri.raw);
-    e.request_user = std::string(m.request_uri.user);
+    e.method.assign(m.method);
+    e.status = 0;
+    e.reason.clear();
+    e.request_uri.assign(m.request_uri.raw);
+    e.request_user.assign(m.request_uri.user);
   } else {
     e.status = m.status_code;
-    e.reason = std::string(m.reason_phrase);
-    e.method = std::string(m.cseq.method);
+    e.reason.assign(m.reason_phrase);
+    e.method.assign(m.cseq.method);
+    e.request_uri.clear();
+    e.request_user.clear();
   }
-  e.call_id = std::string(m.call_id);
+  e.call_id.assign(m.call_id);
   e.cseq = m.cseq.seq;
-  e.cseq_method = std::string(m.cseq.method);
-  e.from = MakeParty(m.from);
-  e.to = MakeParty(m.to);
-  e.via_hosts.reserve(m.vias.size());
-  for (const auto& v : m.vias) e.via_hosts.emplace_back(v.sent_by.host);
-  if (!m.vias.empty()) e.via_branch = std::string(m.vias.front().branch);
-  if (!m.contacts.empty()) e.contact = std::string(m.contacts.front().uri.raw);
-  e.user_agent = std::string(m.is_request || m.server.empty() ? m.user_agent : m.server);
+  e.cseq_method.assign(m.cseq.method);
+  FillParty(m.from, &e.from);
+  FillParty(m.to, &e.to);
+  e.via_hosts.resize(m.vias.size());
+  for (size_t i = 0; i < m.vias.size(); ++i) e.via_hosts[i].assign(m.vias[i].sent_by.host);
+  if (!m.vias.empty()) {
+    e.via_branch.assign(m.vias.front().branch);
+  } else {
+    e.via_branch.clear();
+  }
+  if (!m.contacts.empty()) {
+    e.contact.assign(m.contacts.front().uri.raw);
+  } else {
+    e.contact.clear();
+  }
+  e.user_agent.assign(m.is_request || m.server.empty() ? m.user_agent : m.server);
+  e.has_auth = m.authorization.has_value();
   if (m.authorization) {
-    e.has_auth = true;
-    e.auth_user = std::string(m.authorization->username);
+    e.auth_user.assign(m.authorization->username);
+  } else {
+    e.auth_user.clear();
   }
-  if (m.expires) {
-    e.has_expires = true;
-    e.expires = *m.expires;
-  }
+  e.has_expires = m.expires.has_value();
+  e.expires = m.expires ? *m.expires : 0;
+  e.sdp.reset();
   e.warnings = m.warnings;
+  e.malformed_reason.clear();
+  e.malformed_what.clear();
+  e.malformed_at = 0;
+}
+
+SipEvent MakeSipEvent(const sip::SipMessage& m, const Flow& flow) {
+  SipEvent e;
+  FillSipEvent(m, flow, &e);
   return e;
 }
 

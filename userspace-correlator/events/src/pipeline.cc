@@ -96,7 +96,8 @@ void Pipeline::HandleSip(const Flow& flow, std::string_view bytes, bool must_be_
     return;
   }
   ++stats_.sip;
-  SipEvent e = MakeSipEvent(scratch_, flow);
+  SipEvent& e = event_;
+  FillSipEvent(scratch_, flow, &e);
   if (!scratch_.body.empty() && scratch_.HasSdpBody()) {
     auto sdp = sip::ParseSdp(scratch_.body);
     if (sdp.ok()) {

@@ -160,6 +160,7 @@ class Pipeline {
   // ended again since is stale and skipped).
   std::deque<std::pair<MediaKey, int64_t>> ended_media_;
   sip::SipMessage scratch_;  // reused between messages
+  SipEvent event_;           // reused between messages (FillSipEvent)
   // MGCP connections' media, by connection id, until DLCX.
   std::unordered_map<std::string, std::vector<SdpMedia>> mgcp_media_;
   int64_t last_sweep_ = 0;
@@ -170,6 +171,9 @@ class Pipeline {
 
 // Event from a parsed SIP message (and its SDP body, if any).
 SipEvent MakeSipEvent(const sip::SipMessage& m, const Flow& flow);
+// The same into an event that may hold an earlier message's (every field is
+// set): a reused event keeps its strings' storage.
+void FillSipEvent(const sip::SipMessage& m, const Flow& flow, SipEvent* e);
 // The event of a message the parser refused: what sip::SalvageSip could read
 // of bytes, and the refusal.
 SipEvent MakeMalformedSipEvent(std::string_view bytes, const sip::ParseError& err,
