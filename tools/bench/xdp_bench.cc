@@ -704,8 +704,9 @@ int main(int argc, char** argv) {
       "beside a bare XDP_PASS or XDP_DROP program on the same packet, with\n"
       "bpf_prog_test_run; then the drop and pass paths with 1,000,000 blocklist prefixes\n"
       "and tracked sources beside the same maps empty, and the kernel memory per entry.\n"
-      "Needs root (CAP_BPF and CAP_SYS_ADMIN). Attaches nothing.\n\n"
-      "  sw-bench-xdp [--repeat N] [--rounds N] [--blocklist-size N] [--scale-entries N]\n\n"
+      "Needs root (CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN). Attaches nothing.\n\n"
+      "  sw-bench-xdp [--repeat N] [--rounds N] [--blocklist-size N] [--scale-entries N]\n"
+      "               [--cases drop_blocklist,drop_ratelimit,...]\n\n"
       "Prints one JSON object per figure on stdout, progress on stderr.\n"
       "Flags may be written with dashes or underscores (--blocklist-size or --blocklist_size).");
   absl::FlagsUsageConfig usage;
