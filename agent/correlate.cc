@@ -81,6 +81,7 @@ Correlator::Correlator(std::shared_ptr<const rules::RuleSet> rules, JsonLinesOut
     if (verdicts_.watch) verdicts_.watch(v);
   };
   if (verdicts_.synthetic) sinks.synthetic = verdicts_.synthetic;
+  if (verdicts_.synthetic_wanted) sinks.synthetic_wanted = verdicts_.synthetic_wanted;
   sinks.compare_profiles = [this](const rules::ProfileCompare& pc) {
     if (profiles_) profiles_->Compare(pc.ts_ns, pc.account);
   };

@@ -62,6 +62,8 @@ struct VerdictSinks {
   std::function<void(const rules::WatchVerdict&)> watch;
   // Every synthetic event the rules emit (forwarded to a controller).
   std::function<void(const rules::SyntheticEvent&)> synthetic;
+  // Which names synthetic wants now (unset: all; see rules::EngineSinks).
+  std::function<bool(std::string_view name)> synthetic_wanted;
 };
 
 class Correlator {

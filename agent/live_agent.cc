@@ -173,8 +173,12 @@ VerdictSinks LiveAgent::MakeVerdicts() {
     al->set_ts_unix_ns(a.ts_ns);
     controller_->Report(std::move(r));
   };
+  // What the controller's central rules asked for, and nothing else: the
+  // engine does not make the others when no local rule reads them either.
+  v.synthetic_wanted = [this](std::string_view name) {
+    return controller_ && controller_->Forwards(name);
+  };
   v.synthetic = [this](const rules::SyntheticEvent& e) {
-    // What the controller's central rules asked for, and nothing else.
     if (!controller_ || !controller_->Forwards(e.name)) return;
     v1::AgentReport r;
     *r.mutable_event() = ToForwarded(e);

@@ -404,5 +404,45 @@ rules:
   EXPECT_EQ(h.Stats("any-outcome").matched, 7u);
 }
 
+// An event no rule reads is made only for a sink that wants its name; it is
+// counted either way. One a rule reads is always made.
+TEST(SyntheticDispatch, UnreadEventsAreMadeOnlyWhenTheSinkWantsThem) {
+  const auto rules = Harness::Load(R"(
+rules:
+  - {name: note-call, type: Single, continue: true, match: {type: call},
+     actions: [{emit: {name: call-note, copy: [caller_user]}}]}
+  - {name: note-invite, type: Single, match: {method: INVITE},
+     actions: [{emit: {name: invite-note, copy: [call_id]}}]}
+  - {name: read-invite-note, type: Single, match: {name: invite-note},
+     actions: [{emit: {name: seen}}]}
+)");
+  for (bool wanted : {false, true}) {
+    SCOPED_TRACE(wanted);
+    std::vector<std::string> made;
+    std::vector<std::string> asked;
+    EngineSinks sinks;
+    sinks.synthetic = [&](const SyntheticEvent& s) { made.push_back(s.name); };
+    sinks.synthetic_wanted = [&](std::string_view name) {
+      asked.emplace_back(name);
+      return wanted;
+    };
+    Engine engine(rules, sinks);
+    ev::CallRecord call;
+    call.caller.user = "alice";
+    call.start_ns = call.end_ns = kT0;
+    engine.OnCall(call);
+    engine.OnSip(Sip("INVITE").Call("c1").At(kT0 + kS).e);
+    // call-note: no rule reads it, so the sink was asked; invite-note is read
+    // by a rule (made and passed to the sink without asking); seen: unread.
+    EXPECT_EQ(asked, (std::vector<std::string>{"call-note", "seen"}));
+    if (wanted) {
+      EXPECT_EQ(made, (std::vector<std::string>{"call-note", "invite-note", "seen"}));
+    } else {
+      EXPECT_EQ(made, (std::vector<std::string>{"invite-note"}));
+    }
+    EXPECT_EQ(engine.stats().synthetic, 3u);
+  }
+}
+
 }  // namespace
 }  // namespace sw::rules::testing

@@ -1819,6 +1819,11 @@ void EngineCore::DoEmit(const Action& a, ActCtx& c) {
     ++stats_.synthetic_dropped;
     return;
   }
+  if (data().dispatch[kClassSynBase + a.name_id].empty() &&
+      (!sinks_.synthetic || (sinks_.synthetic_wanted && !sinks_.synthetic_wanted(a.name)))) {
+    ++stats_.synthetic;  // nothing would read it: counted as Drain counts it, not made
+    return;
+  }
   Queued q;
   if (!spare_.empty()) {  // reuse an event's strings
     q.ev = std::move(spare_.back());

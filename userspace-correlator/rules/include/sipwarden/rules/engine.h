@@ -73,6 +73,11 @@ struct EngineSinks {
   std::function<void(const WatchVerdict&)> watch;
   // Every synthetic event rules emit (before other rules see it).
   std::function<void(const SyntheticEvent&)> synthetic;
+  // Whether synthetic wants events of this name now (unset: every name). An
+  // event that no rule matches and the sink does not want is counted
+  // (EngineStats::synthetic) but not made: the call-record event of every
+  // call, say, while no controller asks for call records.
+  std::function<bool(std::string_view name)> synthetic_wanted;
   // compare_profiles actions (none: they are only counted).
   std::function<void(const ProfileCompare&)> compare_profiles;
 };
