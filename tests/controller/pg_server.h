@@ -44,7 +44,9 @@ class Server {
     return "postgresql:///" + db + "?host=" + dir_ + "&user=postgres";
   }
   std::string Script(const std::string& verb) const {
-    return std::string(SW_PG_TMP) + " " + verb + " " + dir_;
+    std::string script = SW_PG_TMP;
+    script.append(" ").append(verb).append(" ").append(dir_);
+    return script;
   }
   // A fresh, empty database; its URL.
   std::string NewDatabase() {
