@@ -25,11 +25,17 @@ metrics=(
   invite_ringbuf_records_lost
   ns_per_packet_invite_ringbuf_batched
   invite_ringbuf_batched_records_lost
+  floor_ns_per_packet_invite_ringbuf_batched
+  ns_per_packet_invite_ringbuf_batched_vs_floor
   ns_per_packet_invite_ringbuf_full
   ns_per_packet_drop_blocklist
   ns_per_packet_drop_blocklist_vs_aim
+  floor_ns_per_packet_drop_blocklist
+  ns_per_packet_drop_blocklist_vs_floor
   ns_per_packet_drop_ratelimit
   ns_per_packet_drop_ratelimit_vs_aim
+  floor_ns_per_packet_drop_ratelimit
+  ns_per_packet_drop_ratelimit_vs_floor
   ns_per_packet_drop_blocklist_2k_entries
   ns_per_packet_udp_pass_2k_entries
   ns_per_packet_drop_ratelimit_2k_entries

@@ -270,6 +270,15 @@ bool Wanted(std::string_view name) {
   return false;
 }
 
+// The least work a path can do with the kernel's helpers (bpf/baseline.bpf.c),
+// measured beside the path: how far below its figure the path could go here.
+enum class Floor {
+  kNone,
+  kBlock,  // sw_floor_block: one trie lookup (the blocklist copied into its trie)
+  kRate,  // sw_floor_rate: the source's state, the clock, one bucket
+  kCopy,  // sw_floor_copy: reserve, load the payload, submit
+};
+
 // One figure: our program and a bare one on the same packet.
 struct Case {
   std::string name;   // metric suffix: ns_per_packet_<name>
@@ -280,6 +289,7 @@ struct Case {
   // Checks that a run of n packets took the intended path (the counters moved
   // as they should), not just that it ended with the right verdict.
   std::function<absl::Status(const sw_stats& d, uint64_t n)> check;
+  Floor floor = Floor::kNone;
 };
 
 struct Figure {
@@ -329,6 +339,7 @@ Case BlocklistDropCase() {
       .consumer = Consumer::kNone,
       .check = [](const sw_stats& d,
                   uint64_t n) { return Expect("drop_blocked", d.drop_blocked, n); },
+      .floor = Floor::kBlock,
   };
 }
 
@@ -347,6 +358,7 @@ Case RateLimitDropCase() {
             if (d.pass_sip > 10) return Expect("pass_sip", d.pass_sip, 0);
             return Expect("drop_rate + pass_sip", d.drop_rate + d.pass_sip, n);
           },
+      .floor = Floor::kRate,
   };
 }
 
@@ -369,7 +381,14 @@ class Bench {
   sw::Maps& maps() { return dp_->maps(); }
   // Warms up, then runs rounds x (ours, bare) and prints the figure.
   absl::StatusOr<Figure> Measure(const Case& c);
-  absl::StatusOr<Figure> MeasureRuns(const Case& c, int base_fd);
+  // Rounds of (prog, bare) on c's packet; when prog is sw_xdp, each run's
+  // counters are checked against c.check.
+  absl::StatusOr<Figure> MeasureRuns(const Case& c, int prog_fd, std::string_view prog_name,
+                                     int base_fd);
+  // c's floor program beside the bare one, then c's figure beside the floor.
+  absl::Status MeasureFloor(const Case& c, const Figure& path, int base_fd);
+  // sw_block_v4's entries, as they are, into sw_floor_block_v4.
+  absl::Status CopyBlocklistToFloor();
   absl::Status FillBlocklist();
   absl::Status SetInviteLimit(uint32_t rate, uint32_t burst);
   // Median ns per packet of our program alone on c, over the rounds.
@@ -399,10 +418,12 @@ absl::StatusOr<std::unique_ptr<Bench>> Bench::Create(uint32_t repeat, uint32_t r
   return b;
 }
 
-absl::StatusOr<Figure> Bench::MeasureRuns(const Case& c, int base_fd) {
-  const int ours = dp_->prog_fd();
+absl::StatusOr<Figure> Bench::MeasureRuns(const Case& c, int prog_fd, std::string_view prog_name,
+                                          int base_fd) {
+  const int ours = prog_fd;
+  const bool is_sw_xdp = prog_fd == dp_->prog_fd();
   const std::string_view baseline = c.want == XDP_DROP ? kBareDrop : kBarePass;
-  const std::string ours_what = absl::StrCat("sw_xdp on ", c.name);
+  const std::string ours_what = absl::StrCat(sw::AV(prog_name), " on ", c.name);
   const std::string base_what = absl::StrCat(sw::AV(baseline), " on ", c.name);
   // Warm caches and branch predictors; not counted.
   const uint32_t warm = std::min<uint32_t>(repeat_, 10000);
@@ -419,7 +440,7 @@ absl::StatusOr<Figure> Bench::MeasureRuns(const Case& c, int base_fd) {
         SW_ASSIGN_OR_RETURN(RunResult res, TestRun(ours, c.packet, repeat_, c.want, ours_what));
         SW_ASSIGN_OR_RETURN(sw_stats after, maps().ReadStats());
         const sw_stats d = Delta(before, after);
-        if (absl::Status s = c.check(d, repeat_); !s.ok()) {
+        if (absl::Status s = is_sw_xdp ? c.check(d, repeat_) : absl::OkStatus(); !s.ok()) {
           return absl::InternalError(
               absl::StrCat(ours_what, " did not take the path under test: ", s.message()));
         }
@@ -438,7 +459,7 @@ absl::StatusOr<Figure> Bench::MeasureRuns(const Case& c, int base_fd) {
   f.base_ns = Median(base_ns);
   // Wall time includes each call's set-up (the XDP dispatcher is swapped in
   // and out per call): close to the kernel's figure only for large repeats.
-  std::cerr << "  sw_xdp " << f.ours_ns << " ns/pkt (rounds: " << absl::StrJoin(ours_ns, " ")
+  std::cerr << "  " << prog_name << " " << f.ours_ns << " ns/pkt (rounds: " << absl::StrJoin(ours_ns, " ")
             << "; wall " << Median(ours_wall) << "), " << baseline << " " << f.base_ns
             << " ns/pkt (rounds: " << absl::StrJoin(base_ns, " ") << "; wall " << Median(base_wall)
             << ")\n";
@@ -451,7 +472,7 @@ absl::StatusOr<Figure> Bench::Measure(const Case& c) {
   const int base_fd = bpf_program__fd(drop ? base_->progs.sw_bare_drop : base_->progs.sw_bare_pass);
   SW_ASSIGN_OR_RETURN(auto drainer, Drainer::Start(maps().fds().events, c.consumer));
   const int64_t iwi0 = IrqWorkInterrupts();
-  auto f = MeasureRuns(c, base_fd);
+  auto f = MeasureRuns(c, dp_->prog_fd(), "sw_xdp", base_fd);
   const int64_t iwi1 = IrqWorkInterrupts();
   SW_RETURN_IF_ERROR(drainer->Stop());
   if (!f.ok()) return f.status();
@@ -474,7 +495,52 @@ absl::StatusOr<Figure> Bench::Measure(const Case& c) {
     PrintLine<double>(absl::StrCat("ns_per_packet_", c.name, "_vs_aim"), f->ours_ns, "ns", kAim,
                       kAimDropNs);
   }
+  if (c.floor != Floor::kNone) SW_RETURN_IF_ERROR(MeasureFloor(c, *f, base_fd));
   return f;
+}
+
+absl::Status Bench::CopyBlocklistToFloor() {
+  const int from = maps().fds().block_v4;
+  const int to = bpf_map__fd(base_->maps.sw_floor_block_v4);
+  sw_lpm_v4 key{};
+  sw_block_entry value{};
+  uint32_t n = 0;
+  for (int more = bpf_map_get_next_key(from, nullptr, &key); more == 0;
+       more = bpf_map_get_next_key(from, &key, &key)) {
+    if (bpf_map_lookup_elem(from, &key, &value) != 0) continue;  // deleted meanwhile
+    if (bpf_map_update_elem(to, &key, &value, BPF_ANY) != 0) {
+      return sw::ErrnoStatus(errno, "copy the blocklist into sw_floor_block_v4");
+    }
+    ++n;
+  }
+  std::cerr << "  floor: " << n << " blocklist prefixes copied into sw_floor_block_v4\n";
+  return absl::OkStatus();
+}
+
+absl::Status Bench::MeasureFloor(const Case& c, const Figure& path, int base_fd) {
+  const bool copy = c.floor == Floor::kCopy;
+  const bpf_program* prog = copy                      ? base_->progs.sw_floor_copy
+                            : c.floor == Floor::kRate ? base_->progs.sw_floor_rate
+                                                      : base_->progs.sw_floor_block;
+  const std::string_view name = bpf_program__name(prog);
+  if (c.floor == Floor::kBlock) SW_RETURN_IF_ERROR(CopyBlocklistToFloor());
+  std::cerr << "  floor: " << name << " on the same packet, beside the same bare program\n";
+  // The copy floor has its own ring, drained as c's is.
+  std::unique_ptr<Drainer> drainer;
+  if (copy) {
+    SW_ASSIGN_OR_RETURN(drainer, Drainer::Start(bpf_map__fd(base_->maps.sw_floor_ring), c.consumer));
+  }
+  auto f = MeasureRuns(c, bpf_program__fd(prog), name, base_fd);
+  if (drainer) SW_RETURN_IF_ERROR(drainer->Stop());
+  if (!f.ok()) return f.status();
+  if (drainer && drainer->records() == 0) {
+    return absl::InternalError(absl::StrCat(sw::AV(name), " wrote no records"));
+  }
+  PrintLine<double>(absl::StrCat("floor_ns_per_packet_", c.name), f->ours_ns, "ns",
+                    c.want == XDP_DROP ? kBareDrop : kBarePass, f->base_ns);
+  PrintLine<double>(absl::StrCat("ns_per_packet_", c.name, "_vs_floor"), path.ours_ns, "ns",
+                    absl::StrCat("floor_", sw::AV(name)), f->ours_ns);
+  return absl::OkStatus();
 }
 
 // Pseudo-random /32s and /24s (fixed seed) outside the benchmark's sources.
@@ -538,6 +604,7 @@ absl::Status Bench::Run() {
                              absl::FormatDuration(absl::FromChrono(kBatchInterval)),
                              " without waiting for wakeups");
   batch.consumer = Consumer::kBatch;
+  batch.floor = Floor::kCopy;
   if (Wanted(batch.name)) SW_RETURN_IF_ERROR(Measure(batch).status());
 
   // 2c. The same with nobody reading: the ring is full, every copy is lost.
@@ -702,7 +769,8 @@ int main(int argc, char** argv) {
       "Measures the sipwarden XDP program, in ns per packet, on its main paths (non-SIP UDP\n"
       "pass, SIP INVITE copied to the ring buffer, blocklist drop, rate-limit drop), each\n"
       "beside a bare XDP_PASS or XDP_DROP program on the same packet, with\n"
-      "bpf_prog_test_run; then the drop and pass paths with 1,000,000 blocklist prefixes\n"
+      "bpf_prog_test_run; the drops and the batched copy also beside their floor,\n"
+      "the least work the kernel's helpers allow for them (bpf/baseline.bpf.c); then the drop and pass paths with 1,000,000 blocklist prefixes\n"
       "and tracked sources beside the same maps empty, and the kernel memory per entry.\n"
       "Needs root (CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN). Attaches nothing.\n\n"
       "  sw-bench-xdp [--repeat N] [--rounds N] [--blocklist-size N] [--scale-entries N]\n"
