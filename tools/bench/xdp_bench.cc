@@ -41,6 +41,7 @@
 #include "sipwarden/cli.h"
 #include "datapath.h"
 #include "figure.h"
+#include "floor.h"
 #include "packet_builder.h"
 #include "sipwarden/absl_compat.h"
 #include "sipwarden/json.h"
@@ -500,19 +501,9 @@ absl::StatusOr<Figure> Bench::Measure(const Case& c) {
 }
 
 absl::Status Bench::CopyBlocklistToFloor() {
-  const int from = maps().fds().block_v4;
-  const int to = bpf_map__fd(base_->maps.sw_floor_block_v4);
-  sw_lpm_v4 key{};
-  sw_block_entry value{};
-  uint32_t n = 0;
-  for (int more = bpf_map_get_next_key(from, nullptr, &key); more == 0;
-       more = bpf_map_get_next_key(from, &key, &key)) {
-    if (bpf_map_lookup_elem(from, &key, &value) != 0) continue;  // deleted meanwhile
-    if (bpf_map_update_elem(to, &key, &value, BPF_ANY) != 0) {
-      return sw::ErrnoStatus(errno, "copy the blocklist into sw_floor_block_v4");
-    }
-    ++n;
-  }
+  SW_ASSIGN_OR_RETURN(const uint32_t n,
+                      sw::bench::CopyBlocklistV4(maps().fds().block_v4,
+                                                 bpf_map__fd(base_->maps.sw_floor_block_v4)));
   std::cerr << "  floor: " << n << " blocklist prefixes copied into sw_floor_block_v4\n";
   return absl::OkStatus();
 }

@@ -70,6 +70,7 @@
 #include "sipwarden/cli.h"
 #include "datapath.h"
 #include "../figure.h"
+#include "../floor.h"
 #include "netns.h"
 #include "packet_builder.h"
 #include "sipwarden/absl_compat.h"
@@ -341,7 +342,17 @@ void PrintLine(std::string_view metric, double value, std::string_view unit,
 
 // ---- receivers under test --------------------------------------------------
 
-enum class Receiver { kSipwarden, kBareDrop, kBarePass, kNftIngress, kNftPrerouting };
+// kFloorBlock and kFloorRate: the least work a blocklist drop and a
+// rate-limit drop can do with the kernel's helpers (bpf/baseline.bpf.c).
+enum class Receiver {
+  kSipwarden,
+  kBareDrop,
+  kBarePass,
+  kFloorBlock,
+  kFloorRate,
+  kNftIngress,
+  kNftPrerouting
+};
 
 // Counters around one generator run.
 struct Counters {
@@ -538,6 +549,10 @@ absl::StatusOr<std::unique_ptr<Bench>> Bench::Create() {
   }
   SW_ASSIGN_OR_RETURN(sw::IpPrefix blocked, sw::IpPrefix::Parse(absl::StrCat(kBlockedSrc, "/32")));
   SW_RETURN_IF_ERROR(b->dp_->maps().BlockAdd(blocked, absl::ZeroDuration(), SW_REASON_MANUAL));
+  // The blocklist floor's trie holds the same prefixes.
+  SW_RETURN_IF_ERROR(sw::bench::CopyBlocklistV4(b->dp_->maps().fds().block_v4,
+                                                bpf_map__fd(b->base_skel_->maps.sw_floor_block_v4))
+                         .status());
   SW_RETURN_IF_ERROR(b->WriteNftRules());
   return b;
 }
@@ -650,13 +665,21 @@ absl::Status Bench::Setup(const Variant& v) {
       });
     }
     case Receiver::kBareDrop:
-    case Receiver::kBarePass: {
-      const bpf_program* prog = v.receiver == Receiver::kBareDrop ? base_skel_->progs.sw_bare_drop
-                                                                  : base_skel_->progs.sw_bare_pass;
+    case Receiver::kBarePass:
+    case Receiver::kFloorBlock:
+    case Receiver::kFloorRate: {
+      const auto& progs = base_skel_->progs;
+      const bpf_program* prog = v.receiver == Receiver::kBareDrop   ? progs.sw_bare_drop
+                                : v.receiver == Receiver::kBarePass ? progs.sw_bare_pass
+                                : v.receiver == Receiver::kFloorBlock ? progs.sw_floor_block
+                                                                      : progs.sw_floor_rate;
       return InDut([&]() -> absl::Status {
         const int err =
             bpf_xdp_attach(dut_.ifindex, bpf_program__fd(prog), XDP_FLAGS_DRV_MODE, nullptr);
-        if (err != 0) return sw::ErrnoStatus(-err, "attach the bare program (native XDP)");
+        if (err != 0) {
+          return sw::ErrnoStatus(-err, absl::StrCat("attach ", bpf_program__name(prog),
+                                                    " (native XDP)"));
+        }
         attached_ = true;
         return absl::OkStatus();
       });
@@ -682,9 +705,11 @@ absl::Status Bench::Unset(const Variant& v) {
       });
     case Receiver::kBareDrop:
     case Receiver::kBarePass:
+    case Receiver::kFloorBlock:
+    case Receiver::kFloorRate:
       return InDut([&]() -> absl::Status {
         const int err = bpf_xdp_detach(dut_.ifindex, XDP_FLAGS_DRV_MODE, nullptr);
-        if (err != 0) return sw::ErrnoStatus(-err, "detach the bare program");
+        if (err != 0) return sw::ErrnoStatus(-err, "detach the baseline program");
         attached_ = false;
         return absl::OkStatus();
       });
@@ -850,6 +875,13 @@ absl::Status Bench::Run() {
                         .verdict = "the veth's rx xdp_drops",
                         .verdicts = [](const Counters& d) { return d.rx_xdp_drops; }});
   }
+  if (want("drop_blocklist")) {
+    variants.push_back({.name = "floor_blocklist",
+                        .receiver = Receiver::kFloorBlock,
+                        .frame = &blocked,
+                        .verdict = "the veth's rx xdp_drops",
+                        .verdicts = [](const Counters& d) { return d.rx_xdp_drops; }});
+  }
   if (want("nft_ingress")) {
     variants.push_back({.name = "nft_ingress_drop",
                         .receiver = Receiver::kNftIngress,
@@ -881,6 +913,14 @@ absl::Status Bench::Run() {
            }
            return absl::OkStatus();
          }});
+  }
+  if (want("drop_ratelimit")) {
+    // 1 per second, burst 1: all but the odd frame dropped.
+    variants.push_back({.name = "floor_ratelimit",
+                        .receiver = Receiver::kFloorRate,
+                        .frame = &flood,
+                        .verdict = "the veth's rx xdp_drops",
+                        .verdicts = [](const Counters& d) { return d.rx_xdp_drops; }});
   }
   if (want("udp_pass")) {
     variants.push_back({.name = "sipwarden_udp_pass",
@@ -968,6 +1008,15 @@ absl::Status Bench::Run() {
     }
   }
   if (want("drop_ratelimit")) figure("drop_ratelimit", "sipwarden_ratelimit", kBareDrop);
+  // The floors beside the bare drop, and each path beside its floor.
+  auto beside_floor = [&](std::string_view path, const std::string& ours,
+                          const std::string& floor) {
+    figure(absl::StrCat("floor_", sw::AV(path)), floor, kBareDrop);
+    PrintLine(absl::StrCat("mpps_", sw::AV(path), "_vs_floor"), med.at(ours).first, "Mpps", floor,
+              med.at(floor).first);
+  };
+  if (want("drop_blocklist")) beside_floor("drop_blocklist", "sipwarden_blocklist", "floor_blocklist");
+  if (want("drop_ratelimit")) beside_floor("drop_ratelimit", "sipwarden_ratelimit", "floor_ratelimit");
   if (want("udp_pass")) figure("udp_pass", "sipwarden_udp_pass", kBarePass);
   return Teardown();
 }
@@ -980,8 +1029,9 @@ int main(int argc, char** argv) {
       "sipwarden's XDP program dropping a blocklisted source, a bare XDP_DROP program,\n"
       "nftables dropping the same source (inet table, ingress hook and prerouting hook),\n"
       "sipwarden's rate-limit drop (an INVITE flood over a per-source limit) and its pass\n"
-      "path for non-SIP UDP beside a bare XDP_PASS program. Frames are made by a trivial\n"
-      "XDP program returning XDP_TX, run with BPF_PROG_TEST_RUN and\n"
+      "path for non-SIP UDP beside a bare XDP_PASS program, and the two drops' floors, the\n"
+      "least work the kernel's helpers allow for them (bpf/baseline.bpf.c). Frames are made\n"
+      "by a trivial XDP program returning XDP_TX, run with BPF_PROG_TEST_RUN and\n"
       "BPF_F_TEST_XDP_LIVE_FRAMES (kernel >= 5.18) on the generator's end of the pair.\n\n"
       "  live.sh path/to/sw-bench-live [--packets N] [--rounds N] [--cases LIST] ...\n"
       "  sw-bench-live --gen-netns swb-... --gen-iface IF --dut-netns swb-... --dut-iface IF\n"

@@ -42,6 +42,8 @@ metrics=(
   mpps_nft_prerouting_drop ns_per_packet_nft_prerouting_drop
   mpps_drop_blocklist_vs_nft_ingress_drop mpps_drop_blocklist_vs_nft_prerouting_drop
   mpps_drop_ratelimit ns_per_packet_drop_ratelimit
+  mpps_floor_drop_blocklist ns_per_packet_floor_drop_blocklist mpps_drop_blocklist_vs_floor
+  mpps_floor_drop_ratelimit ns_per_packet_floor_drop_ratelimit mpps_drop_ratelimit_vs_floor
   mpps_udp_pass ns_per_packet_udp_pass
 )
 source "$(dirname "${BASH_SOURCE[0]}")/../check_lines.sh"
