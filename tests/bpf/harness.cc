@@ -252,20 +252,25 @@ void Block(Harness& h, std::string_view prefix, int64_t ttl_ns, uint32_t reason)
   v.added_ns = v.expires_ns - 1000000000ull;
   v.reason = reason;
   v.prefixlen = p->length;
+  const int err = WriteLpmRaw(h.maps().fds().block_v4, h.maps().fds().block_v6, *p, &v);
+  ASSERT_EQ(err, 0) << "write expired block entry: " << std::strerror(err);
+}
+
+int WriteLpmRaw(int fd4, int fd6, const IpPrefix& prefix, const void* value) {
   int rc;
-  if (p->addr.is_v4()) {
+  if (prefix.addr.is_v4()) {
     sw_lpm_v4 k{};
-    k.prefixlen = p->length;
-    const auto b = p->addr.v4();
+    k.prefixlen = prefix.length;
+    const auto b = prefix.addr.v4();
     std::memcpy(k.addr, b.data(), 4);
-    rc = bpf_map_update_elem(h.maps().fds().block_v4, &k, &v, BPF_ANY);
+    rc = bpf_map_update_elem(fd4, &k, value, BPF_ANY);
   } else {
     sw_lpm_v6 k{};
-    k.prefixlen = p->length;
-    std::memcpy(k.addr, p->addr.bytes.data(), 16);
-    rc = bpf_map_update_elem(h.maps().fds().block_v6, &k, &v, BPF_ANY);
+    k.prefixlen = prefix.length;
+    std::memcpy(k.addr, prefix.addr.bytes.data(), 16);
+    rc = bpf_map_update_elem(fd6, &k, value, BPF_ANY);
   }
-  ASSERT_EQ(rc, 0) << "write expired block entry: " << std::strerror(errno);
+  return rc == 0 ? 0 : errno;
 }
 
 void Allow(Harness& h, std::string_view prefix) {

@@ -150,6 +150,10 @@ void SetSnapLen(Harness& h, uint32_t snap_len);
 void SetPort(Harness& h, uint16_t port, uint32_t flags);
 void Block(Harness& h, std::string_view prefix, int64_t ttl_ns, uint32_t reason = SW_REASON_MANUAL);
 void Allow(Harness& h, std::string_view prefix);
+// Writes value under prefix straight into the family's LPM trie (fd4 for
+// IPv4, fd6 for IPv6), past Maps, as `bpftool map update` would; 0 or the
+// errno of the write.
+int WriteLpmRaw(int fd4, int fd6, const IpPrefix& prefix, const void* value);
 // Sends packet n times as part of a setup; expects verdict each time.
 void Send(Harness& h, const std::vector<uint8_t>& packet, uint32_t n, uint32_t verdict);
 

@@ -1,9 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
 // Allowlist and blocklist: LPM matching on the source, expiry, hit counters.
-#include <bpf/bpf.h>
 #include <gtest/gtest.h>
 
-#include <cerrno>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -36,21 +34,9 @@ void ExpectAllowHits(Harness& h, const std::string& prefix, uint64_t hits) {
 void AllowRaw(Harness& h, std::string_view prefix) {
   auto p = IpPrefix::Parse(prefix);
   ASSERT_TRUE(p.ok()) << p.status();
-  sw_allow_entry v{};
-  int rc;
-  if (p->addr.is_v4()) {
-    sw_lpm_v4 k{};
-    k.prefixlen = p->length;
-    const auto b = p->addr.v4();
-    std::memcpy(k.addr, b.data(), 4);
-    rc = bpf_map_update_elem(h.maps().fds().allow_v4, &k, &v, BPF_ANY);
-  } else {
-    sw_lpm_v6 k{};
-    k.prefixlen = p->length;
-    std::memcpy(k.addr, p->addr.bytes.data(), 16);
-    rc = bpf_map_update_elem(h.maps().fds().allow_v6, &k, &v, BPF_ANY);
-  }
-  ASSERT_EQ(rc, 0) << "write allowlist entry: " << std::strerror(errno);
+  const sw_allow_entry v{};
+  const int err = WriteLpmRaw(h.maps().fds().allow_v4, h.maps().fds().allow_v6, *p, &v);
+  ASSERT_EQ(err, 0) << "write allowlist entry: " << std::strerror(err);
 }
 
 }  // namespace
