@@ -9,8 +9,8 @@
 #include <cstdint>
 
 #include "absl/status/statusor.h"
-#include "sipwarden.h"
 #include "maps.h"  // sw::ErrnoStatus
+#include "sipwarden.h"
 
 namespace sw::bench {
 

@@ -669,16 +669,16 @@ absl::Status Bench::Setup(const Variant& v) {
     case Receiver::kFloorBlock:
     case Receiver::kFloorRate: {
       const auto& progs = base_skel_->progs;
-      const bpf_program* prog = v.receiver == Receiver::kBareDrop   ? progs.sw_bare_drop
-                                : v.receiver == Receiver::kBarePass ? progs.sw_bare_pass
+      const bpf_program* prog = v.receiver == Receiver::kBareDrop     ? progs.sw_bare_drop
+                                : v.receiver == Receiver::kBarePass   ? progs.sw_bare_pass
                                 : v.receiver == Receiver::kFloorBlock ? progs.sw_floor_block
                                                                       : progs.sw_floor_rate;
       return InDut([&]() -> absl::Status {
         const int err =
             bpf_xdp_attach(dut_.ifindex, bpf_program__fd(prog), XDP_FLAGS_DRV_MODE, nullptr);
         if (err != 0) {
-          return sw::ErrnoStatus(-err, absl::StrCat("attach ", bpf_program__name(prog),
-                                                    " (native XDP)"));
+          return sw::ErrnoStatus(-err,
+                                 absl::StrCat("attach ", bpf_program__name(prog), " (native XDP)"));
         }
         attached_ = true;
         return absl::OkStatus();
@@ -1015,8 +1015,10 @@ absl::Status Bench::Run() {
     PrintLine(absl::StrCat("mpps_", sw::AV(path), "_vs_floor"), med.at(ours).first, "Mpps", floor,
               med.at(floor).first);
   };
-  if (want("drop_blocklist")) beside_floor("drop_blocklist", "sipwarden_blocklist", "floor_blocklist");
-  if (want("drop_ratelimit")) beside_floor("drop_ratelimit", "sipwarden_ratelimit", "floor_ratelimit");
+  if (want("drop_blocklist"))
+    beside_floor("drop_blocklist", "sipwarden_blocklist", "floor_blocklist");
+  if (want("drop_ratelimit"))
+    beside_floor("drop_ratelimit", "sipwarden_ratelimit", "floor_ratelimit");
   if (want("udp_pass")) figure("udp_pass", "sipwarden_udp_pass", kBarePass);
   return Teardown();
 }
