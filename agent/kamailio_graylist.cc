@@ -108,7 +108,7 @@ absl::StatusOr<KamailioRpc::Reply> KamailioRpc::Call(std::string_view method,
     w.EndArray();
   }
   w.Field("id", id).EndObject();
-  const std::string& req = w.str();
+  const std::string_view req = w.str();
   sockaddr_un to = {};
   to.sun_family = AF_UNIX;
   if (path_.size() >= sizeof(to.sun_path)) {

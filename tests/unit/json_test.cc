@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <limits>
 #include <random>
 #include <string>
 
@@ -87,6 +88,65 @@ TEST(JsonWriter, KeysNeedingEscapesAndLongKeys) {
   const std::string long_key(100, 'k');
   w.BeginObject().Field("a\"b", 1).Field(long_key, 2).Field("", 3).EndObject();
   EXPECT_EQ(w.str(), "{\"a\\\"b\":1,\"" + long_key + "\":2,\"\":3}");
+}
+
+TEST(JsonWriter, InlineAndEscapedPathsAgree) {
+  // Keys and strings that need no escaping are copied as they are, the
+  // others escaped: the text is the same either way, short or long, and
+  // whatever the buffer's room.
+  for (size_t reserve : {size_t{0}, size_t{8}, size_t{4096}}) {
+    for (size_t len : {size_t{0}, size_t{1}, size_t{63}, size_t{64}, size_t{65}, size_t{300}}) {
+      for (bool special : {false, true}) {
+        std::string s(len, 'v');
+        if (special && len) s[len / 2] = '"';
+        JsonWriter w;
+        w.Reserve(reserve);
+        w.BeginObject().Field(s, s).Key("n").BeginArray().String(s).EndArray().EndObject();
+        std::string quoted;
+        AppendJsonString(quoted, s);
+        EXPECT_EQ(w.str(), "{" + quoted + ":" + quoted + ",\"n\":[" + quoted + "]}")
+            << "length " << len << (special ? " with a quote" : "") << ", reserve " << reserve;
+      }
+    }
+  }
+}
+
+TEST(JsonWriter, WriterEscapesEveryByteAtEveryOffset) {
+  // The writer copies text it finds plain (checked 16 bytes at a time) and
+  // escapes the rest: every byte value at every offset of keys and strings
+  // of 1 to 40 bytes comes out as AppendJsonString writes it.
+  for (int c = 0; c < 0x100; ++c) {
+    for (size_t len = 1; len <= 40; ++len) {
+      for (size_t at = 0; at < len; ++at) {
+        std::string s(len, 'a');
+        s[at] = static_cast<char>(c);
+        std::string quoted;
+        AppendJsonString(quoted, s);
+        JsonWriter w;
+        w.BeginObject().Field(s, s).EndObject();
+        ASSERT_EQ(w.str(), "{" + quoted + ":" + quoted + "}")
+            << "byte " << c << " at " << at << " of " << len;
+      }
+    }
+  }
+}
+
+TEST(JsonWriter, NumbersAtTheirLimitsAndGrowth) {
+  JsonWriter w;  // no room reserved: every piece grows the buffer at first
+  w.BeginArray();
+  w.Int(std::numeric_limits<int64_t>::min()).Int(std::numeric_limits<int64_t>::max());
+  w.Uint(std::numeric_limits<uint64_t>::max()).Int(0).Bool(false).Bool(true).Null();
+  for (int i = 0; i < 1000; ++i) w.Int(i);
+  w.EndArray();
+  const std::string text = w.Take();
+  const std::string head =
+      "[-9223372036854775808,9223372036854775807,18446744073709551615,0,false,true,null,0,1,2,";
+  EXPECT_EQ(text.substr(0, head.size()), head);
+  EXPECT_EQ(text.substr(text.size() - 9), ",998,999]");
+  // Take leaves the writer empty and ready for the next line.
+  EXPECT_EQ(w.str(), "");
+  w.BeginObject().Field("k", 1).EndObject();
+  EXPECT_EQ(w.Take(), R"({"k":1})");
 }
 
 TEST(JsonWriter, NonFiniteDoublesBecomeNull) {

@@ -475,7 +475,7 @@ class Fleet {
       w.Field("rtp_src", h.rtp_src()).Field("campaign", s.campaign());
     }
     w.EndObject();
-    return w.str();
+    return w.Take();
   }
 
   const FleetOptions& o_;

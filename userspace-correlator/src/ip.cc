@@ -53,8 +53,9 @@ absl::StatusOr<IpAddress> IpAddress::Parse(std::string_view text) {
   return absl::InvalidArgumentError(absl::StrCat("not an IP address: '", AV(text), "'"));
 }
 
-std::string IpAddress::ToString() const {
-  char out[INET6_ADDRSTRLEN];
+static_assert(IpAddress::kMaxText >= INET6_ADDRSTRLEN);
+
+size_t IpAddress::Format(char* out) const {
   if (is_v4()) {
     // What inet_ntop writes, without its sprintf: events print two
     // addresses each.
@@ -66,11 +67,18 @@ std::string IpAddress::ToString() const {
       *p++ = static_cast<char>('0' + v % 10);
       if (i < 15) *p++ = '.';
     }
-    return std::string(out, p);
-  } else {
-    inet_ntop(AF_INET6, bytes.data(), out, sizeof(out));
+    return static_cast<size_t>(p - out);
   }
-  return out;
+  char text[INET6_ADDRSTRLEN];
+  if (!inet_ntop(AF_INET6, bytes.data(), text, sizeof(text))) return 0;
+  const size_t n = std::strlen(text);
+  std::memcpy(out, text, n);
+  return n;
+}
+
+std::string IpAddress::ToString() const {
+  char out[kMaxText];
+  return std::string(out, Format(out));
 }
 
 absl::StatusOr<IpPrefix> IpPrefix::Parse(std::string_view text) {

@@ -1,16 +1,13 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include "sipwarden/json.h"
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 
-#ifdef __SSE2__
-#include <emmintrin.h>
-#endif
 
-#include "absl/strings/str_cat.h"
 
 namespace sw {
 namespace {
@@ -49,29 +46,14 @@ size_t Utf8Len(std::string_view s, size_t i) {
 
 }  // namespace
 
-// Bytes copied as they are: printable ASCII but the quote and the backslash.
-constexpr std::array<bool, 256> kPlainJsonByte = [] {
-  std::array<bool, 256> t{};
-  for (int c = 0x20; c < 0x7f; ++c) t[c] = c != '"' && c != '\\';
-  return t;
-}();
-
 namespace {
 
 // The end of the run of plain bytes starting at i.
 size_t PlainRunEnd(std::string_view s, size_t i) {
 #ifdef __SSE2__
-  // 16 bytes at a time: a byte is plain when it is above 0x1f (a signed
-  // compare: bytes from 0x80 are negative), not 0x7f, and neither '"' nor '\\'.
-  const __m128i lo = _mm_set1_epi8(0x1f), hi = _mm_set1_epi8(0x7f);
-  const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\');
+  // 16 bytes at a time.
   while (i + 16 <= s.size()) {
-    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s.data() + i));
-    const __m128i above = _mm_cmpgt_epi8(v, lo);
-    const __m128i bad = _mm_or_si128(_mm_cmpeq_epi8(v, hi),
-                                     _mm_or_si128(_mm_cmpeq_epi8(v, quote),
-                                                  _mm_cmpeq_epi8(v, backslash)));
-    const unsigned ok = static_cast<unsigned>(_mm_movemask_epi8(_mm_andnot_si128(bad, above)));
+    const unsigned ok = json_internal::PlainMask16(s.data() + i);
     if (ok != 0xffff) return i + static_cast<size_t>(__builtin_ctz(~ok));
     i += 16;
   }
@@ -120,91 +102,57 @@ void AppendJsonString(std::string& out, std::string_view s) {
   out.push_back('"');
 }
 
-JsonWriter& JsonWriter::BeginObject() {
-  Separate();
-  out_.push_back('{');
-  written_.push_back(0);
-  return *this;
+void JsonWriter::Grow(size_t n) {
+  out_.resize(std::max(out_.size() * 2, n_ + n + 256));
 }
 
-JsonWriter& JsonWriter::EndObject() {
-  out_.push_back('}');
-  written_.pop_back();
-  return *this;
+std::string JsonWriter::Take() {
+  out_.resize(n_);
+  // A line that once needed much room (a long escaped string) gives it back.
+  if (out_.capacity() > 2 * n_ + 4096) out_.shrink_to_fit();
+  std::string text = std::move(out_);
+  out_.clear();
+  n_ = 0;
+  written_.clear();
+  after_key_ = false;
+  return text;
 }
 
-JsonWriter& JsonWriter::BeginArray() {
-  Separate();
-  out_.push_back('[');
-  written_.push_back(0);
-  return *this;
+namespace {
+// Escaped text on its way into a writer (kept per thread: its storage is
+// reused from line to line).
+std::string& EscapeScratch(std::string_view s) {
+  thread_local std::string scratch;
+  scratch.clear();
+  AppendJsonString(scratch, s);
+  return scratch;
 }
+}  // namespace
 
-JsonWriter& JsonWriter::EndArray() {
-  out_.push_back(']');
-  written_.pop_back();
-  return *this;
-}
-
-JsonWriter& JsonWriter::Key(std::string_view k) {
-  Separate();
-  // Keys are short names that need no escaping: written with their quotes
-  // and colon in one append.
-  char buf[kShortKey + 3];
-  if (k.size() <= kShortKey && PlainRunEnd(k, 0) == k.size()) {
-    buf[0] = '"';
-    std::memcpy(buf + 1, k.data(), k.size());
-    buf[k.size() + 1] = '"';
-    buf[k.size() + 2] = ':';
-    out_.append(buf, k.size() + 3);
-  } else {
-    AppendJsonString(out_, k);
-    out_.push_back(':');
-  }
+JsonWriter& JsonWriter::KeyEscaped(std::string_view k) {
+  const std::string& e = EscapeScratch(k);
+  char* p = Separate(Room(e.size() + 2));
+  std::memcpy(p, e.data(), e.size());
+  p += e.size();
+  *p++ = ':';
+  Wrote(p);
   after_key_ = true;
   return *this;
 }
 
-JsonWriter& JsonWriter::String(std::string_view v) {
-  Separate();
-  AppendJsonString(out_, v);
-  return *this;
-}
-
-JsonWriter& JsonWriter::Int(int64_t v) {
-  Separate();
-  absl::StrAppend(&out_, v);
-  return *this;
-}
-
-JsonWriter& JsonWriter::Uint(uint64_t v) {
-  Separate();
-  absl::StrAppend(&out_, v);
+JsonWriter& JsonWriter::StringEscaped(std::string_view v) {
+  const std::string& e = EscapeScratch(v);
+  char* p = Separate(Room(e.size() + 1));
+  std::memcpy(p, e.data(), e.size());
+  Wrote(p + e.size());
   return *this;
 }
 
 JsonWriter& JsonWriter::Double(double v) {
-  Separate();
-  if (!std::isfinite(v)) {
-    out_ += "null";
-    return *this;
-  }
+  if (!std::isfinite(v)) return Null();
   char buf[32];
-  std::snprintf(buf, sizeof(buf), "%.6g", v);
-  out_ += buf;
-  return *this;
-}
-
-JsonWriter& JsonWriter::Bool(bool v) {
-  Separate();
-  out_ += v ? "true" : "false";
-  return *this;
-}
-
-JsonWriter& JsonWriter::Null() {
-  Separate();
-  out_ += "null";
-  return *this;
+  const int n = std::snprintf(buf, sizeof(buf), "%.6g", v);
+  return Literal(std::string_view(buf, static_cast<size_t>(std::clamp(n, 0, 31))));
 }
 
 }  // namespace sw

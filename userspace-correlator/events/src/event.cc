@@ -31,11 +31,17 @@ std::string_view DispositionName(Disposition d) {
 
 namespace {
 
+// An address as a field, without making a string of it.
+void WriteIp(JsonWriter& w, std::string_view key, const IpAddress& a) {
+  char text[IpAddress::kMaxText];
+  w.Field(key, std::string_view(text, a.Format(text)));
+}
+
 void WriteFlow(JsonWriter& w, const Flow& f, bool with_transport) {
   w.Field("ts", FormatRfc3339View(f.ts_ns));
-  w.Field("src_ip", f.src.ToString());
+  WriteIp(w, "src_ip", f.src);
   w.Field("src_port", static_cast<uint32_t>(f.sport));
-  w.Field("dst_ip", f.dst.ToString());
+  WriteIp(w, "dst_ip", f.dst);
   w.Field("dst_port", static_cast<uint32_t>(f.dport));
   if (with_transport) w.Field("transport", TransportName(f.transport));
 }
@@ -152,7 +158,7 @@ std::string ToJson(const CallRecord& c) {
   w.Field("callee", c.callee.uri);
   w.Field("caller_user", c.caller.user);
   w.Field("callee_user", c.callee.user);
-  w.Field("caller_ip", c.caller_ip.ToString());
+  WriteIp(w, "caller_ip", c.caller_ip);
   w.Field("contact", c.contact);
   w.Field("start", FormatRfc3339View(c.start_ns));
   w.Field("end", FormatRfc3339View(c.end_ns));

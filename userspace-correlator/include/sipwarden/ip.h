@@ -7,6 +7,7 @@
 
 #include <array>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 
@@ -28,7 +29,18 @@ struct IpAddress {
   static absl::StatusOr<IpAddress> Parse(std::string_view text);
 
   std::string ToString() const;  // dotted quad for IPv4, RFC 5952 for IPv6
-  friend bool operator==(const IpAddress&, const IpAddress&) = default;
+  // ToString's text written into out, which holds at least kMaxText bytes
+  // (no terminating NUL); returns its length. For lines written per message.
+  static constexpr size_t kMaxText = 46;  // INET6_ADDRSTRLEN
+  size_t Format(char* out) const;
+  // Two 8-byte compares (the defaulted one calls memcmp): addresses key the
+  // tables every message looks up.
+  friend bool operator==(const IpAddress& a, const IpAddress& b) {
+    uint64_t x[2], y[2];
+    std::memcpy(x, a.bytes.data(), sizeof(x));
+    std::memcpy(y, b.bytes.data(), sizeof(y));
+    return ((x[0] ^ y[0]) | (x[1] ^ y[1])) == 0;
+  }
   friend auto operator<=>(const IpAddress&, const IpAddress&) = default;
 };
 

@@ -2,32 +2,88 @@
 // A small streaming JSON writer for the JSON-lines outputs (events, alarms,
 // records, benchmark figures). Escapes strings as RFC 8259 requires; bytes
 // that are not valid UTF-8 are written as U+FFFD so every line stays valid.
+//
+// The agent writes a line for every SIP message, so the common steps (a key
+// or a string that needs no escaping, an integer) are inline and write
+// straight into the buffer: one room check, no call into the string library
+// per piece. Text that needs escaping takes the slower way.
 #pragma once
 
+#include <array>
+#include <charconv>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
-#include <vector>
 
 #include "absl/container/inlined_vector.h"
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 namespace sw {
+
+// Bytes a JSON string holds as they are: printable ASCII but the quote and
+// the backslash.
+inline constexpr std::array<bool, 256> kPlainJsonByte = [] {
+  std::array<bool, 256> t{};
+  for (int c = 0x20; c < 0x7f; ++c) t[c] = c != '"' && c != '\\';
+  return t;
+}();
+
+#ifdef __SSE2__
+namespace json_internal {
+// Bit i set when byte i of the 16 at p is plain: above 0x1f (a signed
+// compare: bytes from 0x80 are negative), not 0x7f, and neither '"' nor '\\'.
+inline unsigned PlainMask16(const char* p) {
+  const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  const __m128i bad = _mm_or_si128(
+      _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7f)),
+      _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))));
+  return static_cast<unsigned>(
+      _mm_movemask_epi8(_mm_andnot_si128(bad, _mm_cmpgt_epi8(v, _mm_set1_epi8(0x1f)))));
+}
+}  // namespace json_internal
+#endif
 
 class JsonWriter {
  public:
   // Room for a line of n bytes, so that a large object is not copied as it grows.
-  void Reserve(size_t n) { out_.reserve(n); }
-  JsonWriter& BeginObject();
-  JsonWriter& EndObject();
-  JsonWriter& BeginArray();
-  JsonWriter& EndArray();
-  JsonWriter& Key(std::string_view k);
-  JsonWriter& String(std::string_view v);
-  JsonWriter& Int(int64_t v);
-  JsonWriter& Uint(uint64_t v);
+  void Reserve(size_t n) {
+    if (out_.size() < n) out_.resize(n);
+  }
+  JsonWriter& BeginObject() { return Open('{'); }
+  JsonWriter& EndObject() { return Close('}'); }
+  JsonWriter& BeginArray() { return Open('['); }
+  JsonWriter& EndArray() { return Close(']'); }
+  JsonWriter& Key(std::string_view k) {
+    if (!Plain(k)) return KeyEscaped(k);
+    char* p = Separate(Room(k.size() + 4));
+    *p++ = '"';
+    std::memcpy(p, k.data(), k.size());
+    p += k.size();
+    *p++ = '"';
+    *p++ = ':';
+    Wrote(p);
+    after_key_ = true;
+    return *this;
+  }
+  JsonWriter& String(std::string_view v) {
+    if (!Plain(v)) return StringEscaped(v);
+    char* p = Separate(Room(v.size() + 3));
+    *p++ = '"';
+    std::memcpy(p, v.data(), v.size());
+    p += v.size();
+    *p++ = '"';
+    Wrote(p);
+    return *this;
+  }
+  JsonWriter& Int(int64_t v) { return Number(v); }
+  JsonWriter& Uint(uint64_t v) { return Number(v); }
   JsonWriter& Double(double v);
-  JsonWriter& Bool(bool v);
-  JsonWriter& Null();
+  JsonWriter& Bool(bool v) { return Literal(v ? std::string_view("true") : "false"); }
+  JsonWriter& Null() { return Literal("null"); }
 
   // Key + value shorthands.
   JsonWriter& Field(std::string_view k, std::string_view v) { return Key(k).String(v); }
@@ -39,24 +95,82 @@ class JsonWriter {
   JsonWriter& Field(std::string_view k, double v) { return Key(k).Double(v); }
   JsonWriter& Field(std::string_view k, bool v) { return Key(k).Bool(v); }
 
-  const std::string& str() const { return out_; }
-  std::string Take() { return std::move(out_); }
+  // What was written so far.
+  std::string_view str() const { return std::string_view(out_.data(), n_); }
+  // The text, leaving the writer empty.
+  std::string Take();
 
  private:
-  // The comma before an element, unless it is the first of its container
-  // or a key's value.
-  void Separate() {
+  // Whether no byte of s needs escaping: 16 bytes at a time from 16 on.
+  static bool Plain(std::string_view s) {
+    const char* p = s.data();
+    const size_t n = s.size();
+#ifdef __SSE2__
+    if (n >= 16) {
+      for (size_t i = 0; i + 16 < n; i += 16) {
+        if (json_internal::PlainMask16(p + i) != 0xffff) return false;
+      }
+      // The last 16 bytes (overlapping what was read).
+      return json_internal::PlainMask16(p + n - 16) == 0xffff;
+    }
+#endif
+    for (size_t i = 0; i < n; ++i) {
+      if (!kPlainJsonByte[static_cast<unsigned char>(p[i])]) return false;
+    }
+    return true;
+  }
+  // Where the next n bytes go (out_ is kept at least n_ + n long; only
+  // out_[0, n_) is text).
+  char* Room(size_t n) {
+    if (out_.size() - n_ < n) Grow(n);
+    return out_.data() + n_;
+  }
+  void Grow(size_t n);
+  void Wrote(const char* end) { n_ = static_cast<size_t>(end - out_.data()); }
+  // Writes the comma before an element (unless it is the first of its
+  // container or a key's value) at p, which has room for it; returns where
+  // the element goes.
+  char* Separate(char* p) {
     if (after_key_) {
       after_key_ = false;
-      return;
+      return p;
     }
     if (!written_.empty()) {
-      if (written_.back()) out_.push_back(',');
+      if (written_.back()) *p++ = ',';
       written_.back() = 1;
     }
+    return p;
   }
-  static constexpr size_t kShortKey = 64;
-  std::string out_;
+  JsonWriter& Open(char c) {
+    char* p = Separate(Room(2));
+    *p++ = c;
+    Wrote(p);
+    written_.push_back(0);
+    return *this;
+  }
+  JsonWriter& Close(char c) {
+    *Room(1) = c;
+    ++n_;
+    written_.pop_back();
+    return *this;
+  }
+  JsonWriter& Literal(std::string_view s) {
+    char* p = Separate(Room(s.size() + 1));
+    std::memcpy(p, s.data(), s.size());
+    Wrote(p + s.size());
+    return *this;
+  }
+  template <typename T>
+  JsonWriter& Number(T v) {
+    char* p = Separate(Room(24));  // a comma and 20 digits and a sign at most
+    Wrote(std::to_chars(p, p + 22, v).ptr);
+    return *this;
+  }
+  JsonWriter& KeyEscaped(std::string_view k);
+  JsonWriter& StringEscaped(std::string_view v);
+
+  std::string out_;  // the text is out_[0, n_); the rest is room
+  size_t n_ = 0;
   // Per open container: 1 once an element is written. Inline (lines nest a
   // few levels), and bytes rather than vector<bool>'s bits: every element
   // reads and writes it.

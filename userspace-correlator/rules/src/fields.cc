@@ -439,21 +439,8 @@ Value GetValue(const EventView& e, const FieldRef& f, std::string* scratch) {
 }
 
 void AppendIp(const IpAddress& a, std::string& out) {
-  if (a.is_v4()) {
-    const auto b = a.v4();
-    char buf[16];
-    char* p = buf;
-    for (int i = 0; i < 4; ++i) {
-      unsigned v = b[i];
-      if (v >= 100) *p++ = static_cast<char>('0' + v / 100);
-      if (v >= 10) *p++ = static_cast<char>('0' + (v / 10) % 10);
-      *p++ = static_cast<char>('0' + v % 10);
-      if (i < 3) *p++ = '.';
-    }
-    out.append(buf, p - buf);
-    return;
-  }
-  out += a.ToString();
+  char text[IpAddress::kMaxText];
+  out.append(text, a.Format(text));
 }
 
 void AppendText(const Value& v, ValueKind kind, std::string& out) {
