@@ -7,8 +7,6 @@
 #include <cstdio>
 #include <cstring>
 
-
-
 namespace sw {
 namespace {
 
@@ -102,9 +100,7 @@ void AppendJsonString(std::string& out, std::string_view s) {
   out.push_back('"');
 }
 
-void JsonWriter::Grow(size_t n) {
-  out_.resize(std::max(out_.size() * 2, n_ + n + 256));
-}
+void JsonWriter::Grow(size_t n) { out_.resize(std::max(out_.size() * 2, n_ + n + 256)); }
 
 std::string JsonWriter::Take() {
   out_.resize(n_);
