@@ -361,7 +361,7 @@ rules:
   EXPECT_EQ(idle, 0u);
 }
 
-// The engine keeps a regular expression's result per text (bounded, shared
+// The engine keeps a regular expression's result per text (direct-mapped, shared
 // by the rules with the same expression) and evaluates a condition several
 // patterns share once per event: results must be those of evaluating every
 // condition on every event, past the memo's bound and with alternating texts.
@@ -384,7 +384,8 @@ rules:
     actions:
       - emit: {name: good-case}
 )");
-  // More distinct texts than the memo keeps (4096), each seen twice, the
+  // More distinct texts than the memo has slots (1024, a text replacing
+  // whichever shares its slot), each seen twice, the
   // second time after all the others; every third a scanner, every fifth in
   // capitals (which only the case-insensitive expression sees as one).
   auto ua = [](int i) {

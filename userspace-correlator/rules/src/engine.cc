@@ -318,8 +318,18 @@ class EngineCore {
   // A regular expression's result on s: the texts rules match expressions on
   // (User-Agents, numbers dialled) repeat, and a match costs a hundred
   // nanoseconds or more where a lookup costs a few tens.
+  // The results are kept per expression in a direct-mapped table: a text
+  // that collides with another replaces it, so a source varying its text
+  // (a number per call) costs one match and no allocation once each slot's
+  // string has grown to its texts.
   bool Regex(const Condition& c, std::string_view s);
-  static constexpr size_t kMaxMemo = 4096;     // results kept per expression
+  struct RegexMemoSlot {
+    uint64_t hash = 0;
+    bool used = false;
+    bool result = false;
+    std::string text;
+  };
+  static constexpr size_t kMemoSlots = 1024;   // per expression, a power of two
   static constexpr size_t kMaxMemoText = 256;  // longer texts are matched each time
   bool EvalCtx(const CtxExpr& x, const ActCtx& c);
   void BuildKey(const std::vector<FieldRef>& fields, const EventView& e, std::string& out);
@@ -470,8 +480,8 @@ class EngineCore {
   std::deque<Queued> queue_;
   std::vector<SyntheticEvent> spare_;
   std::vector<CachedKey> keys_;
-  std::vector<absl::flat_hash_map<std::string, bool>> regex_memo_;  // by Condition::re_id
-  std::vector<SharedCondition> shared_;                             // by Condition::memo_id
+  std::vector<std::vector<RegexMemoSlot>> regex_memo_;  // by Condition::re_id, made on first use
+  std::vector<SharedCondition> shared_;                 // by Condition::memo_id
   // Context names looked up for the event being dispatched (see EvalCtx):
   // the name's template text and whether it existed; valid while the event
   // and ctx_version_ (bumped whenever a context is created or dropped) hold.
@@ -917,11 +927,15 @@ bool EngineCore::Regex(const Condition& c, std::string_view s) {
     return RE2::PartialMatch(text, *c.re);
   }
   auto& memo = regex_memo_[c.re_id];
-  if (auto it = memo.find(AV(s)); it != memo.end()) return it->second;
-  const bool r = RE2::PartialMatch(text, *c.re);
-  if (memo.size() >= kMaxMemo) memo.clear();  // bounded: a source varying its text costs one match
-  memo.emplace(std::string(s), r);
-  return r;
+  if (memo.empty()) memo.resize(kMemoSlots);
+  const uint64_t h = absl::Hash<absl::string_view>{}(AV(s));
+  RegexMemoSlot& slot = memo[h & (kMemoSlots - 1)];
+  if (slot.used && slot.hash == h && slot.text == s) return slot.result;
+  slot.result = RE2::PartialMatch(text, *c.re);
+  slot.hash = h;
+  slot.used = true;
+  slot.text.assign(s);
+  return slot.result;
 }
 
 bool EngineCore::EvalCond(const Condition& c, const EventView& e, const Snapshot* first) {
