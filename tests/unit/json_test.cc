@@ -101,10 +101,12 @@ TEST(JsonWriter, InlineAndEscapedPathsAgree) {
         if (special && len) s[len / 2] = '"';
         JsonWriter w;
         w.Reserve(reserve);
-        w.BeginObject().Field(s, s).Key("n").BeginArray().String(s).EndArray().EndObject();
+        w.BeginObject().Field(s, s).Key("n").BeginArray().String(s).String(s).EndArray();
+        w.Field(s, 1).EndObject();
         std::string quoted;
         AppendJsonString(quoted, s);
-        EXPECT_EQ(w.str(), "{" + quoted + ":" + quoted + ",\"n\":[" + quoted + "]}")
+        EXPECT_EQ(w.str(), "{" + quoted + ":" + quoted + ",\"n\":[" + quoted + "," + quoted +
+                               "]," + quoted + ":1}")
             << "length " << len << (special ? " with a quote" : "") << ", reserve " << reserve;
       }
     }

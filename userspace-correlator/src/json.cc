@@ -126,23 +126,14 @@ std::string& EscapeScratch(std::string_view s) {
 }  // namespace
 
 JsonWriter& JsonWriter::KeyEscaped(std::string_view k) {
-  const std::string& e = EscapeScratch(k);
-  char* p = Separate(Room(e.size() + 2));
-  std::memcpy(p, e.data(), e.size());
-  p += e.size();
-  *p++ = ':';
-  Wrote(p);
+  Literal(EscapeScratch(k));  // the escaped text comes with its quotes
+  *Room(1) = ':';
+  ++n_;
   after_key_ = true;
   return *this;
 }
 
-JsonWriter& JsonWriter::StringEscaped(std::string_view v) {
-  const std::string& e = EscapeScratch(v);
-  char* p = Separate(Room(e.size() + 1));
-  std::memcpy(p, e.data(), e.size());
-  Wrote(p + e.size());
-  return *this;
-}
+JsonWriter& JsonWriter::StringEscaped(std::string_view v) { return Literal(EscapeScratch(v)); }
 
 JsonWriter& JsonWriter::Double(double v) {
   if (!std::isfinite(v)) return Null();

@@ -59,11 +59,7 @@ class JsonWriter {
   JsonWriter& EndArray() { return Close(']'); }
   JsonWriter& Key(std::string_view k) {
     if (!Plain(k)) return KeyEscaped(k);
-    char* p = Separate(Room(k.size() + 4));
-    *p++ = '"';
-    std::memcpy(p, k.data(), k.size());
-    p += k.size();
-    *p++ = '"';
+    char* p = Quoted(Separate(Room(k.size() + 4)), k);
     *p++ = ':';
     Wrote(p);
     after_key_ = true;
@@ -71,12 +67,7 @@ class JsonWriter {
   }
   JsonWriter& String(std::string_view v) {
     if (!Plain(v)) return StringEscaped(v);
-    char* p = Separate(Room(v.size() + 3));
-    *p++ = '"';
-    std::memcpy(p, v.data(), v.size());
-    p += v.size();
-    *p++ = '"';
-    Wrote(p);
+    Wrote(Quoted(Separate(Room(v.size() + 3)), v));
     return *this;
   }
   JsonWriter& Int(int64_t v) { return Number(v); }
@@ -126,6 +117,15 @@ class JsonWriter {
     return out_.data() + n_;
   }
   void Grow(size_t n);
+  // Writes s, which needs no escaping, between quotes at p (which has room
+  // for them); returns where it ends.
+  static char* Quoted(char* p, std::string_view s) {
+    *p++ = '"';
+    std::memcpy(p, s.data(), s.size());
+    p += s.size();
+    *p++ = '"';
+    return p;
+  }
   void Wrote(const char* end) { n_ = static_cast<size_t>(end - out_.data()); }
   // Writes the comma before an element (unless it is the first of its
   // container or a key's value) at p, which has room for it; returns where
