@@ -105,8 +105,8 @@ TEST(JsonWriter, InlineAndEscapedPathsAgree) {
         w.Field(s, 1).EndObject();
         std::string quoted;
         AppendJsonString(quoted, s);
-        EXPECT_EQ(w.str(), "{" + quoted + ":" + quoted + ",\"n\":[" + quoted + "," + quoted +
-                               "]," + quoted + ":1}")
+        EXPECT_EQ(w.str(), "{" + quoted + ":" + quoted + ",\"n\":[" + quoted + "," + quoted + "]," +
+                               quoted + ":1}")
             << "length " << len << (special ? " with a quote" : "") << ", reserve " << reserve;
       }
     }
