@@ -16,7 +16,8 @@
 // Figures:
 //   - offered-rate steps: the highest rate (SIP messages per second) whose
 //     step lost no ring-buffer record (kernel sw_stats.rb_lost), and the
-//     loss rate of the first step above it;
+//     loss rate of the lowest step above it that lost some; after the first
+//     lossy step, --refine steps halve the gap between the two;
 //   - the agent's CPU (cores: CPU-seconds per second, utime + stime of its
 //     process) and RSS at that rate;
 //   - with --dialogs (100,000) dialogs open at once (INVITE, 100, 180, 200,
@@ -101,6 +102,10 @@ ABSL_FLAG(std::string, steps,
           "Offered rates, SIP messages per second, in increasing order; stepping stops at the "
           "first step that loses records, or that the generator cannot offer");
 ABSL_FLAG(double, step_seconds, 5, "How long each offered-rate step lasts");
+ABSL_FLAG(uint32_t, refine, 3,
+          "Steps added after the first lossy one, each halving the gap between the highest "
+          "rate sustained and the lowest that was not (stopping once it is within 2 %), so that "
+          "the sustained figure does not depend on how coarse --steps is; 0: none");
 ABSL_FLAG(uint32_t, call_cycles, 20000,
           "Calls in progress during the steps: a BYE ends the call that began this many calls "
           "ago (the 200 to the INVITE comes a tenth of that after it); the steps start once "
@@ -932,7 +937,7 @@ absl::Status Bench::Run() {
               << " (ksoftirqd " << r.softirqd / r.wall << "), " << r.gen_waits << " runs waited\n";
   };
   std::optional<StepResult> sustained, lossy;
-  uint64_t sustained_step = 0;
+  uint64_t sustained_step = 0, not_sustained_step = 0;
   for (uint64_t rate : steps) {
     SW_ASSIGN_OR_RETURN(StepResult r, Step(rate, step_s));
     // A step the generator could not offer, with no loss, is repeated (twice
@@ -953,6 +958,7 @@ absl::Status Bench::Run() {
     }
     if (r.lost > 0) {
       lossy = r;
+      not_sustained_step = rate;
       break;
     }
     // No loss yet, but the agent is falling behind: a longer step would
@@ -964,6 +970,7 @@ absl::Status Bench::Run() {
                 << " s:\n";
       SW_ASSIGN_OR_RETURN(lossy, Step(rate, 3 * step_s));
       report(rate, *lossy);
+      not_sustained_step = rate;
       break;
     }
     sustained = r;
@@ -976,6 +983,34 @@ absl::Status Bench::Run() {
       break;
     }
   }
+  // Refinement: halve the gap between the highest rate sustained and the
+  // lowest that was not. A rate that loses records becomes the loss figure's
+  // step (the lowest measured loss); one that only fills the ring past half
+  // is not sustained either, but lost nothing to report.
+  for (uint32_t i = 0; i < absl::GetFlag(FLAGS_refine) && sustained && not_sustained_step; ++i) {
+    const uint64_t lo = sustained_step, hi = not_sustained_step;
+    if (hi - lo <= std::max<uint64_t>(1000, lo / 50)) break;
+    const uint64_t mid = (lo + hi) / 2 / 1000 * 1000;
+    if (mid <= lo) break;
+    std::cerr << "  refining between " << lo << " and " << hi << " msg/s:\n";
+    SW_ASSIGN_OR_RETURN(StepResult r, Step(mid, step_s));
+    report(mid, r);
+    if (r.lost > 0) {
+      lossy = r;
+      not_sustained_step = mid;
+    } else if (r.ring_used > 0.5) {
+      std::cerr << "  the ring was " << 100 * r.ring_used << "% full when the step ended: "
+                << "not sustained\n";
+      not_sustained_step = mid;
+    } else if (r.offered < 0.9 * static_cast<double>(mid)) {
+      std::cerr << "  the generator offered only " << static_cast<uint64_t>(r.offered)
+                << " msg/s of " << mid << ": refinement stopped\n";
+      break;
+    } else {
+      sustained = r;
+      sustained_step = mid;
+    }
+  }
   StopAgent();
   if (!sustained) {
     return absl::FailedPreconditionError(
@@ -983,7 +1018,7 @@ absl::Status Bench::Run() {
   }
   std::cerr << "  sustained without loss: " << static_cast<uint64_t>(sustained->offered)
             << " msg/s (step " << sustained_step << ")"
-            << (lossy ? absl::StrCat("; first lossy step offered ",
+            << (lossy ? absl::StrCat("; lowest lossy step offered ",
                                      static_cast<uint64_t>(lossy->offered), " msg/s")
                       : std::string("; no step lost records (the generator's limit came first: "
                                     "a lower bound)"))

@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: BSD-2-Clause
 # Smoke test for sw-bench-agent through live.sh: a short run (two low
-# offered-rate steps, a few thousand open dialogs) exits 0, prints each
+# offered-rate steps, then one far above what an agent takes, so that the
+# refinement steps run; a few thousand open dialogs) exits 0, prints each
 # expected figure as a JSON line with a numeric value, and leaves no
 # namespace, bpffs or agent of its own behind. Timing is not checked.
 # Usage: smoke_test.sh path/to/live.sh path/to/sw-bench-agent path/to/sipwarden-agent
@@ -20,15 +21,23 @@ if (( $(nproc) < 2 )); then
 fi
 
 out=$(mktemp)
-trap 'rm -f "$out"' EXIT
-SWB_LIVE_TIMEOUT=100 "$live" "$bench" --agent "$agent" --steps 10000,30000 --step-seconds 1 \
-  --call-cycles 500 --dialogs 3000 --dialog-rate 30000 >"$out" &
+err=$(mktemp)
+trap 'rm -f "$out" "$err"' EXIT
+SWB_LIVE_TIMEOUT=150 "$live" "$bench" --agent "$agent" --steps 10000,30000,400000 \
+  --step-seconds 1 --call-cycles 500 --dialogs 3000 --dialog-rate 30000 >"$out" 2>"$err" &
 pid=$!
 rc=0
 wait "$pid" || rc=$?
+cat "$err" >&2
 cat "$out"
 if [[ $rc -ne 0 ]]; then
   echo "smoke_test: live.sh failed ($rc)" >&2
+  exit 1
+fi
+# 400k msg/s is beyond any agent: it loses records, and refinement halves
+# the gap from 30k at least once.
+if ! grep -q "refining between 30000 and 400000 msg/s" "$err"; then
+  echo "smoke_test: no refinement step after the lossy step" >&2
   exit 1
 fi
 
