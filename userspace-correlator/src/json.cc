@@ -2,7 +2,6 @@
 #include "sipwarden/json.h"
 
 #include <algorithm>
-#include <array>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
