@@ -570,6 +570,9 @@ class Bench {
   void Schedule(const std::vector<swb_slot>& slots, uint64_t dialog_base);
   void Pace(uint64_t rate);
   absl::StatusOr<StepResult> Step(uint64_t rate, double seconds);
+  // Where the agent's time went over its run, from its own metrics (the
+  // rules' sampled time, the most costly first), on stderr.
+  void ReportRuleTime();
 
   Fd home_ns_, gen_ns_, dut_ns_;
   Iface gen_, dut_;
@@ -696,17 +699,21 @@ absl::StatusOr<std::map<std::string, double>> Bench::Scrape() {
     if (n == 0) break;
     text.append(buf, static_cast<size_t>(n));
   }
-  std::map<std::string, double> out;  // sums over labels
+  // Each series under its name summed over labels, and a labelled series
+  // under its whole name too (name{label="value"}).
+  std::map<std::string, double> out;
   for (absl::string_view line : absl::StrSplit(text, '\n')) {
     if (line.empty() || line[0] == '#') continue;
     const size_t sp = line.rfind(' ');
     if (sp == absl::string_view::npos) continue;
     absl::string_view name = line.substr(0, sp);
+    double v;
+    if (!absl::SimpleAtod(line.substr(sp + 1), &v)) continue;
     if (const size_t brace = name.find('{'); brace != absl::string_view::npos) {
+      out[std::string(name)] += v;
       name = name.substr(0, brace);
     }
-    double v;
-    if (absl::SimpleAtod(line.substr(sp + 1), &v)) out[std::string(name)] += v;
+    out[std::string(name)] += v;
   }
   if (!out.contains("sipwarden_sip_messages_total")) {
     return absl::InternalError("no sipwarden_sip_messages_total in the agent's metrics");
@@ -823,6 +830,32 @@ absl::StatusOr<StepResult> Bench::Step(uint64_t rate, double seconds) {
   r.gen_cpu = static_cast<double>(g1.tv_sec - g0.tv_sec) +
               static_cast<double>(g1.tv_nsec - g0.tv_nsec) / 1e9;
   return r;
+}
+
+void Bench::ReportRuleTime() {
+  auto m = Scrape();
+  auto st = agent_->Stat();
+  if (!m.ok() || !st.ok()) return;
+  const double msgs = (*m)["sipwarden_sip_messages_total"];
+  if (msgs <= 0) return;
+  constexpr std::string_view kRule = "sipwarden_rule_seconds_total{rule=\"";
+  std::vector<std::pair<double, std::string>> rules;
+  for (const auto& [name, v] : *m) {
+    if (name.starts_with(kRule) && name.size() > kRule.size() + 2) {
+      rules.emplace_back(v, name.substr(kRule.size(), name.size() - kRule.size() - 2));
+    }
+  }
+  std::sort(rules.rbegin(), rules.rend());
+  auto per_msg = [&](double seconds) { return seconds * 1e9 / msgs; };
+  std::cerr << "  where the agent's CPU went over the run (" << static_cast<uint64_t>(msgs)
+            << " SIP messages, its own metrics): " << per_msg(st->cpu_s)
+            << " ns per message in all, " << per_msg((*m)["sipwarden_correlation_seconds_total"])
+            << " parsing and correlating, of which the rules (sampled) "
+            << per_msg((*m)["sipwarden_rule_seconds_total"]) << "; the most costly rules:\n";
+  for (size_t i = 0; i < rules.size() && i < 8 && rules[i].first > 0; ++i) {
+    std::cerr << "    " << rules[i].second << ": " << per_msg(rules[i].first)
+              << " ns per message\n";
+  }
 }
 
 // The rule engine's own bytes per open dialog (no parser, pipeline, ring or
@@ -1011,6 +1044,7 @@ absl::Status Bench::Run() {
       sustained_step = mid;
     }
   }
+  ReportRuleTime();
   StopAgent();
   if (!sustained) {
     return absl::FailedPreconditionError(
