@@ -69,11 +69,9 @@ size_t IpAddress::Format(char* out) const {
     }
     return static_cast<size_t>(p - out);
   }
-  char text[INET6_ADDRSTRLEN];
-  if (!inet_ntop(AF_INET6, bytes.data(), text, sizeof(text))) return 0;
-  const size_t n = std::strlen(text);
-  std::memcpy(out, text, n);
-  return n;
+  // out holds kMaxText bytes, room for inet_ntop's text and its NUL.
+  if (!inet_ntop(AF_INET6, bytes.data(), out, kMaxText)) return 0;
+  return std::strlen(out);
 }
 
 std::string IpAddress::ToString() const {
