@@ -19,7 +19,6 @@
 #include <string_view>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/hash/hash.h"
 #include "sipwarden/absl_compat.h"
 
@@ -37,7 +36,7 @@ class KeyedTable {
       return std::string_view(key_size <= kInlineKey ? inline_key.data() : long_key.get(),
                               key_size);
     }
-    size_t hash = 0;   // of key, kept for Erase
+    size_t hash = 0;   // of key: compared before the key, and erasing needs it
     uint32_t gen = 0;  // changes whenever the slot is freed: stale timers see it
     uint32_t prev = kNoSlot, next = kNoSlot;  // LRU links, most recent at head
     bool live = false;
@@ -58,47 +57,42 @@ class KeyedTable {
 
   uint32_t Find(std::string_view key) const { return Find(key, Hash(key)); }
   uint32_t Find(std::string_view key, size_t hash) const {
-    auto it = index_.find(KeyRef{AV(key), hash});
-    return it == index_.end() ? kNoSlot : it->second;
+    return index_.Find(SlotIndex::Tag(hash), [&](uint32_t s) {
+      const Entry& e = entries_[s];
+      return e.hash == hash && e.key() == key;
+    });
   }
 
   // Adds a key (which must be absent). When full, first evicts the least
   // recently used entry and sets *evicted.
-  uint32_t Insert(std::string_view key, bool* evicted) {
+  uint32_t Insert(std::string_view key, bool* evicted) { return Insert(key, Hash(key), evicted); }
+  uint32_t Insert(std::string_view key, size_t hash, bool* evicted) {
     *evicted = false;
     if (index_.size() >= max_ && tail_ != kNoSlot) {
       Erase(tail_);
       *evicted = true;
     }
-    const uint32_t slot = Allocate(key, Hash(key));
-    index_.emplace(KeyRef{AV(entries_[slot].key()), entries_[slot].hash}, slot);
+    const uint32_t slot = Allocate(key, hash);
+    index_.Insert(SlotIndex::Tag(hash), slot);
     LinkHead(slot);
     return slot;
   }
 
   // Find, or Insert when absent (*inserted). hash is Hash(key).
   uint32_t FindOrInsert(std::string_view key, size_t hash, bool* inserted, bool* evicted) {
-    *evicted = false;
-    if (index_.size() >= max_) {  // may evict: the two-step way
-      const uint32_t found = Find(key, hash);
-      *inserted = found == kNoSlot;
-      return found != kNoSlot ? found : Insert(key, evicted);
+    const uint32_t found = Find(key, hash);
+    *inserted = found == kNoSlot;
+    if (found != kNoSlot) {
+      *evicted = false;
+      return found;
     }
-    uint32_t slot = kNoSlot;
-    auto it = index_.lazy_emplace(KeyRef{AV(key), hash}, [&](const auto& ctor) {
-      slot = Allocate(key, hash);
-      ctor(KeyRef{AV(entries_[slot].key()), hash}, slot);
-    });
-    *inserted = slot != kNoSlot;
-    if (!*inserted) return it->second;
-    LinkHead(slot);
-    return slot;
+    return Insert(key, hash, evicted);
   }
 
   void Erase(uint32_t slot) {
     Entry& e = entries_[slot];
     if (!e.live) return;
-    index_.erase(index_.find(KeyRef{AV(e.key()), e.hash}));
+    index_.Erase(SlotIndex::Tag(e.hash), slot);
     Unlink(slot);
     e.live = false;
     ++e.gen;
@@ -183,24 +177,77 @@ class KeyedTable {
     return slot;
   }
 
-  // The index holds each key's hash beside it: callers hash a key once (see
-  // Hash) and the index neither hashes it again nor, when it grows, rehashes
-  // the keys' bytes.
-  struct KeyRef {
-    absl::string_view bytes;
-    size_t hash;
-  };
-  struct KeyRefHash {
-    size_t operator()(const KeyRef& k) const { return k.hash; }
-  };
-  struct KeyRefEq {
-    bool operator()(const KeyRef& a, const KeyRef& b) const {
-      return a.hash == b.hash && a.bytes == b.bytes;
+  // The index: open addressing with linear probing over 8-byte buckets, a
+  // slot number and 32 bits of the key's hash (its tag, which also gives the
+  // bucket the probe starts at), at most 3/4 full. A lookup reads one bucket
+  // line, then the entry it names (whose key it compares); erasing a slot
+  // needs no key at all, and growing reads no entry. An absl::flat_hash_map
+  // of (key view, hash) -> slot spent a control-byte line and a slot line
+  // per lookup, both cold in a large table, and 32 bytes a slot.
+  class SlotIndex {
+   public:
+    static uint32_t Tag(size_t hash) {
+      return static_cast<uint32_t>(hash ^ (static_cast<uint64_t>(hash) >> 32));
     }
+    size_t size() const { return n_; }
+    // The first slot with this tag for which eq(slot) holds, or kNoSlot.
+    template <typename Eq>
+    uint32_t Find(uint32_t tag, Eq eq) const {
+      if (n_ == 0) return kNoSlot;
+      for (size_t i = tag & mask_;; i = (i + 1) & mask_) {
+        const Bucket& b = b_[i];
+        if (b.slot == kNoSlot) return kNoSlot;
+        if (b.tag == tag && eq(b.slot)) return b.slot;
+      }
+    }
+    void Insert(uint32_t tag, uint32_t slot) {
+      if ((n_ + 1) * 4 > b_.size() * 3) Grow();
+      Place(tag, slot);
+      ++n_;
+    }
+    // Removes slot's bucket (it is present, under this tag). The buckets
+    // after it in its probe run move back over the gap when their own probe
+    // start allows it, so no tombstone is left.
+    void Erase(uint32_t tag, uint32_t slot) {
+      size_t i = tag & mask_;
+      while (b_[i].slot != slot) i = (i + 1) & mask_;
+      for (size_t j = (i + 1) & mask_; b_[j].slot != kNoSlot; j = (j + 1) & mask_) {
+        const size_t home = b_[j].tag & mask_;
+        // b_[j] stays unless its probe starts outside (i, j], cyclically.
+        if (((j - home) & mask_) >= ((j - i) & mask_)) {
+          b_[i] = b_[j];
+          i = j;
+        }
+      }
+      b_[i].slot = kNoSlot;
+      --n_;
+    }
+
+   private:
+    struct Bucket {
+      uint32_t slot = kNoSlot;
+      uint32_t tag = 0;
+    };
+    void Place(uint32_t tag, uint32_t slot) {
+      size_t i = tag & mask_;
+      while (b_[i].slot != kNoSlot) i = (i + 1) & mask_;
+      b_[i] = Bucket{slot, tag};
+    }
+    void Grow() {
+      std::vector<Bucket> old = std::move(b_);
+      b_.assign(old.empty() ? 16 : old.size() * 2, Bucket{});
+      mask_ = b_.size() - 1;
+      for (const Bucket& b : old) {
+        if (b.slot != kNoSlot) Place(b.tag, b.slot);
+      }
+    }
+    std::vector<Bucket> b_;
+    size_t mask_ = 0;
+    size_t n_ = 0;
   };
 
   size_t max_;
-  // Entries in chunks that never move (the index points at their key bytes).
+  // Entries in chunks that never move (growing copies no key or value).
   // A std::deque did that with 512-byte blocks: two entries a block, so a
   // malloc for every other new slot and a division on every access.
   class Slots {
@@ -222,7 +269,7 @@ class KeyedTable {
   };
   Slots entries_;
   std::vector<uint32_t> free_;
-  absl::flat_hash_map<KeyRef, uint32_t, KeyRefHash, KeyRefEq> index_;
+  SlotIndex index_;
   uint32_t head_ = kNoSlot, tail_ = kNoSlot;
 };
 
