@@ -177,6 +177,27 @@ TEST_F(Calls, BoundedWithCountedEvictions) {
   EXPECT_EQ(done_[0].call_id, "c0");
 }
 
+// The call evicted is the least recently active one: a message of a call
+// (a response, a re-sent request) makes it the most recent; a call that
+// ended leaves the order.
+TEST_F(Calls, EvictsTheLeastRecentlyActiveCall) {
+  for (int i = 0; i < 4; ++i) Feed(Req("INVITE", (i + 1) * kSec, 1, "", "c" + std::to_string(i)));
+  Feed(Resp(180, 5 * kSec, 1, "INVITE", "c0"));  // c0 rings: c1 is now the oldest
+  Feed(Req("INVITE", 6 * kSec, 1, "", "c2"));    // c2's INVITE again: still c1
+  Feed(Resp(486, 7 * kSec, 1, "INVITE", "c3"));  // c3 ends: room for one
+  Feed(Req("INVITE", 8 * kSec, 1, "", "c4"));
+  EXPECT_EQ(tracker_.stats().evicted, 0u);
+  Feed(Req("INVITE", 9 * kSec, 1, "", "c5"));
+  Feed(Req("INVITE", 10 * kSec, 1, "", "c6"));
+  ASSERT_EQ(tracker_.stats().evicted, 2u);
+  std::vector<std::string> evicted;
+  for (const auto& r : done_) {
+    if (r.ended_by == "evicted") evicted.push_back(r.call_id);
+  }
+  EXPECT_EQ(evicted, (std::vector<std::string>{"c1", "c0"}));
+  EXPECT_EQ(tracker_.open_calls(), 4u);
+}
+
 // An ended call lingers to absorb retransmissions (its INVITE's, anything
 // else of it), outside the bound on calls under way, and is forgotten after
 // linger_ns: the same Call-ID then starts a new call.

@@ -28,13 +28,33 @@ void CallTracker::AddMedia(Call& c, const SipEvent& e) {
   }
 }
 
+void CallTracker::LinkNewest(Call& c) {
+  c.older = newest_;
+  c.newer = nullptr;
+  if (newest_) {
+    newest_->newer = &c;
+  } else {
+    oldest_ = &c;
+  }
+  newest_ = &c;
+}
+
+void CallTracker::Unlink(Call& c) {
+  (c.older ? c.older->newer : oldest_) = c.newer;
+  (c.newer ? c.newer->older : newest_) = c.older;
+  c.older = c.newer = nullptr;
+}
+
 void CallTracker::Touch(Map::iterator it, int64_t ts) {
-  it->second.last_ns = std::max(it->second.last_ns, ts);
-  lru_.splice(lru_.end(), lru_, it->second.lru);
+  Call& c = it->second;
+  c.last_ns = std::max(c.last_ns, ts);
+  if (newest_ == &c) return;
+  Unlink(c);
+  LinkNewest(c);
 }
 
 void CallTracker::Erase(Map::iterator it) {
-  lru_.erase(it->second.lru);
+  Unlink(it->second);
   calls_.erase(it);
 }
 
@@ -89,16 +109,16 @@ void CallTracker::OnSip(const SipEvent& e) {
         ++stats_.unknown_dialog;
         return;
       }
-      while (calls_.size() >= limits_.max_calls && !lru_.empty()) {
-        auto old = calls_.find(lru_.front());
+      while (calls_.size() >= limits_.max_calls && oldest_ != nullptr) {
+        auto old = calls_.find(*oldest_->key);
         Finish(old->second, old->second.last_ns, Disposition::kFailed, "evicted");
         ++stats_.evicted;
         Erase(old);
       }
-      lru_.push_back(e.call_id);
       it = calls_.emplace(e.call_id, Call{}).first;
       Call& c = it->second;
-      c.lru = std::prev(lru_.end());
+      c.key = &it->first;
+      LinkNewest(c);
       c.rec.call_id = e.call_id;
       c.rec.caller = e.from;
       c.rec.callee = e.to;
@@ -254,7 +274,7 @@ void CallTracker::Flush() {
     Finish(*c, c->last_ns, d, "end_of_input");
   }
   calls_.clear();
-  lru_.clear();
+  oldest_ = newest_ = nullptr;
   ended_.clear();
   ended_order_.clear();
 }

@@ -8,7 +8,6 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
-#include <list>
 #include <string>
 
 #include "absl/container/node_hash_map.h"
@@ -64,10 +63,15 @@ class CallTracker {
     int64_t last_ns = 0;   // last message of this call
     int64_t state_ns = 0;  // when the current state began
     bool cancelled = false;
-    std::list<std::string>::iterator lru;
+    // Links of the activity order (least recently active first), kept in
+    // the calls themselves: touching a call allocates nothing.
+    Call* older = nullptr;
+    Call* newer = nullptr;
+    const std::string* key = nullptr;  // its key in calls_
   };
-  // Node-based (entries stay put: the LRU list and the ended queue point
-  // into them), with Abseil's open-addressed index: one probe per lookup.
+  // Node-based (entries stay put: the activity links and the ended queue
+  // point into them), with Abseil's open-addressed index: one probe per
+  // lookup.
   using Map = absl::node_hash_map<std::string, Call>;
 
   // What an ended call keeps while it lingers: enough to tell a
@@ -83,14 +87,17 @@ class CallTracker {
   void Retire(Map::iterator it);
   void Touch(Map::iterator it, int64_t ts);
   void Erase(Map::iterator it);
+  void LinkNewest(Call& c);
+  void Unlink(Call& c);
   void OnEnded(EndedMap::iterator it, const SipEvent& e);
   static void AddMedia(Call& c, const SipEvent& e);
 
   Sink sink_;
   CallTrackerLimits limits_;
   CallTrackerStats stats_;
-  Map calls_;                   // calls under way
-  std::list<std::string> lru_;  // least recently active first
+  Map calls_;               // calls under way
+  Call* oldest_ = nullptr;  // the least recently active call
+  Call* newest_ = nullptr;
   // Ended calls, and their keys in the order they ended (the keys of a
   // node-based map stay where they are until erased). An entry whose end
   // lies before its predecessor's (a timeout found by the sweep) waits for
