@@ -32,6 +32,31 @@ inline constexpr std::array<bool, 256> kPlainJsonByte = [] {
   return t;
 }();
 
+namespace json_internal {
+inline uint64_t Load8(const char* p) {
+  uint64_t x;
+  std::memcpy(&x, p, 8);
+  return x;
+}
+inline uint32_t Load4(const char* p) {
+  uint32_t x;
+  std::memcpy(&x, p, 4);
+  return x;
+}
+// Whether all 8 bytes of x are plain (kPlainJsonByte), without a branch per
+// byte: none has its top bit set, none is below 0x20, none equals 0x7f, '"'
+// or '\\'. Each test sets a byte's top bit exactly when some byte fails it
+// (borrows run only above a failing byte).
+inline bool Plain8(uint64_t x) {
+  constexpr uint64_t kOnes = 0x0101010101010101, kTops = 0x8080808080808080;
+  auto zero_byte = [&](uint64_t v) { return (v - kOnes) & ~v; };
+  const uint64_t below_space = (x - 0x20 * kOnes) & ~x;
+  const uint64_t bad = x | below_space | zero_byte(x ^ (0x7f * kOnes)) |
+                       zero_byte(x ^ ('"' * kOnes)) | zero_byte(x ^ ('\\' * kOnes));
+  return (bad & kTops) == 0;
+}
+}  // namespace json_internal
+
 #ifdef __SSE2__
 namespace json_internal {
 // Bit i set when byte i of the 16 at p is plain: above 0x1f (a signed
@@ -92,7 +117,9 @@ class JsonWriter {
   std::string Take();
 
  private:
-  // Whether no byte of s needs escaping: 16 bytes at a time from 16 on.
+  // Whether no byte of s needs escaping: 16 bytes at a time from 16 on, 8 or
+  // 4 at a time (two overlapping loads) below, so that a short string costs
+  // no branch per byte.
   static bool Plain(std::string_view s) {
     const char* p = s.data();
     const size_t n = s.size();
@@ -105,6 +132,16 @@ class JsonWriter {
       return json_internal::PlainMask16(p + n - 16) == 0xffff;
     }
 #endif
+    if (n >= 8) {
+      for (size_t i = 0; i + 8 < n; i += 8) {
+        if (!json_internal::Plain8(json_internal::Load8(p + i))) return false;
+      }
+      return json_internal::Plain8(json_internal::Load8(p + n - 8));
+    }
+    if (n >= 4) {
+      return json_internal::Plain8(json_internal::Load4(p) |
+                                   uint64_t{json_internal::Load4(p + n - 4)} << 32);
+    }
     for (size_t i = 0; i < n; ++i) {
       if (!kPlainJsonByte[static_cast<unsigned char>(p[i])]) return false;
     }
