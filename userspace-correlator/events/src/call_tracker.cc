@@ -110,14 +110,13 @@ void CallTracker::OnSip(const SipEvent& e) {
         return;
       }
       while (calls_.size() >= limits_.max_calls && oldest_ != nullptr) {
-        auto old = calls_.find(*oldest_->key);
+        auto old = calls_.find(oldest_->rec.call_id);  // its key
         Finish(old->second, old->second.last_ns, Disposition::kFailed, "evicted");
         ++stats_.evicted;
         Erase(old);
       }
       it = calls_.emplace(e.call_id, Call{}).first;
       Call& c = it->second;
-      c.key = &it->first;
       LinkNewest(c);
       c.rec.call_id = e.call_id;
       c.rec.caller = e.from;

@@ -67,7 +67,6 @@ class CallTracker {
     // the calls themselves: touching a call allocates nothing.
     Call* older = nullptr;
     Call* newer = nullptr;
-    const std::string* key = nullptr;  // its key in calls_
   };
   // Node-based (entries stay put: the activity links and the ended queue
   // point into them), with Abseil's open-addressed index: one probe per
