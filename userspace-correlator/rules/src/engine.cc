@@ -35,7 +35,7 @@ struct Snapshot {
   bool has_flow = false;
   ev::Flow flow;
   std::string name;                       // synthetic events
-  std::string text;                       // the values, one after another
+  ByteBuf text;                           // the values, one after another
   absl::InlinedVector<uint32_t, 10> ends;  // by capture slot: where its value ends in text
   size_t size() const { return ends.size(); }
   std::string_view value(size_t slot) const {
@@ -45,7 +45,7 @@ struct Snapshot {
   // n values: the ones past the old count empty, as a vector's resize did.
   void Resize(size_t n) {
     ends.resize(n, ends.empty() ? 0 : ends.back());
-    text.resize(ends.empty() ? 0 : ends.back());
+    text.Truncate(ends.empty() ? 0 : ends.back());
   }
 };
 
@@ -333,7 +333,7 @@ class EngineCore {
   static constexpr size_t kMemoSlots = 1024;   // per expression, a power of two
   static constexpr size_t kMaxMemoText = 256;  // longer texts are matched each time
   bool EvalCtx(const CtxExpr& x, const ActCtx& c);
-  void BuildKey(const std::vector<FieldRef>& fields, const EventView& e, std::string& out);
+  void BuildKey(const std::vector<FieldRef>& fields, const EventView& e, ByteBuf& out);
   // A field of the event being dispatched. A synthetic event carries its
   // fields as text, found by name and parsed: an "outcome" reaches a dozen
   // rules that read its method, status and has_auth, so each field is found
@@ -353,7 +353,7 @@ class EngineCore {
   // once per event however many rules use it.
   struct CachedKey {
     uint64_t event = 0;
-    std::string bytes;
+    ByteBuf bytes;
     size_t hash = 0;
   };
   const CachedKey& Key(int spec, const EventView& e) {
@@ -503,7 +503,8 @@ class EngineCore {
   uint64_t script_seq_ = 0;
 
   // Reused buffers: nothing on the per-event path allocates once they are warm.
-  std::string key_, key2_, scratch_, scratch2_, text_, text2_, lower_, ctx_name_, alarm_key_;
+  std::string scratch_, scratch2_, text_, text2_, lower_, ctx_name_;
+  ByteBuf key_, key2_, alarm_key_;
   std::string ctx_action_name_, target_text_;
 };
 
@@ -1091,8 +1092,7 @@ bool EngineCore::EvalCtx(const CtxExpr& x, const ActCtx& c) {
   return false;
 }
 
-void EngineCore::BuildKey(const std::vector<FieldRef>& fields, const EventView& e,
-                          std::string& out) {
+void EngineCore::BuildKey(const std::vector<FieldRef>& fields, const EventView& e, ByteBuf& out) {
   out.clear();
   for (const auto& f : fields) AppendKeyBytes(Get(e, f, &scratch_), f.kind(), out);
 }
@@ -1236,7 +1236,7 @@ bool EngineCore::HandleThreshold(uint32_t ri, const EventView& e, int depth) {
   if (auto* seen = op.distinct()) {
     key2_.clear();
     for (const auto& f : r.distinct) AppendKeyBytes(Get(e, f, &scratch_), f.kind(), key2_);
-    (*seen)[absl::Hash<absl::string_view>{}(AV(key2_))] = clock_;
+    (*seen)[absl::Hash<absl::string_view>{}(AV(key2_.view()))] = clock_;
     n = seen->size();
   } else if (Ring* times = op.times()) {
     times->push(clock_);
@@ -1374,7 +1374,7 @@ bool EngineCore::HandleScript(uint32_t ri, const EventView& e, int depth) {
   }
   ++stats_.scripts_submitted;
   BuildKey(r.key, e, key_);
-  pending_[id] = PendingScript{ri, Capture(r, c), key_};
+  pending_[id] = PendingScript{ri, Capture(r, c), std::string(key_.view())};
   return true;
 }
 
@@ -1639,14 +1639,15 @@ void EngineCore::DoAlarm(uint32_t ri, const ActionList& list, const Action& a, A
   RuleRuntime& rt = *rules_[ri];
   const CompiledRule& r = *rt.rule;
   // What one alarm covers: the rule's key (or the alarm's own), per action.
-  alarm_key_.assign(reinterpret_cast<const char*>(&a.index), sizeof(a.index));
+  alarm_key_.clear();
+  alarm_key_.Append(reinterpret_cast<const char*>(&a.index), sizeof(a.index));
   if (a.has_alarm_key) {
     for (const auto& f : a.alarm_key) {
       std::string text;
       AppendKeyBytes(FieldValue(f, c, text), f.kind(), alarm_key_);
     }
   } else {
-    alarm_key_.append(c.op_key);
+    alarm_key_.Append(c.op_key);
   }
   uint32_t slot = a.suppress_ns > 0 ? rt.alarms.Find(alarm_key_) : kNoSlot;
   if (slot != kNoSlot) {

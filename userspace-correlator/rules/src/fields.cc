@@ -438,38 +438,51 @@ Value GetValue(const EventView& e, const FieldRef& f, std::string* scratch) {
   return kAbsent;
 }
 
-void AppendIp(const IpAddress& a, std::string& out) {
-  char text[IpAddress::kMaxText];
-  out.append(text, a.Format(text));
-}
+namespace {
 
-void AppendText(const Value& v, ValueKind kind, std::string& out) {
+// The two kinds of output the engine renders into: template text
+// (std::string) and keys and snapshots (ByteBuf).
+void Put(std::string& out, std::string_view s) { out.append(s); }
+void Put(ByteBuf& out, std::string_view s) { out.Append(s); }
+
+template <typename Out>
+void AppendTextTo(const Value& v, Out& out) {
   if (!v.present) return;
   switch (v.kind) {
     case ValueKind::kString:
-      out.append(v.s);
+      Put(out, v.s);
       return;
-    case ValueKind::kInt:
-      absl::StrAppend(&out, v.i);
+    case ValueKind::kInt: {
+      const absl::AlphaNum n(v.i);  // what StrAppend writes
+      Put(out, std::string_view(n.data(), n.size()));
       return;
-    case ValueKind::kDouble:
-      absl::StrAppend(&out, v.d);
+    }
+    case ValueKind::kDouble: {
+      const absl::AlphaNum n(v.d);
+      Put(out, std::string_view(n.data(), n.size()));
       return;
+    }
     case ValueKind::kBool:
-      out += v.i ? "true" : "false";
+      Put(out, v.i ? std::string_view("true") : std::string_view("false"));
       return;
-    case ValueKind::kIp:
-      AppendIp(v.ip, out);
+    case ValueKind::kIp: {
+      char text[IpAddress::kMaxText];
+      Put(out, std::string_view(text, v.ip.Format(text)));
       return;
+    }
     case ValueKind::kList:
       for (size_t i = 0; i < v.list->size(); ++i) {
-        if (i) out.push_back(' ');
-        out += (*v.list)[i];
+        if (i) Put(out, " ");
+        Put(out, (*v.list)[i]);
       }
       return;
   }
-  (void)kind;
 }
+
+}  // namespace
+
+void AppendText(const Value& v, ValueKind, std::string& out) { AppendTextTo(v, out); }
+void AppendText(const Value& v, ValueKind, ByteBuf& out) { AppendTextTo(v, out); }
 
 namespace {
 
@@ -484,22 +497,26 @@ char* PutVarint(uint64_t n, char* p) {
   return p;
 }
 
-// A tag byte, the text's length, the text: one append for the header.
-void AppendKeyText(std::string_view text, std::string& out) {
-  char head[11];
-  head[0] = '\1';
-  char* end = PutVarint(text.size(), head + 1);
-  out.append(head, static_cast<size_t>(end - head));
-  out.append(text);
+// A tag byte, the text's length, the text.
+void AppendKeyText(std::string_view text, ByteBuf& out) {
+  if (text.size() < 0x80) {  // the length is one byte
+    const char head[2] = {'\1', static_cast<char>(text.size())};
+    out.Append(head, 2);
+  } else {
+    char head[11];
+    head[0] = '\1';
+    char* end = PutVarint(text.size(), head + 1);
+    out.Append(head, static_cast<size_t>(end - head));
+  }
+  out.Append(text);
 }
 
 }  // namespace
 
-void AppendKeyBytes(const Value& v, ValueKind kind, std::string& out) {
-  // A tag byte (absent, present, or an IPv4 address), then the value: built
-  // in a buffer and appended once, as keys are built for every event.
+void AppendKeyBytes(const Value& v, ValueKind kind, ByteBuf& out) {
+  // A tag byte (absent, present, or an IPv4 address), then the value.
   if (!v.present) {
-    out.push_back('\0');
+    out.Push('\0');
     return;
   }
   char b[17];
@@ -508,11 +525,11 @@ void AppendKeyBytes(const Value& v, ValueKind kind, std::string& out) {
       if (v.ip.is_v4()) {
         b[0] = '\2';
         std::memcpy(b + 1, v.ip.bytes.data() + 12, 4);
-        out.append(b, 5);
+        out.Append(b, 5);
       } else {
         b[0] = '\1';
         std::memcpy(b + 1, v.ip.bytes.data(), 16);
-        out.append(b, 17);
+        out.Append(b, 17);
       }
       return;
     case ValueKind::kInt:
@@ -520,13 +537,13 @@ void AppendKeyBytes(const Value& v, ValueKind kind, std::string& out) {
       // Zigzag: small magnitudes of either sign take few bytes.
       b[0] = '\1';
       const uint64_t z = (static_cast<uint64_t>(v.i) << 1) ^ static_cast<uint64_t>(v.i >> 63);
-      out.append(b, static_cast<size_t>(PutVarint(z, b + 1) - b));
+      out.Append(b, static_cast<size_t>(PutVarint(z, b + 1) - b));
       return;
     }
     case ValueKind::kDouble:
       b[0] = '\1';
       std::memcpy(b + 1, &v.d, 8);
-      out.append(b, 9);
+      out.Append(b, 9);
       return;
     case ValueKind::kString:
       AppendKeyText(v.s, out);

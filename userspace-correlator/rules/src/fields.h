@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "byte_buf.h"
 #include "sipwarden/events/event.h"
 #include "sipwarden/ip.h"
 #include "sipwarden/rules/event.h"
@@ -166,15 +167,14 @@ struct Value {
 Value GetValue(const EventView& e, const FieldRef& f, std::string* scratch);
 // Appends the value as text (empty when absent).
 void AppendText(const Value& v, ValueKind kind, std::string& out);
+void AppendText(const Value& v, ValueKind kind, ByteBuf& out);
 // Appends a canonical binary form for correlation keys and distinct counts:
 // self-delimiting, so that a key of several fields is their forms one after
 // the other, and short, since every event's keys are built, hashed and
 // compared (an IPv4 address is 5 bytes, a short text its length + 2).
-void AppendKeyBytes(const Value& v, ValueKind kind, std::string& out);
+void AppendKeyBytes(const Value& v, ValueKind kind, ByteBuf& out);
 // The value of a field rendered from a snapshot (text) re-typed.
 Value ParseText(std::string_view text, ValueKind kind);
-void AppendIp(const IpAddress& a, std::string& out);
-
 
 // Dispatch classes: SIP requests by method, SIP responses by status class,
 // then MGCP, RTP, call records, and synthetic events by interned name.

@@ -1,0 +1,124 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// A growable byte buffer for the engine's per-event appends: correlation keys
+// (a tag, a length, a value, for every key field of every event) and the
+// text of snapshots (every captured field of a Pair's first event). Those
+// pieces are 1 to 40 bytes; std::string::append spends a call, its checks
+// and a call to libc's memcpy on each, about as much as the rest of building
+// the key. Here an append is a capacity check and a copy done inline.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <string_view>
+
+namespace sw::rules::internal {
+
+// Copies n bytes, n known only at run time, without a call for n <= 32: two
+// overlapping loads and stores of the widest size that fits. The ranges must
+// not overlap. (Inlined where the source is a small array, GCC warns about
+// the wider branches that n's range excludes; hence the pragma.)
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Warray-bounds"
+#pragma GCC diagnostic ignored "-Wstringop-overread"
+#endif
+inline void CopyShort(char* d, const char* s, size_t n) {
+  if (n <= 16) {
+    if (n >= 8) {
+      uint64_t a, b;
+      std::memcpy(&a, s, 8);
+      std::memcpy(&b, s + n - 8, 8);
+      std::memcpy(d, &a, 8);
+      std::memcpy(d + n - 8, &b, 8);
+    } else if (n >= 4) {
+      uint32_t a, b;
+      std::memcpy(&a, s, 4);
+      std::memcpy(&b, s + n - 4, 4);
+      std::memcpy(d, &a, 4);
+      std::memcpy(d + n - 4, &b, 4);
+    } else if (n > 0) {  // 1..3: the first, middle and last byte cover them
+      d[0] = s[0];
+      d[n / 2] = s[n / 2];
+      d[n - 1] = s[n - 1];
+    }
+  } else if (n <= 32) {
+    char a[16], b[16];
+    std::memcpy(a, s, 16);
+    std::memcpy(b, s + n - 16, 16);
+    std::memcpy(d, a, 16);
+    std::memcpy(d + n - 16, b, 16);
+  } else {
+    std::memcpy(d, s, n);
+  }
+}
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+
+class ByteBuf {
+ public:
+  ByteBuf() = default;
+  ByteBuf(const ByteBuf& o) { Append(o.view()); }
+  ByteBuf& operator=(const ByteBuf& o) {
+    if (this != &o) {
+      n_ = 0;
+      Append(o.view());
+    }
+    return *this;
+  }
+  ByteBuf(ByteBuf&& o) noexcept : buf_(std::move(o.buf_)), n_(o.n_), cap_(o.cap_) {
+    o.n_ = o.cap_ = 0;
+  }
+  ByteBuf& operator=(ByteBuf&& o) noexcept {
+    buf_ = std::move(o.buf_);
+    n_ = o.n_;
+    cap_ = o.cap_;
+    o.n_ = o.cap_ = 0;
+    return *this;
+  }
+
+  size_t size() const { return n_; }
+  bool empty() const { return n_ == 0; }
+  size_t capacity() const { return cap_; }
+  const char* data() const { return buf_.get(); }
+  std::string_view view() const { return std::string_view(buf_.get(), n_); }
+  operator std::string_view() const { return view(); }  // NOLINT: used as a key's bytes
+
+  void clear() { n_ = 0; }
+  // Keeps the first n bytes (n <= size()).
+  void Truncate(size_t n) { n_ = n < n_ ? n : n_; }
+  // p must not point into this buffer (a growth would free it first).
+  void Append(const char* p, size_t n) {
+    if (n > cap_ - n_) Grow(n);
+    CopyShort(buf_.get() + n_, p, n);
+    n_ += n;
+  }
+  void Append(std::string_view s) { Append(s.data(), s.size()); }
+  void Push(char c) {
+    if (n_ == cap_) Grow(1);
+    buf_[n_++] = c;
+  }
+  void Assign(std::string_view s) {
+    n_ = 0;
+    Append(s);
+  }
+
+ private:
+  // Room for `more` bytes past size(): doubles, from 32.
+  void Grow(size_t more) {
+    size_t cap = cap_ ? cap_ * 2 : 32;
+    if (cap < n_ + more) cap = n_ + more;
+    auto buf = std::make_unique_for_overwrite<char[]>(cap);
+    if (n_) std::memcpy(buf.get(), buf_.get(), n_);
+    buf_ = std::move(buf);
+    cap_ = cap;
+  }
+
+  std::unique_ptr<char[]> buf_;
+  size_t n_ = 0;
+  size_t cap_ = 0;
+};
+
+}  // namespace sw::rules::internal
