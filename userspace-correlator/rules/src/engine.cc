@@ -922,18 +922,28 @@ bool EngineCore::TestText(const Condition& c, std::string_view s) {
   }
 }
 
+namespace {
+
+// RE2::PartialMatch without submatches, minus its argument handling
+// (PartialMatchN and DoMatch call this with the same arguments).
+bool Search(const RE2& re, re2::StringPiece text) {
+  return re.Match(text, 0, text.size(), RE2::UNANCHORED, nullptr, 0);
+}
+
+}  // namespace
+
 bool EngineCore::Regex(const Condition& c, std::string_view s) {
   const re2::StringPiece text(s.data(), s.size());
   if (c.re_id < 0 || static_cast<size_t>(c.re_id) >= regex_memo_.size() ||
       s.size() > kMaxMemoText) {
-    return RE2::PartialMatch(text, *c.re);
+    return Search(*c.re, text);
   }
   auto& memo = regex_memo_[c.re_id];
   if (memo.empty()) memo.resize(kMemoSlots);
   const uint64_t h = absl::Hash<absl::string_view>{}(AV(s));
   RegexMemoSlot& slot = memo[h & (kMemoSlots - 1)];
   if (slot.used && slot.hash == h && slot.text == s) return slot.result;
-  slot.result = RE2::PartialMatch(text, *c.re);
+  slot.result = Search(*c.re, text);
   slot.hash = h;
   slot.used = true;
   slot.text.assign(s);
