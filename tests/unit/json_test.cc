@@ -3,10 +3,13 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <limits>
 #include <random>
 #include <string>
+#include <vector>
 
 namespace sw {
 namespace {
@@ -153,6 +156,32 @@ TEST(JsonWriter, NumbersAtTheirLimitsAndGrowth) {
   EXPECT_EQ(w.str(), "");
   w.BeginObject().Field("k", 1).EndObject();
   EXPECT_EQ(w.Take(), R"({"k":1})");
+}
+
+// Doubles are written as printf's "%.6g" writes them (durations in call
+// records): exponents, rounding at the sixth digit, trailing zeros dropped,
+// negative zero, subnormals, the largest and smallest values.
+TEST(JsonWriter, DoublesAreWrittenAsPercentPointSixG) {
+  std::vector<double> values = {
+      0.0,  -0.0, 1.0,     0.5,    1e-5,   1.5e-4, 123456, 1234567, 999999.5,       9.999995,  1e21,
+      -2.5, 0.1,  1.0 / 3, 100000, 1e-300, 5e-324, 1e308,  4.35,    0.000123456789, 12.3456789};
+  values.push_back(std::numeric_limits<double>::max());
+  values.push_back(std::numeric_limits<double>::min());
+  std::mt19937_64 rng(5);
+  for (int i = 0; i < 20000; ++i) {
+    double d;
+    const uint64_t bits = rng();
+    std::memcpy(&d, &bits, sizeof(d));
+    if (std::isfinite(d)) values.push_back(d);
+    values.push_back(static_cast<double>(rng() % 100000000) / 1000.0);  // call durations
+  }
+  for (double v : values) {
+    char want[64];
+    std::snprintf(want, sizeof(want), "%.6g", v);
+    JsonWriter w;
+    w.Double(v);
+    ASSERT_EQ(w.str(), want) << v;
+  }
 }
 
 TEST(JsonWriter, NonFiniteDoublesBecomeNull) {

@@ -135,9 +135,11 @@ JsonWriter& JsonWriter::StringEscaped(std::string_view v) { return Literal(Escap
 
 JsonWriter& JsonWriter::Double(double v) {
   if (!std::isfinite(v)) return Null();
+  // printf's "%.6g" (to_chars with a precision is specified as printf in
+  // the C locale), without printf: a call record has two durations.
   char buf[32];
-  const int n = std::snprintf(buf, sizeof(buf), "%.6g", v);
-  return Literal(std::string_view(buf, static_cast<size_t>(std::clamp(n, 0, 31))));
+  const auto r = std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::general, 6);
+  return Literal(std::string_view(buf, static_cast<size_t>(r.ptr - buf)));
 }
 
 }  // namespace sw
