@@ -3,7 +3,11 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <cstring>
+#include <ctime>
+#include <limits>
+#include <random>
 #include <vector>
 
 namespace sw {
@@ -117,6 +121,39 @@ TEST(FormatRfc3339, MicrosecondsWithinAndAcrossSeconds) {
     EXPECT_EQ(FormatRfc3339View(t), FormatRfc3339(t));
   }
   EXPECT_EQ(FormatRfc3339View(7258118399 * kS + 1000), "2199-12-31T23:59:59.000001Z");
+}
+
+// The date and time of day, written digit by digit, are what printf's
+// "%04d-%02d-%02dT%02d:%02d:%02d." makes of gmtime's fields: random instants
+// over all of int64's nanoseconds (1677 to 2262) and its ends, alternating
+// seconds as a call record's start and end do.
+TEST(FormatRfc3339, DigitsAsPrintfWritesThem) {
+  constexpr int64_t kS = 1'000'000'000;
+  auto printf_form = [](int64_t ns) {
+    int64_t secs = ns / kS, sub = ns % kS;
+    if (sub < 0) {
+      sub += kS;
+      --secs;
+    }
+    const time_t t = static_cast<time_t>(secs);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    char buf[64];
+    std::snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", tm.tm_year + 1900,
+                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                  static_cast<int>(sub / 1000));
+    return std::string(buf);
+  };
+  std::mt19937_64 rng(3);
+  for (int i = 0; i < 20000; ++i) {
+    const int64_t ns = static_cast<int64_t>(rng());
+    ASSERT_EQ(FormatRfc3339View(ns), printf_form(ns)) << ns;
+    ASSERT_EQ(FormatRfc3339View(1700000000 * kS + i), printf_form(1700000000 * kS + i));
+  }
+  for (int64_t ns : {std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max(),
+                     int64_t{0}, int64_t{-1}, 951782400 * kS /* 2000-02-29 */}) {
+    EXPECT_EQ(FormatRfc3339View(ns), printf_form(ns)) << ns;
+  }
 }
 
 }  // namespace
