@@ -3,6 +3,7 @@
 #include <cctype>
 #include <cstdint>
 #include <ostream>
+#include <random>
 #include <set>
 #include <string>
 #include <vector>
@@ -191,6 +192,60 @@ TEST(UriTest, HostPort) {
   EXPECT_EQ(hp->port, 5061);
   EXPECT_FALSE(ParseHostPort("host:").ok());
   EXPECT_FALSE(ParseHostPort("host x").ok());
+}
+
+// Dotted quads as hosts: random texts of digits and dots (and a letter or a
+// port now and then) are IPv4 addresses exactly when a plain reading says
+// so (parts of one to three digits, at most 255), with those bytes.
+TEST(UriTest, DottedQuadsAgainstAPlainReading) {
+  auto reference = [](std::string_view s, uint8_t out[4]) -> size_t {  // index after it, or npos
+    size_t i = 0;
+    for (int part = 0; part < 4; ++part) {
+      if (part > 0) {
+        if (i >= s.size() || s[i] != '.') return std::string_view::npos;
+        ++i;
+      }
+      int v = 0;
+      size_t digits = 0;
+      while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i])) && digits < 3) {
+        v = v * 10 + (s[i++] - '0');
+        ++digits;
+      }
+      if (digits == 0 || v > 255) return std::string_view::npos;
+      out[part] = static_cast<uint8_t>(v);
+    }
+    return i;
+  };
+  std::mt19937 rng(17);
+  const std::string alphabet = "0123456789012345678901234567890123456789....a";
+  int quads = 0;
+  for (int k = 0; k < 200000; ++k) {
+    std::string host;
+    const size_t len = 1 + rng() % 17;
+    for (size_t j = 0; j < len; ++j) host += alphabet[rng() % alphabet.size()];
+    if (k % 3 == 0) {  // shaped like an address: four parts of 1..4 digits
+      host.clear();
+      for (int part = 0; part < 4; ++part) {
+        if (part) host += '.';
+        const int digits = 1 + static_cast<int>(rng() % 4);
+        for (int d = 0; d < digits; ++d) host += static_cast<char>('0' + rng() % 10);
+      }
+    }
+    uint8_t want[4];
+    const bool quad = reference(host, want) == host.size();
+    const std::string text = k % 5 == 0 ? host + ":5060" : host;
+    auto hp = ParseHostPort(text);
+    if (!quad) {
+      EXPECT_FALSE(hp.ok() && hp->type == HostType::kIpv4) << text;
+      continue;
+    }
+    ++quads;
+    ASSERT_TRUE(hp.ok()) << text;
+    ASSERT_EQ(hp->type, HostType::kIpv4) << text;
+    ASSERT_TRUE(hp->ip_valid) << text;
+    EXPECT_EQ(hp->ip, IpAddress::FromV4(want)) << text;
+  }
+  EXPECT_GT(quads, 5000);  // a third are shaped; of those, about a third are quads
 }
 
 // --- Text helpers -------------------------------------------------------------

@@ -13,22 +13,34 @@ namespace {
 using internal::Fault;
 using internal::Is;
 
-// A dotted quad at s[i] (parts of one to three digits, each at most 255):
-// returns the index after it, or npos.
+// A dotted quad at s[i] (parts of one to three digits, leading zeros
+// allowed, each at most 255): returns the index after it, or npos. Unrolled:
+// every SIP message has four or so hosts, most of them addresses.
 size_t ScanIpv4(std::string_view s, size_t i, uint8_t out[4]) {
+  const char* p = s.data();
+  const size_t n = s.size();
+  auto digit = [&](size_t at) -> unsigned {  // 10 when not a digit (or past the end)
+    if (at >= n) return 10;
+    const unsigned d = static_cast<unsigned>(static_cast<unsigned char>(p[at])) - '0';
+    return d <= 9 ? d : 10;
+  };
   for (int part = 0; part < 4; ++part) {
     if (part > 0) {
-      if (i >= s.size() || s[i] != '.') return std::string_view::npos;
+      if (i >= n || p[i] != '.') return std::string_view::npos;
       ++i;
     }
-    int v = 0;
-    size_t digits = 0;
-    while (i < s.size() && s[i] >= '0' && s[i] <= '9' && digits < 3) {
-      v = v * 10 + (s[i] - '0');
+    unsigned v = digit(i);
+    if (v > 9) return std::string_view::npos;
+    ++i;
+    if (const unsigned d1 = digit(i); d1 <= 9) {
+      v = v * 10 + d1;
       ++i;
-      ++digits;
+      if (const unsigned d2 = digit(i); d2 <= 9) {
+        v = v * 10 + d2;
+        ++i;
+      }
     }
-    if (digits == 0 || v > 255) return std::string_view::npos;
+    if (v > 255) return std::string_view::npos;
     out[part] = static_cast<uint8_t>(v);
   }
   return i;
