@@ -17,6 +17,7 @@
 #include <string_view>
 
 #include "absl/container/inlined_vector.h"
+#include "sipwarden/copy_short.h"
 
 #ifdef __SSE2__
 #include <emmintrin.h>
@@ -159,7 +160,7 @@ class JsonWriter {
   // for them); returns where it ends.
   static char* Quoted(char* p, std::string_view s) {
     *p++ = '"';
-    std::memcpy(p, s.data(), s.size());
+    CopyShort(p, s.data(), s.size());
     p += s.size();
     *p++ = '"';
     return p;
