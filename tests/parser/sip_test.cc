@@ -783,6 +783,38 @@ TEST(SipFramingTest, ParseIntoReusesMessage) {
   EXPECT_EQ(ParseSipInto("junk", {}, &m).reason, Reason::kBadStartLine);
 }
 
+// A control octet (below 0x20, but HTAB) anywhere in the start line refuses
+// the message at that octet; HTAB, DEL and octets from 0x80 are not refused
+// for that. Start lines of every length around the 16-octet blocks the scan
+// reads, each position tried.
+TEST(SipMessageTest, ControlOctetsInTheStartLineAtEveryPosition) {
+  const char tries[] = {'\x01', '\x1f', '\0', '\t', '\x7f', '\x80', '\xff'};
+  for (size_t user = 1; user <= 40; ++user) {
+    const std::string line = "INVITE sip:" + std::string(user, 'u') + "@h SIP/2.0";
+    for (size_t k = 0; k < line.size(); ++k) {
+      for (char c : tries) {
+        std::string bad = line;
+        bad[k] = c;
+        const std::string msg =
+            bad +
+            "\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:a@h>;tag=1\r\n"
+            "To: <sip:b@h>\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\n"
+            "Content-Length: 0\r\n\r\n";
+        SipMessage m;
+        const ParseError err = ParseSipInto(msg, {}, &m);
+        const bool control = static_cast<unsigned char>(c) < 0x20 && c != '\t';
+        if (control) {
+          EXPECT_EQ(err.reason, Reason::kBadStartLine) << user << " " << k << " " << int(c);
+          EXPECT_EQ(err.what, "start line") << user << " " << k << " " << int(c);
+          EXPECT_EQ(err.offset, k) << user << " " << k << " " << int(c);
+        } else {  // refused, if at all, for what the octet breaks (a token, the version)
+          EXPECT_NE(err.what, "start line") << user << " " << k << " " << int(c);
+        }
+      }
+    }
+  }
+}
+
 TEST(SipPartsTest, ViaAndNameAddr) {
   auto via =
       ParseVia("SIP / 2.0 / TLS [2001:db8::1] : 5061 ; branch=z9hG4bK1 ; rport ; maddr=224.2.0.1");

@@ -133,6 +133,33 @@ inline size_t FindFirstOf(std::string_view s, size_t i) {
   return i;
 }
 
+// The index of the first control octet (below 0x20) other than HTAB in s,
+// or s.size(): sixteen octets a test with SSE2 (a start line is 50 to 100).
+inline size_t FindControl(std::string_view s) {
+  const char* const b = s.data();
+  const size_t n = s.size();
+  size_t i = 0;
+#if defined(__SSE2__)
+  auto controls = [](const char* p) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    const __m128i low = _mm_cmpeq_epi8(_mm_max_epu8(v, _mm_set1_epi8(0x1f)), _mm_set1_epi8(0x1f));
+    return static_cast<unsigned>(
+        _mm_movemask_epi8(_mm_andnot_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('\t')), low)));
+  };
+  if (n >= 16) {
+    for (; i + 16 <= n; i += 16) {
+      if (const unsigned hits = controls(b + i))
+        return i + static_cast<size_t>(std::countr_zero(hits));
+    }
+    if (i >= n) return n;
+    const unsigned hits = controls(b + n - 16) >> (16 - (n - i));  // the last 1..15
+    return hits != 0 ? i + static_cast<size_t>(std::countr_zero(hits)) : n;
+  }
+#endif
+  while (i < n && !(static_cast<unsigned char>(b[i]) < 0x20 && b[i] != '\t')) ++i;
+  return i;
+}
+
 // s.find(C, i), inline: most strings searched are shorter than a call to
 // memchr is worth.
 template <char C>

@@ -343,10 +343,8 @@ bool SipParser::ParseVersion(std::string_view v, Reason bad, std::string_view wh
 }
 
 bool SipParser::ParseStartLine(std::string_view line) {
-  for (size_t k = 0; k < line.size(); ++k) {
-    if (static_cast<unsigned char>(line[k]) < 0x20 && line[k] != '\t') {
-      return f_->Set(Reason::kBadStartLine, "start line", line.data() + k);
-    }
+  if (const size_t k = internal::FindControl(line); k < line.size()) {
+    return f_->Set(Reason::kBadStartLine, "start line", line.data() + k);
   }
   if (StartsWithIgnoreCase(line, "SIP/")) {
     // Status-Line = SIP-Version SP Status-Code SP Reason-Phrase
