@@ -3,7 +3,9 @@
 // direction attributes, warnings and rejections.
 #include "sipwarden/sip/sdp.h"
 
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "gtest/gtest.h"
 
@@ -164,6 +166,82 @@ TEST(SdpTest, Limits) {
   SdpLimits small;
   small.max_size = 8;
   EXPECT_EQ(ParseSdp(kOffer, small).reason(), Reason::kMessageTooLarge);
+}
+
+// Every field of a session, as text, to compare two parses.
+std::string Describe(const SdpSession& s) {
+  std::string out;
+  auto conn = [&](const std::optional<SdpConnection>& c) {
+    if (!c) return out += "c=none;";
+    out += "c=" + std::string(c->net_type) + "," + std::string(c->addr_type) + "," +
+           std::string(c->address) + "," + std::to_string(c->ip_valid) + "," + c->ip.ToString() +
+           "," + (c->ttl ? std::to_string(*c->ttl) : "-") + "," +
+           (c->count ? std::to_string(*c->count) : "-") + ";";
+    return out;
+  };
+  auto lines = [&](const std::vector<SdpLine>& v) {
+    for (const auto& l : v) out += std::string(1, l.type) + "=" + std::string(l.value) + ";";
+  };
+  auto attrs = [&](const std::vector<SdpAttribute>& v) {
+    for (const auto& a : v) out += "a=" + std::string(a.name) + ":" + std::string(a.value) + ";";
+  };
+  out += "v=" + std::to_string(s.version) + ";o=" + std::string(s.origin.username) + "," +
+         std::string(s.origin.session_id) + "," + std::string(s.origin.session_version) + "," +
+         std::string(s.origin.net_type) + "," + std::string(s.origin.addr_type) + "," +
+         std::string(s.origin.address) + ";s=" + std::string(s.session_name) + ";";
+  conn(s.connection);
+  attrs(s.attributes);
+  out += "dir=" + std::string(SdpDirectionName(s.direction)) + ";";
+  lines(s.other);
+  out += "warnings=" + std::to_string(s.warnings) + ";media=" + std::to_string(s.media.size());
+  for (const auto& m : s.media) {
+    out += "|m=" + std::string(m.type) + "," + std::to_string(m.port) + "/" +
+           std::to_string(m.port_count) + "," + std::string(m.proto) + ";fmts=";
+    for (auto f : m.formats) out += std::string(f) + ",";
+    out += ";pts=";
+    for (auto pt : m.payload_types) out += std::to_string(pt) + ",";
+    out += ";";
+    conn(m.connection);
+    attrs(m.attributes);
+    for (const auto& r : m.rtpmaps) {
+      out += "rtpmap=" + std::to_string(r.payload_type) + "," + std::string(r.encoding) + "," +
+             std::to_string(r.clock_rate) + "," + std::string(r.params) + ";";
+    }
+    out += "dir=" + (m.direction ? std::string(SdpDirectionName(*m.direction)) : "-") + ";";
+    lines(m.other);
+  }
+  return out;
+}
+
+// One session parsed into again and again (as the event pipeline does) holds
+// what a fresh parse of each body holds: nothing of an earlier body is left,
+// whether the next has more, fewer or no media sections, other attributes,
+// connections or directions, or is refused.
+TEST(SdpTest, ParsingIntoAReusedSessionEqualsAFreshParse) {
+  const std::string bodies[] = {
+      kOffer,
+      "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n",
+      "v=0\no=- 1 1 IN IP4 192.0.2.1\nm=audio 4000 RTP/AVP 0\na=rtpmap:0 junk\n\nx=unknown\n",
+      "v=0\r\no=bob 2 2 IN IP6 2001:db8::9\r\ns=x\r\nc=IN IP4 224.2.1.1/127/3\r\n"
+      "a=inactive\r\nt=0 0\r\nm=video 5000/2 RTP/SAVP 96 97\r\na=rtpmap:96 VP8/90000\r\n"
+      "a=sendrecv\r\nb=AS:1\r\nm=image 6000 udptl t38\r\nc=IN IP4 192.0.2.7\r\n",
+      "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n"
+      "m=audio 4002 RTP/AVP 8\r\n",
+      "v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\nm=audio x RTP/AVP 0\r\n",  // refused
+      "v=0\r\no=- 3 3 IN IP4 192.0.2.3\r\ns=only session\r\nt=0 0\r\na=recvonly\r\n",
+      kOffer,
+  };
+  SdpSession reused;
+  for (int round = 0; round < 3; ++round) {
+    for (const std::string& body : bodies) {
+      const ParseError err = ParseSdpInto(body, {}, &reused);
+      const auto fresh = ParseSdp(body);
+      ASSERT_EQ(err.reason, fresh.ok() ? Reason::kOk : fresh.reason()) << body;
+      if (fresh.ok()) {
+        EXPECT_EQ(Describe(reused), Describe(*fresh)) << body;
+      }
+    }
+  }
 }
 
 }  // namespace

@@ -37,21 +37,33 @@ Transport TransportOf(const net::AppMessage& m) {
   return m.transport == 6 ? Transport::kTcp : Transport::kUdp;
 }
 
-SdpSummary SummarizeSdp(const sip::SdpSession& s) {
-  SdpSummary out;
-  out.owner = std::string(s.origin.username);
-  out.session = std::string(s.session_name);
-  if (s.connection) out.conn = std::string(s.connection->address);
+void SummarizeSdpInto(const sip::SdpSession& s, SdpSummary* out) {
+  out->owner.assign(s.origin.username);
+  out->session.assign(s.session_name);
+  if (s.connection) {
+    out->conn.assign(s.connection->address);
+  } else {
+    out->conn.clear();
+  }
+  out->media.resize(s.media.size());
   for (size_t i = 0; i < s.media.size(); ++i) {
     const auto& m = s.media[i];
-    SdpMedia sm;
-    sm.type = std::string(m.type);
+    SdpMedia& sm = out->media[i];
+    sm.type.assign(m.type);
     sm.port = m.port;
-    sm.proto = std::string(m.proto);
-    if (const auto* c = s.ConnectionFor(i)) sm.conn = std::string(c->address);
+    sm.proto.assign(m.proto);
+    if (const auto* c = s.ConnectionFor(i)) {
+      sm.conn.assign(c->address);
+    } else {
+      sm.conn.clear();
+    }
     sm.payload_types.assign(m.payload_types.begin(), m.payload_types.end());
-    out.media.push_back(std::move(sm));
   }
+}
+
+SdpSummary SummarizeSdp(const sip::SdpSession& s) {
+  SdpSummary out;
+  SummarizeSdpInto(s, &out);
   return out;
 }
 

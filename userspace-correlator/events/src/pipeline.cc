@@ -97,15 +97,17 @@ void Pipeline::HandleSip(const Flow& flow, std::string_view bytes, bool must_be_
   }
   ++stats_.sip;
   SipEvent& e = event_;
+  if (e.sdp) spare_sdp_ = std::move(*e.sdp);
   FillSipEvent(scratch_, flow, &e);
   if (!scratch_.body.empty() && scratch_.HasSdpBody()) {
-    auto sdp = sip::ParseSdp(scratch_.body);
-    if (sdp.ok()) {
-      e.sdp = SummarizeSdp(*sdp);
+    const sip::ParseError err = sip::ParseSdpInto(scratch_.body, {}, &sdp_);
+    if (err.reason == sip::Reason::kOk) {
+      e.sdp.emplace(std::move(spare_sdp_));
+      SummarizeSdpInto(sdp_, &*e.sdp);
       LearnEndpoints(e.sdp->media, e.call_id, !scratch_.is_request);
     } else {
       ++stats_.sdp_rejected;
-      Reject(flow, "sdp", sdp.error(), scratch_.body);
+      Reject(flow, "sdp", err, scratch_.body);
     }
   }
   if (sinks_.sip) sinks_.sip(e);

@@ -165,7 +165,30 @@ bool IsKnownLineType(char t) {
          t == 'm';
 }
 
-bool Parse(std::string_view text, const SdpLimits& limits, SdpSession* s, Fault* f) {
+// A media section ready for a new m= line: the first `used` of s->media are
+// this body's, the ones after them a previous body's, whose vectors keep
+// their capacity (ParseSdpInto).
+SdpMedia* NextMedia(SdpSession* s, size_t* used) {
+  if (*used == s->media.size()) {
+    s->media.emplace_back();
+  } else {
+    SdpMedia& m = s->media[*used];
+    m.type = m.proto = {};
+    m.port = 0;
+    m.port_count = 1;
+    m.formats.clear();
+    m.payload_types.clear();
+    m.connection.reset();
+    m.attributes.clear();
+    m.rtpmaps.clear();
+    m.direction.reset();
+    m.other.clear();
+  }
+  return &s->media[(*used)++];
+}
+
+bool ParseBody(std::string_view text, const SdpLimits& limits, SdpSession* s, size_t* used,
+               Fault* f) {
   if (text.size() > limits.max_size) {
     return f->Set(Reason::kMessageTooLarge, "SDP", text.data() + limits.max_size);
   }
@@ -202,7 +225,7 @@ bool Parse(std::string_view text, const SdpLimits& limits, SdpSession* s, Fault*
       if (v != "0") return f->Set(Reason::kBadVersion, "v=", v.data());
       continue;
     }
-    SdpMedia* m = s->media.empty() ? nullptr : &s->media.back();
+    SdpMedia* m = *used == 0 ? nullptr : &s->media[*used - 1];
     switch (type) {
       case 'v':
         return f->Set(Reason::kBadSdpLine, "v= repeated", line.data());
@@ -235,11 +258,10 @@ bool Parse(std::string_view text, const SdpLimits& limits, SdpSession* s, Fault*
         break;
       }
       case 'm': {
-        if (s->media.size() >= limits.max_media) {
+        if (*used >= limits.max_media) {
           return f->Set(Reason::kTooManyMedia, "m=", line.data());
         }
-        s->media.emplace_back();
-        if (!ParseMediaInto(v, limits, &s->media.back(), f)) return false;
+        if (!ParseMediaInto(v, limits, NextMedia(s, used), f)) return false;
         break;
       }
       case 'a': {
@@ -278,10 +300,17 @@ bool Parse(std::string_view text, const SdpLimits& limits, SdpSession* s, Fault*
   if (!seen_origin) return f->Set(Reason::kMissingSdpField, "o=", text.data());
   if (!seen_name) AddWarning(&s->warnings, SdpWarning::kMissingSessionName);
   if (!seen_timing) AddWarning(&s->warnings, SdpWarning::kMissingTiming);
-  for (size_t i = 0; i < s->media.size(); ++i) {
+  for (size_t i = 0; i < *used; ++i) {
     if (s->ConnectionFor(i) == nullptr) AddWarning(&s->warnings, SdpWarning::kNoConnection);
   }
   return true;
+}
+
+bool Parse(std::string_view text, const SdpLimits& limits, SdpSession* s, Fault* f) {
+  size_t used = 0;
+  const bool ok = ParseBody(text, limits, s, &used, f);
+  s->media.resize(used);
+  return ok;
 }
 
 }  // namespace
@@ -335,6 +364,21 @@ ParseResult<SdpSession> ParseSdp(std::string_view text, const SdpLimits& limits)
   Fault f;
   if (!Parse(text, limits, &s, &f)) return f.ToError(text.data());
   return s;
+}
+
+ParseError ParseSdpInto(std::string_view text, const SdpLimits& limits, SdpSession* out) {
+  // Everything but the vectors' storage starts afresh.
+  out->version = 0;
+  out->origin = {};
+  out->session_name = {};
+  out->connection.reset();
+  out->attributes.clear();
+  out->direction = SdpDirection::kSendRecv;
+  out->other.clear();
+  out->warnings = 0;
+  Fault f;
+  if (!Parse(text, limits, out, &f)) return f.ToError(text.data());
+  return ParseError{};
 }
 
 ParseResult<SdpConnection> ParseSdpConnection(std::string_view value) {

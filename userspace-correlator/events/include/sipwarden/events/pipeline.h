@@ -161,6 +161,11 @@ class Pipeline {
   std::deque<std::pair<MediaKey, int64_t>> ended_media_;
   sip::SipMessage scratch_;  // reused between messages
   SipEvent event_;           // reused between messages (FillSipEvent)
+  // Reused between SIP messages with bodies: the parsed body, and the last
+  // event's summary of it (FillSipEvent empties event_.sdp; its strings and
+  // vectors are kept here for the next one).
+  sip::SdpSession sdp_;
+  SdpSummary spare_sdp_;
   // MGCP connections' media, by connection id, until DLCX.
   std::unordered_map<std::string, std::vector<SdpMedia>> mgcp_media_;
   int64_t last_sweep_ = 0;
@@ -183,6 +188,8 @@ MgcpEvent MakeMgcpEvent(const sip::MgcpMessage& m, const Flow& flow);
 // response ("200 1234 OK").
 bool LooksLikeMgcp(std::string_view bytes);
 SdpSummary SummarizeSdp(const sip::SdpSession& s);
+// The same into *out, whose strings and vectors keep their storage.
+void SummarizeSdpInto(const sip::SdpSession& s, SdpSummary* out);
 // Transport of a decoded message.
 Transport TransportOf(const net::AppMessage& m);
 

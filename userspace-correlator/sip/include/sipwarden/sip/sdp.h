@@ -119,6 +119,12 @@ struct SdpSession {
 ParseResult<SdpSession> ParseSdp(std::string_view text, const SdpLimits& limits = {});
 template <TemporaryString S>
 ParseResult<SdpSession> ParseSdp(S&& text, const SdpLimits& limits = {}) = delete;
+// The same into *out, whose vectors (media sections and theirs) keep their
+// storage from one body to the next: for a caller parsing one body after
+// another. reason is kOk on success; on an error *out holds what was read.
+ParseError ParseSdpInto(std::string_view text, const SdpLimits& limits, SdpSession* out);
+template <TemporaryString S>
+ParseError ParseSdpInto(S&& text, const SdpLimits& limits, SdpSession* out) = delete;
 
 // "<nettype> <addrtype> <address>[/ttl[/count]]" (the value of a c= line).
 ParseResult<SdpConnection> ParseSdpConnection(std::string_view value);
