@@ -122,6 +122,10 @@ ParseResult<SdpSession> ParseSdp(S&& text, const SdpLimits& limits = {}) = delet
 // The same into *out, whose vectors (media sections and theirs) keep their
 // storage from one body to the next: for a caller parsing one body after
 // another. reason is kOk on success; on an error *out holds what was read.
+// Every field of SdpSession and SdpMedia is reset in sdp.cc (ParseSdpInto,
+// NextMedia): a field added to either must be reset there too
+// (SdpTest.ParsingIntoAReusedSessionEqualsAFreshParse compares them all,
+// through its Describe, which must list it as well).
 ParseError ParseSdpInto(std::string_view text, const SdpLimits& limits, SdpSession* out);
 template <TemporaryString S>
 ParseError ParseSdpInto(S&& text, const SdpLimits& limits, SdpSession* out) = delete;
