@@ -76,6 +76,22 @@ TEST(ByteBuf, GrowsKeepsItsBytesAndIsReusedAfterClear) {
   EXPECT_EQ(b.view(), "0123");
 }
 
+// An empty buffer's bytes are at a valid address, as an empty std::string's
+// are: a table copies a key's bytes with memcpy, and a rule's key can be
+// empty (a rule without key fields).
+TEST(ByteBuf, EmptyBuffersHaveAnAddress) {
+  ByteBuf never;
+  EXPECT_NE(never.data(), nullptr);
+  EXPECT_NE(never.view().data(), nullptr);
+  EXPECT_TRUE(never.view().empty());
+  ByteBuf moved;
+  moved.Append("x");
+  ByteBuf to(std::move(moved));
+  EXPECT_NE(moved.data(), nullptr);  // NOLINT(bugprone-use-after-move): moved-from is empty
+  ByteBuf copy(never);
+  EXPECT_NE(copy.data(), nullptr);
+}
+
 TEST(ByteBuf, CopiesAndMovesCarryTheBytes) {
   // (Built with +=: GCC 12 warns falsely about string(100, 'q') + "tail".)
   std::string want(100, 'q');

@@ -44,8 +44,10 @@ class ByteBuf {
   size_t size() const { return n_; }
   bool empty() const { return n_ == 0; }
   size_t capacity() const { return cap_; }
-  const char* data() const { return buf_.get(); }
-  std::string_view view() const { return std::string_view(buf_.get(), n_); }
+  // Never null, so that a copy of an empty buffer's bytes (memcpy of 0 bytes
+  // from data()) is defined; a buffer never appended to has no storage.
+  const char* data() const { return buf_ ? buf_.get() : ""; }
+  std::string_view view() const { return std::string_view(data(), n_); }
   operator std::string_view() const { return view(); }  // NOLINT: used as a key's bytes
 
   void clear() { n_ = 0; }
