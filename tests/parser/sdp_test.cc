@@ -172,12 +172,14 @@ TEST(SdpTest, Limits) {
 std::string Describe(const SdpSession& s) {
   std::string out;
   auto conn = [&](const std::optional<SdpConnection>& c) {
-    if (!c) return out += "c=none;";
+    if (!c) {
+      out += "c=none;";
+      return;
+    }
     out += "c=" + std::string(c->net_type) + "," + std::string(c->addr_type) + "," +
            std::string(c->address) + "," + std::to_string(c->ip_valid) + "," + c->ip.ToString() +
            "," + (c->ttl ? std::to_string(*c->ttl) : "-") + "," +
            (c->count ? std::to_string(*c->count) : "-") + ";";
-    return out;
   };
   auto lines = [&](const std::vector<SdpLine>& v) {
     for (const auto& l : v) out += std::string(1, l.type) + "=" + std::string(l.value) + ";";

@@ -68,7 +68,8 @@ TEST(ByteBuf, GrowsKeepsItsBytesAndIsReusedAfterClear) {
   b.Append("abc");
   EXPECT_EQ(b.view(), "abc");
   EXPECT_EQ(b.capacity(), cap);  // cleared, not freed
-  b.Assign("0123456789");
+  b.clear();
+  b.Append("0123456789");
   EXPECT_EQ(b.view(), "0123456789");
   b.Truncate(4);
   EXPECT_EQ(b.view(), "0123");

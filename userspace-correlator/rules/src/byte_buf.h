@@ -17,8 +17,6 @@
 
 namespace sw::rules::internal {
 
-using ::sw::CopyShort;
-
 class ByteBuf {
  public:
   ByteBuf() = default;
@@ -63,10 +61,6 @@ class ByteBuf {
   void Push(char c) {
     if (n_ == cap_) Grow(1);
     buf_[n_++] = c;
-  }
-  void Assign(std::string_view s) {
-    n_ = 0;
-    Append(s);
   }
 
  private:
