@@ -2,7 +2,7 @@
 # Shared helpers for the e2e tests: namespaces, a private bpffs, waiting and
 # cleanup. Every test creates its own namespaces (named sw-e2e-*) and removes
 # them, whatever happens, from an EXIT trap.
-set -euo pipefail
+set -Eeuo pipefail
 
 E2E_TAG="${E2E_TAG:-$$}"
 E2E_NETNS=()
@@ -37,6 +37,10 @@ e2e_finish() {
   e2e_log "PASS"
 }
 trap 'rc=$?; e2e_teardown; exit $rc' EXIT
+# A command that fails where nothing tests it ends the test (set -e, and -E
+# carries this trap into functions and subshells): say which one, so a log
+# never ends without a reason.
+trap 'e2e_log "FAIL: line $LINENO: \"$BASH_COMMAND\" exited with $?"' ERR
 
 # e2e_netns NAME: creates a namespace with loopback up.
 e2e_netns() {
