@@ -33,7 +33,7 @@ TMP="$E2E_TMP"
 PGDIR=$(mktemp -d /tmp/sw-pg-e2e.XXXXXX)
 pg_cleanup() { "$PG_TMP" stop "$PGDIR" >/dev/null 2>&1 || rm -rf "$PGDIR"; }
 # The controllers go first (e2e_teardown), then the server and its directory.
-trap 'rc=$?; e2e_teardown; pg_cleanup; exit $rc' EXIT
+trap 'rc=$?; e2e_exit_reason $rc "$BASH_COMMAND"; e2e_teardown; pg_cleanup; exit $rc' EXIT
 URL=$("$PG_TMP" start "$PGDIR") || e2e_fail "PostgreSQL did not start: $(tail -5 "$PGDIR/server.log" 2>/dev/null)"
 BASE=$((43000 + T % 7000))
 C1=127.0.0.1:$BASE H1=127.0.0.1:$((BASE + 1))

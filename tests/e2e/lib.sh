@@ -2,7 +2,7 @@
 # Shared helpers for the e2e tests: namespaces, a private bpffs, waiting and
 # cleanup. Every test creates its own namespaces (named sw-e2e-*) and removes
 # them, whatever happens, from an EXIT trap.
-set -Eeuo pipefail
+set -euo pipefail
 
 E2E_TAG="${E2E_TAG:-$$}"
 E2E_NETNS=()
@@ -11,7 +11,14 @@ E2E_MOUNTS=()
 E2E_DIRS=()
 
 e2e_log() { echo "[e2e $(date +%T.%N | cut -c1-12)] $*" >&2; }
-e2e_fail() { e2e_log "FAIL: $*"; exit 1; }
+e2e_fail() { E2E_FAILED=1; e2e_log "FAIL: $*"; exit 1; }
+# e2e_exit_reason RC: when set -e, not e2e_fail, ended the test, says which
+# command did (a log must never end without a reason). For EXIT traps.
+e2e_exit_reason() {
+  [ "$1" -ne 0 ] && [ "$1" -ne 77 ] && [ -z "${E2E_FAILED:-}" ] &&
+    e2e_log "FAIL: exit status $1 from \"$2\" (a command nothing checked)"
+  return 0
+}
 
 e2e_require_root() {
   [ "$(id -u)" -eq 0 ] || { echo "this test needs root" >&2; exit 77; }
@@ -36,11 +43,7 @@ e2e_finish() {
   done
   e2e_log "PASS"
 }
-trap 'rc=$?; e2e_teardown; exit $rc' EXIT
-# A command that fails where nothing tests it ends the test (set -e, and -E
-# carries this trap into functions and subshells): say which one, so a log
-# never ends without a reason.
-trap 'e2e_log "FAIL: line $LINENO: \"$BASH_COMMAND\" exited with $?"' ERR
+trap 'rc=$?; e2e_exit_reason $rc "$BASH_COMMAND"; e2e_teardown; exit $rc' EXIT
 
 # e2e_netns NAME: creates a namespace with loopback up.
 e2e_netns() {
@@ -128,5 +131,5 @@ e2e_lab_begin() {
     exit 77
   fi
   LAB_MADE=0
-  trap 'rc=$?; [ "$LAB_MADE" = 1 ] && "$LAB" down >/dev/null 2>&1; e2e_teardown; exit $rc' EXIT
+  trap 'rc=$?; e2e_exit_reason $rc "$BASH_COMMAND"; [ "$LAB_MADE" = 1 ] && "$LAB" down >/dev/null 2>&1; e2e_teardown; exit $rc' EXIT
 }
