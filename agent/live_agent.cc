@@ -84,11 +84,11 @@ void LiveAgent::Init(std::shared_ptr<const rules::RuleSet> rules) {
   ev::PipelineSinks sinks;
   sinks.sip = [this](const ev::SipEvent& e) {
     if (!e.malformed()) sip_methods_.Count(e.is_request, e.method);
-    out_.events->Write(ev::ToJson(e));
+    out_.events->WriteJson(e);
   };
-  sinks.mgcp = [this](const ev::MgcpEvent& e) { out_.events->Write(ev::ToJson(e)); };
-  sinks.rtp = [this](const ev::RtpEvent& e) { out_.events->Write(ev::ToJson(e)); };
-  sinks.call = [this](const ev::CallRecord& c) { out_.events->Write(ev::ToJson(c)); };
+  sinks.mgcp = [this](const ev::MgcpEvent& e) { out_.events->WriteJson(e); };
+  sinks.rtp = [this](const ev::RtpEvent& e) { out_.events->WriteJson(e); };
+  sinks.call = [this](const ev::CallRecord& c) { out_.events->WriteJson(c); };
   // At exit the pipeline ends every open call: that is no end of their media,
   // and a watch armed then would outlive this agent.
   sinks.media_endpoint = [this](const ev::MediaEndpointChange& c) {
@@ -285,7 +285,7 @@ void LiveAgent::OnRecord(std::span<const uint8_t> data) {
       e.seq = rec->media.seq;
       e.payload_type = rec->media.payload_type;
       media_.Describe(rec->src, rec->hdr.sport, rec->dst, rec->hdr.dport, &e);
-      out_.events->Write(ev::ToJson(e));
+      out_.events->WriteJson(e);
       correlator_->engine().OnRtp(e);
       if (!watches_armed_.empty()) ReportWatchedMedia(e);
       break;

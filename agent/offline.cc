@@ -66,16 +66,16 @@ int RunOffline(const OfflineOptions& options) {
   uint64_t sip = 0, calls = 0, rejected = 0, rtp = 0;
   sinks.sip = [&](const ev::SipEvent& e) {
     if (!e.malformed()) ++sip;  // refusals are counted as rejected
-    out.Write(ev::ToJson(e));
+    out.WriteJson(e);
   };
-  sinks.mgcp = [&](const ev::MgcpEvent& e) { out.Write(ev::ToJson(e)); };
+  sinks.mgcp = [&](const ev::MgcpEvent& e) { out.WriteJson(e); };
   sinks.rtp = [&](const ev::RtpEvent& e) {
     ++rtp;
-    out.Write(ev::ToJson(e));
+    out.WriteJson(e);
   };
   sinks.call = [&](const ev::CallRecord& c) {
     ++calls;
-    out.Write(ev::ToJson(c));
+    out.WriteJson(c);
   };
   sinks.rejected = [&](const ev::Rejection& r) {
     ++rejected;

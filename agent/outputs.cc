@@ -32,7 +32,7 @@ JsonLinesOut::~JsonLinesOut() {
   if (owned_) std::fclose(f_);
 }
 
-void JsonLinesOut::Write(const std::string& line) {
+void JsonLinesOut::Write(std::string_view line) {
   if (!f_) return;
   if (!owned_) {
     // stdout: through stdio, so that outputs sharing it keep their order.

@@ -9,8 +9,10 @@
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "absl/status/statusor.h"
+#include "sipwarden/json.h"
 
 namespace sw {
 
@@ -20,7 +22,15 @@ class JsonLinesOut {
   static absl::StatusOr<std::unique_ptr<JsonLinesOut>> Open(const std::string& where);
   ~JsonLinesOut();
   bool enabled() const { return f_ != nullptr; }
-  void Write(const std::string& line);
+  void Write(std::string_view line);
+  // Writes an event or call record as its line (ev::ToJson(x, JsonWriter&),
+  // found by argument-dependent lookup) formatted in a writer kept from line
+  // to line: no allocation per line, and nothing is formatted for a disabled
+  // output.
+  template <typename T>
+  void WriteJson(const T& x) {
+    if (f_) Write(ToJson(x, json_));
+  }
   void Flush();
   uint64_t lines() const { return lines_; }
 
@@ -31,6 +41,7 @@ class JsonLinesOut {
   bool owned_ = false;
   uint64_t lines_ = 0;
   std::string pending_;  // complete lines not written yet
+  JsonWriter json_;
 };
 
 }  // namespace sw

@@ -4,6 +4,7 @@
 // durations), and every capture in the corpus processed without a crash.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <filesystem>
@@ -11,12 +12,14 @@
 #include <iterator>
 #include <map>
 #include <memory>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "pcap_source.h"
 #include "sipwarden/events/pipeline.h"
+#include "sipwarden/json.h"
 #include "sipwarden/sip/sip_message.h"
 
 namespace sw::ev {
@@ -28,6 +31,7 @@ struct Analysis {
   std::vector<CallRecord> calls;
   std::vector<SipEvent> sip;
   std::vector<RtpEvent> rtp;
+  std::vector<MgcpEvent> mgcp;
   PipelineStats stats;
 };
 
@@ -37,6 +41,7 @@ Analysis Analyse(const std::string& path) {
   sinks.sip = [&](const SipEvent& e) { r.sip.push_back(e); };
   sinks.call = [&](const CallRecord& c) { r.calls.push_back(c); };
   sinks.rtp = [&](const RtpEvent& e) { r.rtp.push_back(e); };
+  sinks.mgcp = [&](const MgcpEvent& e) { r.mgcp.push_back(e); };
   Pipeline p(std::move(sinks));
   net::Decoder d({}, [&](const net::AppMessage& m) { p.OnMessage(m); });
   auto src = PcapSource::Open(path);
@@ -244,6 +249,38 @@ TEST(Pipeline, TheRtpCallMatchesTsharkStreams) {
   EXPECT_EQ(c.ended_by, "end_of_input");
   EXPECT_NEAR(c.duration_s, 34.908735, 1e-3);  // to the last RTP packet (tshark: 34.908735)
   EXPECT_GE(c.media.size(), 2u);
+}
+
+// The agent formats every line in one writer kept from line to line
+// (ToJson(x, w)): over the whole corpus, each line equals the line a fresh
+// writer makes, whatever came before it (long lines, escapes, SDP, other
+// kinds of line).
+TEST(ToJson, AKeptWriterWritesWhatAFreshOneDoes) {
+  JsonWriter w;
+  size_t lines = 0;
+  std::set<std::string> kinds;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(Corpus("pcaps"))) {
+    const auto ext = entry.path().extension();
+    if (ext != ".pcap" && ext != ".pcapng") continue;
+    SCOPED_TRACE(entry.path().string());
+    const Analysis run = Analyse(entry.path().string());
+    auto same = [&](const auto& x, const char* kind) {
+      const std::string fresh = ToJson(x);
+      ASSERT_EQ(ToJson(x, w), fresh);
+      ++lines;
+      kinds.insert(kind);
+    };
+    // Kinds interleaved, as they arrive in the agent.
+    const size_t n = std::max({run.sip.size(), run.rtp.size(), run.calls.size(), run.mgcp.size()});
+    for (size_t i = 0; i < n; ++i) {
+      if (i < run.sip.size()) same(run.sip[i], "sip");
+      if (i < run.rtp.size()) same(run.rtp[i], "rtp");
+      if (i < run.mgcp.size()) same(run.mgcp[i], "mgcp");
+      if (i < run.calls.size()) same(run.calls[i], "call");
+    }
+  }
+  EXPECT_GT(lines, 1000u);
+  EXPECT_EQ(kinds, (std::set<std::string>{"call", "mgcp", "rtp", "sip"}));
 }
 
 TEST(Pipeline, EveryCorpusCaptureIsProcessed) {

@@ -158,6 +158,26 @@ TEST(JsonWriter, NumbersAtTheirLimitsAndGrowth) {
   EXPECT_EQ(w.Take(), R"({"k":1})");
 }
 
+// Clear starts a new line in the same buffer, from any state: within an
+// open container, after a key, after a line far longer than the next.
+TEST(JsonWriter, ClearStartsTheNextLineInTheSameBuffer) {
+  JsonWriter w;
+  w.BeginObject().Field("long", std::string(5000, 'x')).Key("open").BeginArray().Int(1);
+  w.Clear();
+  EXPECT_EQ(w.str(), "");
+  w.BeginObject().Field("a", 1).Field("q", "\"").EndObject();
+  EXPECT_EQ(w.str(), R"({"a":1,"q":"\""})");
+  const char* buffer = w.str().data();
+  w.BeginObject().Key("dangling");
+  w.Clear();
+  w.BeginArray().String("x").Int(2).EndArray();
+  EXPECT_EQ(w.str(), R"(["x",2])");
+  EXPECT_EQ(w.str().data(), buffer);  // no new buffer
+  w.Clear();
+  w.Int(7);
+  EXPECT_EQ(w.Take(), "7");
+}
+
 // Doubles are written as printf's "%.6g" writes them (durations in call
 // records): exponents, rounding at the sixth digit, trailing zeros dropped,
 // negative zero, subnormals, the largest and smallest values.

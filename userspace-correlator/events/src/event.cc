@@ -80,9 +80,8 @@ void WriteSdp(JsonWriter& w, const SdpSummary& s) {
 
 }  // namespace
 
-std::string ToJson(const SipEvent& e) {
-  JsonWriter w;
-  w.Reserve(1024);  // a SIP event with SDP is 600 to 900 bytes
+std::string_view ToJson(const SipEvent& e, JsonWriter& w) {
+  w.Clear();
   w.BeginObject().Field("type", "sip");
   WriteFlow(w, e.flow, true);
   if (e.is_request) {
@@ -110,11 +109,18 @@ std::string ToJson(const SipEvent& e) {
     w.EndObject();
   }
   w.EndObject();
+  return w.str();
+}
+
+std::string ToJson(const SipEvent& e) {
+  JsonWriter w;
+  w.Reserve(1024);  // a SIP event with SDP is 600 to 900 bytes
+  ToJson(e, w);
   return w.Take();
 }
 
-std::string ToJson(const MgcpEvent& e) {
-  JsonWriter w;
+std::string_view ToJson(const MgcpEvent& e, JsonWriter& w) {
+  w.Clear();
   w.BeginObject().Field("type", "mgcp");
   WriteFlow(w, e.flow, false);
   if (e.is_command) {
@@ -132,11 +138,17 @@ std::string ToJson(const MgcpEvent& e) {
     WriteMedia(w, e.released_media);
   }
   w.EndObject();
+  return w.str();
+}
+
+std::string ToJson(const MgcpEvent& e) {
+  JsonWriter w;
+  ToJson(e, w);
   return w.Take();
 }
 
-std::string ToJson(const RtpEvent& e) {
-  JsonWriter w;
+std::string_view ToJson(const RtpEvent& e, JsonWriter& w) {
+  w.Clear();
   w.BeginObject().Field("type", e.rtcp ? "rtcp" : "rtp");
   WriteFlow(w, e.flow, false);
   w.Field("ssrc", e.ssrc);
@@ -147,11 +159,17 @@ std::string ToJson(const RtpEvent& e) {
   w.Field("reason", e.reason);
   if (!e.owner.empty()) w.Field("owner", e.owner);
   w.EndObject();
+  return w.str();
+}
+
+std::string ToJson(const RtpEvent& e) {
+  JsonWriter w;
+  ToJson(e, w);
   return w.Take();
 }
 
-std::string ToJson(const CallRecord& c) {
-  JsonWriter w;
+std::string_view ToJson(const CallRecord& c, JsonWriter& w) {
+  w.Clear();
   w.BeginObject().Field("type", "call");
   w.Field("call_id", c.call_id);
   w.Field("caller", c.caller.uri);
@@ -177,6 +195,12 @@ std::string ToJson(const CallRecord& c) {
   w.Key("media");
   WriteMedia(w, c.media);
   w.EndObject();
+  return w.str();
+}
+
+std::string ToJson(const CallRecord& c) {
+  JsonWriter w;
+  ToJson(c, w);
   return w.Take();
 }
 

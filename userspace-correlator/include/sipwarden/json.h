@@ -116,6 +116,13 @@ class JsonWriter {
   std::string_view str() const { return std::string_view(out_.data(), n_); }
   // The text, leaving the writer empty.
   std::string Take();
+  // Empties the writer for the next line, keeping its buffer (a writer used
+  // for line after line allocates only when a line outgrows all before it).
+  void Clear() {
+    n_ = 0;
+    written_.clear();
+    after_key_ = false;
+  }
 
  private:
   // Whether no byte of s needs escaping: 16 bytes at a time from 16 on, 8 or

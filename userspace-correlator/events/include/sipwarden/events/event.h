@@ -8,9 +8,14 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "sipwarden/ip.h"
+
+namespace sw {
+class JsonWriter;
+}  // namespace sw
 
 namespace sw::ev {
 
@@ -133,5 +138,13 @@ std::string ToJson(const SipEvent& e);
 std::string ToJson(const MgcpEvent& e);
 std::string ToJson(const RtpEvent& e);
 std::string ToJson(const CallRecord& c);
+
+// The same lines written into w (emptied first) and seen through the
+// returned view, valid until w changes: for a writer kept from line to line,
+// which then costs no allocation per line.
+std::string_view ToJson(const SipEvent& e, JsonWriter& w);
+std::string_view ToJson(const MgcpEvent& e, JsonWriter& w);
+std::string_view ToJson(const RtpEvent& e, JsonWriter& w);
+std::string_view ToJson(const CallRecord& c, JsonWriter& w);
 
 }  // namespace sw::ev
