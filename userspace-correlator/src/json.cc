@@ -106,9 +106,7 @@ std::string JsonWriter::Take() {
   if (out_.capacity() > 2 * n_ + 4096) out_.shrink_to_fit();
   std::string text = std::move(out_);
   out_.clear();
-  n_ = 0;
-  written_.clear();
-  after_key_ = false;
+  Clear();
   return text;
 }
 
@@ -127,7 +125,7 @@ JsonWriter& JsonWriter::KeyEscaped(std::string_view k) {
   Literal(EscapeScratch(k));  // the escaped text comes with its quotes
   *Room(1) = ':';
   ++n_;
-  after_key_ = true;
+  sep_ = 0;
   return *this;
 }
 

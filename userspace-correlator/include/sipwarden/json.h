@@ -16,7 +16,6 @@
 #include <string>
 #include <string_view>
 
-#include "absl/container/inlined_vector.h"
 #include "sipwarden/copy_short.h"
 
 #ifdef __SSE2__
@@ -60,15 +59,17 @@ inline bool Plain8(uint64_t x) {
 
 #ifdef __SSE2__
 namespace json_internal {
-// Bit i set when byte i of the 16 at p is plain: above 0x1f (a signed
+// Bit i set when byte i of the 16 in v (or at p) is plain: above 0x1f (a signed
 // compare: bytes from 0x80 are negative), not 0x7f, and neither '"' nor '\\'.
-inline unsigned PlainMask16(const char* p) {
-  const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+inline unsigned PlainMask16(__m128i v) {
   const __m128i bad = _mm_or_si128(
       _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7f)),
       _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))));
   return static_cast<unsigned>(
       _mm_movemask_epi8(_mm_andnot_si128(bad, _mm_cmpgt_epi8(v, _mm_set1_epi8(0x1f)))));
+}
+inline unsigned PlainMask16(const char* p) {
+  return PlainMask16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
 }
 }  // namespace json_internal
 #endif
@@ -88,7 +89,7 @@ class JsonWriter {
     char* p = Quoted(Separate(Room(k.size() + 4)), k);
     *p++ = ':';
     Wrote(p);
-    after_key_ = true;
+    sep_ = 0;  // the value follows the colon
     return *this;
   }
   JsonWriter& String(std::string_view v) {
@@ -120,14 +121,15 @@ class JsonWriter {
   // for line after line allocates only when a line outgrows all before it).
   void Clear() {
     n_ = 0;
-    written_.clear();
-    after_key_ = false;
+    depth_ = 0;
+    sep_ = 0;
   }
 
  private:
-  // Whether no byte of s needs escaping: 16 bytes at a time from 16 on, 8 or
-  // 4 at a time (two overlapping loads) below, so that a short string costs
-  // no branch per byte. Always inlined: for a key written as a literal
+  // Whether no byte of s needs escaping: 16 bytes at a time from 16 on, and
+  // below that one check of two overlapping loads (8 bytes each from 8 on, 4
+  // each from 4 on), so that a short string costs no branch per byte. Always inlined: for a key
+  // written as a literal
   // ("call_id") the compiler then works the check out at compile time.
   [[gnu::always_inline]] static bool Plain(std::string_view s) {
     const char* p = s.data();
@@ -139,6 +141,15 @@ class JsonWriter {
       }
       // The last 16 bytes (overlapping what was read).
       return json_internal::PlainMask16(p + n - 16) == 0xffff;
+    }
+    if (n >= 8) {
+      return json_internal::PlainMask16(
+                 _mm_set_epi64x(static_cast<int64_t>(json_internal::Load8(p + n - 8)),
+                                static_cast<int64_t>(json_internal::Load8(p)))) == 0xffff;
+    }
+    if (n >= 4) {  // the two halves, each twice
+      const uint64_t x = json_internal::Load4(p) | uint64_t{json_internal::Load4(p + n - 4)} << 32;
+      return json_internal::PlainMask16(_mm_set1_epi64x(static_cast<int64_t>(x))) == 0xffff;
     }
 #endif
     if (n >= 8) {
@@ -174,30 +185,26 @@ class JsonWriter {
   }
   void Wrote(const char* end) { n_ = static_cast<size_t>(end - out_.data()); }
   // Writes the comma before an element (unless it is the first of its
-  // container or a key's value) at p, which has room for it; returns where
-  // the element goes.
+  // container, a key's value or at the top level) at p, which has room for
+  // it; returns where the element goes.
   char* Separate(char* p) {
-    if (after_key_) {
-      after_key_ = false;
-      return p;
-    }
-    if (!written_.empty()) {
-      if (written_.back()) *p++ = ',';
-      written_.back() = 1;
-    }
+    if (sep_) *p++ = sep_;
+    sep_ = depth_ ? ',' : 0;  // what the next element in this container needs
     return p;
   }
   JsonWriter& Open(char c) {
     char* p = Separate(Room(2));
     *p++ = c;
     Wrote(p);
-    written_.push_back(0);
+    ++depth_;
+    sep_ = 0;
     return *this;
   }
   JsonWriter& Close(char c) {
     *Room(1) = c;
     ++n_;
-    written_.pop_back();
+    if (depth_ > 0) --depth_;
+    sep_ = depth_ ? ',' : 0;  // the container was an element of the one around it
     return *this;
   }
   JsonWriter& Literal(std::string_view s) {
@@ -217,11 +224,11 @@ class JsonWriter {
 
   std::string out_;  // the text is out_[0, n_); the rest is room
   size_t n_ = 0;
-  // Per open container: 1 once an element is written. Inline (lines nest a
-  // few levels), and bytes rather than vector<bool>'s bits: every element
-  // reads and writes it.
-  absl::InlinedVector<uint8_t, 8> written_;
-  bool after_key_ = false;
+  // Containers open. An element's separator depends only on what came just
+  // before it: nothing after an opening bracket, a key's colon or at the top
+  // level, a comma after an element inside a container.
+  size_t depth_ = 0;
+  char sep_ = 0;  // what the next element is written after: ',' or nothing
 };
 
 // Appends s to out as a JSON string literal (with quotes).
