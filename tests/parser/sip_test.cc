@@ -348,6 +348,25 @@ TEST(TextTest, Params) {
 
 TEST(TextTest, UnquoteAndDecode) {
   EXPECT_EQ(Unquote("\"a\\\"b\\\\c\""), "a\"b\\c");
+  // Into a string that held something longer or shorter: only the new text.
+  std::string into = "an earlier, longer display name";
+  const std::pair<std::string_view, std::string_view> cases[] = {
+      {"\"a\\\"b\\\\c\"", "a\"b\\c"},
+      {"plain", "plain"},
+      {"\"\"", ""},
+      {"\"x\\\"", "x\\"},  // a lone backslash at the end stays
+      {"\\", "\\"},
+      {"\"\\y\"", "y"},
+      {"", ""},
+      {"\"only text, no escapes\"", "only text, no escapes"},
+      {"\"J Rosenberg \\\\\\\"\"", "J Rosenberg \\\""},
+  };
+  for (const auto& [quoted, text] : cases) {
+    SCOPED_TRACE(quoted);
+    sip::UnquoteInto(quoted, &into);
+    EXPECT_EQ(into, text);
+    EXPECT_EQ(Unquote(quoted), text);
+  }
   EXPECT_EQ(PercentDecode("a%20b%2"), "a b%2");
   EXPECT_EQ(PercentDecode("%zz%41"), "%zzA");
   EXPECT_TRUE(EqualsIgnoreCase("Call-ID", "call-id"));

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <string>
 
+#include "sipwarden/copy_short.h"
 #include "sipwarden/events/pipeline.h"
 #include "sipwarden/sip/salvage.h"
 #include "sipwarden/sip/text.h"
@@ -11,17 +12,30 @@
 namespace sw::ev {
 namespace {
 
+// s = v into a string kept from message to message. Most fields are no
+// longer than the last message's: then the bytes are copied inline and the
+// string cut to length, without the library's general replace (its checks
+// for overlapping text and its copy call). v never points into s.
+[[gnu::always_inline]] inline void Set(std::string& s, std::string_view v) {
+  if (v.size() <= s.size()) {
+    CopyShort(s.data(), v.data(), v.size());
+    s.erase(v.size());
+  } else {
+    s.assign(v);
+  }
+}
+
 // Into p's strings (assign keeps their storage: a reused event allocates
 // only when a text outgrows what it held before).
 void FillParty(const sip::NameAddr& na, Party* p) {
-  p->uri.assign(na.uri.raw);
-  p->user.assign(na.uri.user);
-  p->host.assign(na.uri.host());
-  p->tag.assign(na.tag);
+  Set(p->uri, na.uri.raw);
+  Set(p->user, na.uri.user);
+  Set(p->host, na.uri.host());
+  Set(p->tag, na.tag);
   if (na.display_quoted) {
-    p->display = sip::Unquote(na.display_name);
+    sip::UnquoteInto(na.display_name, &p->display);
   } else {
-    p->display.assign(na.display_name);
+    Set(p->display, na.display_name);
   }
 }
 
@@ -38,10 +52,10 @@ Transport TransportOf(const net::AppMessage& m) {
 }
 
 void SummarizeSdpInto(const sip::SdpSession& s, SdpSummary* out) {
-  out->owner.assign(s.origin.username);
-  out->session.assign(s.session_name);
+  Set(out->owner, s.origin.username);
+  Set(out->session, s.session_name);
   if (s.connection) {
-    out->conn.assign(s.connection->address);
+    Set(out->conn, s.connection->address);
   } else {
     out->conn.clear();
   }
@@ -49,11 +63,11 @@ void SummarizeSdpInto(const sip::SdpSession& s, SdpSummary* out) {
   for (size_t i = 0; i < s.media.size(); ++i) {
     const auto& m = s.media[i];
     SdpMedia& sm = out->media[i];
-    sm.type.assign(m.type);
+    Set(sm.type, m.type);
     sm.port = m.port;
-    sm.proto.assign(m.proto);
+    Set(sm.proto, m.proto);
     if (const auto* c = s.ConnectionFor(i)) {
-      sm.conn.assign(c->address);
+      Set(sm.conn, c->address);
     } else {
       sm.conn.clear();
     }
@@ -72,39 +86,39 @@ void FillSipEvent(const sip::SipMessage& m, const Flow& flow, SipEvent* out) {
   e.flow = flow;
   e.is_request = m.is_request;
   if (m.is_request) {
-    e.method.assign(m.method);
+    Set(e.method, m.method);
     e.status = 0;
     e.reason.clear();
-    e.request_uri.assign(m.request_uri.raw);
-    e.request_user.assign(m.request_uri.user);
+    Set(e.request_uri, m.request_uri.raw);
+    Set(e.request_user, m.request_uri.user);
   } else {
     e.status = m.status_code;
-    e.reason.assign(m.reason_phrase);
-    e.method.assign(m.cseq.method);
+    Set(e.reason, m.reason_phrase);
+    Set(e.method, m.cseq.method);
     e.request_uri.clear();
     e.request_user.clear();
   }
-  e.call_id.assign(m.call_id);
+  Set(e.call_id, m.call_id);
   e.cseq = m.cseq.seq;
-  e.cseq_method.assign(m.cseq.method);
+  Set(e.cseq_method, m.cseq.method);
   FillParty(m.from, &e.from);
   FillParty(m.to, &e.to);
   e.via_hosts.resize(m.vias.size());
-  for (size_t i = 0; i < m.vias.size(); ++i) e.via_hosts[i].assign(m.vias[i].sent_by.host);
+  for (size_t i = 0; i < m.vias.size(); ++i) Set(e.via_hosts[i], m.vias[i].sent_by.host);
   if (!m.vias.empty()) {
-    e.via_branch.assign(m.vias.front().branch);
+    Set(e.via_branch, m.vias.front().branch);
   } else {
     e.via_branch.clear();
   }
   if (!m.contacts.empty()) {
-    e.contact.assign(m.contacts.front().uri.raw);
+    Set(e.contact, m.contacts.front().uri.raw);
   } else {
     e.contact.clear();
   }
-  e.user_agent.assign(m.is_request || m.server.empty() ? m.user_agent : m.server);
+  Set(e.user_agent, m.is_request || m.server.empty() ? m.user_agent : m.server);
   e.has_auth = m.authorization.has_value();
   if (m.authorization) {
-    e.auth_user.assign(m.authorization->username);
+    Set(e.auth_user, m.authorization->username);
   } else {
     e.auth_user.clear();
   }

@@ -148,14 +148,20 @@ std::optional<std::string_view> FindParam(std::string_view params, std::string_v
   return found;
 }
 
-std::string Unquote(std::string_view q) {
+void UnquoteInto(std::string_view q, std::string* out) {
   if (q.size() >= 2 && q.front() == '"' && q.back() == '"') q = q.substr(1, q.size() - 2);
-  std::string out;
-  out.reserve(q.size());
-  for (size_t i = 0; i < q.size(); ++i) {
+  out->clear();
+  size_t i = q.find('\\');
+  out->append(q.data(), std::min(i, q.size()));  // the text before the first escape
+  for (; i < q.size(); ++i) {
     if (q[i] == '\\' && i + 1 < q.size()) ++i;
-    out.push_back(q[i]);
+    out->push_back(q[i]);
   }
+}
+
+std::string Unquote(std::string_view q) {
+  std::string out;
+  UnquoteInto(q, &out);
   return out;
 }
 

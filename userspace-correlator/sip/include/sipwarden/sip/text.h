@@ -76,6 +76,8 @@ std::optional<std::string_view> FindParam(std::string_view params, std::string_v
 // The contents of a quoted string with \-escapes resolved; the argument may
 // include or omit the surrounding quotes. Allocates.
 std::string Unquote(std::string_view quoted);
+// The same into *out, replacing what it held (its storage is reused).
+void UnquoteInto(std::string_view quoted, std::string* out);
 
 // Resolves %HH escapes (URIs). Malformed escapes are copied as they are.
 std::string PercentDecode(std::string_view s);
