@@ -2,9 +2,11 @@
 #include "sipwarden/ip.h"
 
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 
-#include <gtest/gtest.h>
+#include <cstring>
+#include <string>
 
 namespace sw {
 namespace {
@@ -33,6 +35,12 @@ TEST(IpAddress, Ipv4TextAsInetNtop) {
       auto a = IpAddress::Parse(want);
       ASSERT_TRUE(a.ok()) << want;
       EXPECT_EQ(a->ToString(), want);
+      // Format writes within kMaxText and returns the text's length.
+      char out[IpAddress::kMaxText + 8];
+      std::memset(out, '#', sizeof(out));
+      const size_t n = a->Format(out);
+      EXPECT_EQ(std::string(out, n), want);
+      EXPECT_EQ(std::string(out + IpAddress::kMaxText, 8), "########");
     }
   }
 }

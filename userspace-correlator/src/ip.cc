@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <array>
 #include <cstring>
 
 #include "absl/strings/numbers.h"
@@ -58,14 +59,30 @@ static_assert(IpAddress::kMaxText >= INET6_ADDRSTRLEN);
 size_t IpAddress::Format(char* out) const {
   if (is_v4()) {
     // What inet_ntop writes, without its sprintf: events print two
-    // addresses each.
+    // addresses each. Each octet is one 4-byte store of its digits and a dot
+    // from a table; the pointer moves past the digits (and the dot but for
+    // the last octet), so a store's spare bytes are overwritten by the next
+    // or lie past the text (at most 3 bytes: well inside kMaxText).
+    struct Octet {
+      char text[4];
+      uint8_t digits;
+    };
+    static constexpr auto kOctets = [] {
+      std::array<Octet, 256> t{};
+      for (unsigned v = 0; v < 256; ++v) {
+        Octet& o = t[v];
+        if (v >= 100) o.text[o.digits++] = static_cast<char>('0' + v / 100);
+        if (v >= 10) o.text[o.digits++] = static_cast<char>('0' + (v / 10) % 10);
+        o.text[o.digits++] = static_cast<char>('0' + v % 10);
+        o.text[o.digits] = '.';
+      }
+      return t;
+    }();
     char* p = out;
     for (int i = 12; i < 16; ++i) {
-      const unsigned v = bytes[i];
-      if (v >= 100) *p++ = static_cast<char>('0' + v / 100);
-      if (v >= 10) *p++ = static_cast<char>('0' + (v / 10) % 10);
-      *p++ = static_cast<char>('0' + v % 10);
-      if (i < 15) *p++ = '.';
+      const Octet& o = kOctets[bytes[i]];
+      std::memcpy(p, o.text, 4);
+      p += o.digits + (i < 15);
     }
     return static_cast<size_t>(p - out);
   }
