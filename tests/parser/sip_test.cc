@@ -2,6 +2,8 @@
 // Table and unit tests of the SIP message parser, URIs and text helpers.
 #include <cctype>
 #include <cstdint>
+#include <iterator>
+#include <limits>
 #include <ostream>
 #include <random>
 #include <set>
@@ -9,6 +11,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "scan.h"  // internal::ParseDecimal
 #include "sipwarden/sip/sip_message.h"
 #include "sipwarden/sip/text.h"
 #include "sipwarden/sip/uri.h"
@@ -344,6 +347,61 @@ TEST(TextTest, Params) {
   EXPECT_EQ(ForEachParam(";a=", [](const Param&) { return true; }), Reason::kBadParam);
   EXPECT_EQ(ForEachParam("junk", [](const Param&) { return true; }), Reason::kBadParam);
   EXPECT_EQ(ForEachParam(";a=\"x", [](const Param&) { return true; }), Reason::kUnterminatedQuote);
+}
+
+// ParseDecimal reads up to 19 digits without a check per digit: against a
+// reading that checks each digit in 128 bits, for every length 1..24, limits
+// from 0 to UINT64_MAX, leading zeros and a non-digit anywhere.
+TEST(TextTest, DecimalsAgainstAPlainReading) {
+  auto reference = [](std::string_view s, uint64_t max, uint64_t* out, bool* overflow) {
+    *overflow = false;
+    if (s.empty()) return false;
+    unsigned __int128 v = 0;
+    for (char c : s) {
+      if (c < '0' || c > '9') return false;
+      if (!*overflow) {
+        v = v * 10 + static_cast<unsigned>(c - '0');
+        if (v > max) *overflow = true;
+      }
+    }
+    *out = *overflow ? max : static_cast<uint64_t>(v);
+    return true;
+  };
+  std::mt19937_64 rng(20261207);
+  const uint64_t limits[] = {0,
+                             9,
+                             10,
+                             255,
+                             65535,
+                             4294967295u,
+                             9999999999999999999u,
+                             std::numeric_limits<uint64_t>::max()};
+  size_t n = 0;
+  for (int round = 0; round < 200000; ++round) {
+    const size_t len = 1 + rng() % 24;
+    std::string s(len, '0');
+    const size_t zeros = rng() % 3 == 0 ? rng() % len : 0;  // leading zeros
+    for (size_t i = zeros; i < len; ++i) s[i] = static_cast<char>('0' + rng() % 10);
+    if (rng() % 8 == 0) s[rng() % len] = "/:a \x80"[rng() % 5];
+    const uint64_t max = rng() % 2 ? limits[rng() % std::size(limits)] : rng() >> (rng() % 64);
+    uint64_t got = 12345, want = 12345;
+    bool got_over = true, want_over = true;
+    const bool ok = internal::ParseDecimal(s, max, &got, &got_over);
+    ASSERT_EQ(ok, reference(s, max, &want, &want_over)) << s << " max " << max;
+    if (!ok) continue;
+    ASSERT_EQ(got, want) << s << " max " << max;
+    ASSERT_EQ(got_over, want_over) << s << " max " << max;
+    ++n;
+  }
+  EXPECT_GT(n, 150000u);
+  uint64_t v;
+  bool over;
+  EXPECT_FALSE(internal::ParseDecimal("", 10, &v, &over));
+  EXPECT_TRUE(internal::ParseDecimal("18446744073709551615", UINT64_MAX, &v, &over));
+  EXPECT_EQ(v, UINT64_MAX);
+  EXPECT_FALSE(over);
+  EXPECT_TRUE(internal::ParseDecimal("18446744073709551616", UINT64_MAX, &v, &over));
+  EXPECT_TRUE(over);
 }
 
 TEST(TextTest, UnquoteAndDecode) {

@@ -22,15 +22,29 @@ bool ParseDecimal(std::string_view s, uint64_t max, uint64_t* out, bool* overflo
   *overflow = false;
   if (s.empty()) return false;
   uint64_t v = 0;
-  for (char c : s) {
+  if (s.size() <= 19) {  // below 10^19, which uint64_t holds: compare with max once
+    for (char c : s) {
+      const unsigned d = static_cast<unsigned char>(c) - unsigned{'0'};
+      if (d > 9) return false;
+      v = v * 10 + d;
+    }
+    if (v > max) {
+      *overflow = true;
+      v = max;
+    }
+    *out = v;
+    return true;
+  }
+  for (char c : s) {  // longer: digit by digit, until past max
     if (c < '0' || c > '9') return false;
     if (!*overflow) {
-      const uint64_t d = static_cast<uint64_t>(c - '0');
-      if (v > (max - d) / 10) {
+      uint64_t t;
+      if (__builtin_mul_overflow(v, uint64_t{10}, &t) ||
+          __builtin_add_overflow(t, static_cast<uint64_t>(c - '0'), &t) || t > max) {
         *overflow = true;
         v = max;
       } else {
-        v = v * 10 + d;
+        v = t;
       }
     }
   }
