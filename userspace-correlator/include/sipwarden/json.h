@@ -128,9 +128,9 @@ class JsonWriter {
  private:
   // Whether no byte of s needs escaping: 16 bytes at a time from 16 on, and
   // below that one check of two overlapping loads (8 bytes each from 8 on, 4
-  // each from 4 on), so that a short string costs no branch per byte. Always inlined: for a key
-  // written as a literal
-  // ("call_id") the compiler then works the check out at compile time.
+  // each from 4 on), so that a short string costs no branch per byte.
+  // Always inlined: for a key written as a literal ("call_id") the compiler
+  // then works the check out at compile time.
   [[gnu::always_inline]] static bool Plain(std::string_view s) {
     const char* p = s.data();
     const size_t n = s.size();
