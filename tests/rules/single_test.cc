@@ -3,7 +3,9 @@
 // suppression, verdicts, contexts (lifetimes, negation, expiry actions).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cctype>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -283,6 +285,46 @@ TEST(Contexts, ExpiryRunsActionsWithTheCreatorsFieldsAtTheExpiryTime) {
   EXPECT_EQ(h.synthetic.size(), 1u);
   EXPECT_EQ(h.engine->stats().contexts_expired, 3u);  // await-ack:c1, two caller contexts
   EXPECT_EQ(h.engine->stats().contexts_deleted, 1u);
+}
+
+// Timers fire in deadline order, ties in the order they were armed, across
+// every queue the engine keeps: 40 context lifetimes give 32 per-duration
+// FIFOs (the most it keeps) and 8 durations whose timers go to the heap.
+TEST(Contexts, ExpiriesOfFortyLifetimesFireInDeadlineOrder) {
+  std::string yaml = "rules:\n";
+  constexpr int kRules = 40;
+  auto lifetime_ms = [](int i) { return int64_t{1000} + 37 * int64_t{i}; };
+  for (int i = 0; i < kRules; ++i) {
+    yaml += "  - name: r" + std::to_string(i) + "\n    type: Single\n" +
+            "    match: {method: INVITE, call_id: {prefix: \"w" + std::to_string(i) + "-\"}}\n" +
+            "    actions:\n      - create_context:\n          name: \"c:${call_id}\"\n" +
+            "          lifetime: " + std::to_string(lifetime_ms(i)) + "ms\n" +
+            "          on_expiry:\n            - emit: {name: expired, copy: [call_id]}\n";
+  }
+  Harness h(yaml);
+  struct Expected {
+    int64_t at;
+    int n;
+    std::string call_id;
+  };
+  std::vector<Expected> want;
+  std::mt19937 rng(20261207);
+  int64_t t = kT0;
+  for (int n = 0; n < 3000; ++n) {
+    t += static_cast<int64_t>(rng() % 4) * 37 * 1000000;  // steps that make deadlines meet
+    const int i = static_cast<int>(rng() % kRules);
+    const std::string id = "w" + std::to_string(i) + "-" + std::to_string(n);
+    h.Feed(Sip("INVITE").Call(id).At(t));
+    want.push_back({t + lifetime_ms(i) * 1000000, n, id});
+  }
+  h.Advance(t + 3600 * kS);
+  std::stable_sort(want.begin(), want.end(),
+                   [](const Expected& a, const Expected& b) { return a.at < b.at; });
+  ASSERT_EQ(h.synthetic.size(), want.size());
+  for (size_t k = 0; k < want.size(); ++k) {
+    ASSERT_EQ(*h.synthetic[k].Find("call_id"), want[k].call_id) << "expiry " << k;
+    ASSERT_EQ(h.synthetic[k].ts_ns, want[k].at) << "expiry " << k;
+  }
 }
 
 TEST(Contexts, SetExtendsTheLifetimeAndKeepsTheExpiryActions) {

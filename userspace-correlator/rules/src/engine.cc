@@ -400,11 +400,9 @@ class EngineCore {
       TimerFifo& f = fifos_[i];
       if (f.duration != d) continue;
       if (f.q.empty() || f.q.back().at <= at) {
-        if (f.q.empty()) {
-          front_at_[i] = t.at;
-          front_seq_[i] = t.seq;
-        }
+        const bool first = f.q.empty();
         f.q.push_back(t);
+        if (first) SetFront(i);
         return;
       }
       break;
@@ -412,26 +410,58 @@ class EngineCore {
     heap_.push_back(t);
     std::push_heap(heap_.begin(), heap_.end(), TimerLater());
   }
-  // The earliest timer: its FIFO's index, -1 for the heap, -2 when none.
+  // The earliest timer (by deadline, then by the order armed): its FIFO's
+  // index, -1 for the heap, -2 when none. The FIFOs' earliest front is kept
+  // in a tournament tree (front_win_), so this reads its root instead of
+  // scanning every FIFO for every timer that fires.
   int NextTimer() const {
-    int src = heap_.empty() ? -2 : -1;
-    int64_t at = heap_.empty() ? kNever : heap_.front().at;
-    uint64_t seq = heap_.empty() ? 0 : heap_.front().seq;
-    for (size_t i = 0; i < front_at_.size(); ++i) {  // kNever for an empty FIFO
-      if (front_at_[i] < at ||
-          (front_at_[i] == at && front_at_[i] != kNever && front_seq_[i] < seq)) {
-        at = front_at_[i];
-        seq = front_seq_[i];
-        src = static_cast<int>(i);
-      }
-    }
-    return src;
+    int src = front_win_.size() > 1 ? front_win_[1] : -1;
+    if (src >= 0 && front_at_[src] == kNever) src = -1;  // every FIFO empty
+    if (heap_.empty()) return src >= 0 ? src : -2;
+    if (src < 0) return -1;
+    const Timer& h = heap_.front();
+    return front_at_[src] < h.at || (front_at_[src] == h.at && front_seq_[src] < h.seq) ? src : -1;
   }
-  void PopFifo(int i) {
-    auto& q = fifos_[i].q;
-    q.pop_front();
+  // Whether FIFO a's front comes before FIFO b's (-1, a padding leaf, and
+  // an empty FIFO, kNever, come last).
+  bool FrontBefore(int a, int b) const {
+    if (a < 0 || front_at_[a] == kNever) return false;
+    if (b < 0 || front_at_[b] == kNever) return true;
+    return front_at_[a] < front_at_[b] ||
+           (front_at_[a] == front_at_[b] && front_seq_[a] < front_seq_[b]);
+  }
+  // FIFO i's front changed: store it and replay its matches up the tree.
+  void SetFront(size_t i) {
+    const auto& q = fifos_[i].q;
     front_at_[i] = q.empty() ? kNever : q.front().at;
     front_seq_[i] = q.empty() ? 0 : q.front().seq;
+    for (size_t p = (front_leaves_ + i) / 2; p >= 1; p /= 2) {
+      const int a = front_win_[2 * p], b = front_win_[2 * p + 1];
+      front_win_[p] = FrontBefore(b, a) ? b : a;
+    }
+  }
+  // Every FIFO's front, and the tree over them, from the queues.
+  void RebuildFronts() {
+    front_leaves_ = 1;
+    while (front_leaves_ < fifos_.size()) front_leaves_ *= 2;
+    front_at_.assign(fifos_.size(), kNever);
+    front_seq_.assign(fifos_.size(), 0);
+    front_win_.assign(2 * front_leaves_, -1);
+    for (size_t i = 0; i < fifos_.size(); ++i) {
+      front_win_[front_leaves_ + i] = static_cast<int>(i);
+      if (!fifos_[i].q.empty()) {
+        front_at_[i] = fifos_[i].q.front().at;
+        front_seq_[i] = fifos_[i].q.front().seq;
+      }
+    }
+    for (size_t p = front_leaves_ - 1; p >= 1; --p) {
+      const int a = front_win_[2 * p], b = front_win_[2 * p + 1];
+      front_win_[p] = FrontBefore(b, a) ? b : a;
+    }
+  }
+  void PopFifo(int i) {
+    fifos_[i].q.pop_front();
+    SetFront(static_cast<size_t>(i));
   }
   void BuildFifos();
   // Timers of operations that ended early stay queued until their deadline;
@@ -475,6 +505,11 @@ class EngineCore {
   std::vector<TimerFifo> fifos_;
   std::vector<int64_t> front_at_;  // each FIFO's first deadline (kNever: empty)
   std::vector<uint64_t> front_seq_;
+  // A tournament over the FIFOs' fronts: leaves at [front_leaves_,
+  // 2 * front_leaves_) hold FIFO indexes (-1 past the last), each inner node
+  // p the earlier of its children 2p and 2p + 1, the root (1) the earliest.
+  std::vector<int> front_win_;
+  size_t front_leaves_ = 1;
   uint64_t timer_run_ = 0;
   int64_t next_due_ = kNever;  // no timer is due before this
   uint64_t seq_ = 0;
@@ -650,8 +685,7 @@ void EngineCore::BuildFifos() {
   }
   fifos_.clear();
   for (int64_t d : durations) fifos_.push_back(TimerFifo{d, {}});
-  front_at_.assign(fifos_.size(), kNever);
-  front_seq_.assign(fifos_.size(), 0);
+  RebuildFronts();
 }
 
 bool EngineCore::TimerLive(const Timer& t) const {
@@ -679,12 +713,8 @@ void EngineCore::MaybeCompactTimers() {
   auto stale = [&](const Timer& t) { return !TimerLive(t); };
   heap_.erase(std::remove_if(heap_.begin(), heap_.end(), stale), heap_.end());
   std::make_heap(heap_.begin(), heap_.end(), TimerLater());
-  for (size_t i = 0; i < fifos_.size(); ++i) {
-    auto& q = fifos_[i].q;
-    q.erase(std::remove_if(q.begin(), q.end(), stale), q.end());
-    front_at_[i] = q.empty() ? kNever : q.front().at;
-    front_seq_[i] = q.empty() ? 0 : q.front().seq;
-  }
+  for (auto& f : fifos_) f.q.erase(std::remove_if(f.q.begin(), f.q.end(), stale), f.q.end());
+  RebuildFronts();
   ++stats_.timer_compactions;
 }
 
