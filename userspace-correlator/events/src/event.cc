@@ -112,12 +112,19 @@ std::string_view ToJson(const SipEvent& e, JsonWriter& w) {
   return w.str();
 }
 
-std::string ToJson(const SipEvent& e) {
+namespace {
+// A line in a writer of its own, returned as a string.
+template <typename T>
+std::string LineOf(const T& x, size_t reserve = 0) {
   JsonWriter w;
-  w.Reserve(1024);  // a SIP event with SDP is 600 to 900 bytes
-  ToJson(e, w);
+  w.Reserve(reserve);
+  ToJson(x, w);
   return w.Take();
 }
+}  // namespace
+
+// A SIP event with SDP is 600 to 900 bytes.
+std::string ToJson(const SipEvent& e) { return LineOf(e, 1024); }
 
 std::string_view ToJson(const MgcpEvent& e, JsonWriter& w) {
   w.Clear();
@@ -141,11 +148,7 @@ std::string_view ToJson(const MgcpEvent& e, JsonWriter& w) {
   return w.str();
 }
 
-std::string ToJson(const MgcpEvent& e) {
-  JsonWriter w;
-  ToJson(e, w);
-  return w.Take();
-}
+std::string ToJson(const MgcpEvent& e) { return LineOf(e); }
 
 std::string_view ToJson(const RtpEvent& e, JsonWriter& w) {
   w.Clear();
@@ -162,11 +165,7 @@ std::string_view ToJson(const RtpEvent& e, JsonWriter& w) {
   return w.str();
 }
 
-std::string ToJson(const RtpEvent& e) {
-  JsonWriter w;
-  ToJson(e, w);
-  return w.Take();
-}
+std::string ToJson(const RtpEvent& e) { return LineOf(e); }
 
 std::string_view ToJson(const CallRecord& c, JsonWriter& w) {
   w.Clear();
@@ -198,10 +197,6 @@ std::string_view ToJson(const CallRecord& c, JsonWriter& w) {
   return w.str();
 }
 
-std::string ToJson(const CallRecord& c) {
-  JsonWriter w;
-  ToJson(c, w);
-  return w.Take();
-}
+std::string ToJson(const CallRecord& c) { return LineOf(c); }
 
 }  // namespace sw::ev

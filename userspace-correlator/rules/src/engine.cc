@@ -440,24 +440,17 @@ class EngineCore {
       front_win_[p] = FrontBefore(b, a) ? b : a;
     }
   }
-  // Every FIFO's front, and the tree over them, from the queues.
+  // Every FIFO's front, and the tree over them, from the queues: each leaf
+  // replayed in turn (an inner node's last replay comes after both its
+  // children's).
   void RebuildFronts() {
     front_leaves_ = 1;
     while (front_leaves_ < fifos_.size()) front_leaves_ *= 2;
     front_at_.assign(fifos_.size(), kNever);
     front_seq_.assign(fifos_.size(), 0);
     front_win_.assign(2 * front_leaves_, -1);
-    for (size_t i = 0; i < fifos_.size(); ++i) {
-      front_win_[front_leaves_ + i] = static_cast<int>(i);
-      if (!fifos_[i].q.empty()) {
-        front_at_[i] = fifos_[i].q.front().at;
-        front_seq_[i] = fifos_[i].q.front().seq;
-      }
-    }
-    for (size_t p = front_leaves_ - 1; p >= 1; --p) {
-      const int a = front_win_[2 * p], b = front_win_[2 * p + 1];
-      front_win_[p] = FrontBefore(b, a) ? b : a;
-    }
+    for (size_t i = 0; i < fifos_.size(); ++i) front_win_[front_leaves_ + i] = static_cast<int>(i);
+    for (size_t i = 0; i < fifos_.size(); ++i) SetFront(i);
   }
   void PopFifo(int i) {
     fifos_[i].q.pop_front();
