@@ -42,10 +42,10 @@ grep -qxF 'ExecStart=/opt/sw/bin/sipwarden-agent --config /etc/sipwarden/agent.y
 grep -qxF 'ExecStart=/opt/sw/bin/sipwarden-controller --config /etc/sipwarden/controller.yaml' "$C" ||
   e2e_fail "the controller's unit runs: $(grep ExecStart "$C")"
 grep -q /usr/local/bin "$A" "$C" && e2e_fail "a unit still names /usr/local/bin"
-# The template keeps the single unit's hardening, line for line.
+# The template keeps the single unit's hardening and environment, line for line.
 while IFS= read -r line; do
   grep -qxF -- "$line" "$A" || e2e_fail "sipwarden-agent@.service lacks $line"
-done < <(grep -E '^(Protect|Private|Restrict|Capability|NoNew|Memory|Lock|SystemCall|LimitMEMLOCK|ReadWrite)' \
+done < <(grep -E '^(Protect|Private|Restrict|Capability|NoNew|Memory|Lock|SystemCall|LimitMEMLOCK|ReadWrite|Environment=)' \
            "$SRC/packaging/systemd/sipwarden-agent.service")
 "$D/opt/sw/bin/sipwarden-agent" --config "$D/etc/sipwarden/agent.yaml" --version >/dev/null 2>&1 ||
   e2e_fail "the staged agent refuses the staged agent.yaml"
