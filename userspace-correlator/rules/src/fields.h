@@ -151,14 +151,21 @@ struct EventView {
   const SyntheticEvent* syn = nullptr;
 };
 
+// One value of one kind: only the member kind names is set (s: kString, i:
+// kInt and kBool, d: kDouble, ip: kIp, list: kList), and only it is read.
+// 24 bytes instead of 64 with a member each: every condition, key and
+// template reads a field, and the value is built and copied each time.
 struct Value {
+  Value() : s() {}
   bool present = false;
   ValueKind kind = ValueKind::kString;
-  std::string_view s;
-  int64_t i = 0;
-  double d = 0;
-  IpAddress ip;
-  const std::vector<std::string>* list = nullptr;
+  union {
+    std::string_view s;
+    int64_t i;
+    double d;
+    IpAddress ip;
+    const std::vector<std::string>* list;
+  };
   double Number() const { return kind == ValueKind::kDouble ? d : static_cast<double>(i); }
 };
 
