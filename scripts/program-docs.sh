@@ -40,6 +40,7 @@ section sipwarden-profiles "Per-account anomaly profiles from call records: lear
 section sw-sipsend "A bounded SIP traffic source for tests, the demo and the lab." "$BIN/sw-sipsend"
 section tools/lab/lab "The network-namespace lab: Kamailio, sipp, attackers and the agent (tools/lab/README.md)." "$SRC/tools/lab/lab"
 section tools/bench/run "All benchmarks; one JSON line per figure (docs/formats.md, Benchmarks)." "$SRC/tools/bench/run"
+section tools/bench/ab "A/B of two builds or settings on a noisy machine: each pair of runs side by side, one on each CPU." "$SRC/tools/bench/ab"
 section sw-bench-xdp "The data plane in ns per packet beside bare XDP programs (tools/bench/run xdp)." "$BIN/sw-bench-xdp"
 section sw-bench-live "Real frames through a veth pair beside a bare XDP_DROP and nftables (tools/bench/run live, through tools/bench/live/live.sh)." "$BIN/sw-bench-live"
 section sw-bench-agent "The whole agent end to end: paced SIP dialogs as real frames through the XDP program and ring buffer into the real sipwarden-agent (tools/bench/run agent, through tools/bench/live/live.sh)." "$BIN/sw-bench-agent"
