@@ -107,7 +107,7 @@ void RunAgainstModel(size_t max, uint32_t keys, uint64_t (*hash)(uint32_t), int 
       }
     } else if (op < 8) {  // erase
       if (found == kNoSlot) continue;
-      const uint32_t gen = t.gen(found);
+      const uint32_t gen = t.at(found).gen;
       t.Erase(found);
       ASSERT_FALSE(t.Valid(found, gen));
       m.Erase(k);
@@ -135,32 +135,32 @@ TEST(KeyedTable, GenerationsOutliveReusedSlots) {
   Table t(2);
   bool evicted = false;
   const uint32_t a = t.Insert("a", &evicted);
-  const uint32_t gen_a = t.gen(a);
-  EXPECT_TRUE(t.live(a));
+  const uint32_t gen_a = t.at(a).gen;
+  EXPECT_TRUE(t.at(a).live);
   EXPECT_TRUE(t.Valid(a, gen_a));
   std::vector<std::pair<uint32_t, uint32_t>> stale;  // (slot, gen) of erased keys
   for (int i = 0; i < 1000; ++i) {
     const uint32_t s = t.Find("a");
     ASSERT_NE(s, kNoSlot);
-    stale.emplace_back(s, t.gen(s));
+    stale.emplace_back(s, t.at(s).gen);
     t.Erase(s);
-    EXPECT_FALSE(t.live(s));
+    EXPECT_FALSE(t.at(s).live);
     t.Erase(s);  // erasing a free slot changes nothing
     const uint32_t again = t.Insert("a", &evicted);
     EXPECT_EQ(again, s);  // the freed slot is reused ...
-    EXPECT_TRUE(t.Valid(again, t.gen(again)));
+    EXPECT_TRUE(t.Valid(again, t.at(again).gen));
   }
   for (const auto& [slot, gen] : stale) EXPECT_FALSE(t.Valid(slot, gen));  // ... never its handles
   EXPECT_FALSE(t.Valid(99, 0));                                            // past the slots
   const uint32_t b = t.Insert("b", &evicted);
-  const uint32_t gen_b = t.gen(b);
+  const uint32_t gen_b = t.at(b).gen;
   t.Insert("c", &evicted);  // full: "a", the least recently used, goes
   EXPECT_TRUE(evicted);
   EXPECT_EQ(t.Find("a"), kNoSlot);
   EXPECT_TRUE(t.Valid(b, gen_b));
   size_t live = 0;
   t.ForEachSlot([&](uint32_t s, auto&) {
-    EXPECT_TRUE(t.live(s));
+    EXPECT_TRUE(t.at(s).live);
     ++live;
   });
   EXPECT_EQ(live, 2u);

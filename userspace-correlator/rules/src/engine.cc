@@ -468,7 +468,7 @@ class EngineCore {
     e.deadline = at;
     if (at == kNever || at >= e.timer_at) return;
     e.timer_at = at;
-    Push(at, rule, slot, t.gen(slot), kind);
+    Push(at, rule, slot, e.gen, kind);
   }
   // Pops the timer if it is current; returns false for stale ones (and re-arms
   // entries whose deadline moved later).
@@ -1684,7 +1684,7 @@ void EngineCore::DoAlarm(uint32_t ri, const ActionList& list, const Action& a, A
   }
   uint32_t slot = a.suppress_ns > 0 ? rt.alarms.Find(alarm_key_) : kNoSlot;
   if (slot != kNoSlot) {
-    const AlarmHandle h{slot, rt.alarms.gen(slot)};
+    const AlarmHandle h{slot, rt.alarms.at(slot).gen};
     BumpAlarm(ri, h, c.count);
     if (c.alarm_out) *c.alarm_out = h;
     return;
@@ -1769,7 +1769,7 @@ void EngineCore::DoAlarm(uint32_t ri, const ActionList& list, const Action& a, A
   st.update_every_ns = a.update_every_ns;
   st.alarm = std::move(al);
   Arm(rt.alarms, slot, c.ts + a.suppress_ns, ri, TimerKind::kAlarm);
-  if (c.alarm_out) *c.alarm_out = AlarmHandle{slot, rt.alarms.gen(slot)};
+  if (c.alarm_out) *c.alarm_out = AlarmHandle{slot, e.gen};
 }
 
 void EngineCore::BumpAlarm(uint32_t ri, AlarmHandle h, uint64_t n) {

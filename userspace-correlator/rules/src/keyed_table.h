@@ -36,8 +36,10 @@ class KeyedTable {
       return std::string_view(key_size <= kInlineKey ? inline_key.data() : long_key.get(),
                               key_size);
     }
-    size_t hash = 0;  // of key: compared before the key, and erasing needs it
+    size_t hash = 0;   // of key: compared before the key, and erasing needs it
+    uint32_t gen = 0;  // changes whenever the slot is freed: stale timers see it
     uint32_t prev = kNoSlot, next = kNoSlot;  // LRU links, most recent at head
+    bool live = false;
     int64_t deadline = kNever;  // when the entry wants its timer
     int64_t timer_at = kNever;  // the earliest timer queued for it
     uint32_t key_size = 0;
@@ -88,11 +90,12 @@ class KeyedTable {
   }
 
   void Erase(uint32_t slot) {
-    if (!live(slot)) return;
     Entry& e = entries_[slot];
+    if (!e.live) return;
     index_.Erase(SlotIndex::Tag(e.hash), slot);
     Unlink(slot);
-    stamps_[slot] = (stamps_[slot] | 1) + 1;  // the next generation, not live
+    e.live = false;
+    ++e.gen;
     e.value.Reset();
     e.deadline = kNever;
     e.timer_at = kNever;
@@ -107,12 +110,8 @@ class KeyedTable {
 
   Entry& at(uint32_t slot) { return entries_[slot]; }
   const Entry& at(uint32_t slot) const { return entries_[slot]; }
-  // A slot's generation, which changes whenever it is freed (timers and
-  // alarm handles keep it and see their slot reused), and whether it is live.
-  uint32_t gen(uint32_t slot) const { return stamps_[slot] >> 1; }
-  bool live(uint32_t slot) const { return stamps_[slot] & 1; }
   bool Valid(uint32_t slot, uint32_t gen) const {
-    return slot < stamps_.size() && stamps_[slot] == ((gen << 1) | 1);
+    return slot < entries_.size() && entries_[slot].live && entries_[slot].gen == gen;
   }
   size_t size() const { return index_.size(); }
   size_t max() const { return max_; }
@@ -121,7 +120,7 @@ class KeyedTable {
   template <typename F>
   void ForEachSlot(F f) {
     for (uint32_t s = 0; s < entries_.size(); ++s) {
-      if (live(s)) f(s, entries_[s]);
+      if (entries_[s].live) f(s, entries_[s]);
     }
   }
 
@@ -158,7 +157,6 @@ class KeyedTable {
     } else {
       slot = entries_.size();
       entries_.emplace_back();
-      stamps_.push_back(0);
     }
     Entry& e = entries_[slot];
     e.key_size = static_cast<uint32_t>(key.size());
@@ -172,7 +170,7 @@ class KeyedTable {
     }
     std::memcpy(bytes, key.data(), key.size());
     e.hash = hash;
-    stamps_[slot] |= 1;
+    e.live = true;
     e.deadline = kNever;
     e.timer_at = kNever;
     e.value.Reset();
@@ -270,11 +268,6 @@ class KeyedTable {
     uint32_t size_ = 0;
   };
   Slots entries_;
-  // By slot: its generation << 1 | live. Apart from the entries so that a
-  // timer of an operation that has ended (most of them: a transaction's
-  // response came) finds out in a small dense array, 4 bytes a slot, instead
-  // of reading its entry's cold line in a table of hundreds of bytes a slot.
-  std::vector<uint32_t> stamps_;
   std::vector<uint32_t> free_;
   SlotIndex index_;
   uint32_t head_ = kNoSlot, tail_ = kNoSlot;
