@@ -128,7 +128,7 @@ void RunAgainstModel(size_t max, uint32_t keys, uint64_t (*hash)(uint32_t), int 
 }
 
 // A slot's generation (what timers and alarm handles hold): a handle to an
-// erased slot stays invalid when the slot is taken by another key, however
+// erased slot stays invalid when the slot is taken again, however
 // often it is reused; evictions count as erasing; ForEachSlot sees live
 // slots only.
 TEST(KeyedTable, GenerationsOutliveReusedSlots) {
