@@ -44,6 +44,12 @@ busy='i=0; while ((i < 400000)); do ((i++)); done'
 ratio=$(grep -oP '"b_over_a_median","value":\K[0-9.]+' "$dir/out") || fail "no median: $(cat "$dir/out")"
 awk -v r="$ratio" 'BEGIN { exit !(r < 0.2) }' || fail "a sleep's CPU time is $ratio of a busy loop's"
 
+# A's figure 0: no ratio, reported as null, and the run still ends well.
+"$ab" --pairs 2 --number 'v \K[0-9]+' "echo 'v 0'" "echo 'v 3'" >"$dir/out" 2>"$dir/err" ||
+  fail "a run with A at 0 failed: $(cat "$dir/err")"
+grep -qx '{"bench":"ab","metric":"b_over_a_median","value":null,"unit":"ratio","baseline":"pairs","baseline_value":2,"ratio":null}' \
+  "$dir/out" || fail "A at 0: $(cat "$dir/out")"
+
 # Refusals: a failing command, no number, bad flags.
 if "$ab" --pairs 2 --number 'x \K[0-9]+' "echo 'x 1'; exit 3" "echo 'x 1'" >"$dir/out" 2>"$dir/err"; then
   fail "a command that failed was accepted"
