@@ -21,6 +21,12 @@ pid=$!
 rc=0
 wait "$pid" || rc=$?
 cat "$out"
+if [[ $rc -eq 3 ]]; then
+  # sw-bench-live said why on stderr: the kernel refuses live-frames test
+  # runs, so no frame can be sent at line rate on this machine.
+  echo "smoke_test: the kernel refuses live frames; skipping" >&2
+  exit 77
+fi
 if [[ $rc -ne 0 ]]; then
   echo "smoke_test: live.sh failed ($rc)" >&2
   exit 1
