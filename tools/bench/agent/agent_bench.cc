@@ -11,7 +11,9 @@
 // own Call-ID, tags, users and addresses, paced to an offered rate. The
 // veth hands frames over synchronously, so sipwarden's XDP program (and the
 // stack behind it) runs on the generator's CPU, and the agent has its CPU
-// to itself.
+// to itself. On a kernel that refuses live-frames test runs, the same
+// program makes each frame in a plain test run and an AF_PACKET socket on
+// the same veth end sends them (--generator).
 //
 // Figures:
 //   - offered-rate steps: the highest rate (SIP messages per second) whose
@@ -29,6 +31,7 @@
 #include <bpf/libbpf.h>
 #include <fcntl.h>
 #include <linux/if_link.h>
+#include <linux/if_packet.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -65,6 +68,7 @@
 #include <thread>
 #include <vector>
 
+#include "../figure.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/status/status.h"
@@ -76,7 +80,6 @@
 #include "absl/strings/str_split.h"
 #include "agent_gen.h"
 #include "datapath.h"
-#include "../figure.h"
 #include "maps.h"
 #include "netns.h"
 #include "packet_builder.h"
@@ -127,6 +130,12 @@ ABSL_FLAG(int32_t, agent_cpu, 1, "CPU the agent process is pinned to");
 ABSL_FLAG(uint32_t, metrics_port, 9464,
           "The agent's --metrics-listen port on 127.0.0.1 (its namespace)");
 ABSL_FLAG(uint32_t, batch_size, 64, "Frames per generator batch (1..256)");
+ABSL_FLAG(std::string, generator, "auto",
+          "How frames reach the veth: live (the generator program's test run in\n"
+          "BPF_F_TEST_XDP_LIVE_FRAMES mode transmits them), socket (the program makes\n"
+          "each frame in a plain test run and an AF_PACKET socket sends them, paced here;\n"
+          "for kernels that refuse live frames), or auto (live, else socket when the\n"
+          "kernel refuses it)");
 ABSL_FLAG(bool, verbose, false, "Show libbpf's informational messages");
 ABSL_FLAG(bool, version, false, "Print the version and exit");
 
@@ -562,9 +571,18 @@ class Bench {
   void StopAgent();
   absl::StatusOr<Counters> Read();
   absl::StatusOr<std::map<std::string, double>> Scrape();
-  // One test run of the generator, ended by an interval timer after `seconds`
-  // (or when `limit` frames in total have been sent).
+  // Sends frames for `seconds` (or until `limit` frames in total have been
+  // sent), paced to the rate Pace set, the way --generator chose.
   absl::Status Generate(double seconds);
+  // One test run of the generator in live-frames mode, ended by an interval
+  // timer.
+  absl::Status GenerateLive(double seconds);
+  // Frames made by plain test runs of the generator and sent through an
+  // AF_PACKET socket, batch by batch, paced here.
+  absl::Status GenerateSocket(double seconds);
+  // Picks the generator: --generator, or for auto whether the kernel takes a
+  // live-frames test run (one that sends nothing: the limit is 0).
+  absl::Status ChooseGenerator();
   // Waits (bounded) until the agent has taken every record the kernel wrote.
   absl::StatusOr<Counters> Drain(double max_seconds);
   void Schedule(const std::vector<swb_slot>& slots, uint64_t dialog_base);
@@ -578,6 +596,13 @@ class Bench {
   Iface gen_, dut_;
   swb_agent_gen* skel_ = nullptr;
   std::vector<uint8_t> frame_;  // data_in of the test runs (the templates overwrite it)
+  // Socket generator: the AF_PACKET socket on gen_, one buffer per frame of
+  // a batch, and the pacing the program does itself in live mode.
+  bool live_ = true;
+  Fd tx_;
+  std::vector<std::array<uint8_t, SWB_FRAME_MAX>> batch_;
+  uint64_t rate_ = 0, burst_ = 0, paced_ = 0, waits_ = 0;
+  std::optional<Clock::time_point> epoch_;
   std::unique_ptr<Agent> agent_;
   std::optional<sw::Maps> maps_;
   std::unique_ptr<RingLevel> ring_;
@@ -640,6 +665,7 @@ absl::StatusOr<std::unique_ptr<Bench>> Bench::Create() {
   }
   std::cerr << "\n";
   b->frame_.assign(longest, 0);
+  SW_RETURN_IF_ERROR(b->ChooseGenerator());
   return b;
 }
 
@@ -730,7 +756,7 @@ absl::StatusOr<Counters> Bench::Read() {
                             m["sipwarden_bad_records_total"]);
   c.alarms = static_cast<uint64_t>(m["sipwarden_alarms_total"]);
   c.gen_sent = skel_->bss->sent;
-  c.gen_waits = skel_->bss->waits;
+  c.gen_waits = skel_->bss->waits + waits_;
   return c;
 }
 
@@ -757,14 +783,145 @@ void Bench::Schedule(const std::vector<swb_slot>& slots, uint64_t dialog_base) {
 }
 
 void Bench::Pace(uint64_t rate) {
-  skel_->bss->rate = rate;
   // At most 1 ms of frames at once after the syscall's own pauses.
-  skel_->bss->burst = std::max<uint64_t>(64, rate / 1000);
+  const uint64_t burst = std::max<uint64_t>(64, rate / 1000);
+  // The socket generator paces here; its program makes a frame per run.
+  skel_->bss->rate = live_ ? rate : 0;
+  skel_->bss->burst = burst;
   skel_->bss->epoch_ns = 0;
   skel_->bss->paced = 0;
+  rate_ = rate;
+  burst_ = burst;
+  paced_ = 0;
+  epoch_.reset();
+}
+
+absl::Status Bench::ChooseGenerator() {
+  const std::string want = absl::GetFlag(FLAGS_generator);
+  if (want != "auto" && want != "live" && want != "socket") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--generator: '", want, "' is not auto, live or socket"));
+  }
+  live_ = want != "socket";
+  if (want == "auto") {
+    // The limit is 0 until a phase sets it: this run sends no frame.
+    skel_->bss->limit = 0;
+    xdp_md ctx{};
+    ctx.data_end = static_cast<uint32_t>(frame_.size());
+    ctx.ingress_ifindex = static_cast<uint32_t>(gen_.ifindex);
+    LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame_.data(),
+                .data_size_in = static_cast<uint32_t>(frame_.size()), .ctx_in = &ctx,
+                .ctx_size_in = sizeof(ctx), .repeat = 1, .flags = BPF_F_TEST_XDP_LIVE_FRAMES);
+    const int err = bpf_prog_test_run_opts(bpf_program__fd(skel_->progs.swb_agent_gen), &opts);
+    if (err == -EPERM || err == -EOPNOTSUPP || err == -EINVAL) {
+      std::cerr << "sw-bench-agent: this kernel refuses live-frames test runs ("
+                << std::strerror(-err)
+                << "): frames are made by plain test runs and sent through an AF_PACKET socket "
+                   "(--generator socket)\n";
+      live_ = false;
+    } else if (err != 0) {
+      return sw::ErrnoStatus(-err, "generator test run (BPF_F_TEST_XDP_LIVE_FRAMES)");
+    }
+  }
+  if (live_) return absl::OkStatus();
+  // Made in the generator's namespace (the thread is there): frames go out
+  // of gen_ straight to the driver, past the qdisc, as XDP_TX puts them.
+  tx_ = Fd(socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0));
+  if (tx_.get() < 0) return sw::ErrnoStatus(errno, "AF_PACKET socket");
+  sockaddr_ll to{};
+  to.sll_family = AF_PACKET;
+  to.sll_protocol = 0;  // sends only: receives nothing
+  to.sll_ifindex = gen_.ifindex;
+  if (bind(tx_.get(), reinterpret_cast<sockaddr*>(&to), sizeof to) != 0) {
+    return sw::ErrnoStatus(errno, absl::StrCat("bind the AF_PACKET socket to ", gen_.name));
+  }
+  const int one = 1;
+  if (setsockopt(tx_.get(), SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof one) != 0) {
+    return sw::ErrnoStatus(errno, "PACKET_QDISC_BYPASS");
+  }
+  const int sndbuf = 16 << 20;
+  (void)setsockopt(tx_.get(), SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof sndbuf);
+  batch_.resize(absl::GetFlag(FLAGS_batch_size));
+  return absl::OkStatus();
 }
 
 absl::Status Bench::Generate(double seconds) {
+  return live_ ? GenerateLive(seconds) : GenerateSocket(seconds);
+}
+
+absl::Status Bench::GenerateSocket(double seconds) {
+  const auto end = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                      std::chrono::duration<double>(seconds));
+  const int prog = bpf_program__fd(skel_->progs.swb_agent_gen);
+  std::vector<uint32_t> lens(batch_.size());
+  std::vector<iovec> iov(batch_.size());
+  std::vector<mmsghdr> msgs(batch_.size());
+  while (!g_stop) {
+    const auto now = Clock::now();
+    if (now >= end) break;
+    uint64_t want = batch_.size();
+    if (rate_) {
+      if (!epoch_) epoch_ = now;
+      const double due_d =
+          std::chrono::duration<double>(now - *epoch_).count() * static_cast<double>(rate_);
+      const uint64_t due = static_cast<uint64_t>(due_d);
+      if (paced_ >= due) {
+        ++waits_;  // spins until the next frame is due, as the live program does
+        continue;
+      }
+      if (due - paced_ > burst_) paced_ = due - burst_;
+      want = std::min<uint64_t>(want, due - paced_);
+    }
+    // Make the frames: a run that returns XDP_DROP gave its turn back (a
+    // slot without a frame this cycle) or met the limit.
+    size_t made = 0;
+    bool at_limit = false;
+    while (made < want) {
+      LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame_.data(),
+                  .data_out = batch_[made].data(),
+                  .data_size_in = static_cast<uint32_t>(frame_.size()),
+                  .data_size_out = SWB_FRAME_MAX, .repeat = 1);
+      const int err = bpf_prog_test_run_opts(prog, &opts);
+      if (err != 0) return sw::ErrnoStatus(-err, "generator test run (a frame for the socket)");
+      if (skel_->bss->errors) {
+        return absl::InternalError(
+            absl::StrCat("the generator failed to make ", skel_->bss->errors, " frames"));
+      }
+      if (opts.retval == XDP_TX) {
+        lens[made++] = opts.data_size_out;
+      } else if (skel_->bss->sent >= skel_->bss->limit) {
+        at_limit = true;
+        break;
+      }
+    }
+    for (size_t i = 0; i < made; ++i) {
+      iov[i] = {batch_[i].data(), lens[i]};
+      msgs[i] = {};
+      msgs[i].msg_hdr.msg_iov = &iov[i];
+      msgs[i].msg_hdr.msg_iovlen = 1;
+    }
+    // Every frame made is counted as sent (the program's counter): retry
+    // what the socket had no room for, within a bound.
+    size_t done = 0;
+    for (int tries = 0; done < made; ++tries) {
+      const int n = sendmmsg(tx_.get(), msgs.data() + done, static_cast<unsigned>(made - done), 0);
+      if (n > 0) {
+        done += static_cast<size_t>(n);
+        continue;
+      }
+      if (n < 0 && (errno == EINTR || errno == ENOBUFS || errno == EAGAIN) && tries < 100000) {
+        continue;
+      }
+      return sw::ErrnoStatus(n < 0 ? errno : EIO, absl::StrCat("send frames on ", gen_.name));
+    }
+    paced_ += made;
+    if (at_limit) break;
+  }
+  if (g_stop) return absl::CancelledError("stopped by a signal");
+  return absl::OkStatus();
+}
+
+absl::Status Bench::GenerateLive(double seconds) {
   xdp_md ctx{};
   ctx.data_end = static_cast<uint32_t>(frame_.size());
   ctx.ingress_ifindex = static_cast<uint32_t>(gen_.ifindex);
@@ -939,8 +1096,9 @@ absl::Status Bench::Run() {
   SW_ASSIGN_OR_RETURN(ProcStat idle, agent_->Stat());
   std::cerr << "sw-bench-agent: agent pid " << agent_->pid() << " on CPU "
             << absl::GetFlag(FLAGS_agent_cpu) << ", idle RSS " << idle.rss_mib
-            << " MiB; generator on CPU " << sched_getcpu() << "; " << calls
-            << " calls in progress once warm\n";
+            << " MiB; generator on CPU " << sched_getcpu() << " ("
+            << (live_ ? "live-frames test runs" : "test runs and an AF_PACKET socket") << "); "
+            << calls << " calls in progress once warm\n";
 
   // Warm-up at the first step's rate until the first calls end (BYEs flow).
   {
@@ -1143,10 +1301,11 @@ int main(int argc, char** argv) {
       "pair into sipwarden's XDP program and ring buffer and the real sipwarden-agent\n"
       "process (default ruleset, native XDP, alarms to a file). Frames come from\n"
       "agent_gen.bpf.c, run with BPF_PROG_TEST_RUN and BPF_F_TEST_XDP_LIVE_FRAMES (kernel\n"
-      ">= 5.18): each a message of its own dialog (INVITE, 100, 180, 200, ACK, BYE, 200;\n"
-      "REGISTER and 200, OPTIONS), paced to an offered rate. Prints the highest rate whose\n"
-      "step lost no ring-buffer record, the loss rate of the step above it, the agent's CPU\n"
-      "and RSS at that rate, and its bytes per open dialog with --dialogs open.\n\n"
+      ">= 5.18; where the kernel refuses that mode, made by plain test runs and sent through\n"
+      "an AF_PACKET socket): each a message of its own dialog (INVITE, 100, 180, 200, ACK,\n"
+      "BYE, 200; REGISTER and 200, OPTIONS), paced to an offered rate. Prints the highest\n"
+      "rate whose step lost no ring-buffer record, the loss rate of the step above it, the\n"
+      "agent's CPU and RSS at that rate, and its bytes per open dialog with --dialogs open.\n\n"
       "  live.sh path/to/sw-bench-agent [--steps LIST] [--step-seconds S] [--dialogs N] ...\n"
       "  sw-bench-agent --gen-netns swb-... --gen-iface IF --dut-netns swb-... --dut-iface IF\n"
       "                 --dut-ip A.B.C.D --pin-dir DIR [flags]\n\n"
