@@ -131,11 +131,10 @@ ABSL_FLAG(uint32_t, metrics_port, 9464,
           "The agent's --metrics-listen port on 127.0.0.1 (its namespace)");
 ABSL_FLAG(uint32_t, batch_size, 64, "Frames per generator batch (1..256)");
 ABSL_FLAG(std::string, generator, "auto",
-          "How frames reach the veth: live (the generator program's test run in\n"
-          "BPF_F_TEST_XDP_LIVE_FRAMES mode transmits them), socket (the program makes\n"
-          "each frame in a plain test run and an AF_PACKET socket sends them, paced here;\n"
-          "for kernels that refuse live frames), or auto (live, else socket when the\n"
-          "kernel refuses it)");
+          "How frames reach the veth: live (the generator program's test run in "
+          "BPF_F_TEST_XDP_LIVE_FRAMES mode transmits them), socket (the program makes each frame "
+          "in a plain test run and an AF_PACKET socket sends them, paced here; for kernels that "
+          "refuse live frames), or auto (live, else socket when the kernel refuses it)");
 ABSL_FLAG(bool, verbose, false, "Show libbpf's informational messages");
 ABSL_FLAG(bool, version, false, "Print the version and exit");
 
