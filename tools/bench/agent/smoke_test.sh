@@ -25,13 +25,19 @@ fi
 out=$(mktemp)
 err=$(mktemp)
 trap 'rm -f "$out" "$err"' EXIT
-SWB_LIVE_TIMEOUT=150 "$live" "$bench" --agent "$agent" --steps 10000,30000,400000 \
-  --step-seconds 1 --call-cycles 500 --dialogs 3000 --dialog-rate 30000 >"$out" 2>"$err" &
-pid=$!
-rc=0
-wait "$pid" || rc=$?
-cat "$err" >&2
-cat "$out"
+# run_bench FLAGS...: a short run through live.sh (a few thousand dialogs),
+# its output in $out and $err (shown too), live.sh's process id in $pid
+# (the namespaces are named after it) and its status in $rc.
+run_bench() {
+  SWB_LIVE_TIMEOUT=150 "$live" "$bench" --agent "$agent" --step-seconds 1 --call-cycles 500 \
+    --dialogs 3000 --dialog-rate 30000 "$@" >"$out" 2>"$err" &
+  pid=$!
+  rc=0
+  wait "$pid" || rc=$?
+  cat "$err" >&2
+  cat "$out"
+}
+run_bench --steps 10000,30000,400000
 if [[ $rc -ne 0 ]]; then
   echo "smoke_test: live.sh failed ($rc)" >&2
   exit 1
@@ -74,23 +80,17 @@ check_bench_lines "$out" agent '[A-Za-z/%]+' none "${metrics[@]}" || rc=1
 # on the machine, so only two low steps, no refinement: it must deliver
 # every frame it sends to the XDP program (the benchmark fails otherwise)
 # and print every figure.
+status=$rc
 if grep -q "(live-frames test runs)" "$err"; then
-  SWB_LIVE_TIMEOUT=150 "$live" "$bench" --agent "$agent" --generator socket \
-    --steps 10000,20000 --step-seconds 1 --refine 0 --call-cycles 500 --dialogs 3000 \
-    --dialog-rate 30000 >"$out" 2>"$err" &
-  pid=$!
-  src=0
-  wait "$pid" || src=$?
-  cat "$err" >&2
-  cat "$out"
-  if [[ $src -ne 0 ]]; then
-    echo "smoke_test: live.sh with --generator socket failed ($src)" >&2
-    rc=1
+  run_bench --generator socket --steps 10000,20000 --refine 0
+  if [[ $rc -ne 0 ]]; then
+    echo "smoke_test: live.sh with --generator socket failed ($rc)" >&2
+    status=1
   elif ! grep -q "(test runs and an AF_PACKET socket)" "$err"; then
     echo "smoke_test: --generator socket did not use the socket" >&2
-    rc=1
+    status=1
   else
-    check_bench_lines "$out" agent '[A-Za-z/%]+' none "${metrics[@]}" || rc=1
+    check_bench_lines "$out" agent '[A-Za-z/%]+' none "${metrics[@]}" || status=1
   fi
 fi
-exit $rc
+exit $status
