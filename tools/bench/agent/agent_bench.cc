@@ -157,6 +157,7 @@ void Sleep(double s) {
 using sw::bench::EnterNetns;
 using sw::bench::Fd;
 using sw::bench::Iface;
+using sw::bench::LiveFramesRefused;
 using sw::bench::OpenIface;
 using sw::bench::OpenNetns;
 
@@ -812,7 +813,7 @@ absl::Status Bench::ChooseGenerator() {
                 .data_size_in = static_cast<uint32_t>(frame_.size()), .ctx_in = &ctx,
                 .ctx_size_in = sizeof(ctx), .repeat = 1, .flags = BPF_F_TEST_XDP_LIVE_FRAMES);
     const int err = bpf_prog_test_run_opts(bpf_program__fd(skel_->progs.swb_agent_gen), &opts);
-    if (err == -EPERM || err == -EOPNOTSUPP || err == -EINVAL) {
+    if (LiveFramesRefused(err)) {
       std::cerr << "sw-bench-agent: this kernel refuses live-frames test runs ("
                 << std::strerror(-err)
                 << "): frames are made by plain test runs and sent through an AF_PACKET socket "

@@ -140,6 +140,7 @@ using sw::bench::EnterNetns;
 using sw::bench::Fd;
 using sw::bench::Iface;
 using sw::bench::IfIoctl;
+using sw::bench::LiveFramesRefused;
 using sw::bench::OpenIface;
 using sw::bench::OpenNetns;
 
@@ -772,7 +773,7 @@ absl::StatusOr<Sample> Bench::Generate(const Variant& v, uint32_t frames) {
     return absl::DeadlineExceededError(
         absl::StrCat("a generator run of ", frames, " frames took longer than ", limit, " s"));
   }
-  if (err == -EPERM || err == -EOPNOTSUPP) {
+  if (LiveFramesRefused(err)) {
     return absl::UnimplementedError(absl::StrCat(
         "this kernel refuses live-frames test runs (BPF_F_TEST_XDP_LIVE_FRAMES: ",
         std::strerror(-err),

@@ -7,6 +7,7 @@
 #include <net/if.h>
 
 #include <array>
+#include <cerrno>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -44,6 +45,12 @@ struct Iface {
   std::array<uint8_t, 6> mac{};
   Fd sock;  // an AF_INET socket in the interface's namespace, for ioctls
 };
+
+// Whether a BPF_F_TEST_XDP_LIVE_FRAMES test run's error (negative errno)
+// means the kernel refuses such runs altogether, whatever the program: some
+// hardened or virtualised kernels answer EPERM. Any other error is a fault
+// of the run (Linux 6.1+, which sipwarden needs, has the mode).
+inline bool LiveFramesRefused(int err) { return err == -EPERM || err == -EOPNOTSUPP; }
 
 // An interface ioctl on i (ifr's name is filled in); what names it in errors.
 absl::Status IfIoctl(const Iface& i, unsigned long req, ifreq& ifr, std::string_view what);
