@@ -542,6 +542,9 @@ void LiveAgent::AddMetrics(PromText& t) {
             static_cast<double>(es.operations_evicted + es.contexts_evicted +
                                 es.alarm_states_evicted));
   for (const auto& r : correlator_->engine().rule_stats()) {
+    t.Counter("sipwarden_rule_visits_total",
+              "Events dispatched to a rule, matched or not (its patterns tested)",
+              static_cast<double>(r.visited), {{"rule", r.name}});
     t.Counter("sipwarden_rule_matched_total", "Events that matched a rule",
               static_cast<double>(r.matched), {{"rule", r.name}});
     t.Counter("sipwarden_rule_fired_total", "Action lists a rule ran",

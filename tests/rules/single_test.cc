@@ -403,6 +403,32 @@ rules:
   EXPECT_EQ(idle, 0u);
 }
 
+// Visits count the events dispatched to a rule, matched or not; events its
+// dispatch class rules out (another method, another event type) are not
+// visits.
+TEST(Single, VisitsCountDispatchedEventsMatchedOrNot) {
+  Harness h(R"(
+rules:
+  - name: options-from-a
+    type: Single
+    match: {type: sip, method: OPTIONS, src_ip: 192.0.2.1}
+    actions:
+      - emit: {name: seen}
+  - name: mgcp-only
+    type: Single
+    match: {type: mgcp}
+    actions:
+      - emit: {name: never}
+)");
+  h.Feed(Sip("OPTIONS").At(kT0).Src("192.0.2.1"));
+  h.Feed(Sip("OPTIONS").At(kT0 + kMs).Src("192.0.2.2"));
+  h.Feed(Sip("OPTIONS").At(kT0 + 2 * kMs).Src("192.0.2.2"));
+  h.Feed(Sip("INVITE").At(kT0 + 3 * kMs).Src("192.0.2.1"));
+  EXPECT_EQ(h.Stats("options-from-a").visited, 3u);
+  EXPECT_EQ(h.Stats("options-from-a").matched, 1u);
+  EXPECT_EQ(h.Stats("mgcp-only").visited, 0u);
+}
+
 // The engine keeps a regular expression's result per text (direct-mapped, shared
 // by the rules with the same expression) and evaluates a condition several
 // patterns share once per event: results must be those of evaluating every

@@ -408,16 +408,23 @@ EngineResult RunEngine(std::string_view label, const std::shared_ptr<const sw::r
       auto by_time = engine.rule_stats();
       std::sort(by_time.begin(), by_time.end(),
                 [](const auto& a, const auto& b) { return a.time_ns > b.time_ns; });
-      uint64_t timed = 0;
-      for (const auto& rst : by_time) timed += rst.time_ns;
+      uint64_t timed = 0, visits = 0, matched = 0;
+      for (const auto& rst : by_time) {
+        timed += rst.time_ns;
+        visits += rst.visited;
+        matched += rst.matched;
+      }
+      std::cerr << "  [" << label << "] rule visits: " << static_cast<double>(visits) / n
+                << " per event, " << static_cast<double>(matched) / n << " of them matched\n";
       std::cerr << "  [" << label << "] rules' sampled time: " << static_cast<double>(timed) / n
                 << " ns per event of " << static_cast<double>(engine_ns) / n
                 << "; the most costly:\n";
       for (size_t i = 0; i < by_time.size() && i < 12 && by_time[i].time_ns > 0; ++i) {
         const auto& rst = by_time[i];
         std::cerr << "    " << rst.name << ": " << static_cast<double>(rst.time_ns) / n
-                  << " ns per event; " << rst.matched << " matched, " << rst.fired << " fired, "
-                  << rst.operations << " operations, " << rst.open << " open\n";
+                  << " ns per event; " << rst.visited << " visits, " << rst.matched << " matched, "
+                  << rst.fired << " fired, " << rst.operations << " operations, " << rst.open
+                  << " open\n";
       }
     }
   }

@@ -270,6 +270,7 @@ class EngineCore {
     std::vector<RuleStats> v;
     for (const auto& rt : rules_) {
       RuleStats s = rt->stats;
+      s.visited = rt->timing_seq;
       s.open = rt->ops.size();
       v.push_back(std::move(s));
     }

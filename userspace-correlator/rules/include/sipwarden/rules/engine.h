@@ -91,6 +91,7 @@ struct EngineOptions {
 
 struct RuleStats {
   std::string name;
+  uint64_t visited = 0;     // events dispatched to the rule (its patterns tested)
   uint64_t matched = 0;     // events that matched a pattern (and the context)
   uint64_t fired = 0;       // action lists run
   uint64_t operations = 0;  // operations started (keys opened)
